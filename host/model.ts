@@ -1,0 +1,131 @@
+// The one in-memory description every model format is turned into.
+// Formats (gguf, llama2.c .bin, later safetensors) produce a LoadedModel; the Engine lays it out in
+// wasm memory. Matrices are given in PyTorch's nn.Linear orientation: [out x in], row-major, f32.
+
+/** How q and k rows pair up for rotary embeddings. */
+export type RopeLayout =
+  /** pairs (2i, 2i+1) rotate together: GGUF and llama2.c checkpoints */
+  | "interleaved"
+  /** i rotates with i + headDim/2: Hugging Face checkpoints */
+  | "half";
+
+export interface ModelConfig {
+  /** architecture family, e.g. "llama" */
+  architecture: string;
+  /** hidden size D */
+  dim: number;
+  /** MLP intermediate size I */
+  hiddenDim: number;
+  nLayers: number;
+  nHeads: number;
+  nKvHeads: number;
+  vocabSize: number;
+  /** maximum context length (KV cache positions) */
+  seqLen: number;
+  ropeTheta: number;
+  ropeLayout: RopeLayout;
+  rmsEps: number;
+  /** lm_head shares the token embedding matrix */
+  tiedEmbeddings: boolean;
+}
+
+export interface LayerWeights {
+  attnNorm: Float32Array; // (dim)
+  wq: Float32Array; // (nHeads*headDim, dim)
+  wk: Float32Array; // (nKvHeads*headDim, dim)
+  wv: Float32Array; // (nKvHeads*headDim, dim)
+  wo: Float32Array; // (dim, nHeads*headDim)
+  bq?: Float32Array; // (nHeads*headDim) optional attention biases (Qwen2)
+  bk?: Float32Array; // (nKvHeads*headDim)
+  bv?: Float32Array; // (nKvHeads*headDim)
+  ffnNorm: Float32Array; // (dim)
+  wGate: Float32Array; // (hiddenDim, dim)
+  wUp: Float32Array; // (hiddenDim, dim)
+  wDown: Float32Array; // (dim, hiddenDim)
+}
+
+export interface ModelWeights {
+  tokenEmbedding: Float32Array; // (vocab, dim)
+  layers: LayerWeights[];
+  finalNorm: Float32Array; // (dim)
+  /** (vocab, dim); absent when tiedEmbeddings */
+  lmHead?: Float32Array;
+}
+
+/** A SentencePiece-style vocabulary (llama2.c tokenizer.bin, or tokenizer.ggml.* inside a GGUF). */
+export interface Vocabulary {
+  /** pieces with spaces as ' ' (GGUF's U+2581 already replaced) */
+  pieces: string[];
+  scores: Float32Array;
+  bosId: number;
+  eosId: number;
+}
+
+export interface LoadedModel {
+  /** a short name for reports, e.g. the file's basename */
+  name: string;
+  /** the path or URL it came from */
+  source: string;
+  format: "gguf" | "llama2c" | "synthetic" | "safetensors";
+  config: ModelConfig;
+  weights: ModelWeights;
+  vocab?: Vocabulary;
+}
+
+/** An error in something the user gave us: names the file, the field and what was expected. */
+export class ModelFormatError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(`${file}: ${message}`);
+    this.name = "ModelFormatError";
+  }
+}
+
+export function headDim(c: ModelConfig): number {
+  return c.dim / c.nHeads;
+}
+
+/** Checks the config's internal consistency; throws ModelFormatError naming the field. */
+export function validateConfig(c: ModelConfig, file: string): void {
+  const positive: (keyof ModelConfig)[] = ["dim", "hiddenDim", "nLayers", "nHeads", "nKvHeads", "vocabSize", "seqLen"];
+  for (const k of positive) {
+    const v = c[k] as number;
+    if (!Number.isInteger(v) || v <= 0) throw new ModelFormatError(file, `config field ${k} must be a positive integer, got ${v}`);
+  }
+  if (c.dim % c.nHeads !== 0) throw new ModelFormatError(file, `dim ${c.dim} is not divisible by n_heads ${c.nHeads}`);
+  if (c.nHeads % c.nKvHeads !== 0) throw new ModelFormatError(file, `n_heads ${c.nHeads} is not a multiple of n_kv_heads ${c.nKvHeads}`);
+  if ((c.dim / c.nHeads) % 2 !== 0) throw new ModelFormatError(file, `head dimension ${c.dim / c.nHeads} must be even for rotary embeddings`);
+  if (!(c.ropeTheta > 0)) throw new ModelFormatError(file, `rope theta must be > 0, got ${c.ropeTheta}`);
+  if (!(c.rmsEps > 0)) throw new ModelFormatError(file, `rms norm epsilon must be > 0, got ${c.rmsEps}`);
+}
+
+/** Checks every weight array has the element count the config implies. */
+export function validateWeights(m: LoadedModel): void {
+  const c = m.config;
+  const hd = headDim(c);
+  const expect = (name: string, a: Float32Array | undefined, n: number) => {
+    if (!a) throw new ModelFormatError(m.source, `missing tensor ${name}`);
+    if (a.length !== n) throw new ModelFormatError(m.source, `tensor ${name} has ${a.length} elements, expected ${n} from the config`);
+  };
+  const w = m.weights;
+  expect("token embedding", w.tokenEmbedding, c.vocabSize * c.dim);
+  expect("final norm", w.finalNorm, c.dim);
+  if (!c.tiedEmbeddings) expect("lm_head", w.lmHead, c.vocabSize * c.dim);
+  if (w.layers.length !== c.nLayers) throw new ModelFormatError(m.source, `found ${w.layers.length} layers, config says ${c.nLayers}`);
+  w.layers.forEach((l, i) => {
+    expect(`layer ${i} attn_norm`, l.attnNorm, c.dim);
+    expect(`layer ${i} wq`, l.wq, c.nHeads * hd * c.dim);
+    expect(`layer ${i} wk`, l.wk, c.nKvHeads * hd * c.dim);
+    expect(`layer ${i} wv`, l.wv, c.nKvHeads * hd * c.dim);
+    expect(`layer ${i} wo`, l.wo, c.dim * c.nHeads * hd);
+    if (l.bq) expect(`layer ${i} bq`, l.bq, c.nHeads * hd);
+    if (l.bk) expect(`layer ${i} bk`, l.bk, c.nKvHeads * hd);
+    if (l.bv) expect(`layer ${i} bv`, l.bv, c.nKvHeads * hd);
+    expect(`layer ${i} ffn_norm`, l.ffnNorm, c.dim);
+    expect(`layer ${i} w_gate`, l.wGate, c.hiddenDim * c.dim);
+    expect(`layer ${i} w_up`, l.wUp, c.hiddenDim * c.dim);
+    expect(`layer ${i} w_down`, l.wDown, c.dim * c.hiddenDim);
+  });
+}
