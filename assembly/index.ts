@@ -1,0 +1,23 @@
+// The engine's wasm exports: everything the host calls.
+import * as S from "./model/state";
+
+export { arenaAlloc, arenaUsedBytes } from "./arena";
+export { engineConfigure, setLayerWeight, setGlobalWeights, setUpRowMajor, resetByteCounters } from "./model/state";
+export { forward, setCapture } from "./model/forward";
+export { setMethod, setLayerThresholds, setCacheAware, setCachedFlags } from "./sparsity/policy";
+export { seedRng, argmax, sample, nllOf } from "./model/sampler";
+export { matvecF32, matvecF32Scalar, dotF32 } from "./kernels/matvec";
+export { gatherColumnsF32, gatherColumnsF32Scalar } from "./kernels/gather";
+export { selectTopK } from "./kernels/topk";
+export * from "./sim/index";
+
+// Pointers and counters the host reads (exported as functions: plain numbers on every runtime).
+export function logitsPtr(): usize { return S.logits; }
+export function inputKeptPtr(layer: i32): usize { return S.inputKept + <usize>layer * <usize>S.dim * 4; }
+export function inputKeptCount(layer: i32): i32 { return load<i32>(S.inputKeptCount + <usize>layer * 4); }
+export function hiddenKeptPtr(layer: i32): usize { return S.hiddenKept + <usize>layer * <usize>S.hiddenDim * 4; }
+export function hiddenKeptCount(layer: i32): i32 { return load<i32>(S.hiddenKeptCount + <usize>layer * 4); }
+export function bytesEmbedding(): f64 { return S.bytesEmbedding; }
+export function bytesAttention(): f64 { return S.bytesAttention; }
+export function bytesMlp(): f64 { return S.bytesMlp; }
+export function bytesLmHead(): f64 { return S.bytesLmHead; }

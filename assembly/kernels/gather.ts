@@ -1,0 +1,84 @@
+// Column-gather ("sparse input") matrix-vector product on input-major weights.
+//
+// The MLP matrices are stored transposed: WT is [nIn x nOut] row-major, so the column of W that
+// multiplies input j is the contiguous run WT[j, :] (ARCHITECTURE.md). Pruning input j then skips
+// nOut*4 contiguous bytes: the weights of pruned inputs are never read.
+//
+//   out[o] = sum over k of x[idx[k]] * WT[idx[k], o]      (idx ascending, nKept entries)
+//
+// Order: each out[o] accumulates the kept columns one after another in idx order, starting from 0.
+// The SIMD kernel takes four columns per pass but adds them in that same order, so it is
+// bit-identical to the scalar reference.
+
+/** SIMD: four kept columns per pass (one load/store of out per four weight columns). */
+export function gatherColumnsF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32): void {
+  const n4 = nOut & ~3;
+  const colBytes = <usize>nOut << 2;
+  memory.fill(out, 0, colBytes);
+  let k = 0;
+  for (; k + 4 <= nKept; k += 4) {
+    const j0 = load<u32>(idx + (<usize>k << 2));
+    const j1 = load<u32>(idx + (<usize>(k + 1) << 2));
+    const j2 = load<u32>(idx + (<usize>(k + 2) << 2));
+    const j3 = load<u32>(idx + (<usize>(k + 3) << 2));
+    const c0 = wT + <usize>j0 * colBytes;
+    const c1 = wT + <usize>j1 * colBytes;
+    const c2 = wT + <usize>j2 * colBytes;
+    const c3 = wT + <usize>j3 * colBytes;
+    const s0 = load<f32>(x + (<usize>j0 << 2));
+    const s1 = load<f32>(x + (<usize>j1 << 2));
+    const s2 = load<f32>(x + (<usize>j2 << 2));
+    const s3 = load<f32>(x + (<usize>j3 << 2));
+    const v0 = f32x4.splat(s0);
+    const v1 = f32x4.splat(s1);
+    const v2 = f32x4.splat(s2);
+    const v3 = f32x4.splat(s3);
+    for (let o = 0; o < n4; o += 4) {
+      const off = <usize>o << 2;
+      let acc = v128.load(out + off);
+      acc = f32x4.add(acc, f32x4.mul(v128.load(c0 + off), v0));
+      acc = f32x4.add(acc, f32x4.mul(v128.load(c1 + off), v1));
+      acc = f32x4.add(acc, f32x4.mul(v128.load(c2 + off), v2));
+      acc = f32x4.add(acc, f32x4.mul(v128.load(c3 + off), v3));
+      v128.store(out + off, acc);
+    }
+    for (let o = n4; o < nOut; o++) {
+      const off = <usize>o << 2;
+      let acc = load<f32>(out + off);
+      acc += load<f32>(c0 + off) * s0;
+      acc += load<f32>(c1 + off) * s1;
+      acc += load<f32>(c2 + off) * s2;
+      acc += load<f32>(c3 + off) * s3;
+      store<f32>(out + off, acc);
+    }
+  }
+  for (; k < nKept; k++) {
+    const j = load<u32>(idx + (<usize>k << 2));
+    const c = wT + <usize>j * colBytes;
+    const s = load<f32>(x + (<usize>j << 2));
+    const v = f32x4.splat(s);
+    for (let o = 0; o < n4; o += 4) {
+      const off = <usize>o << 2;
+      v128.store(out + off, f32x4.add(v128.load(out + off), f32x4.mul(v128.load(c + off), v)));
+    }
+    for (let o = n4; o < nOut; o++) {
+      const off = <usize>o << 2;
+      store<f32>(out + off, load<f32>(out + off) + load<f32>(c + off) * s);
+    }
+  }
+}
+
+/** Scalar reference for gatherColumnsF32. */
+export function gatherColumnsF32Scalar(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32): void {
+  const colBytes = <usize>nOut << 2;
+  memory.fill(out, 0, colBytes);
+  for (let k = 0; k < nKept; k++) {
+    const j = load<u32>(idx + (<usize>k << 2));
+    const c = wT + <usize>j * colBytes;
+    const s = load<f32>(x + (<usize>j << 2));
+    for (let o = 0; o < nOut; o++) {
+      const off = <usize>o << 2;
+      store<f32>(out + off, load<f32>(out + off) + load<f32>(c + off) * s);
+    }
+  }
+}

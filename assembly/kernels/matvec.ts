@@ -1,0 +1,89 @@
+// Row-major f32 matrix-vector products: out[r] = dot(W[r, :], x), W is [rows x cols].
+// Used for attention projections and the LM head (never pruned by input).
+//
+// Summation order is fixed and shared by the SIMD kernel and its scalar reference: four lane
+// accumulators (lane l sums elements i = l mod 4 of the 4-aligned prefix in order), combined as
+// (a0 + a1) + (a2 + a3), then the tail added in order. So both give bit-identical results.
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+// @ts-ignore: decorator
+@inline function dotTail(acc: f32, w: usize, x: usize, from: i32, cols: i32): f32 {
+  for (let i = from; i < cols; i++) {
+    acc += load<f32>(w + (<usize>i << 2)) * load<f32>(x + (<usize>i << 2));
+  }
+  return acc;
+}
+
+/** SIMD: four rows per pass so each x load feeds four weight streams. */
+export function matvecF32(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const cols4 = cols & ~3;
+  const rowBytes = <usize>cols << 2;
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const w0 = w + <usize>r * rowBytes;
+    const w1 = w0 + rowBytes;
+    const w2 = w1 + rowBytes;
+    const w3 = w2 + rowBytes;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    for (let i = 0; i < cols4; i += 4) {
+      const off = <usize>i << 2;
+      const xv = v128.load(x + off);
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + off), xv));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(w1 + off), xv));
+      a2 = f32x4.add(a2, f32x4.mul(v128.load(w2 + off), xv));
+      a3 = f32x4.add(a3, f32x4.mul(v128.load(w3 + off), xv));
+    }
+    store<f32>(out + (<usize>r << 2), dotTail(hsum(a0), w0, x, cols4, cols));
+    store<f32>(out + (<usize>(r + 1) << 2), dotTail(hsum(a1), w1, x, cols4, cols));
+    store<f32>(out + (<usize>(r + 2) << 2), dotTail(hsum(a2), w2, x, cols4, cols));
+    store<f32>(out + (<usize>(r + 3) << 2), dotTail(hsum(a3), w3, x, cols4, cols));
+  }
+  for (; r < rows; r++) {
+    store<f32>(out + (<usize>r << 2), dotF32(w + <usize>r * rowBytes, x, cols));
+  }
+}
+
+/** SIMD dot product of one row with x, in the shared summation order. */
+export function dotF32(w: usize, x: usize, cols: i32): f32 {
+  const cols4 = cols & ~3;
+  let a = f32x4.splat(0);
+  for (let i = 0; i < cols4; i += 4) {
+    const off = <usize>i << 2;
+    a = f32x4.add(a, f32x4.mul(v128.load(w + off), v128.load(x + off)));
+  }
+  return dotTail(hsum(a), w, x, cols4, cols);
+}
+
+/** Scalar reference for matvecF32 (same summation order, so results are bit-identical). */
+export function matvecF32Scalar(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const cols4 = cols & ~3;
+  const rowBytes = <usize>cols << 2;
+  for (let r = 0; r < rows; r++) {
+    const wr = w + <usize>r * rowBytes;
+    let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0;
+    for (let i = 0; i < cols4; i += 4) {
+      const off = <usize>i << 2;
+      a0 += load<f32>(wr + off) * load<f32>(x + off);
+      a1 += load<f32>(wr + off + 4) * load<f32>(x + off + 4);
+      a2 += load<f32>(wr + off + 8) * load<f32>(x + off + 8);
+      a3 += load<f32>(wr + off + 12) * load<f32>(x + off + 12);
+    }
+    store<f32>(out + (<usize>r << 2), dotTail((a0 + a1) + (a2 + a3), wr, x, cols4, cols));
+  }
+}
+
+/** Rows given by an index list: out[k] = dot(W[rows[k], :], x). CATS reads only kept rows of W_up. */
+export function matvecRowsF32(out: usize, w: usize, x: usize, rowIdx: usize, nRows: i32, cols: i32): void {
+  const rowBytes = <usize>cols << 2;
+  for (let k = 0; k < nRows; k++) {
+    const r = load<u32>(rowIdx + (<usize>k << 2));
+    store<f32>(out + (<usize>k << 2), dotF32(w + <usize>r * rowBytes, x, cols));
+  }
+}

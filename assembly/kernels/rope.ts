@@ -1,0 +1,42 @@
+// Rotary position embeddings. The cos/sin table is built once per model in f64 and rounded to f32,
+// so large positions keep full accuracy (f32 pos*freq loses ~1e-4 rad at pos 512).
+//
+// Layouts (which elements of a head rotate together):
+//   interleaved (GGUF, llama2.c): pairs (2i, 2i+1), frequency index i
+//   half        (Hugging Face)  : pairs (i, i + headDim/2), frequency index i
+
+export const ROPE_INTERLEAVED: i32 = 0;
+export const ROPE_HALF: i32 = 1;
+
+/** Fills table[pos][i] = (cos, sin) of pos * theta^(-2i/headDim) for pos < seqLen, i < headDim/2. */
+export function buildRopeTable(table: usize, seqLen: i32, headDim: i32, theta: f64): void {
+  const half = headDim >> 1;
+  for (let p = 0; p < seqLen; p++) {
+    for (let i = 0; i < half; i++) {
+      const freq = 1.0 / Math.pow(theta, <f64>(2 * i) / <f64>headDim);
+      const angle = <f64>p * freq;
+      const off = table + ((<usize>p * <usize>half + <usize>i) << 3);
+      store<f32>(off, <f32>Math.cos(angle));
+      store<f32>(off + 4, <f32>Math.sin(angle));
+    }
+  }
+}
+
+/** Rotates nHeads heads of vec (each headDim floats) to position pos. */
+export function applyRope(vec: usize, nHeads: i32, headDim: i32, pos: i32, table: usize, layout: i32): void {
+  const half = headDim >> 1;
+  const row = table + ((<usize>pos * <usize>half) << 3);
+  for (let h = 0; h < nHeads; h++) {
+    const head = vec + (<usize>(h * headDim) << 2);
+    for (let i = 0; i < half; i++) {
+      const c = load<f32>(row + (<usize>i << 3));
+      const s = load<f32>(row + (<usize>i << 3) + 4);
+      const a = layout == ROPE_INTERLEAVED ? head + (<usize>(2 * i) << 2) : head + (<usize>i << 2);
+      const b = layout == ROPE_INTERLEAVED ? a + 4 : head + (<usize>(i + half) << 2);
+      const x0 = load<f32>(a);
+      const x1 = load<f32>(b);
+      store<f32>(a, x0 * c - x1 * s);
+      store<f32>(b, x0 * s + x1 * c);
+    }
+  }
+}

@@ -1,0 +1,139 @@
+// One forward step of a Llama-family decoder: token in, logits out, KV cache updated.
+// Reads top to bottom like the PyTorch module (see llama2.c run.c); architecture differences
+// (biases, rope layout, tied embeddings, GQA) are data in state.ts, not copies of this code.
+
+import { matvecF32, matvecRowsF32, dotF32 } from "../kernels/matvec";
+import { gatherColumnsF32 } from "../kernels/gather";
+import { rmsnorm, softmax, swiglu, addInPlace, silu } from "../kernels/elementwise";
+import { applyRope } from "../kernels/rope";
+import * as S from "./state";
+import { catsMask, hiddenMask, inputMask, method, METHOD_CATS, prunesInput } from "../sparsity/policy";
+
+// Optional capture of the dense activations for calibration (per layer, last token).
+let captureInput: usize = 0; // (layer, dim) MLP input x after ffn_norm
+let captureHidden: usize = 0; // (layer, hiddenDim) h = silu(gate) * up
+let captureGate: usize = 0; // (layer, hiddenDim) silu(gate)
+
+export function setCapture(inputBuf: usize, hiddenBuf: usize, gateBuf: usize): void {
+  captureInput = inputBuf;
+  captureHidden = hiddenBuf;
+  captureGate = gateBuf;
+}
+
+/** Runs token `token` at position `pos`; logits land in S.logits. The host checks both ranges. */
+export function forward(token: i32, pos: i32): void {
+  const D = S.dim;
+  const kvDim = S.kvDim;
+  const hd = S.headDim;
+  const f4 = <usize>4;
+
+  // x = token_embedding[token]
+  memory.copy(S.x, S.tokenEmbedding + <usize>token * <usize>D * f4, <usize>D * f4);
+  S.countBytes(0, <f64>D * 4);
+
+  for (let l = 0; l < S.nLayers; l++) {
+    // ---- attention: x += wo(attn(rope(wq xb), rope(wk xb), wv xb)), xb = rmsnorm(x) ----
+    rmsnorm(S.xb, S.x, S.layerWeight(l, S.ATTN_NORM), D, S.rmsEps);
+    const kRow = S.keyCache + ((<usize>l * <usize>S.seqLen + <usize>pos) * <usize>kvDim) * f4;
+    const vRow = S.valueCache + ((<usize>l * <usize>S.seqLen + <usize>pos) * <usize>kvDim) * f4;
+    matvecF32(S.q, S.layerWeight(l, S.WQ), S.xb, D, D);
+    matvecF32(kRow, S.layerWeight(l, S.WK), S.xb, kvDim, D);
+    matvecF32(vRow, S.layerWeight(l, S.WV), S.xb, kvDim, D);
+    const bq = S.layerWeight(l, S.BQ);
+    if (bq) addInPlace(S.q, bq, D);
+    const bk = S.layerWeight(l, S.BK);
+    if (bk) addInPlace(kRow, bk, kvDim);
+    const bv = S.layerWeight(l, S.BV);
+    if (bv) addInPlace(vRow, bv, kvDim);
+    applyRope(S.q, S.nHeads, hd, pos, S.ropeTable, S.ropeLayout);
+    applyRope(kRow, S.nKvHeads, hd, pos, S.ropeTable, S.ropeLayout);
+    S.countBytes(1, (<f64>D * D + 2.0 * kvDim * D + <f64>D * D) * 4);
+
+    // grouped-query attention: query head hq reads kv head hq / (nHeads / nKvHeads)
+    const groupSize = S.nHeads / S.nKvHeads;
+    const invSqrt: f32 = 1.0 / Mathf.sqrt(<f32>hd);
+    for (let hq = 0; hq < S.nHeads; hq++) {
+      const qh = S.q + <usize>(hq * hd) * f4;
+      const kvOff = <usize>((hq / groupSize) * hd) * f4;
+      const attH = S.att + <usize>hq * <usize>S.seqLen * f4;
+      const layerK = S.keyCache + (<usize>l * <usize>S.seqLen * <usize>kvDim) * f4 + kvOff;
+      const layerV = S.valueCache + (<usize>l * <usize>S.seqLen * <usize>kvDim) * f4 + kvOff;
+      for (let t = 0; t <= pos; t++) {
+        store<f32>(attH + <usize>t * f4, dotF32(qh, layerK + <usize>t * <usize>kvDim * f4, hd) * invSqrt);
+      }
+      softmax(attH, pos + 1);
+      // xb2[head] = sum_t att[t] * v[t]
+      const outH = S.xb2 + <usize>(hq * hd) * f4;
+      memory.fill(outH, 0, <usize>hd * f4);
+      for (let t = 0; t <= pos; t++) {
+        const a = load<f32>(attH + <usize>t * f4);
+        const vt = layerV + <usize>t * <usize>kvDim * f4;
+        for (let i = 0; i < hd; i++) {
+          const o = outH + <usize>i * f4;
+          store<f32>(o, load<f32>(o) + a * load<f32>(vt + <usize>i * f4));
+        }
+      }
+    }
+    matvecF32(S.xb, S.layerWeight(l, S.WO), S.xb2, D, D);
+    addInPlace(S.x, S.xb, D);
+
+    // ---- MLP: x += w_down(silu(w_gate xb') * w_up xb'), xb = rmsnorm(x), masks per method ----
+    rmsnorm(S.xb, S.x, S.layerWeight(l, S.FFN_NORM), D, S.rmsEps);
+    mlp(l, pos);
+    addInPlace(S.x, S.xb2, D);
+  }
+
+  // logits = lm_head(rmsnorm(x))
+  rmsnorm(S.x, S.x, S.finalNorm, D, S.rmsEps);
+  matvecF32(S.logits, S.lmHead, S.x, S.vocabSize, D);
+  S.countBytes(3, <f64>S.vocabSize * D * 4);
+}
+
+/** The sparse SwiGLU MLP of layer l: reads S.xb, writes S.xb2. Only kept columns are read. */
+function mlp(l: i32, pos: i32): void {
+  const D = S.dim;
+  const I = S.hiddenDim;
+  const f4 = <usize>4;
+  const inIdx = S.inputKept + <usize>l * <usize>D * 4;
+  const hidIdx = S.hiddenKept + <usize>l * <usize>I * 4;
+  const wGateT = S.layerWeight(l, S.W_GATE_T);
+  const wUp = S.layerWeight(l, S.W_UP);
+  const wDownT = S.layerWeight(l, S.W_DOWN_T);
+
+  if (captureInput) memory.copy(captureInput + <usize>l * <usize>D * f4, S.xb, <usize>D * f4);
+
+  // m_in; x' = x * m_in is implicit: the gather reads only kept inputs
+  const nIn = inputMask(l, S.xb, pos, inIdx);
+  store<i32>(S.inputKeptCount + <usize>l * 4, nIn);
+  gatherColumnsF32(S.gate, wGateT, S.xb, inIdx, nIn, I);
+
+  let nHidden: i32;
+  if (method == METHOD_CATS) {
+    // gate read dense; only rows of W_up with |silu(gate)| above the threshold are computed
+    nHidden = catsMask(l, S.gate, hidIdx);
+    matvecRowsF32(S.up, wUp, S.xb, hidIdx, nHidden, D);
+    memory.fill(S.h, 0, <usize>I * f4);
+    for (let k = 0; k < nHidden; k++) {
+      const i = <usize>load<u32>(hidIdx + (<usize>k << 2));
+      store<f32>(S.h + i * f4, silu(load<f32>(S.gate + i * f4)) * load<f32>(S.up + (<usize>k << 2)));
+    }
+    S.countBytes(2, (<f64>D * I + <f64>nHidden * D) * 4);
+  } else {
+    gatherColumnsF32(S.up, wUp, S.xb, inIdx, nIn, I);
+    swiglu(S.h, S.gate, S.up, I);
+    if (captureHidden) memory.copy(captureHidden + <usize>l * <usize>I * f4, S.h, <usize>I * f4);
+    if (captureGate) {
+      const dst = captureGate + <usize>l * <usize>I * f4;
+      for (let i = 0; i < I; i++) store<f32>(dst + <usize>i * f4, silu(load<f32>(S.gate + <usize>i * f4)));
+    }
+    nHidden = hiddenMask(l, S.h, pos, hidIdx);
+    S.countBytes(2, 2.0 * nIn * I * 4);
+  }
+  store<i32>(S.hiddenKeptCount + <usize>l * 4, nHidden);
+
+  // y = W_down (h * m_h): gather only kept columns of W_down
+  gatherColumnsF32(S.xb2, wDownT, S.h, hidIdx, nHidden, D);
+  S.countBytes(2, <f64>nHidden * D * 4);
+}
+
+export { prunesInput };

@@ -1,0 +1,156 @@
+// The three things a forward step needs (after llama2.c run.c): the config (dims), the weights
+// (pointers into the arena, laid out by the host) and the run state (activation buffers, KV cache),
+// allocated once by engineInit. Nothing is allocated per token.
+
+import { arenaAlloc } from "../arena";
+import { buildRopeTable } from "../kernels/rope";
+
+// ---- config ----
+export let dim: i32 = 0; // D
+export let hiddenDim: i32 = 0; // I
+export let nLayers: i32 = 0;
+export let nHeads: i32 = 0;
+export let nKvHeads: i32 = 0;
+export let headDim: i32 = 0;
+export let kvDim: i32 = 0; // nKvHeads * headDim
+export let vocabSize: i32 = 0;
+export let seqLen: i32 = 0;
+export let rmsEps: f32 = 1e-5;
+export let ropeLayout: i32 = 0;
+
+// ---- weights (f32) ----
+// Per layer, a row of LAYER_FIELDS pointers in layerTable.
+export const ATTN_NORM = 0; // (dim)
+export const WQ = 1; // (nHeads*headDim, dim) row-major
+export const WK = 2; // (kvDim, dim) row-major
+export const WV = 3; // (kvDim, dim) row-major
+export const WO = 4; // (dim, nHeads*headDim) row-major
+export const BQ = 5; // (nHeads*headDim) or 0
+export const BK = 6; // (kvDim) or 0
+export const BV = 7; // (kvDim) or 0
+export const FFN_NORM = 8; // (dim)
+export const W_GATE_T = 9; // (dim, hiddenDim): input-major, row j = column j of W_gate
+export const W_UP = 10; // input-major (dim, hiddenDim), or row-major (hiddenDim, dim) when upRowMajor
+export const W_DOWN_T = 11; // (hiddenDim, dim): input-major, row j = column j of W_down
+export const LAYER_FIELDS = 12;
+
+export let layerTable: usize = 0;
+export let tokenEmbedding: usize = 0; // (vocab, dim)
+export let finalNorm: usize = 0; // (dim)
+export let lmHead: usize = 0; // (vocab, dim); may equal tokenEmbedding (tied)
+/** W_up stored row-major (CATS reads kept rows of W_up); otherwise input-major like W_gate. */
+export let upRowMajor: bool = false;
+
+// ---- run state ----
+export let x: usize = 0; // (dim) residual stream
+export let xb: usize = 0; // (dim) normed input of the current sublayer
+export let xb2: usize = 0; // (dim) sublayer output / attention output before wo
+export let q: usize = 0; // (dim)
+export let att: usize = 0; // (nHeads, seqLen) attention scores
+export let gate: usize = 0; // (hiddenDim) W_gate x'
+export let up: usize = 0; // (hiddenDim) W_up x'
+export let h: usize = 0; // (hiddenDim) silu(gate) * up
+export let logits: usize = 0; // (vocab)
+export let keyCache: usize = 0; // (layer, seqLen, kvDim)
+export let valueCache: usize = 0; // (layer, seqLen, kvDim)
+export let ropeTable: usize = 0; // (seqLen, headDim/2, 2) cos, sin
+export let scores: usize = 0; // (max(dim, hiddenDim)) mask scores
+export let scratch: usize = 0; // (max(dim, hiddenDim)) top-k workspace
+export let allIndices: usize = 0; // (max(dim, hiddenDim)) u32 0,1,2,... (the dense "mask")
+export let inputKept: usize = 0; // (layer, dim) u32 kept MLP-input indices of the last token
+export let inputKeptCount: usize = 0; // (layer) i32
+export let hiddenKept: usize = 0; // (layer, hiddenDim) u32 kept hidden indices of the last token
+export let hiddenKeptCount: usize = 0; // (layer) i32
+
+// Weight bytes actually read, by group, since the last reset (f64: exact up to 2^53).
+export let bytesEmbedding: f64 = 0;
+export let bytesAttention: f64 = 0;
+export let bytesMlp: f64 = 0;
+export let bytesLmHead: f64 = 0;
+
+export function countBytes(group: i32, n: f64): void {
+  if (group == 0) bytesEmbedding += n;
+  else if (group == 1) bytesAttention += n;
+  else if (group == 2) bytesMlp += n;
+  else bytesLmHead += n;
+}
+
+export function resetByteCounters(): void {
+  bytesEmbedding = 0;
+  bytesAttention = 0;
+  bytesMlp = 0;
+  bytesLmHead = 0;
+}
+
+/** Sets the dims. Returns 0, or a negative code when the run state cannot be allocated. */
+export function engineConfigure(
+  dim_: i32,
+  hiddenDim_: i32,
+  nLayers_: i32,
+  nHeads_: i32,
+  nKvHeads_: i32,
+  vocabSize_: i32,
+  seqLen_: i32,
+  rmsEps_: f32,
+  ropeTheta: f64,
+  ropeLayout_: i32,
+): i32 {
+  dim = dim_;
+  hiddenDim = hiddenDim_;
+  nLayers = nLayers_;
+  nHeads = nHeads_;
+  nKvHeads = nKvHeads_;
+  headDim = dim_ / nHeads_;
+  kvDim = nKvHeads_ * headDim;
+  vocabSize = vocabSize_;
+  seqLen = seqLen_;
+  rmsEps = rmsEps_;
+  ropeLayout = ropeLayout_;
+
+  const f = <usize>4;
+  const wide = <usize>max(dim, hiddenDim);
+  layerTable = arenaAlloc(<usize>nLayers * LAYER_FIELDS * 4);
+  x = arenaAlloc(<usize>dim * f);
+  xb = arenaAlloc(<usize>dim * f);
+  xb2 = arenaAlloc(<usize>dim * f);
+  q = arenaAlloc(<usize>dim * f);
+  att = arenaAlloc(<usize>nHeads * <usize>seqLen * f);
+  gate = arenaAlloc(<usize>hiddenDim * f);
+  up = arenaAlloc(<usize>hiddenDim * f);
+  h = arenaAlloc(<usize>hiddenDim * f);
+  logits = arenaAlloc(<usize>vocabSize * f);
+  keyCache = arenaAlloc(<usize>nLayers * <usize>seqLen * <usize>kvDim * f);
+  valueCache = arenaAlloc(<usize>nLayers * <usize>seqLen * <usize>kvDim * f);
+  ropeTable = arenaAlloc(<usize>seqLen * <usize>headDim * f);
+  scores = arenaAlloc(wide * f);
+  scratch = arenaAlloc(wide * f);
+  allIndices = arenaAlloc(wide * 4);
+  inputKept = arenaAlloc(<usize>nLayers * <usize>dim * 4);
+  inputKeptCount = arenaAlloc(<usize>nLayers * 4);
+  hiddenKept = arenaAlloc(<usize>nLayers * <usize>hiddenDim * 4);
+  hiddenKeptCount = arenaAlloc(<usize>nLayers * 4);
+  if (hiddenKeptCount == 0 || keyCache == 0 || valueCache == 0) return -1;
+  for (let i: usize = 0; i < wide; i++) store<u32>(allIndices + (i << 2), <u32>i);
+  buildRopeTable(ropeTable, seqLen, headDim, ropeTheta);
+  return 0;
+}
+
+export function setLayerWeight(layer: i32, field: i32, ptr: usize): void {
+  store<u32>(layerTable + ((<usize>layer * LAYER_FIELDS + <usize>field) << 2), <u32>ptr);
+}
+
+// @ts-ignore: decorator
+@inline export function layerWeight(layer: i32, field: i32): usize {
+  return <usize>load<u32>(layerTable + ((<usize>layer * LAYER_FIELDS + <usize>field) << 2));
+}
+
+export function setGlobalWeights(tokenEmbedding_: usize, finalNorm_: usize, lmHead_: usize, upRowMajor_: bool): void {
+  tokenEmbedding = tokenEmbedding_;
+  finalNorm = finalNorm_;
+  lmHead = lmHead_;
+  upRowMajor = upRowMajor_;
+}
+
+export function setUpRowMajor(rowMajor: bool): void {
+  upRowMajor = rowMajor;
+}

@@ -1,0 +1,149 @@
+// Mask policies (DIP.md). The MLP asks for two masks per token and layer:
+//   input mask  m_in over the D inputs of W_gate/W_up (shared by both),
+//   hidden mask m_h  over the I inputs of W_down.
+// A mask is an ascending list of kept indices (u32) plus its count. Policies never read files
+// or print; thresholds and keeps are set by the host.
+
+import { arenaAlloc } from "../arena";
+import { absInto, selectAbove, selectTopK } from "../kernels/topk";
+import { silu } from "../kernels/elementwise";
+import { allIndices, dim, hiddenDim, nLayers, scores, scratch } from "../model/state";
+
+export const METHOD_DENSE = 0;
+export const METHOD_GLU = 1;
+export const METHOD_DIP = 2;
+export const METHOD_CATS = 3;
+export const METHOD_DIP_THRESHOLD = 4;
+export const METHOD_DIP_CA = 5;
+
+export let method: i32 = METHOD_DENSE;
+export let inputK: i32 = 0; // k of the input top-k (dip, dip-ca)
+export let hiddenK: i32 = 0; // k of the hidden top-k (glu, dip, dip-ca)
+let inputThreshold: usize = 0; // (layer) f32: dip-threshold |x| threshold
+let hiddenThreshold: usize = 0; // (layer) f32: dip-threshold |h| threshold, cats |silu(gate)| threshold
+
+// DIP-CA: the cache state the simulator left after the previous token.
+let cacheGamma: f64 = 1;
+let cacheWarmup: bool = false;
+let cacheFixedTopN: i32 = 0;
+let cacheAwareHidden: bool = false;
+let inputCachedFlags: usize = 0; // (layer) pointers to u8 flags (dim), 0 = nothing cached
+let hiddenCachedFlags: usize = 0; // (layer) pointers to u8 flags (hiddenDim)
+let fixedIdx: usize = 0; // (max(dim, hiddenDim)) u32 workspace for fixed_top_n
+
+function ensureTables(): void {
+  if (inputThreshold != 0) return;
+  inputThreshold = arenaAlloc(<usize>nLayers * 4);
+  hiddenThreshold = arenaAlloc(<usize>nLayers * 4);
+  inputCachedFlags = arenaAlloc(<usize>nLayers * 4);
+  hiddenCachedFlags = arenaAlloc(<usize>nLayers * 4);
+  fixedIdx = arenaAlloc(<usize>max(dim, hiddenDim) * 4);
+}
+
+/** Selects the method and its top-k sizes (k = floor(keep * n), computed by the host). */
+export function setMethod(method_: i32, inputK_: i32, hiddenK_: i32): void {
+  ensureTables();
+  method = method_;
+  inputK = min(max(inputK_, 0), dim);
+  hiddenK = min(max(hiddenK_, 0), hiddenDim);
+}
+
+/** Per-layer calibrated thresholds (dip-threshold: input and hidden; cats: hidden only). */
+export function setLayerThresholds(layer: i32, input: f32, hidden: f32): void {
+  ensureTables();
+  store<f32>(inputThreshold + (<usize>layer << 2), input);
+  store<f32>(hiddenThreshold + (<usize>layer << 2), hidden);
+}
+
+/** DIP-CA settings (DIP.md): gamma in (0, 1], optional warm-up, fixed_top_n, re-weight the down mask too. */
+export function setCacheAware(gamma: f64, warmup: bool, fixedTopN: i32, hiddenToo: bool): void {
+  ensureTables();
+  cacheGamma = gamma;
+  cacheWarmup = warmup;
+  cacheFixedTopN = fixedTopN;
+  cacheAwareHidden = hiddenToo;
+}
+
+/** Points DIP-CA at the simulator's "is cached" flags (u8 per column) for a layer's two masks. */
+export function setCachedFlags(layer: i32, inputFlags: usize, hiddenFlags: usize): void {
+  ensureTables();
+  store<u32>(inputCachedFlags + (<usize>layer << 2), <u32>inputFlags);
+  store<u32>(hiddenCachedFlags + (<usize>layer << 2), <u32>hiddenFlags);
+}
+
+/** Whether the MLP input is pruned (so W_gate/W_up columns are gathered) under the current method. */
+export function prunesInput(): bool {
+  return method == METHOD_DIP || method == METHOD_DIP_THRESHOLD || method == METHOD_DIP_CA;
+}
+
+/** gamma_t of DIP.md: 1 - (1 - gamma)(1 - gamma^(t/4)) with warm-up, else gamma. */
+function gammaAt(position: i32): f32 {
+  if (!cacheWarmup) return <f32>cacheGamma;
+  return <f32>(1.0 - (1.0 - cacheGamma) * (1.0 - Math.pow(cacheGamma, <f64>position / 4.0)));
+}
+
+/**
+ * Cache-aware top-k: s_i = |v_i| * w_i with w_i = 1 if column i is cached or among the fixed_top_n
+ * largest |v_i|, else gamma_t. The kept values stay the real v (only the choice is biased).
+ */
+function cacheAwareTopK(v: usize, n: i32, k: i32, flags: usize, position: i32, outIdx: usize): i32 {
+  absInto(scores, v, n);
+  const g = gammaAt(position);
+  if (g == 1.0) return selectTopK(scores, n, k, outIdx, scratch); // gamma = 1 is plain DIP, exactly
+  let nFixed = 0;
+  if (cacheFixedTopN > 0) nFixed = selectTopK(scores, n, cacheFixedTopN, fixedIdx, scratch);
+  let f = 0; // walks the ascending fixed list alongside i
+  for (let i = 0; i < n; i++) {
+    let exempt = flags != 0 && load<u8>(flags + <usize>i) != 0;
+    if (f < nFixed && <i32>load<u32>(fixedIdx + (<usize>f << 2)) == i) {
+      exempt = true;
+      f++;
+    }
+    if (!exempt) store<f32>(scores + (<usize>i << 2), load<f32>(scores + (<usize>i << 2)) * g);
+  }
+  return selectTopK(scores, n, k, outIdx, scratch);
+}
+
+/** The input mask of `layer` for MLP input xIn (dim floats) into outIdx; returns the kept count. */
+export function inputMask(layer: i32, xIn: usize, position: i32, outIdx: usize): i32 {
+  if (method == METHOD_DIP) {
+    absInto(scores, xIn, dim);
+    return selectTopK(scores, dim, inputK, outIdx, scratch);
+  }
+  if (method == METHOD_DIP_CA) {
+    const flags = <usize>load<u32>(inputCachedFlags + (<usize>layer << 2));
+    return cacheAwareTopK(xIn, dim, inputK, flags, position, outIdx);
+  }
+  if (method == METHOD_DIP_THRESHOLD) {
+    absInto(scores, xIn, dim);
+    return selectAbove(scores, dim, load<f32>(inputThreshold + (<usize>layer << 2)), outIdx);
+  }
+  memory.copy(outIdx, allIndices, <usize>dim << 2);
+  return dim;
+}
+
+/** The hidden mask of `layer` over h (hiddenDim floats) into outIdx; returns the kept count. */
+export function hiddenMask(layer: i32, hv: usize, position: i32, outIdx: usize): i32 {
+  if (method == METHOD_GLU || method == METHOD_DIP || (method == METHOD_DIP_CA && !cacheAwareHidden)) {
+    absInto(scores, hv, hiddenDim);
+    return selectTopK(scores, hiddenDim, hiddenK, outIdx, scratch);
+  }
+  if (method == METHOD_DIP_CA) {
+    const flags = <usize>load<u32>(hiddenCachedFlags + (<usize>layer << 2));
+    return cacheAwareTopK(hv, hiddenDim, hiddenK, flags, position, outIdx);
+  }
+  if (method == METHOD_DIP_THRESHOLD) {
+    absInto(scores, hv, hiddenDim);
+    return selectAbove(scores, hiddenDim, load<f32>(hiddenThreshold + (<usize>layer << 2)), outIdx);
+  }
+  memory.copy(outIdx, allIndices, <usize>hiddenDim << 2);
+  return hiddenDim;
+}
+
+/** CATS: rows with |silu(gate_i)| above the layer's threshold (W_up rows and W_down columns kept). */
+export function catsMask(layer: i32, gateV: usize, outIdx: usize): i32 {
+  for (let i = 0; i < hiddenDim; i++) {
+    store<f32>(scores + (<usize>i << 2), Mathf.abs(silu(load<f32>(gateV + (<usize>i << 2)))));
+  }
+  return selectAbove(scores, hiddenDim, load<f32>(hiddenThreshold + (<usize>layer << 2)), outIdx);
+}

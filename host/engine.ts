@@ -1,0 +1,333 @@
+// The Engine: lays a LoadedModel out in wasm memory and drives the wasm forward step.
+// The host never does per-token math: it passes token ids in and reads logits, masks and byte
+// counters out.
+
+import type { LoadedModel, ModelConfig } from "./model.js";
+import { headDim, validateWeights } from "./model.js";
+import { instantiateEngine, loadEngineWasmFromDisk, type EngineExports } from "./wasm.js";
+import { keepCount, maskKeeps, METHOD_ID, needsCalibration, normalizeSpec, SparsityError, type SparsitySpec } from "./sparsity.js";
+import type { Calibration } from "./calibration.js";
+
+/** Field ids of the wasm layer table (assembly/model/state.ts). */
+const FIELD = { attnNorm: 0, wq: 1, wk: 2, wv: 3, wo: 4, bq: 5, bk: 6, bv: 7, ffnNorm: 8, wGateT: 9, wUp: 10, wDownT: 11 } as const;
+
+/** wasm32 can address 4 GiB; keep headroom for the runtime and activations. */
+export const WASM32_LIMIT_BYTES = 4 * 1024 ** 3;
+
+/** Typed wrappers over the raw exports (pointers come back as signed i32: `>>> 0` them). */
+interface Wasm {
+  memory: WebAssembly.Memory;
+  arenaAlloc(bytes: number): number;
+  arenaUsedBytes(): number;
+  engineConfigure(dim: number, hidden: number, layers: number, heads: number, kvHeads: number, vocab: number, seqLen: number, eps: number, theta: number, ropeLayout: number): number;
+  setLayerWeight(layer: number, field: number, ptr: number): void;
+  setGlobalWeights(emb: number, finalNorm: number, lmHead: number, upRowMajor: number): void;
+  setUpRowMajor(rowMajor: number): void;
+  resetByteCounters(): void;
+  forward(token: number, pos: number): void;
+  setCapture(input: number, hidden: number, gate: number): void;
+  setMethod(method: number, inputK: number, hiddenK: number): void;
+  setLayerThresholds(layer: number, input: number, hidden: number): void;
+  setCacheAware(gamma: number, warmup: number, fixedTopN: number, hiddenToo: number): void;
+  setCachedFlags(layer: number, inputFlags: number, hiddenFlags: number): void;
+  seedRng(seed: number): void;
+  argmax(): number;
+  sample(temperature: number, topP: number): number;
+  nllOf(target: number): number;
+  logitsPtr(): number;
+  inputKeptPtr(layer: number): number;
+  inputKeptCount(layer: number): number;
+  hiddenKeptPtr(layer: number): number;
+  hiddenKeptCount(layer: number): number;
+  bytesEmbedding(): number;
+  bytesAttention(): number;
+  bytesMlp(): number;
+  bytesLmHead(): number;
+}
+
+export interface WeightBytes {
+  embedding: number;
+  attention: number;
+  mlp: number;
+  lm_head: number;
+}
+
+export interface EngineOptions {
+  /** wasm bytes to instantiate (browsers, Deno); default: build/engine.wasm from disk (Node) */
+  wasmBytes?: BufferSource;
+  /** sparsity to start with (default dense) */
+  sparsity?: SparsitySpec;
+  /** per-layer thresholds for cats / dip-threshold */
+  calibration?: Calibration;
+}
+
+/** Masks of one token: per layer, the kept indices (ascending) of the MLP input and hidden vectors. */
+export interface TokenMasks {
+  input: Uint32Array[];
+  hidden: Uint32Array[];
+}
+
+export class Engine {
+  readonly config: ModelConfig;
+  readonly model: LoadedModel;
+  /** next position to fill in the KV cache */
+  pos = 0;
+  private spec: SparsitySpec = { method: "dense" };
+  private upRowMajor = false;
+  private upPtrs: { inputMajor: number[]; rowMajor: number[] } = { inputMajor: [], rowMajor: [] };
+
+  private constructor(
+    readonly wasm: Wasm,
+    model: LoadedModel,
+  ) {
+    this.model = model;
+    this.config = model.config;
+  }
+
+  static async create(model: LoadedModel, opts: EngineOptions = {}): Promise<Engine> {
+    validateWeights(model);
+    const exports: EngineExports = opts.wasmBytes ? await instantiateEngine(opts.wasmBytes) : await loadEngineWasmFromDisk();
+    const engine = new Engine(exports as unknown as Wasm, model);
+    engine.layOut();
+    engine.setSparsity(opts.sparsity ?? { method: "dense" }, opts.calibration);
+    return engine;
+  }
+
+  /** Bytes of f32 weights plus KV cache the engine needs in wasm memory. */
+  static requiredBytes(c: ModelConfig): number {
+    const hd = headDim(c);
+    const perLayer = 2 * c.dim + c.dim * c.nHeads * hd * 2 + 2 * c.nKvHeads * hd * c.dim + 3 * c.dim * c.hiddenDim;
+    const kv = 2 * c.nLayers * c.seqLen * c.nKvHeads * hd;
+    return 4 * (c.vocabSize * c.dim * (c.tiedEmbeddings ? 1 : 2) + c.dim + c.nLayers * perLayer + kv);
+  }
+
+  private alloc(bytes: number): number {
+    const ptr = this.wasm.arenaAlloc(bytes) >>> 0;
+    if (ptr === 0) {
+      throw new Error(`out of wasm memory allocating ${bytes} bytes (in use: ${this.wasm.arenaUsedBytes() >>> 0} of at most ${WASM32_LIMIT_BYTES})`);
+    }
+    return ptr;
+  }
+
+  private f32(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.wasm.memory.buffer, ptr, n);
+  }
+
+  private put(a: Float32Array): number {
+    const ptr = this.alloc(a.length * 4);
+    this.f32(ptr, a.length).set(a);
+    return ptr;
+  }
+
+  /** Writes W^T of a [rows x cols] matrix: input-major, so one input's column is contiguous. */
+  private putTransposed(a: Float32Array, rows: number, cols: number): number {
+    const ptr = this.alloc(a.length * 4);
+    const out = this.f32(ptr, a.length);
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      for (let c = 0; c < cols; c++) out[c * rows + r] = a[base + c];
+    }
+    return ptr;
+  }
+
+  private layOut(): void {
+    const c = this.config;
+    const need = Engine.requiredBytes(c);
+    if (need > WASM32_LIMIT_BYTES * 0.95) {
+      throw new Error(`${this.model.name} needs ${(need / 1e9).toFixed(2)} GB in f32 (weights + KV cache), more than wasm32's 4 GiB address space`);
+    }
+    const rc = this.wasm.engineConfigure(c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, c.vocabSize, c.seqLen, c.rmsEps, c.ropeTheta, c.ropeLayout === "interleaved" ? 0 : 1);
+    if (rc !== 0) throw new Error(`out of wasm memory allocating the run state (KV cache for ${c.seqLen} positions)`);
+    const w = this.model.weights;
+    w.layers.forEach((l, i) => {
+      const set = (f: number, p: number) => this.wasm.setLayerWeight(i, f, p);
+      set(FIELD.attnNorm, this.put(l.attnNorm));
+      set(FIELD.wq, this.put(l.wq));
+      set(FIELD.wk, this.put(l.wk));
+      set(FIELD.wv, this.put(l.wv));
+      set(FIELD.wo, this.put(l.wo));
+      if (l.bq) set(FIELD.bq, this.put(l.bq));
+      if (l.bk) set(FIELD.bk, this.put(l.bk));
+      if (l.bv) set(FIELD.bv, this.put(l.bv));
+      set(FIELD.ffnNorm, this.put(l.ffnNorm));
+      set(FIELD.wGateT, this.putTransposed(l.wGate, c.hiddenDim, c.dim));
+      const up = this.putTransposed(l.wUp, c.hiddenDim, c.dim);
+      this.upPtrs.inputMajor.push(up);
+      set(FIELD.wUp, up);
+      set(FIELD.wDownT, this.putTransposed(l.wDown, c.dim, c.hiddenDim));
+    });
+    const emb = this.put(w.tokenEmbedding);
+    const lmHead = c.tiedEmbeddings ? emb : this.put(w.lmHead!);
+    this.wasm.setGlobalWeights(emb, this.put(w.finalNorm), lmHead, 0);
+  }
+
+  /**
+   * CATS reads rows of W_up (one per kept hidden unit), so it needs W_up row-major; the other
+   * methods gather its columns. The row-major copy is made on first use and kept.
+   */
+  private useUpRowMajor(rowMajor: boolean): void {
+    if (rowMajor === this.upRowMajor) return;
+    if (rowMajor && this.upPtrs.rowMajor.length === 0) {
+      for (const l of this.model.weights.layers) this.upPtrs.rowMajor.push(this.put(l.wUp));
+    }
+    const ptrs = rowMajor ? this.upPtrs.rowMajor : this.upPtrs.inputMajor;
+    ptrs.forEach((p, i) => this.wasm.setLayerWeight(i, FIELD.wUp, p));
+    this.wasm.setUpRowMajor(rowMajor ? 1 : 0);
+    this.upRowMajor = rowMajor;
+  }
+
+  /** Selects the sparsity method. cats and dip-threshold need a calibration. */
+  setSparsity(spec: SparsitySpec, calibration?: Calibration): void {
+    const s = normalizeSpec(spec);
+    const c = this.config;
+    const { inputKeep, hiddenKeep } = maskKeeps(s);
+    if (needsCalibration(s.method)) {
+      if (!calibration) throw new SparsityError(`method ${s.method} needs a calibration (thresholds per layer); see --calib`);
+      if (calibration.thresholds.length !== c.nLayers) {
+        throw new SparsityError(`calibration has ${calibration.thresholds.length} layers, the model has ${c.nLayers}`);
+      }
+      calibration.thresholds.forEach((t, l) => this.wasm.setLayerThresholds(l, t.input, t.hidden));
+    }
+    this.useUpRowMajor(s.method === "cats");
+    this.wasm.setMethod(METHOD_ID[s.method], keepCount(inputKeep, c.dim), keepCount(hiddenKeep, c.hiddenDim));
+    if (s.method === "dip-ca") this.wasm.setCacheAware(s.gamma!, s.warmup ? 1 : 0, s.fixedTopN!, s.cacheAwareHidden ? 1 : 0);
+    this.spec = s;
+  }
+
+  get sparsity(): SparsitySpec {
+    return this.spec;
+  }
+
+  /** The k used by the input and hidden top-k (for reports and tests). */
+  get maskSizes(): { inputK: number; hiddenK: number } {
+    const { inputKeep, hiddenKeep } = maskKeeps(this.spec);
+    return { inputK: keepCount(inputKeep, this.config.dim), hiddenK: keepCount(hiddenKeep, this.config.hiddenDim) };
+  }
+
+  /** Starts a new sequence (the KV cache is overwritten from position 0). */
+  reset(): void {
+    this.pos = 0;
+  }
+
+  /** Runs one token at the next position and returns a view of the logits (valid until the next call). */
+  step(token: number): Float32Array {
+    const c = this.config;
+    if (!Number.isInteger(token) || token < 0 || token >= c.vocabSize) {
+      throw new RangeError(`token id ${token} is out of the vocabulary (0..${c.vocabSize - 1})`);
+    }
+    if (this.pos >= c.seqLen) throw new RangeError(`sequence is longer than the model's context of ${c.seqLen} tokens`);
+    this.wasm.forward(token, this.pos);
+    this.pos++;
+    return this.logits();
+  }
+
+  logits(): Float32Array {
+    return this.f32(this.wasm.logitsPtr() >>> 0, this.config.vocabSize);
+  }
+
+  /** Seeds the engine's PRNG (same seed, same samples, on every runtime). */
+  seed(seed: number): void {
+    this.wasm.seedRng(seed);
+  }
+
+  /** Picks the next token from the current logits (greedy at temperature 0). Overwrites the logits. */
+  sample(temperature: number, topP: number): number {
+    return temperature <= 0 ? this.wasm.argmax() : this.wasm.sample(temperature, topP);
+  }
+
+  /** -log p(target) under the current logits. */
+  nll(target: number): number {
+    return this.wasm.nllOf(target);
+  }
+
+  /** Copies of the masks the last step used. */
+  lastMasks(): TokenMasks {
+    const input: Uint32Array[] = [];
+    const hidden: Uint32Array[] = [];
+    const mem = this.wasm.memory.buffer;
+    for (let l = 0; l < this.config.nLayers; l++) {
+      input.push(new Uint32Array(mem, this.wasm.inputKeptPtr(l) >>> 0, this.wasm.inputKeptCount(l)).slice());
+      hidden.push(new Uint32Array(mem, this.wasm.hiddenKeptPtr(l) >>> 0, this.wasm.hiddenKeptCount(l)).slice());
+    }
+    return { input, hidden };
+  }
+
+  /** Kept counts of the last step, per layer (no copies). */
+  lastMaskCounts(layer: number): { input: number; hidden: number } {
+    return { input: this.wasm.inputKeptCount(layer), hidden: this.wasm.hiddenKeptCount(layer) };
+  }
+
+  /** Weight bytes read since the last resetBytes(), by group. */
+  bytesRead(): WeightBytes {
+    return {
+      embedding: this.wasm.bytesEmbedding(),
+      attention: this.wasm.bytesAttention(),
+      mlp: this.wasm.bytesMlp(),
+      lm_head: this.wasm.bytesLmHead(),
+    };
+  }
+
+  resetBytes(): void {
+    this.wasm.resetByteCounters();
+  }
+
+  /** Weight bytes one dense token reads, by group, counted as the engine's byte counter counts. */
+  denseBytesPerToken(): WeightBytes {
+    const c = this.config;
+    const kvDim = c.nKvHeads * headDim(c);
+    return {
+      embedding: 4 * c.dim,
+      attention: 4 * c.nLayers * (2 * c.dim * c.dim + 2 * kvDim * c.dim),
+      mlp: 4 * c.nLayers * 3 * c.dim * c.hiddenDim,
+      lm_head: 4 * c.vocabSize * c.dim,
+    };
+  }
+
+  /** Weight bytes of the model by group (f32), as stored. */
+  weightBytes(): WeightBytes {
+    const c = this.config;
+    const hd = headDim(c);
+    return {
+      embedding: 4 * c.vocabSize * c.dim,
+      attention: 4 * c.nLayers * (2 * c.dim + 2 * c.dim * c.nHeads * hd + 2 * c.nKvHeads * hd * c.dim),
+      mlp: 4 * c.nLayers * 3 * c.dim * c.hiddenDim,
+      lm_head: c.tiedEmbeddings ? 0 : 4 * c.vocabSize * c.dim,
+    };
+  }
+
+  /**
+   * Captures the dense activations per layer on every step (for calibration): returns views of
+   * the MLP input x, h and silu(gate) of the last token, each (layer, n).
+   */
+  enableCapture(): { input: () => Float32Array; hidden: () => Float32Array; gate: () => Float32Array } {
+    const c = this.config;
+    const inPtr = this.alloc(4 * c.nLayers * c.dim);
+    const hidPtr = this.alloc(4 * c.nLayers * c.hiddenDim);
+    const gatePtr = this.alloc(4 * c.nLayers * c.hiddenDim);
+    this.wasm.setCapture(inPtr, hidPtr, gatePtr);
+    return {
+      input: () => this.f32(inPtr, c.nLayers * c.dim),
+      hidden: () => this.f32(hidPtr, c.nLayers * c.hiddenDim),
+      gate: () => this.f32(gatePtr, c.nLayers * c.hiddenDim),
+    };
+  }
+
+  disableCapture(): void {
+    this.wasm.setCapture(0, 0, 0);
+  }
+
+  /** Points DIP-CA at the simulator's per-layer "is cached" flags (u8 per column). */
+  setCachedFlags(layer: number, inputFlagsPtr: number, hiddenFlagsPtr: number): void {
+    this.wasm.setCachedFlags(layer, inputFlagsPtr, hiddenFlagsPtr);
+  }
+
+  /** Peak bytes the engine took from wasm memory (arena). */
+  memoryBytes(): number {
+    return this.wasm.arenaUsedBytes() >>> 0;
+  }
+
+  /** The raw exports, shared with the simulator (same memory). */
+  get exports(): EngineExports {
+    return this.wasm as unknown as EngineExports;
+  }
+}
