@@ -1,0 +1,140 @@
+// Options and set-up shared by the CLI commands: which model, which sparsity.
+
+import type { Argv } from "yargs";
+import { Engine } from "../engine.js";
+import { loadModelFile } from "../formats/load.js";
+import type { LoadedModel } from "../model.js";
+import { resolveModelPath, verifyAgainstManifest } from "../resolve.js";
+import { METHODS, needsCalibration, normalizeSpec, type Method, type SparsitySpec } from "../sparsity.js";
+import { SentencePieceTokenizer } from "../tokenizer/sentencepiece.js";
+import { calibrate, dataKey, modelKey, readCalibration, writeCalibration, type Calibration } from "../calibration.js";
+import { cacheDir, dataDir } from "../paths.js";
+import { splitStories, tokenStream } from "../eval.js";
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+
+/** An error whose message is the whole story for the user (no stack trace). */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export interface ModelArgs {
+  model?: string;
+  tokenizer?: string;
+}
+
+export function withModel<T>(y: Argv<T>) {
+  return y
+    .option("model", { type: "string", describe: "model file (.gguf or llama2.c .bin); default: stories260K from the models directory" })
+    .option("tokenizer", { type: "string", describe: "llama2.c tokenizer .bin (default: tokenizer.bin or tok<vocab>.bin beside the model)" });
+}
+
+export interface SparsityArgs {
+  method: string;
+  keep?: number;
+  "up-keep"?: number;
+  "down-keep"?: number;
+  gamma?: number;
+  warmup?: boolean;
+  "fixed-top-n"?: number;
+  calib?: string;
+  "calib-text"?: string;
+}
+
+export function withSparsity<T>(y: Argv<T>) {
+  return y
+    .option("method", { type: "string", default: "dense", describe: `sparsity method: ${METHODS.join("|")}` })
+    .option("keep", { type: "number", describe: "glu: hidden keep; cats: gate keep; dip*: target MLP density, in (0, 1]" })
+    .option("up-keep", { type: "number", describe: "dip*: input keep (with --down-keep, instead of --keep)" })
+    .option("down-keep", { type: "number", describe: "dip*: hidden keep" })
+    .option("gamma", { type: "number", describe: "dip-ca: penalty for uncached columns, in (0, 1]" })
+    .option("warmup", { type: "boolean", describe: "dip-ca: ramp gamma in over the first tokens" })
+    .option("fixed-top-n", { type: "number", describe: "dip-ca: strongest inputs exempt from the penalty" })
+    .option("calib", { type: "string", describe: "cats/dip-threshold: calibration file (read if it exists, else written)" })
+    .option("calib-text", { type: "string", describe: "calibration text (default: TinyStories stories 200..219, never the evaluation set)" });
+}
+
+export function specFromArgs(a: SparsityArgs): SparsitySpec {
+  return normalizeSpec({
+    method: a.method as Method,
+    keep: a.keep,
+    upKeep: a["up-keep"],
+    downKeep: a["down-keep"],
+    gamma: a.gamma,
+    warmup: a.warmup,
+    fixedTopN: a["fixed-top-n"],
+  });
+}
+
+export interface Opened {
+  model: LoadedModel;
+  tokenizer: SentencePieceTokenizer;
+  engine: Engine;
+  path: string;
+}
+
+export async function openModel(a: ModelArgs): Promise<Opened> {
+  const path = resolveModelPath(a.model);
+  await verifyAgainstManifest(path);
+  const model = await loadModelFile(path, { tokenizer: a.tokenizer });
+  if (!model.vocab) throw new UsageError(`${path}: the model has no vocabulary; pass --tokenizer`);
+  const tokenizer = new SentencePieceTokenizer(model.vocab);
+  const engine = await Engine.create(model);
+  return { model, tokenizer, engine, path };
+}
+
+export const DEFAULT_CALIBRATION_STORIES: [number, number] = [200, 220];
+
+/**
+ * Applies the sparsity spec, calibrating cats/dip-threshold when needed. Calibrations are cached
+ * in .cache/ (or --calib F) keyed by model, method, keep and data.
+ */
+export async function applySparsity(o: Opened, a: SparsityArgs): Promise<SparsitySpec> {
+  const spec = specFromArgs(a);
+  let calibration: Calibration | undefined;
+  if (needsCalibration(spec.method)) calibration = await calibrationFor(o, spec, a);
+  o.engine.setSparsity(spec, calibration);
+  return spec;
+}
+
+async function calibrationFor(o: Opened, spec: SparsitySpec, a: SparsityArgs): Promise<Calibration> {
+  const textFile = a["calib-text"] ?? resolve(dataDir(), "tinystories", "valid-sample.txt");
+  if (!existsSync(textFile)) throw new UsageError(`calibration text not found: ${textFile} (pass --calib-text)`);
+  const stories = splitStories(readFileSync(textFile, "utf8"));
+  const [from, to] = a["calib-text"] ? [0, Math.min(20, stories.length)] : DEFAULT_CALIBRATION_STORIES;
+  // each story its own sequence, cut to the context
+  const sequences = stories.slice(from, to).map((s) => o.tokenizer.encode(s, { bos: true }).slice(0, o.engine.config.seqLen));
+  if (sequences.length === 0) throw new UsageError(`${textFile}: no stories to calibrate on`);
+  const key = `${modelKey(o.engine)}-${spec.method}-${spec.keep}-${dataKey(sequences.flat())}`.replace(/[^A-Za-z0-9_.-]/g, "_");
+  const file = a.calib ?? resolve(cacheDir(), "calibration", `${key}.json`);
+  if (existsSync(file)) {
+    const cal = await readCalibration(file, o.engine, spec);
+    if (a.calib || cal.dataKey === dataKey(sequences.flat())) return cal;
+  }
+  process.stderr.write(`calibrating ${spec.method} at keep ${spec.keep} on ${sequences.length} stories...\n`);
+  const cal = calibrate(o.engine, spec, sequences);
+  await writeCalibration(file, cal);
+  return cal;
+}
+
+/** Parses "1,2,3" into token ids. */
+export function parseIdList(s: string, what: string): number[] {
+  const parts = s.split(",").map((x) => x.trim()).filter((x) => x.length > 0);
+  const ids = parts.map(Number);
+  const bad = parts.findIndex((p, i) => !/^-?\d+$/.test(p) || !Number.isSafeInteger(ids[i]));
+  if (bad >= 0) throw new UsageError(`${what}: "${parts[bad]}" is not an integer token id`);
+  if (ids.length === 0) throw new UsageError(`${what}: no token ids given`);
+  return ids;
+}
+
+/** Progress on stderr (never stdout, so --json stays clean); quiet when stderr is not a TTY and CI is set. */
+export function progress(label: string): (done: number, total: number) => void {
+  let last = 0;
+  return (done, total) => {
+    const now = Date.now();
+    if (now - last < 500 && done < total) return;
+    last = now;
+    const pct = total > 0 ? ((100 * done) / total).toFixed(1) : "100";
+    process.stderr.write(`\r${label}: ${done}/${total} (${pct}%)${done >= total ? "\n" : ""}`);
+  };
+}

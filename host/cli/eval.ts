@@ -1,0 +1,51 @@
+import type { Argv, ArgumentsCamelCase } from "yargs";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { applySparsity, openModel, progress, UsageError, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
+import { perplexity, splitStories, tokenStream } from "../eval.js";
+import { dataDir } from "../paths.js";
+import { specLabel } from "../sparsity.js";
+
+interface Args extends ModelArgs, SparsityArgs {
+  text?: string;
+  stories: number;
+  "first-story": number;
+  window?: number;
+  json: boolean;
+}
+
+export const evalCommand = {
+  command: "eval",
+  describe: "perplexity over stories of a text file (protocol of fixtures/stories260K/perplexity.json)",
+  builder: (y: Argv) =>
+    withSparsity(withModel(y))
+      .option("text", { type: "string", describe: "text file of stories separated by <|endoftext|> (default: TinyStories valid sample)" })
+      .option("stories", { type: "number", default: 200, describe: "how many stories" })
+      .option("first-story", { type: "number", default: 0, describe: "index of the first story" })
+      .option("window", { type: "number", describe: "tokens per window (default: the model's context)" })
+      .option("json", { type: "boolean", default: false }),
+  handler: async (a: ArgumentsCamelCase<Args>) => {
+    const file = a.text ?? resolve(dataDir(), "tinystories", "valid-sample.txt");
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch {
+      throw new UsageError(`--text: cannot read ${file}`);
+    }
+    if (!Number.isInteger(a.stories) || a.stories < 1) throw new UsageError(`--stories must be a positive integer, got ${a.stories}`);
+    const all = splitStories(text);
+    const stories = all.slice(a["first-story"], a["first-story"] + a.stories);
+    if (stories.length === 0) throw new UsageError(`${file}: no stories in range (file has ${all.length})`);
+    const o = await openModel(a);
+    const spec = await applySparsity(o, a);
+    const stream = tokenStream(o.tokenizer, stories);
+    const r = perplexity(o.engine, stream, { window: a.window, onProgress: progress("eval") });
+    const out = { model: o.model.name, method: spec.method, spec, label: specLabel(spec), stories: stories.length, ...r };
+    if (a.json) process.stdout.write(JSON.stringify(out) + "\n");
+    else
+      process.stdout.write(
+        `${out.label}: ppl ${r.ppl.toFixed(4)} (mean NLL ${r.mean_nll.toFixed(5)}) over ${r.tokens} tokens of ${stories.length} stories; ` +
+          `MLP density ${(r.mlp_density * 100).toFixed(1)}%, ${(r.weight_bytes_per_token / 1e6).toFixed(3)} MB weights/token\n`,
+      );
+  },
+};

@@ -1,0 +1,72 @@
+import type { Argv, ArgumentsCamelCase } from "yargs";
+import { applySparsity, openModel, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
+import { generate } from "../generate.js";
+import { specLabel } from "../sparsity.js";
+
+interface Args extends ModelArgs, SparsityArgs {
+  prompt: string;
+  steps: number;
+  temperature: number;
+  "top-p": number;
+  seed: number;
+  json: boolean;
+  summary: boolean;
+}
+
+export const generateCommand = {
+  command: "generate",
+  describe: "generate text from a prompt (streams to stdout)",
+  builder: (y: Argv) =>
+    withSparsity(withModel(y))
+      .option("prompt", { type: "string", default: "", describe: "prompt text" })
+      .option("steps", { type: "number", default: 256, describe: "forward passes, prompt included (BOS + at most this many tokens)" })
+      .option("temperature", { type: "number", default: 1.0, describe: "0 = greedy" })
+      .option("top-p", { type: "number", default: 0.9, describe: "nucleus sampling mass, in (0, 1]" })
+      .option("seed", { type: "number", default: 42, describe: "PRNG seed (same seed, same text, on every runtime)" })
+      .option("json", { type: "boolean", default: false, describe: "print one JSON object instead of streaming" })
+      .option("summary", { type: "boolean", default: false, describe: "print a summary line after the text" }),
+  handler: async (a: ArgumentsCamelCase<Args>) => {
+    const o = await openModel(a);
+    const spec = await applySparsity(o, a);
+    o.engine.resetBytes();
+    const result = generate(o.engine, o.tokenizer, {
+      prompt: a.prompt,
+      steps: a.steps,
+      temperature: a.temperature,
+      topP: a["top-p"],
+      seed: a.seed,
+      onText: a.json ? undefined : (t) => process.stdout.write(t),
+    });
+    const bytes = o.engine.bytesRead();
+    const stepsRun = Math.max(1, result.tokens.length - 1);
+    const weightBytesPerToken = (bytes.embedding + bytes.attention + bytes.mlp + bytes.lm_head) / stepsRun;
+    const mlpDensity = bytes.mlp / stepsRun / o.engine.denseBytesPerToken().mlp;
+    if (a.json) {
+      process.stdout.write(
+        JSON.stringify({
+          model: o.model.name,
+          method: specLabel(spec),
+          tokens: result.tokens,
+          text: result.text,
+          prompt_tokens: result.prompt_tokens,
+          generated_tokens: result.generated_tokens,
+          tok_s: result.tok_s,
+          prompt_tok_s: result.prompt_tok_s,
+          mlp_density: mlpDensity,
+          weight_bytes_per_token: weightBytesPerToken,
+          seed: a.seed,
+          temperature: a.temperature,
+          top_p: a["top-p"],
+        }) + "\n",
+      );
+      return;
+    }
+    process.stdout.write("\n");
+    if (a.summary) {
+      process.stderr.write(
+        `\n[${o.model.name} | ${specLabel(spec)}] ${result.generated_tokens} tokens at ${result.tok_s.toFixed(1)} tok/s, ` +
+          `MLP density ${(mlpDensity * 100).toFixed(1)}%, ${(weightBytesPerToken / 1e6).toFixed(3)} MB of weights read per token\n`,
+      );
+    }
+  },
+};

@@ -1,0 +1,38 @@
+// `dip`: the command line. Each command lives in its own file; this one wires them up and turns
+// user errors into one readable line (no stack traces for bad input).
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { generateCommand } from "./generate.js";
+import { logitsCommand } from "./logits.js";
+import { encodeCommand } from "./encode.js";
+import { evalCommand } from "./eval.js";
+import { infoCommand } from "./info.js";
+import { WasmAbort } from "../wasm.js";
+
+export async function main(argv: string[]): Promise<void> {
+  const cli = yargs(argv)
+    .scriptName("dip")
+    .usage("$0 <command> [options]\n\nA WebAssembly LLM engine with dynamic input pruning (DIP).")
+    .command(generateCommand as never)
+    .command(logitsCommand as never)
+    .command(encodeCommand as never)
+    .command(evalCommand as never)
+    .command(infoCommand as never)
+    .demandCommand(1, "name a command (see --help)")
+    .strict()
+    .help()
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .fail((msg, err, y) => {
+      if (err) throw err;
+      process.stderr.write(`${y.help() && ""}dip: ${msg}\nRun 'dip --help' for usage.\n`);
+      process.exit(2);
+    });
+  await cli.parseAsync();
+}
+
+main(hideBin(process.argv)).catch((e: unknown) => {
+  const err = e as Error;
+  if (process.env.DIP_DEBUG || err instanceof WasmAbort) process.stderr.write(`${err.stack}\n`);
+  else process.stderr.write(`dip: error: ${err.message}\n`);
+  process.exit(1);
+});

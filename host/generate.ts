@@ -1,0 +1,91 @@
+// Text generation: feed the prompt, then sample one token at a time until `steps` positions are
+// filled, BOS/EOS comes up, or the context is full.
+
+import type { Engine, TokenMasks } from "./engine.js";
+import type { SentencePieceTokenizer } from "./tokenizer/sentencepiece.js";
+
+export interface GenerateOptions {
+  prompt?: string;
+  /** forward passes to run (prompt included), like llama2.c's -n: BOS + `steps` tokens at most */
+  steps?: number;
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+  /** called with each piece of text as soon as it is complete */
+  onText?: (text: string) => void;
+  /** called after every engine step (masks of that step) */
+  onStep?: (info: { position: number; masks: () => TokenMasks }) => void;
+}
+
+export interface GenerateResult {
+  /** every token: BOS, the prompt, then the generated ones */
+  tokens: number[];
+  prompt_tokens: number;
+  generated_tokens: number;
+  /** decoded text of prompt and continuation */
+  text: string;
+  /** generated tokens per second (decode steps only) */
+  tok_s: number;
+  /** prompt tokens per second (one step per token) */
+  prompt_tok_s: number;
+  seconds: number;
+}
+
+export function generate(engine: Engine, tokenizer: SentencePieceTokenizer, opts: GenerateOptions = {}): GenerateResult {
+  const steps = opts.steps ?? 256;
+  const temperature = opts.temperature ?? 1.0;
+  const topP = opts.topP ?? 0.9;
+  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`--steps must be a positive integer, got ${opts.steps}`);
+  if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`--temperature must be >= 0, got ${opts.temperature}`);
+  if (!(topP > 0 && topP <= 1)) throw new RangeError(`--top-p must be in (0, 1], got ${opts.topP}`);
+  const limit = Math.min(steps, engine.config.seqLen);
+  const promptTokens = tokenizer.encode(opts.prompt ?? "", { bos: true });
+  if (promptTokens.length > engine.config.seqLen) {
+    throw new RangeError(`the prompt is ${promptTokens.length} tokens, longer than the model's context of ${engine.config.seqLen}`);
+  }
+  engine.seed(opts.seed ?? 42);
+  engine.reset();
+  const decoder = tokenizer.createStreamDecoder();
+  const tokens = [...promptTokens];
+  let text = "";
+  const emit = (id: number) => {
+    const piece = decoder.push(id);
+    if (piece) {
+      text += piece;
+      opts.onText?.(piece);
+    }
+  };
+  promptTokens.forEach(emit);
+
+  const t0 = performance.now();
+  let tPromptDone = t0;
+  let next = -1;
+  // llama2.c's loop: one forward per position; every position from the prompt's last on yields a token
+  for (let pos = 0; pos < Math.max(limit, promptTokens.length); pos++) {
+    engine.step(tokens[pos]);
+    opts.onStep?.({ position: pos, masks: () => engine.lastMasks() });
+    if (pos === promptTokens.length - 1) tPromptDone = performance.now();
+    if (pos < promptTokens.length - 1) continue; // still feeding the prompt
+    next = engine.sample(temperature, topP);
+    if (next === tokenizer.bosId || next === tokenizer.eosId) break; // end of the story
+    tokens.push(next);
+    emit(next);
+  }
+  const tEnd = performance.now();
+  const tail = decoder.flush();
+  if (tail) {
+    text += tail;
+    opts.onText?.(tail);
+  }
+  const generated = tokens.length - promptTokens.length;
+  const decodeSeconds = (tEnd - tPromptDone) / 1000;
+  return {
+    tokens,
+    prompt_tokens: promptTokens.length,
+    generated_tokens: generated,
+    text,
+    tok_s: generated > 0 && decodeSeconds > 0 ? generated / decodeSeconds : 0,
+    prompt_tok_s: (promptTokens.length / Math.max(1e-9, tPromptDone - t0)) * 1000,
+    seconds: (tEnd - t0) / 1000,
+  };
+}
