@@ -2,8 +2,8 @@
 // looked up in the models directory (DIP_SHARED_DIR/models, default ../shared/models). Files a
 // manifest lists are checked against its sha256 before use.
 
-import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { sha256File } from "./formats/load.js";
 import { basename, resolve } from "node:path";
 import { modelsDir, projectRoot } from "./paths.js";
 
@@ -49,12 +49,6 @@ export function resolveModelPath(model?: string): string {
   const path = resolve(model);
   if (!existsSync(path)) throw new Error(`model file not found: ${path}`);
   return path;
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash("sha256");
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest("hex");
 }
 
 /**

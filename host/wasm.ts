@@ -41,8 +41,8 @@ export async function instantiateEngine(wasmBytes: BufferSource): Promise<Engine
   return exports;
 }
 
-let cachedBytes: Uint8Array | undefined;
+let cachedBytes: Uint8Array<ArrayBuffer> | undefined;
 export async function loadEngineWasmFromDisk(): Promise<EngineExports> {
-  cachedBytes ??= await readFile(resolve(projectRoot(), "build", "engine.wasm"));
+  cachedBytes ??= new Uint8Array(await readFile(resolve(projectRoot(), "build", "engine.wasm")));
   return instantiateEngine(cachedBytes);
 }

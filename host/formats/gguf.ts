@@ -1,0 +1,453 @@
+// GGUF (versions 1-3) -> LoadedModel, for the "llama" architecture.
+// Like ggml's own loader, every count, size and offset is checked against the file before anything
+// is allocated: a corrupt header must fail with a message, never with a 2^40-element allocation.
+// Spec: https://github.com/ggerganov/ggml/blob/master/docs/gguf.md
+import { type LayerWeights, type LoadedModel, type ModelConfig, type Vocabulary, ModelFormatError, headDim, validateConfig, validateWeights } from "../model.js";
+import { BinaryReader, f32Array } from "./binary.js";
+
+export const GGUF_MAGIC = "GGUF";
+const SUPPORTED_VERSIONS = [1, 2, 3];
+export const SUPPORTED_ARCHITECTURES = ["llama"];
+/** ggml's GGML_MAX_DIMS */
+const MAX_DIMS = 4;
+const DEFAULT_ALIGNMENT = 32;
+const MAX_ARRAY_NESTING = 8;
+
+/** ggml_type numbers (ggml.h), so an unsupported tensor type can be named in the error. */
+const GGML_TYPE_NAMES: Record<number, string> = {
+  0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 9: "Q8_1",
+  10: "Q2_K", 11: "Q3_K", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 15: "Q8_K",
+  16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S",
+  23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M", 30: "BF16",
+  34: "TQ1_0", 35: "TQ2_0", 39: "MXFP4",
+};
+
+export const GGML_TYPE_F32 = 0;
+export const GGML_TYPE_F16 = 1;
+export const GGML_TYPE_Q8_0 = 8;
+
+/** The tensor types this loader turns into f32: elements per block and bytes per block. */
+const LOADABLE_TYPES: Record<number, { blockElems: number; blockBytes: number }> = {
+  [GGML_TYPE_F32]: { blockElems: 1, blockBytes: 4 },
+  [GGML_TYPE_F16]: { blockElems: 1, blockBytes: 2 },
+  // Q8_0 block: f16 scale d, then 32 int8 quants; value = d * q
+  [GGML_TYPE_Q8_0]: { blockElems: 32, blockBytes: 34 },
+};
+
+export function ggmlTypeName(type: number): string {
+  return GGML_TYPE_NAMES[type] ?? "unknown";
+}
+
+/** GGUF metadata value types (gguf_type). */
+const enum ValueType {
+  U8 = 0, I8, U16, I16, U32, I32, F32, Bool, String, Array, U64, I64, F64,
+}
+const VALUE_TYPE_COUNT = 13;
+
+export type GgufValue = number | boolean | string | GgufValue[];
+
+export interface GgufTensorInfo {
+  name: string;
+  /** ne[0] first, the fastest-varying (input) dimension: an [out x in] matrix has dims [in, out] */
+  dims: number[];
+  /** ggml_type number */
+  type: number;
+  /** byte offset from the start of the data section */
+  offset: number;
+  /** element count (product of dims) */
+  elements: number;
+}
+
+export interface GgufHeader {
+  version: number;
+  metadata: Map<string, GgufValue>;
+  tensors: GgufTensorInfo[];
+  alignment: number;
+  /** absolute byte offset of the tensor data section (header end, rounded up to the alignment) */
+  dataStart: number;
+}
+
+/**
+ * Reads and checks the header, metadata and tensor directory. Each tensor of a loadable type is
+ * checked to lie inside the file; nothing proportional to a count is allocated before the count
+ * has been checked against the bytes that remain.
+ */
+export function readGgufHeader(bytes: Uint8Array, file: string): GgufHeader {
+  const r = new BinaryReader(bytes, file);
+  r.need(4, "the magic");
+  const magic = String.fromCharCode(...bytes.subarray(0, 4));
+  if (magic !== GGUF_MAGIC) {
+    const hex = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
+    throw new ModelFormatError(file, `not a GGUF file: magic is ${hex} (${JSON.stringify(magic)}), expected "GGUF"`);
+  }
+  r.skip(4);
+  const version = r.u32("the version");
+  if (!SUPPORTED_VERSIONS.includes(version)) {
+    const hint = version > 0xffff ? " (a big-endian GGUF? only little-endian files are supported)" : "";
+    throw new ModelFormatError(file, `unsupported GGUF version ${version}${hint}; supported: ${SUPPORTED_VERSIONS.join(", ")}`);
+  }
+  // GGUF v1 wrote string lengths, array lengths, counts and dims as u32; v2 widened them to u64.
+  const v1 = version === 1;
+  const lenBytes = v1 ? 4 : 8;
+  const readLen = (what: string): number => (v1 ? r.u32(what) : r.u64(what));
+
+  const tensorCount = readLen("the tensor count");
+  const kvCount = readLen("the metadata count");
+  // Smallest possible entries: a key/name length, a type, one value byte / n_dims, type, offset.
+  const minKvBytes = lenBytes + 4 + 1;
+  const minTensorBytes = lenBytes + 4 + 4 + 8;
+  if (kvCount * minKvBytes + tensorCount * minTensorBytes > r.remaining) {
+    throw new ModelFormatError(
+      file,
+      `header claims ${tensorCount} tensors and ${kvCount} metadata entries, which cannot fit: file has only ${r.length} bytes`,
+    );
+  }
+
+  const minValueBytes = (type: number): number => {
+    const sizes = [1, 1, 2, 2, 4, 4, 4, 1, lenBytes, 4 + lenBytes, 8, 8, 8];
+    return sizes[type] ?? 1;
+  };
+  const readString = (what: string): string => r.utf8(readLen(`the length of ${what}`), what);
+  const readValue = (type: number, what: string, depth = 0): GgufValue => {
+    switch (type) {
+      case ValueType.U8: return r.u8(what);
+      case ValueType.I8: return r.i8(what);
+      case ValueType.U16: return r.u16(what);
+      case ValueType.I16: return r.i16(what);
+      case ValueType.U32: return r.u32(what);
+      case ValueType.I32: return r.i32(what);
+      case ValueType.F32: return r.f32(what);
+      case ValueType.U64: return r.u64(what);
+      case ValueType.I64: return r.i64(what);
+      case ValueType.F64: return r.f64(what);
+      case ValueType.Bool: {
+        const at = r.offset;
+        const b = r.u8(what);
+        if (b > 1) throw new ModelFormatError(file, `${what} at byte offset ${at}: expected a bool (0 or 1), found ${b}`);
+        return b === 1;
+      }
+      case ValueType.String: return readString(what);
+      case ValueType.Array: {
+        const at = r.offset;
+        const elemType = r.u32(`the element type of ${what}`);
+        // The spec allows arrays of arrays; a bound keeps a crafted file from exhausting the stack.
+        if (elemType === ValueType.Array && depth >= MAX_ARRAY_NESTING) throw new ModelFormatError(file, `${what} at byte offset ${at}: arrays nested deeper than ${MAX_ARRAY_NESTING}`);
+        if (elemType >= VALUE_TYPE_COUNT) throw new ModelFormatError(file, `${what} at byte offset ${at}: unknown array element type ${elemType}`);
+        const n = readLen(`the length of ${what}`);
+        if (n * minValueBytes(elemType) > r.remaining) {
+          throw new ModelFormatError(file, `${what} at byte offset ${at} claims ${n} elements, which cannot fit: file has only ${r.length} bytes`);
+        }
+        const out: GgufValue[] = new Array(n);
+        for (let i = 0; i < n; i++) out[i] = readValue(elemType, what, depth + 1);
+        return out;
+      }
+      default:
+        throw new ModelFormatError(file, `${what} at byte offset ${r.offset - 4}: unknown metadata value type ${type}`);
+    }
+  };
+
+  const metadata = new Map<string, GgufValue>();
+  for (let i = 0; i < kvCount; i++) {
+    const key = readString(`metadata key ${i}`);
+    if (metadata.has(key)) throw new ModelFormatError(file, `duplicate metadata key ${key}`);
+    const type = r.u32(`the type of metadata ${key}`);
+    metadata.set(key, readValue(type, `metadata ${key}`));
+  }
+
+  const tensors: GgufTensorInfo[] = [];
+  const names = new Set<string>();
+  for (let i = 0; i < tensorCount; i++) {
+    const name = readString(`the name of tensor ${i}`);
+    if (names.has(name)) throw new ModelFormatError(file, `duplicate tensor ${name}`);
+    names.add(name);
+    const nDims = r.u32(`the dimension count of tensor ${name}`);
+    if (nDims < 1 || nDims > MAX_DIMS) throw new ModelFormatError(file, `tensor ${name} has ${nDims} dimensions, expected 1 to ${MAX_DIMS}`);
+    const dims: number[] = [];
+    let elements = 1;
+    for (let d = 0; d < nDims; d++) {
+      const ne = readLen(`dimension ${d} of tensor ${name}`);
+      dims.push(ne);
+      elements *= ne;
+    }
+    if (!Number.isSafeInteger(elements)) throw new ModelFormatError(file, `tensor ${name} has dims [${dims.join(", ")}], too many elements`);
+    const type = r.u32(`the type of tensor ${name}`);
+    const offset = r.u64(`the data offset of tensor ${name}`);
+    tensors.push({ name, dims, type, offset, elements });
+  }
+
+  const alignmentValue = metadata.get("general.alignment") ?? DEFAULT_ALIGNMENT;
+  if (typeof alignmentValue !== "number" || !Number.isInteger(alignmentValue) || alignmentValue <= 0 || (alignmentValue & (alignmentValue - 1)) !== 0) {
+    throw new ModelFormatError(file, `general.alignment is ${JSON.stringify(alignmentValue)}, expected a power of two`);
+  }
+  const alignment = alignmentValue;
+  const dataStart = Math.ceil(r.offset / alignment) * alignment;
+  if (tensors.length > 0 && dataStart > r.length) {
+    throw new ModelFormatError(file, `tensor data should start at byte offset ${dataStart} (header end ${r.offset} aligned to ${alignment}), file has only ${r.length} bytes`);
+  }
+  for (const t of tensors) {
+    if (t.offset % alignment !== 0) throw new ModelFormatError(file, `tensor ${t.name} has data offset ${t.offset}, expected a multiple of the alignment ${alignment}`);
+    const layout = LOADABLE_TYPES[t.type];
+    if (!layout) continue; // sized (and rejected) only if the model needs it
+    const end = dataStart + t.offset + tensorBytes(t, file);
+    if (end > r.length) {
+      throw new ModelFormatError(
+        file,
+        `tensor ${t.name} (${ggmlTypeName(t.type)} [${t.dims.join(", ")}]) at byte offset ${dataStart + t.offset}: expected data up to byte ${end}, file has only ${r.length} bytes`,
+      );
+    }
+  }
+  return { version, metadata, tensors, alignment, dataStart };
+}
+
+/** Byte size of a tensor of a loadable type (the caller has checked the type). */
+function tensorBytes(t: GgufTensorInfo, file: string): number {
+  const { blockElems, blockBytes } = LOADABLE_TYPES[t.type];
+  if (t.dims[0] % blockElems !== 0) {
+    throw new ModelFormatError(file, `tensor ${t.name} is ${ggmlTypeName(t.type)} with a first dimension of ${t.dims[0]}, expected a multiple of its block size ${blockElems}`);
+  }
+  return (t.elements / blockElems) * blockBytes;
+}
+
+let halfTable: Float32Array | undefined;
+
+/** IEEE binary16 bits -> number (subnormals, infinities and NaN included). */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const mantissa = h & 0x3ff;
+  if (exponent === 0) return sign * mantissa * 2 ** -24;
+  if (exponent === 31) return mantissa ? NaN : sign * Infinity;
+  return sign * (1024 + mantissa) * 2 ** (exponent - 25);
+}
+
+function halfToFloatTable(): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halfTable[h] = halfToFloat(h);
+  }
+  return halfTable;
+}
+
+/** n f16 values at byte offset `at` -> f32. */
+export function dequantizeF16(bytes: Uint8Array, at: number, n: number): Float32Array {
+  const table = halfToFloatTable();
+  const view = new DataView(bytes.buffer, bytes.byteOffset + at, n * 2);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = table[view.getUint16(i * 2, true)];
+  return out;
+}
+
+/** n Q8_0 values (n/32 blocks of: f16 scale d, 32 int8 q) at byte offset `at` -> f32 d*q, as ggml's dequantize_row_q8_0. */
+export function dequantizeQ8_0(bytes: Uint8Array, at: number, n: number): Float32Array {
+  const table = halfToFloatTable();
+  const blocks = n / 32;
+  const view = new DataView(bytes.buffer, bytes.byteOffset + at, blocks * 34);
+  const quants = new Int8Array(bytes.buffer, bytes.byteOffset + at, blocks * 34);
+  const out = new Float32Array(n);
+  for (let b = 0; b < blocks; b++) {
+    const d = table[view.getUint16(b * 34, true)];
+    const q0 = b * 34 + 2;
+    for (let j = 0; j < 32; j++) out[b * 32 + j] = d * quants[q0 + j];
+  }
+  return out;
+}
+
+/** One tensor's values as f32 (a view into `bytes` for aligned F32 data). */
+function tensorData(bytes: Uint8Array, header: GgufHeader, t: GgufTensorInfo): Float32Array {
+  const at = header.dataStart + t.offset;
+  switch (t.type) {
+    case GGML_TYPE_F32: return f32Array(bytes, at, t.elements);
+    case GGML_TYPE_F16: return dequantizeF16(bytes, at, t.elements);
+    case GGML_TYPE_Q8_0: return dequantizeQ8_0(bytes, at, t.elements);
+    default: throw new Error(`unreachable: tensor type ${t.type} passed validation`);
+  }
+}
+
+// Typed metadata access: a present key of the wrong type is an error, never silently the default.
+function metaNumber(meta: Map<string, GgufValue>, key: string, file: string, fallback?: number): number {
+  const v = meta.get(key);
+  if (v === undefined) {
+    if (fallback === undefined) throw new ModelFormatError(file, `missing metadata ${key}`);
+    return fallback;
+  }
+  if (typeof v !== "number") throw new ModelFormatError(file, `metadata ${key} is ${describe(v)}, expected a number`);
+  return v;
+}
+
+function metaInt(meta: Map<string, GgufValue>, key: string, file: string, fallback?: number): number {
+  const v = metaNumber(meta, key, file, fallback);
+  if (!Number.isInteger(v)) throw new ModelFormatError(file, `metadata ${key} is ${v}, expected an integer`);
+  return v;
+}
+
+function metaString(meta: Map<string, GgufValue>, key: string, file: string): string | undefined {
+  const v = meta.get(key);
+  if (v !== undefined && typeof v !== "string") throw new ModelFormatError(file, `metadata ${key} is ${describe(v)}, expected a string`);
+  return v;
+}
+
+function describe(v: GgufValue): string {
+  return Array.isArray(v) ? `an array of ${v.length}` : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function basename(path: string): string {
+  return path.split(/[\\/]/).pop() ?? path;
+}
+
+/** Parses a GGUF file of a supported architecture into f32 weights (F16 and Q8_0 dequantized). */
+export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
+  const header = readGgufHeader(bytes, file);
+  const meta = header.metadata;
+  const arch = metaString(meta, "general.architecture", file);
+  if (arch === undefined) throw new ModelFormatError(file, `missing metadata general.architecture; supported: ${SUPPORTED_ARCHITECTURES.join(", ")}`);
+  if (!SUPPORTED_ARCHITECTURES.includes(arch)) {
+    throw new ModelFormatError(file, `unsupported architecture "${arch}"; supported: ${SUPPORTED_ARCHITECTURES.join(", ")}`);
+  }
+  const scaling = metaString(meta, `${arch}.rope.scaling.type`, file);
+  if (scaling !== undefined && scaling !== "none") throw new ModelFormatError(file, `rope scaling "${scaling}" is not supported`);
+
+  const byName = new Map(header.tensors.map((t) => [t.name, t]));
+  if (byName.has("rope_freqs.weight")) throw new ModelFormatError(file, "tensor rope_freqs.weight (per-frequency RoPE scaling) is not supported");
+  const embedding = byName.get("token_embd.weight");
+  if (!embedding) throw new ModelFormatError(file, "missing tensor token_embd.weight");
+  if (embedding.dims.length !== 2) throw new ModelFormatError(file, `tensor token_embd.weight has dims [${embedding.dims.join(", ")}], expected [dim, vocab]`);
+
+  const nHeads = metaInt(meta, `${arch}.attention.head_count`, file);
+  const config: ModelConfig = {
+    architecture: arch,
+    dim: metaInt(meta, `${arch}.embedding_length`, file),
+    hiddenDim: metaInt(meta, `${arch}.feed_forward_length`, file),
+    nLayers: metaInt(meta, `${arch}.block_count`, file),
+    nHeads,
+    nKvHeads: metaInt(meta, `${arch}.attention.head_count_kv`, file, nHeads),
+    vocabSize: embedding.dims[1],
+    seqLen: metaInt(meta, `${arch}.context_length`, file),
+    ropeTheta: metaNumber(meta, `${arch}.rope.freq_base`, file, 10000),
+    // llama.cpp's converter permutes Hugging Face q/k rows back into Meta's original layout, so
+    // GGUF llama files always rotate adjacent pairs (2i, 2i+1).
+    ropeLayout: "interleaved",
+    rmsEps: metaNumber(meta, `${arch}.attention.layer_norm_rms_epsilon`, file, 1e-5),
+    tiedEmbeddings: !byName.has("output.weight"),
+  };
+  validateConfig(config, file);
+  const hd = headDim(config);
+  const ropeDims = metaInt(meta, `${arch}.rope.dimension_count`, file, hd);
+  if (ropeDims !== hd) throw new ModelFormatError(file, `${arch}.rope.dimension_count is ${ropeDims}, expected the head dimension ${hd} (partial rotary embeddings are not supported)`);
+
+  // Every tensor the model needs, with its GGUF dims (ne[0] = input), checked before any is loaded.
+  const { dim, hiddenDim, vocabSize } = config;
+  const qDim = config.nHeads * hd;
+  const kvDim = config.nKvHeads * hd;
+  const expected = new Map<string, number[]>([
+    ["token_embd.weight", [dim, vocabSize]],
+    ["output_norm.weight", [dim]],
+  ]);
+  if (!config.tiedEmbeddings) expected.set("output.weight", [dim, vocabSize]);
+  const optional = new Map<string, number[]>();
+  for (let l = 0; l < config.nLayers; l++) {
+    const p = `blk.${l}.`;
+    expected.set(`${p}attn_norm.weight`, [dim]);
+    expected.set(`${p}attn_q.weight`, [dim, qDim]);
+    expected.set(`${p}attn_k.weight`, [dim, kvDim]);
+    expected.set(`${p}attn_v.weight`, [dim, kvDim]);
+    expected.set(`${p}attn_output.weight`, [qDim, dim]);
+    expected.set(`${p}ffn_norm.weight`, [dim]);
+    expected.set(`${p}ffn_gate.weight`, [dim, hiddenDim]);
+    expected.set(`${p}ffn_up.weight`, [dim, hiddenDim]);
+    expected.set(`${p}ffn_down.weight`, [hiddenDim, dim]);
+    optional.set(`${p}attn_q.bias`, [qDim]);
+    optional.set(`${p}attn_k.bias`, [kvDim]);
+    optional.set(`${p}attn_v.bias`, [kvDim]);
+  }
+  const check = (name: string, dims: number[]): void => {
+    const t = byName.get(name);
+    if (!t) throw new ModelFormatError(file, `missing tensor ${name}`);
+    if (!LOADABLE_TYPES[t.type]) {
+      throw new ModelFormatError(file, `tensor ${name} has type ${t.type} (${ggmlTypeName(t.type)}); supported: F32 (0), F16 (1), Q8_0 (8)`);
+    }
+    if (t.dims.length !== dims.length || t.dims.some((d, i) => d !== dims[i])) {
+      throw new ModelFormatError(file, `tensor ${name} has dims [${t.dims.join(", ")}], expected [${dims.join(", ")}] from the config (GGUF lists the input dimension first)`);
+    }
+  };
+  for (const [name, dims] of expected) check(name, dims);
+  for (const [name, dims] of optional) if (byName.has(name)) check(name, dims);
+  const vocab = ggufVocabulary(meta, vocabSize, file);
+
+  const load = (name: string): Float32Array => tensorData(bytes, header, byName.get(name)!);
+  const loadOptional = (name: string): Float32Array | undefined => (byName.has(name) ? load(name) : undefined);
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < config.nLayers; l++) {
+    const p = `blk.${l}.`;
+    const layer: LayerWeights = {
+      attnNorm: load(`${p}attn_norm.weight`),
+      wq: load(`${p}attn_q.weight`),
+      wk: load(`${p}attn_k.weight`),
+      wv: load(`${p}attn_v.weight`),
+      wo: load(`${p}attn_output.weight`),
+      ffnNorm: load(`${p}ffn_norm.weight`),
+      wGate: load(`${p}ffn_gate.weight`),
+      wUp: load(`${p}ffn_up.weight`),
+      wDown: load(`${p}ffn_down.weight`),
+    };
+    const bq = loadOptional(`${p}attn_q.bias`);
+    const bk = loadOptional(`${p}attn_k.bias`);
+    const bv = loadOptional(`${p}attn_v.bias`);
+    if (bq) layer.bq = bq;
+    if (bk) layer.bk = bk;
+    if (bv) layer.bv = bv;
+    layers.push(layer);
+  }
+  const model: LoadedModel = {
+    name: basename(file),
+    source: file,
+    format: "gguf",
+    config,
+    weights: {
+      tokenEmbedding: load("token_embd.weight"),
+      layers,
+      finalNorm: load("output_norm.weight"),
+      ...(config.tiedEmbeddings ? {} : { lmHead: load("output.weight") }),
+    },
+    ...(vocab ? { vocab } : {}),
+  };
+  validateWeights(model);
+  return model;
+}
+
+/**
+ * The SentencePiece vocabulary in tokenizer.ggml.*, or undefined when the file has none or uses
+ * another tokenizer model (e.g. "gpt2" byte-level BPE, which these scores cannot drive).
+ */
+function ggufVocabulary(meta: Map<string, GgufValue>, vocabSize: number, file: string): Vocabulary | undefined {
+  const model = metaString(meta, "tokenizer.ggml.model", file);
+  const tokens = meta.get("tokenizer.ggml.tokens");
+  if (tokens === undefined || (model !== undefined && model !== "llama")) return undefined;
+  if (!Array.isArray(tokens) || tokens.some((t) => typeof t !== "string")) {
+    throw new ModelFormatError(file, "metadata tokenizer.ggml.tokens must be an array of strings");
+  }
+  if (tokens.length !== vocabSize) {
+    throw new ModelFormatError(file, `tokenizer.ggml.tokens has ${tokens.length} pieces, but token_embd.weight has ${vocabSize} rows`);
+  }
+  const numbers = (key: string): number[] | undefined => {
+    const v = meta.get(key);
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || v.length !== vocabSize || v.some((x) => typeof x !== "number")) {
+      throw new ModelFormatError(file, `metadata ${key} must be an array of ${vocabSize} numbers, like tokenizer.ggml.tokens`);
+    }
+    return v as number[];
+  };
+  const scores = numbers("tokenizer.ggml.scores");
+  numbers("tokenizer.ggml.token_type"); // only its shape is checked: pieces are found by their text
+  const bosId = metaInt(meta, "tokenizer.ggml.bos_token_id", file, 1);
+  const eosId = metaInt(meta, "tokenizer.ggml.eos_token_id", file, 2);
+  for (const [key, id] of [["bos", bosId], ["eos", eosId]] as const) {
+    if (id < 0 || id >= vocabSize) throw new ModelFormatError(file, `tokenizer.ggml.${key}_token_id ${id} is outside the vocabulary of ${vocabSize}`);
+  }
+  return {
+    // SentencePiece marks spaces with U+2581 "▁"; llama2.c's tokenizer.bin already uses ' '.
+    pieces: (tokens as string[]).map((t) => t.replaceAll("\u2581", " ")),
+    scores: scores ? Float32Array.from(scores) : new Float32Array(vocabSize),
+    bosId,
+    eosId,
+  };
+}

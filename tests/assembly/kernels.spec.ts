@@ -1,0 +1,249 @@
+// Kernels against their scalar references (bit-identical by design: shared summation order) and
+// against hand-computed cases. Sizes are odd on purpose: the SIMD tails must be right.
+import { matvecF32, matvecF32Scalar, matvecRowsF32 } from "../../assembly/kernels/matvec";
+import { gatherColumnsF32, gatherColumnsF32Scalar } from "../../assembly/kernels/gather";
+import { selectTopK, selectAbove, kthLargest } from "../../assembly/kernels/topk";
+import { rmsnorm, softmax } from "../../assembly/kernels/elementwise";
+import { buildRopeTable, applyRope, ROPE_INTERLEAVED, ROPE_HALF } from "../../assembly/kernels/rope";
+
+let seed: u32 = 12345;
+function rand(): f32 {
+  seed ^= seed << 13;
+  seed ^= seed >> 17;
+  seed ^= seed << 5;
+  return <f32>(seed % 20001) / 10000.0 - 1.0;
+}
+
+function buf(n: i32): usize {
+  return heap.alloc(<usize>max(n, 1) * 4);
+}
+function fillRandom(p: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(p + (<usize>i << 2), rand());
+}
+function f(p: usize, i: i32): f32 {
+  return load<f32>(p + (<usize>i << 2));
+}
+function u(p: usize, i: i32): u32 {
+  return load<u32>(p + (<usize>i << 2));
+}
+function setF(p: usize, i: i32, v: f32): void {
+  store<f32>(p + (<usize>i << 2), v);
+}
+function bitsEqual(a: usize, b: usize, n: i32): bool {
+  for (let i = 0; i < n; i++) if (load<u32>(a + (<usize>i << 2)) != load<u32>(b + (<usize>i << 2))) return false;
+  return true;
+}
+
+describe("matvecF32", () => {
+  it("equals the scalar reference bit for bit on odd sizes", () => {
+    for (let rows = 1; rows <= 9; rows++) {
+      for (let cols = 1; cols <= 19; cols += 3) {
+        const w = buf(rows * cols);
+        const x = buf(cols);
+        const a = buf(rows);
+        const b = buf(rows);
+        fillRandom(w, rows * cols);
+        fillRandom(x, cols);
+        matvecF32(a, w, x, rows, cols);
+        matvecF32Scalar(b, w, x, rows, cols);
+        expect(bitsEqual(a, b, rows)).toBe(true, "rows " + rows.toString() + " cols " + cols.toString());
+      }
+    }
+  });
+
+  it("computes a hand-worked 2x3 product", () => {
+    // [1 2 3; 4 5 6] . [1, 0.5, -1] = [1 + 1 - 3, 4 + 2.5 - 6] = [-1, 0.5]
+    const w = buf(6);
+    const x = buf(3);
+    const out = buf(2);
+    for (let i = 0; i < 6; i++) setF(w, i, <f32>(i + 1));
+    setF(x, 0, 1);
+    setF(x, 1, 0.5);
+    setF(x, 2, -1);
+    matvecF32(out, w, x, 2, 3);
+    expect(f(out, 0)).toBe(-1);
+    expect(f(out, 1)).toBe(0.5);
+  });
+
+  it("matvecRowsF32 computes only the listed rows", () => {
+    const rows = 7, cols = 13;
+    const w = buf(rows * cols);
+    const x = buf(cols);
+    const all = buf(rows);
+    const some = buf(3);
+    const idx = buf(3);
+    fillRandom(w, rows * cols);
+    fillRandom(x, cols);
+    matvecF32(all, w, x, rows, cols);
+    store<u32>(idx, 1);
+    store<u32>(idx + 4, 4);
+    store<u32>(idx + 8, 6);
+    matvecRowsF32(some, w, x, idx, 3, cols);
+    expect(f(some, 0)).toBe(f(all, 1));
+    expect(f(some, 1)).toBe(f(all, 4));
+    expect(f(some, 2)).toBe(f(all, 6));
+  });
+});
+
+describe("gatherColumnsF32", () => {
+  it("equals the scalar reference bit for bit on odd sizes and subsets", () => {
+    for (let nIn = 1; nIn <= 11; nIn += 2) {
+      for (let nOut = 1; nOut <= 17; nOut += 4) {
+        const wT = buf(nIn * nOut);
+        const x = buf(nIn);
+        const idx = buf(nIn);
+        const a = buf(nOut);
+        const b = buf(nOut);
+        fillRandom(wT, nIn * nOut);
+        fillRandom(x, nIn);
+        let k = 0;
+        for (let j = 0; j < nIn; j++) {
+          if (j % 3 == 1) continue;
+          store<u32>(idx + (<usize>k << 2), j);
+          k++;
+        }
+        gatherColumnsF32(a, wT, x, idx, k, nOut);
+        gatherColumnsF32Scalar(b, wT, x, idx, k, nOut);
+        expect(bitsEqual(a, b, nOut)).toBe(true);
+      }
+    }
+  });
+
+  it("with all columns kept equals W x (W = transpose of the stored matrix)", () => {
+    const nIn = 9, nOut = 6;
+    const wT = buf(nIn * nOut);
+    const w = buf(nIn * nOut);
+    const x = buf(nIn);
+    const idx = buf(nIn);
+    const a = buf(nOut);
+    const b = buf(nOut);
+    fillRandom(wT, nIn * nOut);
+    fillRandom(x, nIn);
+    for (let j = 0; j < nIn; j++) {
+      store<u32>(idx + (<usize>j << 2), j);
+      for (let o = 0; o < nOut; o++) setF(w, o * nIn + j, f(wT, j * nOut + o));
+    }
+    gatherColumnsF32(a, wT, x, idx, nIn, nOut);
+    matvecF32Scalar(b, w, x, nOut, nIn);
+    for (let o = 0; o < nOut; o++) expect(Mathf.abs(f(a, o) - f(b, o)) < 1e-5).toBe(true);
+  });
+
+  it("reads nothing for an empty mask (output is zero)", () => {
+    const out = buf(5);
+    for (let o = 0; o < 5; o++) setF(out, o, 7);
+    gatherColumnsF32(out, 0, 0, 0, 0, 5);
+    for (let o = 0; o < 5; o++) expect(f(out, o)).toBe(0);
+  });
+});
+
+describe("selectTopK", () => {
+  it("keeps the k largest, ascending, ties to the lower index", () => {
+    // scores: [1, 3, 3, 2, 3, 0]; k = 2 -> the two 3s with the lowest indices: 1, 2
+    const s = buf(6);
+    const idx = buf(6);
+    const scratch = buf(6);
+    const vals: f32[] = [1, 3, 3, 2, 3, 0];
+    for (let i = 0; i < 6; i++) setF(s, i, vals[i]);
+    expect(selectTopK(s, 6, 2, idx, scratch)).toBe(2);
+    expect(u(idx, 0)).toBe(1);
+    expect(u(idx, 1)).toBe(2);
+    // k = 4 -> all three 3s and the 2: 1, 2, 3, 4
+    expect(selectTopK(s, 6, 4, idx, scratch)).toBe(4);
+    expect(u(idx, 0)).toBe(1);
+    expect(u(idx, 1)).toBe(2);
+    expect(u(idx, 2)).toBe(3);
+    expect(u(idx, 3)).toBe(4);
+    expect(selectTopK(s, 6, 0, idx, scratch)).toBe(0);
+    expect(selectTopK(s, 6, 9, idx, scratch)).toBe(6);
+  });
+
+  it("agrees with a brute-force selection on random scores", () => {
+    for (let trial = 0; trial < 40; trial++) {
+      const n = 1 + (trial * 7) % 53;
+      const k = (trial * 5) % (n + 1);
+      const s = buf(n);
+      const idx = buf(n);
+      const scratch = buf(n);
+      // few distinct values, so ties are common
+      for (let i = 0; i < n; i++) setF(s, i, <f32>(<i32>((rand() + 1.0) * 4.0)));
+      const m = selectTopK(s, n, k, idx, scratch);
+      expect(m).toBe(k);
+      // brute force: entry i is kept iff fewer than k entries beat it in (score desc, index asc)
+      let j = 0;
+      for (let i = 0; i < n; i++) {
+        let better = 0;
+        for (let o = 0; o < n; o++) if (f(s, o) > f(s, i) || (f(s, o) == f(s, i) && o < i)) better++;
+        if (better < k) {
+          expect(u(idx, j)).toBe(i);
+          j++;
+        }
+      }
+      expect(j).toBe(k);
+    }
+  });
+
+  it("kthLargest finds order statistics", () => {
+    const s = buf(5);
+    const scratch = buf(5);
+    const vals: f32[] = [5, 1, 4, 2, 3];
+    for (let i = 0; i < 5; i++) setF(s, i, vals[i]);
+    for (let k = 1; k <= 5; k++) expect(kthLargest(s, 5, k, scratch)).toBe(<f32>(<i32>6 - k));
+  });
+
+  it("selectAbove keeps strictly greater scores", () => {
+    const s = buf(4);
+    const idx = buf(4);
+    const vals: f32[] = [0.5, 0.2, 0.7, 0.5];
+    for (let i = 0; i < 4; i++) setF(s, i, vals[i]);
+    expect(selectAbove(s, 4, 0.5, idx)).toBe(1);
+    expect(u(idx, 0)).toBe(2);
+  });
+});
+
+describe("elementwise", () => {
+  it("rmsnorm of [3, 4] with weight [1, 2]", () => {
+    // mean square = 12.5, 1/sqrt(12.5) = 0.28284..: [0.848528, 2.262742]
+    const x = buf(2);
+    const w = buf(2);
+    const out = buf(2);
+    setF(x, 0, 3);
+    setF(x, 1, 4);
+    setF(w, 0, 1);
+    setF(w, 1, 2);
+    rmsnorm(out, x, w, 2, 0);
+    expect(Mathf.abs(f(out, 0) - 0.8485281) < 1e-6).toBe(true);
+    expect(Mathf.abs(f(out, 1) - 2.2627417) < 1e-6).toBe(true);
+  });
+
+  it("softmax of [0, ln 3] is [0.25, 0.75]", () => {
+    const x = buf(2);
+    setF(x, 0, 0);
+    setF(x, 1, <f32>Math.log(3));
+    softmax(x, 2);
+    expect(Mathf.abs(f(x, 0) - 0.25) < 1e-6).toBe(true);
+    expect(Mathf.abs(f(x, 1) - 0.75) < 1e-6).toBe(true);
+  });
+});
+
+describe("rope", () => {
+  it("rotates the pairs of each layout by pos * theta^(-2i/d)", () => {
+    const d = 4;
+    const table = buf(8 * d);
+    buildRopeTable(table, 8, d, 10000);
+    const v = buf(d);
+    // interleaved: pair (0,1) uses freq 1, pair (2,3) uses freq 1/100
+    for (let i = 0; i < d; i++) setF(v, i, <f32>(i == 0 || i == 2 ? 1 : 0));
+    applyRope(v, 1, d, 3, table, ROPE_INTERLEAVED);
+    expect(Mathf.abs(f(v, 0) - <f32>Math.cos(3)) < 1e-6).toBe(true);
+    expect(Mathf.abs(f(v, 1) - <f32>Math.sin(3)) < 1e-6).toBe(true);
+    expect(Mathf.abs(f(v, 2) - <f32>Math.cos(0.03)) < 1e-6).toBe(true);
+    expect(Mathf.abs(f(v, 3) - <f32>Math.sin(0.03)) < 1e-6).toBe(true);
+    // half: pair (0,2) uses freq 1, pair (1,3) uses freq 1/100
+    for (let i = 0; i < d; i++) setF(v, i, <f32>(i < 2 ? 1 : 0));
+    applyRope(v, 1, d, 3, table, ROPE_HALF);
+    expect(Mathf.abs(f(v, 0) - <f32>Math.cos(3)) < 1e-6).toBe(true);
+    expect(Mathf.abs(f(v, 2) - <f32>Math.sin(3)) < 1e-6).toBe(true);
+    expect(Mathf.abs(f(v, 1) - <f32>Math.cos(0.03)) < 1e-6).toBe(true);
+    expect(Mathf.abs(f(v, 3) - <f32>Math.sin(0.03)) < 1e-6).toBe(true);
+  });
+});
