@@ -2,13 +2,14 @@
 import * as S from "./model/state";
 
 export { arenaAlloc, arenaUsedBytes } from "./arena";
-export { engineConfigure, setLayerWeight, setGlobalWeights, setUpRowMajor, resetByteCounters } from "./model/state";
+export { engineConfigure, setRopeFrequencies, setLayerWeight, setGlobalWeights, setUpRowMajor, resetByteCounters } from "./model/state";
 export { forward, setCapture } from "./model/forward";
 export { setMethod, setLayerThresholds, setCacheAware, setCachedFlags } from "./sparsity/policy";
 export { seedRng, argmax, sample, nllOf } from "./model/sampler";
 export { matvecF32, matvecF32Scalar, dotF32 } from "./kernels/matvec";
 export { gatherColumnsF32, gatherColumnsF32Scalar } from "./kernels/gather";
 export { selectTopK } from "./kernels/topk";
+export { readSumF32, copyBytes } from "./kernels/bandwidth";
 export * from "./sim/index";
 
 // Pointers and counters the host reads (exported as functions: plain numbers on every runtime).

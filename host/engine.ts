@@ -7,6 +7,7 @@ import { headDim, validateWeights } from "./model.js";
 import { instantiateEngine, loadEngineWasmFromDisk, type EngineExports } from "./wasm.js";
 import { keepCount, maskKeeps, METHOD_ID, needsCalibration, normalizeSpec, SparsityError, type SparsitySpec } from "./sparsity.js";
 import type { Calibration } from "./calibration.js";
+import { ropeInverseFrequencies } from "./rope.js";
 
 /** Field ids of the wasm layer table (assembly/model/state.ts). */
 const FIELD = { attnNorm: 0, wq: 1, wk: 2, wv: 3, wo: 4, bq: 5, bk: 6, bv: 7, ffnNorm: 8, wGateT: 9, wUp: 10, wDownT: 11 } as const;
@@ -19,7 +20,8 @@ interface Wasm {
   memory: WebAssembly.Memory;
   arenaAlloc(bytes: number): number;
   arenaUsedBytes(): number;
-  engineConfigure(dim: number, hidden: number, layers: number, heads: number, kvHeads: number, vocab: number, seqLen: number, eps: number, theta: number, ropeLayout: number): number;
+  engineConfigure(dim: number, hidden: number, layers: number, heads: number, kvHeads: number, headDim: number, vocab: number, seqLen: number, eps: number, ropeLayout: number): number;
+  setRopeFrequencies(invFreq: number): void;
   setLayerWeight(layer: number, field: number, ptr: number): void;
   setGlobalWeights(emb: number, finalNorm: number, lmHead: number, upRowMajor: number): void;
   setUpRowMajor(rowMajor: number): void;
@@ -136,8 +138,12 @@ export class Engine {
     if (need > WASM32_LIMIT_BYTES * 0.95) {
       throw new Error(`${this.model.name} needs ${(need / 1e9).toFixed(2)} GB in f32 (weights + KV cache), more than wasm32's 4 GiB address space`);
     }
-    const rc = this.wasm.engineConfigure(c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, c.vocabSize, c.seqLen, c.rmsEps, c.ropeTheta, c.ropeLayout === "interleaved" ? 0 : 1);
+    const rc = this.wasm.engineConfigure(c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, headDim(c), c.vocabSize, c.seqLen, c.rmsEps, c.ropeLayout === "interleaved" ? 0 : 1);
     if (rc !== 0) throw new Error(`out of wasm memory allocating the run state (KV cache for ${c.seqLen} positions)`);
+    const invFreq = ropeInverseFrequencies(c);
+    const freqPtr = this.alloc(invFreq.byteLength);
+    new Float64Array(this.wasm.memory.buffer, freqPtr, invFreq.length).set(invFreq);
+    this.wasm.setRopeFrequencies(freqPtr);
     const w = this.model.weights;
     w.layers.forEach((l, i) => {
       const set = (f: number, p: number) => this.wasm.setLayerWeight(i, f, p);
@@ -275,9 +281,10 @@ export class Engine {
   denseBytesPerToken(): WeightBytes {
     const c = this.config;
     const kvDim = c.nKvHeads * headDim(c);
+    const qDim = c.nHeads * headDim(c);
     return {
       embedding: 4 * c.dim,
-      attention: 4 * c.nLayers * (2 * c.dim * c.dim + 2 * kvDim * c.dim),
+      attention: 4 * c.nLayers * (2 * qDim * c.dim + 2 * kvDim * c.dim),
       mlp: 4 * c.nLayers * 3 * c.dim * c.hiddenDim,
       lm_head: 4 * c.vocabSize * c.dim,
     };

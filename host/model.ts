@@ -1,4 +1,6 @@
 // The one in-memory description every model format is turned into.
+import type { RopeScaling } from "./rope.js";
+
 // Formats (gguf, llama2.c .bin, later safetensors) produce a LoadedModel; the Engine lays it out in
 // wasm memory. Matrices are given in PyTorch's nn.Linear orientation: [out x in], row-major, f32.
 
@@ -19,10 +21,14 @@ export interface ModelConfig {
   nLayers: number;
   nHeads: number;
   nKvHeads: number;
+  /** per-head size; default dim / nHeads (some configs set head_dim explicitly) */
+  headDim?: number;
   vocabSize: number;
   /** maximum context length (KV cache positions) */
   seqLen: number;
   ropeTheta: number;
+  /** optional frequency scaling (host/rope.ts) */
+  ropeScaling?: RopeScaling;
   ropeLayout: RopeLayout;
   rmsEps: number;
   /** lm_head shares the token embedding matrix */
@@ -84,7 +90,7 @@ export class ModelFormatError extends Error {
 }
 
 export function headDim(c: ModelConfig): number {
-  return c.dim / c.nHeads;
+  return c.headDim ?? c.dim / c.nHeads;
 }
 
 /** Checks the config's internal consistency; throws ModelFormatError naming the field. */
@@ -94,9 +100,10 @@ export function validateConfig(c: ModelConfig, file: string): void {
     const v = c[k] as number;
     if (!Number.isInteger(v) || v <= 0) throw new ModelFormatError(file, `config field ${k} must be a positive integer, got ${v}`);
   }
-  if (c.dim % c.nHeads !== 0) throw new ModelFormatError(file, `dim ${c.dim} is not divisible by n_heads ${c.nHeads}`);
+  if (c.headDim === undefined && c.dim % c.nHeads !== 0) throw new ModelFormatError(file, `dim ${c.dim} is not divisible by n_heads ${c.nHeads}`);
   if (c.nHeads % c.nKvHeads !== 0) throw new ModelFormatError(file, `n_heads ${c.nHeads} is not a multiple of n_kv_heads ${c.nKvHeads}`);
-  if ((c.dim / c.nHeads) % 2 !== 0) throw new ModelFormatError(file, `head dimension ${c.dim / c.nHeads} must be even for rotary embeddings`);
+  const hd = headDim(c);
+  if (!Number.isInteger(hd) || hd <= 0 || hd % 2 !== 0) throw new ModelFormatError(file, `head dimension ${hd} must be a positive even integer for rotary embeddings`);
   if (!(c.ropeTheta > 0)) throw new ModelFormatError(file, `rope theta must be > 0, got ${c.ropeTheta}`);
   if (!(c.rmsEps > 0)) throw new ModelFormatError(file, `rms norm epsilon must be > 0, got ${c.rmsEps}`);
 }

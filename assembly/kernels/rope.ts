@@ -8,13 +8,15 @@
 export const ROPE_INTERLEAVED: i32 = 0;
 export const ROPE_HALF: i32 = 1;
 
-/** Fills table[pos][i] = (cos, sin) of pos * theta^(-2i/headDim) for pos < seqLen, i < headDim/2. */
-export function buildRopeTable(table: usize, seqLen: i32, headDim: i32, theta: f64): void {
+/**
+ * Fills table[pos][i] = (cos, sin) of pos * invFreq[i] for pos < seqLen, i < headDim/2.
+ * invFreq (f64) is theta^(-2i/headDim), possibly scaled; the host computes it (host/rope.ts).
+ */
+export function buildRopeTable(table: usize, seqLen: i32, headDim: i32, invFreq: usize): void {
   const half = headDim >> 1;
   for (let p = 0; p < seqLen; p++) {
     for (let i = 0; i < half; i++) {
-      const freq = 1.0 / Math.pow(theta, <f64>(2 * i) / <f64>headDim);
-      const angle = <f64>p * freq;
+      const angle = <f64>p * load<f64>(invFreq + (<usize>i << 3));
       const off = table + ((<usize>p * <usize>half + <usize>i) << 3);
       store<f32>(off, <f32>Math.cos(angle));
       store<f32>(off + 4, <f32>Math.sin(angle));

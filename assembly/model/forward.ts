@@ -36,18 +36,18 @@ export function forward(token: i32, pos: i32): void {
     rmsnorm(S.xb, S.x, S.layerWeight(l, S.ATTN_NORM), D, S.rmsEps);
     const kRow = S.keyCache + ((<usize>l * <usize>S.seqLen + <usize>pos) * <usize>kvDim) * f4;
     const vRow = S.valueCache + ((<usize>l * <usize>S.seqLen + <usize>pos) * <usize>kvDim) * f4;
-    matvecF32(S.q, S.layerWeight(l, S.WQ), S.xb, D, D);
+    matvecF32(S.q, S.layerWeight(l, S.WQ), S.xb, S.qDim, D);
     matvecF32(kRow, S.layerWeight(l, S.WK), S.xb, kvDim, D);
     matvecF32(vRow, S.layerWeight(l, S.WV), S.xb, kvDim, D);
     const bq = S.layerWeight(l, S.BQ);
-    if (bq) addInPlace(S.q, bq, D);
+    if (bq) addInPlace(S.q, bq, S.qDim);
     const bk = S.layerWeight(l, S.BK);
     if (bk) addInPlace(kRow, bk, kvDim);
     const bv = S.layerWeight(l, S.BV);
     if (bv) addInPlace(vRow, bv, kvDim);
     applyRope(S.q, S.nHeads, hd, pos, S.ropeTable, S.ropeLayout);
     applyRope(kRow, S.nKvHeads, hd, pos, S.ropeTable, S.ropeLayout);
-    S.countBytes(1, (<f64>D * D + 2.0 * kvDim * D + <f64>D * D) * 4);
+    S.countBytes(1, (2.0 * S.qDim * D + 2.0 * kvDim * D) * 4);
 
     // grouped-query attention: query head hq reads kv head hq / (nHeads / nKvHeads)
     const groupSize = S.nHeads / S.nKvHeads;
@@ -74,7 +74,7 @@ export function forward(token: i32, pos: i32): void {
         }
       }
     }
-    matvecF32(S.xb, S.layerWeight(l, S.WO), S.xb2, D, D);
+    matvecF32(S.xb, S.layerWeight(l, S.WO), S.xb2, D, S.qDim);
     addInPlace(S.x, S.xb, D);
 
     // ---- MLP: x += w_down(silu(w_gate xb') * w_up xb'), xb = rmsnorm(x), masks per method ----

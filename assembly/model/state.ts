@@ -12,6 +12,7 @@ export let nLayers: i32 = 0;
 export let nHeads: i32 = 0;
 export let nKvHeads: i32 = 0;
 export let headDim: i32 = 0;
+export let qDim: i32 = 0; // nHeads * headDim (usually dim)
 export let kvDim: i32 = 0; // nKvHeads * headDim
 export let vocabSize: i32 = 0;
 export let seqLen: i32 = 0;
@@ -21,10 +22,10 @@ export let ropeLayout: i32 = 0;
 // ---- weights (f32) ----
 // Per layer, a row of LAYER_FIELDS pointers in layerTable.
 export const ATTN_NORM = 0; // (dim)
-export const WQ = 1; // (nHeads*headDim, dim) row-major
+export const WQ = 1; // (qDim, dim) row-major
 export const WK = 2; // (kvDim, dim) row-major
 export const WV = 3; // (kvDim, dim) row-major
-export const WO = 4; // (dim, nHeads*headDim) row-major
+export const WO = 4; // (dim, qDim) row-major
 export const BQ = 5; // (nHeads*headDim) or 0
 export const BK = 6; // (kvDim) or 0
 export const BV = 7; // (kvDim) or 0
@@ -44,8 +45,8 @@ export let upRowMajor: bool = false;
 // ---- run state ----
 export let x: usize = 0; // (dim) residual stream
 export let xb: usize = 0; // (dim) normed input of the current sublayer
-export let xb2: usize = 0; // (dim) sublayer output / attention output before wo
-export let q: usize = 0; // (dim)
+export let xb2: usize = 0; // (max(dim, qDim)) sublayer output / attention output before wo
+export let q: usize = 0; // (qDim)
 export let att: usize = 0; // (nHeads, seqLen) attention scores
 export let gate: usize = 0; // (hiddenDim) W_gate x'
 export let up: usize = 0; // (hiddenDim) W_up x'
@@ -89,10 +90,10 @@ export function engineConfigure(
   nLayers_: i32,
   nHeads_: i32,
   nKvHeads_: i32,
+  headDim_: i32,
   vocabSize_: i32,
   seqLen_: i32,
   rmsEps_: f32,
-  ropeTheta: f64,
   ropeLayout_: i32,
 ): i32 {
   dim = dim_;
@@ -100,7 +101,8 @@ export function engineConfigure(
   nLayers = nLayers_;
   nHeads = nHeads_;
   nKvHeads = nKvHeads_;
-  headDim = dim_ / nHeads_;
+  headDim = headDim_;
+  qDim = nHeads_ * headDim;
   kvDim = nKvHeads_ * headDim;
   vocabSize = vocabSize_;
   seqLen = seqLen_;
@@ -112,8 +114,8 @@ export function engineConfigure(
   layerTable = arenaAlloc(<usize>nLayers * LAYER_FIELDS * 4);
   x = arenaAlloc(<usize>dim * f);
   xb = arenaAlloc(<usize>dim * f);
-  xb2 = arenaAlloc(<usize>dim * f);
-  q = arenaAlloc(<usize>dim * f);
+  xb2 = arenaAlloc(<usize>max(dim, qDim) * f);
+  q = arenaAlloc(<usize>qDim * f);
   att = arenaAlloc(<usize>nHeads * <usize>seqLen * f);
   gate = arenaAlloc(<usize>hiddenDim * f);
   up = arenaAlloc(<usize>hiddenDim * f);
@@ -131,8 +133,12 @@ export function engineConfigure(
   hiddenKeptCount = arenaAlloc(<usize>nLayers * 4);
   if (hiddenKeptCount == 0 || keyCache == 0 || valueCache == 0) return -1;
   for (let i: usize = 0; i < wide; i++) store<u32>(allIndices + (i << 2), <u32>i);
-  buildRopeTable(ropeTable, seqLen, headDim, ropeTheta);
   return 0;
+}
+
+/** Builds the rotary table from the host's inverse frequencies (headDim/2 f64 at invFreq). */
+export function setRopeFrequencies(invFreq: usize): void {
+  buildRopeTable(ropeTable, seqLen, headDim, invFreq);
 }
 
 export function setLayerWeight(layer: i32, field: i32, ptr: usize): void {

@@ -229,7 +229,10 @@ describe("rope", () => {
   it("rotates the pairs of each layout by pos * theta^(-2i/d)", () => {
     const d = 4;
     const table = buf(8 * d);
-    buildRopeTable(table, 8, d, 10000);
+    const inv = heap.alloc(16);
+    store<f64>(inv, 1.0);
+    store<f64>(inv + 8, 0.01); // 10000^(-2/4)
+    buildRopeTable(table, 8, d, inv);
     const v = buf(d);
     // interleaved: pair (0,1) uses freq 1, pair (2,3) uses freq 1/100
     for (let i = 0; i < d; i++) setF(v, i, <f32>(i == 0 || i == 2 ? 1 : 0));

@@ -1,0 +1,30 @@
+// Rotary frequencies as data: the host computes inv_freq[i] for i < headDim/2 in f64 (with any
+// scaling the config asks for) and the engine builds its cos/sin table from them once per model.
+
+import type { ModelConfig } from "./model.js";
+import { headDim } from "./model.js";
+
+/** Rope scaling variants found in configs. "llama3" as in Llama 3.1's config.json. */
+export type RopeScaling =
+  | { type: "linear"; factor: number }
+  | { type: "llama3"; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
+
+/** inv_freq[i] = theta^(-2i/d), then scaled. */
+export function ropeInverseFrequencies(c: ModelConfig): Float64Array {
+  const d = headDim(c);
+  const inv = new Float64Array(d / 2);
+  for (let i = 0; i < d / 2; i++) inv[i] = 1 / Math.pow(c.ropeTheta, (2 * i) / d);
+  const s = c.ropeScaling;
+  if (!s) return inv;
+  if (s.type === "linear") return inv.map((f) => f / s.factor);
+  // llama3: long wavelengths are slowed by `factor`, short ones kept, a smooth ramp between
+  const lowWavelen = s.originalMaxPositions / s.lowFreqFactor;
+  const highWavelen = s.originalMaxPositions / s.highFreqFactor;
+  return inv.map((f) => {
+    const wavelen = (2 * Math.PI) / f;
+    if (wavelen < highWavelen) return f;
+    if (wavelen > lowWavelen) return f / s.factor;
+    const smooth = (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+    return (1 - smooth) * (f / s.factor) + smooth * f;
+  });
+}
