@@ -1,0 +1,98 @@
+// `dip simulate`: the Flash -> DRAM simulator fed by the engine's real masks (--model, --text), or
+// replaying a recorded mask trace (--trace). Both paths end in the same replay of the same trace,
+// so a live run and the replay of its --trace-out give identical JSON.
+import type { Argv, ArgumentsCamelCase } from "yargs";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { applySparsity, openModel, progress, UsageError, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
+import { formatSimSummary, settingsFromArgs, withSimulatorOptions, writeSimReport, type SimulateArgs } from "./sim-options.js";
+import { perplexity, splitStories, tokenStream } from "../eval.js";
+import { dataDir } from "../paths.js";
+import { MaskRecorder, modelDims } from "../sim/run.js";
+import { simulateTrace, simulateTraceWith, type SimResult } from "../sim/simulate.js";
+import { checkTraceMatchesModel, type MaskTrace } from "../sim/trace.js";
+import { readTraceFile, writeTraceFile } from "../sim/trace-file.js";
+
+interface Args extends ModelArgs, SparsityArgs, SimulateArgs {
+  text?: string;
+  stories: number;
+  "first-story": number;
+  window?: number;
+  "trace-out"?: string;
+}
+
+export type SimulateOutput = SimResult & { ppl: number | null; mean_nll: number | null; eval_tokens: number | null };
+
+function withEvaluation(result: SimResult, trace: MaskTrace): SimulateOutput {
+  const e = trace.header.evaluation;
+  return { ...result, ppl: e?.ppl ?? null, mean_nll: e?.mean_nll ?? null, eval_tokens: e?.tokens ?? null };
+}
+
+/** Runs the model over the stories with the masks recorded (and, for dip-ca, a live cache). */
+export async function recordRun(a: ArgumentsCamelCase<Args>): Promise<MaskTrace> {
+  const file = a.text ?? resolve(dataDir(), "tinystories", "valid-sample.txt");
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    throw new UsageError(`--text: cannot read ${file}`);
+  }
+  const stories = splitStories(text).slice(a["first-story"], a["first-story"] + a.stories);
+  if (stories.length === 0) throw new UsageError(`${file}: no stories in range`);
+  const settings = settingsFromArgs(a);
+  const o = await openModel(a);
+  const spec = await applySparsity(o, a);
+  if (spec.method === "dip-ca" && settings.policy === "belady") {
+    throw new UsageError("dip-ca chooses masks from the live cache state, which belady (an offline policy) cannot provide: use --policy lru or lfu");
+  }
+  const recorder = new MaskRecorder(o.engine, { settings, live: spec.method === "dip-ca" });
+  const stream = tokenStream(o.tokenizer, stories);
+  let sequence = -1;
+  const r = perplexity(o.engine, stream, {
+    window: a.window,
+    onProgress: progress("simulate"),
+    onStep: ({ sequence: s }) => {
+      if (s !== sequence) {
+        recorder.beginSequence(0); // each evaluation window is one sequence: fresh KV and caches
+        sequence = s;
+      }
+      recorder.afterStep();
+    },
+  });
+  recorder.detach();
+  return recorder.trace({ ppl: r.ppl, mean_nll: r.mean_nll, tokens: r.tokens, text: file, stories: stories.length });
+}
+
+export const simulateCommand = {
+  command: "simulate",
+  describe: "Flash -> DRAM cache simulation of the engine's real masks (tokens/s, hit rate, bytes, memory, ppl)",
+  builder: (y: Argv) =>
+    withSimulatorOptions(withSparsity(withModel(y)))
+      .option("trace", { type: "string", describe: "replay this mask trace instead of running the model (docs/trace-format.md)" })
+      .option("trace-out", { type: "string", describe: "also write the run's masks as a trace" })
+      .option("text", { type: "string", describe: "stories separated by <|endoftext|> (default: TinyStories valid sample)" })
+      .option("stories", { type: "number", default: 200 })
+      .option("first-story", { type: "number", default: 0 })
+      .option("window", { type: "number", describe: "tokens per sequence (default: the model's context)" }),
+  handler: async (a: ArgumentsCamelCase<Args>) => {
+    let trace: MaskTrace;
+    let result: SimResult;
+    if (a.trace) {
+      trace = await readTraceFile(a.trace);
+      if (a.model) {
+        const o = await openModel(a);
+        checkTraceMatchesModel(trace.header, modelDims(o.engine), a.trace);
+      }
+      result = await simulateTrace(trace, settingsFromArgs(a));
+    } else {
+      trace = await recordRun(a);
+      if (a["trace-out"]) await writeTraceFile(a["trace-out"], trace);
+      result = await simulateTrace(trace, settingsFromArgs(a));
+    }
+    const out = withEvaluation(result, trace);
+    process.stdout.write(a.json ? JSON.stringify(out, null, 2) + "\n" : formatSimSummary(result) + (out.ppl !== null ? `perplexity     ${out.ppl.toFixed(4)} over ${out.eval_tokens} tokens\n` : ""));
+    if (a.report) await writeSimReport(result, a.report);
+  },
+};
+
+export { simulateTraceWith };

@@ -1,0 +1,499 @@
+// Turns masks into bytes and time (SIMULATOR.md). The wasm simulator counts the MLP column caches
+// (the dynamic part); this file adds the fixed part (static groups, streamed groups, overflow),
+// time to first token, memory, and means and spreads over sequences.
+//
+//   per token: t = fixed + sum over layers and groups of t_group      throughput = 1 / t
+//   t_group   = max(flash / BW_flash, dram / BW_dram) (concurrent I/O) or their sum (serial)
+//   fixed     = the same rule over the non-MLP reads: attention and lm_head whole, one embedding
+//               row, the KV cache at the sequence's average live length, each split between DRAM
+//               and Flash as placed by the partition.
+import { loadEngineWasmFromDisk, type EngineExports } from "../wasm.js";
+import { DEFAULT_BITS, footprint, kvCacheBytes, type ModelDims, type Precision } from "./presets.js";
+import { validateGroup, type MaskGroup } from "./groups.js";
+import { SimSettingsError, type DeviceProfile } from "./devices.js";
+import { partitionDram, STATIC_GROUPS, type DramPartition, type StaticGroup } from "./partition.js";
+import { traceTokens, type MaskTrace, type TraceHeader } from "./trace.js";
+import { simWasm, POLICY_ID, CACHE_POLICIES, ptr, type CachePolicy, type SimWasm } from "./wasm-sim.js";
+
+export interface SimSettings {
+  policy: CachePolicy;
+  device: DeviceProfile;
+  /** bits per group; missing groups keep DEFAULT_BITS */
+  bits?: Partial<Precision>;
+  /** groups placed in DRAM, in placement order (default kv_cache, attention, lm_head, embedding) */
+  staticGroups?: readonly string[];
+  /** KV positions reserved in DRAM (default: the model's context length) */
+  kvSeqLen?: number;
+  /** 0: when a mask is larger than its cache, the lowest new columns are admitted; else a
+   *  pseudo-random ranking of the columns fixed by this seed */
+  admissionSeed?: number;
+  /** cache capacity per group in entries (each layer), instead of the DRAM partition's */
+  cacheEntries?: number[];
+}
+
+export interface Stats {
+  mean: number;
+  /** population standard deviation over sequences */
+  std: number;
+  min: number;
+  max: number;
+  n: number;
+}
+
+export interface SequenceResult {
+  prompt_tokens: number;
+  tokens: number;
+  tok_s: number;
+  /** byte-weighted: MLP bytes served from DRAM / MLP bytes needed (1 if none needed) */
+  hit_rate: number;
+  per_layer_hit_rate: number[];
+  /** per mask group: |m and c| / |m| over all tokens and layers */
+  group_hit_rate: Record<string, number>;
+  flash_bytes_per_token: number;
+  dram_bytes_per_token: number;
+  mlp_flash_bytes_per_token: number;
+  mlp_dram_bytes_per_token: number;
+  /** MLP bytes needed per token / dense MLP bytes */
+  mlp_density: number;
+  fixed_seconds_per_token: number;
+  dynamic_seconds_per_token: number;
+  ttft_s: number;
+  dense_flash_tok_s: number;
+}
+
+export interface SimResult {
+  /** mean over sequences of tokens / second */
+  tok_s: number;
+  hit_rate: { overall: number; per_layer: number[]; per_group: Record<string, number> };
+  flash_bytes_per_token: number;
+  dram_bytes_per_token: number;
+  mlp_density: number;
+  ttft_s: number;
+  /** DRAM this configuration keeps resident: placed static groups + MLP caches */
+  memory_bytes: number;
+  dram_budget_bytes: number;
+  /** every group's footprint (KV cache at kv_seq_len): what a fully resident dense model needs */
+  dense_footprint_bytes: number;
+  /** 1 - memory_bytes / dense_footprint_bytes */
+  memory_reduction: number;
+  /** the dense model with the same static placement and its whole MLP streamed from Flash */
+  dense_flash_tok_s: number;
+  speedup_vs_dense_flash: number;
+  spread: {
+    tok_s: Stats;
+    hit_rate: Stats;
+    flash_bytes_per_token: Stats;
+    dram_bytes_per_token: Stats;
+    ttft_s: Stats;
+    mlp_density: Stats;
+  };
+  sequences: SequenceResult[];
+  partition: PartitionReport;
+  config: SimConfigEcho;
+  notes: string[];
+}
+
+export interface PartitionReport {
+  static: { group: StaticGroup; static: boolean; footprint_bytes: number; dram_bytes: number; flash_bytes: number }[];
+  static_resident_bytes: number;
+  overflow_bytes: number;
+  dynamic_capacity_bytes: number;
+  caches: { group: string; linears: string[]; entries_per_layer: number; n_entries: number; entry_bytes: number; bytes_per_layer: number; always_full: boolean }[];
+  cache_bytes: number;
+}
+
+export interface SimConfigEcho {
+  policy: CachePolicy;
+  device: DeviceProfile;
+  bits: Precision;
+  static_groups: string[];
+  kv_seq_len: number;
+  admission_seed: number;
+  admission_rule: string;
+  cache_entries_override: number[] | null;
+  model: string | null;
+  method: string;
+  sparsity: Record<string, number | boolean | string> | null;
+  dims: ModelDims;
+  groups: MaskGroup[];
+  sequences: number;
+  tokens: number;
+}
+
+const REPLAY_ERRORS: Record<number, string> = {
+  [-1]: "the masks end early (truncated)",
+  [-2]: "a mask has more indices than its group has columns",
+  [-3]: "an index is out of range or not ascending",
+  [-4]: "there are words after the last mask",
+  [-5]: "the simulator is not configured",
+  [-6]: "wasm memory is exhausted",
+};
+
+/** Everything fixed for a run: shapes, settings and the DRAM partition. */
+interface SimContext {
+  dims: ModelDims;
+  groups: MaskGroup[];
+  bits: Precision;
+  device: DeviceProfile;
+  policy: CachePolicy;
+  admissionSeed: number;
+  staticGroups: string[];
+  partition: DramPartition;
+  /** entries per layer, per group */
+  capacities: number[];
+  cacheBytes: number;
+}
+
+function makeContext(dims: ModelDims, groups: MaskGroup[], s: SimSettings): SimContext {
+  if (!CACHE_POLICIES.includes(s.policy)) throw new SimSettingsError(`unknown policy "${s.policy}"; choose from ${CACHE_POLICIES.join(", ")}`);
+  if (!(s.device.flashGBps > 0) || !(s.device.dramGBps > 0)) throw new SimSettingsError(`bandwidths must be > 0 GB/s (flash ${s.device.flashGBps}, dram ${s.device.dramGBps})`);
+  groups.forEach((g, i) => validateGroup(g, `group ${i}`));
+  const bits: Precision = { ...DEFAULT_BITS, ...(s.bits ?? {}) };
+  const staticGroups = [...(s.staticGroups ?? STATIC_GROUPS)];
+  const seed = s.admissionSeed ?? 0;
+  if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) throw new SimSettingsError(`admission seed must be an integer in [0, 2^32), got ${seed}`);
+  const partition = partitionDram({ dims, bits, groups, dramBytes: s.device.dramBytes, staticGroups, kvSeqLen: s.kvSeqLen });
+  let capacities = partition.caches.map((c) => c.entriesPerLayer);
+  if (s.cacheEntries) {
+    if (s.cacheEntries.length !== groups.length) throw new SimSettingsError(`cache entries: ${s.cacheEntries.length} given for ${groups.length} groups`);
+    s.cacheEntries.forEach((e, i) => {
+      if (!Number.isSafeInteger(e) || e < 0) throw new SimSettingsError(`cache entries of group ${groups[i].name} must be a non-negative integer, got ${e}`);
+    });
+    capacities = s.cacheEntries.map((e, i) => Math.min(e, groups[i].nEntries));
+  }
+  if (s.policy === "none") capacities = capacities.map(() => 0);
+  const cacheBytes = capacities.reduce((sum, e, i) => sum + e * partition.caches[i].entryBytes * dims.nLayers, 0);
+  return { dims, groups, bits, device: s.device, policy: s.policy, admissionSeed: seed, staticGroups, partition, capacities, cacheBytes };
+}
+
+function configureWasm(sim: SimWasm, ctx: SimContext): void {
+  const { dims, groups } = ctx;
+  const check = (rc: number, what: string) => {
+    if (rc !== 0) throw new Error(`simulator: ${what} failed (code ${rc})`);
+  };
+  check(sim.simConfigure(dims.nLayers, groups.length), "configure");
+  groups.forEach((g, i) => check(sim.simSetGroup(i, g.nEntries, g.columnHeight, g.nLin, ctx.bits.mlp / 8), `group ${g.name}`));
+  check(sim.simAllocate(), "allocating the caches (wasm memory)");
+  ctx.capacities.forEach((e, i) => check(sim.simSetCapacity(-1, i, e), `capacity of ${groups[i].name}`));
+  check(sim.simSetPolicy(POLICY_ID[ctx.policy]), "policy");
+  check(sim.simSetBandwidth(ctx.device.flashGBps * 1e9, ctx.device.dramGBps * 1e9, ctx.device.concurrentIO ? 1 : 0), "bandwidth");
+  sim.simSetAdmissionSeed(ctx.admissionSeed);
+  sim.simBeginSequence();
+  sim.simResetCounters();
+}
+
+const combine = (ctx: SimContext, flashBytes: number, dramBytes: number): number => {
+  const f = flashBytes / (ctx.device.flashGBps * 1e9);
+  const d = dramBytes / (ctx.device.dramGBps * 1e9);
+  return ctx.device.concurrentIO ? Math.max(f, d) : f + d;
+};
+
+/** Non-MLP bytes read per token, split by where they live. */
+function fixedReads(ctx: SimContext, kvPositions: number, embeddingRows: number): { flash: number; dram: number } {
+  const { dims, bits } = ctx;
+  const fp = footprint(dims, bits, 0);
+  let flash = 0;
+  let dram = 0;
+  for (const p of ctx.partition.placements) {
+    const read =
+      p.group === "kv_cache" ? kvCacheBytes(dims, bits, kvPositions)
+      : p.group === "embedding" ? (bits.embedding / 8) * dims.dim * embeddingRows
+      : fp[p.group];
+    dram += read * p.dramFraction;
+    flash += read * (1 - p.dramFraction);
+  }
+  return { flash, dram };
+}
+
+/** Reads the wasm counters of the sequence just run. */
+function collectSequence(sim: SimWasm, ctx: SimContext, promptTokens: number, tokens: number): SequenceResult {
+  const { dims, groups } = ctx;
+  const L = dims.nLayers;
+  const mlpFlash = sim.simTotalFlashBytes();
+  const mlpDram = sim.simTotalDramBytes();
+  const dynamicSeconds = sim.simTotalSeconds();
+  const perLayer: number[] = [];
+  for (let l = 0; l < L; l++) perLayer.push(sim.simLayerHitRate(l));
+  const groupHit: Record<string, number> = {};
+  groups.forEach((g, i) => {
+    let needed = 0;
+    let hits = 0;
+    for (let l = 0; l < L; l++) {
+      needed += sim.simNeeded(l, i);
+      hits += sim.simHits(l, i);
+    }
+    groupHit[g.name] = needed > 0 ? hits / needed : 1;
+  });
+  // KV live length averaged over the generated tokens: prompt + 1 ... prompt + T
+  const avgLive = promptTokens + (tokens + 1) / 2;
+  const fixed = fixedReads(ctx, avgLive, 1);
+  const fixedSeconds = combine(ctx, fixed.flash, fixed.dram);
+  const dynamicPerToken = tokens > 0 ? dynamicSeconds / tokens : 0;
+  const mlpDense = ctx.partition.mlpFootprintBytes;
+  // prompt encoding: weights once (the MLP whole, from Flash: caches start empty and many
+  // tokens' masks together need nearly every column), embedding rows and KV at prompt length
+  const prompt = fixedReads(ctx, promptTokens, Math.max(1, promptTokens));
+  const ttft = combine(ctx, prompt.flash + mlpDense, prompt.dram);
+  return {
+    prompt_tokens: promptTokens,
+    tokens,
+    tok_s: 1 / (fixedSeconds + dynamicPerToken),
+    hit_rate: sim.simHitRate(),
+    per_layer_hit_rate: perLayer,
+    group_hit_rate: groupHit,
+    flash_bytes_per_token: fixed.flash + (tokens > 0 ? mlpFlash / tokens : 0),
+    dram_bytes_per_token: fixed.dram + (tokens > 0 ? mlpDram / tokens : 0),
+    mlp_flash_bytes_per_token: tokens > 0 ? mlpFlash / tokens : 0,
+    mlp_dram_bytes_per_token: tokens > 0 ? mlpDram / tokens : 0,
+    mlp_density: tokens > 0 && mlpDense > 0 ? (mlpFlash + mlpDram) / tokens / mlpDense : 0,
+    fixed_seconds_per_token: fixedSeconds,
+    dynamic_seconds_per_token: dynamicPerToken,
+    ttft_s: ttft,
+    dense_flash_tok_s: 1 / (fixedSeconds + combine(ctx, mlpDense, 0)),
+  };
+}
+
+export function stats(values: number[]): Stats {
+  const n = values.length;
+  if (n === 0) return { mean: 0, std: 0, min: 0, max: 0, n: 0 };
+  let sum = 0;
+  for (const v of values) sum += v;
+  const mean = sum / n;
+  let sq = 0;
+  for (const v of values) sq += (v - mean) * (v - mean);
+  return { mean, std: Math.sqrt(sq / n), min: Math.min(...values), max: Math.max(...values), n };
+}
+
+function admissionRule(seed: number, policy: CachePolicy): string {
+  if (policy === "belady") return "when a mask is larger than its cache, cap - |old_active| new columns fit: those needed again soonest (ties: lower index)";
+  return seed === 0
+    ? "when a mask is larger than its cache, cap - |old_active| new columns fit: the lowest column indices"
+    : `when a mask is larger than its cache, cap - |old_active| new columns fit: those with the smallest fmix32(index ^ ${seed})`;
+}
+
+function summarize(ctx: SimContext, header: TraceHeader | null, method: string, all: SequenceResult[]): SimResult {
+  const seqs = all.filter((s) => s.tokens > 0);
+  if (seqs.length === 0) throw new SimSettingsError("no tokens to simulate: every sequence is empty");
+  const pick = (f: (s: SequenceResult) => number) => stats(seqs.map(f));
+  const L = ctx.dims.nLayers;
+  const perLayer = Array.from({ length: L }, (_, l) => pick((s) => s.per_layer_hit_rate[l]).mean);
+  const perGroup: Record<string, number> = {};
+  for (const g of ctx.groups) perGroup[g.name] = pick((s) => s.group_hit_rate[g.name]).mean;
+  const spread = {
+    tok_s: pick((s) => s.tok_s),
+    hit_rate: pick((s) => s.hit_rate),
+    flash_bytes_per_token: pick((s) => s.flash_bytes_per_token),
+    dram_bytes_per_token: pick((s) => s.dram_bytes_per_token),
+    ttft_s: pick((s) => s.ttft_s),
+    mlp_density: pick((s) => s.mlp_density),
+  };
+  const p = ctx.partition;
+  const memory = p.staticResidentBytes + ctx.cacheBytes;
+  const denseTokS = pick((s) => s.dense_flash_tok_s).mean;
+  const notes = [
+    "Compute time is not modelled: token time is weight and KV-cache read time only (the memory-bound regime of batch-1 generation).",
+    "hit_rate is byte-weighted over the MLP caches (DRAM bytes / needed bytes, 1 when nothing is needed); per_group rates count entries.",
+    "Per token the embedding is read one row, attention and lm_head whole, the KV cache at the sequence's average live length; norms and biases are ignored.",
+    "dense_flash_tok_s: the dense model with the same static placement and its whole MLP read from Flash every token.",
+    "ttft_s: every weight read once (the MLP from Flash, caches start empty) plus the KV cache at prompt length; prompt compute is not modelled.",
+    `Admission rule: ${admissionRule(ctx.admissionSeed, ctx.policy)}.`,
+  ];
+  if (p.overflowBytes > 0) notes.push(`Static groups do not fit in DRAM: ${p.overflowBytes} bytes overflow and are streamed from Flash every token.`);
+  const streamed = p.placements.filter((x) => !x.isStatic).map((x) => x.group);
+  if (streamed.length > 0) notes.push(`Streamed from Flash every token (not static): ${streamed.join(", ")}.`);
+  if (ctx.policy === "none") notes.push("Policy none: no MLP cache; every needed MLP byte comes from Flash.");
+  return {
+    tok_s: spread.tok_s.mean,
+    hit_rate: { overall: spread.hit_rate.mean, per_layer: perLayer, per_group: perGroup },
+    flash_bytes_per_token: spread.flash_bytes_per_token.mean,
+    dram_bytes_per_token: spread.dram_bytes_per_token.mean,
+    mlp_density: spread.mlp_density.mean,
+    ttft_s: spread.ttft_s.mean,
+    memory_bytes: memory,
+    dram_budget_bytes: p.dramBudgetBytes,
+    dense_footprint_bytes: p.denseFootprintBytes,
+    memory_reduction: p.denseFootprintBytes > 0 ? 1 - memory / p.denseFootprintBytes : 0,
+    dense_flash_tok_s: denseTokS,
+    speedup_vs_dense_flash: spread.tok_s.mean / denseTokS,
+    spread,
+    sequences: all,
+    partition: {
+      static: p.placements.map((x) => ({ group: x.group, static: x.isStatic, footprint_bytes: x.footprintBytes, dram_bytes: x.dramBytes, flash_bytes: x.flashBytes })),
+      static_resident_bytes: p.staticResidentBytes,
+      overflow_bytes: p.overflowBytes,
+      dynamic_capacity_bytes: p.dynamicCapacityBytes,
+      caches: p.caches.map((c, i) => ({
+        group: c.group,
+        linears: c.linears,
+        entries_per_layer: ctx.capacities[i],
+        n_entries: c.nEntries,
+        entry_bytes: c.entryBytes,
+        bytes_per_layer: ctx.capacities[i] * c.entryBytes,
+        always_full: c.alwaysFull,
+      })),
+      cache_bytes: ctx.cacheBytes,
+    },
+    config: {
+      policy: ctx.policy,
+      device: ctx.device,
+      bits: ctx.bits,
+      static_groups: ctx.staticGroups,
+      kv_seq_len: p.kvSeqLen,
+      admission_seed: ctx.admissionSeed,
+      admission_rule: admissionRule(ctx.admissionSeed, ctx.policy),
+      cache_entries_override: null,
+      model: header?.model ?? null,
+      method,
+      sparsity: header?.sparsity ?? null,
+      dims: ctx.dims,
+      groups: ctx.groups,
+      sequences: all.length,
+      tokens: all.reduce((s, q) => s + q.tokens, 0),
+    },
+    notes,
+  };
+}
+
+/** Replays a trace on a wasm instance (its own or the engine's). Deterministic: same trace and
+ *  settings give the same result, on any runtime. Empties the caches before every sequence. */
+export function simulateTraceWith(exports: EngineExports, trace: MaskTrace, settings: SimSettings): SimResult {
+  const sim = simWasm(exports);
+  const { header } = trace;
+  const ctx = makeContext(header.dims, header.groups, settings);
+  if (traceTokens(trace) === 0) throw new SimSettingsError("the trace has no tokens");
+  configureWasm(sim, ctx);
+  const results: SequenceResult[] = [];
+  trace.sequences.forEach((seq, s) => {
+    sim.simResetCounters();
+    const words = seq.words.length;
+    const p = ptr(sim.simTraceBuffer(words));
+    if (p === 0) throw new Error(`simulator: wasm memory exhausted holding sequence ${s} (${words * 4} bytes)`);
+    new Uint32Array(sim.memory.buffer, p, words).set(seq.words); // view made after the call that may grow memory
+    const rc = sim.simReplay(p, words, seq.tokens, 0);
+    if (rc !== 0) {
+      const at = `token ${sim.simReplayErrorToken()} layer ${sim.simReplayErrorLayer()} group ${sim.simReplayErrorGroup()} word ${sim.simReplayErrorWord()}`;
+      throw new SimSettingsError(`sequence ${s}, ${at}: ${REPLAY_ERRORS[rc] ?? `replay failed (code ${rc})`}`);
+    }
+    results.push(collectSequence(sim, ctx, seq.promptTokens, seq.tokens));
+  });
+  const result = summarize(ctx, header, header.method, results);
+  if (settings.cacheEntries) result.config.cache_entries_override = [...settings.cacheEntries];
+  return result;
+}
+
+/** simulateTraceWith on a fresh instance of build/engine.wasm (Node). */
+export async function simulateTrace(trace: MaskTrace, settings: SimSettings, exports?: EngineExports): Promise<SimResult> {
+  return simulateTraceWith(exports ?? (await loadEngineWasmFromDisk()), trace, settings);
+}
+
+export interface LiveSimOptions extends SimSettings {
+  dims: ModelDims;
+  groups: MaskGroup[];
+  /** sparsity method, for the report */
+  method?: string;
+}
+
+/**
+ * The simulator stepping along with the engine (DIP-CA generation, live throughput estimates).
+ * Shares the engine's wasm instance: the engine's DIP-CA policy reads `cachedFlagsPtr` before
+ * choosing each mask, then the engine (or host) reports the mask with `observe`.
+ * Belady needs the future; record a trace and replay it instead. The wasm instance holds one
+ * simulator: another LiveSimulator or a simulateTraceWith on the same instance reconfigures it.
+ */
+export class LiveSimulator {
+  private readonly sim: SimWasm;
+  private readonly ctx: SimContext;
+  private readonly scratch: number;
+  private readonly finished: SequenceResult[] = [];
+  private promptTokens = 0;
+  private open = false;
+
+  constructor(exports: EngineExports, readonly options: LiveSimOptions) {
+    if (options.policy === "belady") throw new SimSettingsError("belady needs the whole sequence of masks: record a trace and replay it (simulate --trace)");
+    this.sim = simWasm(exports);
+    this.ctx = makeContext(options.dims, options.groups, options);
+    configureWasm(this.sim, this.ctx);
+    const widest = Math.max(...options.groups.map((g) => g.nEntries));
+    this.scratch = ptr(this.sim.arenaAlloc(widest * 4));
+    if (this.scratch === 0) throw new Error("simulator: wasm memory exhausted");
+  }
+
+  get partition(): DramPartition {
+    return this.ctx.partition;
+  }
+
+  /** Cache capacity of each group (entries per layer) in use. */
+  get capacities(): readonly number[] {
+    return this.ctx.capacities;
+  }
+
+  /** Empties the caches: call before each sequence (closes the previous one). */
+  beginSequence(promptTokens = 0): void {
+    this.close();
+    this.sim.simBeginSequence();
+    this.sim.simResetCounters();
+    this.promptTokens = promptTokens;
+    this.open = true;
+  }
+
+  /** The mask of (layer, group) for this token, ascending column indices. Returns the hits. */
+  observe(layer: number, group: number, indices: ArrayLike<number>): number {
+    const n = indices.length;
+    const columns = this.ctx.groups[group]?.nEntries ?? 0;
+    if (n > columns) throw new SimSettingsError(`simulator: ${n} indices for layer ${layer} group ${group}, which has ${columns} columns`);
+    new Uint32Array(this.sim.memory.buffer, this.scratch, n).set(indices);
+    return this.observePtr(layer, group, this.scratch, n);
+  }
+
+  /** The mask is already in wasm memory (u32 at ptr), e.g. the engine's kept-index buffers. */
+  observePtr(layer: number, group: number, maskPtr: number, count: number): number {
+    if (!this.open) this.beginSequence(0);
+    const hits = this.sim.simObserve(layer, group, maskPtr, count);
+    if (hits < 0) throw new SimSettingsError(`simulator: bad mask for layer ${layer} group ${group} (indices must be ascending and below the group's ${this.ctx.groups[group]?.nEntries} columns)`);
+    return hits;
+  }
+
+  /** A group read dense this token (every column). */
+  observeFull(layer: number, group: number): number {
+    if (!this.open) this.beginSequence(0);
+    const hits = this.sim.simObserveFull(layer, group);
+    if (hits < 0) throw new SimSettingsError(`simulator: no cache for layer ${layer} group ${group}`);
+    return hits;
+  }
+
+  /** u8 flags (1 = cached) of cache (layer, group), one per column; stable until reconfigured. */
+  cachedFlagsPtr(layer: number, group: number): number {
+    return ptr(this.sim.simCachedFlags(layer, group));
+  }
+
+  isCached(layer: number, group: number, column: number): boolean {
+    const p = this.cachedFlagsPtr(layer, group);
+    const columns = this.ctx.groups[group]?.nEntries ?? 0;
+    return p !== 0 && column >= 0 && column < columns && new Uint8Array(this.sim.memory.buffer, p, columns)[column] === 1;
+  }
+
+  /** Tokens observed in the open sequence (the most masks any cache has seen). */
+  tokensInSequence(): number {
+    let t = 0;
+    for (let l = 0; l < this.ctx.dims.nLayers; l++) {
+      for (let g = 0; g < this.ctx.groups.length; g++) t = Math.max(t, this.sim.simCacheClock(l, g));
+    }
+    return t;
+  }
+
+  /** Results over the finished sequences and the open one. */
+  result(): SimResult {
+    const all = this.finished.slice();
+    if (this.open) all.push(collectSequence(this.sim, this.ctx, this.promptTokens, this.tokensInSequence()));
+    const r = summarize(this.ctx, null, this.options.method ?? "unknown", all);
+    if (this.options.cacheEntries) r.config.cache_entries_override = [...this.options.cacheEntries];
+    return r;
+  }
+
+  private close(): void {
+    if (!this.open) return;
+    const tokens = this.tokensInSequence();
+    if (tokens > 0) this.finished.push(collectSequence(this.sim, this.ctx, this.promptTokens, tokens));
+    this.open = false;
+  }
+}

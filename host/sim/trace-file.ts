@@ -1,0 +1,12 @@
+// Node file I/O for mask traces (the codec in trace.ts runs anywhere).
+import { readFile, writeFile } from "node:fs/promises";
+import { decodeTrace, encodeTrace, type MaskTrace } from "./trace.js";
+
+export async function readTraceFile(path: string): Promise<MaskTrace> {
+  const bytes = await readFile(path);
+  return decodeTrace(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
+}
+
+export async function writeTraceFile(path: string, trace: MaskTrace): Promise<void> {
+  await writeFile(path, encodeTrace(trace));
+}
