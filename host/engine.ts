@@ -8,12 +8,17 @@ import { instantiateEngine, loadEngineWasmFromDisk, type EngineExports } from ".
 import { keepCount, maskKeeps, METHOD_ID, needsCalibration, normalizeSpec, SparsityError, type SparsitySpec } from "./sparsity.js";
 import type { Calibration } from "./calibration.js";
 import { ropeInverseFrequencies } from "./rope.js";
+import { q8Blocks, q8MatrixBytes, quantizeQ8Into } from "./quant.js";
+
+/** Weight precision in wasm memory: f32, or q8 (int8 blocks of 32 with an f32 scale). */
+export type WeightDtype = "f32" | "q8";
+export const WEIGHT_DTYPES: WeightDtype[] = ["f32", "q8"];
 
 /** Field ids of the wasm layer table (assembly/model/state.ts). */
 const FIELD = { attnNorm: 0, wq: 1, wk: 2, wv: 3, wo: 4, bq: 5, bk: 6, bv: 7, ffnNorm: 8, wGateT: 9, wUp: 10, wDownT: 11 } as const;
 
-/** wasm32 can address 4 GiB; keep headroom for the runtime and activations. */
-export const WASM32_LIMIT_BYTES = 4 * 1024 ** 3;
+/** wasm32 addresses 4 GiB; a model may use all but headroom for the runtime and activations. */
+export const WASM32_USABLE_BYTES = 4 * 1024 ** 3 - 64 * 1024 ** 2;
 
 /** Typed wrappers over the raw exports (pointers come back as signed i32: `>>> 0` them). */
 interface Wasm {
@@ -25,6 +30,7 @@ interface Wasm {
   setLayerWeight(layer: number, field: number, ptr: number): void;
   setGlobalWeights(emb: number, finalNorm: number, lmHead: number, upRowMajor: number): void;
   setUpRowMajor(rowMajor: number): void;
+  setWeightDtype(dtype: number): void;
   resetByteCounters(): void;
   forward(token: number, pos: number): void;
   setCapture(input: number, hidden: number, gate: number): void;
@@ -61,6 +67,8 @@ export interface EngineOptions {
   sparsity?: SparsitySpec;
   /** per-layer thresholds for cats / dip-threshold */
   calibration?: Calibration;
+  /** weight precision in wasm memory (default f32); q8 quantizes matrices at load */
+  dtype?: WeightDtype;
 }
 
 /** Masks of one token: per layer, the kept indices (ascending) of the MLP input and hidden vectors. */
@@ -81,32 +89,47 @@ export class Engine {
   private constructor(
     readonly wasm: Wasm,
     model: LoadedModel,
+    readonly dtype: WeightDtype,
   ) {
     this.model = model;
     this.config = model.config;
   }
 
   static async create(model: LoadedModel, opts: EngineOptions = {}): Promise<Engine> {
+    const dtype = opts.dtype ?? "f32";
+    if (!WEIGHT_DTYPES.includes(dtype)) throw new RangeError(`--dtype must be one of ${WEIGHT_DTYPES.join(", ")}, got ${dtype}`);
+    const need = Engine.requiredBytes(model.config, dtype);
+    if (need > WASM32_USABLE_BYTES) {
+      const fits = WEIGHT_DTYPES.filter((d) => Engine.requiredBytes(model.config, d) <= WASM32_USABLE_BYTES);
+      throw new RangeError(
+        `${model.name} needs ${(need / 1e9).toFixed(2)} GB of wasm memory in ${dtype} (weights + KV cache for ${model.config.seqLen} positions), ` +
+          `over the ${(WASM32_USABLE_BYTES / 1e9).toFixed(2)} GB that wasm32 can address; ` +
+          (fits.length ? `it fits with --dtype ${fits.join(" or ")}` : "no supported dtype fits"),
+      );
+    }
     validateWeights(model);
     const exports: EngineExports = opts.wasmBytes ? await instantiateEngine(opts.wasmBytes) : await loadEngineWasmFromDisk();
-    const engine = new Engine(exports as unknown as Wasm, model);
+    const engine = new Engine(exports as unknown as Wasm, model, dtype);
     engine.layOut();
     engine.setSparsity(opts.sparsity ?? { method: "dense" }, opts.calibration);
     return engine;
   }
 
-  /** Bytes of f32 weights plus KV cache the engine needs in wasm memory. */
-  static requiredBytes(c: ModelConfig): number {
+  /** Bytes of weights (in `dtype`) plus the f32 KV cache the engine needs in wasm memory. */
+  static requiredBytes(c: ModelConfig, dtype: WeightDtype = "f32"): number {
     const hd = headDim(c);
-    const perLayer = 2 * c.dim + c.dim * c.nHeads * hd * 2 + 2 * c.nKvHeads * hd * c.dim + 3 * c.dim * c.hiddenDim;
-    const kv = 2 * c.nLayers * c.seqLen * c.nKvHeads * hd;
-    return 4 * (c.vocabSize * c.dim * (c.tiedEmbeddings ? 1 : 2) + c.dim + c.nLayers * perLayer + kv);
+    const m = (rows: number, cols: number) => (dtype === "q8" ? q8MatrixBytes(rows, cols) : 4 * rows * cols);
+    const qDim = c.nHeads * hd;
+    const kvDim = c.nKvHeads * hd;
+    const perLayer = 8 * c.dim + m(qDim, c.dim) + 2 * m(kvDim, c.dim) + m(c.dim, qDim) + 2 * m(c.dim, c.hiddenDim) + m(c.hiddenDim, c.dim);
+    const kv = 4 * 2 * c.nLayers * c.seqLen * kvDim;
+    return m(c.vocabSize, c.dim) * (c.tiedEmbeddings ? 1 : 2) + 4 * c.dim + c.nLayers * perLayer + kv;
   }
 
   private alloc(bytes: number): number {
     const ptr = this.wasm.arenaAlloc(bytes) >>> 0;
     if (ptr === 0) {
-      throw new Error(`out of wasm memory allocating ${bytes} bytes (in use: ${this.wasm.arenaUsedBytes() >>> 0} of at most ${WASM32_LIMIT_BYTES})`);
+      throw new Error(`out of wasm memory allocating ${bytes} bytes (in use: ${this.wasm.arenaUsedBytes() >>> 0} of at most ${WASM32_USABLE_BYTES})`);
     }
     return ptr;
   }
@@ -121,23 +144,29 @@ export class Engine {
     return ptr;
   }
 
+  /** Writes a row-major [rows x cols] matrix in the engine's dtype. */
+  private putMatrix(a: Float32Array, rows: number, cols: number): number {
+    if (this.dtype === "f32") return this.put(a);
+    const bytes = q8MatrixBytes(rows, cols);
+    const ptr = this.alloc(bytes);
+    quantizeQ8Into(new Uint8Array(this.wasm.memory.buffer, ptr, bytes), a, rows, cols);
+    return ptr;
+  }
+
   /** Writes W^T of a [rows x cols] matrix: input-major, so one input's column is contiguous. */
   private putTransposed(a: Float32Array, rows: number, cols: number): number {
-    const ptr = this.alloc(a.length * 4);
-    const out = this.f32(ptr, a.length);
+    const t = new Float32Array(a.length);
     for (let r = 0; r < rows; r++) {
       const base = r * cols;
-      for (let c = 0; c < cols; c++) out[c * rows + r] = a[base + c];
+      for (let c = 0; c < cols; c++) t[c * rows + r] = a[base + c];
     }
-    return ptr;
+    return this.putMatrix(t, cols, rows);
   }
 
   private layOut(): void {
     const c = this.config;
-    const need = Engine.requiredBytes(c);
-    if (need > WASM32_LIMIT_BYTES * 0.95) {
-      throw new Error(`${this.model.name} needs ${(need / 1e9).toFixed(2)} GB in f32 (weights + KV cache), more than wasm32's 4 GiB address space`);
-    }
+    const hd = headDim(c);
+    this.wasm.setWeightDtype(this.dtype === "q8" ? 1 : 0);
     const rc = this.wasm.engineConfigure(c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, headDim(c), c.vocabSize, c.seqLen, c.rmsEps, c.ropeLayout === "interleaved" ? 0 : 1);
     if (rc !== 0) throw new Error(`out of wasm memory allocating the run state (KV cache for ${c.seqLen} positions)`);
     const invFreq = ropeInverseFrequencies(c);
@@ -148,10 +177,10 @@ export class Engine {
     w.layers.forEach((l, i) => {
       const set = (f: number, p: number) => this.wasm.setLayerWeight(i, f, p);
       set(FIELD.attnNorm, this.put(l.attnNorm));
-      set(FIELD.wq, this.put(l.wq));
-      set(FIELD.wk, this.put(l.wk));
-      set(FIELD.wv, this.put(l.wv));
-      set(FIELD.wo, this.put(l.wo));
+      set(FIELD.wq, this.putMatrix(l.wq, c.nHeads * hd, c.dim));
+      set(FIELD.wk, this.putMatrix(l.wk, c.nKvHeads * hd, c.dim));
+      set(FIELD.wv, this.putMatrix(l.wv, c.nKvHeads * hd, c.dim));
+      set(FIELD.wo, this.putMatrix(l.wo, c.dim, c.nHeads * hd));
       if (l.bq) set(FIELD.bq, this.put(l.bq));
       if (l.bk) set(FIELD.bk, this.put(l.bk));
       if (l.bv) set(FIELD.bv, this.put(l.bv));
@@ -162,8 +191,8 @@ export class Engine {
       set(FIELD.wUp, up);
       set(FIELD.wDownT, this.putTransposed(l.wDown, c.dim, c.hiddenDim));
     });
-    const emb = this.put(w.tokenEmbedding);
-    const lmHead = c.tiedEmbeddings ? emb : this.put(w.lmHead!);
+    const emb = this.putMatrix(w.tokenEmbedding, c.vocabSize, c.dim);
+    const lmHead = c.tiedEmbeddings ? emb : this.putMatrix(w.lmHead!, c.vocabSize, c.dim);
     this.wasm.setGlobalWeights(emb, this.put(w.finalNorm), lmHead, 0);
   }
 
@@ -174,7 +203,8 @@ export class Engine {
   private useUpRowMajor(rowMajor: boolean): void {
     if (rowMajor === this.upRowMajor) return;
     if (rowMajor && this.upPtrs.rowMajor.length === 0) {
-      for (const l of this.model.weights.layers) this.upPtrs.rowMajor.push(this.put(l.wUp));
+      const c = this.config;
+      for (const l of this.model.weights.layers) this.upPtrs.rowMajor.push(this.putMatrix(l.wUp, c.hiddenDim, c.dim));
     }
     const ptrs = rowMajor ? this.upPtrs.rowMajor : this.upPtrs.inputMajor;
     ptrs.forEach((p, i) => this.wasm.setLayerWeight(i, FIELD.wUp, p));
@@ -277,28 +307,36 @@ export class Engine {
     this.wasm.resetByteCounters();
   }
 
+  /** Bytes read for one row of n weights in this engine's dtype (the wasm counter's unit). */
+  private rowBytes(n: number): number {
+    return this.dtype === "q8" ? n + 4 * q8Blocks(n) : 4 * n;
+  }
+
   /** Weight bytes one dense token reads, by group, counted as the engine's byte counter counts. */
   denseBytesPerToken(): WeightBytes {
     const c = this.config;
     const kvDim = c.nKvHeads * headDim(c);
     const qDim = c.nHeads * headDim(c);
+    const row = (n: number) => this.rowBytes(n);
     return {
-      embedding: 4 * c.dim,
-      attention: 4 * c.nLayers * (2 * qDim * c.dim + 2 * kvDim * c.dim),
-      mlp: 4 * c.nLayers * 3 * c.dim * c.hiddenDim,
-      lm_head: 4 * c.vocabSize * c.dim,
+      embedding: row(c.dim),
+      attention: c.nLayers * ((qDim + 2 * kvDim) * row(c.dim) + c.dim * row(qDim)),
+      mlp: c.nLayers * (2 * c.dim * row(c.hiddenDim) + c.hiddenDim * row(c.dim)),
+      lm_head: c.vocabSize * row(c.dim),
     };
   }
 
-  /** Weight bytes of the model by group (f32), as stored. */
+  /** Weight bytes of the model by group as stored in wasm memory (norms and biases are f32). */
   weightBytes(): WeightBytes {
     const c = this.config;
     const hd = headDim(c);
+    const row = (n: number) => this.rowBytes(n);
+    const bias = this.model.weights.layers[0]?.bq ? 4 * (c.nHeads + 2 * c.nKvHeads) * hd : 0;
     return {
-      embedding: 4 * c.vocabSize * c.dim,
-      attention: 4 * c.nLayers * (2 * c.dim + 2 * c.dim * c.nHeads * hd + 2 * c.nKvHeads * hd * c.dim),
-      mlp: 4 * c.nLayers * 3 * c.dim * c.hiddenDim,
-      lm_head: c.tiedEmbeddings ? 0 : 4 * c.vocabSize * c.dim,
+      embedding: c.vocabSize * row(c.dim),
+      attention: c.nLayers * (8 * c.dim + bias + (c.nHeads + 2 * c.nKvHeads) * hd * row(c.dim) + c.dim * row(c.nHeads * hd)),
+      mlp: c.nLayers * (2 * c.dim * row(c.hiddenDim) + c.hiddenDim * row(c.dim)),
+      lm_head: c.tiedEmbeddings ? 0 : c.vocabSize * row(c.dim),
     };
   }
 

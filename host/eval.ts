@@ -6,6 +6,7 @@
 //   ppl = exp(mean NLL over all targets).
 
 import type { Engine, TokenMasks } from "./engine.js";
+import type { Tokenizer } from "./tokenizer/types.js";
 
 export function splitStories(text: string): string[] {
   return text
@@ -15,9 +16,7 @@ export function splitStories(text: string): string[] {
     .filter((s) => s.length > 0);
 }
 
-export interface Encoder {
-  encode(text: string, opts?: { bos?: boolean }): number[];
-}
+export type Encoder = Pick<Tokenizer, "encode">;
 
 export function tokenStream(tokenizer: Encoder, stories: string[]): number[] {
   const out: number[] = [];

@@ -2,7 +2,7 @@
 // filled, BOS/EOS comes up, or the context is full.
 
 import type { Engine, TokenMasks } from "./engine.js";
-import type { SentencePieceTokenizer } from "./tokenizer/sentencepiece.js";
+import type { Tokenizer } from "./tokenizer/types.js";
 
 export interface GenerateOptions {
   prompt?: string;
@@ -31,7 +31,7 @@ export interface GenerateResult {
   seconds: number;
 }
 
-export function generate(engine: Engine, tokenizer: SentencePieceTokenizer, opts: GenerateOptions = {}): GenerateResult {
+export function generate(engine: Engine, tokenizer: Tokenizer, opts: GenerateOptions = {}): GenerateResult {
   const steps = opts.steps ?? 256;
   const temperature = opts.temperature ?? 1.0;
   const topP = opts.topP ?? 0.9;
@@ -40,6 +40,7 @@ export function generate(engine: Engine, tokenizer: SentencePieceTokenizer, opts
   if (!(topP > 0 && topP <= 1)) throw new RangeError(`--top-p must be in (0, 1], got ${opts.topP}`);
   const limit = Math.min(steps, engine.config.seqLen);
   const promptTokens = tokenizer.encode(opts.prompt ?? "", { bos: true });
+  if (promptTokens.length === 0) throw new RangeError("the prompt is empty and the tokenizer adds no BOS token: give a prompt to start from");
   if (promptTokens.length > engine.config.seqLen) {
     throw new RangeError(`the prompt is ${promptTokens.length} tokens, longer than the model's context of ${engine.config.seqLen}`);
   }

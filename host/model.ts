@@ -1,7 +1,7 @@
 // The one in-memory description every model format is turned into.
 import type { RopeScaling } from "./rope.js";
 
-// Formats (gguf, llama2.c .bin, later safetensors) produce a LoadedModel; the Engine lays it out in
+// Formats (gguf, llama2.c .bin, safetensors + config.json) produce a LoadedModel; the Engine lays it out in
 // wasm memory. Matrices are given in PyTorch's nn.Linear orientation: [out x in], row-major, f32.
 
 /** How q and k rows pair up for rotary embeddings. */
@@ -30,6 +30,13 @@ export interface ModelConfig {
   /** optional frequency scaling (host/rope.ts) */
   ropeScaling?: RopeScaling;
   ropeLayout: RopeLayout;
+  /**
+   * Round the rotary inverse frequencies to this dtype (after computing them in f32). A PyTorch
+   * model-wide `.to(torch.bfloat16)` casts the inv_freq buffer too, so a checkpoint run in its
+   * saved f16/bf16 dtype rotates with rounded frequencies; the HF loader sets this from
+   * config.json's dtype to match (GGUF and llama2.c models rotate exactly).
+   */
+  ropeFreqDtype?: "f16" | "bf16";
   rmsEps: number;
   /** lm_head shares the token embedding matrix */
   tiedEmbeddings: boolean;
@@ -76,6 +83,8 @@ export interface LoadedModel {
   config: ModelConfig;
   weights: ModelWeights;
   vocab?: Vocabulary;
+  /** a Hugging Face tokenizer.json for this model (HF folders), used instead of `vocab` */
+  tokenizerJson?: string;
 }
 
 /** An error in something the user gave us: names the file, the field and what was expected. */

@@ -3,14 +3,22 @@
 
 import type { ModelConfig } from "./model.js";
 import { headDim } from "./model.js";
+import { roundToBf16, roundToHalf } from "./float16.js";
 
 /** Rope scaling variants found in configs. "llama3" as in Llama 3.1's config.json. */
 export type RopeScaling =
   | { type: "linear"; factor: number }
   | { type: "llama3"; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
 
-/** inv_freq[i] = theta^(-2i/d), then scaled. */
+/** inv_freq[i] = theta^(-2i/d), then scaled, then rounded when c.ropeFreqDtype asks for it. */
 export function ropeInverseFrequencies(c: ModelConfig): Float64Array {
+  const inv = exactInverseFrequencies(c);
+  if (c.ropeFreqDtype === undefined) return inv;
+  const round = c.ropeFreqDtype === "bf16" ? roundToBf16 : roundToHalf;
+  return inv.map((f) => round(Math.fround(f)));
+}
+
+function exactInverseFrequencies(c: ModelConfig): Float64Array {
   const d = headDim(c);
   const inv = new Float64Array(d / 2);
   for (let i = 0; i < d / 2; i++) inv[i] = 1 / Math.pow(c.ropeTheta, (2 * i) / d);

@@ -2,8 +2,8 @@
 // Reads top to bottom like the PyTorch module (see llama2.c run.c); architecture differences
 // (biases, rope layout, tied embeddings, GQA) are data in state.ts, not copies of this code.
 
-import { matvecF32, matvecRowsF32, dotF32 } from "../kernels/matvec";
-import { gatherColumnsF32 } from "../kernels/gather";
+import { dotF32 } from "../kernels/matvec";
+import { gatherColumns, linear, linearRows, rowBytes, tableRow } from "./linear";
 import { rmsnorm, softmax, swiglu, addInPlace, silu } from "../kernels/elementwise";
 import { applyRope } from "../kernels/rope";
 import * as S from "./state";
@@ -28,17 +28,17 @@ export function forward(token: i32, pos: i32): void {
   const f4 = <usize>4;
 
   // x = token_embedding[token]
-  memory.copy(S.x, S.tokenEmbedding + <usize>token * <usize>D * f4, <usize>D * f4);
-  S.countBytes(0, <f64>D * 4);
+  tableRow(S.x, S.tokenEmbedding, token, S.vocabSize, D);
+  S.countBytes(0, rowBytes(D));
 
   for (let l = 0; l < S.nLayers; l++) {
     // ---- attention: x += wo(attn(rope(wq xb), rope(wk xb), wv xb)), xb = rmsnorm(x) ----
     rmsnorm(S.xb, S.x, S.layerWeight(l, S.ATTN_NORM), D, S.rmsEps);
     const kRow = S.keyCache + ((<usize>l * <usize>S.seqLen + <usize>pos) * <usize>kvDim) * f4;
     const vRow = S.valueCache + ((<usize>l * <usize>S.seqLen + <usize>pos) * <usize>kvDim) * f4;
-    matvecF32(S.q, S.layerWeight(l, S.WQ), S.xb, S.qDim, D);
-    matvecF32(kRow, S.layerWeight(l, S.WK), S.xb, kvDim, D);
-    matvecF32(vRow, S.layerWeight(l, S.WV), S.xb, kvDim, D);
+    linear(S.q, S.layerWeight(l, S.WQ), S.xb, S.qDim, D);
+    linear(kRow, S.layerWeight(l, S.WK), S.xb, kvDim, D);
+    linear(vRow, S.layerWeight(l, S.WV), S.xb, kvDim, D);
     const bq = S.layerWeight(l, S.BQ);
     if (bq) addInPlace(S.q, bq, S.qDim);
     const bk = S.layerWeight(l, S.BK);
@@ -47,7 +47,7 @@ export function forward(token: i32, pos: i32): void {
     if (bv) addInPlace(vRow, bv, kvDim);
     applyRope(S.q, S.nHeads, hd, pos, S.ropeTable, S.ropeLayout);
     applyRope(kRow, S.nKvHeads, hd, pos, S.ropeTable, S.ropeLayout);
-    S.countBytes(1, (2.0 * S.qDim * D + 2.0 * kvDim * D) * 4);
+    S.countBytes(1, (<f64>S.qDim + 2.0 * kvDim) * rowBytes(D) + <f64>D * rowBytes(S.qDim));
 
     // grouped-query attention: query head hq reads kv head hq / (nHeads / nKvHeads)
     const groupSize = S.nHeads / S.nKvHeads;
@@ -74,7 +74,7 @@ export function forward(token: i32, pos: i32): void {
         }
       }
     }
-    matvecF32(S.xb, S.layerWeight(l, S.WO), S.xb2, D, S.qDim);
+    linear(S.xb, S.layerWeight(l, S.WO), S.xb2, D, S.qDim);
     addInPlace(S.x, S.xb, D);
 
     // ---- MLP: x += w_down(silu(w_gate xb') * w_up xb'), xb = rmsnorm(x), masks per method ----
@@ -85,8 +85,8 @@ export function forward(token: i32, pos: i32): void {
 
   // logits = lm_head(rmsnorm(x))
   rmsnorm(S.x, S.x, S.finalNorm, D, S.rmsEps);
-  matvecF32(S.logits, S.lmHead, S.x, S.vocabSize, D);
-  S.countBytes(3, <f64>S.vocabSize * D * 4);
+  linear(S.logits, S.lmHead, S.x, S.vocabSize, D);
+  S.countBytes(3, <f64>S.vocabSize * rowBytes(D));
 }
 
 /** The sparse SwiGLU MLP of layer l: reads S.xb, writes S.xb2. Only kept columns are read. */
@@ -105,21 +105,21 @@ function mlp(l: i32, pos: i32): void {
   // m_in; x' = x * m_in is implicit: the gather reads only kept inputs
   const nIn = inputMask(l, S.xb, pos, inIdx);
   store<i32>(S.inputKeptCount + <usize>l * 4, nIn);
-  gatherColumnsF32(S.gate, wGateT, S.xb, inIdx, nIn, I);
+  gatherColumns(S.gate, wGateT, S.xb, inIdx, nIn, D, I);
 
   let nHidden: i32;
   if (method == METHOD_CATS) {
     // gate read dense; only rows of W_up with |silu(gate)| above the threshold are computed
     nHidden = catsMask(l, S.gate, hidIdx);
-    matvecRowsF32(S.up, wUp, S.xb, hidIdx, nHidden, D);
+    linearRows(S.up, wUp, S.xb, hidIdx, nHidden, I, D);
     memory.fill(S.h, 0, <usize>I * f4);
     for (let k = 0; k < nHidden; k++) {
       const i = <usize>load<u32>(hidIdx + (<usize>k << 2));
       store<f32>(S.h + i * f4, silu(load<f32>(S.gate + i * f4)) * load<f32>(S.up + (<usize>k << 2)));
     }
-    S.countBytes(2, (<f64>D * I + <f64>nHidden * D) * 4);
+    S.countBytes(2, <f64>D * rowBytes(I) + <f64>nHidden * rowBytes(D));
   } else {
-    gatherColumnsF32(S.up, wUp, S.xb, inIdx, nIn, I);
+    gatherColumns(S.up, wUp, S.xb, inIdx, nIn, D, I);
     swiglu(S.h, S.gate, S.up, I);
     if (captureHidden) memory.copy(captureHidden + <usize>l * <usize>I * f4, S.h, <usize>I * f4);
     if (captureGate) {
@@ -127,13 +127,13 @@ function mlp(l: i32, pos: i32): void {
       for (let i = 0; i < I; i++) store<f32>(dst + <usize>i * f4, silu(load<f32>(S.gate + <usize>i * f4)));
     }
     nHidden = hiddenMask(l, S.h, pos, hidIdx);
-    S.countBytes(2, 2.0 * nIn * I * 4);
+    S.countBytes(2, 2.0 * nIn * rowBytes(I));
   }
   store<i32>(S.hiddenKeptCount + <usize>l * 4, nHidden);
 
   // y = W_down (h * m_h): gather only kept columns of W_down
-  gatherColumnsF32(S.xb2, wDownT, S.h, hidIdx, nHidden, D);
-  S.countBytes(2, <f64>nHidden * D * 4);
+  gatherColumns(S.xb2, wDownT, S.h, hidIdx, nHidden, I, D);
+  S.countBytes(2, <f64>nHidden * rowBytes(D));
 }
 
 export { prunesInput };

@@ -1,12 +1,14 @@
 // Options and set-up shared by the CLI commands: which model, which sparsity.
 
 import type { Argv } from "yargs";
-import { Engine } from "../engine.js";
+import { Engine, type WeightDtype } from "../engine.js";
 import { loadModelFile } from "../formats/load.js";
 import type { LoadedModel } from "../model.js";
 import { resolveModelPath, verifyAgainstManifest } from "../resolve.js";
 import { METHODS, needsCalibration, normalizeSpec, type Method, type SparsitySpec } from "../sparsity.js";
 import { SentencePieceTokenizer } from "../tokenizer/sentencepiece.js";
+import { HfTokenizer } from "../tokenizer/hf.js";
+import type { Tokenizer } from "../tokenizer/types.js";
 import { calibrate, dataKey, modelKey, readCalibration, writeCalibration, type Calibration } from "../calibration.js";
 import { cacheDir, dataDir } from "../paths.js";
 import { splitStories, tokenStream } from "../eval.js";
@@ -21,12 +23,14 @@ export class UsageError extends Error {
 export interface ModelArgs {
   model?: string;
   tokenizer?: string;
+  dtype?: string;
 }
 
 export function withModel<T>(y: Argv<T>) {
   return y
-    .option("model", { type: "string", describe: "model file (.gguf or llama2.c .bin); default: stories260K from the models directory" })
-    .option("tokenizer", { type: "string", describe: "llama2.c tokenizer .bin (default: tokenizer.bin or tok<vocab>.bin beside the model)" });
+    .option("model", { type: "string", describe: "model: .gguf, llama2.c .bin, or a Hugging Face folder / .safetensors; default: stories260K from the models directory" })
+    .option("dtype", { type: "string", default: "f32", describe: "weight precision in memory: f32 | q8 (int8 blocks of 32 with a scale)" })
+    .option("tokenizer", { type: "string", describe: "llama2.c tokenizer .bin (default: tokenizer.bin or tok<vocab>.bin beside the model), or a Hugging Face tokenizer.json" });
 }
 
 export interface SparsityArgs {
@@ -68,7 +72,7 @@ export function specFromArgs(a: SparsityArgs): SparsitySpec {
 
 export interface Opened {
   model: LoadedModel;
-  tokenizer: SentencePieceTokenizer;
+  tokenizer: Tokenizer;
   engine: Engine;
   path: string;
 }
@@ -76,11 +80,32 @@ export interface Opened {
 export async function openModel(a: ModelArgs): Promise<Opened> {
   const path = resolveModelPath(a.model);
   await verifyAgainstManifest(path);
-  const model = await loadModelFile(path, { tokenizer: a.tokenizer });
-  if (!model.vocab) throw new UsageError(`${path}: the model has no vocabulary; pass --tokenizer`);
-  const tokenizer = new SentencePieceTokenizer(model.vocab);
-  const engine = await Engine.create(model);
+  const { model, tokenizer } = await loadWithTokenizer(path, a.tokenizer);
+  const engine = await Engine.create(model, { dtype: (a.dtype ?? "f32") as WeightDtype });
   return { model, tokenizer, engine, path };
+}
+
+/**
+ * Loads a model and its tokenizer. `tokenizer` may name a tokenizer.json (for any model format)
+ * or a llama2.c tokenizer .bin (for a llama2.c checkpoint).
+ */
+export async function loadWithTokenizer(path: string, tokenizer?: string): Promise<{ model: LoadedModel; tokenizer: Tokenizer }> {
+  const hfTokenizer = tokenizer?.toLowerCase().endsWith(".json") ? tokenizer : undefined;
+  const model = await loadModelFile(path, { tokenizer: hfTokenizer ? undefined : tokenizer });
+  if (hfTokenizer) model.tokenizerJson = hfTokenizer;
+  return { model, tokenizer: await tokenizerFor(model, path) };
+}
+
+/** The model's tokenizer: its tokenizer.json when it has one, else its SentencePiece vocabulary. */
+export async function tokenizerFor(model: LoadedModel, path: string): Promise<Tokenizer> {
+  let tokenizer: Tokenizer;
+  if (model.tokenizerJson) tokenizer = await HfTokenizer.fromFile(model.tokenizerJson);
+  else if (model.vocab) tokenizer = new SentencePieceTokenizer(model.vocab);
+  else throw new UsageError(`${path}: the model has no vocabulary; pass --tokenizer (a llama2.c .bin or a tokenizer.json)`);
+  if (tokenizer.vocabSize > model.config.vocabSize) {
+    throw new UsageError(`${path}: the tokenizer has ${tokenizer.vocabSize} tokens, more than the model's vocabulary of ${model.config.vocabSize}`);
+  }
+  return tokenizer;
 }
 
 export const DEFAULT_CALIBRATION_STORIES: [number, number] = [200, 220];

@@ -5,6 +5,8 @@ import { applySparsity, openModel, progress, UsageError, withModel, withSparsity
 import { perplexity, splitStories, tokenStream } from "../eval.js";
 import { dataDir } from "../paths.js";
 import { specLabel } from "../sparsity.js";
+import { MaskRecorder } from "../sim/run.js";
+import { writeTraceFile } from "../sim/trace-file.js";
 
 interface Args extends ModelArgs, SparsityArgs {
   text?: string;
@@ -12,6 +14,7 @@ interface Args extends ModelArgs, SparsityArgs {
   "first-story": number;
   window?: number;
   json: boolean;
+  "trace-out"?: string;
 }
 
 export const evalCommand = {
@@ -23,7 +26,8 @@ export const evalCommand = {
       .option("stories", { type: "number", default: 200, describe: "how many stories" })
       .option("first-story", { type: "number", default: 0, describe: "index of the first story" })
       .option("window", { type: "number", describe: "tokens per window (default: the model's context)" })
-      .option("json", { type: "boolean", default: false }),
+      .option("json", { type: "boolean", default: false })
+      .option("trace-out", { type: "string", describe: "write the masks of the run as a trace (replay with `dip simulate --trace`)" }),
   handler: async (a: ArgumentsCamelCase<Args>) => {
     const file = a.text ?? resolve(dataDir(), "tinystories", "valid-sample.txt");
     let text: string;
@@ -39,7 +43,19 @@ export const evalCommand = {
     const o = await openModel(a);
     const spec = await applySparsity(o, a);
     const stream = tokenStream(o.tokenizer, stories);
-    const r = perplexity(o.engine, stream, { window: a.window, onProgress: progress("eval") });
+    const recorder = a["trace-out"] ? new MaskRecorder(o.engine) : undefined;
+    let sequence = -1;
+    const r = perplexity(o.engine, stream, {
+      window: a.window,
+      onProgress: progress("eval"),
+      onStep: recorder
+        ? ({ sequence: s }) => {
+            if (s !== sequence) recorder.beginSequence(0), (sequence = s);
+            recorder.afterStep();
+          }
+        : undefined,
+    });
+    if (recorder) await writeTraceFile(a["trace-out"]!, recorder.trace({ ppl: r.ppl, mean_nll: r.mean_nll, tokens: r.tokens, text: file, stories: stories.length }));
     const out = { model: o.model.name, method: spec.method, spec, label: specLabel(spec), stories: stories.length, ...r };
     if (a.json) process.stdout.write(JSON.stringify(out) + "\n");
     else

@@ -2,6 +2,8 @@ import type { Argv, ArgumentsCamelCase } from "yargs";
 import { applySparsity, openModel, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
 import { generate } from "../generate.js";
 import { specLabel } from "../sparsity.js";
+import { MaskRecorder } from "../sim/run.js";
+import { writeTraceFile } from "../sim/trace-file.js";
 
 interface Args extends ModelArgs, SparsityArgs {
   prompt: string;
@@ -11,6 +13,7 @@ interface Args extends ModelArgs, SparsityArgs {
   seed: number;
   json: boolean;
   summary: boolean;
+  "trace-out"?: string;
 }
 
 export const generateCommand = {
@@ -24,11 +27,14 @@ export const generateCommand = {
       .option("top-p", { type: "number", default: 0.9, describe: "nucleus sampling mass, in (0, 1]" })
       .option("seed", { type: "number", default: 42, describe: "PRNG seed (same seed, same text, on every runtime)" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON object instead of streaming" })
-      .option("summary", { type: "boolean", default: false, describe: "print a summary line after the text" }),
+      .option("summary", { type: "boolean", default: false, describe: "print a summary line after the text" })
+      .option("trace-out", { type: "string", describe: "write the masks of every step as a trace (replay with `dip simulate --trace`)" }),
   handler: async (a: ArgumentsCamelCase<Args>) => {
     const o = await openModel(a);
     const spec = await applySparsity(o, a);
     o.engine.resetBytes();
+    const recorder = a["trace-out"] ? new MaskRecorder(o.engine) : undefined;
+    recorder?.beginSequence(0);
     const result = generate(o.engine, o.tokenizer, {
       prompt: a.prompt,
       steps: a.steps,
@@ -36,7 +42,9 @@ export const generateCommand = {
       topP: a["top-p"],
       seed: a.seed,
       onText: a.json ? undefined : (t) => process.stdout.write(t),
+      onStep: recorder ? () => recorder.afterStep() : undefined,
     });
+    if (recorder) await writeTraceFile(a["trace-out"]!, recorder.trace());
     const bytes = o.engine.bytesRead();
     const stepsRun = Math.max(1, result.tokens.length - 1);
     const weightBytesPerToken = (bytes.embedding + bytes.attention + bytes.mlp + bytes.lm_head) / stepsRun;

@@ -4,6 +4,7 @@
 // Spec: https://github.com/ggerganov/ggml/blob/master/docs/gguf.md
 import { type LayerWeights, type LoadedModel, type ModelConfig, type Vocabulary, ModelFormatError, headDim, validateConfig, validateWeights } from "../model.js";
 import { BinaryReader, f32Array } from "./binary.js";
+import type { RopeScaling } from "../rope.js";
 
 export const GGUF_MAGIC = "GGUF";
 const SUPPORTED_VERSIONS = [1, 2, 3];
@@ -304,7 +305,9 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
     throw new ModelFormatError(file, `unsupported architecture "${arch}"; supported: ${SUPPORTED_ARCHITECTURES.join(", ")}`);
   }
   const scaling = metaString(meta, `${arch}.rope.scaling.type`, file);
-  if (scaling !== undefined && scaling !== "none") throw new ModelFormatError(file, `rope scaling "${scaling}" is not supported`);
+  if (scaling !== undefined && scaling !== "none" && scaling !== "linear") throw new ModelFormatError(file, `rope scaling "${scaling}" is not supported; supported: none, linear`);
+  const ropeScaling: RopeScaling | undefined = scaling === "linear" ? { type: "linear", factor: metaNumber(meta, `${arch}.rope.scaling.factor`, file) } : undefined;
+  if (ropeScaling && !(ropeScaling.factor > 0)) throw new ModelFormatError(file, `${arch}.rope.scaling.factor is ${ropeScaling.factor}, expected > 0`);
 
   const byName = new Map(header.tensors.map((t) => [t.name, t]));
   if (byName.has("rope_freqs.weight")) throw new ModelFormatError(file, "tensor rope_freqs.weight (per-frequency RoPE scaling) is not supported");
@@ -313,16 +316,23 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
   if (embedding.dims.length !== 2) throw new ModelFormatError(file, `tensor token_embd.weight has dims [${embedding.dims.join(", ")}], expected [dim, vocab]`);
 
   const nHeads = metaInt(meta, `${arch}.attention.head_count`, file);
+  const dimValue = metaInt(meta, `${arch}.embedding_length`, file);
+  // llama.cpp's head size: attention.key_length, by default embedding_length / head_count
+  const keyLength = meta.has(`${arch}.attention.key_length`) ? metaInt(meta, `${arch}.attention.key_length`, file) : undefined;
+  const valueLength = meta.has(`${arch}.attention.value_length`) ? metaInt(meta, `${arch}.attention.value_length`, file) : keyLength;
+  if (keyLength !== valueLength) throw new ModelFormatError(file, `${arch}.attention.key_length ${keyLength} differs from value_length ${valueLength}; supported: equal key and value head sizes`);
   const config: ModelConfig = {
     architecture: arch,
-    dim: metaInt(meta, `${arch}.embedding_length`, file),
+    dim: dimValue,
     hiddenDim: metaInt(meta, `${arch}.feed_forward_length`, file),
     nLayers: metaInt(meta, `${arch}.block_count`, file),
     nHeads,
     nKvHeads: metaInt(meta, `${arch}.attention.head_count_kv`, file, nHeads),
+    ...(keyLength !== undefined && keyLength * nHeads !== dimValue ? { headDim: keyLength } : {}),
     vocabSize: embedding.dims[1],
     seqLen: metaInt(meta, `${arch}.context_length`, file),
     ropeTheta: metaNumber(meta, `${arch}.rope.freq_base`, file, 10000),
+    ...(ropeScaling ? { ropeScaling } : {}),
     // llama.cpp's converter permutes Hugging Face q/k rows back into Meta's original layout, so
     // GGUF llama files always rotate adjacent pairs (2i, 2i+1).
     ropeLayout: "interleaved",

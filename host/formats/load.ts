@@ -2,11 +2,12 @@
 // bytes, so browsers and Deno can use them on fetched buffers.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { access, readFile } from "node:fs/promises";
+import { access, readFile, stat } from "node:fs/promises";
 import { dirname, extname, join } from "node:path";
 import { type LoadedModel, ModelFormatError } from "../model.js";
 import { GGUF_MAGIC, parseGguf } from "./gguf.js";
 import { parseLlama2cCheckpoint, parseLlama2cTokenizer } from "./llama2c.js";
+import { loadHfDirectory, loadHfSafetensors } from "./hf.js";
 
 export interface LoadOptions {
   /** llama2.c tokenizer.bin; by default tokenizer.bin or tok<vocab>.bin beside the checkpoint */
@@ -33,16 +34,29 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function isGguf(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && String.fromCharCode(...bytes.subarray(0, 4)) === GGUF_MAGIC;
 }
 
-/** Loads a GGUF (detected by its magic) or a llama2.c checkpoint (.bin) with its tokenizer. */
+/**
+ * Loads a GGUF (detected by its magic), a llama2.c checkpoint (.bin) with its tokenizer, or a
+ * Hugging Face model: a folder, or a .safetensors file with config.json beside it.
+ */
 export async function loadModelFile(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  if (await isDirectory(path)) return loadHfDirectory(path);
+  if (extname(path).toLowerCase() === ".safetensors" || path.endsWith(".safetensors.index.json")) return loadHfSafetensors(path);
   const bytes = await readFileOrExplain(path, "model file");
   if (isGguf(bytes)) return parseGguf(bytes, path);
   if (extname(path).toLowerCase() !== ".bin") {
-    throw new ModelFormatError(path, 'unrecognized model format: expected a GGUF file (magic "GGUF") or a llama2.c checkpoint named *.bin');
+    throw new ModelFormatError(path, 'unrecognized model format: expected a GGUF file (magic "GGUF"), a llama2.c checkpoint named *.bin, a *.safetensors file with config.json beside it, or a Hugging Face model folder');
   }
   const model = parseLlama2cCheckpoint(bytes, path);
   const tokenizerPath = opts.tokenizer ?? (await findLlama2cTokenizer(path, model.config.vocabSize));

@@ -8,6 +8,9 @@
 // Positions are original indices and a merged token keeps its left index, so list order and index
 // order agree and "leftmost" means the same in both.
 import type { Vocabulary } from "../model.js";
+import type { StreamDecoder, Tokenizer } from "./types.js";
+
+export type { StreamDecoder } from "./types.js";
 
 export interface EncodeOptions {
   /** prepend BOS (default true) */
@@ -16,20 +19,13 @@ export interface EncodeOptions {
   eos?: boolean;
 }
 
-export interface StreamDecoder {
-  /** the text this token completes (may be "" while a multi-byte character is incomplete) */
-  push(id: number): string;
-  /** whatever is pending at the end (an incomplete UTF-8 sequence becomes U+FFFD) */
-  flush(): string;
-}
-
 /** run.c starts best_score at -1e10: pieces scored at or below it are never merged. */
 const MIN_MERGE_SCORE = -1e10;
 
 const utf8Encoder = new TextEncoder();
 const PAIR_CACHE_LIMIT = 1 << 20;
 
-export class SentencePieceTokenizer {
+export class SentencePieceTokenizer implements Tokenizer {
   readonly pieces: readonly string[];
   readonly scores: Float32Array;
   readonly bosId: number;

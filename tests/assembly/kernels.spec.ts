@@ -250,3 +250,63 @@ describe("rope", () => {
     expect(Mathf.abs(f(v, 3) - <f32>Math.sin(0.03)) < 1e-6).toBe(true);
   });
 });
+
+import { matvecQ8, matvecQ8Scalar, gatherColumnsQ8, gatherColumnsQ8Scalar, q8Bytes, q8Scales, q8Blocks, dequantRowQ8 } from "../../assembly/kernels/q8";
+
+/** A random q8 matrix of rows x n: quants in [-127, 127], scales in (0, 0.02]. */
+function randomQ8(rows: i32, n: i32): usize {
+  const w = heap.alloc(q8Bytes(rows, n));
+  for (let i = 0; i < rows * n; i++) store<i8>(w + <usize>i, <i8>(<i32>(rand() * 127.0)));
+  const sc = q8Scales(w, rows, n);
+  for (let i = 0; i < rows * q8Blocks(n); i++) setF(sc, i, 0.01 + 0.01 * rand());
+  return w;
+}
+
+describe("q8 kernels", () => {
+  it("matvecQ8 equals its scalar reference bit for bit, and the dequantized f32 product closely", () => {
+    const sizes: i32[] = [1, 7, 32, 33, 64, 95, 172];
+    for (let s = 0; s < sizes.length; s++) {
+      const cols = sizes[s];
+      const rows = 5;
+      const w = randomQ8(rows, cols);
+      const x = buf(cols);
+      fillRandom(x, cols);
+      const a = buf(rows);
+      const b = buf(rows);
+      matvecQ8(a, w, x, rows, cols);
+      matvecQ8Scalar(b, w, x, rows, cols);
+      expect(bitsEqual(a, b, rows)).toBe(true, "cols " + cols.toString());
+      // against W dequantized row by row
+      const deq = buf(cols);
+      for (let r = 0; r < rows; r++) {
+        dequantRowQ8(deq, w, r, rows, cols);
+        let ref: f64 = 0;
+        for (let i = 0; i < cols; i++) ref += <f64>f(deq, i) * <f64>f(x, i);
+        expect(Math.abs(<f64>f(a, r) - ref) < 1e-4).toBe(true);
+      }
+    }
+  });
+
+  it("gatherColumnsQ8 equals its scalar reference bit for bit on odd sizes and subsets", () => {
+    const sizes: i32[] = [3, 32, 40, 172];
+    for (let s = 0; s < sizes.length; s++) {
+      const nOut = sizes[s];
+      const nIn = 9;
+      const wT = randomQ8(nIn, nOut);
+      const x = buf(nIn);
+      fillRandom(x, nIn);
+      const idx = buf(nIn);
+      let k = 0;
+      for (let j = 0; j < nIn; j++) {
+        if (j % 4 == 2) continue;
+        store<u32>(idx + (<usize>k << 2), j);
+        k++;
+      }
+      const a = buf(nOut);
+      const b = buf(nOut);
+      gatherColumnsQ8(a, wT, x, idx, k, nIn, nOut);
+      gatherColumnsQ8Scalar(b, wT, x, idx, k, nIn, nOut);
+      expect(bitsEqual(a, b, nOut)).toBe(true, "nOut " + nOut.toString());
+    }
+  });
+});

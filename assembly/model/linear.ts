@@ -1,0 +1,44 @@
+// The weight dtype of the loaded model and the kernels that go with it: f32, or q8 (int8 blocks of
+// 32 with an f32 scale, assembly/kernels/q8.ts). The forward pass calls these and never branches
+// on the dtype itself. Norm weights and biases stay f32.
+
+import { matvecF32, matvecRowsF32 } from "../kernels/matvec";
+import { gatherColumnsF32 } from "../kernels/gather";
+import { dequantRowQ8, gatherColumnsQ8, matvecQ8, matvecRowsQ8, q8Blocks } from "../kernels/q8";
+
+export const DTYPE_F32 = 0;
+export const DTYPE_Q8 = 1;
+export let weightDtype: i32 = DTYPE_F32;
+
+export function setWeightDtype(dtype: i32): void {
+  weightDtype = dtype;
+}
+
+/** out = W x for a row-major [rows x cols] matrix. */
+export function linear(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  if (weightDtype == DTYPE_Q8) matvecQ8(out, w, x, rows, cols);
+  else matvecF32(out, w, x, rows, cols);
+}
+
+/** out[k] = W[rowIdx[k], :] . x for the listed rows of a row-major [totalRows x cols] matrix. */
+export function linearRows(out: usize, w: usize, x: usize, rowIdx: usize, nRows: i32, totalRows: i32, cols: i32): void {
+  if (weightDtype == DTYPE_Q8) matvecRowsQ8(out, w, x, rowIdx, nRows, totalRows, cols);
+  else matvecRowsF32(out, w, x, rowIdx, nRows, cols);
+}
+
+/** out = sum over kept inputs j of x[j] * WT[j, :] for an input-major [nIn x nOut] matrix. */
+export function gatherColumns(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
+  if (weightDtype == DTYPE_Q8) gatherColumnsQ8(out, wT, x, idx, nKept, nIn, nOut);
+  else gatherColumnsF32(out, wT, x, idx, nKept, nOut);
+}
+
+/** out = row r of a row-major [rows x cols] table (the token embedding). */
+export function tableRow(out: usize, w: usize, r: i32, rows: i32, cols: i32): void {
+  if (weightDtype == DTYPE_Q8) dequantRowQ8(out, w, r, rows, cols);
+  else memory.copy(out, w + <usize>r * <usize>cols * 4, <usize>cols * 4);
+}
+
+/** Bytes read for one row (or one input-major column) of n weights. */
+export function rowBytes(n: i32): f64 {
+  return weightDtype == DTYPE_Q8 ? <f64>n + 4.0 * q8Blocks(n) : 4.0 * n;
+}

@@ -1,0 +1,122 @@
+// `dip convert`: any model we read (GGUF, llama2.c, Hugging Face) -> GGUF v3, f32 or Q8_0.
+// Written to a temporary file beside the output and renamed into place, so a failed or
+// interrupted conversion never leaves a half-written GGUF under the requested name.
+import type { Argv, ArgumentsCamelCase } from "yargs";
+import { randomBytes } from "node:crypto";
+import { open, readdir, realpath, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { loadModelFile } from "../formats/load.js";
+import { type GgufOutputType, planGguf, tensorBytes } from "../formats/gguf-writer.js";
+import { GGML_TYPE_Q8_0 } from "../formats/gguf.js";
+import type { LoadedModel } from "../model.js";
+import { UsageError } from "./common.js";
+
+interface Args {
+  model: string;
+  out: string;
+  dtype: string;
+  tokenizer?: string;
+  json: boolean;
+}
+
+export const OUTPUT_TYPES: GgufOutputType[] = ["f32", "q8"];
+
+export interface ConvertSummary {
+  out: string;
+  bytes: number;
+  tensors: number;
+  q8_0_tensors: number;
+  f32_tensors: number;
+  /** 2-D matrices kept f32 in a q8 file (rows not a multiple of 32) */
+  kept_f32: string[];
+  tokenizer_embedded: boolean;
+}
+
+export const convertCommand = {
+  command: "convert",
+  describe: "write a model (GGUF, llama2.c .bin, Hugging Face folder or .safetensors) as GGUF v3",
+  builder: (y: Argv) =>
+    y
+      .option("model", { type: "string", demandOption: true, describe: "input model: .gguf, llama2.c .bin, Hugging Face folder or .safetensors" })
+      .option("out", { type: "string", demandOption: true, describe: "output .gguf file (written atomically; never the input)" })
+      .option("dtype", { type: "string", default: "f32", describe: `tensor type: ${OUTPUT_TYPES.join("|")} (q8 = Q8_0 weight matrices, f32 norms)` })
+      .option("tokenizer", { type: "string", describe: "llama2.c tokenizer .bin for a .bin checkpoint (embedded in the GGUF)" })
+      .option("json", { type: "boolean", default: false, describe: "print the summary as JSON" }),
+  handler: async (a: ArgumentsCamelCase<Args>) => {
+    if (!OUTPUT_TYPES.includes(a.dtype as GgufOutputType)) throw new UsageError(`--dtype must be one of ${OUTPUT_TYPES.join(", ")}, got ${a.dtype}`);
+    const input = resolve(a.model);
+    await stat(input).catch(() => {
+      throw new UsageError(`model not found: ${input}`);
+    });
+    const model = await loadModelFile(input, { tokenizer: a.tokenizer });
+    const summary = await convertModel(model, resolve(a.out), a.dtype as GgufOutputType, a.tokenizer ? [resolve(a.tokenizer)] : []);
+    if (a.json) {
+      process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
+      return;
+    }
+    const lines = [
+      `wrote ${summary.out}: ${summary.tensors} tensors (${summary.q8_0_tensors} Q8_0, ${summary.f32_tensors} F32), ${(summary.bytes / 1e6).toFixed(3)} MB, from ${model.source} (${model.format})`,
+    ];
+    if (summary.kept_f32.length > 0) lines.push(`kept F32 (rows not a multiple of 32 values): ${summary.kept_f32.join(", ")}`);
+    if (!summary.tokenizer_embedded) {
+      lines.push(
+        model.tokenizerJson
+          ? `tokenizer not embedded (GGUF holds SentencePiece vocabularies only): run the GGUF with --tokenizer ${model.tokenizerJson}`
+          : "the model has no vocabulary: none embedded",
+      );
+    }
+    process.stdout.write(lines.join("\n") + "\n");
+  },
+};
+
+/** Writes `model` as GGUF to `out` (atomically), refusing to overwrite any file it was read from. */
+export async function convertModel(model: LoadedModel, out: string, type: GgufOutputType, extraInputs: string[] = []): Promise<ConvertSummary> {
+  await refuseInputOverwrite(model, out, extraInputs);
+  const plan = planGguf(model, type);
+  const tmp = join(dirname(out), `.${basename(out)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
+  const fh = await open(tmp, "wx");
+  try {
+    await fh.write(plan.header);
+    for (const t of plan.tensors) await fh.write(tensorBytes(t));
+    await fh.sync();
+    await fh.close();
+    await rename(tmp, out);
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  const q8 = plan.tensors.filter((t) => t.type === GGML_TYPE_Q8_0).length;
+  return {
+    out,
+    bytes: plan.bytes,
+    tensors: plan.tensors.length,
+    q8_0_tensors: q8,
+    f32_tensors: plan.tensors.length - q8,
+    kept_f32: plan.keptF32,
+    tokenizer_embedded: model.vocab !== undefined,
+  };
+}
+
+/** The files a model was read from: the file itself, or a folder's weights, configs and tokenizer. */
+async function inputFiles(model: LoadedModel, extra: string[]): Promise<string[]> {
+  const files = [model.source, ...extra];
+  if (model.tokenizerJson) files.push(model.tokenizerJson);
+  const source = await stat(model.source).catch(() => undefined);
+  const dir = source?.isDirectory() ? model.source : dirname(model.source);
+  // a folder's or a checkpoint's companions: shards, config.json, tokenizer.json, tokenizer.bin
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    if (/\.(safetensors|json)$/.test(f) || /^tok.*\.bin$/.test(f)) files.push(join(dir, f));
+  }
+  return files;
+}
+
+async function refuseInputOverwrite(model: LoadedModel, out: string, extra: string[]): Promise<void> {
+  const outReal = await realpath(out).catch(() => undefined);
+  if (outReal === undefined) return; // nothing there yet: cannot be an input
+  if ((await stat(outReal)).isDirectory()) throw new UsageError(`--out ${out} is a directory, expected a file name`);
+  for (const f of await inputFiles(model, extra)) {
+    const real = await realpath(f).catch(() => undefined);
+    if (real === outReal) throw new UsageError(`--out ${out} is ${real === resolve(model.source) ? "the input model" : `an input file (${f})`}; refusing to overwrite it`);
+  }
+}

@@ -1,0 +1,142 @@
+// Hugging Face tokenizer.json (byte-level BPE, SentencePiece-style BPE with byte fallback, ...)
+// through @huggingface/tokenizers, behind the same Tokenizer interface as the SentencePiece one.
+//
+// BOS is whatever the tokenizer's post-processor adds (as transformers' `tokenizer(text)` does);
+// EOS comes from tokenizer_config.json, else generation_config.json / config.json beside it.
+import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { Tokenizer as HfTokenizerImpl } from "@huggingface/tokenizers";
+import { ModelFormatError } from "../model.js";
+import type { StreamDecoder, Tokenizer } from "./types.js";
+
+type Json = Record<string, unknown>;
+
+export interface HfTokenizerOptions {
+  /** tokenizer_config.json, when there is one (added-token and clean-up settings) */
+  tokenizerConfig?: Json;
+  /** end-of-sequence id when tokenizer_config.json does not name one (config.json's eos_token_id) */
+  eosId?: number;
+}
+
+export class HfTokenizer implements Tokenizer {
+  readonly bosId: number;
+  readonly eosId: number;
+  readonly vocabSize: number;
+  private readonly tok: HfTokenizerImpl;
+
+  constructor(tokenizerJson: Json, opts: HfTokenizerOptions = {}, readonly file = "tokenizer.json") {
+    try {
+      this.tok = new HfTokenizerImpl(tokenizerJson, opts.tokenizerConfig ?? {});
+    } catch (e) {
+      throw new ModelFormatError(file, `cannot build a tokenizer from it: ${(e as Error).message}`);
+    }
+    const vocab = this.tok.get_vocab(true);
+    let maxId = -1;
+    for (const id of vocab.values()) maxId = Math.max(maxId, id);
+    this.vocabSize = maxId + 1;
+    // BOS: the token the post-processor puts before the text, if any
+    const withSpecial = this.tok.encode("a", { add_special_tokens: true }).ids;
+    const without = this.tok.encode("a", { add_special_tokens: false }).ids;
+    this.bosId = withSpecial.length > without.length && withSpecial[0] !== without[0] ? withSpecial[0] : -1;
+    const eosName = tokenName(opts.tokenizerConfig?.eos_token);
+    const eosFromConfig = eosName !== undefined ? this.tok.token_to_id(eosName) : undefined;
+    this.eosId = eosFromConfig ?? opts.eosId ?? -1;
+    if (this.eosId >= this.vocabSize) throw new ModelFormatError(file, `end-of-sequence id ${this.eosId} is outside the vocabulary of ${this.vocabSize}`);
+  }
+
+  /**
+   * tokenizer.json, with tokenizer_config.json and the eos_token_id of generation_config.json or
+   * config.json when they are beside it.
+   */
+  static async fromFile(path: string): Promise<HfTokenizer> {
+    const json = await readJson(path, true);
+    if (typeof json !== "object" || json === null) throw new ModelFormatError(path, "expected a JSON object");
+    const dir = dirname(path);
+    const tokenizerConfig = (await readJson(join(dir, "tokenizer_config.json"), false)) as Json | undefined;
+    let eosId: number | undefined;
+    for (const name of ["generation_config.json", "config.json"]) {
+      const c = (await readJson(join(dir, name), false)) as Json | undefined;
+      const v = c?.eos_token_id;
+      // a list (Llama 3 stops on several): the first one here
+      const id = Array.isArray(v) ? v[0] : v;
+      if (Number.isSafeInteger(id) && (id as number) >= 0) {
+        eosId = id as number;
+        break;
+      }
+    }
+    return new HfTokenizer(json as Json, { ...(tokenizerConfig ? { tokenizerConfig } : {}), ...(eosId !== undefined ? { eosId } : {}) }, path);
+  }
+
+  encode(text: string, { bos = true }: { bos?: boolean } = {}): number[] {
+    return this.tok.encode(text, { add_special_tokens: bos }).ids;
+  }
+
+  decode(ids: readonly number[]): string {
+    for (const id of ids) this.check(id);
+    return this.decodeSkippingSpecial(ids);
+  }
+
+  /** The library refuses an empty list; its text is "". */
+  private decodeSkippingSpecial(ids: readonly number[]): string {
+    return ids.length === 0 ? "" : this.tok.decode([...ids], { skip_special_tokens: true });
+  }
+
+  private check(id: number): void {
+    if (!(Number.isInteger(id) && id >= 0 && id < this.vocabSize)) throw new RangeError(`token id ${id} is outside the vocabulary of ${this.vocabSize}`);
+  }
+
+  /**
+   * Decoders work on whole sequences (byte fallback, byte-level BPE, a stripped leading space), so
+   * each push decodes a short window of ids twice: up to the last emitted token and up to the new
+   * one, and emits the difference. A trailing U+FFFD means a character is still incomplete: wait.
+   * The window restarts after every emission, so the cost per token stays small.
+   */
+  createStreamDecoder(): StreamDecoder {
+    const ids: number[] = [];
+    let prefix = 0; // the window starts here
+    let read = 0; // text of ids[prefix..read) has been emitted
+    const pending = (final: boolean): string => {
+      const before = this.decodeSkippingSpecial(ids.slice(prefix, read));
+      const after = this.decodeSkippingSpecial(ids.slice(prefix));
+      if (after.length <= before.length || (!final && after.endsWith("\ufffd"))) return "";
+      prefix = read;
+      read = ids.length;
+      return after.slice(before.length);
+    };
+    return {
+      push: (id: number): string => {
+        this.check(id);
+        ids.push(id);
+        return pending(false);
+      },
+      flush: (): string => {
+        const text = pending(true);
+        ids.length = 0;
+        prefix = read = 0;
+        return text;
+      },
+    };
+  }
+}
+
+function tokenName(v: unknown): string | undefined {
+  if (typeof v === "string") return v;
+  if (typeof v === "object" && v !== null && typeof (v as Json).content === "string") return (v as Json).content as string;
+  return undefined;
+}
+
+async function readJson(path: string, required: boolean): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT" && !required) return undefined;
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new ModelFormatError(path, "tokenizer file not found");
+    throw e;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ModelFormatError(path, `not valid JSON: ${(e as Error).message}`);
+  }
+}

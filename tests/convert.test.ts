@@ -1,0 +1,238 @@
+// GGUF v3 writer and `dip convert`: our own output read back by our reader, f32 (identical logits),
+// Q8_0 (close logits, blocks within half a step) and Hugging Face sources (q/k permuted to GGUF's
+// interleaved rope layout).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Engine } from "../host/engine.js";
+import { loadModelFile } from "../host/formats/load.js";
+import { GGML_TYPE_F32, GGML_TYPE_Q8_0, halfToFloat, parseGguf, readGgufHeader } from "../host/formats/gguf.js";
+import { encodeGguf, permuteHalfToInterleaved, quantizeQ8_0 } from "../host/formats/gguf-writer.js";
+import { convertModel } from "../host/cli/convert.js";
+import { perplexity, splitStories, tokenStream } from "../host/eval.js";
+import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
+import { dataDir, fixturesDir, projectRoot } from "../host/paths.js";
+import type { LoadedModel } from "../host/model.js";
+import { maxAbsDiff, readJson, storiesFixture, storiesModel, STORIES_BIN, STORIES_GGUF } from "./helpers.js";
+
+const manifest = readJson(storiesFixture("manifest.json"));
+const tmp = mkdtempSync(join(tmpdir(), "dip-convert-"));
+const hfDir = (m: string) => resolve(fixturesDir(), "hf", m);
+
+async function runLogits(model: LoadedModel, tokens: number[]): Promise<Float32Array> {
+  const engine = await Engine.create(model);
+  const V = engine.config.vocabSize;
+  const out = new Float32Array(tokens.length * V);
+  tokens.forEach((t, i) => out.set(engine.step(t), i * V));
+  return out;
+}
+
+function argmax(logits: Float32Array, row: number, V = 512): number {
+  let best = 0;
+  for (let j = 1; j < V; j++) if (logits[row * V + j] > logits[row * V + best]) best = j;
+  return best;
+}
+
+function bitsEqual(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  return x.every((v, i) => v === y[i]);
+}
+
+test("stories260K GGUF v1 -> our GGUF v3 f32 -> the same logits bit for bit, and the same vocabulary", async () => {
+  const source = await storiesModel();
+  const out = join(tmp, "stories-f32.gguf");
+  await convertModel(source, out, "f32");
+  const bytes = new Uint8Array(readFileSync(out));
+  const header = readGgufHeader(bytes, out);
+  assert.equal(header.version, 3);
+  assert.equal(header.alignment, 32);
+  assert.equal(header.dataStart % 32, 0);
+  for (const t of header.tensors) {
+    assert.equal(t.offset % 32, 0, t.name);
+    assert.equal(t.type, GGML_TYPE_F32, t.name);
+  }
+  const back = parseGguf(bytes, out);
+  assert.deepEqual(back.config, source.config);
+  assert.deepEqual(back.vocab, source.vocab);
+  assert.ok(bitsEqual(await runLogits(back, manifest.tokens), await runLogits(source, manifest.tokens)));
+  // the tokenizer built from the written vocabulary encodes like the source's
+  const text = "Once upon a time, there was a little girl named Lily.";
+  assert.deepEqual(new SentencePieceTokenizer(back.vocab!).encode(text), new SentencePieceTokenizer(source.vocab!).encode(text));
+});
+
+test("llama2.c checkpoint -> GGUF f32 -> the same logits bit for bit", async () => {
+  const source = await loadModelFile(STORIES_BIN());
+  const back = parseGguf(encodeGguf(source, "f32"), "mem.gguf");
+  assert.ok(bitsEqual(await runLogits(back, manifest.tokens), await runLogits(source, manifest.tokens)));
+  assert.deepEqual(back.vocab?.pieces, source.vocab?.pieces);
+});
+
+test("Q8_0 blocks dequantize back within half a step of the f32 values", async () => {
+  const source = await storiesModel();
+  const out = join(tmp, "stories-q8.gguf");
+  const summary = await convertModel(source, out, "q8");
+  // stories260K's hidden size 172 is not a multiple of 32: ffn_down stays f32, like llama.cpp does
+  assert.deepEqual(summary.kept_f32, [0, 1, 2, 3, 4].map((l) => `blk.${l}.ffn_down.weight`));
+  const bytes = new Uint8Array(readFileSync(out));
+  const header = readGgufHeader(bytes, out);
+  const byName = new Map(header.tensors.map((t) => [t.name, t]));
+  const sourceOf = (name: string): Float32Array => {
+    const m = /^blk\.(\d+)\.(\w+)\.weight$/.exec(name);
+    const w = source.weights;
+    if (name === "token_embd.weight") return w.tokenEmbedding;
+    if (name === "output.weight") return w.lmHead!;
+    const l = w.layers[Number(m![1])];
+    const field = { attn_q: l.wq, attn_k: l.wk, attn_v: l.wv, attn_output: l.wo, ffn_gate: l.wGate, ffn_up: l.wUp } as Record<string, Float32Array>;
+    return field[m![2]];
+  };
+  let q8Tensors = 0;
+  let worstSteps = 0;
+  for (const t of header.tensors) {
+    if (t.dims.length === 1) assert.equal(t.type, GGML_TYPE_F32, `${t.name}: norms stay f32`);
+    if (t.type !== GGML_TYPE_Q8_0) continue;
+    q8Tensors++;
+    const x = sourceOf(t.name);
+    const at = header.dataStart + t.offset;
+    const view = new DataView(bytes.buffer, bytes.byteOffset + at);
+    const q = new Int8Array(bytes.buffer, bytes.byteOffset + at, (x.length / 32) * 34);
+    for (let b = 0; b < x.length / 32; b++) {
+      const d = halfToFloat(view.getUint16(b * 34, true));
+      let amax = 0;
+      for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[b * 32 + j]));
+      assert.ok(Math.abs(d - amax / 127) <= (amax / 127) * 2 ** -11, `${t.name} block ${b}: scale ${d} vs max/127 ${amax / 127}`);
+      for (let j = 0; j < 32; j++) {
+        const err = Math.abs(x[b * 32 + j] - d * q[b * 34 + 2 + j]);
+        worstSteps = Math.max(worstSteps, d > 0 ? err / d : err);
+      }
+    }
+  }
+  assert.equal(q8Tensors, 2 + 5 * 6);
+  assert.ok(worstSteps <= 0.5 + 1e-6, `worst error ${worstSteps} steps`);
+});
+
+test("quantizeQ8_0: ties round to even, zeros and extremes", () => {
+  const x = new Float32Array(32);
+  x[0] = 127; // d = 1 exactly
+  x[1] = 2.5;
+  x[2] = 3.5;
+  x[3] = -2.5;
+  x[4] = -127;
+  const b = quantizeQ8_0(x);
+  assert.equal(halfToFloat(b[0] | (b[1] << 8)), 1);
+  assert.deepEqual(Array.from(new Int8Array(b.buffer, 2, 6)), [127, 2, 4, -2, -127, 0]);
+  const zeros = quantizeQ8_0(new Float32Array(32));
+  assert.ok(zeros.every((v) => v === 0));
+  assert.throws(() => quantizeQ8_0(new Float32Array(31)), /multiple of 32/);
+});
+
+test("stories260K Q8_0: logits close to f32 and perplexity within 2%", async (t) => {
+  const source = await storiesModel();
+  const q8 = await loadModelFile(join(tmp, "stories-q8.gguf"));
+  const got = await runLogits(q8, manifest.tokens);
+  const want = await runLogits(source, manifest.tokens);
+  const d = maxAbsDiff(got, want);
+  const mean = got.reduce((s, v, i) => s + Math.abs(v - want[i]), 0) / got.length;
+  const top1 = manifest.tokens.filter((_: number, i: number) => argmax(got, i) === argmax(want, i)).length;
+  t.diagnostic(`stories260K q8_0 vs f32 over ${manifest.tokens.length} positions: max |logit diff| ${d.toFixed(4)}, mean ${mean.toFixed(5)} (logits reach ~22), top-1 equal at ${top1}/${manifest.tokens.length}`);
+  // Each quantized group alone moves the logits by 0.09-0.17 here (embedding 0.09, lm_head 0.15,
+  // attention 0.18, MLP 0.15): with dim 64 the per-weight errors of 1/254 of a block's max barely
+  // average out. 0.1 was too tight for Q8_0 on this model; 0.5 still catches a wrong scale or layout.
+  assert.ok(d < 0.5, `max abs diff ${d}`);
+  assert.ok(top1 >= manifest.tokens.length - 2, `top-1 equal at ${top1} positions`);
+  const stories = splitStories(readFileSync(resolve(dataDir(), "tinystories", "valid-sample.txt"), "utf8")).slice(0, 20);
+  const stream = tokenStream(new SentencePieceTokenizer(source.vocab!), stories);
+  const pF32 = perplexity(await Engine.create(source), stream).ppl;
+  const pQ8 = perplexity(await Engine.create(q8), stream).ppl;
+  t.diagnostic(`perplexity on 20 stories: f32 ${pF32.toFixed(4)}, q8_0 ${pQ8.toFixed(4)} (${((pQ8 / pF32 - 1) * 100).toFixed(3)}%)`);
+  assert.ok(Math.abs(pQ8 / pF32 - 1) < 0.02);
+});
+
+test("HF checkpoints -> GGUF: q/k permuted to the interleaved layout, logits within 1e-4 of the HF run", async (t) => {
+  for (const m of ["llama", "qwen2", "phi3", "mistral"]) {
+    const ref = readJson(join(hfDir(m), "reference.json"));
+    const loaded = await loadModelFile(hfDir(m));
+    // GGUF has no key for f16/bf16-rounded rotary frequencies: compare with the exact rotation
+    const hf = { ...loaded, config: { ...loaded.config, ropeFreqDtype: undefined } };
+    const out = join(tmp, `${m}.gguf`);
+    await convertModel(hf, out, "f32");
+    const gguf = await loadModelFile(out);
+    assert.equal(gguf.config.ropeLayout, "interleaved");
+    assert.equal(gguf.config.tiedEmbeddings, hf.config.tiedEmbeddings);
+    assert.ok(gguf.weights.layers.every((l, i) => (l.bq !== undefined) === (hf.weights.layers[i].bq !== undefined)));
+    const d = maxAbsDiff(await runLogits(gguf, ref.tokens), await runLogits(hf, ref.tokens));
+    t.diagnostic(`${m}: HF -> GGUF max |logit diff| ${d.toExponential(2)}`);
+    assert.ok(d < 1e-4, `${m}: ${d}`);
+    const q8 = await loadModelFile(await convertModel(hf, join(tmp, `${m}-q8.gguf`), "q8").then((s) => s.out));
+    const dq = maxAbsDiff(await runLogits(q8, ref.tokens), await runLogits(hf, ref.tokens));
+    t.diagnostic(`${m}: HF -> GGUF q8_0 max |logit diff| ${dq.toExponential(2)}`);
+  }
+});
+
+test("permuteHalfToInterleaved is llama.cpp's permute: row h*hd + 2i + s <- row h*hd + s*hd/2 + i", () => {
+  // 2 heads of head dim 4, one column: rows 0..7 hold their own index
+  const w = Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(Array.from(permuteHalfToInterleaved(w, 2, 4, 1)), [0, 2, 1, 3, 4, 6, 5, 7]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The command line.
+
+function dip(...args: string[]) {
+  const r = spawnSync(process.execPath, [resolve(projectRoot(), "bin", "dip.js"), ...args], { encoding: "utf8" });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test("dip convert: writes atomically, refuses to overwrite its input, checks --dtype", async () => {
+  const out = join(tmp, "cli-q8.gguf");
+  const r = dip("convert", "--model", STORIES_GGUF(), "--out", out, "--dtype", "q8", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout);
+  assert.equal(summary.bytes, statSync(out).size);
+  assert.equal(summary.tokenizer_embedded, true);
+  assert.ok(!readdirSync(tmp).some((f) => f.endsWith(".tmp")), "no temporary file left behind");
+  assert.ok((await loadModelFile(out)).vocab);
+
+  const self = dip("convert", "--model", out, "--out", out);
+  assert.equal(self.code, 1);
+  assert.match(self.stderr, /refusing to overwrite/);
+  assert.equal(statSync(out).size, summary.bytes, "the input is untouched");
+
+  const bad = dip("convert", "--model", STORIES_GGUF(), "--out", join(tmp, "x.gguf"), "--dtype", "q4");
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--dtype must be one of f32, q8/);
+
+  const hf = dip("convert", "--model", hfDir("qwen2"), "--out", join(tmp, "qwen2-cli.gguf"));
+  assert.equal(hf.code, 0, hf.stderr);
+  assert.match(hf.stdout, /tokenizer not embedded .* --tokenizer .*tokenizer\.json/);
+  const gen = dip("generate", "--model", join(tmp, "qwen2-cli.gguf"), "--tokenizer", join(hfDir("qwen2"), "tokenizer.json"), "--prompt", "Once upon", "--steps", "8", "--temperature", "0");
+  assert.equal(gen.code, 0, gen.stderr);
+  assert.ok(gen.stdout.startsWith("Once upon"));
+});
+
+test("explicit head_dim and linear rope scaling survive the round trip (key_length, rope.scaling.*)", async () => {
+  // dim 8, 2 heads of 8: the q projection (16) is wider than dim, as head_dim allows
+  const c = {
+    architecture: "llama", dim: 8, hiddenDim: 32, nLayers: 1, nHeads: 2, nKvHeads: 1, headDim: 8, vocabSize: 40, seqLen: 16,
+    ropeTheta: 500000, ropeScaling: { type: "linear" as const, factor: 4 }, ropeLayout: "interleaved" as const, rmsEps: 1e-6, tiedEmbeddings: true,
+  };
+  let seed = 1;
+  const rand = (n: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * 0.5);
+  const model: LoadedModel = {
+    name: "tiny", source: "tiny", format: "synthetic", config: c,
+    weights: {
+      tokenEmbedding: rand(40 * 8), finalNorm: rand(8),
+      layers: [{ attnNorm: rand(8), wq: rand(16 * 8), wk: rand(8 * 8), wv: rand(8 * 8), wo: rand(8 * 16), ffnNorm: rand(8), wGate: rand(32 * 8), wUp: rand(32 * 8), wDown: rand(8 * 32) }],
+    },
+  };
+  const back = parseGguf(encodeGguf(model, "f32"), "tiny.gguf");
+  assert.deepEqual(back.config, { ...c, rmsEps: Math.fround(c.rmsEps) }, "GGUF stores epsilon as f32");
+  assert.ok(bitsEqual(await runLogits(back, [1, 2, 3, 4]), await runLogits(model, [1, 2, 3, 4])));
+  // llama3 scaling has no GGUF key (llama.cpp writes a rope_freqs tensor): refused by name
+  const llama3 = { ...model, config: { ...c, ropeScaling: { type: "llama3" as const, factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 } } };
+  assert.throws(() => encodeGguf(llama3, "f32"), /llama3 rope scaling cannot be written to GGUF/);
+});

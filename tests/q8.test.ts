@@ -1,0 +1,72 @@
+// q8 weights: quantization round trip, accuracy against f32, bytes read, and the up-front size check.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { Engine } from "../host/engine.js";
+import { dequantizeQ8Matrix, q8MatrixBytes, quantizeQ8Into } from "../host/quant.js";
+import { perplexity, splitStories, tokenStream } from "../host/eval.js";
+import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
+import { dataDir } from "../host/paths.js";
+import type { LoadedModel } from "../host/model.js";
+import { maxAbsDiff, readF32, readJson, storiesFixture, storiesModel } from "./helpers.js";
+
+test("q8 quantization: hand-made block, and every value within half a step of the original", () => {
+  // one row of 3: max |x| = 1.27 -> scale 0.01; 0.5 -> 50, -1.27 -> -127, 0.004 -> 0
+  const out = new Uint8Array(q8MatrixBytes(1, 3));
+  quantizeQ8Into(out, Float32Array.from([0.5, -1.27, 0.004]), 1, 3);
+  assert.deepEqual(Array.from(new Int8Array(out.buffer, 0, 3)), [50, -127, 0]);
+  assert.ok(Math.abs(new Float32Array(out.buffer, 4, 1)[0] - 0.01) < 1e-9);
+  const rows = 3, n = 70; // two full blocks and a partial one per row
+  const a = Float32Array.from({ length: rows * n }, (_, i) => Math.sin(i * 1.7) * (1 + (i % 5)));
+  const q = new Uint8Array(q8MatrixBytes(rows, n));
+  quantizeQ8Into(q, a, rows, n);
+  const back = dequantizeQ8Matrix(q, rows, n);
+  for (let r = 0; r < rows; r++) {
+    for (let b = 0; b < 3; b++) {
+      const block = Array.from(a.subarray(r * n + b * 32, r * n + Math.min(n, (b + 1) * 32)));
+      const step = Math.max(...block.map(Math.abs)) / 127;
+      block.forEach((v, i) => assert.ok(Math.abs(back[r * n + b * 32 + i] - v) <= step / 2 + 1e-7));
+    }
+  }
+});
+
+test("q8 on stories260K: logits close to the reference, perplexity within 0.5%, 3.5x fewer bytes", async () => {
+  const manifest = readJson(storiesFixture("manifest.json"));
+  const model = await storiesModel();
+  const q8 = await Engine.create(model, { dtype: "q8" });
+  const f32 = await Engine.create(model);
+  const out = new Float32Array(manifest.tokens.length * 512);
+  manifest.tokens.forEach((t: number, i: number) => out.set(q8.step(t), i * 512));
+  const ref = readF32(storiesFixture(manifest.logits_file));
+  const err = maxAbsDiff(out, ref);
+  let meanErr = 0;
+  for (let i = 0; i < ref.length; i++) meanErr += Math.abs(out[i] - ref[i]) / ref.length;
+  // measured: max 0.29, mean ~0.03 on logits of magnitude ~10 (5 layers of 4-bit-free int8 error)
+  assert.ok(err < 0.5, `q8 max logit error ${err}`);
+  assert.ok(meanErr < 0.06, `q8 mean logit error ${meanErr}`);
+  const tok = new SentencePieceTokenizer(model.vocab!);
+  const stories = splitStories(readFileSync(resolve(dataDir(), "tinystories", "valid-sample.txt"), "utf8")).slice(0, 5);
+  const stream = tokenStream(tok, stories);
+  const p8 = perplexity(q8, stream);
+  const p32 = perplexity(f32, stream);
+  assert.ok(Math.abs(p8.ppl / p32.ppl - 1) < 5e-3, `q8 ppl ${p8.ppl} vs f32 ${p32.ppl}`);
+  // q8 reads 1 byte per weight + a 4-byte scale per 32 (and per partial block)
+  assert.ok(p32.weight_bytes_per_token / p8.weight_bytes_per_token > 3.3);
+  assert.equal(p8.weight_bytes_per_token, p8.dense_weight_bytes_per_token);
+});
+
+test("a model too large for wasm32 is refused up front with its size and what would fit", async () => {
+  const base = await storiesModel();
+  // a 7B-like config: 26 GB in f32, 7 GB in q8; refused before any weight is looked at
+  const big: LoadedModel = {
+    ...base,
+    name: "big",
+    config: { ...base.config, dim: 4096, hiddenDim: 11008, nLayers: 32, nHeads: 32, nKvHeads: 32, vocabSize: 32000, seqLen: 2048 },
+  };
+  await assert.rejects(Engine.create(big), /big needs \d+\.\d+ GB of wasm memory in f32 .* over the 4\.23 GB that wasm32 can address; no supported dtype fits/);
+  // 1.6B-like: over 4 GiB in f32, fits in q8
+  const mid: LoadedModel = { ...big, name: "mid", config: { ...big.config, nLayers: 10, seqLen: 512 } };
+  await assert.rejects(Engine.create(mid), /mid needs .* in f32 .* it fits with --dtype q8/);
+  await assert.rejects(Engine.create(base, { dtype: "q4" as never }), /--dtype must be one of f32, q8/);
+});
