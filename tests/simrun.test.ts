@@ -75,3 +75,24 @@ test("simulate --model with --trace-out, and the replay of that trace, print ide
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /belady .* cannot provide/);
 });
+
+test("sweep with simulator axes: one row per (point, policy, dram), belady >= lru, hit rate grows with DRAM", async () => {
+  const { runSweep } = await import("../host/cli/sweep.js");
+  const { parseSimAxes } = await import("../host/cli/sim-sweep.js");
+  const sim = parseSimAxes({ policies: "lru,belady", drams: "300KB,340KB", gammas: "0.5" })!;
+  const t = await runSweep({ stories: 1, methods: ["dip", "dip-ca"], keeps: [0.5], sim });
+  const col = (name: string) => t.header.indexOf(name);
+  const rows = t.rows.map((r) => ({ method: r[col("method")], policy: r[col("policy")], dram: Number(r[col("dram_bytes")]), hit: Number(r[col("hit_rate")]) }));
+  // dense and dip: 2 policies x 2 drams each; dip-ca: lru only (belady cannot drive live masks)
+  assert.equal(rows.filter((r) => r.method === "dense").length, 4);
+  assert.equal(rows.filter((r) => r.method === "dip").length, 4);
+  assert.deepEqual(rows.filter((r) => r.method === "dip-ca").map((r) => r.policy), ["lru", "lru"]);
+  for (const dram of [300e3, 340e3]) {
+    const hit = (policy: string) => rows.find((r) => r.method === "dip" && r.policy === policy && r.dram === dram)!.hit;
+    assert.ok(hit("belady") >= hit("lru"), `belady ${hit("belady")} < lru ${hit("lru")} at ${dram}`);
+  }
+  for (const policy of ["lru", "belady"]) {
+    const at = (dram: number) => rows.find((r) => r.method === "dip" && r.policy === policy && r.dram === dram)!.hit;
+    assert.ok(at(340e3) >= at(300e3));
+  }
+});

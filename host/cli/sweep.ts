@@ -14,6 +14,7 @@ import { dataDir } from "../paths.js";
 import { maskKeeps, METHODS, type Method } from "../sparsity.js";
 import { columnIndex, CsvError, mergeCsv, parseCsv, readCsvFile, sortSweepRows, writeCsvFile, writeFileAtomic, type CsvTable } from "../report/csv.js";
 import { linePlot, type ReferenceLine, type Series } from "../report/svg.js";
+import { parseSimAxes, SIM_COLUMNS, simulatePoint, withGammas, type SimAxes } from "./sim-sweep.js";
 
 export const SWEEP_HEADER = [
   "model",
@@ -29,8 +30,12 @@ export const SWEEP_HEADER = [
   "stories",
 ] as const;
 
-/** Methods a sweep can run: dip-ca needs the cache simulator stepping beside it (DIP.md), so not here. */
+/** Methods a plain sweep can run: dip-ca needs the cache simulator stepping beside it (DIP.md). */
 export const SWEEP_METHODS: readonly Method[] = METHODS.filter((m) => m !== "dense" && m !== "dip-ca");
+/** With simulator axes, dip-ca joins them. */
+export const SIM_SWEEP_METHODS: readonly Method[] = METHODS.filter((m) => m !== "dense");
+
+export const SIM_SWEEP_HEADER = [...SWEEP_HEADER, ...SIM_COLUMNS];
 
 export interface Shard {
   /** 1-based */
@@ -49,13 +54,14 @@ export function parseShard(s: string): Shard {
   return { index, count };
 }
 
-export function parseMethods(s: string): Method[] {
+export function parseMethods(s: string, withSimulator = false): Method[] {
+  const allowed = withSimulator ? SIM_SWEEP_METHODS : SWEEP_METHODS;
   const names = s.split(",").map((x) => x.trim()).filter((x) => x.length > 0);
-  if (names.length === 0) throw new UsageError(`--methods: no methods given (choose from ${SWEEP_METHODS.join(", ")})`);
+  if (names.length === 0) throw new UsageError(`--methods: no methods given (choose from ${allowed.join(", ")})`);
   for (const [i, n] of names.entries()) {
     if (n === "dense") throw new UsageError(`--methods: leave out "dense"; every sweep has a dense row`);
-    if (n === "dip-ca") throw new UsageError(`--methods: dip-ca depends on the cache simulator's state token by token; sweep it with the simulator, not here`);
-    if (!(SWEEP_METHODS as readonly string[]).includes(n)) throw new UsageError(`--methods: unknown method "${n}" (choose from ${SWEEP_METHODS.join(", ")})`);
+    if (n === "dip-ca" && !withSimulator) throw new UsageError(`--methods: dip-ca depends on the cache simulator's state token by token; add simulator axes (--policies, --drams, --gammas)`);
+    if (!(allowed as readonly string[]).includes(n)) throw new UsageError(`--methods: unknown method "${n}" (choose from ${allowed.join(", ")})`);
     if (names.indexOf(n) !== i) throw new UsageError(`--methods: "${n}" is listed twice`);
   }
   return names as Method[];
@@ -101,6 +107,8 @@ export interface SweepOptions extends ModelArgs {
   log?: (line: string) => void;
   /** an already opened model to reuse (tests) */
   opened?: Opened;
+  /** simulator axes: every point also goes through the Flash -> DRAM simulator */
+  sim?: SimAxes;
 }
 
 async function readStories(file: string, first: number, count: number): Promise<string[]> {
@@ -125,6 +133,17 @@ export async function runSweep(opts: SweepOptions): Promise<CsvTable> {
   const stream = tokenStream(o.tokenizer, stories);
   const log = opts.log ?? (() => {});
   const rows: string[][] = [];
+  if (opts.sim) {
+    const simPoints = withGammas(points, opts.sim.gammas);
+    for (const [j, p] of simPoints.entries()) {
+      const t0 = Date.now();
+      rows.push(...(await simulatePoint(o, p, stream, stories.length, opts.sim, { window: opts.window, calibText: opts.calibText })));
+      const label = p.method === "dense" ? "dense" : `${p.method} keep ${p.keep}${p.gamma !== undefined ? ` gamma ${p.gamma}` : ""}`;
+      log(`[${j + 1}/${simPoints.length}] ${label} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+    const table = { header: [...SIM_SWEEP_HEADER], rows };
+    return { header: table.header, rows: sortSweepRows(table) };
+  }
   for (const [j, p] of points.entries()) {
     const label = p.method === "dense" ? "dense" : `${p.method} keep ${p.keep}`;
     const t0 = Date.now();
@@ -204,6 +223,11 @@ interface SweepArgs extends ModelArgs {
   "calib-text"?: string;
   out: string;
   json: boolean;
+  policies?: string;
+  drams?: string;
+  devices?: string;
+  gammas?: string;
+  bits?: string;
 }
 
 export const sweepCommand = {
@@ -220,13 +244,19 @@ export const sweepCommand = {
       .option("window", { type: "number", describe: "tokens per window (default: the model's context)" })
       .option("calib-text", { type: "string", describe: "cats/dip-threshold calibration text (default: TinyStories stories 200..219)" })
       .option("out", { type: "string", demandOption: true, describe: "CSV file to write" })
-      .option("json", { type: "boolean", default: false, describe: "print the rows as JSON on stdout" }),
+      .option("json", { type: "boolean", default: false, describe: "print the rows as JSON on stdout" })
+      .option("policies", { type: "string", describe: "simulator axis: cache policies, e.g. lru,lfu,belady" })
+      .option("drams", { type: "string", describe: "simulator axis: DRAM budgets, e.g. 300KB,320KB,6GB" })
+      .option("devices", { type: "string", describe: "simulator axis: device profiles (default mobile)" })
+      .option("gammas", { type: "string", describe: "simulator axis: dip-ca gammas, e.g. 0.1,0.3,0.5" })
+      .option("bits", { type: "string", describe: "simulator precision, e.g. mlp=4,attention=4" }),
   handler: async (a: ArgumentsCamelCase<SweepArgs>) => {
-    const methods = parseMethods(a.methods);
+    const sim = parseSimAxes(a);
+    const methods = parseMethods(a.methods, sim !== undefined);
     const keeps = parseKeeps(a.keeps);
     const shard = a.shard !== undefined ? parseShard(a.shard) : undefined;
     const out = resolve(a.out);
-    checkOverwrite(out, SWEEP_HEADER);
+    checkOverwrite(out, sim ? SIM_SWEEP_HEADER : SWEEP_HEADER);
     const table = await runSweep({
       model: a.model,
       tokenizer: a.tokenizer,
@@ -239,6 +269,7 @@ export const sweepCommand = {
       window: a.window,
       calibText: a["calib-text"],
       log: (line) => process.stderr.write(line + "\n"),
+      sim,
     });
     writeCsvFile(out, table);
     process.stderr.write(`wrote ${table.rows.length} rows to ${a.out}\n`);
@@ -282,6 +313,10 @@ const AXIS_LABELS: Record<string, string> = {
   mean_nll: "mean NLL (nats per token)",
   weight_bytes_per_token: "weight bytes read per token",
   keep: "keep",
+  tok_s: "simulated throughput (tokens/s)",
+  hit_rate: "DRAM cache hit rate",
+  dram_bytes: "DRAM budget (bytes)",
+  flash_bytes_per_token: "Flash bytes read per token",
   up_keep: "input keep (up_keep)",
   down_keep: "hidden keep (down_keep)",
 };

@@ -148,7 +148,10 @@ export function columnIndex(t: CsvTable, name: string, source = "CSV"): number {
 // Sweep tables
 
 /** Columns that identify a sweep row: two rows with equal keys measure the same thing. */
-export const SWEEP_KEY = ["model", "method", "keep", "up_keep", "down_keep"] as const;
+export const SWEEP_KEY = ["model", "method", "keep", "up_keep", "down_keep", "gamma", "policy", "device", "dram_bytes"] as const;
+
+/** Key columns after method and keep that order rows of a simulator sweep (when present). */
+const SIM_ORDER = ["gamma", "policy", "device", "dram_bytes"];
 
 /** Method order in sorted tables: the baseline first, then as in the paper's comparisons. */
 const METHOD_ORDER = ["dense", "glu", "cats", "dip", "dip-threshold", "dip-ca"];
@@ -158,6 +161,13 @@ export function sortSweepRows(t: CsvTable, source = "CSV"): string[][] {
   const mi = columnIndex(t, "method", source);
   const ki = columnIndex(t, "keep", source);
   const modelI = t.header.indexOf("model");
+  const extra = SIM_ORDER.map((c) => t.header.indexOf(c)).filter((i) => i >= 0);
+  const cmp = (x: string, y: string) => {
+    const nx = Number(x);
+    const ny = Number(y);
+    if (x !== "" && y !== "" && Number.isFinite(nx) && Number.isFinite(ny)) return nx - ny;
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
   const rank = (m: string) => {
     const r = METHOD_ORDER.indexOf(m);
     return r < 0 ? METHOD_ORDER.length : r;
@@ -167,6 +177,7 @@ export function sortSweepRows(t: CsvTable, source = "CSV"): string[][] {
       rank(a[mi]) - rank(b[mi]) ||
       (a[mi] < b[mi] ? -1 : a[mi] > b[mi] ? 1 : 0) ||
       Number(a[ki]) - Number(b[ki]) ||
+      extra.reduce((r, i) => r || cmp(a[i], b[i]), 0) ||
       (modelI < 0 ? 0 : a[modelI] < b[modelI] ? -1 : a[modelI] > b[modelI] ? 1 : 0),
   );
 }
