@@ -343,7 +343,8 @@ export function plotTable(t: CsvTable, o: PlotTableOptions): string {
   const group = o.group ?? "method";
   const xi = columnIndex(t, o.x, source);
   const yi = columnIndex(t, o.y, source);
-  const gi = columnIndex(t, group, source);
+  // "method,policy": one line per combination of these columns
+  const gis = group.split(",").map((g) => columnIndex(t, g.trim(), source));
   if (t.rows.length === 0) throw new CsvError(`${source}: no rows to plot`);
   const num = (r: string[], i: number, row: number) => {
     const v = Number(r[i]);
@@ -355,15 +356,16 @@ export function plotTable(t: CsvTable, o: PlotTableOptions): string {
   t.rows.forEach((r, j) => {
     const p: [number, number] = [num(r, xi, j), num(r, yi, j)];
     if (!inside(p[0], o.xRange) || !inside(p[1], o.yRange)) return;
-    const g = groups.get(r[gi]) ?? [];
+    const name = gis.map((i) => r[i]).filter((v) => v !== "").join(" ");
+    const g = groups.get(name) ?? [];
     g.push(p);
-    groups.set(r[gi], g);
+    groups.set(name, g);
   });
   if (groups.size === 0) throw new CsvError(`${source}: no rows inside the given x/y ranges`);
   const series: Series[] = [];
   const references: ReferenceLine[] = [];
   for (const [name, points] of groups) {
-    if (name === (o.reference ?? "dense") && points.length === 1) {
+    if (name.split(" ")[0] === (o.reference ?? "dense") && points.length === 1) {
       references.push({ name: `${name} (${Number(points[0][1].toPrecision(4))})`, y: points[0][1] });
     } else {
       series.push({ name, points: points.sort((p, q) => p[0] - q[0]) });
@@ -409,7 +411,7 @@ export const plotCommand = {
       .option("out", { type: "string", demandOption: true, describe: "SVG file to write" })
       .option("x", { type: "string", default: "mlp_density", describe: "column on the x axis" })
       .option("y", { type: "string", default: "ppl", describe: "column on the y axis" })
-      .option("group", { type: "string", default: "method", describe: "one line per value of this column" })
+      .option("group", { type: "string", default: "method", describe: "one line per value of this column (or of several: method,policy)" })
       .option("log-y", { type: "boolean", default: false, describe: "logarithmic y axis" })
       .option("x-range", { type: "string", describe: "lo,hi: plot only rows with x in this range (zoom)" })
       .option("y-range", { type: "string", describe: "lo,hi: plot only rows with y in this range (zoom)" })
