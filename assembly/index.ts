@@ -11,8 +11,9 @@ export { matvecF32, matvecF32Scalar, dotF32 } from "./kernels/matvec";
 export { gatherColumnsF32, gatherColumnsF32Scalar } from "./kernels/gather";
 export { matvecQ8, matvecQ8Scalar, gatherColumnsQ8, gatherColumnsQ8Scalar, q8Bytes } from "./kernels/q8";
 export { selectTopK } from "./kernels/topk";
-export { readSumF32, copyBytes } from "./kernels/bandwidth";
+export { readSumF32, readSum4StreamsF32, copyBytes } from "./kernels/bandwidth";
 export * from "./sim/index";
+export * from "./train/index";
 
 // Pointers and counters the host reads (exported as functions: plain numbers on every runtime).
 export function logitsPtr(): usize { return S.logits; }

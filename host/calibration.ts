@@ -2,10 +2,8 @@
 // tokens, collect |activation| per layer, take the (1 - keep) quantile. Results are cached in a
 // JSON file keyed by model, method, keep and data, so sweeps calibrate once.
 
-import { createHash } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
 import type { Engine } from "./engine.js";
+import { Sha256 } from "./sha256.js";
 import { maskKeeps, normalizeSpec, SparsityError, type SparsitySpec } from "./sparsity.js";
 
 export interface LayerThresholds {
@@ -29,17 +27,17 @@ export interface Calibration {
 
 /** A short hash identifying a model's weights (config plus a sample of every layer's MLP). */
 export function modelKey(engine: Engine): string {
-  const h = createHash("sha256");
+  const h = new Sha256();
   h.update(JSON.stringify(engine.config));
   for (const l of engine.model.weights.layers) {
     h.update(new Uint8Array(l.wGate.buffer, l.wGate.byteOffset, Math.min(l.wGate.byteLength, 4096)));
     h.update(new Uint8Array(l.wDown.buffer, l.wDown.byteOffset, Math.min(l.wDown.byteLength, 4096)));
   }
-  return `${engine.model.name}:${h.digest("hex").slice(0, 16)}`;
+  return `${engine.model.name}:${h.hex().slice(0, 16)}`;
 }
 
 export function dataKey(tokens: number[]): string {
-  return createHash("sha256").update(Int32Array.from(tokens)).digest("hex").slice(0, 16);
+  return new Sha256().update(Int32Array.from(tokens)).hex().slice(0, 16);
 }
 
 /** The value below which a fraction q of v lies (nearest-rank on a sorted copy). */
@@ -101,23 +99,12 @@ export function calibrate(engine: Engine, spec: SparsitySpec, sequences: number[
   };
 }
 
-/** Reads a calibration file and checks it belongs to this model and method. */
-export async function readCalibration(file: string, engine: Engine, spec: SparsitySpec): Promise<Calibration> {
-  let parsed: Calibration;
-  try {
-    parsed = JSON.parse(await readFile(file, "utf8")) as Calibration;
-  } catch (e) {
-    throw new SparsityError(`${file}: not a readable calibration file (${(e as Error).message})`);
-  }
+/** Checks that parsed calibration JSON belongs to this model and method (`file` names it in errors). */
+export function checkCalibration(parsed: Calibration, file: string, engine: Engine, spec: SparsitySpec): Calibration {
   if (parsed.version !== 1 || !Array.isArray(parsed.thresholds)) throw new SparsityError(`${file}: not a calibration file (version 1 with thresholds expected)`);
   const key = modelKey(engine);
   if (parsed.modelKey !== key) throw new SparsityError(`${file}: calibration is for model ${parsed.modelKey}, not ${key}`);
   if (parsed.method !== spec.method) throw new SparsityError(`${file}: calibration is for method ${parsed.method}, not ${spec.method}`);
   if (spec.keep !== undefined && parsed.keep !== spec.keep) throw new SparsityError(`${file}: calibration is for keep ${parsed.keep}, not ${spec.keep}`);
   return parsed;
-}
-
-export async function writeCalibration(file: string, cal: Calibration): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, JSON.stringify(cal, null, 1));
 }

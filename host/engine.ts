@@ -4,11 +4,12 @@
 
 import type { LoadedModel, ModelConfig } from "./model.js";
 import { headDim, validateWeights } from "./model.js";
-import { instantiateEngine, loadEngineWasmFromDisk, type EngineExports } from "./wasm.js";
+import { instantiateEngine, loadDefaultEngineWasm, type EngineExports } from "./wasm.js";
 import { keepCount, maskKeeps, METHOD_ID, needsCalibration, normalizeSpec, SparsityError, type SparsitySpec } from "./sparsity.js";
 import type { Calibration } from "./calibration.js";
 import { ropeInverseFrequencies } from "./rope.js";
 import { q8Blocks, q8MatrixBytes, quantizeQ8Into } from "./quant.js";
+import { AdapterError, checkAdapters, LORA_TARGET_ID, LORA_TARGETS, loraLinearShape, type LoraAdapters, type LoraTarget } from "./lora.js";
 
 /** Weight precision in wasm memory: f32, or q8 (int8 blocks of 32 with an f32 scale). */
 export type WeightDtype = "f32" | "q8";
@@ -51,6 +52,12 @@ interface Wasm {
   bytesAttention(): number;
   bytesMlp(): number;
   bytesLmHead(): number;
+  loraConfigure(rank: number, scale: number, targetMask: number): number;
+  loraEnable(on: number): void;
+  loraSetScale(scale: number): void;
+  loraA(layer: number, target: number): number;
+  loraB(layer: number, target: number): number;
+  loraInit(seed: number): void;
 }
 
 export interface WeightBytes {
@@ -61,7 +68,7 @@ export interface WeightBytes {
 }
 
 export interface EngineOptions {
-  /** wasm bytes to instantiate (browsers, Deno); default: build/engine.wasm from disk (Node) */
+  /** wasm bytes to instantiate (the runtime-neutral path); default: the registered loader (Node: build/engine.wasm) */
   wasmBytes?: BufferSource;
   /** sparsity to start with (default dense) */
   sparsity?: SparsitySpec;
@@ -85,6 +92,9 @@ export class Engine {
   private spec: SparsitySpec = { method: "dense" };
   private upRowMajor = false;
   private upPtrs: { inputMajor: number[]; rowMajor: number[] } = { inputMajor: [], rowMajor: [] };
+  /** the adapter block laid out in wasm (kept for reuse when the next adapters have the same shape) */
+  private loraSlots: { rank: number; targets: LoraTarget[] } | undefined;
+  private lora: { rank: number; alpha: number; targets: LoraTarget[]; info: Pick<LoraAdapters, "sparsity" | "info"> } | undefined;
 
   private constructor(
     readonly wasm: Wasm,
@@ -108,7 +118,7 @@ export class Engine {
       );
     }
     validateWeights(model);
-    const exports: EngineExports = opts.wasmBytes ? await instantiateEngine(opts.wasmBytes) : await loadEngineWasmFromDisk();
+    const exports: EngineExports = opts.wasmBytes ? await instantiateEngine(opts.wasmBytes) : await loadDefaultEngineWasm();
     const engine = new Engine(exports as unknown as Wasm, model, dtype);
     engine.layOut();
     engine.setSparsity(opts.sparsity ?? { method: "dense" }, opts.calibration);
@@ -364,6 +374,102 @@ export class Engine {
   /** Points DIP-CA at the simulator's per-layer "is cached" flags (u8 per column). */
   setCachedFlags(layer: number, inputFlagsPtr: number, hiddenFlagsPtr: number): void {
     this.wasm.setCachedFlags(layer, inputFlagsPtr, hiddenFlagsPtr);
+  }
+
+  /**
+   * Applies LoRA adapters in every MLP step from now on (DIP.md, "LoRA recovery"):
+   * out += ((x*m) A) B * alpha/r after each gather, on the kept inputs only. `null` removes them.
+   * Throws AdapterError when they do not fit this model.
+   *
+   *     engine.setAdapters(await readAdaptersFile("adapters.safetensors"));
+   */
+  setAdapters(adapters: LoraAdapters | null): void {
+    if (!adapters) {
+      this.wasm.loraEnable(0);
+      this.lora = undefined;
+      return;
+    }
+    checkAdapters(adapters, this.config);
+    this.layOutAdapters(adapters.rank, adapters.alpha, adapters.targets);
+    const r = adapters.rank;
+    adapters.layers.forEach((layer, l) => {
+      for (const t of adapters.targets) {
+        const m = layer[t]!;
+        // PEFT lora_A (r, in) -> A (in, r); lora_B (out, r) -> B (r, out): one input's row is contiguous
+        const a = this.f32(this.wasm.loraA(l, LORA_TARGET_ID[t]) >>> 0, m.inFeatures * r);
+        for (let k = 0; k < r; k++) for (let j = 0; j < m.inFeatures; j++) a[j * r + k] = m.a[k * m.inFeatures + j];
+        const b = this.f32(this.wasm.loraB(l, LORA_TARGET_ID[t]) >>> 0, r * m.outFeatures);
+        for (let o = 0; o < m.outFeatures; o++) for (let k = 0; k < r; k++) b[k * m.outFeatures + o] = m.b[o * r + k];
+      }
+    });
+    this.lora = { rank: r, alpha: adapters.alpha, targets: [...adapters.targets], info: { sparsity: adapters.sparsity, info: adapters.info } };
+  }
+
+  /**
+   * Fresh trainable adapters in wasm memory: every A ~ N(0, 1/r) from `seed`, every B = 0, so the
+   * model's outputs are unchanged until they are trained (host/lora-train.ts).
+   */
+  initAdapters(opts: { rank: number; alpha: number; targets?: readonly LoraTarget[]; seed?: number }): void {
+    const targets = LORA_TARGETS.filter((t) => (opts.targets ?? LORA_TARGETS).includes(t));
+    if (!Number.isInteger(opts.rank) || opts.rank < 1) throw new AdapterError(`--rank must be a positive integer, got ${opts.rank}`);
+    if (!Number.isFinite(opts.alpha) || opts.alpha <= 0) throw new AdapterError(`--alpha must be > 0, got ${opts.alpha}`);
+    if (targets.length === 0) throw new AdapterError("no LoRA targets");
+    this.layOutAdapters(opts.rank, opts.alpha, targets);
+    this.wasm.loraInit(opts.seed ?? 0);
+    this.lora = { rank: opts.rank, alpha: opts.alpha, targets, info: {} };
+  }
+
+  /** A copy of the active adapters (PEFT orientation), or null. */
+  getAdapters(): LoraAdapters | null {
+    const cur = this.lora;
+    if (!cur) return null;
+    const r = cur.rank;
+    const layers = Array.from({ length: this.config.nLayers }, (_, l) => {
+      const layer: LoraAdapters["layers"][number] = {};
+      for (const t of cur.targets) {
+        const s = loraLinearShape(this.config, t);
+        const a = this.f32(this.wasm.loraA(l, LORA_TARGET_ID[t]) >>> 0, s.inFeatures * r);
+        const b = this.f32(this.wasm.loraB(l, LORA_TARGET_ID[t]) >>> 0, r * s.outFeatures);
+        const pa = new Float32Array(r * s.inFeatures);
+        const pb = new Float32Array(s.outFeatures * r);
+        for (let k = 0; k < r; k++) for (let j = 0; j < s.inFeatures; j++) pa[k * s.inFeatures + j] = a[j * r + k];
+        for (let o = 0; o < s.outFeatures; o++) for (let k = 0; k < r; k++) pb[o * r + k] = b[k * s.outFeatures + o];
+        layer[t] = { a: pa, b: pb, ...s };
+      }
+      return layer;
+    });
+    return { rank: r, alpha: cur.alpha, targets: [...cur.targets], layers, ...(cur.info.sparsity ? { sparsity: cur.info.sparsity } : {}), ...(cur.info.info ? { info: cur.info.info } : {}) };
+  }
+
+  /** Whether adapters are applied, and their rank / alpha / targets. */
+  get adapterSettings(): { rank: number; alpha: number; targets: LoraTarget[] } | null {
+    return this.lora ? { rank: this.lora.rank, alpha: this.lora.alpha, targets: [...this.lora.targets] } : null;
+  }
+
+  /** f32 bytes of the active adapters (0 without): always resident, so the simulator adds them to memory. */
+  get adapterBytes(): number {
+    const cur = this.lora;
+    if (!cur) return 0;
+    const n = this.config.nLayers;
+    return cur.targets.reduce((sum, t) => {
+      const s = loraLinearShape(this.config, t);
+      return sum + 4 * n * cur.rank * (s.inFeatures + s.outFeatures);
+    }, 0);
+  }
+
+  /** Makes room for adapters of this shape in wasm (reusing the block when the shape is unchanged) and switches them on. */
+  private layOutAdapters(rank: number, alpha: number, targets: readonly LoraTarget[]): void {
+    const same = this.loraSlots && this.loraSlots.rank === rank && this.loraSlots.targets.join() === targets.join();
+    if (same) {
+      this.wasm.loraSetScale(alpha / rank);
+      this.wasm.loraEnable(1);
+      return;
+    }
+    const mask = targets.reduce((m, t) => m | (1 << LORA_TARGET_ID[t]), 0);
+    if ((this.wasm.loraConfigure(rank, alpha / rank, mask) >>> 0) === 0) {
+      throw new Error(`out of wasm memory allocating rank-${rank} adapters (in use: ${this.wasm.arenaUsedBytes() >>> 0} bytes)`);
+    }
+    this.loraSlots = { rank, targets: [...targets] };
   }
 
   /** Peak bytes the engine took from wasm memory (arena). */

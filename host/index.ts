@@ -1,16 +1,14 @@
-// Library entry: the public Engine API and what it needs.
-export { Engine } from "./engine.js";
-export type { EngineOptions, TokenMasks, WeightBytes } from "./engine.js";
-export { generate } from "./generate.js";
-export type { GenerateOptions, GenerateResult } from "./generate.js";
-export { perplexity, splitStories, tokenStream } from "./eval.js";
-export { parseGguf } from "./formats/gguf.js";
-export { parseLlama2cCheckpoint, parseLlama2cTokenizer } from "./formats/llama2c.js";
-export { loadModelFile } from "./formats/load.js";
-export { SentencePieceTokenizer } from "./tokenizer/sentencepiece.js";
-export { HfTokenizer } from "./tokenizer/hf.js";
-export type { Tokenizer, StreamDecoder } from "./tokenizer/types.js";
-export { encodeGguf } from "./formats/gguf-writer.js";
-export { splitKeep, METHODS } from "./sparsity.js";
-export type { SparsitySpec, Method } from "./sparsity.js";
-export type { LoadedModel, ModelConfig } from "./model.js";
+// Library entry for Node (and Deno): the runtime-neutral host plus the Node adapters (files,
+// build/engine.wasm as the default engine). Browsers import host/core.ts (build/web/dip.js).
+import "./node/wasm.js";
+export * from "./core.js";
+export { loadModelFile, sha256File } from "./node/load.js";
+export type { LoadOptions } from "./node/load.js";
+export { loadHfDirectory, loadHfSafetensors } from "./node/hf.js";
+export { loadHfTokenizerFile } from "./node/hf-tokenizer.js";
+export { readTraceFile, writeTraceFile } from "./node/trace-file.js";
+export { readCalibration, writeCalibration } from "./node/calibration-file.js";
+export { loadEngineWasmFromDisk, readEngineWasmBytes } from "./node/wasm.js";
+export { startDemoServer } from "./node/serve.js";
+export type { DemoServer, ServeOptions } from "./node/serve.js";
+export { readAdaptersFile, writeAdaptersFile } from "./node/adapters-file.js";

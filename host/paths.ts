@@ -1,4 +1,4 @@
-// Where the models, data and reference fixtures live: one configurable directory.
+// Node only (CLI, tests): where the models, data and reference fixtures live, one configurable directory.
 // DIP_SHARED_DIR overrides it; the default is ../shared beside the project checkout.
 import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";

@@ -1,8 +1,6 @@
-// Instantiates the engine's wasm module. The core takes bytes so it runs anywhere (Node, Deno,
-// browsers); `loadEngineWasmFromDisk` is the Node adapter.
-import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
-import { projectRoot } from "./paths.js";
+// Instantiates the engine's wasm module from bytes, so it runs anywhere (Node, Deno, browsers).
+// Where the default bytes come from is the host's business: the Node adapter (host/node/wasm.ts)
+// registers a loader that reads build/engine.wasm; a page passes `Engine.create(model, { wasmBytes })`.
 
 /** The raw exports of build/engine.wasm (pointers are u32 byte offsets into `memory`). */
 export type EngineExports = WebAssembly.Exports & {
@@ -20,7 +18,7 @@ function readAsString(memory: WebAssembly.Memory, ptr: number): string {
   return String.fromCharCode(...new Uint16Array(memory.buffer, ptr, bytes >>> 1));
 }
 
-export async function instantiateEngine(wasmBytes: BufferSource): Promise<EngineExports> {
+export async function instantiateEngine(wasmBytes: BufferSource | WebAssembly.Module): Promise<EngineExports> {
   let memory: WebAssembly.Memory | undefined;
   const imports = {
     env: {
@@ -35,14 +33,32 @@ export async function instantiateEngine(wasmBytes: BufferSource): Promise<Engine
       },
     },
   };
-  const { instance } = await WebAssembly.instantiate(wasmBytes, imports);
+  const instance =
+    wasmBytes instanceof WebAssembly.Module
+      ? await WebAssembly.instantiate(wasmBytes, imports)
+      : (await WebAssembly.instantiate(wasmBytes, imports)).instance;
   const exports = instance.exports as EngineExports;
   memory = exports.memory;
   return exports;
 }
 
-let cachedBytes: Uint8Array<ArrayBuffer> | undefined;
-export async function loadEngineWasmFromDisk(): Promise<EngineExports> {
-  cachedBytes ??= new Uint8Array(await readFile(resolve(projectRoot(), "build", "engine.wasm")));
-  return instantiateEngine(cachedBytes);
+/** Supplies the engine's wasm bytes when a caller gives none. */
+export type EngineWasmLoader = () => Promise<BufferSource>;
+
+let defaultLoader: EngineWasmLoader | undefined;
+
+/** Sets where `Engine.create(model)` without `wasmBytes` gets the engine (the Node adapter sets build/engine.wasm). */
+export function setDefaultEngineWasm(loader: EngineWasmLoader | undefined): void {
+  defaultLoader = loader;
 }
+
+/** A fresh instance of the default engine wasm; throws when no loader is registered (browsers: pass wasmBytes). */
+export async function loadDefaultEngineWasm(): Promise<EngineExports> {
+  if (!defaultLoader) {
+    throw new Error("no engine wasm: pass Engine.create(model, { wasmBytes }) with the bytes of build/engine.wasm (e.g. from fetch), or import the Node adapter (host/node)");
+  }
+  return instantiateEngine(await defaultLoader());
+}
+
+/** @deprecated the old name of loadDefaultEngineWasm (on Node the adapter reads build/engine.wasm). */
+export const loadEngineWasmFromDisk = loadDefaultEngineWasm;

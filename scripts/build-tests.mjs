@@ -15,6 +15,7 @@ await build({
   format: "esm",
   target: "node20",
   packages: "external",
+  inject: ["host/node/wasm.ts"], // build/engine.wasm is the default engine in tests and benches
   sourcemap: "inline",
   logLevel: "warning",
 });

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Engine } from "../host/engine.js";
-import { loadModelFile } from "../host/formats/load.js";
+import { loadModelFile } from "../host/node/load.js";
 import { GGML_TYPE_F32, GGML_TYPE_Q8_0, halfToFloat, parseGguf, readGgufHeader } from "../host/formats/gguf.js";
 import { encodeGguf, permuteHalfToInterleaved, quantizeQ8_0 } from "../host/formats/gguf-writer.js";
 import { convertModel } from "../host/cli/convert.js";

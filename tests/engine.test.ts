@@ -8,7 +8,7 @@ import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
 import { generate } from "../host/generate.js";
 import { perplexity, splitStories, tokenStream } from "../host/eval.js";
 import { dataDir } from "../host/paths.js";
-import { loadModelFile } from "../host/formats/load.js";
+import { loadModelFile } from "../host/node/load.js";
 import { splitKeep, type SparsitySpec } from "../host/sparsity.js";
 import { calibrate } from "../host/calibration.js";
 import { maxAbsDiff, readF32, readJson, storiesFixture, storiesModel, STORIES_BIN } from "./helpers.js";

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fixturesDir, modelsDir } from "../host/paths.js";
-import { loadModelFile } from "../host/formats/load.js";
+import { loadModelFile } from "../host/node/load.js";
 import type { LoadedModel } from "../host/model.js";
 
 export const STORIES_GGUF = () => resolve(modelsDir(), "stories260K", "stories260K-f32.gguf");

@@ -7,8 +7,8 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Engine } from "../host/engine.js";
-import { loadModelFile } from "../host/formats/load.js";
-import { HfTokenizer } from "../host/tokenizer/hf.js";
+import { loadModelFile } from "../host/node/load.js";
+import { loadHfTokenizerFile } from "../host/node/hf-tokenizer.js";
 import { fixturesDir, projectRoot } from "../host/paths.js";
 import { ModelFormatError } from "../host/model.js";
 import { maxAbsDiff, readF32, readJson } from "./helpers.js";
@@ -75,7 +75,7 @@ for (const m of MODELS) {
     const ref = readJson(join(hfDir(m), "reference.json"));
     const model = await loadModelFile(hfDir(m));
     assert.ok(model.tokenizerJson);
-    const tok = await HfTokenizer.fromFile(model.tokenizerJson!);
+    const tok = await loadHfTokenizerFile(model.tokenizerJson!);
     for (const c of ref.tokenizer_cases) {
       assert.deepEqual(tok.encode(c.text), c.ids, c.text);
       assert.equal(tok.decode(c.ids), c.decoded, c.text);
@@ -94,18 +94,18 @@ for (const m of MODELS) {
 }
 
 test("tokenizers: BOS as the post-processor defines it", async () => {
-  const llama = await HfTokenizer.fromFile(join(hfDir("llama"), "tokenizer.json"));
+  const llama = await loadHfTokenizerFile(join(hfDir("llama"), "tokenizer.json"));
   assert.equal(llama.bosId, 1);
   assert.equal(llama.eosId, 2);
   assert.deepEqual(llama.encode("Once", { bos: false }), llama.encode("Once").slice(1));
-  const qwen = await HfTokenizer.fromFile(join(hfDir("qwen2"), "tokenizer.json"));
+  const qwen = await loadHfTokenizerFile(join(hfDir("qwen2"), "tokenizer.json"));
   assert.equal(qwen.bosId, -1, "the byte-level tokenizer adds no BOS");
   assert.deepEqual(qwen.encode("Once", { bos: false }), qwen.encode("Once"));
 });
 
 test("streaming holds back split multi-byte characters (byte fallback and byte-level BPE)", async () => {
   for (const m of ["llama", "qwen2"]) {
-    const tok = await HfTokenizer.fromFile(join(hfDir(m), "tokenizer.json"));
+    const tok = await loadHfTokenizerFile(join(hfDir(m), "tokenizer.json"));
     const ids = tok.encode("a 🤖 Ça", { bos: false });
     const stream = tok.createStreamDecoder();
     const pieces = ids.map((id) => stream.push(id));

@@ -2,7 +2,8 @@
 // trace format's round trip and error cases, and hand-checked footprints and partitions.
 import { test, describe, before } from "node:test";
 import assert from "node:assert/strict";
-import { loadEngineWasmFromDisk, type EngineExports } from "../host/wasm.js";
+import type { EngineExports } from "../host/wasm.js";
+import { loadEngineWasmFromDisk } from "../host/node/wasm.js";
 import { DEFAULT_BITS, footprint, footprintFromConfig, presetByName, PRESETS, type ModelDims } from "../host/sim/presets.js";
 import { maskGroupsFor } from "../host/sim/groups.js";
 import { parseBits, parseSize, resolveDevice, DEVICES, type DeviceProfile } from "../host/sim/devices.js";

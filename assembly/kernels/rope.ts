@@ -42,3 +42,25 @@ export function applyRope(vec: usize, nHeads: i32, headDim: i32, pos: i32, table
     }
   }
 }
+
+/**
+ * The transpose of applyRope (rotation by -angle): maps the gradient of a rotated vector back to
+ * the gradient of the vector before rotation. Rotations are orthogonal, so this is also the inverse.
+ */
+export function applyRopeTranspose(vec: usize, nHeads: i32, headDim: i32, pos: i32, table: usize, layout: i32): void {
+  const half = headDim >> 1;
+  const row = table + ((<usize>pos * <usize>half) << 3);
+  for (let h = 0; h < nHeads; h++) {
+    const head = vec + (<usize>(h * headDim) << 2);
+    for (let i = 0; i < half; i++) {
+      const c = load<f32>(row + (<usize>i << 3));
+      const s = load<f32>(row + (<usize>i << 3) + 4);
+      const a = layout == ROPE_INTERLEAVED ? head + (<usize>(2 * i) << 2) : head + (<usize>i << 2);
+      const b = layout == ROPE_INTERLEAVED ? a + 4 : head + (<usize>(i + half) << 2);
+      const y0 = load<f32>(a);
+      const y1 = load<f32>(b);
+      store<f32>(a, y0 * c + y1 * s);
+      store<f32>(b, y1 * c - y0 * s);
+    }
+  }
+}

@@ -8,6 +8,7 @@ import { rmsnorm, softmax, swiglu, addInPlace, silu } from "../kernels/elementwi
 import { applyRope } from "../kernels/rope";
 import * as S from "./state";
 import { catsMask, hiddenMask, inputMask, method, METHOD_CATS, prunesInput } from "../sparsity/policy";
+import { LORA_DOWN, LORA_GATE, LORA_UP, loraApply, loraApplyRows, loraOn } from "./adapters";
 
 // Optional capture of the dense activations for calibration (per layer, last token).
 let captureInput: usize = 0; // (layer, dim) MLP input x after ffn_norm
@@ -106,12 +107,14 @@ function mlp(l: i32, pos: i32): void {
   const nIn = inputMask(l, S.xb, pos, inIdx);
   store<i32>(S.inputKeptCount + <usize>l * 4, nIn);
   gatherColumns(S.gate, wGateT, S.xb, inIdx, nIn, D, I);
+  if (loraOn) loraApply(l, LORA_GATE, S.gate, S.xb, inIdx, nIn); // += ((x*m) A) B * alpha/r
 
   let nHidden: i32;
   if (method == METHOD_CATS) {
     // gate read dense; only rows of W_up with |silu(gate)| above the threshold are computed
     nHidden = catsMask(l, S.gate, hidIdx);
     linearRows(S.up, wUp, S.xb, hidIdx, nHidden, I, D);
+    if (loraOn) loraApplyRows(l, LORA_UP, S.up, S.xb, hidIdx, nHidden);
     memory.fill(S.h, 0, <usize>I * f4);
     for (let k = 0; k < nHidden; k++) {
       const i = <usize>load<u32>(hidIdx + (<usize>k << 2));
@@ -120,6 +123,7 @@ function mlp(l: i32, pos: i32): void {
     S.countBytes(2, <f64>D * rowBytes(I) + <f64>nHidden * rowBytes(D));
   } else {
     gatherColumns(S.up, wUp, S.xb, inIdx, nIn, D, I);
+    if (loraOn) loraApply(l, LORA_UP, S.up, S.xb, inIdx, nIn);
     swiglu(S.h, S.gate, S.up, I);
     if (captureHidden) memory.copy(captureHidden + <usize>l * <usize>I * f4, S.h, <usize>I * f4);
     if (captureGate) {
@@ -133,6 +137,7 @@ function mlp(l: i32, pos: i32): void {
 
   // y = W_down (h * m_h): gather only kept columns of W_down
   gatherColumns(S.xb2, wDownT, S.h, hidIdx, nHidden, I, D);
+  if (loraOn) loraApply(l, LORA_DOWN, S.xb2, S.h, hidIdx, nHidden);
   S.countBytes(2, <f64>nHidden * rowBytes(D));
 }
 

@@ -2,14 +2,16 @@
 
 import type { Argv } from "yargs";
 import { Engine, type WeightDtype } from "../engine.js";
-import { loadModelFile } from "../formats/load.js";
+import { loadModelFile } from "../node/load.js";
 import type { LoadedModel } from "../model.js";
 import { resolveModelPath, verifyAgainstManifest } from "../resolve.js";
 import { METHODS, needsCalibration, normalizeSpec, type Method, type SparsitySpec } from "../sparsity.js";
 import { SentencePieceTokenizer } from "../tokenizer/sentencepiece.js";
-import { HfTokenizer } from "../tokenizer/hf.js";
 import type { Tokenizer } from "../tokenizer/types.js";
-import { calibrate, dataKey, modelKey, readCalibration, writeCalibration, type Calibration } from "../calibration.js";
+import { calibrate, dataKey, modelKey, type Calibration } from "../calibration.js";
+import { readCalibration, writeCalibration } from "../node/calibration-file.js";
+import { loadHfTokenizerFile } from "../node/hf-tokenizer.js";
+import { readAdaptersFile } from "../node/adapters-file.js";
 import { cacheDir, dataDir } from "../paths.js";
 import { splitStories, tokenStream } from "../eval.js";
 import { existsSync, readFileSync } from "node:fs";
@@ -43,6 +45,7 @@ export interface SparsityArgs {
   "fixed-top-n"?: number;
   calib?: string;
   "calib-text"?: string;
+  adapters?: string;
 }
 
 export function withSparsity<T>(y: Argv<T>) {
@@ -55,7 +58,8 @@ export function withSparsity<T>(y: Argv<T>) {
     .option("warmup", { type: "boolean", describe: "dip-ca: ramp gamma in over the first tokens" })
     .option("fixed-top-n", { type: "number", describe: "dip-ca: strongest inputs exempt from the penalty" })
     .option("calib", { type: "string", describe: "cats/dip-threshold: calibration file (read if it exists, else written)" })
-    .option("calib-text", { type: "string", describe: "calibration text (default: TinyStories stories 200..219, never the evaluation set)" });
+    .option("calib-text", { type: "string", describe: "calibration text (default: TinyStories stories 200..219, never the evaluation set)" })
+    .option("adapters", { type: "string", describe: "LoRA adapters (.safetensors from `dip finetune`, or a PEFT folder) applied to gate/up/down" });
 }
 
 export function specFromArgs(a: SparsityArgs): SparsitySpec {
@@ -99,7 +103,7 @@ export async function loadWithTokenizer(path: string, tokenizer?: string): Promi
 /** The model's tokenizer: its tokenizer.json when it has one, else its SentencePiece vocabulary. */
 export async function tokenizerFor(model: LoadedModel, path: string): Promise<Tokenizer> {
   let tokenizer: Tokenizer;
-  if (model.tokenizerJson) tokenizer = await HfTokenizer.fromFile(model.tokenizerJson);
+  if (model.tokenizerJson) tokenizer = await loadHfTokenizerFile(model.tokenizerJson);
   else if (model.vocab) tokenizer = new SentencePieceTokenizer(model.vocab);
   else throw new UsageError(`${path}: the model has no vocabulary; pass --tokenizer (a llama2.c .bin or a tokenizer.json)`);
   if (tokenizer.vocabSize > model.config.vocabSize) {
@@ -119,6 +123,7 @@ export async function applySparsity(o: Opened, a: SparsityArgs): Promise<Sparsit
   let calibration: Calibration | undefined;
   if (needsCalibration(spec.method)) calibration = await calibrationFor(o, spec, a);
   o.engine.setSparsity(spec, calibration);
+  if (a.adapters) o.engine.setAdapters(await readAdaptersFile(a.adapters));
   return spec;
 }
 

@@ -5,7 +5,7 @@ import type { Argv, ArgumentsCamelCase } from "yargs";
 import { randomBytes } from "node:crypto";
 import { open, readdir, realpath, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { loadModelFile } from "../formats/load.js";
+import { loadModelFile } from "../node/load.js";
 import { type GgufOutputType, planGguf, tensorBytes } from "../formats/gguf-writer.js";
 import { GGML_TYPE_Q8_0 } from "../formats/gguf.js";
 import type { LoadedModel } from "../model.js";

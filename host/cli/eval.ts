@@ -6,7 +6,7 @@ import { perplexity, splitStories, tokenStream } from "../eval.js";
 import { dataDir } from "../paths.js";
 import { specLabel } from "../sparsity.js";
 import { MaskRecorder } from "../sim/run.js";
-import { writeTraceFile } from "../sim/trace-file.js";
+import { writeTraceFile } from "../node/trace-file.js";
 
 interface Args extends ModelArgs, SparsityArgs {
   text?: string;
@@ -56,7 +56,8 @@ export const evalCommand = {
         : undefined,
     });
     if (recorder) await writeTraceFile(a["trace-out"]!, recorder.trace({ ppl: r.ppl, mean_nll: r.mean_nll, tokens: r.tokens, text: file, stories: stories.length }));
-    const out = { model: o.model.name, method: spec.method, spec, label: specLabel(spec), stories: stories.length, ...r };
+    const label = specLabel(spec) + (a.adapters ? ` + LoRA r${o.engine.adapterSettings!.rank}` : "");
+    const out = { model: o.model.name, method: spec.method, spec, label, adapters: a.adapters ?? null, stories: stories.length, ...r };
     if (a.json) process.stdout.write(JSON.stringify(out) + "\n");
     else
       process.stdout.write(

@@ -2,7 +2,7 @@
 import type { Argv, ArgumentsCamelCase } from "yargs";
 import { DEFAULT_BITS, PRECISION_GROUPS, PRESET_NAMES, footprint, presetByName, type Footprint, type Precision } from "../sim/presets.js";
 import { parseBits } from "../sim/devices.js";
-import { loadModelFile } from "../formats/load.js";
+import { loadModelFile } from "../node/load.js";
 import { resolveModelPath } from "../resolve.js";
 
 export { footprintFromConfig } from "../sim/presets.js";

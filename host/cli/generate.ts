@@ -3,7 +3,7 @@ import { applySparsity, openModel, withModel, withSparsity, type ModelArgs, type
 import { generate } from "../generate.js";
 import { specLabel } from "../sparsity.js";
 import { MaskRecorder } from "../sim/run.js";
-import { writeTraceFile } from "../sim/trace-file.js";
+import { writeTraceFile } from "../node/trace-file.js";
 
 interface Args extends ModelArgs, SparsityArgs {
   prompt: string;

@@ -1,5 +1,6 @@
 // `dip`: the command line. Each command lives in its own file; this one wires them up and turns
 // user errors into one readable line (no stack traces for bad input).
+import "../node/wasm.js"; // registers build/engine.wasm as the default engine
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { generateCommand } from "./generate.js";
@@ -7,6 +8,13 @@ import { logitsCommand } from "./logits.js";
 import { encodeCommand } from "./encode.js";
 import { evalCommand } from "./eval.js";
 import { infoCommand } from "./info.js";
+import { convertCommand } from "./convert.js";
+import { mergeCommand, plotCommand, sweepCommand } from "./sweep.js";
+import { benchCommand } from "./bench.js";
+import { footprintCommand } from "./footprint.js";
+import { simulateCommand } from "./simulate.js";
+import { serveCommand } from "./serve.js";
+import { finetuneCommand } from "./finetune.js";
 import { WasmAbort } from "../wasm.js";
 
 export async function main(argv: string[]): Promise<void> {
@@ -18,6 +26,15 @@ export async function main(argv: string[]): Promise<void> {
     .command(encodeCommand as never)
     .command(evalCommand as never)
     .command(infoCommand as never)
+    .command(convertCommand as never)
+    .command(sweepCommand as never)
+    .command(mergeCommand as never)
+    .command(plotCommand as never)
+    .command(benchCommand as never)
+    .command(footprintCommand as never)
+    .command(simulateCommand as never)
+    .command(serveCommand as never)
+    .command(finetuneCommand as never)
     .demandCommand(1, "name a command (see --help)")
     .strict()
     .help()

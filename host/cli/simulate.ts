@@ -11,7 +11,9 @@ import { dataDir } from "../paths.js";
 import { MaskRecorder, modelDims } from "../sim/run.js";
 import { simulateTrace, simulateTraceWith, type SimResult } from "../sim/simulate.js";
 import { checkTraceMatchesModel, type MaskTrace } from "../sim/trace.js";
-import { readTraceFile, writeTraceFile } from "../sim/trace-file.js";
+import { readTraceFile, writeTraceFile } from "../node/trace-file.js";
+import { readAdaptersFile } from "../node/adapters-file.js";
+import { adaptersByteSize } from "../lora.js";
 
 interface Args extends ModelArgs, SparsityArgs, SimulateArgs {
   text?: string;
@@ -26,6 +28,13 @@ export type SimulateOutput = SimResult & { ppl: number | null; mean_nll: number 
 function withEvaluation(result: SimResult, trace: MaskTrace): SimulateOutput {
   const e = trace.header.evaluation;
   return { ...result, ppl: e?.ppl ?? null, mean_nll: e?.mean_nll ?? null, eval_tokens: e?.tokens ?? null };
+}
+
+/** LoRA adapters are read every token, so they stay resident: add them to the DRAM the configuration needs. */
+function withAdapterMemory(r: SimResult, adapterBytes: number): SimResult & { adapter_bytes: number } {
+  const memory = r.memory_bytes + adapterBytes;
+  const reduction = r.dense_footprint_bytes > 0 ? 1 - memory / r.dense_footprint_bytes : 0;
+  return { ...r, memory_bytes: memory, memory_reduction: reduction, adapter_bytes: adapterBytes };
 }
 
 /** Runs the model over the stories with the masks recorded (and, for dip-ca, a live cache). */
@@ -89,8 +98,11 @@ export const simulateCommand = {
       if (a["trace-out"]) await writeTraceFile(a["trace-out"], trace);
       result = await simulateTrace(trace, settingsFromArgs(a));
     }
+    const adapterBytes = a.adapters ? adaptersByteSize(await readAdaptersFile(a.adapters)) : 0;
+    if (a.adapters) result = withAdapterMemory(result, adapterBytes);
     const out = withEvaluation(result, trace);
-    process.stdout.write(a.json ? JSON.stringify(out, null, 2) + "\n" : formatSimSummary(result) + (out.ppl !== null ? `perplexity     ${out.ppl.toFixed(4)} over ${out.eval_tokens} tokens\n` : ""));
+    const adapterLine = a.adapters ? `adapters       ${(adapterBytes / 1e6).toFixed(3)} MB of LoRA weights, always resident (included in memory)\n` : "";
+    process.stdout.write(a.json ? JSON.stringify(out, null, 2) + "\n" : formatSimSummary(result) + adapterLine + (out.ppl !== null ? `perplexity     ${out.ppl.toFixed(4)} over ${out.eval_tokens} tokens\n` : ""));
     if (a.report) await writeSimReport(result, a.report);
   },
 };

@@ -1,12 +1,13 @@
 // Node adapter: reads a model file from disk and picks its format. The parsers themselves take
-// bytes, so browsers and Deno can use them on fetched buffers.
+// bytes (host/formats/bytes.ts), so browsers and Deno can use them on fetched buffers.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { access, readFile, stat } from "node:fs/promises";
 import { dirname, extname, join } from "node:path";
 import { type LoadedModel, ModelFormatError } from "../model.js";
-import { GGUF_MAGIC, parseGguf } from "./gguf.js";
-import { parseLlama2cCheckpoint, parseLlama2cTokenizer } from "./llama2c.js";
+import { isGguf, loadModelFromBytes } from "../formats/bytes.js";
+import { parseGguf } from "../formats/gguf.js";
+import { parseLlama2cCheckpoint, parseLlama2cTokenizer } from "../formats/llama2c.js";
 import { loadHfDirectory, loadHfSafetensors } from "./hf.js";
 
 export interface LoadOptions {
@@ -40,10 +41,6 @@ async function isDirectory(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function isGguf(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && String.fromCharCode(...bytes.subarray(0, 4)) === GGUF_MAGIC;
 }
 
 /**
@@ -84,3 +81,5 @@ export async function sha256File(path: string): Promise<string> {
   }
   return hash.digest("hex");
 }
+
+export { loadModelFromBytes };

@@ -1,6 +1,6 @@
 // Node file I/O for mask traces (the codec in trace.ts runs anywhere).
 import { readFile, writeFile } from "node:fs/promises";
-import { decodeTrace, encodeTrace, type MaskTrace } from "./trace.js";
+import { decodeTrace, encodeTrace, type MaskTrace } from "../sim/trace.js";
 
 export async function readTraceFile(path: string): Promise<MaskTrace> {
   const bytes = await readFile(path);

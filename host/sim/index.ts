@@ -1,5 +1,5 @@
 // The Flash -> DRAM simulator's host API (SIMULATOR.md). Node-only file helpers live in
-// trace-file.ts; everything here runs in any JS runtime.
+// host/node/trace-file.ts; everything here runs in any JS runtime.
 export { PRESETS, PRESET_NAMES, DEFAULT_BITS, PRECISION_GROUPS, footprint, footprintFromConfig, presetByName, kvCacheBytes, validateDims } from "./presets.js";
 export type { ModelDims, PresetName, Precision, WeightGroup, Footprint } from "./presets.js";
 export { maskGroupsFor, MASK_METHODS } from "./groups.js";

@@ -53,6 +53,11 @@ export class MaskRecorder {
     }
   }
 
+  /** The live simulator (with `live: true`): its result() gives hit rates and bytes so far. */
+  get simulator(): LiveSimulator | undefined {
+    return this.live;
+  }
+
   beginSequence(promptTokens = 0): void {
     this.builder.beginSequence(promptTokens);
     this.live?.beginSequence(promptTokens);

@@ -7,7 +7,7 @@
 //   fixed     = the same rule over the non-MLP reads: attention and lm_head whole, one embedding
 //               row, the KV cache at the sequence's average live length, each split between DRAM
 //               and Flash as placed by the partition.
-import { loadEngineWasmFromDisk, type EngineExports } from "../wasm.js";
+import { loadDefaultEngineWasm, type EngineExports } from "../wasm.js";
 import { DEFAULT_BITS, footprint, kvCacheBytes, type ModelDims, type Precision } from "./presets.js";
 import { validateGroup, type MaskGroup } from "./groups.js";
 import { SimSettingsError, type DeviceProfile } from "./devices.js";
@@ -381,9 +381,9 @@ export function simulateTraceWith(exports: EngineExports, trace: MaskTrace, sett
   return result;
 }
 
-/** simulateTraceWith on a fresh instance of build/engine.wasm (Node). */
+/** simulateTraceWith on a fresh instance of the default engine wasm (Node: build/engine.wasm). */
 export async function simulateTrace(trace: MaskTrace, settings: SimSettings, exports?: EngineExports): Promise<SimResult> {
-  return simulateTraceWith(exports ?? (await loadEngineWasmFromDisk()), trace, settings);
+  return simulateTraceWith(exports ?? (await loadDefaultEngineWasm()), trace, settings);
 }
 
 export interface LiveSimOptions extends SimSettings {

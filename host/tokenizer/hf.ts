@@ -3,8 +3,6 @@
 //
 // BOS is whatever the tokenizer's post-processor adds (as transformers' `tokenizer(text)` does);
 // EOS comes from tokenizer_config.json, else generation_config.json / config.json beside it.
-import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
 import { Tokenizer as HfTokenizerImpl } from "@huggingface/tokenizers";
 import { ModelFormatError } from "../model.js";
 import type { StreamDecoder, Tokenizer } from "./types.js";
@@ -45,18 +43,16 @@ export class HfTokenizer implements Tokenizer {
   }
 
   /**
-   * tokenizer.json, with tokenizer_config.json and the eos_token_id of generation_config.json or
-   * config.json when they are beside it.
+   * A tokenizer from the parsed JSON files of a Hugging Face model: tokenizer.json, and when there
+   * are any, tokenizer_config.json and the eos_token_id of generation_config.json or config.json.
    */
-  static async fromFile(path: string): Promise<HfTokenizer> {
-    const json = await readJson(path, true);
-    if (typeof json !== "object" || json === null) throw new ModelFormatError(path, "expected a JSON object");
-    const dir = dirname(path);
-    const tokenizerConfig = (await readJson(join(dir, "tokenizer_config.json"), false)) as Json | undefined;
+  static fromFiles(files: { tokenizer: unknown; tokenizerConfig?: unknown; generationConfig?: unknown; config?: unknown }, name = "tokenizer.json"): HfTokenizer {
+    const json = files.tokenizer;
+    if (typeof json !== "object" || json === null || Array.isArray(json)) throw new ModelFormatError(name, "expected a JSON object");
+    const tokenizerConfig = isJson(files.tokenizerConfig) ? files.tokenizerConfig : undefined;
     let eosId: number | undefined;
-    for (const name of ["generation_config.json", "config.json"]) {
-      const c = (await readJson(join(dir, name), false)) as Json | undefined;
-      const v = c?.eos_token_id;
+    for (const c of [files.generationConfig, files.config]) {
+      const v = isJson(c) ? c.eos_token_id : undefined;
       // a list (Llama 3 stops on several): the first one here
       const id = Array.isArray(v) ? v[0] : v;
       if (Number.isSafeInteger(id) && (id as number) >= 0) {
@@ -64,7 +60,7 @@ export class HfTokenizer implements Tokenizer {
         break;
       }
     }
-    return new HfTokenizer(json as Json, { ...(tokenizerConfig ? { tokenizerConfig } : {}), ...(eosId !== undefined ? { eosId } : {}) }, path);
+    return new HfTokenizer(json as Json, { ...(tokenizerConfig ? { tokenizerConfig } : {}), ...(eosId !== undefined ? { eosId } : {}) }, name);
   }
 
   encode(text: string, { bos = true }: { bos?: boolean } = {}): number[] {
@@ -125,18 +121,6 @@ function tokenName(v: unknown): string | undefined {
   return undefined;
 }
 
-async function readJson(path: string, required: boolean): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT" && !required) return undefined;
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new ModelFormatError(path, "tokenizer file not found");
-    throw e;
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ModelFormatError(path, `not valid JSON: ${(e as Error).message}`);
-  }
+function isJson(v: unknown): v is Json {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

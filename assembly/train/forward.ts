@@ -1,0 +1,170 @@
+// The forward pass over a whole window of T tokens (positions 0..T-1, a fresh sequence), keeping
+// what the backward pass needs (train/state.ts). It is the single-token forward of
+// model/forward.ts run layer by layer instead of token by token: the same kernels in the same
+// order on the same values, so its logits equal engine.step's bit for bit and the masks it picks
+// are exactly the ones inference would pick (sparsity/policy.ts inputMask / hiddenMask).
+// Masks are chosen here and are constants for the backward pass.
+
+import { dotF32 } from "../kernels/matvec";
+import { rmsnorm, softmax, swiglu, addInPlace } from "../kernels/elementwise";
+import { applyRope } from "../kernels/rope";
+import { lowRankAddF32 } from "../kernels/lowrank";
+import { gatherColumns, linear, tableRow } from "../model/linear";
+import * as S from "../model/state";
+import { LORA_DOWN, LORA_GATE, LORA_UP, loraA, loraB, loraOn, loraOutputs, loraRank, loraScale } from "../model/adapters";
+import { hiddenMask, inputMask } from "../sparsity/policy";
+import * as W from "./state";
+
+/** 1 / sqrt(mean(x^2) + eps), computed exactly as kernels/elementwise.ts rmsnorm does. */
+export function rmsScale(x: usize, n: i32): f32 {
+  let ss: f32 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    ss += v * v;
+  }
+  return 1.0 / Mathf.sqrt(ss / <f32>n + S.rmsEps);
+}
+
+/**
+ * Runs tokens W.tokens[0..T) and writes T rows of logits to outLogits. `teacher`: the dense base
+ * model (every input and hidden unit kept, adapters off) whose masks are not recorded.
+ */
+export function windowForward(T: i32, teacher: bool, outLogits: usize): void {
+  const D = S.dim;
+  for (let t = 0; t < T; t++) {
+    tableRow(W.tokenRow(W.resid, t, D), S.tokenEmbedding, load<i32>(W.tokens + (<usize>t << 2)), S.vocabSize, D);
+  }
+  for (let l = 0; l < S.nLayers; l++) {
+    attentionForward(l, T);
+    mlpForward(l, T, teacher);
+  }
+  // logits = lm_head(rmsnorm(x))
+  for (let t = 0; t < T; t++) {
+    const r = W.tokenRow(W.resid, t, D);
+    memory.copy(W.tokenRow(W.resFinal, t, D), r, <usize>D << 2);
+    store<f32>(W.rmsFinal + (<usize>t << 2), rmsScale(r, D));
+    rmsnorm(W.vecD, r, S.finalNorm, D, S.rmsEps);
+    linear(W.tokenRow(outLogits, t, S.vocabSize), S.lmHead, W.vecD, S.vocabSize, D);
+  }
+}
+
+function attentionForward(l: i32, T: i32): void {
+  const D = S.dim;
+  const qDim = S.qDim;
+  const kvDim = S.kvDim;
+  const hd = S.headDim;
+  const f4 = <usize>4;
+  // q, k, v of every token (keys and values of the whole window before any attention row)
+  for (let t = 0; t < T; t++) {
+    const r = W.tokenRow(W.resid, t, D);
+    memory.copy(W.row(W.resAttn, l, t, D), r, <usize>D << 2);
+    store<f32>(W.row(W.rmsAttn, l, t, 1), rmsScale(r, D));
+    rmsnorm(W.vecD, r, S.layerWeight(l, S.ATTN_NORM), D, S.rmsEps);
+    const q = W.row(W.qAll, l, t, qDim);
+    const k = W.row(W.kAll, l, t, kvDim);
+    const v = W.row(W.vAll, l, t, kvDim);
+    linear(q, S.layerWeight(l, S.WQ), W.vecD, qDim, D);
+    linear(k, S.layerWeight(l, S.WK), W.vecD, kvDim, D);
+    linear(v, S.layerWeight(l, S.WV), W.vecD, kvDim, D);
+    const bq = S.layerWeight(l, S.BQ);
+    if (bq) addInPlace(q, bq, qDim);
+    const bk = S.layerWeight(l, S.BK);
+    if (bk) addInPlace(k, bk, kvDim);
+    const bv = S.layerWeight(l, S.BV);
+    if (bv) addInPlace(v, bv, kvDim);
+    applyRope(q, S.nHeads, hd, t, S.ropeTable, S.ropeLayout);
+    applyRope(k, S.nKvHeads, hd, t, S.ropeTable, S.ropeLayout);
+  }
+  // causal attention, grouped-query: query head hq reads kv head hq / (nHeads / nKvHeads)
+  const groupSize = S.nHeads / S.nKvHeads;
+  const invSqrt: f32 = 1.0 / Mathf.sqrt(<f32>hd);
+  const kBase = W.row(W.kAll, l, 0, kvDim);
+  const vBase = W.row(W.vAll, l, 0, kvDim);
+  for (let t = 0; t < T; t++) {
+    const q = W.row(W.qAll, l, t, qDim);
+    for (let hq = 0; hq < S.nHeads; hq++) {
+      const qh = q + <usize>(hq * hd) * f4;
+      const kvOff = <usize>((hq / groupSize) * hd) * f4;
+      const p = probRow(l, hq, t);
+      for (let s = 0; s <= t; s++) {
+        store<f32>(p + <usize>s * f4, dotF32(qh, kBase + <usize>s * <usize>kvDim * f4 + kvOff, hd) * invSqrt);
+      }
+      softmax(p, t + 1);
+      const outH = W.vecD2 + <usize>(hq * hd) * f4;
+      memory.fill(outH, 0, <usize>hd * f4);
+      for (let s = 0; s <= t; s++) {
+        const a = load<f32>(p + <usize>s * f4);
+        const vs = vBase + <usize>s * <usize>kvDim * f4 + kvOff;
+        for (let i = 0; i < hd; i++) {
+          const o = outH + <usize>i * f4;
+          store<f32>(o, load<f32>(o) + a * load<f32>(vs + <usize>i * f4));
+        }
+      }
+    }
+    linear(W.vecD, S.layerWeight(l, S.WO), W.vecD2, D, qDim);
+    addInPlace(W.tokenRow(W.resid, t, D), W.vecD, D);
+  }
+}
+
+/** Row t of head hq's attention probabilities in layer l (t + 1 entries). */
+// @ts-ignore: decorator
+@inline export function probRow(l: i32, hq: i32, t: i32): usize {
+  const T = <usize>W.maxT;
+  return W.probs + (((<usize>l * <usize>S.nHeads + <usize>hq) * T + <usize>t) * T << 2);
+}
+
+function mlpForward(l: i32, T: i32, teacher: bool): void {
+  const D = S.dim;
+  const I = S.hiddenDim;
+  const wGateT = S.layerWeight(l, S.W_GATE_T);
+  const wUp = S.layerWeight(l, S.W_UP);
+  const wDownT = S.layerWeight(l, S.W_DOWN_T);
+  const adapted = loraOn && !teacher;
+  for (let t = 0; t < T; t++) {
+    const r = W.tokenRow(W.resid, t, D);
+    memory.copy(W.row(W.resMlp, l, t, D), r, <usize>D << 2);
+    store<f32>(W.row(W.rmsMlp, l, t, 1), rmsScale(r, D));
+    const x = W.row(W.xMlp, l, t, D);
+    rmsnorm(x, r, S.layerWeight(l, S.FFN_NORM), D, S.rmsEps);
+
+    // m_in (x' = x * m_in: the gather reads only kept inputs)
+    let idx = W.row(W.inIdx, l, t, D);
+    let nIn: i32;
+    if (teacher) {
+      idx = S.allIndices;
+      nIn = D;
+    } else {
+      nIn = W.freezeMasks ? load<i32>(W.row(W.inCnt, l, t, 1)) : inputMask(l, x, t, idx);
+      store<i32>(W.row(W.inCnt, l, t, 1), nIn);
+    }
+    const g = W.row(W.gateAll, l, t, I);
+    const u = W.row(W.upAll, l, t, I);
+    const h = W.row(W.hAll, l, t, I);
+    gatherColumns(g, wGateT, x, idx, nIn, D, I);
+    if (adapted) applyAdapter(l, LORA_GATE, t, g, x, idx, nIn);
+    gatherColumns(u, wUp, x, idx, nIn, D, I);
+    if (adapted) applyAdapter(l, LORA_UP, t, u, x, idx, nIn);
+    swiglu(h, g, u, I);
+
+    // m_h, then y = W_down (h * m_h)
+    let hidx = W.row(W.hidIdx, l, t, I);
+    let nHidden: i32;
+    if (teacher) {
+      hidx = S.allIndices;
+      nHidden = I;
+    } else {
+      nHidden = W.freezeMasks ? load<i32>(W.row(W.hidCnt, l, t, 1)) : hiddenMask(l, h, t, hidx);
+      store<i32>(W.row(W.hidCnt, l, t, 1), nHidden);
+    }
+    gatherColumns(W.vecD, wDownT, h, hidx, nHidden, I, D);
+    if (adapted) applyAdapter(l, LORA_DOWN, t, W.vecD, h, hidx, nHidden);
+    addInPlace(r, W.vecD, D);
+  }
+}
+
+/** out += ((x*m) A) B * alpha/r, keeping t = (x*m) A for the backward pass. */
+function applyAdapter(l: i32, target: i32, t: i32, out: usize, x: usize, idx: usize, nKept: i32): void {
+  const a = loraA(l, target);
+  if (a == 0) return;
+  lowRankAddF32(out, x, idx, nKept, a, loraB(l, target), loraRank, loraOutputs(target), loraScale, W.loraRow(l, target, t));
+}

@@ -1,0 +1,205 @@
+// Kernel throughput against the machine's own memory bandwidth, in one process (bench/README.md).
+//
+//   npm run bench                       # builds, then: node build/bench/kernels.bench.js
+//   node build/bench/kernels.bench.js [--json] [--min] [--time 1000] [--copies 16] [--n 4096] [--copy-mib 256]
+//
+// Every kernel reads one n x n f32 matrix (64 MiB at n = 4096) laid out by arenaAlloc in the
+// engine's wasm memory, like the engine's weights. Token generation is memory-bound, so the
+// figure of merit is GB/s of weights read compared with a read-sum over a buffer far larger than
+// the last-level cache, measured in the same run (the "x read BW" column).
+//
+// Two working sets per kernel: "hot" reads the same matrix every call (on a machine with a big
+// last-level cache, part of 64 MiB stays cached: this one reports 480 MiB of L3), "cold" reads the
+// next of `--copies` matrices each call (1 GiB at the defaults), as a forward pass does: it
+// streams each layer's weights once per token. The read-bandwidth probe sums those same copies.
+
+import { Bench, type Task } from "tinybench";
+import { cpus } from "node:os";
+import { readFileSync } from "node:fs";
+import { loadEngineWasmFromDisk } from "../host/wasm.js";
+import { fillUniform } from "../host/synthetic.js";
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  arenaAlloc(bytes: number): number;
+  matvecF32(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecF32Scalar(out: number, w: number, x: number, rows: number, cols: number): void;
+  gatherColumnsF32(out: number, wT: number, x: number, idx: number, nKept: number, nOut: number): void;
+  gatherColumnsF32Scalar(out: number, wT: number, x: number, idx: number, nKept: number, nOut: number): void;
+  readSumF32(ptr: number, n: number): number;
+  readSum4StreamsF32(ptr: number, n: number): number;
+  copyBytes(dst: number, src: number, bytes: number): void;
+}
+
+function option(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`--${name} needs a positive number, got ${process.argv[i + 1]}`);
+  return v;
+}
+
+const json = process.argv.includes("--json");
+const n = option("n", 4096); // matrix is n x n
+const timeMs = option("time", 1000); // tinybench time budget per task
+const copies = option("copies", 16); // matrices the cold runs rotate over; the read probe sums them all
+const copyMiB = option("copy-mib", 256);
+const seed = option("seed", 1);
+// median by default; "min" (the least disturbed call) when other processes share the machine,
+// but it flatters the cold rows (now and then part of a copy is still in the large L3)
+const stat = process.argv.includes("--min") ? "min" : "p50";
+if (n % 16 !== 0) throw new RangeError(`--n must be a multiple of 16, got ${n}`);
+
+const MiB = 1024 * 1024;
+const e = (await loadEngineWasmFromDisk()) as unknown as KernelExports;
+const alloc = (bytes: number): number => {
+  const p = e.arenaAlloc(bytes) >>> 0;
+  if (p === 0) throw new Error(`out of wasm memory allocating ${bytes} bytes`);
+  return p;
+};
+const f32 = (ptr: number, len: number) => new Float32Array(e.memory.buffer, ptr, len);
+const u32 = (ptr: number, len: number) => new Uint32Array(e.memory.buffer, ptr, len);
+
+// ---- buffers: all written once, so every page is committed and really read (untouched pages
+// of a fresh mapping read as the shared zero page, which would flatter the bandwidth) ----
+const matBytes = n * n * 4;
+const w = alloc(matBytes * copies); // copy c at w + c * matBytes
+const bwBytes = matBytes * copies;
+if (bwBytes < 256 * MiB) throw new RangeError(`--copies ${copies} x ${matBytes / MiB} MiB: the read-bandwidth buffer must be >= 256 MiB`);
+const x = alloc(n * 4);
+const outSimd = alloc(n * 4);
+const outScalar = alloc(n * 4);
+const idxAll = alloc(n * 4);
+const idxHalf = alloc((n / 2) * 4);
+const copySrc = alloc(copyMiB * MiB);
+const copyDst = alloc(copyMiB * MiB);
+
+for (let c = 0; c < copies; c++) fillUniform(f32(w + c * matBytes, n * n), seed + 100 + c, 0.0346);
+fillUniform(f32(x, n), seed + 1, 1);
+f32(copySrc, (copyMiB * MiB) / 4).fill(1);
+f32(copyDst, (copyMiB * MiB) / 4).fill(0);
+u32(idxAll, n).set(Array.from({ length: n }, (_, i) => i));
+u32(idxHalf, n / 2).set(halfOfColumns(n, seed));
+
+/** n/2 distinct column indices, ascending, chosen by a seeded partial Fisher-Yates shuffle. */
+function halfOfColumns(count: number, s: number): Uint32Array {
+  const all = Uint32Array.from({ length: count }, (_, i) => i);
+  const r = fillUniform(new Float32Array(count), s + 2, 0.5); // uniform in [-0.5, 0.5)
+  for (let i = 0; i < count / 2; i++) {
+    const j = i + Math.min(count - i - 1, Math.floor((r[i] + 0.5) * (count - i)));
+    [all[i], all[j]] = [all[j], all[i]];
+  }
+  return all.slice(0, count / 2).sort();
+}
+
+// ---- correctness once: SIMD and scalar share a summation order, so results are bit-identical ----
+function sameBits(what: string, a: number, b: number, len: number): void {
+  const A = u32(a, len);
+  const B = u32(b, len);
+  for (let i = 0; i < len; i++) {
+    if (A[i] !== B[i]) throw new Error(`${what}: SIMD and scalar differ at ${i}: ${f32(a, len)[i]} vs ${f32(b, len)[i]}`);
+  }
+}
+e.matvecF32(outSimd, w, x, n, n);
+e.matvecF32Scalar(outScalar, w, x, n, n);
+sameBits("matvecF32", outSimd, outScalar, n);
+for (const [label, idx, k] of [["all", idxAll, n], ["50%", idxHalf, n / 2]] as const) {
+  e.gatherColumnsF32(outSimd, w, x, idx, k, n);
+  e.gatherColumnsF32Scalar(outScalar, w, x, idx, k, n);
+  sameBits(`gatherColumnsF32 (${label})`, outSimd, outScalar, n);
+}
+
+// ---- timing ----
+interface Case {
+  name: string;
+  /** bytes the kernel reads per call (weights for the matvecs; the buffer for the probes) */
+  bytes: number;
+  /** the SIMD twin of a scalar case, for the speedup column */
+  scalarOf?: string;
+  run: () => void;
+}
+/** A kernel on one matrix (hot) and on the next of the copies each call (cold). */
+function both(name: string, bytes: number, simdName: string | undefined, kernel: (m: number) => void): Case[] {
+  let next = 0;
+  return [
+    { name: `${name} hot`, bytes, scalarOf: simdName && `${simdName} hot`, run: () => kernel(w) },
+    { name: `${name} cold`, bytes, scalarOf: simdName && `${simdName} cold`, run: () => kernel(w + (next++ % copies) * matBytes) },
+  ];
+}
+// read bandwidth: the better of one sequential stream and four side by side (prefetchers track
+// streams separately; matvecF32 reads four rows at once)
+const READ_PROBES = [`readSumF32 ${bwBytes / MiB} MiB, 1 stream`, `readSum4StreamsF32 ${bwBytes / MiB} MiB, 4 streams`];
+const cases: Case[] = [
+  ...both("matvecF32", matBytes, undefined, (m) => e.matvecF32(outSimd, m, x, n, n)),
+  ...both("matvecF32Scalar", matBytes, "matvecF32", (m) => e.matvecF32Scalar(outScalar, m, x, n, n)),
+  ...both("gatherColumnsF32 all", matBytes, undefined, (m) => e.gatherColumnsF32(outSimd, m, x, idxAll, n, n)),
+  ...both("gatherColumnsF32Scalar all", matBytes, "gatherColumnsF32 all", (m) => e.gatherColumnsF32Scalar(outScalar, m, x, idxAll, n, n)),
+  ...both("gatherColumnsF32 50%", matBytes / 2, undefined, (m) => e.gatherColumnsF32(outSimd, m, x, idxHalf, n / 2, n)),
+  ...both("gatherColumnsF32Scalar 50%", matBytes / 2, "gatherColumnsF32 50%", (m) => e.gatherColumnsF32Scalar(outScalar, m, x, idxHalf, n / 2, n)),
+  { name: `readSumF32 ${matBytes / MiB} MiB (one matrix)`, bytes: matBytes, run: () => void e.readSumF32(w, n * n) },
+  { name: READ_PROBES[0], bytes: bwBytes, run: () => void e.readSumF32(w, bwBytes / 4) },
+  { name: READ_PROBES[1], bytes: bwBytes, run: () => void e.readSum4StreamsF32(w, bwBytes / 4) },
+  { name: `memory.copy ${copyMiB} MiB`, bytes: copyMiB * MiB, run: () => e.copyBytes(copyDst, copySrc, copyMiB * MiB) },
+];
+
+const bench = new Bench({ time: timeMs, iterations: 5, warmupTime: 200, warmupIterations: 2, throws: true });
+for (const c of cases) bench.add(c.name, c.run);
+if (!json) process.stderr.write(`timing ${cases.length} kernels, ~${((cases.length * (timeMs + 200)) / 1000).toFixed(0)} s...\n`);
+await bench.run();
+
+function msPerOp(t: Task): { mean: number; p50: number; min: number; samples: number } {
+  const r = t.result;
+  if (r.state !== "completed") throw new Error(`${t.name}: ${r.state}`);
+  return { mean: r.latency.mean, p50: r.latency.p50, min: r.latency.min, samples: r.latency.samplesCount };
+}
+const measured = new Map(bench.tasks.map((t) => [t.name, msPerOp(t)]));
+const gbps = (c: Case) => c.bytes / (measured.get(c.name)![stat] / 1000) / 1e9;
+const readGBps = Math.max(...READ_PROBES.map((p) => gbps(cases.find((c) => c.name === p)!)));
+
+const rows = cases.map((c) => {
+  const m = measured.get(c.name)!;
+  const twin = cases.find((d) => d.scalarOf === c.name);
+  return {
+    kernel: c.name,
+    ms_per_op: m[stat],
+    ms_per_op_p50: m.p50,
+    ms_per_op_min: m.min,
+    ms_per_op_mean: m.mean,
+    samples: m.samples,
+    bytes: c.bytes,
+    gb_s: gbps(c),
+    ratio_to_read_bw: gbps(c) / readGBps,
+    simd_speedup: twin ? measured.get(twin.name)![stat] / m[stat] : undefined,
+  };
+});
+
+const cpuModel = /model name\s*:\s*(.*)/.exec(safeRead("/proc/cpuinfo"))?.[1] ?? cpus()[0]?.model ?? "unknown";
+const machine = { cpu: cpuModel, cores: cpus().length, node: process.version, loadavg_1m: loadAvg() };
+
+function safeRead(p: string): string {
+  try {
+    return readFileSync(p, "utf8");
+  } catch {
+    return "";
+  }
+}
+function loadAvg(): number | undefined {
+  const s = safeRead("/proc/loadavg");
+  return s ? Number(s.split(" ")[0]) : undefined;
+}
+
+if (json) {
+  process.stdout.write(JSON.stringify({ machine, stat, n, matrix_bytes: matBytes, copies, read_bw_gb_s: readGBps, checked_bit_identical: true, rows }) + "\n");
+} else {
+  const head = ["kernel", "ms/op", "GB/s read", "x read BW", "SIMD/scalar"];
+  const body = rows.map((r) => [r.kernel, r.ms_per_op.toFixed(2), r.gb_s.toFixed(2), r.ratio_to_read_bw.toFixed(2), r.simd_speedup ? `${r.simd_speedup.toFixed(2)}x` : ""]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => "| " + cells.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join(" | ") + " |";
+  process.stdout.write(`${machine.cpu}, ${machine.cores} cores, node ${machine.node}, load ${machine.loadavg_1m ?? "?"}\n`);
+  process.stdout.write(`matrix ${n} x ${n} f32 (${matBytes / MiB} MiB); SIMD == scalar bit-for-bit: checked\n`);
+  process.stdout.write(`read bandwidth (best SIMD read-sum over ${bwBytes / MiB} MiB): ${readGBps.toFixed(2)} GB/s; ms/op is the ${stat === "min" ? "minimum" : "median"} over calls\n\n`);
+  process.stdout.write(line(head) + "\n" + line(widths.map((wd) => "-".repeat(wd))) + "\n");
+  for (const b of body) process.stdout.write(line(b) + "\n");
+  process.stdout.write(`\nhot: the same matrix every call; cold: the next of ${copies} matrices (${bwBytes / MiB} MiB) each call.\n`);
+  process.stdout.write(`memory.copy GB/s counts bytes copied (each is read once and written once).\n`);
+}

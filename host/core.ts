@@ -1,0 +1,36 @@
+// The runtime-neutral host: everything here runs unchanged in Node, Deno, browsers and workers
+// (no node:* imports; checked by tests/runtimes.test.ts, which bundles it for the browser).
+// Give the engine its wasm bytes: `Engine.create(model, { wasmBytes })`.
+export { Engine } from "./engine.js";
+export type { EngineOptions, TokenMasks, WeightBytes, WeightDtype } from "./engine.js";
+export { instantiateEngine, setDefaultEngineWasm, loadDefaultEngineWasm, WasmAbort } from "./wasm.js";
+export type { EngineExports, EngineWasmLoader } from "./wasm.js";
+export { generate } from "./generate.js";
+export type { GenerateOptions, GenerateResult } from "./generate.js";
+export { perplexity, splitStories, tokenStream } from "./eval.js";
+export { calibrate, checkCalibration } from "./calibration.js";
+export type { Calibration } from "./calibration.js";
+export { parseGguf } from "./formats/gguf.js";
+export { parseLlama2cCheckpoint, parseLlama2cTokenizer } from "./formats/llama2c.js";
+export { parseHfConfig, buildHfModel } from "./formats/hf.js";
+export { loadModelFromBytes, loadModel, fetchModel, fetchBytes, readBlob, isGguf } from "./formats/bytes.js";
+export type { ProgressCallback, BytesLoadOptions } from "./formats/bytes.js";
+export { encodeGguf } from "./formats/gguf-writer.js";
+export { SentencePieceTokenizer } from "./tokenizer/sentencepiece.js";
+export { HfTokenizer } from "./tokenizer/hf.js";
+export type { Tokenizer, StreamDecoder } from "./tokenizer/types.js";
+export { splitKeep, METHODS } from "./sparsity.js";
+export type { SparsitySpec, Method } from "./sparsity.js";
+export { ModelFormatError } from "./model.js";
+export type { LoadedModel, ModelConfig } from "./model.js";
+export { MaskRecorder, modelDims } from "./sim/run.js";
+export * from "./sim/index.js";
+export { Sha256, sha256Hex } from "./sha256.js";
+export { AdapterError, LORA_TARGETS, checkAdapters, makeAdapters, adaptersByteSize, parseLoraTargets } from "./lora.js";
+export type { LoraAdapters, LoraLinear, LoraTarget } from "./lora.js";
+export { encodeAdapters, decodeAdapters, adapterConfig, peftTensorName } from "./formats/lora.js";
+export { encodeSafetensors } from "./formats/safetensors-writer.js";
+export { LoraTrainer } from "./lora-train.js";
+export type { LossKind, AdamWOptions } from "./lora-train.js";
+export { finetune } from "./finetune.js";
+export type { FinetuneOptions, FinetuneResult, StepReport, EvalReport } from "./finetune.js";

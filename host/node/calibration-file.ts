@@ -1,0 +1,22 @@
+// Node adapter: calibration files (the thresholds themselves are computed in host/calibration.ts).
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { Engine } from "../engine.js";
+import { checkCalibration, type Calibration } from "../calibration.js";
+import { SparsityError, type SparsitySpec } from "../sparsity.js";
+
+/** Reads a calibration file and checks it belongs to this model and method. */
+export async function readCalibration(file: string, engine: Engine, spec: SparsitySpec): Promise<Calibration> {
+  let parsed: Calibration;
+  try {
+    parsed = JSON.parse(await readFile(file, "utf8")) as Calibration;
+  } catch (e) {
+    throw new SparsityError(`${file}: not a readable calibration file (${(e as Error).message})`);
+  }
+  return checkCalibration(parsed, file, engine, spec);
+}
+
+export async function writeCalibration(file: string, cal: Calibration): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, JSON.stringify(cal, null, 1));
+}

@@ -1,0 +1,112 @@
+// End-to-end test of the web demo in headless Chromium (run by scripts/test-runtimes.mjs, or alone:
+// `node scripts/browser-e2e.mjs`). Loads the page served by `dip serve`, generates 32 tokens with
+// dip and with dip-ca, and checks the text, tokens and simulator numbers against the same run in
+// Node (the same runtime-neutral session code), that the hit-rate chart rendered, that a wrong file
+// gives a readable message and that a model opened from a file loads. Saves docs/demo.png.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Engine, loadModelFromBytes, SentencePieceTokenizer } from "../build/web/dip.js";
+import { runSession } from "../build/web/session.js";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+const RUNS = [
+  { prompt: "Once upon a time", tokens: 32, method: "dip", keep: 0.5, gamma: 0.5, policy: "lru", dramFraction: 0.7, temperature: 0, seed: 42 },
+  { prompt: "Once upon a time", tokens: 32, method: "dip-ca", keep: 0.5, gamma: 0.5, policy: "lru", dramFraction: 0.7, temperature: 0, seed: 42 },
+];
+
+/** The same run in Node: the page's session code on the runtime-neutral engine bundle. */
+async function nodeRun(modelPath, settings) {
+  const model = loadModelFromBytes(readFileSync(modelPath), basename(modelPath));
+  const engine = await Engine.create(model, { wasmBytes: new Uint8Array(readFileSync(resolve(root, "build", "engine.wasm"))) });
+  const { result, sim } = runSession(engine, new SentencePieceTokenizer(model.vocab), settings);
+  return { text: result.text, tokens: result.tokens, generated: result.generated_tokens, sim };
+}
+
+const log = (m) => process.stderr.write(`browser-e2e: ${m}\n`);
+
+export async function runBrowserE2E(browser, baseUrl, { modelPath, screenshot = resolve(root, "docs", "demo.png") }) {
+  const page = await browser.newPage({ viewport: { width: 1360, height: 820 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(baseUrl);
+  const state = (states, timeout = 60000) => page.waitForFunction((s) => s.includes(document.body.dataset.state), states, { timeout });
+  await state(["ready", "error"]);
+  assert.equal(await page.evaluate(() => document.body.dataset.state), "ready", `the default model did not load: ${await page.textContent("#error")}`);
+  assert.match(await page.textContent("#model-info"), /5 layers, dim 64/);
+
+  for (const run of RUNS) {
+    await page.fill("#prompt", run.prompt);
+    await page.selectOption("#method", run.method);
+    await page.fill("#tokens", String(run.tokens));
+    await page.fill("#temperature", String(run.temperature));
+    await page.fill("#seed", String(run.seed));
+    await page.selectOption("#policy", run.policy);
+    await page.evaluate(([keep, gamma, dram]) => {
+      for (const [id, v] of [["keep", keep], ["gamma", gamma], ["dram", dram]]) {
+        const el = document.getElementById(id);
+        el.value = String(v);
+        el.dispatchEvent(new Event("input"));
+      }
+    }, [run.keep, run.gamma, run.dramFraction * 100]);
+    const t0 = Date.now();
+    await page.click("#generate");
+    await state(["done", "error"]);
+    const got = await page.evaluate(() => window.dipLastRun);
+    assert.ok(got && got.type === "done", `generation failed: ${await page.textContent("#error")}`);
+    const want = await nodeRun(modelPath, run);
+    assert.equal(got.generated, 32, "32 new tokens");
+    assert.equal(got.text, want.text, `${run.method}: page text differs from Node's`);
+    assert.deepEqual(got.tokens, want.tokens);
+    assert.deepEqual(got.sim, want.sim, `${run.method}: simulator numbers differ from Node's`);
+    assert.equal((await page.textContent("#text")).trim(), want.text.trim(), "rendered text");
+    // the hit-rate chart: one bar per layer, drawn from the final numbers
+    const bars = await page.$$eval("#hit-chart rect.bar", (rs) => rs.map((r) => Number(r.getAttribute("height"))));
+    assert.equal(bars.length, 5, "one bar per layer");
+    assert.ok(bars.some((h) => h > 0), "some layer hits its cache");
+    assert.equal(await page.textContent("#s-hit"), `${(100 * want.sim.hitRate).toFixed(1)}%`);
+    assert.ok((await page.$$eval("#flash-chart polyline", (l) => l.length)) === 1, "flash bytes chart drawn");
+    log(`${run.method}: ${JSON.stringify(got.text)} (${Date.now() - t0} ms, hit rate ${(100 * got.sim.hitRate).toFixed(1)}%) matches Node`);
+  }
+  await page.screenshot({ path: screenshot });
+  log(`screenshot ${screenshot}`);
+
+  // a wrong file: one readable line, no model, Generate disabled
+  await page.setInputFiles("#model-file", { name: "holiday.png", mimeType: "image/png", buffer: Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from(" a picture, not a model")]) });
+  await state(["error"]);
+  const message = await page.textContent("#error");
+  assert.match(message, /holiday\.png: not a model this engine reads/);
+  assert.ok(await page.isVisible("#error"));
+  assert.ok(await page.isDisabled("#generate"));
+  await page.screenshot({ path: resolve(root, "build", "demo-error.png") });
+  log(`wrong file: ${message}`);
+
+  // a model from the file picker (the File path, not a URL)
+  await page.setInputFiles("#model-file", modelPath);
+  await state(["ready", "error"]);
+  assert.equal(await page.evaluate(() => document.body.dataset.state), "ready", await page.textContent("#error"));
+  assert.ok(!(await page.isVisible("#error")));
+  assert.deepEqual(errors, [], "no uncaught page errors");
+  await page.close();
+}
+
+// standalone: node scripts/browser-e2e.mjs
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { chromium } = await import("playwright-core");
+  const { startDemoServer } = await import("../build/host/index.js");
+  const shared = process.env.DIP_SHARED_DIR ? resolve(process.env.DIP_SHARED_DIR) : resolve(root, "..", "shared");
+  const modelPath = resolve(shared, "models", "stories260K", "stories260K-f32.gguf");
+  const server = await startDemoServer({ port: 0, modelPath });
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  try {
+    await runBrowserE2E(browser, server.url, { modelPath });
+    log("ok");
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}

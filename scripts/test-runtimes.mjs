@@ -1,0 +1,72 @@
+// npm run test:runtimes: bit-identical logits in Node, Deno and headless Chromium, then the web
+// demo end to end (scripts/browser-e2e.mjs). Prints one JSON line {node, deno, chromium} with the
+// SHA-256 of the float32 logits of the fixture sequence, dense and DIP keep 0.5, from the same probe
+// bundle (build/web/probe.js); exits non-zero if any hash differs or a check fails.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { logitsHashes } from "../build/web/probe.js";
+import { startDemoServer } from "../build/host/index.js";
+import { CHROMIUM_ARGS, runBrowserE2E } from "./browser-e2e.mjs";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const shared = process.env.DIP_SHARED_DIR ? resolve(process.env.DIP_SHARED_DIR) : resolve(root, "..", "shared");
+const modelPath = resolve(shared, "models", "stories260K", "stories260K-f32.gguf");
+const manifestPath = resolve(shared, "fixtures", "stories260K", "manifest.json");
+const wasmPath = resolve(root, "build", "engine.wasm");
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const log = (m) => process.stderr.write(`test-runtimes: ${m}\n`);
+
+for (const [what, p] of [["model", modelPath], ["fixture manifest", manifestPath], ["engine (npm run build)", wasmPath], ["Chromium (apt-get install chromium)", chromiumPath]]) {
+  if (!existsSync(p)) {
+    log(`missing ${what}: ${p}`);
+    process.exit(1);
+  }
+}
+const tokens = JSON.parse(readFileSync(manifestPath, "utf8")).tokens;
+log(`${tokens.length} tokens of ${basename(manifestPath)}`);
+
+const out = {};
+out.node = await logitsHashes(new Uint8Array(readFileSync(modelPath)), basename(modelPath), new Uint8Array(readFileSync(wasmPath)), tokens);
+
+const deno = spawnSync(resolve(root, "node_modules", ".bin", "deno"), ["run", "--allow-read", "--no-prompt", resolve(root, "scripts", "probe-deno.mjs"), modelPath, wasmPath, manifestPath], {
+  encoding: "utf8",
+  env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+});
+if (deno.status !== 0) {
+  log(`deno failed (status ${deno.status}): ${deno.stderr || deno.error}`);
+  process.exit(1);
+}
+out.deno = JSON.parse(deno.stdout.trim().split("\n").pop());
+
+const server = await startDemoServer({ port: 0, modelPath });
+const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
+let failed = false;
+try {
+  const page = await browser.newPage();
+  await page.goto(`${server.url}probe.html`);
+  out.chromium = await page.evaluate(async ([model, toks]) => (await import("/probe.js")).logitsHashesFromUrls(model, "/engine.wasm", toks), [`/models/${basename(modelPath)}`, tokens]);
+  await page.close();
+
+  const same = ["deno", "chromium"].every((r) => JSON.stringify(out[r]) === JSON.stringify(out.node));
+  process.stdout.write(JSON.stringify(out) + "\n");
+  if (!same) {
+    log("FAIL: the logits differ between runtimes");
+    failed = true;
+  } else {
+    log(`identical in node, deno (${spawnSync(resolve(root, "node_modules", ".bin", "deno"), ["--version"], { encoding: "utf8" }).stdout.split("\n")[0]}) and chromium (${browser.version()})`);
+  }
+  try {
+    await runBrowserE2E(browser, server.url, { modelPath });
+  } catch (e) {
+    log(`FAIL: browser end-to-end: ${e.stack ?? e}`);
+    failed = true;
+  }
+} finally {
+  await browser.close();
+  await server.close();
+}
+log(failed ? "0 passed, 1 failed" : "2 passed, 0 failed");
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,118 @@
+// The runtime-neutral host: it bundles for browsers without any node:* module, loads models from
+// bytes, Blobs and URLs with progress, hashes like node:crypto, and `dip serve` serves the demo.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { build } from "esbuild";
+import { resolve } from "node:path";
+import { projectRoot } from "../host/paths.js";
+import { fetchModel, loadModel, loadModelFromBytes, nameOf } from "../host/formats/bytes.js";
+import { ModelFormatError } from "../host/model.js";
+import { Sha256, sha256Hex } from "../host/sha256.js";
+import { Engine } from "../host/engine.js";
+import { setDefaultEngineWasm, loadDefaultEngineWasm } from "../host/wasm.js";
+import { readEngineWasmBytes } from "../host/node/wasm.js";
+import { startDemoServer } from "../host/node/serve.js";
+import { STORIES_GGUF } from "./helpers.js";
+
+test("the core and the web demo bundle for browsers without node:* modules", async () => {
+  const root = projectRoot();
+  const r = await build({
+    entryPoints: ["host/core.ts", "web/worker.ts", "web/app.ts", "web/session.ts", "web/probe.ts"].map((f) => resolve(root, f)),
+    bundle: true,
+    platform: "browser",
+    format: "esm",
+    write: false,
+    outdir: "out",
+    metafile: true,
+    logLevel: "silent",
+  });
+  const inputs = Object.keys(r.metafile.inputs);
+  assert.deepEqual(inputs.filter((f) => f.startsWith("node:") || /host[\\/](node|cli|paths|resolve)/.test(f)), []);
+  assert.ok(inputs.some((f) => f.includes("@huggingface")), "the HF tokenizer is part of the browser core");
+});
+
+test("models from bytes, Blobs and URLs, with progress; a wrong file says what it is not", async () => {
+  const bytes = new Uint8Array(readFileSync(STORIES_GGUF()));
+  const model = loadModelFromBytes(bytes, "stories.gguf");
+  assert.equal(model.config.nLayers, 5);
+  assert.ok(model.vocab);
+  const seen: number[] = [];
+  const fromBlob = await loadModel(new Blob([bytes]), "blob.gguf", (loaded, total) => {
+    assert.equal(total, bytes.length);
+    seen.push(loaded);
+  });
+  assert.equal(fromBlob.config.dim, 64);
+  assert.equal(seen.at(-1), bytes.length);
+
+  const server = createServer((req, res) => {
+    if (req.url?.split("?")[0] === "/m/stories.gguf") res.writeHead(200, { "Content-Length": String(bytes.length) }).end(bytes);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const progress: [number, number | undefined][] = [];
+    const fetched = await fetchModel(`${base}/m/stories.gguf?x=1`, (l, t) => progress.push([l, t]));
+    assert.equal(fetched.name, "stories.gguf");
+    assert.deepEqual(progress.at(-1), [bytes.length, bytes.length]);
+    await assert.rejects(fetchModel(`${base}/m/missing.gguf`), /HTTP 404/);
+  } finally {
+    server.close();
+  }
+  assert.throws(() => loadModelFromBytes(new TextEncoder().encode("<html>not a model</html>"), "page.html"), (e: Error) => e instanceof ModelFormatError && /page\.html: not a model this engine reads.*3c 68 74 6d \("<htm"\)/.test(e.message));
+  assert.throws(() => loadModelFromBytes(bytes.subarray(0, 1000), "cut.gguf"), ModelFormatError);
+  assert.equal(nameOf("https://x.org/a/b%20c.gguf?download=1"), "b c.gguf");
+});
+
+test("Engine.create with wasmBytes needs no registered loader", async () => {
+  const model = loadModelFromBytes(new Uint8Array(readFileSync(STORIES_GGUF())), "stories.gguf");
+  const a = await Engine.create(model, { wasmBytes: await readEngineWasmBytes() });
+  setDefaultEngineWasm(undefined);
+  try {
+    await assert.rejects(loadDefaultEngineWasm(), /pass Engine.create\(model, \{ wasmBytes \}\)/);
+    const b = await Engine.create(model, { wasmBytes: await readEngineWasmBytes() });
+    assert.deepEqual(Array.from(a.step(1)), Array.from(b.step(1)));
+  } finally {
+    setDefaultEngineWasm(readEngineWasmBytes);
+  }
+});
+
+test("sha256 matches node:crypto at every block boundary, incrementally", () => {
+  for (const n of [0, 1, 55, 56, 63, 64, 65, 127, 128, 1000, 70000]) {
+    const b = randomBytes(n);
+    assert.equal(sha256Hex(b), createHash("sha256").update(b).digest("hex"), `${n} bytes`);
+  }
+  const h = new Sha256().update("ab").update(new Uint8Array([0x63])).update(new Float32Array([1.5]));
+  assert.equal(h.hex(), createHash("sha256").update("abc").update(Buffer.from(new Float32Array([1.5]).buffer)).digest("hex"));
+});
+
+test("dip serve: the demo, the wasm and the model on 127.0.0.1 with COOP/COEP; nothing else", async () => {
+  const s = await startDemoServer({ port: 0, modelPath: STORIES_GGUF() });
+  try {
+    assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const get = (p: string) => fetch(new URL(p, s.url));
+    const page = await get("/");
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get("cross-origin-opener-policy"), "same-origin");
+    assert.equal(page.headers.get("cross-origin-embedder-policy"), "require-corp");
+    assert.match(await page.text(), /<script type="module" src="app.js">/);
+    for (const [p, type] of [["/app.js", "text/javascript"], ["/worker.js", "text/javascript"], ["/engine.wasm", "application/wasm"], ["/style.css", "text/css"], ["/models/stories260K-f32.gguf", "application/octet-stream"]]) {
+      const r = await get(p);
+      assert.equal(r.status, 200, p);
+      assert.ok(r.headers.get("content-type")!.startsWith(type), `${p}: ${r.headers.get("content-type")}`);
+      await r.arrayBuffer();
+    }
+    assert.deepEqual(await (await get("/config.json")).json(), { defaultModel: "models/stories260K-f32.gguf" });
+    for (const p of ["/app.ts", "/../package.json", "/%2e%2e/package.json", "/models/other.gguf", "/nope"]) {
+      const r = await get(p);
+      assert.equal(r.status, 404, p);
+      await r.text();
+    }
+  } finally {
+    await s.close();
+  }
+});

@@ -1,0 +1,31 @@
+// Cross-runtime determinism probe (scripts/test-runtimes.mjs): the SHA-256 of the float32 logits of
+// a token sequence, dense and DIP keep 0.5, from the runtime-neutral host only. Node, Deno and the
+// browser each run this same bundle (build/web/probe.js) and must print the same hashes.
+import { Engine } from "../host/engine.js";
+import { fetchBytes, loadModelFromBytes } from "../host/formats/bytes.js";
+import { Sha256 } from "../host/sha256.js";
+import type { SparsitySpec } from "../host/sparsity.js";
+
+export const PROBE_SPECS: Record<string, SparsitySpec> = {
+  dense: { method: "dense" },
+  dip_keep0_5: { method: "dip", keep: 0.5 },
+};
+
+/** Hex SHA-256 of the T x V float32 logits (little-endian, row-major, as `dip logits` writes them) per spec. */
+export async function logitsHashes(modelBytes: Uint8Array, modelName: string, wasmBytes: Uint8Array<ArrayBuffer>, tokens: number[]): Promise<Record<string, string>> {
+  const model = loadModelFromBytes(modelBytes, modelName);
+  const out: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(PROBE_SPECS)) {
+    const engine = await Engine.create(model, { wasmBytes, sparsity: spec });
+    const h = new Sha256();
+    for (const t of tokens) h.update(engine.step(t)); // wasm memory is little-endian on every host
+    out[name] = h.hex();
+  }
+  return out;
+}
+
+/** The probe with its inputs fetched by URL (a page, or Deno with file: URLs). */
+export async function logitsHashesFromUrls(modelUrl: string, wasmUrl: string, tokens: number[]): Promise<Record<string, string>> {
+  const name = modelUrl.split(/[?#]/)[0].split("/").pop() ?? "model";
+  return logitsHashes(await fetchBytes(modelUrl), name, await fetchBytes(wasmUrl), tokens);
+}
