@@ -96,3 +96,19 @@ test("sweep with simulator axes: one row per (point, policy, dram), belady >= lr
     assert.ok(at(340e3) >= at(300e3));
   }
 });
+
+test("sweep --report writes a Markdown report with the table and links to plots written beside it", async () => {
+  const { writeSweepReport, runSweep } = await import("../host/cli/sweep.js");
+  const { parseSimAxes } = await import("../host/cli/sim-sweep.js");
+  const { existsSync, readFileSync: read } = await import("node:fs");
+  const t = await runSweep({ stories: 1, methods: ["dip"], keeps: [0.5], sim: parseSimAxes({ policies: "lru", drams: "300KB,320KB" }) });
+  const md = join(tmp, "report.md");
+  writeSweepReport(md, t, join(tmp, "table.csv"), ["sweep", "--report", md]);
+  const text = read(md, "utf8");
+  assert.match(text, /\| method \| keep \| mlp_density .* \| tok_s \| hit_rate \|/);
+  assert.equal(text.split("\n").filter((l) => l.startsWith("| dip |")).length, 2);
+  for (const plot of ["report-ppl-vs-density.svg", "report-tok_s-vs-ppl.svg", "report-hit_rate-vs-dram.svg"]) {
+    assert.ok(text.includes(`](${plot})`), plot);
+    assert.ok(existsSync(join(tmp, plot)) && read(join(tmp, plot), "utf8").includes("<svg"), plot);
+  }
+});

@@ -2,7 +2,7 @@
 // replaying a recorded mask trace (--trace). Both paths end in the same replay of the same trace,
 // so a live run and the replay of its --trace-out give identical JSON.
 import type { Argv, ArgumentsCamelCase } from "yargs";
-import { readFile } from "node:fs/promises";
+import { appendFile, readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { applySparsity, openModel, progress, UsageError, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
 import { formatSimSummary, settingsFromArgs, withSimulatorOptions, writeSimReport, type SimulateArgs } from "./sim-options.js";
@@ -103,7 +103,13 @@ export const simulateCommand = {
     const out = withEvaluation(result, trace);
     const adapterLine = a.adapters ? `adapters       ${(adapterBytes / 1e6).toFixed(3)} MB of LoRA weights, always resident (included in memory)\n` : "";
     process.stdout.write(a.json ? JSON.stringify(out, null, 2) + "\n" : formatSimSummary(result) + adapterLine + (out.ppl !== null ? `perplexity     ${out.ppl.toFixed(4)} over ${out.eval_tokens} tokens\n` : ""));
-    if (a.report) await writeSimReport(result, a.report);
+    if (a.report) {
+      await writeSimReport(result, a.report);
+      if (out.ppl !== null) {
+        const e = trace.header.evaluation!;
+        await appendFile(a.report, `\n## Accuracy\n\nPerplexity ${out.ppl.toFixed(4)} (mean NLL ${out.mean_nll!.toFixed(5)}) over ${out.eval_tokens} predicted tokens of ${e.stories ?? "?"} stories${e.text ? ` of ${e.text}` : ""}, measured in the same run that produced the masks.\n`);
+      }
+    }
   },
 };
 

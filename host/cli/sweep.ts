@@ -228,6 +228,45 @@ interface SweepArgs extends ModelArgs {
   devices?: string;
   gammas?: string;
   bits?: string;
+  report?: string;
+}
+
+/**
+ * A Markdown report of a sweep a researcher can paste into a paper: how it was run, the table,
+ * and plots written beside it (perplexity vs density; with the simulator, throughput vs
+ * perplexity and hit rate vs DRAM).
+ */
+export function writeSweepReport(file: string, table: CsvTable, csvFile: string, argv: string[]): void {
+  const base = file.replace(/\.md$/i, "");
+  const name = (p: string) => p.split(/[\\/]/).pop()!;
+  const plots: { title: string; file: string; svg: string }[] = [];
+  const has = (c: string) => table.header.includes(c);
+  plots.push({ title: "Perplexity vs MLP density", file: `${base}-ppl-vs-density.svg`, svg: plotTable(table, { x: "mlp_density", y: "ppl", group: has("policy") ? "method,policy" : "method", logY: true }) });
+  if (has("tok_s")) {
+    plots.push({ title: "Simulated throughput vs perplexity", file: `${base}-tok_s-vs-ppl.svg`, svg: plotTable(table, { x: "ppl", y: "tok_s", group: "method,policy" }) });
+    const drams = new Set(table.rows.map((r) => r[table.header.indexOf("dram_bytes")]));
+    if (drams.size > 1) plots.push({ title: "Hit rate vs DRAM budget", file: `${base}-hit_rate-vs-dram.svg`, svg: plotTable(table, { x: "dram_bytes", y: "hit_rate", group: "method,policy" }) });
+  }
+  for (const p of plots) writeFileAtomic(p.file, p.svg);
+  const cols = table.header.filter((h) => !["model", "up_keep", "down_keep", "mean_nll", "stories", "device"].includes(h));
+  const fmt = (v: string) => (v !== "" && Number.isFinite(Number(v)) && !Number.isInteger(Number(v)) ? Number(Number(v).toPrecision(5)).toString() : v);
+  const rows = table.rows.map((r) => "| " + cols.map((c) => fmt(r[table.header.indexOf(c)])).join(" | ") + " |");
+  const col = (c: string) => (table.rows.length && has(c) ? [...new Set(table.rows.map((r) => r[table.header.indexOf(c)]))].join(", ") : "-");
+  const md = [
+    `# Sweep: ${col("model")}`,
+    "",
+    `Command: \`dip ${argv.join(" ")}\``,
+    "",
+    `Data: ${col("stories")} stories, ${col("tokens")} predicted tokens; device ${col("device")}. Table: [${name(csvFile)}](${name(csvFile)}).`,
+    has("tok_s") ? "Simulated throughput counts Flash and DRAM read time only (compute is not modelled)." : "",
+    "",
+    "| " + cols.join(" | ") + " |",
+    "|" + cols.map(() => "---").join("|") + "|",
+    ...rows,
+    "",
+    ...plots.flatMap((p) => [`![${p.title}](${name(p.file)})`, ""]),
+  ].join("\n");
+  writeFileAtomic(file, md);
 }
 
 export const sweepCommand = {
@@ -249,7 +288,8 @@ export const sweepCommand = {
       .option("drams", { type: "string", describe: "simulator axis: DRAM budgets, e.g. 300KB,320KB,6GB" })
       .option("devices", { type: "string", describe: "simulator axis: device profiles (default mobile)" })
       .option("gammas", { type: "string", describe: "simulator axis: dip-ca gammas, e.g. 0.1,0.3,0.5" })
-      .option("bits", { type: "string", describe: "simulator precision, e.g. mlp=4,attention=4" }),
+      .option("bits", { type: "string", describe: "simulator precision, e.g. mlp=4,attention=4" })
+      .option("report", { type: "string", describe: "also write a Markdown report (settings, table, plots beside it)" }),
   handler: async (a: ArgumentsCamelCase<SweepArgs>) => {
     const sim = parseSimAxes(a);
     const methods = parseMethods(a.methods, sim !== undefined);
@@ -273,6 +313,7 @@ export const sweepCommand = {
     });
     writeCsvFile(out, table);
     process.stderr.write(`wrote ${table.rows.length} rows to ${a.out}\n`);
+    if (a.report) writeSweepReport(resolve(a.report), table, out, process.argv.slice(2));
     process.stdout.write(a.json ? JSON.stringify(toJson(table)) + "\n" : textTable(table));
   },
 };
