@@ -33,15 +33,19 @@ export function floatToHalfBits(x: number): number {
   return sign | units;
 }
 
-/** x rounded to binary16 and back. */
-export function roundToHalf(x: number): number {
-  const h = floatToHalfBits(x);
+/** IEEE binary16 bits -> number (subnormals, infinities and NaN included). */
+export function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exponent = (h >> 10) & 0x1f;
   const mantissa = h & 0x3ff;
   if (exponent === 0) return sign * mantissa * 2 ** -24;
   if (exponent === 31) return mantissa ? NaN : sign * Infinity;
   return sign * (1024 + mantissa) * 2 ** (exponent - 25);
+}
+
+/** x rounded to binary16 and back. */
+export function roundToHalf(x: number): number {
+  return halfToFloat(floatToHalfBits(x));
 }
 
 /** x rounded to f32, then to bfloat16 (NaN stays NaN). */

@@ -13,8 +13,9 @@ import { readCalibration, writeCalibration } from "../node/calibration-file.js";
 import { loadHfTokenizerFile } from "../node/hf-tokenizer.js";
 import { readAdaptersFile } from "../node/adapters-file.js";
 import { cacheDir, dataDir } from "../paths.js";
-import { splitStories, tokenStream } from "../eval.js";
+import { splitStories } from "../eval.js";
 import { existsSync, readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 
 /** An error whose message is the whole story for the user (no stack trace). */
@@ -128,7 +129,7 @@ export async function applySparsity(o: Opened, a: SparsityArgs): Promise<Sparsit
 }
 
 async function calibrationFor(o: Opened, spec: SparsitySpec, a: SparsityArgs): Promise<Calibration> {
-  const textFile = a["calib-text"] ?? resolve(dataDir(), "tinystories", "valid-sample.txt");
+  const textFile = a["calib-text"] ?? defaultStoriesFile();
   if (!existsSync(textFile)) throw new UsageError(`calibration text not found: ${textFile} (pass --calib-text)`);
   const stories = splitStories(readFileSync(textFile, "utf8"));
   const [from, to] = a["calib-text"] ? [0, Math.min(20, stories.length)] : DEFAULT_CALIBRATION_STORIES;
@@ -167,4 +168,27 @@ export function progress(label: string): (done: number, total: number) => void {
     const pct = total > 0 ? ((100 * done) / total).toFixed(1) : "100";
     process.stderr.write(`\r${label}: ${done}/${total} (${pct}%)${done >= total ? "\n" : ""}`);
   };
+}
+
+/** The default evaluation text: the TinyStories validation sample in the models/data directory. */
+export const defaultStoriesFile = (): string => resolve(dataDir(), "tinystories", "valid-sample.txt");
+
+/**
+ * Stories first..first+count of a text file (stories separated by <|endoftext|>), with clear
+ * errors for an unreadable file, a bad count or an empty range.
+ */
+export async function readStories(file: string | undefined, first: number, count: number): Promise<{ file: string; stories: string[] }> {
+  const path = file ?? defaultStoriesFile();
+  if (!Number.isInteger(count) || count < 1) throw new UsageError(`--stories must be a positive integer, got ${count}`);
+  if (!Number.isInteger(first) || first < 0) throw new UsageError(`--first-story must be a non-negative integer, got ${first}`);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    throw new UsageError(`--text: cannot read ${path}`);
+  }
+  const all = splitStories(text);
+  const stories = all.slice(first, first + count);
+  if (stories.length === 0) throw new UsageError(`${path}: no stories in range ${first}..${first + count - 1} (the file has ${all.length})`);
+  return { file: path, stories };
 }

@@ -1,9 +1,6 @@
 import type { Argv, ArgumentsCamelCase } from "yargs";
-import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
-import { applySparsity, openModel, progress, UsageError, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
-import { perplexity, splitStories, tokenStream } from "../eval.js";
-import { dataDir } from "../paths.js";
+import { applySparsity, openModel, progress, readStories, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
+import { perplexity, tokenStream } from "../eval.js";
 import { specLabel } from "../sparsity.js";
 import { MaskRecorder } from "../sim/run.js";
 import { writeTraceFile } from "../node/trace-file.js";
@@ -29,17 +26,7 @@ export const evalCommand = {
       .option("json", { type: "boolean", default: false })
       .option("trace-out", { type: "string", describe: "write the masks of the run as a trace (replay with `dip simulate --trace`)" }),
   handler: async (a: ArgumentsCamelCase<Args>) => {
-    const file = a.text ?? resolve(dataDir(), "tinystories", "valid-sample.txt");
-    let text: string;
-    try {
-      text = await readFile(file, "utf8");
-    } catch {
-      throw new UsageError(`--text: cannot read ${file}`);
-    }
-    if (!Number.isInteger(a.stories) || a.stories < 1) throw new UsageError(`--stories must be a positive integer, got ${a.stories}`);
-    const all = splitStories(text);
-    const stories = all.slice(a["first-story"], a["first-story"] + a.stories);
-    if (stories.length === 0) throw new UsageError(`${file}: no stories in range (file has ${all.length})`);
+    const { file, stories } = await readStories(a.text, a["first-story"], a.stories);
     const o = await openModel(a);
     const spec = await applySparsity(o, a);
     const stream = tokenStream(o.tokenizer, stories);

@@ -2,12 +2,10 @@
 // replaying a recorded mask trace (--trace). Both paths end in the same replay of the same trace,
 // so a live run and the replay of its --trace-out give identical JSON.
 import type { Argv, ArgumentsCamelCase } from "yargs";
-import { appendFile, readFile } from "node:fs/promises";
-import { resolve } from "node:path";
-import { applySparsity, openModel, progress, UsageError, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
+import { appendFile } from "node:fs/promises";
+import { applySparsity, openModel, progress, readStories, UsageError, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
 import { formatSimSummary, settingsFromArgs, withSimulatorOptions, writeSimReport, type SimulateArgs } from "./sim-options.js";
-import { perplexity, splitStories, tokenStream } from "../eval.js";
-import { dataDir } from "../paths.js";
+import { perplexity, tokenStream } from "../eval.js";
 import { MaskRecorder, modelDims } from "../sim/run.js";
 import { simulateTrace, simulateTraceWith, type SimResult } from "../sim/simulate.js";
 import { checkTraceMatchesModel, type MaskTrace } from "../sim/trace.js";
@@ -39,15 +37,7 @@ function withAdapterMemory(r: SimResult, adapterBytes: number): SimResult & { ad
 
 /** Runs the model over the stories with the masks recorded (and, for dip-ca, a live cache). */
 export async function recordRun(a: ArgumentsCamelCase<Args>): Promise<MaskTrace> {
-  const file = a.text ?? resolve(dataDir(), "tinystories", "valid-sample.txt");
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch {
-    throw new UsageError(`--text: cannot read ${file}`);
-  }
-  const stories = splitStories(text).slice(a["first-story"], a["first-story"] + a.stories);
-  if (stories.length === 0) throw new UsageError(`${file}: no stories in range`);
+  const { file, stories } = await readStories(a.text, a["first-story"], a.stories);
   const settings = settingsFromArgs(a);
   const o = await openModel(a);
   const spec = await applySparsity(o, a);

@@ -6,11 +6,9 @@
 
 import type { Argv, ArgumentsCamelCase } from "yargs";
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { applySparsity, openModel, progress, UsageError, withModel, type ModelArgs, type Opened } from "./common.js";
-import { perplexity, splitStories, tokenStream } from "../eval.js";
-import { dataDir } from "../paths.js";
+import { applySparsity, openModel, progress, readStories, UsageError, withModel, type ModelArgs, type Opened } from "./common.js";
+import { perplexity, tokenStream } from "../eval.js";
 import { maskKeeps, METHODS, type Method } from "../sparsity.js";
 import { columnIndex, CsvError, mergeCsv, parseCsv, readCsvFile, sortSweepRows, writeCsvFile, writeFileAtomic, type CsvTable } from "../report/csv.js";
 import { linePlot, type ReferenceLine, type Series } from "../report/svg.js";
@@ -111,24 +109,11 @@ export interface SweepOptions extends ModelArgs {
   sim?: SimAxes;
 }
 
-async function readStories(file: string, first: number, count: number): Promise<string[]> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch {
-    throw new UsageError(`--text: cannot read ${file}`);
-  }
-  const all = splitStories(text);
-  const stories = all.slice(first, first + count);
-  if (stories.length === 0) throw new UsageError(`${file}: no stories in range (file has ${all.length})`);
-  return stories;
-}
-
 /** Runs every grid point of the shard with one engine; returns the rows sorted by (method, keep). */
 export async function runSweep(opts: SweepOptions): Promise<CsvTable> {
   if (!Number.isInteger(opts.stories) || opts.stories < 1) throw new UsageError(`--stories must be a positive integer, got ${opts.stories}`);
   const points = sweepGrid(opts.methods, opts.keeps, opts.shard);
-  const stories = await readStories(opts.text ?? resolve(dataDir(), "tinystories", "valid-sample.txt"), opts.firstStory ?? 0, opts.stories);
+  const { stories } = await readStories(opts.text, opts.firstStory ?? 0, opts.stories);
   const o = opts.opened ?? (await openModel(opts));
   const stream = tokenStream(o.tokenizer, stories);
   const log = opts.log ?? (() => {});

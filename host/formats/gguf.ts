@@ -2,6 +2,7 @@
 // Like ggml's own loader, every count, size and offset is checked against the file before anything
 // is allocated: a corrupt header must fail with a message, never with a 2^40-element allocation.
 // Spec: https://github.com/ggerganov/ggml/blob/master/docs/gguf.md
+import { halfToFloat } from "../float16.js";
 import { type LayerWeights, type LoadedModel, type ModelConfig, type Vocabulary, ModelFormatError, headDim, validateConfig, validateWeights } from "../model.js";
 import { BinaryReader, f32Array } from "./binary.js";
 import type { RopeScaling } from "../rope.js";
@@ -211,15 +212,7 @@ function tensorBytes(t: GgufTensorInfo, file: string): number {
 
 let halfTable: Float32Array | undefined;
 
-/** IEEE binary16 bits -> number (subnormals, infinities and NaN included). */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const mantissa = h & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 31) return mantissa ? NaN : sign * Infinity;
-  return sign * (1024 + mantissa) * 2 ** (exponent - 25);
-}
+export { halfToFloat };
 
 function halfToFloatTable(): Float32Array {
   if (!halfTable) {
