@@ -79,7 +79,9 @@ export interface LoadedModel {
   name: string;
   /** the path or URL it came from */
   source: string;
-  format: "gguf" | "llama2c" | "synthetic" | "safetensors";
+  format: "gguf" | "llama2c" | "synthetic" | "safetensors" | "dipstream";
+  /** the precision the file stores its weight matrices in, when it is quantized (default for --dtype) */
+  storedDtype?: "q8";
   config: ModelConfig;
   weights: ModelWeights;
   vocab?: Vocabulary;
@@ -118,7 +120,7 @@ export function validateConfig(c: ModelConfig, file: string): void {
 }
 
 /** Checks every weight array has the element count the config implies. */
-export function validateWeights(m: LoadedModel): void {
+export function validateWeights(m: LoadedModel, opts: { mlpStreamed?: boolean } = {}): void {
   const c = m.config;
   const hd = headDim(c);
   const expect = (name: string, a: Float32Array | undefined, n: number) => {
@@ -140,6 +142,7 @@ export function validateWeights(m: LoadedModel): void {
     if (l.bk) expect(`layer ${i} bk`, l.bk, c.nKvHeads * hd);
     if (l.bv) expect(`layer ${i} bv`, l.bv, c.nKvHeads * hd);
     expect(`layer ${i} ffn_norm`, l.ffnNorm, c.dim);
+    if (opts.mlpStreamed) return; // MLP columns come from the weight stream (host/stream.ts)
     expect(`layer ${i} w_gate`, l.wGate, c.hiddenDim * c.dim);
     expect(`layer ${i} w_up`, l.wUp, c.hiddenDim * c.dim);
     expect(`layer ${i} w_down`, l.wDown, c.dim * c.hiddenDim);

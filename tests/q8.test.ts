@@ -70,3 +70,18 @@ test("a model too large for wasm32 is refused up front with its size and what wo
   await assert.rejects(Engine.create(mid), /mid needs .* in f32 .* it fits with --dtype q8/);
   await assert.rejects(Engine.create(base, { dtype: "q4" as never }), /--dtype must be one of f32, q8/);
 });
+
+test("a Q8_0 GGUF runs in q8 by default; --dtype f32 overrides", async () => {
+  const { spawnSync } = await import("node:child_process");
+  const { mkdtempSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { projectRoot } = await import("../host/paths.js");
+  const { STORIES_GGUF } = await import("./helpers.js");
+  const dir = mkdtempSync(join(tmpdir(), "dip-q8-"));
+  const dip = (...args: string[]) => spawnSync(process.execPath, [join(projectRoot(), "bin", "dip.js"), ...args], { encoding: "utf8" });
+  const out = join(dir, "q8.gguf");
+  assert.equal(dip("convert", "--model", STORIES_GGUF(), "--out", out, "--dtype", "q8").status, 0);
+  assert.equal(JSON.parse(dip("info", "--model", out, "--json").stdout).dtype, "q8");
+  assert.equal(JSON.parse(dip("info", "--model", out, "--json", "--dtype", "f32").stdout).dtype, "f32");
+});

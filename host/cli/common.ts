@@ -32,7 +32,7 @@ export interface ModelArgs {
 export function withModel<T>(y: Argv<T>) {
   return y
     .option("model", { type: "string", describe: "model: .gguf, llama2.c .bin, or a Hugging Face folder / .safetensors; default: stories260K from the models directory" })
-    .option("dtype", { type: "string", default: "f32", describe: "weight precision in memory: f32 | q8 (int8 blocks of 32 with a scale)" })
+    .option("dtype", { type: "string", describe: "weight precision in memory: f32 | q8 (int8 blocks of 32 with a scale); default: q8 for a Q8_0 GGUF, else f32" })
     .option("tokenizer", { type: "string", describe: "llama2.c tokenizer .bin (default: tokenizer.bin or tok<vocab>.bin beside the model), or a Hugging Face tokenizer.json" });
 }
 
@@ -86,7 +86,7 @@ export async function openModel(a: ModelArgs): Promise<Opened> {
   const path = resolveModelPath(a.model);
   await verifyAgainstManifest(path);
   const { model, tokenizer } = await loadWithTokenizer(path, a.tokenizer);
-  const engine = await Engine.create(model, { dtype: (a.dtype ?? "f32") as WeightDtype });
+  const engine = await Engine.create(model, { dtype: (a.dtype ?? model.storedDtype ?? "f32") as WeightDtype });
   return { model, tokenizer, engine, path };
 }
 

@@ -17,6 +17,7 @@ export const infoCommand = {
       model: o.model.name,
       file: o.path,
       format: o.model.format,
+      dtype: o.engine.dtype,
       config: o.model.config,
       weight_bytes: { ...bytes, total },
       dense_bytes_read_per_token: o.engine.denseBytesPerToken(),
@@ -33,7 +34,7 @@ export const infoCommand = {
         `model        ${o.model.name} (${o.model.format}) ${o.path}`,
         `architecture ${c.architecture}: dim ${c.dim}, ${c.nLayers} layers, ${c.nHeads} heads (${c.nKvHeads} kv), head dim ${c.dim / c.nHeads}, MLP hidden ${c.hiddenDim}`,
         `             vocab ${c.vocabSize}, context ${c.seqLen}, rope theta ${c.ropeTheta} (${c.ropeLayout}), rms eps ${c.rmsEps}, ${c.tiedEmbeddings ? "tied" : "separate"} embeddings`,
-        `weights (f32) embedding ${mb(bytes.embedding)}, attention ${mb(bytes.attention)}, mlp ${mb(bytes.mlp)}, lm_head ${mb(bytes.lm_head)}, total ${mb(total)}`,
+        `weights (${o.engine.dtype}) embedding ${mb(bytes.embedding)}, attention ${mb(bytes.attention)}, mlp ${mb(bytes.mlp)}, lm_head ${mb(bytes.lm_head)}, total ${mb(total)}`,
         `wasm memory  ${mb(o.engine.memoryBytes())} (weights, KV cache, activations)`,
       ].join("\n") + "\n",
     );

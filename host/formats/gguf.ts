@@ -412,6 +412,8 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
       ...(config.tiedEmbeddings ? {} : { lmHead: load("output.weight") }),
     },
     ...(vocab ? { vocab } : {}),
+    // a GGUF whose weight matrices are Q8_0 runs in q8 unless the user asks otherwise
+    ...(header.tensors.some((t) => t.dims.length === 2 && t.type === GGML_TYPE_Q8_0) ? { storedDtype: "q8" as const } : {}),
   };
   validateWeights(model);
   return model;
