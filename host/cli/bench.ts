@@ -3,7 +3,7 @@
 // compared with its ideal: the ratio of weight bytes a dense token reads to the bytes it reads.
 
 import type { Argv, ArgumentsCamelCase } from "yargs";
-import { Engine } from "../engine.js";
+import { Engine, type WeightDtype } from "../engine.js";
 import { isSyntheticShape, syntheticModel, SYNTHETIC_SHAPES } from "../synthetic.js";
 import { maskKeeps, METHODS, needsCalibration, normalizeSpec, specLabel, type Method, type SparsitySpec } from "../sparsity.js";
 import { openModel, UsageError, type ModelArgs } from "./common.js";
@@ -31,6 +31,7 @@ export const benchCommand = {
       .option("model", { type: "string", describe: "model file (.gguf or llama2.c .bin) instead of --synthetic" })
       .option("tokenizer", { type: "string", describe: "tokenizer for --model (see dip generate)" })
       .option("seed", { type: "number", default: 1, describe: "--synthetic: weight seed" })
+      .option("dtype", { type: "string", describe: "weight precision in memory: f32 | q8 (default f32, or the file's)" })
       .option("method", { type: "string", default: "dip", describe: "glu|dip|dip-ca (methods without calibration)" })
       .option("keep", { type: "number", describe: "keep of the method (dip: target MLP density)" })
       .option("keeps", { type: "string", describe: "comma-separated keeps for a table, e.g. 0.2,0.3,0.5,0.9" })
@@ -186,7 +187,7 @@ async function openForBench(a: Args): Promise<{ engine: Engine; bos: number; nam
     if (!isSyntheticShape(a.synthetic)) throw new UsageError(`--synthetic ${a.synthetic}: supported shapes are ${SYNTHETIC_SHAPES.join(", ")}`);
     const model = syntheticModel(a.synthetic, a.seed);
     // the model generates its tensors on access; the engine keeps the only copy
-    return { engine: await Engine.create(model), bos: 1, name: model.name };
+    return { engine: await Engine.create(model, { dtype: (a.dtype ?? "f32") as WeightDtype }), bos: 1, name: model.name };
   }
   const o = await openModel(a);
   return { engine: o.engine, bos: o.model.vocab?.bosId ?? 1, name: o.model.name };
