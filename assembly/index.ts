@@ -7,7 +7,7 @@ export { forward, setCapture } from "./model/forward";
 export { setWeightDtype } from "./model/linear";
 export { setMethod, setLayerThresholds, setCacheAware, setCachedFlags } from "./sparsity/policy";
 export { seedRng, argmax, sample, nllOf } from "./model/sampler";
-export { matvecF32, matvecF32Scalar, dotF32 } from "./kernels/matvec";
+export { matvecF32, matvecF32Rows4, matvecF32Scalar, dotF32 } from "./kernels/matvec";
 export { gatherColumnsF32, gatherColumnsF32Scalar } from "./kernels/gather";
 export { matvecQ8, matvecQ8Scalar, gatherColumnsQ8, gatherColumnsQ8Scalar, q8Bytes } from "./kernels/q8";
 export { selectTopK } from "./kernels/topk";
@@ -25,3 +25,4 @@ export function bytesEmbedding(): f64 { return S.bytesEmbedding; }
 export function bytesAttention(): f64 { return S.bytesAttention; }
 export function bytesMlp(): f64 { return S.bytesMlp; }
 export function bytesLmHead(): f64 { return S.bytesLmHead; }
+export { streamSetGroup, streamAllocate, streamSetCapacity, streamEnable, streamBeginSequence, streamColumnsFetched } from "./stream/store";

@@ -1,7 +1,8 @@
 // Kernel throughput against the machine's own memory bandwidth, in one process (bench/README.md).
 //
 //   npm run bench                       # builds, then: node build/bench/kernels.bench.js
-//   node build/bench/kernels.bench.js [--json] [--min] [--time 1000] [--copies 16] [--n 4096] [--copy-mib 256]
+//   node build/bench/kernels.bench.js [--json] [--min] [--time 1000] [--copies 20] [--n 4096] [--copy-mib 256]
+//                                     [--no-shapes] [--filter TEXT]
 //
 // Every kernel reads one n x n f32 matrix (64 MiB at n = 4096) laid out by arenaAlloc in the
 // engine's wasm memory, like the engine's weights. Token generation is memory-bound, so the
@@ -16,7 +17,7 @@
 import { Bench, type Task } from "tinybench";
 import { cpus } from "node:os";
 import { readFileSync } from "node:fs";
-import { loadEngineWasmFromDisk } from "../host/wasm.js";
+import { fileURLToPath } from "node:url";
 import { fillUniform } from "../host/synthetic.js";
 
 interface KernelExports {
@@ -24,6 +25,12 @@ interface KernelExports {
   arenaAlloc(bytes: number): number;
   matvecF32(out: number, w: number, x: number, rows: number, cols: number): void;
   matvecF32Scalar(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecF32Rows4(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ8(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ8Scalar(out: number, w: number, x: number, rows: number, cols: number): void;
+  gatherColumnsQ8(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
+  gatherColumnsQ8Scalar(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
+  q8Bytes(rows: number, n: number): number;
   gatherColumnsF32(out: number, wT: number, x: number, idx: number, nKept: number, nOut: number): void;
   gatherColumnsF32Scalar(out: number, wT: number, x: number, idx: number, nKept: number, nOut: number): void;
   readSumF32(ptr: number, n: number): number;
@@ -42,7 +49,7 @@ function option(name: string, fallback: number): number {
 const json = process.argv.includes("--json");
 const n = option("n", 4096); // matrix is n x n
 const timeMs = option("time", 1000); // tinybench time budget per task
-const copies = option("copies", 16); // matrices the cold runs rotate over; the read probe sums them all
+const copies = option("copies", 20); // matrices the cold runs rotate over (1.25 GiB); the read probe sums them all
 const copyMiB = option("copy-mib", 256);
 const seed = option("seed", 1);
 // median by default; "min" (the least disturbed call) when other processes share the machine,
@@ -51,7 +58,21 @@ const stat = process.argv.includes("--min") ? "min" : "p50";
 if (n % 16 !== 0) throw new RangeError(`--n must be a multiple of 16, got ${n}`);
 
 const MiB = 1024 * 1024;
-const e = (await loadEngineWasmFromDisk()) as unknown as KernelExports;
+// build/engine.wasm instantiated here with a stub for every function import: the kernels import
+// nothing, and the bench must not depend on what the forward pass imports from its host.
+async function loadKernels(): Promise<KernelExports> {
+  const wasmPath = fileURLToPath(new URL("../../build/engine.wasm", import.meta.url));
+  const module = await WebAssembly.compile(readFileSync(wasmPath));
+  const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {};
+  for (const imp of WebAssembly.Module.imports(module)) {
+    if (imp.kind !== "function") continue;
+    (imports[imp.module] ??= {})[imp.name] = imp.name === "seed" ? () => 0 : () => {
+      throw new Error(`engine called the host import ${imp.module}.${imp.name} during a kernel bench`);
+    };
+  }
+  return (await WebAssembly.instantiate(module, imports)).exports as unknown as KernelExports;
+}
+const e = await loadKernels();
 const alloc = (bytes: number): number => {
   const p = e.arenaAlloc(bytes) >>> 0;
   if (p === 0) throw new Error(`out of wasm memory allocating ${bytes} bytes`);
@@ -66,16 +87,19 @@ const matBytes = n * n * 4;
 const w = alloc(matBytes * copies); // copy c at w + c * matBytes
 const bwBytes = matBytes * copies;
 if (bwBytes < 256 * MiB) throw new RangeError(`--copies ${copies} x ${matBytes / MiB} MiB: the read-bandwidth buffer must be >= 256 MiB`);
-const x = alloc(n * 4);
-const outSimd = alloc(n * 4);
-const outScalar = alloc(n * 4);
+// the 0.5B-shape rows (below) need vectors as long as the LM head (151936 outputs)
+const VEC = Math.max(n, 151936);
+const x = alloc(VEC * 4);
+const outSimd = alloc(VEC * 4);
+const outScalar = alloc(VEC * 4);
+const idxShape = alloc(VEC * 4);
 const idxAll = alloc(n * 4);
 const idxHalf = alloc((n / 2) * 4);
 const copySrc = alloc(copyMiB * MiB);
 const copyDst = alloc(copyMiB * MiB);
 
 for (let c = 0; c < copies; c++) fillUniform(f32(w + c * matBytes, n * n), seed + 100 + c, 0.0346);
-fillUniform(f32(x, n), seed + 1, 1);
+fillUniform(f32(x, VEC), seed + 1, 1);
 f32(copySrc, (copyMiB * MiB) / 4).fill(1);
 f32(copyDst, (copyMiB * MiB) / 4).fill(0);
 u32(idxAll, n).set(Array.from({ length: n }, (_, i) => i));
@@ -126,6 +150,70 @@ function both(name: string, bytes: number, simdName: string | undefined, kernel:
     { name: `${name} cold`, bytes, scalarOf: simdName && `${simdName} cold`, run: () => kernel(w + (next++ % copies) * matBytes) },
   ];
 }
+// ---- qwen2.5-0.5b shapes, f32 and q8, cold only: each call reads the next slice of the big
+// buffer (slices laid end to end, wrapping), so the working set is the whole buffer like a forward
+// pass. q8 matrices reuse the same bytes: random f32 bits read as int8 quants, f32 scales (finite).
+// Row-major matvecs: W_up/gate as [4864 x 896], W_down as [896 x 4864], LM head [151936 x 896];
+// column gathers on input-major W_gate/up [896 in x 4864 out] and W_down [4864 in x 896 out].
+const shapeCases: Case[] = [];
+const noShapes = process.argv.includes("--no-shapes");
+function rotating(bytes: number): () => number {
+  const stride = Math.ceil(bytes / 64) * 64;
+  const slices = Math.floor(bwBytes / stride);
+  if (slices < 2) throw new RangeError(`--copies too small for a ${bytes}-byte matrix`);
+  let next = 0;
+  return () => w + (next++ % slices) * stride;
+}
+function shapeIdx(nIn: number, half: boolean): number {
+  const kept = half ? halfOfColumns(nIn, seed + nIn) : Uint32Array.from({ length: nIn }, (_, i) => i);
+  u32(idxShape, kept.length).set(kept);
+  return kept.length;
+}
+if (!noShapes) {
+  for (const [rows, cols, label] of [[4864, 896, "4864x896 (up, row-major)"], [896, 4864, "896x4864 (down, row-major)"], [151936, 896, "151936x896 (LM head)"]] as const) {
+    const fBytes = rows * cols * 4;
+    const qBytes = e.q8Bytes(rows, cols);
+    // bit-identity once on the first slice
+    e.matvecQ8(outSimd, w, x, rows, cols);
+    e.matvecQ8Scalar(outScalar, w, x, rows, cols);
+    sameBits(`matvecQ8 ${label}`, outSimd, outScalar, rows);
+    e.matvecF32(outSimd, w, x, rows, cols);
+    e.matvecF32Scalar(outScalar, w, x, rows, cols);
+    sameBits(`matvecF32 ${label}`, outSimd, outScalar, rows);
+    const nf = rotating(fBytes);
+    const nf4 = rotating(fBytes);
+    const nq = rotating(qBytes);
+    shapeCases.push(
+      { name: `f32 matvec ${label}`, bytes: fBytes, run: () => e.matvecF32(outSimd, nf(), x, rows, cols) },
+      { name: `f32 matvec (4 rows/pass) ${label}`, bytes: fBytes, run: () => e.matvecF32Rows4(outSimd, nf4(), x, rows, cols) },
+      { name: `q8 matvec ${label}`, bytes: qBytes, run: () => e.matvecQ8(outSimd, nq(), x, rows, cols) },
+    );
+  }
+  // the gathers need their own index list each: keep a copy per case and write it before the call
+  for (const [nIn, nOut, label] of [[896, 4864, "896x4864 (gate/up)"], [4864, 896, "4864x896 (down)"]] as const) {
+    for (const half of [false, true]) {
+      const kept = shapeIdx(nIn, half);
+      const list = u32(idxShape, kept).slice();
+      const keepLabel = half ? "50%" : "all";
+      e.gatherColumnsQ8(outSimd, w, x, idxShape, kept, nIn, nOut);
+      e.gatherColumnsQ8Scalar(outScalar, w, x, idxShape, kept, nIn, nOut);
+      sameBits(`gatherColumnsQ8 ${label} ${keepLabel}`, outSimd, outScalar, nOut);
+      e.gatherColumnsF32(outSimd, w, x, idxShape, kept, nOut);
+      e.gatherColumnsF32Scalar(outScalar, w, x, idxShape, kept, nOut);
+      sameBits(`gatherColumnsF32 ${label} ${keepLabel}`, outSimd, outScalar, nOut);
+      const fBytes = kept * nOut * 4;
+      const qBytes = (kept * e.q8Bytes(nIn, nOut)) / nIn; // quants + scales of the kept rows
+      const nf = rotating(nIn * nOut * 4);
+      const nq = rotating(e.q8Bytes(nIn, nOut));
+      const setIdx = () => u32(idxShape, kept).set(list);
+      shapeCases.push(
+        { name: `f32 gather ${keepLabel} ${label}`, bytes: fBytes, run: () => (setIdx(), e.gatherColumnsF32(outSimd, nf(), x, idxShape, kept, nOut)) },
+        { name: `q8 gather ${keepLabel} ${label}`, bytes: qBytes, run: () => (setIdx(), e.gatherColumnsQ8(outSimd, nq(), x, idxShape, kept, nIn, nOut)) },
+      );
+    }
+  }
+}
+
 // read bandwidth: the better of one sequential stream and four side by side (prefetchers track
 // streams separately; matvecF32 reads four rows at once)
 const READ_PROBES = [`readSumF32 ${bwBytes / MiB} MiB, 1 stream`, `readSum4StreamsF32 ${bwBytes / MiB} MiB, 4 streams`];
@@ -140,8 +228,15 @@ const cases: Case[] = [
   { name: READ_PROBES[0], bytes: bwBytes, run: () => void e.readSumF32(w, bwBytes / 4) },
   { name: READ_PROBES[1], bytes: bwBytes, run: () => void e.readSum4StreamsF32(w, bwBytes / 4) },
   { name: `memory.copy ${copyMiB} MiB`, bytes: copyMiB * MiB, run: () => e.copyBytes(copyDst, copySrc, copyMiB * MiB) },
+  ...shapeCases,
 ];
 
+// --filter TEXT: time only the kernels whose name contains TEXT (the read probes always run)
+const fi = process.argv.indexOf("--filter");
+const filter = fi >= 0 ? process.argv[fi + 1] : undefined;
+if (filter !== undefined) {
+  for (let i = cases.length - 1; i >= 0; i--) if (!cases[i].name.includes(filter) && !READ_PROBES.includes(cases[i].name)) cases.splice(i, 1);
+}
 const bench = new Bench({ time: timeMs, iterations: 5, warmupTime: 200, warmupIterations: 2, throws: true });
 for (const c of cases) bench.add(c.name, c.run);
 if (!json) process.stderr.write(`timing ${cases.length} kernels, ~${((cases.length * (timeMs + 200)) / 1000).toFixed(0)} s...\n`);

@@ -34,3 +34,7 @@ export { LoraTrainer } from "./lora-train.js";
 export type { LossKind, AdamWOptions } from "./lora-train.js";
 export { finetune } from "./finetune.js";
 export type { FinetuneOptions, FinetuneResult, StepReport, EvalReport } from "./finetune.js";
+export { WeightStream, StreamBudgetError, STREAM_POLICIES, streamCacheEntries } from "./stream.js";
+export type { StreamOptions, StreamSetup, StreamPolicy, StreamCounters, ReadAt } from "./stream.js";
+export { planStream, parseStreamHeader, isStreamFile, STREAM_MAGIC, STREAM_VERSION } from "./formats/stream.js";
+export type { StreamHeader } from "./formats/stream.js";

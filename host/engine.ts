@@ -4,7 +4,8 @@
 
 import type { LoadedModel, ModelConfig } from "./model.js";
 import { headDim, validateWeights } from "./model.js";
-import { instantiateEngine, loadDefaultEngineWasm, type EngineExports } from "./wasm.js";
+import { hostHooks, instantiateEngine, loadDefaultEngineWasm, type EngineExports } from "./wasm.js";
+import { attachStream, type StreamOptions, type StreamSetup } from "./stream.js";
 import { keepCount, maskKeeps, METHOD_ID, needsCalibration, normalizeSpec, SparsityError, type SparsitySpec } from "./sparsity.js";
 import type { Calibration } from "./calibration.js";
 import { ropeInverseFrequencies } from "./rope.js";
@@ -58,6 +59,7 @@ interface Wasm {
   loraA(layer: number, target: number): number;
   loraB(layer: number, target: number): number;
   loraInit(seed: number): void;
+  streamBeginSequence(): void;
 }
 
 export interface WeightBytes {
@@ -76,6 +78,8 @@ export interface EngineOptions {
   calibration?: Calibration;
   /** weight precision in wasm memory (default f32); q8 quantizes matrices at load */
   dtype?: WeightDtype;
+  /** stream the MLP columns from storage into a DRAM-budgeted column cache (host/stream.ts); f32 only */
+  stream?: StreamOptions;
 }
 
 /** Masks of one token: per layer, the kept indices (ascending) of the MLP input and hidden vectors. */
@@ -95,6 +99,9 @@ export class Engine {
   /** the adapter block laid out in wasm (kept for reuse when the next adapters have the same shape) */
   private loraSlots: { rank: number; targets: LoraTarget[] } | undefined;
   private lora: { rank: number; alpha: number; targets: LoraTarget[]; info: Pick<LoraAdapters, "sparsity" | "info"> } | undefined;
+  /** set when the MLP columns are streamed from storage (Engine.create with `stream`) */
+  streamSetup: StreamSetup | undefined;
+  private streamed = false;
 
   private constructor(
     readonly wasm: Wasm,
@@ -108,7 +115,9 @@ export class Engine {
   static async create(model: LoadedModel, opts: EngineOptions = {}): Promise<Engine> {
     const dtype = opts.dtype ?? "f32";
     if (!WEIGHT_DTYPES.includes(dtype)) throw new RangeError(`--dtype must be one of ${WEIGHT_DTYPES.join(", ")}, got ${dtype}`);
-    const need = Engine.requiredBytes(model.config, dtype);
+    if (opts.stream && dtype !== "f32") throw new RangeError("streamed weights are f32 only in this version (--dtype f32)");
+    // streamed MLP columns are not resident (their cache is bounded by the DRAM budget instead)
+    const need = Engine.requiredBytes(model.config, dtype) - (opts.stream ? model.config.nLayers * 3 * 4 * model.config.dim * model.config.hiddenDim : 0);
     if (need > WASM32_USABLE_BYTES) {
       const fits = WEIGHT_DTYPES.filter((d) => Engine.requiredBytes(model.config, d) <= WASM32_USABLE_BYTES);
       throw new RangeError(
@@ -117,10 +126,17 @@ export class Engine {
           (fits.length ? `it fits with --dtype ${fits.join(" or ")}` : "no supported dtype fits"),
       );
     }
-    validateWeights(model);
+    validateWeights(model, { mlpStreamed: opts.stream !== undefined });
     const exports: EngineExports = opts.wasmBytes ? await instantiateEngine(opts.wasmBytes) : await loadDefaultEngineWasm();
     const engine = new Engine(exports as unknown as Wasm, model, dtype);
+    engine.streamed = opts.stream !== undefined;
     engine.layOut();
+    if (opts.stream) {
+      engine.streamSetup = attachStream(exports as never, hostHooks(exports), opts.stream);
+      // DIP-CA sees the real cache: its flags are the stream's (the simulator state that governs it)
+      const flags = (exports as unknown as { simCachedFlags(l: number, g: number): number }).simCachedFlags;
+      for (let l = 0; l < model.config.nLayers; l++) engine.setCachedFlags(l, flags(l, 0) >>> 0, flags(l, 1) >>> 0);
+    }
     engine.setSparsity(opts.sparsity ?? { method: "dense" }, opts.calibration);
     return engine;
   }
@@ -195,6 +211,7 @@ export class Engine {
       if (l.bk) set(FIELD.bk, this.put(l.bk));
       if (l.bv) set(FIELD.bv, this.put(l.bv));
       set(FIELD.ffnNorm, this.put(l.ffnNorm));
+      if (this.streamed) return; // MLP columns live in the stream's cache slots
       set(FIELD.wGateT, this.putTransposed(l.wGate, c.hiddenDim, c.dim));
       const up = this.putTransposed(l.wUp, c.hiddenDim, c.dim);
       this.upPtrs.inputMajor.push(up);
@@ -226,6 +243,7 @@ export class Engine {
   setSparsity(spec: SparsitySpec, calibration?: Calibration): void {
     const s = normalizeSpec(spec);
     const c = this.config;
+    if (this.streamed && s.method === "cats") throw new SparsityError("cats reads rows of W_up, which a weight stream does not store: not available with --stream");
     const { inputKeep, hiddenKeep } = maskKeeps(s);
     if (needsCalibration(s.method)) {
       if (!calibration) throw new SparsityError(`method ${s.method} needs a calibration (thresholds per layer); see --calib`);
@@ -253,6 +271,7 @@ export class Engine {
   /** Starts a new sequence (the KV cache is overwritten from position 0). */
   reset(): void {
     this.pos = 0;
+    if (this.streamed) this.wasm.streamBeginSequence(); // caches start empty per sequence, as in the simulator
   }
 
   /** Runs one token at the next position and returns a view of the logits (valid until the next call). */

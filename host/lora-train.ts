@@ -20,6 +20,7 @@ export const TRAINABLE_METHODS = ["dense", "glu", "dip", "dip-threshold"] as con
 interface TrainExports {
   memory: WebAssembly.Memory;
   trainInit(maxT: number): number;
+  trainReady(): number;
   trainTokensPtr(): number;
   trainLogitsPtr(): number;
   trainGradsPtr(): number;
@@ -57,6 +58,7 @@ export class LoraTrainer {
   ) {
     if (!engine.adapterSettings) throw new Error("LoraTrainer: the engine has no adapters; call engine.initAdapters() or setAdapters() first");
     if (engine.dtype !== "f32") throw new Error(`LoRA training needs f32 weights (the backward pass reads them as f32); got --dtype ${engine.dtype}`);
+    if (engine.streamSetup) throw new Error("LoRA training needs the MLP weights resident; it is not available with --stream");
     const m = engine.sparsity.method;
     if (!(TRAINABLE_METHODS as readonly string[]).includes(m)) {
       throw new Error(`LoRA training supports ${TRAINABLE_METHODS.join(", ")}; ${m} is not trainable here (cats reads W_up by rows; dip-ca's masks depend on a live cache)`);
@@ -89,6 +91,7 @@ export class LoraTrainer {
   }
 
   private putWindow(tokens: ArrayLike<number>): number {
+    this.checkReady();
     const T = tokens.length - 1;
     if (T < 1 || T > this.maxWindow) throw new RangeError(`a training window needs 2..${this.maxWindow + 1} tokens (inputs and targets), got ${tokens.length}`);
     const V = this.engine.config.vocabSize;
@@ -111,7 +114,13 @@ export class LoraTrainer {
     return this.w.trainWindow(this.putWindow(tokens), LOSS_ID[kind], gradScale);
   }
 
+  /** Adapters of another shape laid out since (setAdapters / initAdapters) make this trainer stale. */
+  private checkReady(): void {
+    if (!this.w.trainReady()) throw new Error("LoraTrainer: the engine's adapters were replaced by ones of another shape; create a new trainer");
+  }
+
   zeroGrads(): void {
+    this.checkReady();
     this.w.trainZeroGrads();
   }
 
@@ -121,6 +130,7 @@ export class LoraTrainer {
 
   /** One AdamW step with the accumulated gradients (clipped first when clipNorm is set). Returns the gradient norm. */
   step(o: AdamWOptions): number {
+    this.checkReady();
     const norm = this.w.trainGradNorm();
     const scale = o.clipNorm !== undefined && norm > o.clipNorm ? o.clipNorm / norm : 1;
     this.w.trainAdamw(o.lr, o.beta1 ?? 0.9, o.beta2 ?? 0.999, o.eps ?? 1e-8, o.weightDecay ?? 0, o.step, scale);

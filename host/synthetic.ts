@@ -9,7 +9,7 @@
 // regenerates the tensor (validateWeights reads each one too): cache the array yourself if you
 // need it twice.
 
-import type { LayerWeights, LoadedModel, ModelConfig, ModelWeights } from "./model.js";
+import type { LayerWeights, LoadedModel, ModelConfig, ModelWeights, Vocabulary } from "./model.js";
 import { headDim, validateConfig } from "./model.js";
 
 export const SYNTHETIC_SHAPES = ["stories110m", "qwen2.5-0.5b", "stories260k-shape"] as const;
@@ -130,4 +130,18 @@ export function syntheticModel(shape: SyntheticShape, seed = 1, opts: { seqLen?:
   });
   weights.layers = layers; // defineProperty getters live beside a plain field
   return { name: `synthetic-${shape}-seed${seed}`, source: `synthetic:${shape}:${seed}`, format: "synthetic", config, weights };
+}
+
+/**
+ * A stand-in SentencePiece vocabulary of `size` pieces for writing a synthetic model to GGUF
+ * (`dip convert --synthetic`), so that tokenizers that require one (llama.cpp) accept the file:
+ * <unk>, <s>, </s>, the 256 byte pieces <0x00>..<0xFF>, then filler pieces that no text matches.
+ * Text therefore tokenizes to its UTF-8 bytes in every engine alike.
+ */
+export function syntheticVocab(size: number): Vocabulary {
+  if (size < 259) throw new RangeError(`a synthetic vocabulary needs >= 259 pieces, got ${size}`);
+  const pieces = ["<unk>", "<s>", "</s>"];
+  for (let b = 0; b < 256; b++) pieces.push(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
+  for (let i = pieces.length; i < size; i++) pieces.push(`<filler${i}>`);
+  return { pieces, scores: new Float32Array(size), bosId: 1, eosId: 2 };
 }

@@ -18,8 +18,28 @@ function readAsString(memory: WebAssembly.Memory, ptr: number): string {
   return String.fromCharCode(...new Uint16Array(memory.buffer, ptr, bytes >>> 1));
 }
 
+/** Host functions the engine calls back (set per instance; see hostHooks). */
+export interface EngineHostHooks {
+  /** fills the listed (column, destination) pairs of a streamed layer group (host/stream.ts) */
+  streamFetch(layer: number, group: number, listPtr: number, count: number): void;
+}
+
+const HOOKS = new WeakMap<WebAssembly.Memory, EngineHostHooks>();
+
+/** The host hooks of an instance made by instantiateEngine (assign its fields to handle calls). */
+export function hostHooks(exports: EngineExports): EngineHostHooks {
+  const hooks = HOOKS.get(exports.memory);
+  if (!hooks) throw new Error("this engine instance was not made by instantiateEngine: no host hooks");
+  return hooks;
+}
+
 export async function instantiateEngine(wasmBytes: BufferSource | WebAssembly.Module): Promise<EngineExports> {
   let memory: WebAssembly.Memory | undefined;
+  const hooks: EngineHostHooks = {
+    streamFetch(): void {
+      throw new Error("the engine asked for streamed weights but no weight stream is attached");
+    },
+  };
   const imports = {
     env: {
       abort(msg: number, file: number, line: number, col: number): never {
@@ -31,6 +51,9 @@ export async function instantiateEngine(wasmBytes: BufferSource | WebAssembly.Mo
       seed(): number {
         return 0; // the engine owns its PRNG; Math.random is never used
       },
+      streamFetch(layer: number, group: number, listPtr: number, count: number): void {
+        hooks.streamFetch(layer, group, listPtr >>> 0, count);
+      },
     },
   };
   const instance =
@@ -39,6 +62,7 @@ export async function instantiateEngine(wasmBytes: BufferSource | WebAssembly.Mo
       : (await WebAssembly.instantiate(wasmBytes, imports)).instance;
   const exports = instance.exports as EngineExports;
   memory = exports.memory;
+  HOOKS.set(memory, hooks);
   return exports;
 }
 

@@ -12,6 +12,7 @@ import { loadModelFile } from "../host/node/load.js";
 import { GGML_TYPE_F32, GGML_TYPE_Q8_0, halfToFloat, parseGguf, readGgufHeader } from "../host/formats/gguf.js";
 import { encodeGguf, permuteHalfToInterleaved, quantizeQ8_0 } from "../host/formats/gguf-writer.js";
 import { convertModel } from "../host/cli/convert.js";
+import { syntheticVocab } from "../host/synthetic.js";
 import { perplexity, splitStories, tokenStream } from "../host/eval.js";
 import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
 import { dataDir, fixturesDir, projectRoot } from "../host/paths.js";
@@ -235,4 +236,27 @@ test("explicit head_dim and linear rope scaling survive the round trip (key_leng
   // llama3 scaling has no GGUF key (llama.cpp writes a rope_freqs tensor): refused by name
   const llama3 = { ...model, config: { ...c, ropeScaling: { type: "llama3" as const, factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 } } };
   assert.throws(() => encodeGguf(llama3, "f32"), /llama3 rope scaling cannot be written to GGUF/);
+});
+
+test("dip convert --synthetic: the shape's weights with a byte-level vocabulary, readable and tokenizing to bytes", async () => {
+  const out = join(tmp, "synthetic-260k.gguf");
+  const r = dip("convert", "--synthetic", "stories260k-shape", "--out", out, "--json");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).tokenizer_embedded, true);
+  const m = await loadModelFile(out);
+  assert.equal(m.config.vocabSize, 512);
+  assert.equal(m.config.dim, 64);
+  assert.equal(m.vocab!.pieces.length, 512);
+  assert.equal(m.vocab!.pieces[3 + 0x41], "<0x41>");
+  const ids = new SentencePieceTokenizer(m.vocab!).encode("Hi", { bos: true });
+  assert.equal(ids[0], 1, "BOS");
+  assert.ok(ids.slice(1).every((id) => id >= 3 && id < 259), `byte pieces only: ${ids}`);
+  assert.ok(syntheticVocab(512).pieces.every((p, i, a) => a.indexOf(p) === i), "pieces are distinct");
+
+  const both = dip("convert", "--synthetic", "stories260k-shape", "--model", STORIES_GGUF(), "--out", join(tmp, "y.gguf"));
+  assert.equal(both.code, 1);
+  assert.match(both.stderr, /exactly one of --model FILE and --synthetic SHAPE/);
+  const bad = dip("convert", "--synthetic", "gpt5", "--out", join(tmp, "y.gguf"));
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--synthetic must be one of/);
 });

@@ -3,7 +3,7 @@
 import "../host/node/wasm.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Engine } from "../host/engine.js";
@@ -212,6 +212,9 @@ test("a few AdamW steps reduce the training loss on a fixed window (ce and kd)",
     const after = trainer.loss(WINDOW, kind);
     assert.ok(after < 0.9 * before, `${kind}: loss ${before} -> ${after}`);
   }
+  const trainer = new LoraTrainer(engine, 64);
+  engine.initAdapters({ rank: 4, alpha: 4 }); // another shape: a new parameter block
+  assert.throws(() => trainer.loss(WINDOW, "ce"), /another shape/);
 });
 
 test("adapters round-trip through safetensors (PEFT names and orientation) and the engine", async () => {
@@ -238,11 +241,22 @@ test("adapters round-trip through safetensors (PEFT names and orientation) and t
   // file round trip, config beside it
   const file = join(tmp, "rt.safetensors");
   await writeAdaptersFile(file, ad, "stories260K");
-  assert.equal(JSON.parse(readFileSync(join(tmp, "rt.json"), "utf8")).r, 4);
+  assert.equal(JSON.parse(readFileSync(join(tmp, "rt.adapter_config.json"), "utf8")).r, 4);
   const loaded = await readAdaptersFile(file);
   engine.setAdapters(ad);
   const want = runLogits(engine, WINDOW);
   engine.setAdapters(loaded);
+  assert.ok(bitsEqual(runLogits(engine, WINDOW), want));
+  // a PEFT folder: adapter_model.safetensors without an embedded config + adapter_config.json
+  const peft = join(tmp, "peft");
+  mkdirSync(peft, { recursive: true });
+  const plain = encodeSafetensors(ad.layers.flatMap((layer, l) => LORA_TARGETS.flatMap((t) => [
+    { name: peftTensorName(l, t, "A"), shape: [4, layer[t]!.inFeatures], data: layer[t]!.a },
+    { name: peftTensorName(l, t, "B"), shape: [layer[t]!.outFeatures, 4], data: layer[t]!.b },
+  ])));
+  writeFileSync(join(peft, "adapter_model.safetensors"), plain);
+  writeFileSync(join(peft, "adapter_config.json"), config);
+  engine.setAdapters(await readAdaptersFile(peft));
   assert.ok(bitsEqual(runLogits(engine, WINDOW), want));
   // the engine's copy reads back exactly
   const got = engine.getAdapters()!;
@@ -313,7 +327,7 @@ test("CLI: finetune writes adapters that eval/logits load with --adapters; bad i
   assert.ok(j.val_ppl_best <= j.val_ppl_before && j.train_tok_s > 0);
   assert.equal(j.adapter_bytes, 4 * 5 * 4 * (3 * (64 + 172)));
   assert.match(r.stderr, /val ppl/);
-  const cfg = JSON.parse(readFileSync(join(tmp, "cli.json"), "utf8"));
+  const cfg = JSON.parse(readFileSync(join(tmp, "cli.adapter_config.json"), "utf8"));
   assert.equal(cfg.dip_sparsity.method, "dip");
   const e = dip("eval", "--stories", "1", "--first-story", "1800", "--method", "dip", "--keep", "0.5", "--adapters", out, "--json");
   assert.equal(e.status, 0, e.stderr);

@@ -18,8 +18,82 @@
   return acc;
 }
 
-/** SIMD: four rows per pass so each x load feeds four weight streams. */
+/**
+ * SIMD: eight rows per pass so each x load feeds eight weight streams, then four, then one.
+ * Each row still sums in the shared order, so the row grouping does not change any bit.
+ */
 export function matvecF32(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const cols4 = cols & ~3;
+  const rowBytes = <usize>cols << 2;
+  let r = 0;
+  for (; r + 8 <= rows; r += 8) {
+    const w0 = w + <usize>r * rowBytes;
+    const w1 = w0 + rowBytes;
+    const w2 = w1 + rowBytes;
+    const w3 = w2 + rowBytes;
+    const w4 = w3 + rowBytes;
+    const w5 = w4 + rowBytes;
+    const w6 = w5 + rowBytes;
+    const w7 = w6 + rowBytes;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let a4 = f32x4.splat(0);
+    let a5 = f32x4.splat(0);
+    let a6 = f32x4.splat(0);
+    let a7 = f32x4.splat(0);
+    for (let i = 0; i < cols4; i += 4) {
+      const off = <usize>i << 2;
+      const xv = v128.load(x + off);
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + off), xv));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(w1 + off), xv));
+      a2 = f32x4.add(a2, f32x4.mul(v128.load(w2 + off), xv));
+      a3 = f32x4.add(a3, f32x4.mul(v128.load(w3 + off), xv));
+      a4 = f32x4.add(a4, f32x4.mul(v128.load(w4 + off), xv));
+      a5 = f32x4.add(a5, f32x4.mul(v128.load(w5 + off), xv));
+      a6 = f32x4.add(a6, f32x4.mul(v128.load(w6 + off), xv));
+      a7 = f32x4.add(a7, f32x4.mul(v128.load(w7 + off), xv));
+    }
+    const o = out + (<usize>r << 2);
+    store<f32>(o, dotTail(hsum(a0), w0, x, cols4, cols));
+    store<f32>(o, dotTail(hsum(a1), w1, x, cols4, cols), 4);
+    store<f32>(o, dotTail(hsum(a2), w2, x, cols4, cols), 8);
+    store<f32>(o, dotTail(hsum(a3), w3, x, cols4, cols), 12);
+    store<f32>(o, dotTail(hsum(a4), w4, x, cols4, cols), 16);
+    store<f32>(o, dotTail(hsum(a5), w5, x, cols4, cols), 20);
+    store<f32>(o, dotTail(hsum(a6), w6, x, cols4, cols), 24);
+    store<f32>(o, dotTail(hsum(a7), w7, x, cols4, cols), 28);
+  }
+  for (; r + 4 <= rows; r += 4) {
+    const w0 = w + <usize>r * rowBytes;
+    const w1 = w0 + rowBytes;
+    const w2 = w1 + rowBytes;
+    const w3 = w2 + rowBytes;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    for (let i = 0; i < cols4; i += 4) {
+      const off = <usize>i << 2;
+      const xv = v128.load(x + off);
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + off), xv));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(w1 + off), xv));
+      a2 = f32x4.add(a2, f32x4.mul(v128.load(w2 + off), xv));
+      a3 = f32x4.add(a3, f32x4.mul(v128.load(w3 + off), xv));
+    }
+    store<f32>(out + (<usize>r << 2), dotTail(hsum(a0), w0, x, cols4, cols));
+    store<f32>(out + (<usize>(r + 1) << 2), dotTail(hsum(a1), w1, x, cols4, cols));
+    store<f32>(out + (<usize>(r + 2) << 2), dotTail(hsum(a2), w2, x, cols4, cols));
+    store<f32>(out + (<usize>(r + 3) << 2), dotTail(hsum(a3), w3, x, cols4, cols));
+  }
+  for (; r < rows; r++) {
+    store<f32>(out + (<usize>r << 2), dotF32(w + <usize>r * rowBytes, x, cols));
+  }
+}
+
+/** Previous kernel (four rows per pass), kept for the A/B row in bench/kernels.bench.ts. */
+export function matvecF32Rows4(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
   const cols4 = cols & ~3;
   const rowBytes = <usize>cols << 2;
   let r = 0;

@@ -9,6 +9,7 @@ import { applyRope } from "../kernels/rope";
 import * as S from "./state";
 import { catsMask, hiddenMask, inputMask, method, METHOD_CATS, prunesInput } from "../sparsity/policy";
 import { LORA_DOWN, LORA_GATE, LORA_UP, loraApply, loraApplyRows, loraOn } from "./adapters";
+import { streamGather, streamOn } from "../stream/store";
 
 // Optional capture of the dense activations for calibration (per layer, last token).
 let captureInput: usize = 0; // (layer, dim) MLP input x after ffn_norm
@@ -106,7 +107,9 @@ function mlp(l: i32, pos: i32): void {
   // m_in; x' = x * m_in is implicit: the gather reads only kept inputs
   const nIn = inputMask(l, S.xb, pos, inIdx);
   store<i32>(S.inputKeptCount + <usize>l * 4, nIn);
-  gatherColumns(S.gate, wGateT, S.xb, inIdx, nIn, D, I);
+  // streamed (assembly/stream/): W_gate and W_up columns come from cache slots, one fetch for both
+  if (streamOn) streamGather(l, 0, inIdx, nIn, S.xb, S.gate, S.up, I);
+  else gatherColumns(S.gate, wGateT, S.xb, inIdx, nIn, D, I);
   if (loraOn) loraApply(l, LORA_GATE, S.gate, S.xb, inIdx, nIn); // += ((x*m) A) B * alpha/r
 
   let nHidden: i32;
@@ -122,7 +125,7 @@ function mlp(l: i32, pos: i32): void {
     }
     S.countBytes(2, <f64>D * rowBytes(I) + <f64>nHidden * rowBytes(D));
   } else {
-    gatherColumns(S.up, wUp, S.xb, inIdx, nIn, D, I);
+    if (!streamOn) gatherColumns(S.up, wUp, S.xb, inIdx, nIn, D, I);
     if (loraOn) loraApply(l, LORA_UP, S.up, S.xb, inIdx, nIn);
     swiglu(S.h, S.gate, S.up, I);
     if (captureHidden) memory.copy(captureHidden + <usize>l * <usize>I * f4, S.h, <usize>I * f4);
@@ -136,7 +139,8 @@ function mlp(l: i32, pos: i32): void {
   store<i32>(S.hiddenKeptCount + <usize>l * 4, nHidden);
 
   // y = W_down (h * m_h): gather only kept columns of W_down
-  gatherColumns(S.xb2, wDownT, S.h, hidIdx, nHidden, I, D);
+  if (streamOn) streamGather(l, 1, hidIdx, nHidden, S.h, S.xb2, 0, D);
+  else gatherColumns(S.xb2, wDownT, S.h, hidIdx, nHidden, I, D);
   if (loraOn) loraApply(l, LORA_DOWN, S.xb2, S.h, hidIdx, nHidden);
   S.countBytes(2, <f64>nHidden * rowBytes(D));
 }

@@ -32,6 +32,11 @@ export function trainInit(maxT: i32): i32 {
   return W.allocate(maxT);
 }
 
+/** Whether the training state still belongs to the current adapters (they may have been re-laid out since trainInit). */
+export function trainReady(): bool {
+  return W.grads != 0 && W.gradsFor == loraParams;
+}
+
 /** Where the host writes a window: T + 1 token ids (inputs 0..T-1, targets 1..T) as i32. */
 export function trainTokensPtr(): usize {
   return W.tokens;

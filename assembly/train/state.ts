@@ -58,6 +58,7 @@ export let dT: usize = 0; // (target, r) gradient of t per adapted linear
 
 // ---- parameters' gradients and AdamW moments, laid out like loraParams ----
 export let grads: usize = 0;
+export let gradsFor: usize = 0; // the loraParams block the gradients were allocated for
 export let adamM: usize = 0;
 export let adamV: usize = 0;
 
@@ -112,6 +113,7 @@ export function allocate(maxT_: i32): i32 {
   dT = arenaAlloc(<usize>LORA_TARGETS * r * f);
   const n = <usize>loraParamCount;
   grads = arenaAlloc(n * f);
+  gradsFor = loraParams;
   adamM = arenaAlloc(n * f);
   adamV = arenaAlloc(n * f);
   if (tokens == 0 || probs == 0 || dLogits == 0 || adamV == 0 || dT == 0) return -1;

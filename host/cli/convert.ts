@@ -9,14 +9,18 @@ import { loadModelFile } from "../node/load.js";
 import { type GgufOutputType, planGguf, tensorBytes } from "../formats/gguf-writer.js";
 import { GGML_TYPE_Q8_0 } from "../formats/gguf.js";
 import type { LoadedModel } from "../model.js";
+import { SYNTHETIC_SHAPES, isSyntheticShape, syntheticModel, syntheticVocab } from "../synthetic.js";
 import { UsageError } from "./common.js";
+import { writeStreamFile } from "../node/stream-file.js";
 
 interface Args {
-  model: string;
+  model?: string;
+  synthetic?: string;
   out: string;
   dtype: string;
   tokenizer?: string;
   json: boolean;
+  "stream-layout"?: boolean;
 }
 
 export const OUTPUT_TYPES: GgufOutputType[] = ["f32", "q8"];
@@ -37,18 +41,29 @@ export const convertCommand = {
   describe: "write a model (GGUF, llama2.c .bin, Hugging Face folder or .safetensors) as GGUF v3",
   builder: (y: Argv) =>
     y
-      .option("model", { type: "string", demandOption: true, describe: "input model: .gguf, llama2.c .bin, Hugging Face folder or .safetensors" })
+      .option("model", { type: "string", describe: "input model: .gguf, llama2.c .bin, Hugging Face folder or .safetensors" })
+      .option("synthetic", { type: "string", describe: `instead of --model: seeded random weights of a real shape (${SYNTHETIC_SHAPES.join("|")}) with a byte-level stand-in vocabulary (peer benchmarks)` })
       .option("out", { type: "string", demandOption: true, describe: "output .gguf file (written atomically; never the input)" })
       .option("dtype", { type: "string", default: "f32", describe: `tensor type: ${OUTPUT_TYPES.join("|")} (q8 = Q8_0 weight matrices, f32 norms)` })
       .option("tokenizer", { type: "string", describe: "llama2.c tokenizer .bin for a .bin checkpoint (embedded in the GGUF)" })
-      .option("json", { type: "boolean", default: false, describe: "print the summary as JSON" }),
+      .option("json", { type: "boolean", default: false, describe: "print the summary as JSON" })
+      .option("stream-layout", { type: "boolean", default: false, describe: "write a .dipstream file instead: one contiguous block per MLP column, for --stream (docs/stream-format.md)" }),
   handler: async (a: ArgumentsCamelCase<Args>) => {
     if (!OUTPUT_TYPES.includes(a.dtype as GgufOutputType)) throw new UsageError(`--dtype must be one of ${OUTPUT_TYPES.join(", ")}, got ${a.dtype}`);
-    const input = resolve(a.model);
-    await stat(input).catch(() => {
-      throw new UsageError(`model not found: ${input}`);
-    });
-    const model = await loadModelFile(input, { tokenizer: a.tokenizer });
+    if ((a.model === undefined) === (a.synthetic === undefined)) throw new UsageError("give exactly one of --model FILE and --synthetic SHAPE");
+    let model: LoadedModel;
+    if (a.synthetic !== undefined) {
+      if (!isSyntheticShape(a.synthetic)) throw new UsageError(`--synthetic must be one of ${SYNTHETIC_SHAPES.join(", ")}, got ${a.synthetic}`);
+      model = syntheticModel(a.synthetic);
+      model.vocab = syntheticVocab(model.config.vocabSize);
+    } else {
+      const input = resolve(a.model!);
+      await stat(input).catch(() => {
+        throw new UsageError(`model not found: ${input}`);
+      });
+      model = await loadModelFile(input, { tokenizer: a.tokenizer });
+    }
+    if (a["stream-layout"]) return writeStreamLayout(model, resolve(a.out), a);
     const summary = await convertModel(model, resolve(a.out), a.dtype as GgufOutputType, a.tokenizer ? [resolve(a.tokenizer)] : []);
     if (a.json) {
       process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
@@ -119,4 +134,18 @@ async function refuseInputOverwrite(model: LoadedModel, out: string, extra: stri
     const real = await realpath(f).catch(() => undefined);
     if (real === outReal) throw new UsageError(`--out ${out} is ${real === resolve(model.source) ? "the input model" : `an input file (${f})`}; refusing to overwrite it`);
   }
+}
+
+/** `--stream-layout`: the model as a .dipstream file (f32). */
+async function writeStreamLayout(model: LoadedModel, out: string, a: Args): Promise<void> {
+  if (a.dtype !== "f32") throw new UsageError("--stream-layout writes f32 only in this version");
+  await refuseInputOverwrite(model, out, a.tokenizer ? [resolve(a.tokenizer)] : []);
+  const { bytes, header } = await writeStreamFile(model, out);
+  const c = header.config;
+  const summary = { out, bytes, format: "dipstream", version: header.version, static_tensors: header.tensors.length, column_blocks: c.nLayers * (c.dim + c.hiddenDim), tokenizer_embedded: header.vocab !== undefined };
+  process.stdout.write(
+    a.json
+      ? JSON.stringify(summary, null, 2) + "\n"
+      : `wrote ${out}: ${(bytes / 1e6).toFixed(3)} MB, ${summary.static_tensors} static tensors, ${summary.column_blocks} MLP column blocks, from ${model.source} (${model.format})\n`,
+  );
 }

@@ -4,8 +4,9 @@ import { perplexity, tokenStream } from "../eval.js";
 import { specLabel } from "../sparsity.js";
 import { MaskRecorder } from "../sim/run.js";
 import { writeTraceFile } from "../node/trace-file.js";
+import { formatStreamSummary, openStreamed, resetStreamCounters, streamReport, withStream, type StreamArgs } from "./stream-options.js";
 
-interface Args extends ModelArgs, SparsityArgs {
+interface Args extends ModelArgs, SparsityArgs, StreamArgs {
   text?: string;
   stories: number;
   "first-story": number;
@@ -18,7 +19,7 @@ export const evalCommand = {
   command: "eval",
   describe: "perplexity over stories of a text file (protocol of fixtures/stories260K/perplexity.json)",
   builder: (y: Argv) =>
-    withSparsity(withModel(y))
+    withStream(withSparsity(withModel(y)))
       .option("text", { type: "string", describe: "text file of stories separated by <|endoftext|> (default: TinyStories valid sample)" })
       .option("stories", { type: "number", default: 200, describe: "how many stories" })
       .option("first-story", { type: "number", default: 0, describe: "index of the first story" })
@@ -27,11 +28,14 @@ export const evalCommand = {
       .option("trace-out", { type: "string", describe: "write the masks of the run as a trace (replay with `dip simulate --trace`)" }),
   handler: async (a: ArgumentsCamelCase<Args>) => {
     const { file, stories } = await readStories(a.text, a["first-story"], a.stories);
-    const o = await openModel(a);
+    const streamed = await openStreamed(a);
+    const o = streamed ?? (await openModel(a));
     const spec = await applySparsity(o, a);
     const stream = tokenStream(o.tokenizer, stories);
-    const recorder = a["trace-out"] ? new MaskRecorder(o.engine) : undefined;
+    const recorder = a["trace-out"] || streamed ? new MaskRecorder(o.engine) : undefined;
     let sequence = -1;
+    if (streamed) resetStreamCounters(streamed);
+    const t0 = performance.now();
     const r = perplexity(o.engine, stream, {
       window: a.window,
       onProgress: progress("eval"),
@@ -42,14 +46,19 @@ export const evalCommand = {
           }
         : undefined,
     });
-    if (recorder) await writeTraceFile(a["trace-out"]!, recorder.trace({ ppl: r.ppl, mean_nll: r.mean_nll, tokens: r.tokens, text: file, stories: stories.length }));
+    const seconds = (performance.now() - t0) / 1000;
+    const streamOut = streamed ? await streamReport(streamed, seconds, recorder!.trace(), a) : undefined;
+    streamed?.stream.close();
+    if (a["trace-out"]) await writeTraceFile(a["trace-out"]!, recorder!.trace({ ppl: r.ppl, mean_nll: r.mean_nll, tokens: r.tokens, text: file, stories: stories.length }));
     const label = specLabel(spec) + (a.adapters ? ` + LoRA r${o.engine.adapterSettings!.rank}` : "");
-    const out = { model: o.model.name, method: spec.method, spec, label, adapters: a.adapters ?? null, stories: stories.length, ...r };
+    const out = { model: o.model.name, method: spec.method, spec, label, adapters: a.adapters ?? null, stories: stories.length, ...r, ...(streamOut ?? {}) };
     if (a.json) process.stdout.write(JSON.stringify(out) + "\n");
-    else
+    else {
+      if (streamOut) process.stderr.write(formatStreamSummary(streamOut));
       process.stdout.write(
         `${out.label}: ppl ${r.ppl.toFixed(4)} (mean NLL ${r.mean_nll.toFixed(5)}) over ${r.tokens} tokens of ${stories.length} stories; ` +
           `MLP density ${(r.mlp_density * 100).toFixed(1)}%, ${(r.weight_bytes_per_token / 1e6).toFixed(3)} MB weights/token\n`,
       );
+    }
   },
 };

@@ -57,21 +57,21 @@ export const finetuneCommand = {
     withSparsity(withModel(y))
       .option("text", { type: "string", describe: "stories separated by <|endoftext|> (default: TinyStories valid sample)" })
       .option("rank", { type: "number", default: 8, describe: "LoRA rank r" })
-      .option("alpha", { type: "number", describe: "lora_alpha: the update is scaled by alpha / r (default 2r)" })
+      .option("alpha", { type: "number", describe: "lora_alpha: the update is scaled by alpha / r (default r, a scale of 1)" })
       .option("targets", { type: "string", default: "gate,up,down", describe: "MLP linears to adapt" })
-      .option("steps", { type: "number", default: 150, describe: "optimizer steps at most" })
-      .option("lr", { type: "number", default: 2e-3, describe: "peak learning rate (warm-up, then cosine to a tenth)" })
+      .option("steps", { type: "number", default: 300, describe: "optimizer steps at most" })
+      .option("lr", { type: "number", default: 1e-3, describe: "peak learning rate (warm-up, then cosine to a tenth)" })
       .option("loss", { type: "string", default: "kd", describe: "ce: next-token cross-entropy | kd: KL to the dense model (distillation)" })
       .option("train-stories", { type: "string", default: "200:1800", describe: "training stories a:b (never 0:200, the evaluation set)" })
       .option("val-stories", { type: "string", default: "1800:1841", describe: "validation stories c:d for early stopping (disjoint from training)" })
       .option("window", { type: "number", default: 128, describe: "tokens per training window" })
       .option("accum", { type: "number", default: 4, describe: "windows per optimizer step (gradient accumulation)" })
       .option("eval-every", { type: "number", default: 25, describe: "validate every K steps" })
-      .option("patience", { type: "number", default: 3, describe: "stop after P validations without a new best" })
+      .option("patience", { type: "number", default: 4, describe: "stop after P validations without a new best" })
       .option("seed", { type: "number", default: 1, describe: "seed of the adapter init and the data order" })
       .option("weight-decay", { type: "number", default: 0, describe: "AdamW decoupled weight decay" })
       .option("clip", { type: "number", default: 1, describe: "clip the gradient to this global norm" })
-      .option("out", { type: "string", demandOption: true, describe: "adapter file to write (.safetensors; the config goes beside it as .json)" })
+      .option("out", { type: "string", demandOption: true, describe: "adapter file to write (.safetensors; the config also goes beside it as .adapter_config.json)" })
       .option("json", { type: "boolean", default: false, describe: "print the result as one JSON object" }),
   handler: async (a: ArgumentsCamelCase<Args>) => {
     if (!LOSS_KINDS.includes(a.loss as LossKind)) throw new UsageError(`--loss must be one of ${LOSS_KINDS.join(", ")}, got ${a.loss}`);
@@ -93,7 +93,7 @@ export const finetuneCommand = {
     }
     const targets = parseLoraTargets(a.targets);
     const rank = a.rank;
-    const alpha = a.alpha ?? 2 * rank;
+    const alpha = a.alpha ?? rank;
 
     const o = await openModel(a);
     const spec = await applySparsity(o, a);

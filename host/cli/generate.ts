@@ -4,8 +4,9 @@ import { generate } from "../generate.js";
 import { specLabel } from "../sparsity.js";
 import { MaskRecorder } from "../sim/run.js";
 import { writeTraceFile } from "../node/trace-file.js";
+import { formatStreamSummary, openStreamed, resetStreamCounters, streamReport, withStream, type StreamArgs } from "./stream-options.js";
 
-interface Args extends ModelArgs, SparsityArgs {
+interface Args extends ModelArgs, SparsityArgs, StreamArgs {
   prompt: string;
   steps: number;
   temperature: number;
@@ -20,7 +21,7 @@ export const generateCommand = {
   command: "generate",
   describe: "generate text from a prompt (streams to stdout)",
   builder: (y: Argv) =>
-    withSparsity(withModel(y))
+    withStream(withSparsity(withModel(y)))
       .option("prompt", { type: "string", default: "", describe: "prompt text" })
       .option("steps", { type: "number", default: 256, describe: "forward passes, prompt included (BOS + at most this many tokens)" })
       .option("temperature", { type: "number", default: 1.0, describe: "0 = greedy" })
@@ -30,11 +31,13 @@ export const generateCommand = {
       .option("summary", { type: "boolean", default: false, describe: "print a summary line after the text" })
       .option("trace-out", { type: "string", describe: "write the masks of every step as a trace (replay with `dip simulate --trace`)" }),
   handler: async (a: ArgumentsCamelCase<Args>) => {
-    const o = await openModel(a);
+    const streamed = await openStreamed(a);
+    const o = streamed ?? (await openModel(a));
     const spec = await applySparsity(o, a);
     o.engine.resetBytes();
-    const recorder = a["trace-out"] ? new MaskRecorder(o.engine) : undefined;
+    const recorder = a["trace-out"] || streamed ? new MaskRecorder(o.engine) : undefined;
     recorder?.beginSequence(0);
+    if (streamed) resetStreamCounters(streamed);
     const result = generate(o.engine, o.tokenizer, {
       prompt: a.prompt,
       steps: a.steps,
@@ -44,11 +47,13 @@ export const generateCommand = {
       onText: a.json ? undefined : (t) => process.stdout.write(t),
       onStep: recorder ? () => recorder.afterStep() : undefined,
     });
-    if (recorder) await writeTraceFile(a["trace-out"]!, recorder.trace());
+    if (a["trace-out"]) await writeTraceFile(a["trace-out"], recorder!.trace());
     const bytes = o.engine.bytesRead();
     const stepsRun = Math.max(1, result.tokens.length - 1);
     const weightBytesPerToken = (bytes.embedding + bytes.attention + bytes.mlp + bytes.lm_head) / stepsRun;
     const mlpDensity = bytes.mlp / stepsRun / o.engine.denseBytesPerToken().mlp;
+    const stream = streamed ? await streamReport(streamed, result.seconds, recorder!.trace(), a) : undefined;
+    streamed?.stream.close();
     if (a.json) {
       process.stdout.write(
         JSON.stringify({
@@ -65,11 +70,13 @@ export const generateCommand = {
           seed: a.seed,
           temperature: a.temperature,
           top_p: a["top-p"],
+          ...(stream ? { decode_tok_s: result.tok_s, ...stream } : {}),
         }) + "\n",
       );
       return;
     }
     process.stdout.write("\n");
+    if (stream) process.stderr.write(formatStreamSummary(stream));
     if (a.summary) {
       process.stderr.write(
         `\n[${o.model.name} | ${specLabel(spec)}] ${result.generated_tokens} tokens at ${result.tok_s.toFixed(1)} tok/s, ` +

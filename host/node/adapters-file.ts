@@ -1,18 +1,19 @@
 // Node adapter: LoRA adapter files (the codec is host/formats/lora.ts).
-//   write: X.safetensors (config inside its header) and X.json (the same config as
-//          adapter_config.json text), each written to a temporary name and renamed, so a reader
+//   write: X.safetensors (config inside its header) and X.adapter_config.json (the same config as
+//          PEFT's adapter_config.json), each written to a temporary name and renamed, so a reader
 //          never sees a half-written file and an interrupted run keeps the previous best.
-//   read:  a .safetensors file (config from its header, else X.json, else adapter_config.json in
-//          the same folder), or a PEFT folder holding adapter_model.safetensors + adapter_config.json.
+//   read:  a .safetensors file (config from its header, else X.adapter_config.json, else
+//          adapter_config.json in the same folder), or a PEFT folder (adapter_model.safetensors +
+//          adapter_config.json).
 import { existsSync, statSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { AdapterError, type LoraAdapters } from "../lora.js";
 import { decodeAdapters, encodeAdapters } from "../formats/lora.js";
 
-/** The config written beside an adapter file: X.safetensors -> X.json. */
+/** The config written beside an adapter file: X.safetensors -> X.adapter_config.json. */
 export function adapterConfigPath(file: string): string {
-  return file.replace(/\.safetensors$/i, "") + ".json";
+  return file.replace(/\.safetensors$/i, "") + ".adapter_config.json";
 }
 
 async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {

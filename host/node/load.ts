@@ -9,6 +9,7 @@ import { isGguf, loadModelFromBytes } from "../formats/bytes.js";
 import { parseGguf } from "../formats/gguf.js";
 import { parseLlama2cCheckpoint, parseLlama2cTokenizer } from "../formats/llama2c.js";
 import { loadHfDirectory, loadHfSafetensors } from "./hf.js";
+import { loadStreamFileFully } from "./stream-file.js";
 
 export interface LoadOptions {
   /** llama2.c tokenizer.bin; by default tokenizer.bin or tok<vocab>.bin beside the checkpoint */
@@ -50,6 +51,7 @@ async function isDirectory(path: string): Promise<boolean> {
 export async function loadModelFile(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   if (await isDirectory(path)) return loadHfDirectory(path);
   if (extname(path).toLowerCase() === ".safetensors" || path.endsWith(".safetensors.index.json")) return loadHfSafetensors(path);
+  if (extname(path).toLowerCase() === ".dipstream") return loadStreamFileFully(path); // every column, resident
   const bytes = await readFileOrExplain(path, "model file");
   if (isGguf(bytes)) return parseGguf(bytes, path);
   if (extname(path).toLowerCase() !== ".bin") {

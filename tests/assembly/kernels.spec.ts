@@ -36,7 +36,7 @@ function bitsEqual(a: usize, b: usize, n: i32): bool {
 
 describe("matvecF32", () => {
   it("equals the scalar reference bit for bit on odd sizes", () => {
-    for (let rows = 1; rows <= 9; rows++) {
+    for (let rows = 1; rows <= 13; rows++) {
       for (let cols = 1; cols <= 19; cols += 3) {
         const w = buf(rows * cols);
         const x = buf(cols);
@@ -87,7 +87,7 @@ describe("matvecF32", () => {
 
 describe("gatherColumnsF32", () => {
   it("equals the scalar reference bit for bit on odd sizes and subsets", () => {
-    for (let nIn = 1; nIn <= 11; nIn += 2) {
+    for (let nIn = 1; nIn <= 27; nIn += 2) {
       for (let nOut = 1; nOut <= 17; nOut += 4) {
         const wT = buf(nIn * nOut);
         const x = buf(nIn);
@@ -267,7 +267,7 @@ describe("q8 kernels", () => {
     const sizes: i32[] = [1, 7, 32, 33, 64, 95, 172];
     for (let s = 0; s < sizes.length; s++) {
       const cols = sizes[s];
-      const rows = 5;
+      const rows = 15; // eight rows per pass, four, then three alone
       const w = randomQ8(rows, cols);
       const x = buf(cols);
       fillRandom(x, cols);
@@ -291,7 +291,7 @@ describe("q8 kernels", () => {
     const sizes: i32[] = [3, 32, 40, 172];
     for (let s = 0; s < sizes.length; s++) {
       const nOut = sizes[s];
-      const nIn = 9;
+      const nIn = 13; // 10 kept: four columns per pass twice, then two alone
       const wT = randomQ8(nIn, nOut);
       const x = buf(nIn);
       fillRandom(x, nIn);

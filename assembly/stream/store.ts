@@ -1,0 +1,206 @@
+// The streaming weight store: a fixed number of column slots per (layer, mask group) in wasm
+// memory, filled from storage by the host, governed by the simulator's cache policies
+// (assembly/sim/cache.ts decides what is cached; this file decides where it lives).
+//
+// Per token and layer, once a mask is chosen, streamGather
+//   1. steps the simulator's cache for (layer, group) with the mask: hits, evictions, admissions
+//      are exactly what `dip simulate` would do with the same mask and capacity;
+//   2. frees the slots of evicted columns, gives each admitted column a free slot;
+//   3. asks the host (env.streamFetch) to read the missing columns: admitted ones into their
+//      slots, the ones that do not fit (mask larger than the cache) into a staging area of
+//      stageBytes, in chunks of as many columns as it holds;
+//   4. gathers from the slots with gatherSlotsF32, in mask order, so the result is bit-identical
+//      to the resident gatherColumnsF32.
+// One entry of group 0 (input mask) is the W_gate column followed by the W_up column (2 x I
+// floats); one entry of group 1 (hidden mask) is the W_down column (D floats).
+import { arenaAlloc } from "../arena";
+import { stepCache } from "../sim/cache";
+import { cacheRecord, C_FLAGS, resetCaches } from "../sim/state";
+import { gatherSlotsF32 } from "../kernels/gather-slots";
+
+/** Host import: read `count` columns listed at listPtr as (column u32, destination pointer u32)
+ *  pairs, ascending by column, of (layer, group) into wasm memory. Throws on an I/O or checksum error. */
+// @ts-ignore: decorator
+@external("env", "streamFetch")
+declare function hostStreamFetch(layer: i32, group: i32, listPtr: usize, count: i32): void;
+
+export let streamOn: bool = false;
+
+const GROUPS = 2;
+let nLayers: i32 = 0;
+let entries = new StaticArray<i32>(GROUPS);
+let entryBytes = new StaticArray<i32>(GROUPS);
+let capacity = new StaticArray<i32>(GROUPS);
+// per (layer, group), layer-major: pointers to per-cache arrays
+let slotOfTable: usize = 0; //    -> u32[entries]  slot + 1 of a resident column, 0 = not resident
+let slotColTable: usize = 0; //   -> u32[entries]  column + 1 held by a slot, 0 = free (first cap used)
+let freeTable: usize = 0; //      -> u32[entries]  stack of free slots
+let freeCountTable: usize = 0; // i32 per cache
+let slotBaseTable: usize = 0; //  usize per cache: cap * entryBytes bytes of column data
+let ptrs: usize = 0; //           u32[maxEntries]  address of the k-th kept column
+let fetchList: usize = 0; //      u32[2 * maxEntries] (column, destination) pairs
+let staging: usize = 0; //        stageBytes: columns of either group that are read but not cached
+let stageEntries = new StaticArray<i32>(GROUPS); // columns of group g the staging area holds
+let columnsFetched: f64 = 0;
+
+export function streamSetGroup(g: i32, entries_: i32, entryBytes_: i32): void {
+  entries[g] = entries_;
+  entryBytes[g] = entryBytes_;
+}
+
+/** Allocates everything but the slot data (bounded by the column counts). Returns 0 or -2. */
+export function streamAllocate(layers: i32, stageBytes: i32): i32 {
+  nLayers = layers;
+  const caches = <usize>layers * GROUPS;
+  slotOfTable = arenaAlloc(caches * 4);
+  slotColTable = arenaAlloc(caches * 4);
+  freeTable = arenaAlloc(caches * 4);
+  freeCountTable = arenaAlloc(caches * 4);
+  slotBaseTable = arenaAlloc(caches * 4);
+  if (slotBaseTable == 0) return -2;
+  let widest = 0;
+  let widestBytes = 0;
+  for (let g = 0; g < GROUPS; g++) {
+    widest = max(widest, entries[g]);
+    widestBytes = max(widestBytes, entryBytes[g]);
+    for (let l = 0; l < layers; l++) {
+      const n = <usize>entries[g] * 4;
+      const a = arenaAlloc(n);
+      const b = arenaAlloc(n);
+      const c = arenaAlloc(n);
+      if (c == 0) return -2;
+      store<u32>(slotOfTable + (cacheIndex(l, g) << 2), <u32>a);
+      store<u32>(slotColTable + (cacheIndex(l, g) << 2), <u32>b);
+      store<u32>(freeTable + (cacheIndex(l, g) << 2), <u32>c);
+    }
+  }
+  ptrs = arenaAlloc(<usize>widest * 4);
+  fetchList = arenaAlloc(<usize>widest * 8);
+  for (let g = 0; g < GROUPS; g++) stageEntries[g] = max(1, stageBytes / entryBytes[g]);
+  staging = arenaAlloc(<usize>max(stageBytes, widestBytes));
+  if (ptrs == 0 || fetchList == 0 || staging == 0) return -2;
+  return 0;
+}
+
+/** Slot data for `cap` entries of group g in every layer (cap must equal the simulator's). Returns 0 or -2. */
+export function streamSetCapacity(g: i32, cap: i32): i32 {
+  capacity[g] = cap;
+  for (let l = 0; l < nLayers; l++) {
+    const base = cap > 0 ? arenaAlloc(<usize>cap * <usize>entryBytes[g]) : 0;
+    if (cap > 0 && base == 0) return -2;
+    store<u32>(slotBaseTable + (cacheIndex(l, g) << 2), <u32>base);
+  }
+  streamBeginSequence();
+  return 0;
+}
+
+export function streamEnable(on: bool): void {
+  streamOn = on;
+}
+
+/** Empties every cache (the simulator's and the slots), as the simulator does per sequence. */
+export function streamBeginSequence(): void {
+  resetCaches();
+  for (let l = 0; l < nLayers; l++) {
+    for (let g = 0; g < GROUPS; g++) {
+      const i = cacheIndex(l, g);
+      memory.fill(<usize>load<u32>(slotOfTable + (i << 2)), 0, <usize>entries[g] * 4);
+      memory.fill(<usize>load<u32>(slotColTable + (i << 2)), 0, <usize>entries[g] * 4);
+      const free = <usize>load<u32>(freeTable + (i << 2));
+      const cap = capacity[g];
+      for (let s = 0; s < cap; s++) store<u32>(free + (<usize>s << 2), <u32>(cap - 1 - s));
+      store<i32>(freeCountTable + (i << 2), cap);
+    }
+  }
+}
+
+/** Columns read from storage since the start (both groups). */
+export function streamColumnsFetched(): f64 {
+  return columnsFetched;
+}
+
+// @ts-ignore: decorator
+@inline function cacheIndex(l: i32, g: i32): usize {
+  return <usize>l * GROUPS + <usize>g;
+}
+
+/**
+ * out0 = sum over kept k of x[idx[k]] * part 0 of column idx[k]; with out1 != 0 also
+ * out1 from part 1 (group 0: W_gate part then W_up part, nOut floats each).
+ */
+export function streamGather(l: i32, g: i32, idx: usize, n: i32, x: usize, out0: usize, out1: usize, nOut: i32): void {
+  const i = cacheIndex(l, g);
+  const slotOf = <usize>load<u32>(slotOfTable + (i << 2));
+  const slotCol = <usize>load<u32>(slotColTable + (i << 2));
+  const free = <usize>load<u32>(freeTable + (i << 2));
+  let freeCount = load<i32>(freeCountTable + (i << 2));
+  const base = <usize>load<u32>(slotBaseTable + (i << 2));
+  const eb = <usize>entryBytes[g];
+  const cap = capacity[g];
+  const flags = load<usize>(cacheRecord(l, g), C_FLAGS);
+
+  stepCache(l, g, idx, n, false);
+
+  // slots of evicted columns (resident here, no longer cached there) become free
+  for (let s = 0; s < cap; s++) {
+    const c1 = load<u32>(slotCol + (<usize>s << 2));
+    if (c1 != 0 && load<u8>(flags + <usize>(c1 - 1)) == 0) {
+      store<u32>(slotOf + (<usize>(c1 - 1) << 2), 0);
+      store<u32>(slotCol + (<usize>s << 2), 0);
+      store<u32>(free + (<usize>freeCount << 2), <u32>s);
+      freeCount++;
+    }
+  }
+
+  const partBytes = <usize>nOut << 2;
+  memory.fill(out0, 0, partBytes);
+  if (out1) memory.fill(out1, 0, partBytes);
+  let start = 0;
+  let nFetch = 0;
+  let nStage = 0;
+  for (let k = 0; k < n; k++) {
+    const col = load<u32>(idx + (<usize>k << 2));
+    const s1 = load<u32>(slotOf + (<usize>col << 2));
+    let dest: usize;
+    if (s1 != 0) {
+      store<u32>(ptrs + (<usize>k << 2), <u32>(base + <usize>(s1 - 1) * eb));
+      continue;
+    }
+    if (load<u8>(flags + <usize>col) != 0) {
+      // admitted by the policy: it gets a slot
+      freeCount--;
+      const s = load<u32>(free + (<usize>freeCount << 2));
+      store<u32>(slotOf + (<usize>col << 2), s + 1);
+      store<u32>(slotCol + (<usize>s << 2), col + 1);
+      dest = base + <usize>s * eb;
+    } else {
+      // needed but not admitted: read into staging, gathering in chunks when it is full
+      if (nStage == stageEntries[g]) {
+        flush(l, g, nFetch, start, k - start, x, idx, out0, out1, nOut);
+        start = k;
+        nFetch = 0;
+        nStage = 0;
+      }
+      dest = staging + <usize>nStage * eb;
+      nStage++;
+    }
+    store<u32>(ptrs + (<usize>k << 2), <u32>dest);
+    store<u32>(fetchList + (<usize>nFetch << 3), col);
+    store<u32>(fetchList + (<usize>nFetch << 3) + 4, <u32>dest);
+    nFetch++;
+  }
+  flush(l, g, nFetch, start, n - start, x, idx, out0, out1, nOut);
+  store<i32>(freeCountTable + (i << 2), freeCount);
+}
+
+function flush(l: i32, g: i32, nFetch: i32, start: i32, count: i32, x: usize, idx: usize, out0: usize, out1: usize, nOut: i32): void {
+  if (nFetch > 0) {
+    hostStreamFetch(l, g, fetchList, nFetch);
+    columnsFetched += <f64>nFetch;
+  }
+  if (count <= 0) return;
+  const p = ptrs + (<usize>start << 2);
+  const ix = idx + (<usize>start << 2);
+  gatherSlotsF32(out0, p, 0, x, ix, count, nOut);
+  if (out1) gatherSlotsF32(out1, p, <usize>nOut << 2, x, ix, count, nOut);
+}

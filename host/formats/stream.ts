@@ -1,0 +1,273 @@
+// The .dipstream layout (docs/stream-format.md): a model stored so that every prunable MLP column
+// is one contiguous block, for streaming from storage under a DRAM budget (host/stream.ts).
+//
+//   "DIPSTRM1" | u32 header length | u32 CRC-32 of the header | header JSON | data (64-aligned)
+//   data: static tensors (attention, norms, embedding, LM head), the column CRC table (u32 per
+//   column), then per layer: input group (D blocks of W_gate column ++ W_up column, 2*I f32 each),
+//   hidden group (I blocks of one W_down column, D f32 each).
+// Everything is little-endian f32. This file only plans, encodes and parses: the Node adapter
+// (host/node/stream-file.ts) does the file I/O, so the format works in any runtime.
+
+import { headDim, type LoadedModel, type ModelConfig, ModelFormatError, type Vocabulary } from "../model.js";
+import { crc32 } from "../sim/trace.js";
+
+export const STREAM_MAGIC = "DIPSTRM1";
+export const STREAM_VERSION = 1;
+const ALIGN = 64;
+/** magic + header length + header CRC */
+export const STREAM_PREFIX_BYTES = 16;
+
+/** Mask groups of a streamed layer, in file order (the simulator's groups 0 and 1). */
+export const STREAM_GROUPS = [
+  { name: "input", parts: ["w_gate", "w_up"] },
+  { name: "hidden", parts: ["w_down"] },
+] as const;
+
+export interface StreamTensor {
+  name: string;
+  offset: number;
+  bytes: number;
+  crc32: number;
+}
+
+export interface StreamGroupInfo {
+  name: string;
+  parts: string[];
+  /** columns (mask entries) per layer */
+  entries: number;
+  /** bytes of one column block (all parts) */
+  entry_bytes: number;
+}
+
+export interface StreamHeader {
+  format: "dipstream";
+  version: number;
+  name: string;
+  dtype: "f32";
+  config: ModelConfig;
+  vocab?: { pieces: string[]; scores: number[]; bosId: number; eosId: number };
+  tokenizer_json?: string;
+  tensors: StreamTensor[];
+  groups: StreamGroupInfo[];
+  /** offset of column 0 of (layer, group), layer-major */
+  column_offsets: number[];
+  /** u32 CRC-32 per column, (layer, group, column) order */
+  crc_table: { offset: number; bytes: number; crc32: number };
+  file_bytes: number;
+}
+
+const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+function staticTensors(m: LoadedModel): { name: string; data: Float32Array }[] {
+  const w = m.weights;
+  const out: { name: string; data: Float32Array }[] = [];
+  w.layers.forEach((l, i) => {
+    const p = `layers.${i}.`;
+    out.push({ name: p + "attn_norm", data: l.attnNorm }, { name: p + "wq", data: l.wq }, { name: p + "wk", data: l.wk }, { name: p + "wv", data: l.wv }, { name: p + "wo", data: l.wo });
+    if (l.bq) out.push({ name: p + "bq", data: l.bq });
+    if (l.bk) out.push({ name: p + "bk", data: l.bk });
+    if (l.bv) out.push({ name: p + "bv", data: l.bv });
+    out.push({ name: p + "ffn_norm", data: l.ffnNorm });
+  });
+  out.push({ name: "token_embedding", data: w.tokenEmbedding }, { name: "final_norm", data: w.finalNorm });
+  if (!m.config.tiedEmbeddings) out.push({ name: "lm_head", data: w.lmHead! });
+  return out;
+}
+
+export function streamGroups(c: ModelConfig): StreamGroupInfo[] {
+  return [
+    { name: "input", parts: ["w_gate", "w_up"], entries: c.dim, entry_bytes: 2 * c.hiddenDim * 4 },
+    { name: "hidden", parts: ["w_down"], entries: c.hiddenDim, entry_bytes: c.dim * 4 },
+  ];
+}
+
+/** Column blocks of one layer and group: group 0 column j = W_gate[:, j] ++ W_up[:, j]; group 1 column j = W_down[:, j]. */
+export function layerColumnBlocks(m: LoadedModel, layer: number, group: number): Float32Array {
+  const c = m.config;
+  const l = m.weights.layers[layer];
+  const D = c.dim;
+  const I = c.hiddenDim;
+  if (group === 0) {
+    const wGate = l.wGate; // one read each: synthetic models regenerate a tensor on every access
+    const wUp = l.wUp;
+    const out = new Float32Array(D * 2 * I);
+    for (let r = 0; r < I; r++) {
+      for (let j = 0; j < D; j++) {
+        out[j * 2 * I + r] = wGate[r * D + j];
+        out[j * 2 * I + I + r] = wUp[r * D + j];
+      }
+    }
+    return out;
+  }
+  const wDown = l.wDown;
+  const out = new Float32Array(I * D);
+  for (let r = 0; r < D; r++) for (let j = 0; j < I; j++) out[j * D + r] = wDown[r * I + j];
+  return out;
+}
+
+const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+export interface StreamPlan {
+  header: StreamHeader;
+  /** prefix + header JSON, padded to the first data offset */
+  head: Uint8Array;
+  /** the data pieces in file order with their offsets (call in order; each made on demand) */
+  pieces: { offset: number; bytes: () => Uint8Array }[];
+}
+
+/** Plans a .dipstream file for an f32 model: every piece, its offset and every checksum. */
+export function planStream(m: LoadedModel, crc: (bytes: Uint8Array) => number = crc32): StreamPlan {
+  const c = m.config;
+  const tensors = staticTensors(m);
+  const groups = streamGroups(c);
+  // the header's size depends on the offsets it lists: reserve room, then fill in
+  const layerBlocks = (l: number, g: number) => layerColumnBlocks(m, l, g);
+  const crcs = new Uint32Array(c.nLayers * (c.dim + c.hiddenDim));
+  let k = 0;
+  for (let l = 0; l < c.nLayers; l++) {
+    for (let g = 0; g < 2; g++) {
+      const b = bytesOf(layerBlocks(l, g));
+      const eb = groups[g].entry_bytes;
+      for (let j = 0; j < groups[g].entries; j++) crcs[k++] = crc(b.subarray(j * eb, (j + 1) * eb));
+    }
+  }
+  const crcBytes = new Uint8Array(crcs.buffer);
+  const tensorCrcs = tensors.map((t) => crc(bytesOf(t.data)));
+  const build = (dataStart: number) => {
+    let at = dataStart;
+    const tensorInfo: StreamTensor[] = tensors.map((t, i) => {
+      const info = { name: t.name, offset: at, bytes: t.data.byteLength, crc32: tensorCrcs[i] };
+      at = align(at + t.data.byteLength);
+      return info;
+    });
+    const crcTable = { offset: at, bytes: crcBytes.byteLength, crc32: crc(crcBytes) };
+    at = align(at + crcBytes.byteLength);
+    const columnOffsets: number[] = [];
+    for (let l = 0; l < c.nLayers; l++) {
+      for (let g = 0; g < 2; g++) {
+        columnOffsets.push(at);
+        at += groups[g].entries * groups[g].entry_bytes;
+      }
+    }
+    const v: Vocabulary | undefined = m.vocab;
+    const header: StreamHeader = {
+      format: "dipstream",
+      version: STREAM_VERSION,
+      name: m.name,
+      dtype: "f32",
+      config: c,
+      ...(v ? { vocab: { pieces: v.pieces, scores: Array.from(v.scores), bosId: v.bosId, eosId: v.eosId } } : {}),
+      ...(m.tokenizerJson ? { tokenizer_json: m.tokenizerJson } : {}),
+      tensors: tensorInfo,
+      groups,
+      column_offsets: columnOffsets,
+      crc_table: crcTable,
+      file_bytes: at,
+    };
+    return header;
+  };
+  let dataStart = ALIGN;
+  let json: Uint8Array;
+  let header: StreamHeader;
+  for (;;) {
+    header = build(dataStart);
+    json = new TextEncoder().encode(JSON.stringify(header));
+    const need = align(STREAM_PREFIX_BYTES + json.length);
+    if (need <= dataStart) break;
+    dataStart = need;
+  }
+  const head = new Uint8Array(dataStart).fill(0x20); // JSON padded with spaces
+  head.set(new TextEncoder().encode(STREAM_MAGIC), 0);
+  const dv = new DataView(head.buffer);
+  dv.setUint32(8, json.length, true);
+  dv.setUint32(12, crc32(json), true);
+  head.set(json, STREAM_PREFIX_BYTES);
+  const pieces: StreamPlan["pieces"] = tensors.map((t, i) => ({ offset: header.tensors[i].offset, bytes: () => bytesOf(t.data) }));
+  pieces.push({ offset: header.crc_table.offset, bytes: () => crcBytes });
+  for (let l = 0; l < c.nLayers; l++) {
+    for (let g = 0; g < 2; g++) pieces.push({ offset: header.column_offsets[l * 2 + g], bytes: () => bytesOf(layerBlocks(l, g)) });
+  }
+  return { header, head, pieces };
+}
+
+/** True when the bytes start with the .dipstream magic. */
+export function isStreamFile(bytes: Uint8Array): boolean {
+  return bytes.length >= 8 && new TextDecoder().decode(bytes.subarray(0, 8)) === STREAM_MAGIC;
+}
+
+/** Header length from the 16-byte prefix (checks the magic). */
+export function streamHeaderLength(prefix: Uint8Array, file: string): number {
+  if (!isStreamFile(prefix) || prefix.length < STREAM_PREFIX_BYTES) throw new ModelFormatError(file, `not a .dipstream file (magic "${STREAM_MAGIC}" missing)`);
+  return new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength).getUint32(8, true);
+}
+
+/** Parses and checks the header: its CRC, version and that every section lies inside fileBytes. */
+export function parseStreamHeader(prefixAndJson: Uint8Array, fileBytes: number, file: string): StreamHeader {
+  const len = streamHeaderLength(prefixAndJson, file);
+  const json = prefixAndJson.subarray(STREAM_PREFIX_BYTES, STREAM_PREFIX_BYTES + len);
+  if (json.length !== len) throw new ModelFormatError(file, "truncated header");
+  const stored = new DataView(prefixAndJson.buffer, prefixAndJson.byteOffset).getUint32(12, true);
+  const actual = crc32(json);
+  if (stored !== actual) throw new ModelFormatError(file, `header checksum mismatch (stored ${stored.toString(16)}, computed ${actual.toString(16)}): the file is corrupt`);
+  const h = JSON.parse(new TextDecoder().decode(json)) as StreamHeader;
+  if (h.format !== "dipstream" || h.version !== STREAM_VERSION) throw new ModelFormatError(file, `unsupported .dipstream version ${h.version} (this build reads ${STREAM_VERSION})`);
+  if (h.dtype !== "f32") throw new ModelFormatError(file, `unsupported dtype ${h.dtype}`);
+  if (fileBytes !== h.file_bytes) {
+    throw new ModelFormatError(file, `file is ${fileBytes} bytes, the header says ${h.file_bytes}: ${fileBytes < h.file_bytes ? "truncated" : "trailing data"}`);
+  }
+  const c = h.config;
+  const expect = streamGroups(c);
+  h.groups.forEach((g, i) => {
+    if (g.entries !== expect[i].entries || g.entry_bytes !== expect[i].entry_bytes) throw new ModelFormatError(file, `group ${g.name} shape does not match the config`);
+  });
+  const inside = (off: number, n: number, what: string) => {
+    if (!(off >= 0 && off + n <= fileBytes)) throw new ModelFormatError(file, `${what} (${off}+${n}) lies outside the file`);
+  };
+  h.tensors.forEach((t) => inside(t.offset, t.bytes, `tensor ${t.name}`));
+  inside(h.crc_table.offset, h.crc_table.bytes, "CRC table");
+  if (h.crc_table.bytes !== 4 * c.nLayers * (c.dim + c.hiddenDim)) throw new ModelFormatError(file, "CRC table size does not match the config");
+  h.column_offsets.forEach((o, i) => inside(o, h.groups[i % 2].entries * h.groups[i % 2].entry_bytes, `columns of layer ${i >> 1} group ${i % 2}`));
+  return h;
+}
+
+/** Builds the static part of a LoadedModel from checked tensors; MLP weights are empty (streamed). */
+export function streamModel(h: StreamHeader, tensor: (name: string) => Float32Array, source: string): LoadedModel {
+  const c = h.config;
+  const has = new Set(h.tensors.map((t) => t.name));
+  const opt = (n: string) => (has.has(n) ? tensor(n) : undefined);
+  const empty = new Float32Array(0);
+  const layers = Array.from({ length: c.nLayers }, (_, i) => {
+    const p = `layers.${i}.`;
+    return {
+      attnNorm: tensor(p + "attn_norm"),
+      wq: tensor(p + "wq"),
+      wk: tensor(p + "wk"),
+      wv: tensor(p + "wv"),
+      wo: tensor(p + "wo"),
+      bq: opt(p + "bq"),
+      bk: opt(p + "bk"),
+      bv: opt(p + "bv"),
+      ffnNorm: tensor(p + "ffn_norm"),
+      wGate: empty,
+      wUp: empty,
+      wDown: empty,
+    };
+  });
+  const v = h.vocab;
+  return {
+    name: h.name,
+    source,
+    format: "dipstream",
+    config: c,
+    weights: { tokenEmbedding: tensor("token_embedding"), layers, finalNorm: tensor("final_norm"), lmHead: c.tiedEmbeddings ? undefined : tensor("lm_head") },
+    ...(v ? { vocab: { pieces: v.pieces, scores: Float32Array.from(v.scores), bosId: v.bosId, eosId: v.eosId } } : {}),
+    ...(h.tokenizer_json ? { tokenizerJson: h.tokenizer_json } : {}),
+  };
+}
+
+/** Bytes of every tensor the engine keeps resident when streaming (the file's static part). */
+export function streamStaticBytes(h: StreamHeader): number {
+  return h.tensors.reduce((s, t) => s + t.bytes, 0);
+}
+
+export { headDim };

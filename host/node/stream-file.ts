@@ -1,0 +1,114 @@
+// Node adapter for .dipstream files: write one (dip convert --stream-layout), open one for
+// streaming (positioned reads with fs.readSync on a descriptor), or load one fully.
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { open, rename, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { crc32 as zlibCrc32 } from "node:zlib";
+import { type LoadedModel, ModelFormatError } from "../model.js";
+import { parseStreamHeader, planStream, STREAM_PREFIX_BYTES, streamHeaderLength, streamModel, type StreamHeader } from "../formats/stream.js";
+import { checkCrcTable, WeightStream } from "../stream.js";
+
+/** Writes `model` (f32) as a .dipstream file, atomically (temporary file, then rename). Returns its size. */
+export async function writeStreamFile(model: LoadedModel, out: string): Promise<{ bytes: number; header: StreamHeader }> {
+  const plan = planStream(model, crc);
+  const tmp = join(dirname(out), `.${basename(out)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
+  const fh = await open(tmp, "wx");
+  try {
+    await fh.write(plan.head, 0, plan.head.length, 0);
+    for (const p of plan.pieces) {
+      const b = p.bytes();
+      await fh.write(b, 0, b.length, p.offset);
+    }
+    await fh.truncate(plan.header.file_bytes);
+    await fh.sync();
+    await fh.close();
+    await rename(tmp, out);
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  return { bytes: plan.header.file_bytes, header: plan.header };
+}
+
+/** zlib's CRC-32 (Node >= 20.15), the same IEEE polynomial as host/sim/trace.ts's. */
+const crc = (bytes: Uint8Array): number => zlibCrc32(bytes) >>> 0;
+
+export interface OpenStream {
+  /** the static part of the model (MLP weights empty: they are streamed) */
+  model: LoadedModel;
+  stream: WeightStream;
+  close(): void;
+}
+
+/** Opens a .dipstream file: checks the header, the file size, the column CRC table and every static tensor. */
+export function openStreamFile(path: string): OpenStream {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new ModelFormatError(path, "stream file not found");
+    throw e;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const prefix = new Uint8Array(STREAM_PREFIX_BYTES);
+    if (readSync(fd, prefix, 0, prefix.length, 0) !== prefix.length) throw new ModelFormatError(path, "truncated header");
+    const len = streamHeaderLength(prefix, path);
+    const head = new Uint8Array(STREAM_PREFIX_BYTES + len);
+    if (len > size || readSync(fd, head, 0, head.length, 0) !== head.length) throw new ModelFormatError(path, "truncated header");
+    const header = parseStreamHeader(head, size, path);
+    const readAt = (position: number, into: Uint8Array) => readSync(fd, into, 0, into.length, position);
+    const table = new Uint8Array(header.crc_table.bytes);
+    if (readSync(fd, table, 0, table.length, header.crc_table.offset) !== table.length) throw new ModelFormatError(path, "truncated CRC table");
+    checkCrcTable(header, table, path);
+    const stream = new WeightStream(header, readAt, path, table, crc);
+    const model = streamModel(header, (n) => stream.readTensor(n), path);
+    stream.resetCounters();
+    return { model, stream, close: () => closeSync(fd) };
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
+
+/** Loads a .dipstream file completely (MLP matrices rebuilt, every column checked): the resident path. */
+export function loadStreamFileFully(path: string): LoadedModel {
+  const o = openStreamFile(path);
+  try {
+    const c = o.model.config;
+    const D = c.dim;
+    const I = c.hiddenDim;
+    const h = o.stream.header;
+    const mem = new WebAssembly.Memory({ initial: Math.ceil((Math.max(2 * I * D, I * D) * 4 + 64 * D + 64 * I) / 65536) + 1 });
+    const listPtr = 0;
+    const dataPtr = 8 * Math.max(D, I);
+    o.model.weights.layers.forEach((l, layer) => {
+      for (let g = 0; g < 2; g++) {
+        const n = h.groups[g].entries;
+        const eb = h.groups[g].entry_bytes;
+        const list = new Uint32Array(mem.buffer, listPtr, 2 * n);
+        for (let j = 0; j < n; j++) (list[2 * j] = j), (list[2 * j + 1] = dataPtr + j * eb);
+        o.stream.fetch(mem, layer, g, listPtr, n);
+        const cols = new Float32Array(mem.buffer.slice(dataPtr, dataPtr + n * eb));
+        if (g === 0) {
+          l.wGate = new Float32Array(I * D);
+          l.wUp = new Float32Array(I * D);
+          for (let j = 0; j < D; j++) {
+            for (let r = 0; r < I; r++) {
+              l.wGate[r * D + j] = cols[j * 2 * I + r];
+              l.wUp[r * D + j] = cols[j * 2 * I + I + r];
+            }
+          }
+        } else {
+          l.wDown = new Float32Array(D * I);
+          for (let j = 0; j < I; j++) for (let r = 0; r < D; r++) l.wDown[r * I + j] = cols[j * D + r];
+        }
+      }
+    });
+    return o.model;
+  } finally {
+    o.close();
+  }
+}

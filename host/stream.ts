@@ -1,0 +1,283 @@
+// A weight stream: the MLP columns of a .dipstream file (host/formats/stream.ts), read on demand
+// into the engine's column slots (assembly/stream/store.ts calls env.streamFetch).
+//
+// A fetch lists (column, destination) pairs in ascending column order. Neighbouring columns are
+// one contiguous range in the file, so runs of consecutive columns become one positioned read
+// (straight into wasm memory when the destinations are consecutive too, else into a host buffer
+// and then each column is copied to its slot). Each column's CRC-32 is checked
+// the first time it is read (before the engine uses it). With flashGBps set, reads are paced to
+// that bandwidth: a virtual Flash clock advances by bytes / bandwidth per fetch and the fetch
+// waits until the wall clock catches up, so bytes / time never exceeds the emulated device.
+// Runtime-neutral: the file access is a `readAt` function (Node: fs.readSync on a descriptor).
+
+import { crc32 } from "./sim/trace.js";
+import type { StreamHeader } from "./formats/stream.js";
+import { ModelFormatError } from "./model.js";
+
+/** Reads `into.length` bytes at `position` of the file; returns the bytes read. */
+export type ReadAt = (position: number, into: Uint8Array) => number;
+
+export interface StreamCounters {
+  /** positioned reads issued */
+  reads: number;
+  /** columns read */
+  columns: number;
+  /** bytes read from storage */
+  bytes: number;
+  /** seconds spent in fetches (reading, checking, copying, pacing) */
+  seconds: number;
+  /** of which spent waiting for the emulated Flash bandwidth */
+  pacingSeconds: number;
+}
+
+export class WeightStream {
+  readonly counters: StreamCounters = { reads: 0, columns: 0, bytes: 0, seconds: 0, pacingSeconds: 0 };
+  /** emulated Flash bandwidth in GB/s (powers of 10), or undefined for the storage's own speed */
+  flashGBps: number | undefined;
+  private buffer = new Uint8Array(0);
+  private verified: Uint8Array[];
+  private crcs: Uint32Array;
+  private flashClock = 0;
+
+  constructor(
+    readonly header: StreamHeader,
+    private readonly readAt: ReadAt,
+    readonly source: string,
+    crcTable: Uint8Array,
+    /** CRC-32 (IEEE); the Node adapter passes zlib's, ~4x faster than the portable one */
+    private readonly crc: (bytes: Uint8Array) => number = crc32,
+  ) {
+    const c = header.config;
+    this.crcs = new Uint32Array(crcTable.buffer.slice(crcTable.byteOffset, crcTable.byteOffset + crcTable.byteLength));
+    this.verified = Array.from({ length: c.nLayers * 2 }, (_, i) => new Uint8Array(header.groups[i % 2].entries));
+  }
+
+  /** Static tensor bytes, checked against its CRC. */
+  readTensor(name: string): Float32Array {
+    const t = this.header.tensors.find((x) => x.name === name);
+    if (!t) throw new ModelFormatError(this.source, `missing tensor ${name}`);
+    const out = new Uint8Array(t.bytes);
+    this.readFully(t.offset, out);
+    const actual = this.crc(out);
+    if (actual !== t.crc32) throw new ModelFormatError(this.source, `tensor ${name}: checksum mismatch (stored ${t.crc32.toString(16)}, computed ${actual.toString(16)}): the file is corrupt`);
+    return new Float32Array(out.buffer);
+  }
+
+  private readFully(position: number, into: Uint8Array): void {
+    let done = 0;
+    while (done < into.length) {
+      const n = this.readAt(position + done, into.subarray(done));
+      if (n <= 0) throw new ModelFormatError(this.source, `unexpected end of file at byte ${position + done}`);
+      done += n;
+    }
+    this.counters.reads++;
+  }
+
+  private crcIndex(layer: number, group: number, column: number): number {
+    const c = this.header.config;
+    return layer * (c.dim + c.hiddenDim) + (group === 1 ? c.dim : 0) + column;
+  }
+
+  /** Serves env.streamFetch: reads the listed columns of (layer, group) into wasm memory. */
+  fetch(memory: WebAssembly.Memory, layer: number, group: number, listPtr: number, count: number): void {
+    const t0 = performance.now();
+    const list = new Uint32Array(memory.buffer, listPtr, count * 2);
+    const eb = this.header.groups[group].entry_bytes;
+    const base = this.header.column_offsets[layer * 2 + group];
+    const verified = this.verified[layer * 2 + group];
+    const heap = new Uint8Array(memory.buffer);
+    let bytes = 0;
+    for (let i = 0; i < count; ) {
+      let j = i + 1;
+      while (j < count && list[2 * j] === list[2 * (j - 1)] + 1) j++;
+      const first = list[2 * i];
+      const runBytes = (j - i) * eb;
+      // destinations in a row too (staging, or slots handed out in order): read straight into wasm memory
+      let direct = true;
+      for (let k = i + 1; k < j && direct; k++) direct = list[2 * k + 1] === list[2 * (k - 1) + 1] + eb;
+      if (!direct && this.buffer.length < runBytes) this.buffer = new Uint8Array(runBytes);
+      const buf = direct ? heap.subarray(list[2 * i + 1], list[2 * i + 1] + runBytes) : this.buffer.subarray(0, runBytes);
+      this.readFully(base + first * eb, buf);
+      for (let k = i; k < j; k++) {
+        const col = list[2 * k];
+        const block = buf.subarray((k - i) * eb, (k - i + 1) * eb);
+        if (!verified[col]) {
+          const stored = this.crcs[this.crcIndex(layer, group, col)];
+          const actual = this.crc(block);
+          if (stored !== actual) {
+            throw new ModelFormatError(this.source, `layer ${layer} ${this.header.groups[group].name} column ${col}: checksum mismatch (stored ${stored.toString(16)}, computed ${actual.toString(16)}): the file is corrupt`);
+          }
+          verified[col] = 1;
+        }
+        if (!direct) heap.set(block, list[2 * k + 1]);
+      }
+      bytes += runBytes;
+      i = j;
+    }
+    this.counters.columns += count;
+    this.counters.bytes += bytes;
+    if (this.flashGBps !== undefined) {
+      // the emulated device delivers bytes at flashGBps, one request after another
+      const now = performance.now();
+      this.flashClock = Math.max(this.flashClock, t0) + (bytes / (this.flashGBps * 1e9)) * 1e3;
+      if (this.flashClock > now) {
+        waitUntil(this.flashClock);
+        this.counters.pacingSeconds += (this.flashClock - now) / 1e3;
+      }
+    }
+    this.counters.seconds += (performance.now() - t0) / 1e3;
+  }
+
+  resetCounters(): void {
+    Object.assign(this.counters, { reads: 0, columns: 0, bytes: 0, seconds: 0, pacingSeconds: 0 });
+  }
+}
+
+const sleeper = typeof SharedArrayBuffer === "function" ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
+
+/**
+ * Waits until performance.now() reaches `deadlineMs`: sleeps (Atomics.wait, which yields the CPU
+ * to other processes) until a millisecond before, then spins, since timers are too coarse for
+ * sub-millisecond reads. Where blocking waits are not allowed (a browser's main thread) it spins.
+ */
+function waitUntil(deadlineMs: number): void {
+  const left = deadlineMs - performance.now();
+  if (sleeper && left > 2) {
+    try {
+      Atomics.wait(sleeper, 0, 0, left - 1);
+    } catch {
+      /* not allowed here: spin instead */
+    }
+  }
+  while (performance.now() < deadlineMs) {
+    /* spin */
+  }
+}
+
+/** Checks the column CRC table against the header's CRC. */
+export function checkCrcTable(h: StreamHeader, table: Uint8Array, source: string): void {
+  const actual = crc32(table);
+  if (actual !== h.crc_table.crc32) throw new ModelFormatError(source, `column CRC table checksum mismatch (stored ${h.crc_table.crc32.toString(16)}, computed ${actual.toString(16)}): the file is corrupt`);
+}
+
+// ---- attaching a stream to an engine instance ----
+
+/** A DRAM budget the streamed model cannot run in. */
+export class StreamBudgetError extends RangeError {
+  override name = "StreamBudgetError";
+  constructor(
+    readonly minimumBytes: number,
+    readonly dramBytes: number,
+  ) {
+    super(`--dram ${dramBytes} bytes is below the ${minimumBytes} bytes (${(minimumBytes / 1e6).toFixed(3)} MB) the streamed model needs resident ` +
+      `(static weights, KV cache, activations, cache tables and staging); give at least --dram ${minimumBytes}`);
+  }
+}
+
+export type StreamPolicy = "none" | "lru" | "lfu";
+/** Default staging area: chunks of ~4 MiB keep the per-fetch host overhead small next to the read. */
+export const DEFAULT_STAGE_BYTES = 4 * 1024 * 1024;
+export const STREAM_POLICIES: StreamPolicy[] = ["none", "lru", "lfu"];
+const POLICY_IDS: Record<StreamPolicy, number> = { none: 0, lru: 1, lfu: 2 };
+
+export interface StreamOptions {
+  source: WeightStream;
+  /** DRAM budget for everything the engine holds in wasm memory, bytes */
+  dramBytes: number;
+  /** column cache policy (the simulator's), default lru */
+  policy?: StreamPolicy;
+  /** bytes of the staging area for columns read but not cached (a mask larger than its cache),
+   *  read in chunks of that size; default 4 MiB (small chunks cost a host call each) */
+  stageBytes?: number;
+}
+
+export interface StreamSetup {
+  dramBytes: number;
+  policy: StreamPolicy;
+  /** wasm arena bytes needed before any column slot: static weights, KV cache, run state, tables, staging */
+  minimumBytes: number;
+  /** slots per layer: [input group, hidden group] */
+  cacheEntries: [number, number];
+  /** bytes of all slots (all layers) */
+  cacheBytes: number;
+  stageBytes: number;
+}
+
+interface StreamWasm {
+  memory: WebAssembly.Memory;
+  arenaUsedBytes(): number;
+  simConfigure(layers: number, groups: number): number;
+  simSetGroup(group: number, entries: number, columnHeight: number, nLin: number, bytesPerWeight: number): number;
+  simAllocate(): number;
+  simSetCapacity(layer: number, group: number, entries: number): number;
+  simSetPolicy(policy: number): number;
+  simSetAdmissionSeed(seed: number): void;
+  streamSetGroup(group: number, entries: number, entryBytes: number): void;
+  streamAllocate(layers: number, stageBytes: number): number;
+  streamSetCapacity(group: number, entries: number): number;
+  streamEnable(on: number): void;
+}
+
+/**
+ * Slots per layer for `bytes` of column slots over all layers (SIMULATOR.md's partition): each of
+ * the 3 streamed linears of a layer gets an equal share; an input slot holds a column of W_gate
+ * and of W_up (2 linears), a hidden slot a column of W_down. Bytes a full cache cannot use go to
+ * the other one.
+ */
+export function streamCacheEntries(dim: number, hiddenDim: number, nLayers: number, bytes: number): [number, number] {
+  const eIn = 2 * hiddenDim * 4;
+  const eHid = dim * 4;
+  const perLayer = Math.max(0, bytes) / nLayers;
+  let capIn = Math.min(dim, Math.floor((2 * perLayer) / 3 / eIn));
+  let capHid = Math.min(hiddenDim, Math.floor(perLayer / 3 / eHid));
+  if (capIn === dim) capHid = Math.min(hiddenDim, Math.floor((perLayer - dim * eIn) / eHid));
+  else if (capHid === hiddenDim) capIn = Math.min(dim, Math.floor((perLayer - hiddenDim * eHid) / eIn));
+  return [capIn, capHid];
+}
+
+/**
+ * Sets up the column store in an engine instance whose static weights are laid out: the
+ * simulator's caches (policy) and the slots, sized from the DRAM budget. Throws StreamBudgetError
+ * below the minimum.
+ */
+export function attachStream(wasm: StreamWasm, hooks: { streamFetch(l: number, g: number, p: number, n: number): void }, opts: StreamOptions): StreamSetup {
+  const c = opts.source.header.config;
+  const D = c.dim;
+  const I = c.hiddenDim;
+  const policy = opts.policy ?? "lru";
+  if (!STREAM_POLICIES.includes(policy)) throw new RangeError(`stream cache policy must be one of ${STREAM_POLICIES.join(", ")} (belady needs the future), got ${policy}`);
+  // at least one column of either group, at most a whole layer group (a mask never needs more)
+  const stageBytes = Math.min(Math.max(opts.stageBytes ?? DEFAULT_STAGE_BYTES, 2 * I * 4), D * 2 * I * 4);
+  if (!Number.isSafeInteger(stageBytes) || stageBytes > 2 ** 31 - 1) throw new RangeError(`stage bytes must be an integer below 2 GiB, got ${stageBytes}`);
+  const check = (rc: number, what: string) => {
+    if (rc !== 0) throw new Error(`weight stream: ${what} failed (${rc}): out of wasm memory?`);
+  };
+  check(wasm.simConfigure(c.nLayers, 2), "simConfigure");
+  check(wasm.simSetGroup(0, D, I, 2, 4), "simSetGroup");
+  check(wasm.simSetGroup(1, I, D, 1, 4), "simSetGroup");
+  check(wasm.simAllocate(), "simAllocate");
+  check(wasm.simSetPolicy(POLICY_IDS[policy]), "simSetPolicy");
+  wasm.simSetAdmissionSeed(0);
+  wasm.streamSetGroup(0, D, 2 * I * 4);
+  wasm.streamSetGroup(1, I, D * 4);
+  check(wasm.streamAllocate(c.nLayers, stageBytes), "streamAllocate");
+  const minimumBytes = wasm.arenaUsedBytes() >>> 0;
+  if (!(opts.dramBytes >= minimumBytes)) throw new StreamBudgetError(minimumBytes, opts.dramBytes);
+  // slots are 64-byte aligned blocks of the arena: keep a page per cache of slack for alignment
+  const slack = 2 * c.nLayers * 64;
+  const caps = policy === "none" ? ([0, 0] as [number, number]) : streamCacheEntries(D, I, c.nLayers, opts.dramBytes - minimumBytes - slack);
+  caps.forEach((cap, g) => {
+    check(wasm.streamSetCapacity(g, cap), "streamSetCapacity");
+    check(wasm.simSetCapacity(-1, g, cap), "simSetCapacity");
+  });
+  hooks.streamFetch = (l, g, p, n) => opts.source.fetch(wasm.memory, l, g, p, n);
+  wasm.streamEnable(1);
+  return {
+    dramBytes: opts.dramBytes,
+    policy,
+    minimumBytes,
+    cacheEntries: caps,
+    cacheBytes: c.nLayers * (caps[0] * 2 * I * 4 + caps[1] * D * 4),
+    stageBytes,
+  };
+}

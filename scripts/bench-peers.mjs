@@ -1,0 +1,315 @@
+// Peer benchmark: dip against wllama (llama.cpp compiled to WebAssembly, @wllama/wllama from npm)
+// on the same GGUF files, in the same runtime (headless Chromium, pages on 127.0.0.1 with
+// COOP/COEP so SharedArrayBuffer and wasm threads are allowed), same prompt, same number of greedy
+// tokens. bench/README.md has the numbers and the method.
+//
+//   npm run bench:peers -- [--json] [--models stories260k,stories110m,qwen2.5-0.5b] [--dtypes f32,q8]
+//                          [--tokens 32] [--rounds 3] [--threads 1,2] [--dir /tmp/dip-peers] [--keep 0.5]
+//
+// The GGUF files are written on first use into --dir (default $TMPDIR/dip-peers, outside the repo):
+// stories260k from the bundled checkpoint (`dip convert --model`), the others from seeded random
+// weights of the real shape with a byte-level stand-in vocabulary (`dip convert --synthetic`).
+// Nothing is fetched from the network: the page loads dip, wllama's wasm and the models from the
+// local server (Chromium runs with background networking off).
+import { createServer } from "node:http";
+import { closeSync, createReadStream, existsSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { cpus, tmpdir } from "node:os";
+import { dirname, extname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(`--${name}`);
+const opt = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback;
+};
+const json = flag("json");
+const models = opt("models", "stories260k,stories110m,qwen2.5-0.5b").split(",");
+const dtypes = opt("dtypes", "f32,q8").split(",");
+const tokens = Number(opt("tokens", "32"));
+const rounds = Number(opt("rounds", "3"));
+const threadList = opt("threads", "1,2").split(",").map(Number);
+const keep = Number(opt("keep", "0.5"));
+const dir = resolve(opt("dir", join(tmpdir(), "dip-peers")));
+const prompt = opt("prompt", "Once upon a time");
+const log = (m) => process.stderr.write(`bench-peers: ${m}\n`);
+
+// ---- the GGUF files ----
+const STORIES260K = ["/work/shared/models/stories260K/stories260K-f32.gguf", join(process.env.DIP_SHARED_DIR ?? "", "models/stories260K/stories260K-f32.gguf"), join(root, "models/stories260K/stories260K-f32.gguf")];
+function ggufFor(model, dtype) {
+  const file = join(dir, `${model}-${dtype}.gguf`);
+  if (existsSync(file)) return file;
+  execFileSync("mkdir", ["-p", dir]);
+  const src = model === "stories260k" ? ["--model", STORIES260K.find((p) => p && existsSync(p)) ?? STORIES260K[0]] : ["--synthetic", model];
+  log(`writing ${file}`);
+  execFileSync(process.execPath, [join(root, "bin/dip.js"), "convert", ...src, "--out", file, "--dtype", dtype], { stdio: ["ignore", "ignore", "inherit"] });
+  return file;
+}
+
+// ---- the server: page, dip bundle, engine wasm, wllama's esm folder, models; COOP/COEP ----
+const PAGE = `<!doctype html><meta charset="utf-8"><title>dip vs wllama</title>
+<script type="module">
+import { Engine, loadModelFromBytes, SentencePieceTokenizer } from "/dip/dip.js";
+import { Wllama } from "/wllama/index.js";
+const wasmBytes = new Uint8Array(await (await fetch("/engine.wasm")).arrayBuffer());
+const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+
+// read bandwidth of this page's wasm: the engine's SIMD read-sums over 1 GiB (bench/kernels.bench.ts)
+window.readBandwidth = async () => {
+  const mod = await WebAssembly.compile(wasmBytes);
+  const imports = {};
+  for (const i of WebAssembly.Module.imports(mod)) if (i.kind === "function") (imports[i.module] ??= {})[i.name] = () => 0;
+  const e = (await WebAssembly.instantiate(mod, imports)).exports;
+  const bytes = 1024 * 1024 * 1024;
+  const p = e.arenaAlloc(bytes) >>> 0;
+  new Float32Array(e.memory.buffer, p, bytes / 4).fill(1);
+  let best = 0;
+  for (let r = 0; r < 3; r++) {
+    for (const f of [e.readSumF32, e.readSum4StreamsF32]) {
+      const t0 = performance.now();
+      f(p, bytes / 4);
+      best = Math.max(best, bytes / ((performance.now() - t0) / 1000) / 1e9);
+    }
+  }
+  return best;
+};
+
+window.runDip = async ({ url, dtype, methods, keep, prompt, tokens, rounds }) => {
+  const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+  const model = loadModelFromBytes(bytes, url.split("/").pop());
+  const engine = await Engine.create(model, { wasmBytes, dtype });
+  const tok = new SentencePieceTokenizer(model.vocab);
+  const ids = tok.encode(prompt, { bos: true });
+  const out = {};
+  const once = (method) => {
+    engine.setSparsity(method === "dense" ? { method: "dense" } : { method: "dip", keep });
+    engine.reset();
+    let next = 0;
+    for (const id of ids) { engine.step(id); next = engine.sample(0, 1); }
+    engine.resetBytes();
+    const t0 = performance.now();
+    for (let i = 0; i < tokens; i++) { engine.step(next); next = engine.sample(0, 1); }
+    const s = (performance.now() - t0) / 1000;
+    const b = engine.bytesRead();
+    return { tok_s: tokens / s, bytes_per_token: (b.embedding + b.attention + b.mlp + b.lm_head) / tokens };
+  };
+  for (const m of methods) once(m); // warm-up (compiles, touches every page)
+  for (let r = 0; r < rounds; r++) for (const m of methods) (out[m] ??= []).push(once(m)); // interleaved
+  const res = {};
+  for (const m of methods) res[m] = { tok_s: median(out[m].map((x) => x.tok_s)), all: out[m].map((x) => x.tok_s), bytes_per_token: out[m][0].bytes_per_token, prompt_tokens: ids.length };
+  return res;
+};
+
+window.runWllama = async ({ url, threads, prompt, tokens, rounds }) => {
+  const logs = [];
+  const keepLog = (...a) => logs.push(a.map(String).join(" "));
+  const w = new Wllama({ default: "/wllama/wasm/wllama.wasm" }, { suppressNativeLog: false, logger: { debug: keepLog, log: keepLog, warn: keepLog, error: keepLog } });
+  const blob = await (await fetch(url)).blob();
+  try {
+    await w.loadModel([blob], { n_ctx: 256, n_batch: 64, n_parallel: 1, n_threads: threads, n_gpu_layers: 0, seed: 1 });
+  } catch (e) {
+    throw new Error(String(e) + " | " + logs.slice(-12).join(" | "));
+  }
+  const all = [];
+  let text = "", prompt_n = 0, predicted_n = 0;
+  for (let r = 0; r <= rounds; r++) {
+    let res;
+    try {
+      res = await w.createCompletion({ prompt, max_tokens: tokens, temperature: 0, ignore_eos: true, cache_prompt: false });
+    } catch (e) {
+      throw new Error("createCompletion round " + r + ": " + String(e) + " | loaded " + w.isModelLoaded() + " | " + logs.slice(-12).join(" | "));
+    }
+    const t = res.timings;
+    if (r > 0) all.push(t.predicted_per_second); // round 0 is the warm-up
+    text = res.choices?.[0]?.text ?? ""; prompt_n = t.prompt_n; predicted_n = t.predicted_n;
+  }
+  const multithread = w.isMultithread();
+  await w.exit();
+  return { tok_s: median(all), all, prompt_n, predicted_n, text, multithread, crossOriginIsolated };
+};
+window.pageReady = true;
+</script>`;
+
+const MIME = { ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".html": "text/html", ".gguf": "application/octet-stream", ".map": "application/json" };
+const ROUTES = [
+  ["/dip/", join(root, "build/web")],
+  ["/wllama/", join(root, "node_modules/@wllama/wllama/esm")],
+  ["/models/", dir],
+];
+const server = createServer((req, res) => {
+  const headers = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp", "Cross-Origin-Resource-Policy": "same-origin", "Cache-Control": "no-store" };
+  const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+  if (path === "/") {
+    res.writeHead(200, { ...headers, "Content-Type": "text/html" });
+    return res.end(PAGE);
+  }
+  let file;
+  if (path === "/engine.wasm") file = join(root, "build/engine.wasm");
+  for (const [prefix, base] of ROUTES) if (path.startsWith(prefix)) file = join(base, path.slice(prefix.length));
+  if (!file || file.includes("..") || !existsSync(file) || !statSync(file).isFile()) {
+    res.writeHead(404, headers);
+    return res.end();
+  }
+  res.writeHead(200, { ...headers, "Content-Type": MIME[extname(file)] ?? "application/octet-stream", "Content-Length": statSync(file).size });
+  createReadStream(file).pipe(res);
+});
+await new Promise((done) => server.listen(0, "127.0.0.1", done));
+const base = `http://127.0.0.1:${server.address().port}/`;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--js-flags=--max-old-space-size=8192"],
+});
+// every request must go to our server: anything else fails the run (no network at run time)
+const offHost = [];
+async function freshPage() {
+  const page = await browser.newPage();
+  page.on("request", (r) => {
+    if (!r.url().startsWith(base) && !r.url().startsWith("blob:") && !r.url().startsWith("data:")) offHost.push(r.url());
+  });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(base);
+  await page.waitForFunction(() => window.pageReady === true, null, { timeout: 60000 }).catch(() => {
+    throw new Error(`bench page did not load: ${errors.join("; ")}`);
+  });
+  return page;
+}
+const T = 30 * 60 * 1000;
+const call = (page, fn, arg) => page.evaluate(([f, a]) => window[f](a), [fn, arg]);
+
+const rows = [];
+let bw = [];
+try {
+  let page = await freshPage();
+  bw.push(await call(page, "readBandwidth", {}));
+  await page.close();
+  for (const model of models) {
+    for (const dtype of dtypes) {
+      const file = ggufFor(model, dtype);
+      const url = `${base}models/${file.split("/").pop()}`;
+      const size = statSync(file).size;
+      log(`${model} ${dtype} (${(size / 1e6).toFixed(1)} MB): wllama`);
+      const w = {};
+      for (const threads of threadList) {
+        page = await freshPage();
+        page.setDefaultTimeout(T);
+        try {
+          w[threads] = await call(page, "runWllama", { url, threads, prompt, tokens, rounds });
+          log(`  wllama ${threads}t: ${w[threads].tok_s.toFixed(2)} tok/s (${w[threads].all.map((x) => x.toFixed(2)).join(", ")}), prompt ${w[threads].prompt_n} + ${w[threads].predicted_n} tokens, multithread ${w[threads].multithread}`);
+        } catch (e) {
+          w[threads] = { error: String(e.message ?? e).split("\n")[0] };
+          log(`  wllama ${threads}t failed: ${w[threads].error}`);
+        }
+        await page.close();
+      }
+      log(`${model} ${dtype}: dip`);
+      page = await freshPage();
+      page.setDefaultTimeout(T);
+      let d;
+      try {
+        d = await call(page, "runDip", { url, dtype, methods: ["dense", "dip"], keep, prompt, tokens, rounds });
+        log(`  dip dense ${d.dense.tok_s.toFixed(2)} tok/s, dip@${keep} ${d.dip.tok_s.toFixed(2)} tok/s (prompt ${d.dense.prompt_tokens} tokens)`);
+      } catch (e) {
+        d = { error: String(e.message ?? e).split("\n")[0] };
+        log(`  dip failed: ${d.error}`);
+      }
+      await page.close();
+      // bytes a dense token reads in the GGUF's own types (wllama), from the tensor directory
+      const ggufBytes = denseGgufBytesPerToken(file);
+      if (d.error && Object.values(w).every((x) => x.error)) log(`  both engines failed on ${model} ${dtype}`);
+      const ref = w[1]?.tok_s;
+      for (const t of threadList) {
+        if (w[t]?.tok_s === undefined) {
+          rows.push({ engine: "wllama", model, dtype, threads: t, method: "dense", tok_s: null, ratio_to_wllama: null, ratio_to_bandwidth_limit: null, error: w[t]?.error });
+          continue;
+        }
+        rows.push({ engine: "wllama", model, dtype, threads: t, method: "dense", tok_s: w[t].tok_s, ratio_to_wllama: ref ? w[t].tok_s / ref : null, ratio_to_bandwidth_limit: null, mb_per_token: ggufBytes / 1e6 });
+      }
+      for (const m of ["dense", "dip"]) {
+        const r = d[m];
+        rows.push({ engine: "dip", model, dtype, threads: 1, method: m === "dense" ? "dense" : `dip@${keep}`, tok_s: r?.tok_s ?? null, ratio_to_wllama: r && ref ? r.tok_s / ref : null, ratio_to_bandwidth_limit: null, mb_per_token: r ? r.bytes_per_token / 1e6 : null, ...(d.error ? { error: d.error } : {}) });
+      }
+    }
+  }
+  page = await freshPage();
+  bw.push(await call(page, "readBandwidth", {}));
+  await page.close();
+} finally {
+  await browser.close();
+  server.close();
+}
+if (offHost.length) throw new Error(`requests left 127.0.0.1: ${[...new Set(offHost)].join(", ")}`);
+
+// the bandwidth limit: tokens per second if every byte a token reads came at the page's read
+// bandwidth (the better of the probes before and after the runs); single-thread rows only
+const readGBps = Math.max(...bw);
+for (const r of rows) {
+  if (r.tok_s && r.mb_per_token) r.ratio_to_bandwidth_limit = r.threads === 1 ? (r.tok_s * r.mb_per_token * 1e6) / (readGBps * 1e9) : null;
+  r.read_gb_s = readGBps;
+}
+
+function denseGgufBytesPerToken(file) {
+  // matrices of every layer + the LM head (output.weight, else the tied token_embd) + one embedding row
+  const info = ggufTensors(file);
+  let bytes = 0;
+  let embRow = 0;
+  const hasOutput = info.some((t) => t.name === "output.weight");
+  for (const t of info) {
+    if (t.dims.length !== 2) continue; // norms, biases: negligible
+    if (t.name === "token_embd.weight") {
+      embRow = t.bytes / t.dims[1];
+      if (!hasOutput) bytes += t.bytes;
+      continue;
+    }
+    bytes += t.bytes;
+  }
+  return bytes + embRow;
+}
+function ggufTensors(file) {
+  // a minimal GGUF v3 directory reader (types: F32 = 0, Q8_0 = 8)
+  const fd = Buffer.alloc(Math.min(statSync(file).size, 64 * 1024 * 1024)); // the directory is in the first MBs
+  const h = openSync(file, "r");
+  readSync(h, fd, 0, fd.length, 0);
+  closeSync(h);
+  const dv = new DataView(fd.buffer, fd.byteOffset, fd.byteLength);
+  let o = 8;
+  const u64 = () => { const v = Number(dv.getBigUint64(o, true)); o += 8; return v; };
+  const u32 = () => { const v = dv.getUint32(o, true); o += 4; return v; };
+  const str = () => { const n = u64(); o += n; return new TextDecoder().decode(fd.subarray(o - n, o)); };
+  const SIZE = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+  const skip = (type) => {
+    if (type === 8) return void str();
+    if (type === 9) { const et = u32(); const n = u64(); for (let i = 0; i < n; i++) skip(et); return; }
+    o += SIZE[type];
+  };
+  const nt = u64();
+  const nkv = u64();
+  for (let i = 0; i < nkv; i++) { str(); skip(u32()); }
+  const out = [];
+  for (let i = 0; i < nt; i++) {
+    const name = str();
+    const nd = u32();
+    const dims = Array.from({ length: nd }, () => u64());
+    const type = u32();
+    u64();
+    const n = dims.reduce((a, b) => a * b, 1);
+    out.push({ name, dims, bytes: type === 8 ? (n / 32) * 34 : n * 4 });
+  }
+  return out;
+}
+
+if (json) {
+  process.stdout.write(JSON.stringify(rows) + "\n");
+} else {
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? cpus()[0]?.model;
+  process.stdout.write(`${cpu}, ${cpus().length} cores; headless Chromium; read bandwidth in the page ${readGBps.toFixed(2)} GB/s; ${tokens} greedy tokens after "${prompt}", median of ${rounds}\n\n`);
+  const head = ["engine", "model", "dtype", "threads", "method", "tok/s", "x wllama", "MB/token", "x BW limit"];
+  const body = rows.map((r) => [r.engine, r.model, r.dtype, String(r.threads), r.method, r.tok_s?.toFixed(2) ?? `failed: ${r.error}`, r.ratio_to_wllama?.toFixed(2) ?? "", r.mb_per_token?.toFixed(1) ?? "", r.ratio_to_bandwidth_limit?.toFixed(2) ?? ""]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (c) => "| " + c.map((s, i) => (i < 5 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join(" | ") + " |";
+  process.stdout.write([line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n") + "\n");
+}

@@ -1,0 +1,215 @@
+// Streaming weights from a .dipstream file under a DRAM budget: same logits as the resident
+// engine (dense and DIP, with a budget where the MLP does not fit), checksums that catch a
+// flipped byte and a truncated file, and a budget below the minimum refused with the minimum.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import "../host/node/wasm.js";
+import { Engine } from "../host/engine.js";
+import { openStreamFile, writeStreamFile, loadStreamFileFully } from "../host/node/stream-file.js";
+import { StreamBudgetError, streamCacheEntries } from "../host/stream.js";
+import type { SparsitySpec } from "../host/sparsity.js";
+import { STORIES_BIN, storiesModel } from "./helpers.js";
+import { spawnSync } from "node:child_process";
+import { resolve } from "node:path";
+import { projectRoot } from "../host/paths.js";
+import { MaskRecorder } from "../host/sim/run.js";
+import { simulateTrace } from "../host/sim/simulate.js";
+import { resolveDevice } from "../host/sim/devices.js";
+
+const TOKENS = [1, 403, 407, 261, 378, 1009 % 512, 267, 374, 395, 290, 301, 480, 290, 414, 261, 264];
+const dir = mkdtempSync(join(tmpdir(), "dip-stream-"));
+process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+
+async function streamFile(): Promise<string> {
+  const path = join(dir, "stories260K.dipstream");
+  try {
+    readFileSync(path);
+  } catch {
+    await writeStreamFile(await storiesModel(), path);
+  }
+  return path;
+}
+
+function run(engine: Engine, tokens: number[]): Float32Array[] {
+  engine.reset();
+  return tokens.map((t) => engine.step(t).slice());
+}
+
+/** The smallest budget, plus half of the MLP: the MLP does not fit. */
+async function halfMlpBudget(path: string): Promise<number> {
+  const o = openStreamFile(path);
+  try {
+    const probe = await Engine.create(o.model, { stream: { source: o.stream, dramBytes: 1e12, policy: "none", stageBytes: 8 * 1376 } });
+    const c = o.model.config;
+    return probe.streamSetup!.minimumBytes + 0.5 * c.nLayers * 3 * 4 * c.dim * c.hiddenDim;
+  } finally {
+    o.close();
+  }
+}
+
+for (const spec of [{ method: "dense" }, { method: "dip", keep: 0.5 }] as SparsitySpec[]) {
+  for (const policy of ["lru", "lfu"] as const) {
+    test(`streamed ${spec.method} (${policy}, MLP does not fit) gives the resident engine's logits bit for bit`, async () => {
+      const path = await streamFile();
+      const resident = await Engine.create(await storiesModel(), { sparsity: spec });
+      const expected = run(resident, TOKENS);
+      const dramBytes = await halfMlpBudget(path);
+      const o = openStreamFile(path);
+      try {
+        const engine = await Engine.create(o.model, { sparsity: spec, stream: { source: o.stream, dramBytes, policy, stageBytes: 8 * 1376 } });
+        const s = engine.streamSetup!;
+        const c = o.model.config;
+        assert.ok(s.cacheEntries[0] < c.dim && s.cacheEntries[0] > 0, `input cache ${s.cacheEntries[0]} of ${c.dim}`);
+        assert.ok(s.cacheBytes < 0.6 * c.nLayers * 3 * 4 * c.dim * c.hiddenDim);
+        for (let rep = 0; rep < 2; rep++) {
+          const got = run(engine, TOKENS);
+          got.forEach((g, i) => assert.deepEqual(g, expected[i], `token ${i}`));
+        }
+        assert.ok(engine.memoryBytes() <= dramBytes, `arena ${engine.memoryBytes()} within the budget ${dramBytes}`);
+        assert.ok(o.stream.counters.bytes > 0);
+      } finally {
+        o.close();
+      }
+    });
+  }
+}
+
+test("a .dipstream loaded fully runs like the model it came from", async () => {
+  const path = await streamFile();
+  const a = run(await Engine.create(await storiesModel()), TOKENS.slice(0, 4));
+  const b = run(await Engine.create(loadStreamFileFully(path)), TOKENS.slice(0, 4));
+  b.forEach((x, i) => assert.deepEqual(x, a[i]));
+});
+
+test("a flipped byte in a column or a static tensor, and a truncated file, are detected", async () => {
+  const path = await streamFile();
+  const bytes = readFileSync(path);
+  const o = openStreamFile(path);
+  const h = o.stream.header;
+  o.close();
+  // a byte in layer 1's hidden-group column 3
+  const colFile = join(dir, "flipped-column.dipstream");
+  const flipped = Buffer.from(bytes);
+  flipped[h.column_offsets[1 * 2 + 1] + 3 * h.groups[1].entry_bytes + 5] ^= 0x10;
+  writeFileSync(colFile, flipped);
+  const oc = openStreamFile(colFile); // the static part is intact
+  try {
+    const engine = await Engine.create(oc.model, { stream: { source: oc.stream, dramBytes: 1e9 } });
+    assert.throws(() => engine.step(1), /layer 1 hidden column 3: checksum mismatch/);
+  } finally {
+    oc.close();
+  }
+  // a byte in a static tensor
+  const wq = h.tensors.find((t) => t.name === "layers.2.wq")!;
+  const staticFile = join(dir, "flipped-static.dipstream");
+  const flipped2 = Buffer.from(bytes);
+  flipped2[wq.offset + 7] ^= 0x01;
+  writeFileSync(staticFile, flipped2);
+  assert.throws(() => openStreamFile(staticFile), /layers\.2\.wq: checksum mismatch/);
+  // a byte in the header
+  const headFile = join(dir, "flipped-header.dipstream");
+  const flipped3 = Buffer.from(bytes);
+  flipped3[40] ^= 0x01;
+  writeFileSync(headFile, flipped3);
+  assert.throws(() => openStreamFile(headFile), /header checksum mismatch/);
+  // truncated
+  const cut = join(dir, "truncated.dipstream");
+  writeFileSync(cut, bytes);
+  truncateSync(cut, bytes.length - 100);
+  assert.throws(() => openStreamFile(cut), /truncated/);
+});
+
+test("a DRAM budget below the static weights is refused with the minimum", async () => {
+  const path = await streamFile();
+  const o = openStreamFile(path);
+  try {
+    await assert.rejects(
+      Engine.create(o.model, { stream: { source: o.stream, dramBytes: 100_000 } }),
+      (e: unknown) => e instanceof StreamBudgetError && e.minimumBytes > 100_000 && /give at least --dram \d+/.test(e.message),
+    );
+  } finally {
+    o.close();
+  }
+});
+
+test("cache slots follow the simulator's even split and hand spare bytes to the other cache", () => {
+  // D=64, I=172, 5 layers: input entry 1376 B, hidden entry 256 B
+  assert.deepEqual(streamCacheEntries(64, 172, 5, 0), [0, 0]);
+  const [ci, ch] = streamCacheEntries(64, 172, 5, 5 * 3 * 10 * 1376);
+  assert.equal(ci, 20);
+  assert.equal(ch, Math.floor((10 * 1376) / 256));
+  assert.deepEqual(streamCacheEntries(64, 172, 5, 1e9), [64, 172]);
+});
+
+test("the real caches read exactly the bytes the simulator predicts for the same masks", async () => {
+  const path = await streamFile();
+  const dramBytes = await halfMlpBudget(path);
+  const o = openStreamFile(path);
+  try {
+    const engine = await Engine.create(o.model, { sparsity: { method: "dip", keep: 0.5 }, stream: { source: o.stream, dramBytes, policy: "lfu", stageBytes: 8 * 1376 } });
+    const recorder = new MaskRecorder(engine);
+    o.stream.resetCounters();
+    for (let seq = 0; seq < 2; seq++) {
+      recorder.beginSequence(0);
+      engine.reset();
+      for (const t of TOKENS) {
+        engine.step(t);
+        recorder.afterStep();
+      }
+    }
+    const s = engine.streamSetup!;
+    const sim = await simulateTrace(recorder.trace(), {
+      policy: "lfu",
+      device: resolveDevice("mobile", { dramBytes }),
+      bits: { embedding: 32, lm_head: 32, attention: 32, mlp: 32, kv_cache: 32 },
+      cacheEntries: [...s.cacheEntries],
+    });
+    const tokens = 2 * TOKENS.length;
+    assert.ok(Math.abs(o.stream.counters.bytes / tokens - sim.flash_bytes_per_token) < 1e-6, `${o.stream.counters.bytes / tokens} vs ${sim.flash_bytes_per_token}`);
+    const x = engine.exports as unknown as { simTotalFlashBytes(): number; simTotalDramBytes(): number };
+    assert.equal(x.simTotalFlashBytes(), o.stream.counters.bytes);
+    assert.ok(Math.abs(x.simTotalDramBytes() / (x.simTotalDramBytes() + x.simTotalFlashBytes()) - sim.hit_rate.overall) < 1e-12);
+  } finally {
+    o.close();
+  }
+});
+
+function dip(...args: string[]) {
+  const r = spawnSync(process.execPath, [resolve(projectRoot(), "bin", "dip.js"), ...args], { encoding: "utf8" });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test("CLI: convert --stream-layout, generate and eval --stream report measured and simulated numbers", () => {
+  const out = join(dir, "cli.dipstream");
+  let r = dip("convert", "--model", STORIES_BIN(), "--stream-layout", "--out", out);
+  assert.equal(r.code, 0, r.stderr);
+  const common = ["--model", out, "--method", "dip", "--keep", "0.5"];
+  const resident = dip("generate", "--model", STORIES_BIN(), "--method", "dip", "--keep", "0.5", "--steps", "24", "--temperature", "0", "--json");
+  r = dip("generate", ...common, "--stream", "--dram", "1.6MB", "--flash-gbps", "2", "--policy", "lfu", "--steps", "24", "--temperature", "0", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const g = JSON.parse(r.stdout);
+  assert.deepEqual(g.tokens, JSON.parse(resident.stdout).tokens);
+  assert.equal(g.stream, true);
+  assert.equal(g.policy, "lfu");
+  for (const k of ["tok_s", "simulated_tok_s", "storage_bytes_per_token", "hit_rate", "peak_wasm_memory_bytes"]) assert.ok(g[k] > 0, k);
+  assert.ok(Math.abs(g.hit_rate - g.simulated_hit_rate) < 1e-12);
+  assert.ok(Math.abs(g.storage_bytes_per_token - g.simulated_flash_bytes_per_token) < 1e-6);
+  assert.ok(g.arena_bytes <= 1.6e6);
+  assert.equal(g.simulated_device.flash_gbps, 2);
+  r = dip("eval", ...common, "--stream", "--dram", "1.6MB", "--stories", "2", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const e = JSON.parse(r.stdout);
+  const eResident = JSON.parse(dip("eval", "--model", STORIES_BIN(), "--method", "dip", "--keep", "0.5", "--stories", "2", "--json").stdout);
+  assert.equal(e.ppl, eResident.ppl);
+  assert.ok(e.simulated_tok_s > 0);
+  r = dip("generate", ...common, "--stream", "--dram", "1MB", "--steps", "2");
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /give at least --dram \d+/);
+  assert.doesNotMatch(r.stderr, /    at /);
+  r = dip("generate", "--model", STORIES_BIN(), "--stream", "--dram", "1MB");
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--stream reads a \.dipstream file/);
+});
