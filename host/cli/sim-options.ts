@@ -86,7 +86,7 @@ export function formatSimSummary(r: SimResult): string {
     `hit rate       ${(100 * r.hit_rate.overall).toFixed(2)}% (byte-weighted MLP cache hits)`,
     `bytes / token  Flash ${mb(r.flash_bytes_per_token)}, DRAM ${mb(r.dram_bytes_per_token)}; MLP density ${(100 * r.mlp_density).toFixed(1)}%`,
     `first token    ${r.ttft_s.toPrecision(4)} s`,
-    `memory         ${gb(r.memory_bytes)} resident of a ${gb(r.dram_budget_bytes)} budget; dense footprint ${gb(r.dense_footprint_bytes)} (-${(100 * r.memory_reduction).toFixed(1)}%)`,
+    `memory         ${gb(r.memory_bytes)} resident of a ${gb(r.dram_budget_bytes)} budget; dense footprint ${gb(r.dense_footprint_bytes)} (${r.memory_reduction >= 0 ? "-" : "+"}${Math.abs(100 * r.memory_reduction).toFixed(1)}%)`,
     `note           compute time is not modelled (memory-bound reads only)`,
   ].join("\n") + "\n";
 }
