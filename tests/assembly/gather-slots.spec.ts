@@ -2,17 +2,9 @@
 // reference of the resident gather: equal bit for bit in one pass and when split into chunks.
 import { gatherColumnsF32Scalar } from "../../assembly/kernels/gather";
 import { gatherSlotsF32 } from "../../assembly/kernels/gather-slots";
+import { seedRandom, rand, buf } from "./buffers";
 
-let seed: u32 = 4242;
-function rand(): f32 {
-  seed ^= seed << 13;
-  seed ^= seed >> 17;
-  seed ^= seed << 5;
-  return <f32>(seed % 20001) / 10000.0 - 1.0;
-}
-function buf(n: i32): usize {
-  return heap.alloc(<usize>max(n, 1) * 4);
-}
+seedRandom(4242);
 
 describe("gatherSlotsF32", () => {
   test("matches the resident gather bit for bit, whole and in chunks", () => {

@@ -5,34 +5,9 @@ import { gatherColumnsF32, gatherColumnsF32Scalar } from "../../assembly/kernels
 import { selectTopK, selectAbove, kthLargest } from "../../assembly/kernels/topk";
 import { rmsnorm, softmax } from "../../assembly/kernels/elementwise";
 import { buildRopeTable, applyRope, ROPE_INTERLEAVED, ROPE_HALF } from "../../assembly/kernels/rope";
+import { seedRandom, rand, buf, fillRandom, f, u, setF, bitsEqual } from "./buffers";
 
-let seed: u32 = 12345;
-function rand(): f32 {
-  seed ^= seed << 13;
-  seed ^= seed >> 17;
-  seed ^= seed << 5;
-  return <f32>(seed % 20001) / 10000.0 - 1.0;
-}
-
-function buf(n: i32): usize {
-  return heap.alloc(<usize>max(n, 1) * 4);
-}
-function fillRandom(p: usize, n: i32): void {
-  for (let i = 0; i < n; i++) store<f32>(p + (<usize>i << 2), rand());
-}
-function f(p: usize, i: i32): f32 {
-  return load<f32>(p + (<usize>i << 2));
-}
-function u(p: usize, i: i32): u32 {
-  return load<u32>(p + (<usize>i << 2));
-}
-function setF(p: usize, i: i32, v: f32): void {
-  store<f32>(p + (<usize>i << 2), v);
-}
-function bitsEqual(a: usize, b: usize, n: i32): bool {
-  for (let i = 0; i < n; i++) if (load<u32>(a + (<usize>i << 2)) != load<u32>(b + (<usize>i << 2))) return false;
-  return true;
-}
+seedRandom(12345);
 
 describe("matvecF32", () => {
   it("equals the scalar reference bit for bit on odd sizes", () => {

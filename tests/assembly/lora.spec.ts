@@ -3,27 +3,9 @@
 import { lowRankAddF32, lowRankAddF32Scalar } from "../../assembly/kernels/lowrank";
 import { matvecTransposedAddF32, matvecTransposedAddF32Scalar, axpyF32 } from "../../assembly/kernels/matvec-transposed";
 import { applyRope, applyRopeTranspose, buildRopeTable, ROPE_HALF, ROPE_INTERLEAVED } from "../../assembly/kernels/rope";
+import { seedRandom, rand, buf, fillRandom, f, bitsEqual } from "./buffers";
 
-let seed: u32 = 777;
-function rand(): f32 {
-  seed ^= seed << 13;
-  seed ^= seed >> 17;
-  seed ^= seed << 5;
-  return <f32>(seed % 20001) / 10000.0 - 1.0;
-}
-function buf(n: i32): usize {
-  return heap.alloc(<usize>max(n, 1) * 4);
-}
-function fillRandom(p: usize, n: i32): void {
-  for (let i = 0; i < n; i++) store<f32>(p + (<usize>i << 2), rand());
-}
-function f(p: usize, i: i32): f32 {
-  return load<f32>(p + (<usize>i << 2));
-}
-function bitsEqual(a: usize, b: usize, n: i32): bool {
-  for (let i = 0; i < n; i++) if (load<u32>(a + (<usize>i << 2)) != load<u32>(b + (<usize>i << 2))) return false;
-  return true;
-}
+seedRandom(777);
 
 describe("lowRankAddF32", () => {
   it("equals the scalar reference bit for bit on odd sizes, ranks and subsets", () => {

@@ -1,0 +1,44 @@
+// Raw-buffer helpers shared by the kernel specs: f32/u32 buffers from the test heap, a seeded
+// xorshift for reproducible data, and a bit-for-bit comparison (SIMD kernels must equal their
+// scalar references exactly).
+
+let seed: u32 = 12345;
+
+/** Restarts the data stream (each spec picks its own seed). */
+export function seedRandom(s: u32): void {
+  seed = s;
+}
+
+/** Uniform-ish in [-1, 1], 4-decimal steps. */
+export function rand(): f32 {
+  seed ^= seed << 13;
+  seed ^= seed >> 17;
+  seed ^= seed << 5;
+  return <f32>(seed % 20001) / 10000.0 - 1.0;
+}
+
+/** Room for n f32 or u32 values (at least one). */
+export function buf(n: i32): usize {
+  return heap.alloc(<usize>max(n, 1) * 4);
+}
+
+export function fillRandom(p: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(p + (<usize>i << 2), rand());
+}
+
+export function f(p: usize, i: i32): f32 {
+  return load<f32>(p + (<usize>i << 2));
+}
+
+export function u(p: usize, i: i32): u32 {
+  return load<u32>(p + (<usize>i << 2));
+}
+
+export function setF(p: usize, i: i32, v: f32): void {
+  store<f32>(p + (<usize>i << 2), v);
+}
+
+export function bitsEqual(a: usize, b: usize, n: i32): bool {
+  for (let i = 0; i < n; i++) if (load<u32>(a + (<usize>i << 2)) != load<u32>(b + (<usize>i << 2))) return false;
+  return true;
+}
