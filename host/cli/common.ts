@@ -173,21 +173,26 @@ export function progress(label: string): (done: number, total: number) => void {
 /** The default evaluation text: the TinyStories validation sample in the models/data directory. */
 export const defaultStoriesFile = (): string => resolve(dataDir(), "tinystories", "valid-sample.txt");
 
-/**
- * Stories first..first+count of a text file (stories separated by <|endoftext|>), with clear
- * errors for an unreadable file, a bad count or an empty range.
- */
-export async function readStories(file: string | undefined, first: number, count: number): Promise<{ file: string; stories: string[] }> {
+/** Every story of a text file (default: the evaluation text), with a clear error if unreadable. */
+export async function readAllStories(file: string | undefined): Promise<{ file: string; stories: string[] }> {
   const path = file ?? defaultStoriesFile();
-  if (!Number.isInteger(count) || count < 1) throw new UsageError(`--stories must be a positive integer, got ${count}`);
-  if (!Number.isInteger(first) || first < 0) throw new UsageError(`--first-story must be a non-negative integer, got ${first}`);
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch {
     throw new UsageError(`--text: cannot read ${path}`);
   }
-  const all = splitStories(text);
+  return { file: path, stories: splitStories(text) };
+}
+
+/**
+ * Stories first..first+count of a text file (stories separated by <|endoftext|>), with clear
+ * errors for an unreadable file, a bad count or an empty range.
+ */
+export async function readStories(file: string | undefined, first: number, count: number): Promise<{ file: string; stories: string[] }> {
+  if (!Number.isInteger(count) || count < 1) throw new UsageError(`--stories must be a positive integer, got ${count}`);
+  if (!Number.isInteger(first) || first < 0) throw new UsageError(`--first-story must be a non-negative integer, got ${first}`);
+  const { file: path, stories: all } = await readAllStories(file);
   const stories = all.slice(first, first + count);
   if (stories.length === 0) throw new UsageError(`${path}: no stories in range ${first}..${first + count - 1} (the file has ${all.length})`);
   return { file: path, stories };

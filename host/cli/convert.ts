@@ -2,9 +2,8 @@
 // Written to a temporary file beside the output and renamed into place, so a failed or
 // interrupted conversion never leaves a half-written GGUF under the requested name.
 import type { Argv, ArgumentsCamelCase } from "yargs";
-import { randomBytes } from "node:crypto";
-import { open, readdir, realpath, rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { readdir, realpath, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { loadModelFile } from "../node/load.js";
 import { type GgufOutputType, planGguf, tensorBytes } from "../formats/gguf-writer.js";
 import { GGML_TYPE_Q8_0 } from "../formats/gguf.js";
@@ -12,6 +11,7 @@ import type { LoadedModel } from "../model.js";
 import { SYNTHETIC_SHAPES, isSyntheticShape, syntheticModel, syntheticVocab } from "../synthetic.js";
 import { UsageError } from "./common.js";
 import { writeStreamFile } from "../node/stream-file.js";
+import { writeFileAtomically } from "../node/atomic-file.js";
 
 interface Args {
   model?: string;
@@ -88,19 +88,10 @@ export const convertCommand = {
 export async function convertModel(model: LoadedModel, out: string, type: GgufOutputType, extraInputs: string[] = []): Promise<ConvertSummary> {
   await refuseInputOverwrite(model, out, extraInputs);
   const plan = planGguf(model, type);
-  const tmp = join(dirname(out), `.${basename(out)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
-  const fh = await open(tmp, "wx");
-  try {
+  await writeFileAtomically(out, async (fh) => {
     await fh.write(plan.header);
     for (const t of plan.tensors) await fh.write(tensorBytes(t));
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, out);
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  });
   const q8 = plan.tensors.filter((t) => t.type === GGML_TYPE_Q8_0).length;
   return {
     out,

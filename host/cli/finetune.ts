@@ -2,11 +2,9 @@
 // so that the sparse model wins back accuracy, validating on stories it never trains on and
 // saving the best adapters (atomically) as PEFT-style safetensors + config.
 import type { Argv, ArgumentsCamelCase } from "yargs";
-import { readFile } from "node:fs/promises";
-import { basename, resolve } from "node:path";
-import { applySparsity, openModel, UsageError, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
-import { splitStories, tokenStream } from "../eval.js";
-import { dataDir } from "../paths.js";
+import { basename } from "node:path";
+import { applySparsity, openModel, readAllStories, UsageError, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
+import { tokenStream } from "../eval.js";
 import { specLabel } from "../sparsity.js";
 import { finetune, type EvalReport, type StepReport } from "../finetune.js";
 import { LOSS_KINDS, type LossKind } from "../lora-train.js";
@@ -77,14 +75,7 @@ export const finetuneCommand = {
     if (!LOSS_KINDS.includes(a.loss as LossKind)) throw new UsageError(`--loss must be one of ${LOSS_KINDS.join(", ")}, got ${a.loss}`);
     const loss = a.loss as LossKind;
     if (!a.out.toLowerCase().endsWith(".safetensors")) throw new UsageError(`--out must name a .safetensors file, got ${a.out}`);
-    const file = a.text ?? resolve(dataDir(), "tinystories", "valid-sample.txt");
-    let text: string;
-    try {
-      text = await readFile(file, "utf8");
-    } catch {
-      throw new UsageError(`--text: cannot read ${file}`);
-    }
-    const stories = splitStories(text);
+    const { file, stories } = await readAllStories(a.text);
     const trainRange = parseStoryRange(a["train-stories"], "--train-stories", stories.length);
     const valRange = parseStoryRange(a["val-stories"], "--val-stories", stories.length);
     if (overlaps(trainRange, valRange)) throw new UsageError(`--train-stories ${a["train-stories"]} and --val-stories ${a["val-stories"]} overlap: validate on stories the training never sees`);

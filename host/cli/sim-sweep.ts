@@ -6,13 +6,14 @@
 
 import { applySparsity, type Opened } from "./common.js";
 import { perplexity, type EvalResult } from "../eval.js";
-import { maskKeeps, type Method, type SparsitySpec } from "../sparsity.js";
+import { type Method, type SparsitySpec } from "../sparsity.js";
 import { MaskRecorder } from "../sim/run.js";
 import { simulateTraceWith, type SimResult, type SimSettings } from "../sim/simulate.js";
 import { parseBits, parseSize, resolveDevice } from "../sim/devices.js";
 import { CACHE_POLICIES, type CachePolicy } from "../sim/wasm-sim.js";
 import type { MaskTrace } from "../sim/trace.js";
 import { UsageError } from "./common.js";
+import { sweepRow } from "./sweep-row.js";
 
 /** Columns a simulator sweep adds after the sweep's own (SWEEP_HEADER). */
 export const SIM_COLUMNS = [
@@ -124,19 +125,8 @@ export async function simulatePoint(
   opts: { window?: number; calibText?: string },
 ): Promise<string[][]> {
   const spec: SparsitySpec = await applySparsity(o, { method: p.method, keep: p.keep, gamma: p.gamma, "calib-text": opts.calibText });
-  const { inputKeep, hiddenKeep } = maskKeeps(spec);
   const row = (r: EvalResult, c: Combo, s: SimResult) => [
-    o.model.name,
-    p.method,
-    String(p.keep ?? 1),
-    String(inputKeep),
-    String(hiddenKeep),
-    String(r.mlp_density),
-    String(r.weight_bytes_per_token),
-    String(r.ppl),
-    String(r.mean_nll),
-    String(r.tokens),
-    String(stories),
+    ...sweepRow(o.model.name, spec, p.keep, r, stories),
     p.gamma === undefined ? "" : String(p.gamma),
     c.policy,
     c.device,

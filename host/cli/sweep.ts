@@ -9,24 +9,14 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { applySparsity, openModel, progress, readStories, UsageError, withModel, type ModelArgs, type Opened } from "./common.js";
 import { perplexity, tokenStream } from "../eval.js";
-import { maskKeeps, METHODS, type Method } from "../sparsity.js";
+import { METHODS, type Method } from "../sparsity.js";
 import { columnIndex, CsvError, mergeCsv, parseCsv, readCsvFile, sortSweepRows, writeCsvFile, writeFileAtomic, type CsvTable } from "../report/csv.js";
 import { linePlot, type ReferenceLine, type Series } from "../report/svg.js";
 import { parseSimAxes, SIM_COLUMNS, simulatePoint, withGammas, type SimAxes } from "./sim-sweep.js";
+import { SWEEP_HEADER, sweepRow } from "./sweep-row.js";
 
-export const SWEEP_HEADER = [
-  "model",
-  "method",
-  "keep",
-  "up_keep",
-  "down_keep",
-  "mlp_density",
-  "weight_bytes_per_token",
-  "ppl",
-  "mean_nll",
-  "tokens",
-  "stories",
-] as const;
+export { SWEEP_HEADER };
+
 
 /** Methods a plain sweep can run: dip-ca needs the cache simulator stepping beside it (DIP.md). */
 export const SWEEP_METHODS: readonly Method[] = METHODS.filter((m) => m !== "dense" && m !== "dip-ca");
@@ -135,20 +125,7 @@ export async function runSweep(opts: SweepOptions): Promise<CsvTable> {
     const spec = await applySparsity(o, { method: p.method, keep: p.keep, "calib-text": opts.calibText });
     const onProgress = process.stderr.isTTY && opts.log ? progress(`[${j + 1}/${points.length}] ${label}`) : undefined;
     const r = perplexity(o.engine, stream, { window: opts.window, onProgress });
-    const { inputKeep, hiddenKeep } = maskKeeps(spec);
-    rows.push([
-      o.model.name,
-      p.method,
-      String(p.keep ?? 1),
-      String(inputKeep),
-      String(hiddenKeep),
-      String(r.mlp_density),
-      String(r.weight_bytes_per_token),
-      String(r.ppl),
-      String(r.mean_nll),
-      String(r.tokens),
-      String(stories.length),
-    ]);
+    rows.push(sweepRow(o.model.name, spec, p.keep, r, stories.length));
     log(`[${j + 1}/${points.length}] ${label}: ppl ${r.ppl.toFixed(4)}, MLP density ${r.mlp_density.toFixed(4)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   }
   const table = { header: [...SWEEP_HEADER], rows };

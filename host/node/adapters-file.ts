@@ -6,9 +6,10 @@
 //          adapter_config.json in the same folder), or a PEFT folder (adapter_model.safetensors +
 //          adapter_config.json).
 import { existsSync, statSync } from "node:fs";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { AdapterError, type LoraAdapters } from "../lora.js";
+import { writeFileAtomically } from "./atomic-file.js";
 import { decodeAdapters, encodeAdapters } from "../formats/lora.js";
 
 /** The config written beside an adapter file: X.safetensors -> X.adapter_config.json. */
@@ -17,9 +18,9 @@ export function adapterConfigPath(file: string): string {
 }
 
 async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, data);
-  await rename(tmp, file);
+  await writeFileAtomically(file, async (fh) => {
+    await fh.writeFile(data);
+  });
 }
 
 /** Writes adapters (and their config beside them); returns the config's path. */

@@ -1,9 +1,7 @@
 // Node adapter for .dipstream files: write one (dip convert --stream-layout), open one for
 // streaming (positioned reads with fs.readSync on a descriptor), or load one fully.
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { open, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { writeFileAtomically } from "./atomic-file.js";
 import { crc32 as zlibCrc32 } from "node:zlib";
 import { type LoadedModel, ModelFormatError } from "../model.js";
 import { parseStreamHeader, planStream, STREAM_PREFIX_BYTES, streamHeaderLength, streamModel, type StreamHeader } from "../formats/stream.js";
@@ -12,23 +10,14 @@ import { checkCrcTable, WeightStream } from "../stream.js";
 /** Writes `model` (f32) as a .dipstream file, atomically (temporary file, then rename). Returns its size. */
 export async function writeStreamFile(model: LoadedModel, out: string): Promise<{ bytes: number; header: StreamHeader }> {
   const plan = planStream(model, crc);
-  const tmp = join(dirname(out), `.${basename(out)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
-  const fh = await open(tmp, "wx");
-  try {
+  await writeFileAtomically(out, async (fh) => {
     await fh.write(plan.head, 0, plan.head.length, 0);
     for (const p of plan.pieces) {
       const b = p.bytes();
       await fh.write(b, 0, b.length, p.offset);
     }
     await fh.truncate(plan.header.file_bytes);
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, out);
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  });
   return { bytes: plan.header.file_bytes, header: plan.header };
 }
 
