@@ -10,6 +10,8 @@
 // The SIMD kernel takes eight (then four, then one) columns per pass but adds them in that same order, so it is
 // bit-identical to the scalar reference.
 
+import { axpy4F32, axpyF32 } from "./axpy";
+
 /**
  * SIMD: eight kept columns per pass (one load/store of out per eight weight columns; eight weight
  * streams in flight keep the prefetchers busy when kept columns are short and scattered), then
@@ -86,50 +88,22 @@ export function gatherColumnsF32(out: usize, wT: usize, x: usize, idx: usize, nK
     const j1 = load<u32>(idx + (<usize>(k + 1) << 2));
     const j2 = load<u32>(idx + (<usize>(k + 2) << 2));
     const j3 = load<u32>(idx + (<usize>(k + 3) << 2));
-    const c0 = wT + <usize>j0 * colBytes;
-    const c1 = wT + <usize>j1 * colBytes;
-    const c2 = wT + <usize>j2 * colBytes;
-    const c3 = wT + <usize>j3 * colBytes;
-    const s0 = load<f32>(x + (<usize>j0 << 2));
-    const s1 = load<f32>(x + (<usize>j1 << 2));
-    const s2 = load<f32>(x + (<usize>j2 << 2));
-    const s3 = load<f32>(x + (<usize>j3 << 2));
-    const v0 = f32x4.splat(s0);
-    const v1 = f32x4.splat(s1);
-    const v2 = f32x4.splat(s2);
-    const v3 = f32x4.splat(s3);
-    for (let o = 0; o < n4; o += 4) {
-      const off = <usize>o << 2;
-      let acc = v128.load(out + off);
-      acc = f32x4.add(acc, f32x4.mul(v128.load(c0 + off), v0));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(c1 + off), v1));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(c2 + off), v2));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(c3 + off), v3));
-      v128.store(out + off, acc);
-    }
-    for (let o = n4; o < nOut; o++) {
-      const off = <usize>o << 2;
-      let acc = load<f32>(out + off);
-      acc += load<f32>(c0 + off) * s0;
-      acc += load<f32>(c1 + off) * s1;
-      acc += load<f32>(c2 + off) * s2;
-      acc += load<f32>(c3 + off) * s3;
-      store<f32>(out + off, acc);
-    }
+    axpy4F32(
+      out,
+      wT + <usize>j0 * colBytes,
+      wT + <usize>j1 * colBytes,
+      wT + <usize>j2 * colBytes,
+      wT + <usize>j3 * colBytes,
+      load<f32>(x + (<usize>j0 << 2)),
+      load<f32>(x + (<usize>j1 << 2)),
+      load<f32>(x + (<usize>j2 << 2)),
+      load<f32>(x + (<usize>j3 << 2)),
+      nOut,
+    );
   }
   for (; k < nKept; k++) {
     const j = load<u32>(idx + (<usize>k << 2));
-    const c = wT + <usize>j * colBytes;
-    const s = load<f32>(x + (<usize>j << 2));
-    const v = f32x4.splat(s);
-    for (let o = 0; o < n4; o += 4) {
-      const off = <usize>o << 2;
-      v128.store(out + off, f32x4.add(v128.load(out + off), f32x4.mul(v128.load(c + off), v)));
-    }
-    for (let o = n4; o < nOut; o++) {
-      const off = <usize>o << 2;
-      store<f32>(out + off, load<f32>(out + off) + load<f32>(c + off) * s);
-    }
+    axpyF32(out, wT + <usize>j * colBytes, load<f32>(x + (<usize>j << 2)), nOut);
   }
 }
 
