@@ -13,4 +13,3 @@ export { startDemoServer } from "./node/serve.js";
 export type { DemoServer, ServeOptions } from "./node/serve.js";
 export { readAdaptersFile, writeAdaptersFile } from "./node/adapters-file.js";
 export { openStreamFile, writeStreamFile, loadStreamFileFully } from "./node/stream-file.js";
-export type { OpenStream } from "./node/stream-file.js";

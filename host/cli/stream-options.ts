@@ -6,9 +6,9 @@ import { Engine, type WeightDtype } from "../engine.js";
 import { openStreamFile, type OpenStream } from "../node/stream-file.js";
 import { resolveModelPath } from "../resolve.js";
 import { STREAM_POLICIES, StreamBudgetError, type StreamPolicy } from "../stream.js";
-import { parseSize, resolveDevice, DEFAULT_DEVICE } from "../sim/devices.js";
-import { simulateTrace } from "../sim/simulate.js";
-import { traceTokens, type MaskTrace } from "../sim/trace.js";
+import { parseSize } from "../sim/devices.js";
+import type { MaskTrace } from "../sim/trace.js";
+import { formatStreamSummary, resetStreamCounters as resetCounters, streamReport as report, type StreamReport } from "../stream-report.js";
 import { tokenizerFor, UsageError, type ModelArgs, type Opened } from "./common.js";
 
 export interface StreamArgs {
@@ -63,68 +63,14 @@ export async function openStreamed(a: ModelArgs & StreamArgs): Promise<StreamOpe
   }
 }
 
-/** Sums the simulator counters of the engine's own (real) caches. */
-function liveCounters(engine: Engine): { flash: number; dram: number } {
-  const x = engine.exports as unknown as { simTotalFlashBytes(): number; simTotalDramBytes(): number };
-  return { flash: x.simTotalFlashBytes(), dram: x.simTotalDramBytes() };
-}
-
 /** Zeroes the stream's counters (before the measured run). */
 export function resetStreamCounters(o: StreamOpened): void {
-  o.stream.stream.resetCounters();
-  (o.engine.exports as unknown as { simResetCounters(): void }).simResetCounters();
+  resetCounters(o.engine, o.stream.stream);
 }
 
-/**
- * The measured side (tok/s, bytes from storage per token, hit rate, memory) and the simulator's
- * prediction for the recorded masks with the same cache capacities, policy and bandwidth.
- */
-export async function streamReport(o: StreamOpened, seconds: number, trace: MaskTrace, a: StreamArgs) {
-  const s = o.engine.streamSetup!;
-  const c = o.stream.stream.counters;
-  const live = liveCounters(o.engine);
-  const device = resolveDevice(DEFAULT_DEVICE, { dramBytes: s.dramBytes, flashGBps: a["flash-gbps"] });
-  const sim = await simulateTrace(trace, {
-    policy: s.policy,
-    device,
-    bits: { embedding: 32, lm_head: 32, attention: 32, mlp: 32, kv_cache: 32 },
-    cacheEntries: [...s.cacheEntries],
-  });
-  // every forward pass is one token for the simulator and here (prompt tokens included)
-  const tokens = Math.max(1, traceTokens(trace));
-  const memory = o.engine.exports.memory as WebAssembly.Memory;
-  return {
-    stream: true,
-    policy: s.policy,
-    dram_budget_bytes: s.dramBytes,
-    minimum_dram_bytes: s.minimumBytes,
-    cache_entries: { input: s.cacheEntries[0], hidden: s.cacheEntries[1] },
-    cache_bytes: s.cacheBytes,
-    stage_bytes: s.stageBytes,
-    flash_gbps: a["flash-gbps"] ?? null,
-    tok_s: tokens / seconds,
-    storage_bytes_per_token: c.bytes / tokens,
-    storage_reads_per_token: c.reads / tokens,
-    fetch_seconds_per_token: c.seconds / tokens,
-    pacing_seconds_per_token: c.pacingSeconds / tokens,
-    hit_rate: live.flash + live.dram > 0 ? live.dram / (live.flash + live.dram) : 1,
-    arena_bytes: o.engine.memoryBytes(),
-    peak_wasm_memory_bytes: memory.buffer.byteLength,
-    /** wasm memory outside the budgeted arena: the runtime's own pages and data segments */
-    runtime_overhead_bytes: memory.buffer.byteLength - o.engine.memoryBytes(),
-    simulated_tok_s: sim.tok_s,
-    simulated_hit_rate: sim.hit_rate.overall,
-    simulated_flash_bytes_per_token: sim.flash_bytes_per_token,
-    simulated_device: { name: device.name, flash_gbps: device.flashGBps, dram_gbps: device.dramGBps, concurrent_io: device.concurrentIO },
-    note: "simulated_tok_s counts memory reads only (no compute); measured tok_s includes compute and the host's read path",
-  };
+/** The measured side and the simulator's prediction (host/stream-report.ts). */
+export async function streamReport(o: StreamOpened, seconds: number, trace: MaskTrace, a: StreamArgs): Promise<StreamReport> {
+  return report(o.engine, o.stream.stream, seconds, trace, a["flash-gbps"]);
 }
 
-export function formatStreamSummary(r: Awaited<ReturnType<typeof streamReport>>): string {
-  const mb = (b: number) => `${(b / 1e6).toFixed(3)} MB`;
-  return (
-    `stream: ${r.tok_s.toFixed(1)} tok/s measured vs ${r.simulated_tok_s.toPrecision(4)} simulated (flash ${r.simulated_device.flash_gbps} GB/s${r.flash_gbps ? ", paced" : ", not paced"}); ` +
-    `${mb(r.storage_bytes_per_token)} read from storage per token (simulated ${mb(r.simulated_flash_bytes_per_token)}), hit rate ${(100 * r.hit_rate).toFixed(2)}% (simulated ${(100 * r.simulated_hit_rate).toFixed(2)}%); ` +
-    `peak wasm memory ${mb(r.peak_wasm_memory_bytes)} (arena ${mb(r.arena_bytes)}) for a ${mb(r.dram_budget_bytes)} budget (minimum ${mb(r.minimum_dram_bytes)})\n`
-  );
-}
+export { formatStreamSummary };

@@ -4,8 +4,10 @@ import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { writeFileAtomically } from "./atomic-file.js";
 import { crc32 as zlibCrc32 } from "node:zlib";
 import { type LoadedModel, ModelFormatError } from "../model.js";
-import { parseStreamHeader, planStream, STREAM_PREFIX_BYTES, streamHeaderLength, streamModel, type StreamHeader } from "../formats/stream.js";
-import { checkCrcTable, WeightStream } from "../stream.js";
+import { planStream, type StreamHeader } from "../formats/stream.js";
+import { openStream, type OpenStream } from "../stream-open.js";
+
+export type { OpenStream };
 
 /** Writes `model` (f32) as a .dipstream file, atomically (temporary file, then rename). Returns its size. */
 export async function writeStreamFile(model: LoadedModel, out: string): Promise<{ bytes: number; header: StreamHeader }> {
@@ -24,14 +26,7 @@ export async function writeStreamFile(model: LoadedModel, out: string): Promise<
 /** zlib's CRC-32 (Node >= 20.15), the same IEEE polynomial as host/sim/trace.ts's. */
 const crc = (bytes: Uint8Array): number => zlibCrc32(bytes) >>> 0;
 
-export interface OpenStream {
-  /** the static part of the model (MLP weights empty: they are streamed) */
-  model: LoadedModel;
-  stream: WeightStream;
-  close(): void;
-}
-
-/** Opens a .dipstream file: checks the header, the file size, the column CRC table and every static tensor. */
+/** Opens a .dipstream file: checks the header, the file size, the column CRC table and every static tensor (host/stream-open.ts). */
 export function openStreamFile(path: string): OpenStream {
   let fd: number;
   try {
@@ -40,26 +35,8 @@ export function openStreamFile(path: string): OpenStream {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new ModelFormatError(path, "stream file not found");
     throw e;
   }
-  try {
-    const size = fstatSync(fd).size;
-    const prefix = new Uint8Array(STREAM_PREFIX_BYTES);
-    if (readSync(fd, prefix, 0, prefix.length, 0) !== prefix.length) throw new ModelFormatError(path, "truncated header");
-    const len = streamHeaderLength(prefix, path);
-    const head = new Uint8Array(STREAM_PREFIX_BYTES + len);
-    if (len > size || readSync(fd, head, 0, head.length, 0) !== head.length) throw new ModelFormatError(path, "truncated header");
-    const header = parseStreamHeader(head, size, path);
-    const readAt = (position: number, into: Uint8Array) => readSync(fd, into, 0, into.length, position);
-    const table = new Uint8Array(header.crc_table.bytes);
-    if (readSync(fd, table, 0, table.length, header.crc_table.offset) !== table.length) throw new ModelFormatError(path, "truncated CRC table");
-    checkCrcTable(header, table, path);
-    const stream = new WeightStream(header, readAt, path, table, crc);
-    const model = streamModel(header, (n) => stream.readTensor(n), path);
-    stream.resetCounters();
-    return { model, stream, close: () => closeSync(fd) };
-  } catch (e) {
-    closeSync(fd);
-    throw e;
-  }
+  const readAt = (position: number, into: Uint8Array) => readSync(fd, into, 0, into.length, position);
+  return openStream(readAt, fstatSync(fd).size, path, { crc, close: () => closeSync(fd) });
 }
 
 /** Loads a .dipstream file completely (MLP matrices rebuilt, every column checked): the resident path. */
