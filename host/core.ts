@@ -38,3 +38,10 @@ export { WeightStream, StreamBudgetError, STREAM_POLICIES, streamCacheEntries } 
 export type { StreamOptions, StreamSetup, StreamPolicy, StreamCounters, ReadAt } from "./stream.js";
 export { planStream, parseStreamHeader, isStreamFile, STREAM_MAGIC, STREAM_VERSION } from "./formats/stream.js";
 export type { StreamHeader } from "./formats/stream.js";
+export { openStream } from "./stream-open.js";
+export type { OpenStream, OpenStreamOptions } from "./stream-open.js";
+export { streamReport, formatStreamSummary, resetStreamCounters, streamHitRates } from "./stream-report.js";
+export type { StreamReport } from "./stream-report.js";
+// browsers only (a dedicated Web Worker): a .dipstream read from OPFS or from Blob slices
+export { openStreamOpfs, openStreamBlob, openStreamHandle, copyToOpfs, listOpfsStreams } from "./web/stream-opfs.js";
+export type { SyncAccessHandle } from "./web/stream-opfs.js";

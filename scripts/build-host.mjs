@@ -19,9 +19,10 @@ await build({
 // Browser bundles: platform "browser" fails the build if anything reaches a node:* module, which
 // keeps the core runtime-neutral. dip.js is the library for pages; app.js and worker.js the demo;
 // session.js the demo's run (the end-to-end test runs it in Node too); probe.js the cross-runtime
-// determinism probe (scripts/test-runtimes.mjs).
+// determinism probe (scripts/test-runtimes.mjs); stream-probe.js its streamed counterpart, a worker
+// reading a .dipstream through OPFS or Blob slices (scripts/browser-stream-e2e.mjs).
 await build({
-  entryPoints: { dip: "host/core.ts", app: "web/app.ts", worker: "web/worker.ts", session: "web/session.ts", probe: "web/probe.ts" },
+  entryPoints: { dip: "host/core.ts", app: "web/app.ts", worker: "web/worker.ts", session: "web/session.ts", probe: "web/probe.ts", "stream-probe": "web/stream-probe.ts" },
   outdir: "build/web",
   bundle: true,
   platform: "browser",

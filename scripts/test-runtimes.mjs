@@ -1,5 +1,6 @@
 // npm run test:runtimes: bit-identical logits in Node, Deno and headless Chromium, then the web
-// demo end to end (scripts/browser-e2e.mjs). Prints one JSON line {node, deno, chromium} with the
+// demo end to end (scripts/browser-e2e.mjs), then streaming a .dipstream in the browser through
+// OPFS and Blob slices (scripts/browser-stream-e2e.mjs). Prints one JSON line {node, deno, chromium} with the
 // SHA-256 of the float32 logits of the fixture sequence, dense and DIP keep 0.5, from the same probe
 // bundle (build/web/probe.js); exits non-zero if any hash differs or a check fails.
 import { spawnSync } from "node:child_process";
@@ -10,6 +11,7 @@ import { chromium } from "playwright-core";
 import { logitsHashes } from "../build/web/probe.js";
 import { startDemoServer } from "../build/host/index.js";
 import { CHROMIUM_ARGS, runBrowserE2E } from "./browser-e2e.mjs";
+import { runBrowserStreamE2EInFreshProfile } from "./browser-stream-e2e.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const shared = process.env.DIP_SHARED_DIR ? resolve(process.env.DIP_SHARED_DIR) : resolve(root, "..", "shared");
@@ -68,5 +70,13 @@ try {
   await browser.close();
   await server.close();
 }
-log(failed ? "0 passed, 1 failed" : "2 passed, 0 failed");
-process.exit(failed ? 1 : 0);
+let streamFailed = false;
+try {
+  await runBrowserStreamE2EInFreshProfile({ modelPath, chromiumPath });
+} catch (e) {
+  log(`FAIL: browser streaming: ${e.stack ?? e}`);
+  streamFailed = true;
+}
+const fails = Number(failed) + Number(streamFailed);
+log(`${3 - fails} passed, ${fails} failed`);
+process.exit(fails ? 1 : 0);

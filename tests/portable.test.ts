@@ -21,7 +21,7 @@ import { STORIES_GGUF } from "./helpers.js";
 test("the core and the web demo bundle for browsers without node:* modules", async () => {
   const root = projectRoot();
   const r = await build({
-    entryPoints: ["host/core.ts", "web/worker.ts", "web/app.ts", "web/session.ts", "web/probe.ts"].map((f) => resolve(root, f)),
+    entryPoints: ["host/core.ts", "web/worker.ts", "web/app.ts", "web/session.ts", "web/probe.ts", "web/stream-probe.ts"].map((f) => resolve(root, f)),
     bundle: true,
     platform: "browser",
     format: "esm",

@@ -1,6 +1,10 @@
 // The demo page: controls, streamed text and the live simulator charts. All engine work happens in
-// worker.ts, so the page stays responsive while a model loads or generates.
-import type { FromWorker, RunSettings, SimSnapshot, ToWorker } from "./protocol.js";
+// worker.ts, so the page stays responsive while a model loads or generates. With a .dipstream the
+// page runs in stream mode: the worker reads MLP columns from the file on demand and the panel
+// shows measured numbers beside the simulator's.
+import type { FromWorker, RunSettings, SimSnapshot, StreamSettings, StreamSnapshot, ToWorker } from "./protocol.js";
+import type { StreamReport } from "../host/stream-report.js";
+import { parseSize } from "../host/sim/devices.js";
 import type { Method } from "../host/sparsity.js";
 import type { CachePolicy } from "../host/sim/wasm-sim.js";
 
@@ -29,6 +33,17 @@ const ui = {
   generate: $<HTMLButtonElement>("generate"),
   text: $("text"),
   speed: $("speed"),
+  streamFile: $<HTMLInputElement>("stream-file"),
+  streamStore: $<HTMLInputElement>("stream-store"),
+  streamUrlForm: $<HTMLFormElement>("stream-url-form"),
+  streamUrl: $<HTMLInputElement>("stream-url"),
+  streamFetch: $<HTMLButtonElement>("stream-fetch"),
+  storedRow: $("stored-row"),
+  stored: $<HTMLSelectElement>("stored"),
+  streamStored: $<HTMLButtonElement>("stream-stored"),
+  streamDram: $<HTMLInputElement>("stream-dram"),
+  streamGbps: $<HTMLInputElement>("stream-gbps"),
+  streamSummary: $("stream-summary"),
   hitChart: $("hit-chart") as unknown as SVGSVGElement,
   flashChart: $("flash-chart") as unknown as SVGSVGElement,
 };
@@ -38,14 +53,22 @@ let busy = false;
 let flashSeries: number[] = [];
 let pendingText = "";
 let lastSim: SimSnapshot | null = null;
+let lastStream: StreamSnapshot | null = null;
 let frame = 0;
 let loadingVerb = "downloading";
+/** a .dipstream is loaded: generation streams its MLP columns */
+let streaming = false;
 
 function setState(state: "loading" | "ready" | "running" | "done" | "error"): void {
   document.body.dataset.state = state;
   busy = state === "loading" || state === "running";
   ui.generate.disabled = busy || nLayers === 0;
-  ui.modelFile.disabled = busy;
+  for (const c of [ui.modelFile, ui.streamFile, ui.streamFetch, ui.streamStored]) c.disabled = busy;
+}
+
+function setMode(stream: boolean): void {
+  streaming = stream;
+  document.body.dataset.mode = stream ? "stream" : "resident";
 }
 
 function showError(message: string | null): void {
@@ -68,16 +91,19 @@ function clearRun(): void {
   pendingText = "";
   flashSeries = [];
   lastSim = null;
+  lastStream = null;
   ui.speed.textContent = "";
-  for (const id of ["s-hit", "s-flash", "s-dram", "s-density", "s-toks", "s-mem"]) $(id).textContent = "\u2013";
+  for (const id of ["s-hit", "s-flash", "s-dram", "s-density", "s-toks", "s-mem", "t-toks", "t-sim-toks", "t-bytes", "t-sim-bytes", "t-hit", "t-sim-hit", "t-fetch", "t-mem", "t-cache"]) $(id).textContent = "\u2013";
+  ui.streamSummary.textContent = "";
 }
 
-function load(m: ToWorker & { type: "load" }, label: string): void {
+function load(m: ToWorker & { type: "load" | "load-stream" }, label: string): void {
   showError(null);
   clearRun();
   drawHitChart([]);
   drawFlashChart([]);
-  loadingVerb = "file" in m ? "reading" : "downloading";
+  const source = m.type === "load" ? m : m.source;
+  loadingVerb = "stored" in source ? "opening" : "store" in source && source.store ? "copying into browser storage" : "file" in source ? "reading" : "downloading";
   nLayers = 0;
   ui.modelName.textContent = label;
   ui.modelInfo.textContent = "";
@@ -122,12 +148,28 @@ function drawHitChart(perLayer: number[]): void {
 function drawFlashChart(values: number[]): void {
   const svg = ui.flashChart;
   svg.replaceChildren();
-  const W = 420, H = 90, left = 50, top = 8, bottom = 14;
+  const W = 420, H = 90, left = 60, top = 8, bottom = 14;
   const max = Math.max(1, ...values);
   svg.append(el("line", { class: "axis", x1: left, x2: W, y1: H - bottom, y2: H - bottom }), el("text", { x: left - 4, y: top + 8, "text-anchor": "end" }, fmtBytes(max)), el("text", { x: left - 4, y: H - bottom, "text-anchor": "end" }, "0"));
   if (values.length < 2) return;
   const pts = values.map((v, i) => `${(left + ((W - left) * i) / (values.length - 1)).toFixed(1)},${(H - bottom - ((H - bottom - top) * v) / max).toFixed(1)}`);
   svg.append(el("polyline", { class: "line", points: pts.join(" ") }), el("text", { x: W, y: H - 2, "text-anchor": "end" }, `token ${values.length}`));
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** The numbers `dip generate --stream --json` prints, measured beside simulated. */
+function showStreamReport(r: StreamReport, summary: string): void {
+  $("t-toks").textContent = r.tok_s.toFixed(1);
+  $("t-sim-toks").textContent = r.simulated_tok_s.toPrecision(4);
+  $("t-bytes").textContent = fmtBytes(r.storage_bytes_per_token);
+  $("t-sim-bytes").textContent = fmtBytes(r.simulated_flash_bytes_per_token);
+  $("t-hit").textContent = pct(r.hit_rate);
+  $("t-sim-hit").textContent = pct(r.simulated_hit_rate);
+  $("t-fetch").textContent = `${(1e3 * r.fetch_seconds_per_token).toFixed(3)} ms (pacing ${(1e3 * r.pacing_seconds_per_token).toFixed(3)} ms)`;
+  $("t-mem").textContent = `peak ${fmtBytes(r.peak_wasm_memory_bytes)}, arena ${fmtBytes(r.arena_bytes)} of a ${fmtBytes(r.dram_budget_bytes)} budget (minimum ${fmtBytes(r.minimum_dram_bytes)})`;
+  $("t-cache").textContent = `${r.cache_entries.input} input + ${r.cache_entries.hidden} hidden columns per layer (${fmtBytes(r.cache_bytes)}), ${r.policy}`;
+  ui.streamSummary.textContent = summary;
 }
 
 function showSim(s: SimSnapshot): void {
@@ -151,6 +193,12 @@ function scheduleDraw(): void {
       pendingText = "";
     }
     if (lastSim) showSim(lastSim);
+    if (lastStream) {
+      $("t-bytes").textContent = fmtBytes(lastStream.bytesPerToken);
+      $("t-hit").textContent = pct(lastStream.hitRate);
+      drawHitChart(lastStream.perLayer);
+      drawFlashChart(flashSeries);
+    }
   });
 }
 
@@ -180,6 +228,15 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       ui.modelName.textContent = m.name;
       ui.progress.value = ui.progress.max;
       ui.modelInfo.textContent = `${c.nLayers} layers, dim ${c.dim}, MLP ${c.hiddenDim}, vocab ${c.vocabSize}, context ${c.seqLen}; ${(m.params / 1e6).toFixed(2)} M parameters`;
+      setMode(m.stream !== undefined);
+      if (m.stream) {
+        const s = m.stream;
+        ui.modelInfo.textContent +=
+          `; streamed from ${s.via === "opfs" ? "browser storage (OPFS sync access handle)" : "the file (Blob slices)"}, ${fmtBytes(s.fileBytes)}; ` +
+          `needs at least ${fmtBytes(s.minimumDramBytes)} of DRAM, the MLP is ${fmtBytes(s.mlpBytes)}`;
+        // default: the minimum plus half the MLP, so columns really stream
+        ui.streamDram.value = `${((s.minimumDramBytes + s.mlpBytes / 2) / 1e6).toFixed(3)}MB`;
+      }
       drawHitChart(new Array(nLayers).fill(0));
       drawFlashChart([]);
       setState("ready");
@@ -194,10 +251,20 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       flashSeries.push(m.sim.flashBytesPerToken);
       scheduleDraw();
       break;
+    case "stream-step":
+      lastStream = m.stream;
+      flashSeries.push(m.stream.bytesThisToken);
+      scheduleDraw();
+      break;
+    case "stored":
+      ui.storedRow.hidden = m.files.length === 0;
+      ui.stored.replaceChildren(...m.files.map((f) => Object.assign(document.createElement("option"), { value: f.name, textContent: `${f.name} (${fmtBytes(f.bytes)})` })));
+      break;
     case "done":
       (window as unknown as { dipLastRun: unknown }).dipLastRun = m;
-      ui.speed.textContent = `${m.generated} tokens at ${m.tokS.toFixed(0)} tokens/s (wasm SIMD, in a worker)`;
+      ui.speed.textContent = `${m.generated} tokens at ${m.tokS.toFixed(0)} tokens/s (wasm SIMD, in a worker${m.stream ? ", weights streamed" : ""})`;
       if (m.sim) lastSim = m.sim;
+      if (m.stream) showStreamReport(m.stream, m.summary ?? "");
       pendingText = "";
       showText(m.text);
       scheduleDraw();
@@ -226,6 +293,31 @@ ui.modelFile.addEventListener("change", () => {
   if (file) load({ type: "load", file }, file.name);
 });
 
+ui.streamFile.addEventListener("change", () => {
+  const file = ui.streamFile.files?.[0];
+  if (file) load({ type: "load-stream", source: { file, store: ui.streamStore.checked } }, file.name);
+  ui.streamFile.value = ""; // picking the same file again reloads it
+});
+
+ui.streamUrlForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const url = ui.streamUrl.value.trim();
+  if (!url || busy) return;
+  const abs = new URL(url, location.href).href;
+  load({ type: "load-stream", source: { url: abs, store: ui.streamStore.checked } }, abs.split("/").pop() ?? abs);
+});
+
+ui.streamStored.addEventListener("click", () => {
+  if (ui.stored.value && !busy) load({ type: "load-stream", source: { stored: ui.stored.value } }, ui.stored.value);
+});
+
+/** The stream settings from the controls, or a message saying what is wrong. */
+function streamSettings(): StreamSettings {
+  const gbps = ui.streamGbps.value.trim() === "" ? undefined : Number(ui.streamGbps.value);
+  if (gbps !== undefined && !(gbps > 0)) throw new RangeError(`Flash GB/s must be > 0 (or empty: not paced), got ${ui.streamGbps.value}`);
+  return { dramBytes: parseSize(ui.streamDram.value, "DRAM budget"), policy: ui.policy.value as StreamSettings["policy"], flashGBps: gbps };
+}
+
 ui.generate.addEventListener("click", () => {
   if (busy) return;
   showError(null);
@@ -241,20 +333,32 @@ ui.generate.addEventListener("click", () => {
     temperature: Number(ui.temperature.value) || 0,
     seed: Math.floor(Number(ui.seed.value) || 0),
   };
+  let stream: StreamSettings | undefined;
+  try {
+    stream = streaming ? streamSettings() : undefined;
+  } catch (e) {
+    showError((e as Error).message);
+    return;
+  }
   setState("running");
-  send({ type: "generate", settings });
+  send({ type: "generate", settings, stream });
 });
 
 // The default model: what `dip serve` says (config.json), else the stories260K GGUF beside the page.
-async function defaultModelUrl(): Promise<string> {
+// `dip serve --stream FILE` also offers a .dipstream by URL.
+async function serverConfig(): Promise<{ defaultModel: string; streamModel?: string }> {
   try {
     const res = await fetch("config.json");
-    if (res.ok) return ((await res.json()) as { defaultModel: string }).defaultModel;
+    if (res.ok) return (await res.json()) as { defaultModel: string; streamModel?: string };
   } catch {
     // a plain static server: fall through
   }
-  return "models/stories260K-f32.gguf";
+  return { defaultModel: "models/stories260K-f32.gguf" };
 }
 
-const url = await defaultModelUrl();
+setMode(false);
+send({ type: "list-stored" });
+const config = await serverConfig();
+if (config.streamModel) ui.streamUrl.value = config.streamModel;
+const url = config.defaultModel;
 load({ type: "load", url: new URL(url, location.href).href }, url.split("/").pop() ?? url);

@@ -5,6 +5,8 @@ import { Engine } from "../host/engine.js";
 import { fetchBytes, loadModelFromBytes } from "../host/formats/bytes.js";
 import { Sha256 } from "../host/sha256.js";
 import type { SparsitySpec } from "../host/sparsity.js";
+import type { LoadedModel } from "../host/model.js";
+import type { StreamPolicy, StreamSetup, WeightStream } from "../host/stream.js";
 
 export const PROBE_SPECS: Record<string, SparsitySpec> = {
   dense: { method: "dense" },
@@ -28,4 +30,39 @@ export async function logitsHashes(modelBytes: Uint8Array, modelName: string, wa
 export async function logitsHashesFromUrls(modelUrl: string, wasmUrl: string, tokens: number[]): Promise<Record<string, string>> {
   const name = modelUrl.split(/[?#]/)[0].split("/").pop() ?? "model";
   return logitsHashes(await fetchBytes(modelUrl), name, await fetchBytes(wasmUrl), tokens);
+}
+
+/**
+ * Hex SHA-256 of the float32 logits of `steps` greedy steps from BOS (argmax, first on ties) per
+ * spec, on a resident model or, with `stream`, on a streamed one (its static model). Also returns
+ * the greedy tokens and, streamed, the bytes read from storage and the cache sizes, so a caller can
+ * check that columns really streamed. Node, Deno and browsers (a worker, for OPFS) run this same code.
+ */
+export async function greedyLogitsHashes(
+  model: LoadedModel,
+  wasmBytes: Uint8Array<ArrayBuffer>,
+  steps: number,
+  stream?: { source: WeightStream; dramBytes: number; policy?: StreamPolicy },
+): Promise<{ hashes: Record<string, string>; tokens: Record<string, number[]>; bytesRead: number; cacheEntries?: [number, number]; minimumBytes?: number }> {
+  const hashes: Record<string, string> = {};
+  const tokens: Record<string, number[]> = {};
+  let setup: StreamSetup | undefined;
+  stream?.source.resetCounters();
+  for (const [name, spec] of Object.entries(PROBE_SPECS)) {
+    const engine = await Engine.create(model, { wasmBytes, sparsity: spec, stream: stream && { source: stream.source, dramBytes: stream.dramBytes, policy: stream.policy } });
+    setup = engine.streamSetup;
+    const h = new Sha256();
+    let t = model.vocab?.bosId ?? 1;
+    const seq = [t];
+    for (let i = 0; i < steps; i++) {
+      const logits = engine.step(t);
+      h.update(logits);
+      t = 0;
+      for (let v = 1; v < logits.length; v++) if (logits[v] > logits[t]) t = v;
+      seq.push(t);
+    }
+    hashes[name] = h.hex();
+    tokens[name] = seq;
+  }
+  return { hashes, tokens, bytesRead: stream?.source.counters.bytes ?? 0, cacheEntries: setup?.cacheEntries, minimumBytes: setup?.minimumBytes };
 }

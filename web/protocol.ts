@@ -2,6 +2,8 @@
 import type { ModelConfig } from "../host/model.js";
 import type { Method } from "../host/sparsity.js";
 import type { CachePolicy } from "../host/sim/wasm-sim.js";
+import type { StreamPolicy } from "../host/stream.js";
+import type { StreamReport } from "../host/stream-report.js";
 
 export interface RunSettings {
   prompt: string;
@@ -18,10 +20,33 @@ export interface RunSettings {
   seed: number;
 }
 
+/** Where a .dipstream comes from, and whether to keep a copy in OPFS (read with a sync access handle) or read the File/Blob in slices. */
+export type StreamSource = { file: File; store: boolean } | { url: string; store: boolean } | { stored: string };
+
+/** Streamed runs: the engine's DRAM budget, cache policy and Flash pacing. */
+export interface StreamSettings {
+  dramBytes: number;
+  policy: StreamPolicy;
+  /** GB/s to pace reads to; undefined: the storage's own speed */
+  flashGBps: number | undefined;
+}
+
 export type ToWorker =
   | { type: "load"; url: string }
   | { type: "load"; file: File }
-  | { type: "generate"; settings: RunSettings };
+  | { type: "load-stream"; source: StreamSource }
+  | { type: "generate"; settings: RunSettings; stream?: StreamSettings }
+  | { type: "list-stored" };
+
+/** Measured numbers of a streamed run after a step (the engine's real caches and reads). */
+export interface StreamSnapshot {
+  tokens: number;
+  hitRate: number;
+  perLayer: number[];
+  /** bytes read from storage by this step */
+  bytesThisToken: number;
+  bytesPerToken: number;
+}
 
 /** Simulator numbers after a step (SimResult's fields, so the page shows what `dip simulate` reports). */
 export interface SimSnapshot {
@@ -40,8 +65,10 @@ export interface SimSnapshot {
 
 export type FromWorker =
   | { type: "progress"; loaded: number; total: number | undefined }
-  | { type: "loaded"; name: string; config: ModelConfig; params: number; bytes: number }
+  | { type: "loaded"; name: string; config: ModelConfig; params: number; bytes: number; stream?: { via: "opfs" | "blob"; fileBytes: number; minimumDramBytes: number; mlpBytes: number } }
   | { type: "text"; text: string }
   | { type: "step"; position: number; sim: SimSnapshot }
-  | { type: "done"; text: string; tokens: number[]; generated: number; tokS: number; sim: SimSnapshot | null }
+  | { type: "stored"; files: { name: string; bytes: number }[] }
+  | { type: "stream-step"; position: number; stream: StreamSnapshot }
+  | { type: "done"; text: string; tokens: number[]; generated: number; tokS: number; sim: SimSnapshot | null; stream?: StreamReport; summary?: string }
   | { type: "error"; message: string };

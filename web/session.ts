@@ -1,7 +1,6 @@
 // One demo run, runtime-neutral: the worker runs it in the browser, and the end-to-end test runs the
 // same code in Node to check the page's text and numbers. Generation feeds each step's masks to a
 // live Flash -> DRAM simulator on the engine's wasm instance (DIP-CA reads its cache state).
-import type { Engine } from "../host/engine.js";
 import { generate, type GenerateResult } from "../host/generate.js";
 import type { Tokenizer } from "../host/tokenizer/types.js";
 import type { SparsitySpec } from "../host/sparsity.js";
@@ -9,7 +8,11 @@ import { MaskRecorder, modelDims } from "../host/sim/run.js";
 import { footprintFromConfig } from "../host/sim/presets.js";
 import { resolveDevice } from "../host/sim/devices.js";
 import type { SimResult, SimSettings } from "../host/sim/simulate.js";
-import type { RunSettings, SimSnapshot } from "./protocol.js";
+import type { StreamPolicy, WeightStream } from "../host/stream.js";
+import type { OpenStream } from "../host/stream-open.js";
+import { Engine } from "../host/engine.js";
+import { resetStreamCounters, streamHitRates, streamReport, type StreamReport } from "../host/stream-report.js";
+import type { RunSettings, SimSnapshot, StreamSnapshot } from "./protocol.js";
 
 export function sparsityOf(s: RunSettings): SparsitySpec {
   if (s.method === "dense") return { method: "dense" };
@@ -38,12 +41,15 @@ export interface SessionCallbacks {
   onStep?: (position: number, sim: SimSnapshot) => void;
 }
 
+// generate() runs `steps` positions and samples after each from the prompt's last on: N new tokens need prompt + N - 1
+function stepsFor(engine: Engine, tokenizer: Tokenizer, s: RunSettings): number {
+  return Math.min(engine.config.seqLen, tokenizer.encode(s.prompt, { bos: true }).length + s.tokens - 1);
+}
+
 /** Generates `s.tokens` new tokens after the prompt with the live simulator attached. */
 export function runSession(engine: Engine, tokenizer: Tokenizer, s: RunSettings, cb: SessionCallbacks = {}): { result: GenerateResult; sim: SimSnapshot | null } {
   engine.setSparsity(sparsityOf(s));
-  const promptTokens = tokenizer.encode(s.prompt, { bos: true }).length;
-  // generate() runs `steps` positions and samples after each from the prompt's last on: N new tokens need prompt + N - 1
-  const steps = Math.min(engine.config.seqLen, promptTokens + s.tokens - 1);
+  const steps = stepsFor(engine, tokenizer, s);
   // the DRAM budget is a share of the dense footprint with the KV cache at this run's length
   const dense = footprintFromConfig(modelDims(engine), {}, steps).total;
   const dramBytes = Math.round(Math.min(1, Math.max(0, s.dramFraction)) * dense);
@@ -69,4 +75,56 @@ export function runSession(engine: Engine, tokenizer: Tokenizer, s: RunSettings,
   } finally {
     recorder.detach();
   }
+}
+
+// ---- streamed runs (a .dipstream read on demand: host/stream.ts) ----
+// The engines and the report's simulator instantiate the default engine wasm: register it first
+// (the worker fetches build/engine.wasm; Node reads it).
+export { setDefaultEngineWasm } from "../host/wasm.js";
+
+/** The smallest DRAM budget the stream runs in (static weights, KV cache, tables, staging), measured on a probe instance. */
+export async function streamMinimumBytes(o: OpenStream): Promise<number> {
+  const probe = await Engine.create(o.model, { stream: { source: o.stream, dramBytes: Number.MAX_SAFE_INTEGER, policy: "none" } });
+  return probe.streamSetup!.minimumBytes;
+}
+
+/** An engine on the stream with a DRAM budget and cache policy (throws StreamBudgetError below the minimum). */
+export function streamEngine(o: OpenStream, dramBytes: number, policy: StreamPolicy): Promise<Engine> {
+  return Engine.create(o.model, { stream: { source: o.stream, dramBytes, policy } });
+}
+
+export interface StreamCallbacks {
+  onText?: (text: string) => void;
+  onStep?: (position: number, snap: StreamSnapshot) => void;
+}
+
+/**
+ * Generates `s.tokens` new tokens on a streamed engine (its real column caches; no separate live
+ * simulator) and reports what `dip generate --stream --json` reports: measured tok/s, bytes read
+ * per token and hit rate beside the simulator's prediction for the recorded masks.
+ * `flashGBps` paces the reads (undefined: the storage's own speed).
+ */
+export async function runStreamSession(engine: Engine, stream: WeightStream, tokenizer: Tokenizer, s: RunSettings, flashGBps: number | undefined, cb: StreamCallbacks = {}): Promise<{ result: GenerateResult; report: StreamReport }> {
+  engine.setSparsity(sparsityOf(s));
+  stream.flashGBps = flashGBps;
+  const recorder = new MaskRecorder(engine);
+  recorder.beginSequence(0);
+  resetStreamCounters(engine, stream);
+  let lastBytes = 0;
+  const result = generate(engine, tokenizer, {
+    prompt: s.prompt,
+    steps: stepsFor(engine, tokenizer, s),
+    temperature: s.temperature,
+    seed: s.seed,
+    onText: cb.onText,
+    onStep: ({ position }) => {
+      recorder.afterStep();
+      if (!cb.onStep) return;
+      const c = stream.counters;
+      const hits = streamHitRates(engine);
+      cb.onStep(position, { tokens: position + 1, hitRate: hits.overall, perLayer: hits.perLayer, bytesThisToken: c.bytes - lastBytes, bytesPerToken: c.bytes / (position + 1) });
+      lastBytes = c.bytes;
+    },
+  });
+  return { result, report: await streamReport(engine, stream, result.seconds, recorder.trace(), flashGBps) };
 }

@@ -1,32 +1,132 @@
 // The demo's engine worker: loads the model and runs generation off the page's thread, feeding each
 // token's masks to a live Flash -> DRAM simulator on the same wasm instance (as `dip simulate` does).
+// A .dipstream is streamed instead: its MLP columns are read on demand from OPFS (sync access
+// handle) or the picked File (Blob slices) into the engine's DRAM-budgeted column cache, and the
+// run reports what `dip generate --stream` reports.
 import { Engine } from "../host/engine.js";
 import { fetchBytes, loadModel, nameOf, type ProgressCallback } from "../host/formats/bytes.js";
+import { streamStaticBytes } from "../host/formats/stream.js";
 import type { LoadedModel } from "../host/model.js";
+import { StreamBudgetError } from "../host/stream.js";
+import type { OpenStream } from "../host/stream-open.js";
+import { formatStreamSummary } from "../host/stream-report.js";
 import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
 import type { Tokenizer } from "../host/tokenizer/types.js";
-import type { FromWorker, RunSettings, ToWorker } from "./protocol.js";
-import { runSession } from "./session.js";
+import { copyToOpfs, listOpfsStreams, openStreamBlob, openStreamOpfs } from "../host/web/stream-opfs.js";
+import type { FromWorker, RunSettings, StreamSettings, StreamSource, ToWorker } from "./protocol.js";
+import { runSession, runStreamSession, setDefaultEngineWasm, streamEngine, streamMinimumBytes } from "./session.js";
 
 const post = (m: FromWorker) => (self as unknown as { postMessage(m: FromWorker): void }).postMessage(m);
 
 let wasmBytes: Promise<Uint8Array<ArrayBuffer>> | undefined;
-let current: { model: LoadedModel; engine: Engine; tokenizer: Tokenizer } | undefined;
+const engineWasm = () => (wasmBytes ??= fetchBytes(new URL("./engine.wasm", import.meta.url)));
+setDefaultEngineWasm(engineWasm); // streamed engines and the stream report's simulator
+
+interface Streamed {
+  open: OpenStream;
+  via: "opfs" | "blob";
+  /** the settings `engine` was made with (undefined: no engine yet) */
+  settings?: Pick<StreamSettings, "dramBytes" | "policy">;
+}
+let current: { model: LoadedModel; engine?: Engine; tokenizer: Tokenizer; stream?: Streamed } | undefined;
+
+function tokenizerOf(model: LoadedModel): Tokenizer {
+  if (!model.vocab) throw new Error(`${model.name}: the file has no vocabulary (tokenizer.ggml.tokens); the demo needs a model with one`);
+  return new SentencePieceTokenizer(model.vocab);
+}
+
+function release(): void {
+  current?.stream?.open.close(); // frees the OPFS access handle (one per file at a time)
+  current = undefined;
+}
 
 async function open(model: LoadedModel): Promise<void> {
-  if (!model.vocab) throw new Error(`${model.name}: the file has no vocabulary (tokenizer.ggml.tokens); the demo needs a GGUF with one`);
-  wasmBytes ??= fetchBytes(new URL("./engine.wasm", import.meta.url));
-  const engine = await Engine.create(model, { wasmBytes: await wasmBytes });
-  current = { model, engine, tokenizer: new SentencePieceTokenizer(model.vocab) };
+  const tokenizer = tokenizerOf(model);
+  const engine = await Engine.create(model, { wasmBytes: await engineWasm() });
+  current = { model, engine, tokenizer };
   const c = model.config;
   const w = engine.weightBytes();
   post({ type: "loaded", name: model.name, config: c, params: (w.embedding + w.attention + w.mlp + w.lm_head) / 4, bytes: engine.memoryBytes() });
 }
 
-function run(s: RunSettings): void {
+async function openStreamed(source: StreamSource, progress: ProgressCallback): Promise<void> {
+  let o: OpenStream;
+  let via: Streamed["via"];
+  if ("stored" in source) {
+    o = await openStreamOpfs(source.stored);
+    via = "opfs";
+  } else if (source.store) {
+    const name = "file" in source ? source.file.name : nameOf(source.url);
+    await copyToOpfs("file" in source ? source.file : await fetch(source.url), name, progress);
+    o = await openStreamOpfs(name);
+    via = "opfs";
+  } else {
+    o = "file" in source ? openStreamBlob(source.file) : openStreamBlob(new Blob([await fetchBytes(source.url, progress)]), nameOf(source.url));
+    via = "blob";
+  }
+  try {
+    const tokenizer = tokenizerOf(o.model);
+    const minimumDramBytes = await streamMinimumBytes(o);
+    current = { model: o.model, tokenizer, stream: { open: o, via } };
+    const c = o.model.config;
+    const mlpBytes = c.nLayers * 3 * 4 * c.dim * c.hiddenDim;
+    const staticBytes = streamStaticBytes(o.stream.header);
+    post({
+      type: "loaded",
+      name: o.stream.source === o.model.name ? o.model.name : `${o.stream.source} (${o.model.name})`,
+      config: c,
+      params: (staticBytes + mlpBytes) / 4,
+      bytes: minimumDramBytes,
+      stream: { via, fileBytes: o.stream.header.file_bytes, minimumDramBytes, mlpBytes },
+    });
+  } catch (e) {
+    o.close();
+    throw e;
+  }
+  await postStored();
+}
+
+/** The page's list of copies in OPFS (none where the browser has no OPFS). */
+async function postStored(): Promise<void> {
+  post({ type: "stored", files: await listOpfsStreams().catch(() => []) });
+}
+
+/** The streamed engine for these settings (a new one when the budget or policy changed). */
+async function streamedEngine(s: Streamed, settings: StreamSettings): Promise<Engine> {
+  if (current!.engine && s.settings?.dramBytes === settings.dramBytes && s.settings.policy === settings.policy) return current!.engine;
+  current!.engine = undefined;
+  try {
+    current!.engine = await streamEngine(s.open, settings.dramBytes, settings.policy);
+  } catch (e) {
+    if (!(e instanceof StreamBudgetError)) throw e;
+    throw new Error(`a DRAM budget of ${(e.dramBytes / 1e6).toFixed(3)} MB is below the ${(e.minimumBytes / 1e6).toFixed(3)} MB the streamed model needs resident (static weights, KV cache, activations, tables, staging)`);
+  }
+  s.settings = { dramBytes: settings.dramBytes, policy: settings.policy };
+  return current!.engine;
+}
+
+async function run(s: RunSettings, streamSettings: StreamSettings | undefined): Promise<void> {
   if (!current) throw new Error("load a model first");
-  const { result, sim } = runSession(current.engine, current.tokenizer, s, {
-    onText: (text) => post({ type: "text", text }),
+  const onText = (text: string) => post({ type: "text", text });
+  if (current.stream) {
+    if (!streamSettings) throw new Error("a streamed model needs a DRAM budget");
+    const engine = await streamedEngine(current.stream, streamSettings);
+    let out: Awaited<ReturnType<typeof runStreamSession>>;
+    try {
+      out = await runStreamSession(engine, current.stream.open.stream, current.tokenizer, s, streamSettings.flashGBps, {
+        onText,
+        onStep: (position, snap) => post({ type: "stream-step", position, stream: snap }),
+      });
+    } catch (e) {
+      current.engine = undefined; // a failed read (e.g. a corrupt column) unwound the wasm step: start afresh next time
+      throw e;
+    }
+    const { result, report } = out;
+    post({ type: "done", text: result.text, tokens: result.tokens, generated: result.generated_tokens, tokS: result.tok_s, sim: null, stream: report, summary: formatStreamSummary(report).trim() });
+    return;
+  }
+  const { result, sim } = runSession(current.engine!, current.tokenizer, s, {
+    onText,
     onStep: (position, snap) => post({ type: "step", position, sim: snap }),
   });
   post({ type: "done", text: result.text, tokens: result.tokens, generated: result.generated_tokens, tokS: result.tok_s, sim });
@@ -35,8 +135,8 @@ function run(s: RunSettings): void {
 self.onmessage = async (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
   try {
-    if (m.type === "load") {
-      current = undefined;
+    if (m.type === "load" || m.type === "load-stream") {
+      release();
       let lastPost = 0;
       const progress: ProgressCallback = (loaded, total) => {
         const now = performance.now();
@@ -44,10 +144,12 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
         lastPost = now;
         post({ type: "progress", loaded, total });
       };
-      const model = "file" in m ? await loadModel(m.file, m.file.name, progress) : await loadModel(await fetchBytes(m.url, progress), nameOf(m.url));
-      await open(model);
+      if (m.type === "load-stream") await openStreamed(m.source, progress);
+      else await open("file" in m ? await loadModel(m.file, m.file.name, progress) : await loadModel(await fetchBytes(m.url, progress), nameOf(m.url)));
     } else if (m.type === "generate") {
-      run(m.settings);
+      await run(m.settings, m.stream);
+    } else if (m.type === "list-stored") {
+      await postStored();
     }
   } catch (e) {
     post({ type: "error", message: (e as Error).message ?? String(e) });

@@ -17,6 +17,7 @@ const TYPES: Record<string, string> = {
   ".wasm": "application/wasm",
   ".gguf": "application/octet-stream",
   ".bin": "application/octet-stream",
+  ".dipstream": "application/octet-stream",
   ".png": "image/png",
   ".svg": "image/svg+xml",
 };
@@ -26,6 +27,8 @@ export interface ServeOptions {
   port?: number;
   /** the model the page loads by default (a file) */
   modelPath: string;
+  /** a .dipstream the page offers to stream (its URL prefilled) */
+  streamPath?: string;
   /** extra files by URL path (tests serve fixtures this way) */
   extra?: Record<string, string>;
 }
@@ -42,6 +45,7 @@ function candidates(pathname: string, o: ServeOptions): string[] {
   if (pathname === "/" || pathname === "/index.html") return [resolve(root, "web", "index.html")];
   if (pathname === "/engine.wasm") return [resolve(root, "build", "engine.wasm")];
   if (pathname === `/models/${basename(o.modelPath)}`) return [o.modelPath];
+  if (o.streamPath && pathname === `/models/${basename(o.streamPath)}`) return [o.streamPath];
   if (o.extra?.[pathname]) return [o.extra[pathname]];
   // the bundles (build/web), then the page's static files (web/, never its TypeScript sources)
   const out: string[] = [];
@@ -63,7 +67,7 @@ async function isFile(path: string): Promise<number | undefined> {
 }
 
 export async function startDemoServer(o: ServeOptions): Promise<DemoServer> {
-  const config = JSON.stringify({ defaultModel: `models/${basename(o.modelPath)}` });
+  const config = JSON.stringify({ defaultModel: `models/${basename(o.modelPath)}`, ...(o.streamPath ? { streamModel: `models/${basename(o.streamPath)}` } : {}) });
   const server = createServer(async (req, res) => {
     const headers: Record<string, string> = {
       "Cross-Origin-Opener-Policy": "same-origin",

@@ -1,0 +1,38 @@
+// Streamed determinism probe, a module Web Worker (scripts/browser-stream-e2e.mjs): fetches a
+// .dipstream, opens it through OPFS (copied there first, then read with a sync access handle) or
+// as a Blob (FileReaderSync on slices), and answers with greedyLogitsHashes (probe.ts), the same
+// code Node runs on the resident model and on the file through fs.readSync.
+import { fetchBytes, nameOf } from "../host/formats/bytes.js";
+import { copyToOpfs, openStreamBlob, openStreamOpfs } from "../host/web/stream-opfs.js";
+import type { OpenStream } from "../host/stream-open.js";
+import { greedyLogitsHashes } from "./probe.js";
+
+export interface StreamProbeRequest {
+  url: string;
+  wasmUrl: string;
+  via: "opfs" | "blob";
+  dramBytes: number;
+  steps: number;
+}
+
+const post = (m: unknown) => (self as unknown as { postMessage(m: unknown): void }).postMessage(m);
+
+self.onmessage = async (ev: MessageEvent<StreamProbeRequest>) => {
+  const r = ev.data;
+  let o: OpenStream | undefined;
+  try {
+    const wasmBytes = await fetchBytes(r.wasmUrl);
+    const name = nameOf(r.url);
+    if (r.via === "opfs") {
+      await copyToOpfs(await fetch(r.url), name);
+      o = await openStreamOpfs(name);
+    } else {
+      o = openStreamBlob(await (await fetch(r.url)).blob(), name);
+    }
+    post({ ok: true, ...(await greedyLogitsHashes(o.model, wasmBytes, r.steps, { source: o.stream, dramBytes: r.dramBytes })) });
+  } catch (e) {
+    post({ ok: false, message: (e as Error).message ?? String(e) });
+  } finally {
+    o?.close();
+  }
+};
