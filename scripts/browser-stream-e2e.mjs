@@ -7,7 +7,8 @@
 // - the demo page streams it (OPFS, then the stored copy, then a picked File read as a Blob with
 //   paced reads) and shows the same text, tokens and report numbers as the same session in Node;
 // - a file with one flipped byte in a column is refused with the checksum error, in the probe
-//   (OPFS) and on the page; a budget below the minimum gets a message with the minimum.
+//   (OPFS) and on the page; a budget below the minimum gets a message with the minimum; a file
+//   that is not a .dipstream is refused before it is copied.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -149,8 +150,13 @@ export async function runBrowserStreamE2E(browser, { modelPath }) {
       );
     };
 
-    // a picked file copied into OPFS
+    // not a .dipstream: refused at its first chunk, before anything is stored
     await page.check("#stream-store");
+    await page.setInputFiles("#stream-file", modelPath);
+    await state(["error"]);
+    assert.match(await page.textContent("#error"), /stories260K-f32\.gguf: not a \.dipstream file \(magic "DIPSTRM1" missing\)/);
+
+    // a picked file copied into OPFS
     await page.setInputFiles("#stream-file", streamPath);
     await state(["ready", "error"]);
     await isReady();

@@ -32,28 +32,42 @@ export async function logitsHashesFromUrls(modelUrl: string, wasmUrl: string, to
   return logitsHashes(await fetchBytes(modelUrl), name, await fetchBytes(wasmUrl), tokens);
 }
 
+/** Time and reads of one spec's greedy run (benchmarks; never asserted). */
+export interface GreedyRunStats {
+  seconds: number;
+  /** streamed runs: bytes and positioned reads from storage, seconds in fetches (pacing included) */
+  bytes: number;
+  reads: number;
+  fetchSeconds: number;
+}
+
 /**
  * Hex SHA-256 of the float32 logits of `steps` greedy steps from BOS (argmax, first on ties) per
  * spec, on a resident model or, with `stream`, on a streamed one (its static model). Also returns
  * the greedy tokens and, streamed, the bytes read from storage and the cache sizes, so a caller can
- * check that columns really streamed. Node, Deno and browsers (a worker, for OPFS) run this same code.
+ * check that columns really streamed, and each spec's time (hashing included). Node, Deno and
+ * browsers (a worker, for OPFS) run this same code.
  */
 export async function greedyLogitsHashes(
   model: LoadedModel,
   wasmBytes: Uint8Array<ArrayBuffer>,
   steps: number,
-  stream?: { source: WeightStream; dramBytes: number; policy?: StreamPolicy },
-): Promise<{ hashes: Record<string, string>; tokens: Record<string, number[]>; bytesRead: number; cacheEntries?: [number, number]; minimumBytes?: number }> {
+  stream?: { source: WeightStream; dramBytes: number; policy?: StreamPolicy; flashGBps?: number },
+): Promise<{ hashes: Record<string, string>; tokens: Record<string, number[]>; bytesRead: number; cacheEntries?: [number, number]; minimumBytes?: number; stats: Record<string, GreedyRunStats> }> {
   const hashes: Record<string, string> = {};
   const tokens: Record<string, number[]> = {};
+  const stats: Record<string, GreedyRunStats> = {};
   let setup: StreamSetup | undefined;
-  stream?.source.resetCounters();
+  let bytesRead = 0;
+  if (stream) stream.source.flashGBps = stream.flashGBps;
   for (const [name, spec] of Object.entries(PROBE_SPECS)) {
     const engine = await Engine.create(model, { wasmBytes, sparsity: spec, stream: stream && { source: stream.source, dramBytes: stream.dramBytes, policy: stream.policy } });
     setup = engine.streamSetup;
+    stream?.source.resetCounters();
     const h = new Sha256();
     let t = model.vocab?.bosId ?? 1;
     const seq = [t];
+    const t0 = performance.now();
     for (let i = 0; i < steps; i++) {
       const logits = engine.step(t);
       h.update(logits);
@@ -61,8 +75,11 @@ export async function greedyLogitsHashes(
       for (let v = 1; v < logits.length; v++) if (logits[v] > logits[t]) t = v;
       seq.push(t);
     }
+    const c = stream?.source.counters;
+    stats[name] = { seconds: (performance.now() - t0) / 1e3, bytes: c?.bytes ?? 0, reads: c?.reads ?? 0, fetchSeconds: c?.seconds ?? 0 };
+    bytesRead += c?.bytes ?? 0;
     hashes[name] = h.hex();
     tokens[name] = seq;
   }
-  return { hashes, tokens, bytesRead: stream?.source.counters.bytes ?? 0, cacheEntries: setup?.cacheEntries, minimumBytes: setup?.minimumBytes };
+  return { hashes, tokens, bytesRead, cacheEntries: setup?.cacheEntries, minimumBytes: setup?.minimumBytes, stats };
 }

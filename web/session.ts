@@ -1,6 +1,8 @@
-// One demo run, runtime-neutral: the worker runs it in the browser, and the end-to-end test runs the
+// One demo run, runtime-neutral: the worker runs it in the browser, and the end-to-end tests run the
 // same code in Node to check the page's text and numbers. Generation feeds each step's masks to a
-// live Flash -> DRAM simulator on the engine's wasm instance (DIP-CA reads its cache state).
+// live Flash -> DRAM simulator on the engine's wasm instance (DIP-CA reads its cache state); a
+// streamed run (a .dipstream) uses the engine's real column caches instead and reports measured
+// numbers beside the simulator's (host/stream-report.ts).
 import { generate, type GenerateResult } from "../host/generate.js";
 import type { Tokenizer } from "../host/tokenizer/types.js";
 import type { SparsitySpec } from "../host/sparsity.js";

@@ -13,6 +13,8 @@ export interface StreamProbeRequest {
   via: "opfs" | "blob";
   dramBytes: number;
   steps: number;
+  /** pace reads to this bandwidth (benchmarks) */
+  flashGBps?: number;
 }
 
 const post = (m: unknown) => (self as unknown as { postMessage(m: unknown): void }).postMessage(m);
@@ -23,13 +25,16 @@ self.onmessage = async (ev: MessageEvent<StreamProbeRequest>) => {
   try {
     const wasmBytes = await fetchBytes(r.wasmUrl);
     const name = nameOf(r.url);
+    let copySeconds: number | undefined;
     if (r.via === "opfs") {
+      const t0 = performance.now();
       await copyToOpfs(await fetch(r.url), name);
+      copySeconds = (performance.now() - t0) / 1e3;
       o = await openStreamOpfs(name);
     } else {
       o = openStreamBlob(await (await fetch(r.url)).blob(), name);
     }
-    post({ ok: true, ...(await greedyLogitsHashes(o.model, wasmBytes, r.steps, { source: o.stream, dramBytes: r.dramBytes })) });
+    post({ ok: true, copySeconds, ...(await greedyLogitsHashes(o.model, wasmBytes, r.steps, { source: o.stream, dramBytes: r.dramBytes, flashGBps: r.flashGBps })) });
   } catch (e) {
     post({ ok: false, message: (e as Error).message ?? String(e) });
   } finally {

@@ -9,6 +9,7 @@
 // The checks, the static model and the WeightStream are the runtime-neutral ones (host/stream-open.ts).
 import { ModelFormatError } from "../model.js";
 import type { ProgressCallback } from "../formats/bytes.js";
+import { isStreamFile, STREAM_MAGIC } from "../formats/stream.js";
 import { openStream, type OpenStream } from "../stream-open.js";
 
 /** The parts of FileSystemSyncAccessHandle used here (lib.webworker's; this project type-checks against lib.dom). */
@@ -107,7 +108,8 @@ async function opfsFile(name: string, create: boolean): Promise<FileSystemFileHa
 }
 
 /**
- * Copies a File/Blob or a fetch Response into OPFS as `name`, chunk by chunk, calling onProgress.
+ * Copies a .dipstream (File/Blob or fetch Response) into OPFS as `name`, chunk by chunk, calling
+ * onProgress; anything without the .dipstream magic is refused at its first chunk.
  * The bytes go to a temporary entry renamed over `name` when complete, so an interrupted copy
  * never leaves a half file under the real name (a browser without rename writes in place: a cut
  * copy is then refused at open by the header's file size). Returns the bytes copied.
@@ -141,6 +143,8 @@ export async function copyToOpfs(source: Blob | Response, name: string, onProgre
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      // fail before copying gigabytes of something else (a shorter first chunk is checked at open)
+      if (at === 0 && value.length >= 8 && !isStreamFile(value)) throw new ModelFormatError(name, `not a .dipstream file (magic "${STREAM_MAGIC}" missing); convert with dip convert --stream-layout`);
       for (let off = 0; off < value.length; ) off += handle.write(value.subarray(off), { at: at + off });
       at += value.length;
       onProgress?.(at, total);
