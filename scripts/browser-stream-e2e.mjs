@@ -4,8 +4,9 @@
 // - the SHA-256 of the logits of 48 greedy steps (dense and DIP keep 0.5) from the stream probe
 //   worker, reading the file through OPFS (copied there, then a sync access handle) and through
 //   Blob slices, equals Node's resident run of the GGUF and Node's streamed run (fs.readSync);
-// - the demo page streams it (OPFS, then the stored copy, then a picked File read as a Blob with
-//   paced reads) and shows the same text, tokens and report numbers as the same session in Node;
+// - the demo page streams it (a picked File copied into OPFS, the stored copy, the served URL
+//   fetched into OPFS, a picked File read as Blob slices with paced reads) and shows the same
+//   text, tokens and report numbers as the same session in Node;
 // - a file with one flipped byte in a column is refused with the checksum error, in the probe
 //   (OPFS) and on the page; a budget below the minimum gets a message with the minimum; a file
 //   that is not a .dipstream is refused before it is copied.
@@ -172,6 +173,13 @@ export async function runBrowserStreamE2E(browser, { modelPath }) {
     await state(["ready", "error"]);
     await isReady();
     await check("OPFS stored copy", undefined);
+
+    // the URL dip serve offers, fetched into OPFS
+    await page.click("#stream-fetch");
+    await state(["ready", "error"]);
+    await isReady();
+    assert.match(await page.textContent("#model-info"), /streamed from browser storage \(OPFS sync access handle\)/);
+    await check("URL into OPFS", undefined);
 
     // the File itself (Blob slices), reads paced to an emulated 0.5 GB/s Flash
     await page.uncheck("#stream-store");
