@@ -43,5 +43,5 @@ export type { OpenStream, OpenStreamOptions } from "./stream-open.js";
 export { streamReport, formatStreamSummary, resetStreamCounters, streamHitRates } from "./stream-report.js";
 export type { StreamReport } from "./stream-report.js";
 // browsers only (a dedicated Web Worker): a .dipstream read from OPFS or from Blob slices
-export { openStreamOpfs, openStreamBlob, openStreamHandle, copyToOpfs, listOpfsStreams } from "./web/stream-opfs.js";
+export { openStreamOpfs, openStreamBlob, openStreamHandle, copyToOpfs, listOpfsStreams, opfsSyncAvailable, BLOB_READ_AHEAD_BYTES } from "./web/stream-opfs.js";
 export type { SyncAccessHandle } from "./web/stream-opfs.js";

@@ -12,7 +12,7 @@ import type { OpenStream } from "../host/stream-open.js";
 import { formatStreamSummary } from "../host/stream-report.js";
 import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
 import type { Tokenizer } from "../host/tokenizer/types.js";
-import { copyToOpfs, listOpfsStreams, openStreamBlob, openStreamOpfs } from "../host/web/stream-opfs.js";
+import { copyToOpfs, listOpfsStreams, openStreamBlob, openStreamOpfs, opfsSyncAvailable } from "../host/web/stream-opfs.js";
 import type { FromWorker, RunSettings, StreamSettings, StreamSource, ToWorker } from "./protocol.js";
 import { runSession, runStreamSession, setDefaultEngineWasm, streamEngine, streamMinimumBytes } from "./session.js";
 
@@ -55,12 +55,13 @@ async function openStreamed(source: StreamSource, progress: ProgressCallback): P
   if ("stored" in source) {
     o = await openStreamOpfs(source.stored);
     via = "opfs";
-  } else if (source.store) {
+  } else if (source.store && (await opfsSyncAvailable())) {
     const name = "file" in source ? source.file.name : nameOf(source.url);
     await copyToOpfs("file" in source ? source.file : await fetch(source.url), name, progress);
     o = await openStreamOpfs(name);
     via = "opfs";
   } else {
+    // the fallback: no copy (or no OPFS in this browser or window)
     o = "file" in source ? openStreamBlob(source.file) : openStreamBlob(new Blob([await fetchBytes(source.url, progress)]), nameOf(source.url));
     via = "blob";
   }
@@ -77,7 +78,7 @@ async function openStreamed(source: StreamSource, progress: ProgressCallback): P
       config: c,
       params: (staticBytes + mlpBytes) / 4,
       bytes: minimumDramBytes,
-      stream: { via, fileBytes: o.stream.header.file_bytes, minimumDramBytes, mlpBytes },
+      stream: { via, fileBytes: o.stream.header.file_bytes, minimumDramBytes, mlpBytes, ...("store" in source && source.store && via === "blob" ? { note: "no OPFS sync access handles here, so the file is read in slices" } : {}) },
     });
   } catch (e) {
     o.close();

@@ -37,6 +37,20 @@ export function openStreamHandle(handle: SyncAccessHandle, name: string): OpenSt
   return openStream(readAt, handle.getSize(), name, { close: () => handle.close() });
 }
 
+/**
+ * True where OPFS sync access handles can be used: a dedicated worker of a browser with OPFS, and
+ * a window that allows it (some browsers refuse OPFS in private windows).
+ */
+export async function opfsSyncAvailable(): Promise<boolean> {
+  if (typeof FileSystemFileHandle === "undefined" || typeof (FileSystemFileHandle.prototype as OpfsFileHandle).createSyncAccessHandle !== "function") return false;
+  try {
+    await opfsRoot();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Opens a .dipstream stored in OPFS under `name` (see copyToOpfs). Dedicated workers only. */
 export async function openStreamOpfs(name: string): Promise<OpenStream> {
   const file = (await opfsFile(name, false)) as OpfsFileHandle;
