@@ -2,7 +2,7 @@
 // `node scripts/browser-e2e.mjs`). Loads the page served by `dip serve`, generates 32 tokens with
 // dip and with dip-ca, and checks the text, tokens and simulator numbers against the same run in
 // Node (the same runtime-neutral session code), that the hit-rate chart rendered, that a wrong file
-// gives a readable message and that a model opened from a file loads. Saves docs/demo.png.
+// gives a readable message and that a model opened from a file loads. Saves a screenshot (see screenshotDir).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
@@ -29,7 +29,11 @@ async function nodeRun(modelPath, settings) {
 
 const log = (m) => process.stderr.write(`browser-e2e: ${m}\n`);
 
-export async function runBrowserE2E(browser, baseUrl, { modelPath, screenshot = resolve(root, "docs", "demo.png") }) {
+// Screenshots go to build/ so a test run never rewrites tracked files; DIP_SCREENSHOT_DIR=docs
+// refreshes the README's images.
+export const screenshotDir = process.env.DIP_SCREENSHOT_DIR ? resolve(process.env.DIP_SCREENSHOT_DIR) : resolve(root, "build");
+
+export async function runBrowserE2E(browser, baseUrl, { modelPath, screenshot = resolve(screenshotDir, "demo.png") }) {
   const page = await browser.newPage({ viewport: { width: 1360, height: 820 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));

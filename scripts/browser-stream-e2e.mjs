@@ -19,6 +19,7 @@ import { loadModelFromBytes, SentencePieceTokenizer } from "../build/web/dip.js"
 import { greedyLogitsHashes } from "../build/web/probe.js";
 import { runStreamSession, setDefaultEngineWasm, streamEngine, streamMinimumBytes } from "../build/web/session.js";
 import { openStreamFile, startDemoServer, writeStreamFile } from "../build/host/index.js";
+import { screenshotDir } from "./browser-e2e.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const STEPS = 48;
@@ -164,7 +165,7 @@ export async function runBrowserStreamE2E(browser, { modelPath }) {
     assert.match(await page.textContent("#model-info"), /streamed from browser storage \(OPFS sync access handle\)/);
     assert.equal(await page.evaluate(() => document.body.dataset.mode), "stream");
     await check("OPFS", undefined);
-    await page.screenshot({ path: resolve(root, "docs", "demo-stream.png"), fullPage: true });
+    await page.screenshot({ path: resolve(screenshotDir, "demo-stream.png"), fullPage: true });
 
     // the stored copy again, from the list
     assert.ok(await page.isVisible("#stored-row"), "the stored copy is listed");
