@@ -5,7 +5,8 @@ import { setThreadSpawner, WORKER_MAIN, type ThreadHandle, type ThreadInit } fro
 
 const CODE = `${WORKER_MAIN}\nconst { parentPort, workerData } = require("node:worker_threads");\ndipThread(workerData, (m) => parentPort.postMessage(m));\n`;
 
-function nodeSpawner(init: ThreadInit): ThreadHandle {
+/** Starts one worker thread (registered as the spawner when this file is imported). */
+export function nodeThreadSpawner(init: ThreadInit): ThreadHandle {
   const worker = new Worker(CODE, { eval: true, workerData: init });
   worker.unref();
   const ready = new Promise<void>((resolve, reject) => {
@@ -15,4 +16,4 @@ function nodeSpawner(init: ThreadInit): ThreadHandle {
   return { ready, terminate: () => void worker.terminate() };
 }
 
-setThreadSpawner(nodeSpawner);
+setThreadSpawner(nodeThreadSpawner);
