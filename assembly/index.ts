@@ -9,7 +9,7 @@ export { setMethod, setLayerThresholds, setCacheAware, setCachedFlags } from "./
 export { seedRng, argmax, sample, nllOf } from "./model/sampler";
 export { matvecF32, matvecF32Rows4, matvecF32Scalar, dotF32 } from "./kernels/matvec";
 export { gatherColumnsF32, gatherColumnsF32Scalar, gatherColumnsRangeF32 } from "./kernels/gather";
-export { threadsSetup, threadsStop } from "./threads/pool";
+export { threadsSetup, threadsStop, threadsChunks, threadsChunksOnMain, threadsMainWorks } from "./threads/pool";
 export { matvecQ8, matvecQ8Scalar, gatherColumnsQ8, gatherColumnsQ8Scalar, q8Bytes } from "./kernels/q8";
 export { selectTopK } from "./kernels/topk";
 export { readSumF32, readSum4StreamsF32, copyBytes } from "./kernels/bandwidth";

@@ -63,6 +63,8 @@ interface Wasm {
   streamBeginSequence(): void;
   threadsSetup(threads: number, canWait: number): number;
   threadsStop(): void;
+  threadsChunks(): number;
+  threadsChunksOnMain(): number;
 }
 
 /** Pages of the shared memory the threads build starts with (its initialMemory in asconfig.json). */
@@ -211,6 +213,12 @@ export class Engine {
     for (const h of this.threadHandles) h.terminate();
     this.threadHandles = [];
     this.threads = 1;
+  }
+
+  /** Chunks of split products run so far: all, and those the calling thread ran (the rest ran on workers). */
+  threadChunks(): { all: number; onMain: number } {
+    if (typeof this.wasm.threadsChunks !== "function") return { all: 0, onMain: 0 };
+    return { all: this.wasm.threadsChunks(), onMain: this.wasm.threadsChunksOnMain() };
   }
 
   /** Bytes of weights (in `dtype`) plus the f32 KV cache the engine needs in wasm memory. */

@@ -3,12 +3,11 @@
 // Runtime-neutral: Web Workers (browsers, Deno) by default; the Node adapter registers a
 // worker_threads spawner (host/node/threads.ts).
 
-/** What a worker needs: the compiled worker module, the shared memory, the job block and its share. */
+/** What a worker needs: the compiled worker module, the shared memory and the job block. */
 export interface ThreadInit {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   job: number;
-  part: number;
 }
 
 export interface ThreadHandle {
@@ -20,11 +19,11 @@ export interface ThreadHandle {
 export type ThreadSpawner = (init: ThreadInit) => ThreadHandle;
 
 /** The body of every worker: instantiate, say ready, then loop in wasm until a stop job. */
-export const WORKER_MAIN = `async function dipThread({ module, memory, job, part }, post) {
+export const WORKER_MAIN = `async function dipThread({ module, memory, job }, post) {
   try {
     const instance = await WebAssembly.instantiate(module, { env: { memory, abort() { throw new Error("abort in thread worker"); } } });
     post({ ready: true });
-    instance.exports.workerLoop(job, part);
+    instance.exports.workerLoop(job);
   } catch (e) {
     post({ error: String(e && e.message || e) });
   }
@@ -63,12 +62,12 @@ export function checkThreadSupport(): void {
   if (!spawner && typeof g.Worker === "undefined") throw new Error("threads need Web Workers (or the Node adapter's worker_threads); run with threads: 1");
 }
 
-/** Starts workers for parts 1..threads-1 and waits until all are in their wait loop. */
+/** Starts threads-1 workers and waits until all are in their wait loop. */
 export async function startThreads(module: WebAssembly.Module, memory: WebAssembly.Memory, job: number, threads: number): Promise<ThreadHandle[]> {
   const spawn = spawner ?? webSpawner;
   const handles: ThreadHandle[] = [];
   try {
-    for (let part = 1; part < threads; part++) handles.push(spawn({ module, memory, job, part }));
+    for (let i = 1; i < threads; i++) handles.push(spawn({ module, memory, job }));
     await Promise.all(handles.map((h) => h.ready));
   } catch (e) {
     for (const h of handles) h.terminate();

@@ -40,6 +40,21 @@ for (const spec of [{ method: "dense" }, { method: "dip", keep: 0.5 }, { method:
   });
 }
 
+test("chunks run by the workers alone are bit-identical too", async () => {
+  const ref = logitsOf(await Engine.create(model()), { method: "dip", keep: 0.5 }, TOKENS);
+  const engine = await Engine.create(model(), { threads: 2 });
+  try {
+    // the main thread only hands out work: every chunk of every split product runs on the worker
+    (engine.exports as unknown as { threadsMainWorks(on: number): void }).threadsMainWorks(0);
+    assert.deepEqual(bits(logitsOf(engine, { method: "dip", keep: 0.5 }, TOKENS)), bits(ref));
+    const chunks = engine.threadChunks();
+    assert.ok(chunks.all > 0, "products were split");
+    assert.equal(chunks.onMain, 0);
+  } finally {
+    engine.close();
+  }
+});
+
 test("after close() the engine runs on one thread with the same results", async () => {
   const ref = logitsOf(await Engine.create(model()), { method: "dense" }, TOKENS.slice(0, 3));
   const engine = await Engine.create(model(), { threads: 2 });

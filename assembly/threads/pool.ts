@@ -3,16 +3,39 @@
 // compile-time constant, so other builds leave it out).
 
 import { arenaAlloc } from "../arena";
-import { JOB_BYTES, JOB_COLS, JOB_COUNT, JOB_DONE, JOB_IDX, JOB_KERNEL, JOB_N, JOB_OUT, JOB_PARTS, JOB_SEQ, JOB_W, JOB_X, KERNEL_STOP, runShare, SPINS } from "./jobs";
+import { JOB_BYTES, JOB_CHUNK, JOB_CHUNKS, JOB_CLAIM, JOB_COLS, JOB_COUNT, JOB_FINISHED, JOB_IDX, JOB_KERNEL, JOB_N, JOB_OUT, JOB_SEQ, JOB_W, JOB_X, KERNEL_STOP, runChunks, SPINS } from "./jobs";
 
 let job: usize = 0;
+let seq: i32 = 0;
 /** threads sharing each job, this one included (1: no pool) */
 export let poolThreads: i32 = 1;
-/** whether this thread may sleep in memory.atomic.wait32 (not on a browser page's main thread) */
+/** whether this thread may sleep in memory.atomic.wait (not on a browser page's main thread) */
 let mayWait = false;
 
 /** Work below this many weights per product runs on one thread (waking workers costs more). */
 export const MIN_PARALLEL_WEIGHTS: i32 = 1 << 16;
+/** About this many chunks per thread, so a thread that is held up leaves work the others can take... */
+const CHUNKS_PER_THREAD: i32 = 4;
+/** ...but at least 256 outputs each: a gather's chunk reads a run of each kept column that long. */
+const MIN_CHUNK: i32 = 256;
+
+/** Chunks run so far, all and by this thread (the workers' share is reported by benchmarks). */
+let chunksAll: f64 = 0;
+let chunksMain: f64 = 0;
+/** Whether this thread claims chunks too (tests switch it off so every chunk runs on a worker). */
+let mainWorks = true;
+
+export function threadsChunks(): f64 {
+  return chunksAll;
+}
+
+export function threadsChunksOnMain(): f64 {
+  return chunksMain;
+}
+
+export function threadsMainWorks(on: i32): void {
+  mainWorks = on != 0;
+}
 
 /** Makes the job block for `threads` threads; returns its address for the workers (0: out of memory). */
 export function threadsSetup(threads: i32, canWait: i32): usize {
@@ -29,14 +52,16 @@ export function threadsStop(): void {
   if (!ASC_FEATURE_THREADS || job == 0 || poolThreads <= 1) return;
   if (ASC_FEATURE_THREADS) {
     store<i32>(job + JOB_KERNEL, KERNEL_STOP);
-    atomic.add<i32>(job + JOB_SEQ, 1);
+    atomic.store<i32>(job + JOB_SEQ, ++seq);
     atomic.notify(job + JOB_SEQ, poolThreads - 1);
   }
   poolThreads = 1;
 }
 
-/** Runs a kernel of jobs.ts over n outputs, split over the pool (this thread takes share 0). */
+/** Runs a kernel of jobs.ts over n outputs, in chunks claimed by this thread and the workers. */
 export function parallelFor(kernel: i32, out: usize, w: usize, x: usize, idx: usize, count: i32, n: i32, cols: i32): void {
+  const size = max(MIN_CHUNK, ((n + poolThreads * CHUNKS_PER_THREAD - 1) / (poolThreads * CHUNKS_PER_THREAD) + 15) & ~15);
+  const chunks = (n + size - 1) / size;
   store<i32>(job + JOB_KERNEL, kernel);
   store<u32>(job + JOB_OUT, <u32>out);
   store<u32>(job + JOB_W, <u32>w);
@@ -45,15 +70,18 @@ export function parallelFor(kernel: i32, out: usize, w: usize, x: usize, idx: us
   store<i32>(job + JOB_COUNT, count);
   store<i32>(job + JOB_N, n);
   store<i32>(job + JOB_COLS, cols);
-  store<i32>(job + JOB_PARTS, poolThreads);
-  atomic.store<i32>(job + JOB_DONE, 0);
-  atomic.add<i32>(job + JOB_SEQ, 1); // sequentially consistent: publishes the arguments above
+  store<i32>(job + JOB_CHUNK, size);
+  store<i32>(job + JOB_CHUNKS, chunks);
+  seq++;
+  atomic.store<i32>(job + JOB_FINISHED, 0);
+  atomic.store<i64>(job + JOB_CLAIM, (<i64>seq << 32) | 0); // claims of older jobs now fail
+  atomic.store<i32>(job + JOB_SEQ, seq); // sequentially consistent: publishes everything above
   atomic.notify(job + JOB_SEQ, poolThreads - 1);
-  runShare(job, 0);
-  const others = poolThreads - 1;
-  let done = atomic.load<i32>(job + JOB_DONE);
-  for (let spins = 0; done != others; spins++) {
-    if (mayWait && spins >= SPINS) atomic.wait<i32>(job + JOB_DONE, done, -1);
-    done = atomic.load<i32>(job + JOB_DONE);
+  if (mainWorks) chunksMain += runChunks(job, seq);
+  chunksAll += chunks;
+  let finished = atomic.load<i32>(job + JOB_FINISHED);
+  for (let spins = 0; finished != chunks; spins++) {
+    if (mayWait && spins >= SPINS) atomic.wait<i32>(job + JOB_FINISHED, finished, -1);
+    finished = atomic.load<i32>(job + JOB_FINISHED);
   }
 }

@@ -2,10 +2,10 @@
 // the kernels of jobs.ts and a wait loop, nothing else. It has no data segments and no allocator
 // (runtime "stub", never called), so instantiating it cannot write to the live memory.
 
-import { JOB_DONE, JOB_KERNEL, JOB_SEQ, KERNEL_STOP, runShare, SPINS } from "./jobs";
+import { JOB_KERNEL, JOB_SEQ, KERNEL_STOP, runChunks, SPINS } from "./jobs";
 
-/** Runs share `part` of every job posted in the block at `job` until a stop job. */
-export function workerLoop(job: usize, part: i32): void {
+/** Helps with every job posted in the block at `job` until a stop job. */
+export function workerLoop(job: usize): void {
   let seen = 0; // the block starts zeroed: job 1 is the first
   while (true) {
     let seq = atomic.load<i32>(job + JOB_SEQ);
@@ -15,8 +15,6 @@ export function workerLoop(job: usize, part: i32): void {
     }
     seen = seq;
     if (load<i32>(job + JOB_KERNEL) == KERNEL_STOP) return;
-    runShare(job, part);
-    atomic.add<i32>(job + JOB_DONE, 1);
-    atomic.notify(job + JOB_DONE, 1);
+    runChunks(job, seq);
   }
 }

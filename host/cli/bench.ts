@@ -147,7 +147,7 @@ export const benchCommand = {
   },
 };
 
-interface Run {
+export interface Run {
   tokS: number;
   /** CPU time / wall time of the timed steps: below ~0.95, other processes held the core */
   cpuShare: number;
@@ -160,7 +160,7 @@ interface Run {
  * is untimed and whose next `tokens` steps are timed. Every run covers the same positions, so the
  * attention work is the same for dense and the method.
  */
-function decodeRun(engine: Engine, spec: SparsitySpec, bos: number, tokens: number, warmup: number, cpuClock: boolean): Run {
+export function decodeRun(engine: Engine, spec: SparsitySpec, bos: number, tokens: number, warmup: number, cpuClock: boolean): Run {
   engine.setSparsity(spec);
   engine.reset();
   let t = bos;
