@@ -41,8 +41,12 @@ export const KERNEL_STOP: i32 = -1;
 export const KERNEL_MATVEC_F32: i32 = 1;
 export const KERNEL_GATHER_F32: i32 = 2;
 
-/** Spins (atomic loads) before sleeping in memory.atomic.wait: jobs follow each other closely. */
-export const SPINS: i32 = 4096;
+/**
+ * Spins (atomic loads, well under a millisecond) before sleeping in memory.atomic.wait. Jobs follow
+ * each other within tens of microseconds during a token, and a thread woken from sleep may wait
+ * for the scheduler far longer than that when the machine is busy.
+ */
+export const SPINS: i32 = 1 << 18;
 
 /** Claims and runs chunks of job number `seq` until none are left (or the job is over); returns how many it ran. */
 export function runChunks(job: usize, seq: i32): i32 {
