@@ -3,7 +3,7 @@
 //
 //   node scripts/build-tests.mjs && node build/bench/builds.bench.js --compare relaxed|threads
 //        [--shape qwen2.5-0.5b] [--dtype f32|q8] [--keep 0.5] [--threads 2] [--tokens 16] [--rounds 5]
-//        [--kernels] [--json]
+//        [--kernels] [--bandwidth] [--json]
 //
 // End to end (default): two engines on the same synthetic weights, the default build and the
 // other one (relaxed SIMD, or the threads build at --threads), timed by `dip bench`'s decodeRun on
@@ -11,10 +11,14 @@
 // the two are compared too (threads: must be equal; relaxed: may differ).
 // --kernels (relaxed only): the f32 matvec/gather kernels on the 0.5B shapes in both builds,
 // rotating over weight copies larger than the last-level cache, ratio per interleaved round.
+// --bandwidth (threads): can more threads read more bytes per second? The engine's read-sum over
+// 512 MiB per thread, by 1 and then by --threads threads at once (each its own engine instance in
+// a worker_thread), aggregate GB/s per round. Threads can only pay where this grows.
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
+import { Worker } from "node:worker_threads";
 import { Engine, type WeightDtype } from "../host/engine.js";
 import { fillUniform, isSyntheticShape, syntheticModel, type SyntheticShape } from "../host/synthetic.js";
 import { decodeRun } from "../host/cli/bench.js";
@@ -45,7 +49,9 @@ const log = (m: string) => void (json || process.stderr.write(m));
 const machine = { cpu: /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? cpus()[0]?.model, cores: cpus().length, node: process.version };
 const load0 = loadavg();
 
-if (argv.includes("--kernels")) {
+if (argv.includes("--bandwidth")) {
+  await bandwidth();
+} else if (argv.includes("--kernels")) {
   if (compare !== "relaxed") throw new RangeError("--kernels compares the relaxed build's kernels (threads: end to end only)");
   await kernels();
 } else {
@@ -195,4 +201,46 @@ async function kernels(): Promise<void> {
   process.stdout.write(`${machine.cpu}, ${machine.cores} cores, ${machine.node}; load ${meta.loadavg_before} -> ${meta.loadavg_after}; relaxed SIMD: results may differ between machines\n\n`);
   process.stdout.write(`| kernel | default GB/s | relaxed GB/s | relaxed speed / default (per round) | max rel. diff |\n|---|---:|---:|---:|---:|\n`);
   for (const r of rows) process.stdout.write(`| ${r.kernel} | ${r.default_gb_s.toFixed(2)} | ${r.relaxed_gb_s.toFixed(2)} | ${r.ratio.toFixed(3)} | ${r.max_rel_diff.toExponential(1)} |\n`);
+}
+
+/** Aggregate read bandwidth of 1 and of `threads` threads reading at the same time. */
+async function bandwidth(): Promise<void> {
+  const MiB = 1024 * 1024;
+  const bytes = 512 * MiB;
+  const wasmPath = fileURLToPath(new URL("../../build/engine.wasm", import.meta.url));
+  // each worker: its own engine instance and buffer; on "go" it read-sums the buffer `reps` times
+  const code = `
+    const { parentPort, workerData } = require("node:worker_threads");
+    const { readFileSync } = require("node:fs");
+    (async () => {
+      const mod = await WebAssembly.compile(readFileSync(workerData.wasmPath));
+      const imports = {};
+      for (const i of WebAssembly.Module.imports(mod)) if (i.kind === "function") (imports[i.module] ??= {})[i.name] = () => 0;
+      const e = (await WebAssembly.instantiate(mod, imports)).exports;
+      const p = e.arenaAlloc(workerData.bytes) >>> 0;
+      new Float32Array(e.memory.buffer, p, workerData.bytes / 4).fill(1);
+      parentPort.on("message", (reps) => {
+        const t0 = performance.now();
+        for (let r = 0; r < reps; r++) e.readSum4StreamsF32(p, workerData.bytes / 4);
+        parentPort.postMessage(performance.now() - t0);
+      });
+      parentPort.postMessage("ready");
+    })();`;
+  const workers = Array.from({ length: threads }, () => new Worker(code, { eval: true, workerData: { wasmPath, bytes } }));
+  await Promise.all(workers.map((w) => new Promise((r) => w.once("message", r))));
+  const run = (ws: Worker[], reps: number) =>
+    Promise.all(ws.map((w) => new Promise<number>((r) => (w.once("message", r), w.postMessage(reps))))).then((ms) => (ws.length * reps * bytes) / (Math.max(...ms) / 1000) / 1e9);
+  const one: number[] = [];
+  const many: number[] = [];
+  await run(workers, 1); // warm-up
+  for (let r = 0; r < rounds * 2; r++) {
+    one.push(await run(workers.slice(0, 1), 4));
+    many.push(await run(workers, 4));
+  }
+  for (const w of workers) await w.terminate();
+  const ratios = one.map((o, i) => many[i] / o);
+  const meta = { machine, compare: `read bandwidth, 1 vs ${threads} threads`, rounds: rounds * 2, one_thread_gb_s: median(one), threads, many_threads_gb_s: median(many), ratio: median(ratios), ratios, loadavg_before: load0, loadavg_after: loadavg() };
+  if (json) return void process.stdout.write(JSON.stringify(meta) + "\n");
+  process.stdout.write(`${machine.cpu}, ${machine.cores} cores, ${machine.node}; load ${meta.loadavg_before} -> ${meta.loadavg_after}\n`);
+  process.stdout.write(`read-sum (4 streams) over 512 MiB per thread: 1 thread ${meta.one_thread_gb_s.toFixed(2)} GB/s, ${threads} threads ${meta.many_threads_gb_s.toFixed(2)} GB/s together; ratio ${meta.ratio.toFixed(2)} (per round ${ratios.map((x) => x.toFixed(2)).join(", ")})\n`);
 }
