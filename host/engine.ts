@@ -176,17 +176,17 @@ export class Engine {
     engine.streamed = opts.stream !== undefined;
     try {
       engine.layOut();
+      if (opts.stream) {
+        engine.streamSetup = attachStream(exports as never, hostHooks(exports), opts.stream);
+        // DIP-CA sees the real cache: its flags are the stream's (the simulator state that governs it)
+        const flags = (exports as unknown as { simCachedFlags(l: number, g: number): number }).simCachedFlags;
+        for (let l = 0; l < model.config.nLayers; l++) engine.setCachedFlags(l, flags(l, 0) >>> 0, flags(l, 1) >>> 0);
+      }
+      engine.setSparsity(opts.sparsity ?? { method: "dense" }, opts.calibration);
     } catch (e) {
-      engine.close();
+      engine.close(); // no workers left behind
       throw e;
     }
-    if (opts.stream) {
-      engine.streamSetup = attachStream(exports as never, hostHooks(exports), opts.stream);
-      // DIP-CA sees the real cache: its flags are the stream's (the simulator state that governs it)
-      const flags = (exports as unknown as { simCachedFlags(l: number, g: number): number }).simCachedFlags;
-      for (let l = 0; l < model.config.nLayers; l++) engine.setCachedFlags(l, flags(l, 0) >>> 0, flags(l, 1) >>> 0);
-    }
-    engine.setSparsity(opts.sparsity ?? { method: "dense" }, opts.calibration);
     return engine;
   }
 

@@ -13,10 +13,13 @@
 //
 // Both modules compile this file, so the kernels a worker runs are the same source as the main's.
 //
-// Making a kernel splittable: give it a range form that computes only outputs [from, to) with the
-// same per-output instruction sequence (gatherColumnsRangeF32; a row-major matvec needs none, its
-// rows are independent: offset out and W), add a KERNEL_* id and a case in runRange below, and call
-// parallelFor (pool.ts) from the kernel's wrapper in model/linear.ts.
+// Making a kernel splittable: give it a range form that computes only outputs [from, to) of the
+// whole product with the same per-output instruction sequence (gatherColumnsRangeF32; an f32
+// row-major matvec needs none, its rows are independent: offset out and W; a q8 one must find the
+// scales of row `from` from the whole matrix's row count). Chunk bounds are multiples of 32, so a
+// q8 gather's range covers whole blocks. Then add a KERNEL_* id and a case in runRange below, call
+// parallelFor (pool.ts) from the kernel's wrapper in model/linear.ts, and add the dtype to
+// tests/threads.test.ts (bit-identical to one thread).
 
 import { matvecF32 } from "../kernels/matvec";
 import { gatherColumnsRangeF32 } from "../kernels/gather";

@@ -18,6 +18,8 @@ export const MIN_PARALLEL_WEIGHTS: i32 = 1 << 16;
 const CHUNKS_PER_THREAD: i32 = 4;
 /** ...but at least 256 outputs each: a gather's chunk reads a run of each kept column that long. */
 const MIN_CHUNK: i32 = 256;
+/** Chunks start on multiples of 32 outputs: 128 bytes of f32 output, and whole q8 blocks. */
+const CHUNK_ALIGN: i32 = 32;
 
 /** Chunks run so far, all and by this thread (the workers' share is reported by benchmarks). */
 let chunksAll: f64 = 0;
@@ -60,7 +62,8 @@ export function threadsStop(): void {
 
 /** Runs a kernel of jobs.ts over n outputs, in chunks claimed by this thread and the workers. */
 export function parallelFor(kernel: i32, out: usize, w: usize, x: usize, idx: usize, count: i32, n: i32, cols: i32): void {
-  const size = max(MIN_CHUNK, ((n + poolThreads * CHUNKS_PER_THREAD - 1) / (poolThreads * CHUNKS_PER_THREAD) + 15) & ~15);
+  const per = poolThreads * CHUNKS_PER_THREAD;
+  const size = max(MIN_CHUNK, ((n + per - 1) / per + CHUNK_ALIGN - 1) & ~(CHUNK_ALIGN - 1));
   const chunks = (n + size - 1) / size;
   store<i32>(job + JOB_KERNEL, kernel);
   store<u32>(job + JOB_OUT, <u32>out);

@@ -41,12 +41,9 @@ export function withEngineBuild<T>(y: Argv<T>) {
     .option("threads", { type: "number", default: 1, describe: "threads sharing each big f32 product (wasm threads + workers); results are bit-identical to 1" });
 }
 
-/** Engine.create options of --relaxed / --threads. */
+/** Engine.create options of --relaxed / --threads (Engine.create checks them). */
 export function buildOptions(a: BuildArgs): { relaxed: boolean; threads: number } {
-  const threads = a.threads ?? 1;
-  if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a positive integer, got ${a.threads}`);
-  if (a.relaxed && threads > 1) throw new UsageError("--relaxed and --threads above 1 are separate builds: pick one");
-  return { relaxed: a.relaxed ?? false, threads };
+  return { relaxed: a.relaxed ?? false, threads: a.threads ?? 1 };
 }
 
 /** What JSON outputs say about the build: deterministic is false for --relaxed. */
