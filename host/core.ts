@@ -4,7 +4,10 @@
 export { Engine } from "./engine.js";
 export type { EngineOptions, TokenMasks, WeightBytes, WeightDtype } from "./engine.js";
 export { instantiateEngine, setDefaultEngineWasm, loadDefaultEngineWasm, WasmAbort } from "./wasm.js";
-export type { EngineExports, EngineWasmLoader } from "./wasm.js";
+export type { EngineBuild, EngineExports, EngineWasmLoader } from "./wasm.js";
+export { ENGINE_BUILD_FILES } from "./wasm.js";
+export { setThreadSpawner } from "./threads.js";
+export type { ThreadHandle, ThreadInit, ThreadSpawner } from "./threads.js";
 export { generate } from "./generate.js";
 export type { GenerateOptions, GenerateResult } from "./generate.js";
 export { perplexity, splitStories, tokenStream } from "./eval.js";

@@ -4,7 +4,8 @@
 
 import type { LoadedModel, ModelConfig } from "./model.js";
 import { headDim, validateWeights } from "./model.js";
-import { hostHooks, instantiateEngine, loadDefaultEngineWasm, type EngineExports } from "./wasm.js";
+import { checkRuntimeRuns, defaultEngineBytes, hostHooks, instantiateEngine, type EngineBuild, type EngineExports } from "./wasm.js";
+import { checkThreadSupport, startThreads, type ThreadHandle } from "./threads.js";
 import { attachStream, type StreamOptions, type StreamSetup } from "./stream.js";
 import { keepCount, maskKeeps, METHOD_ID, needsCalibration, normalizeSpec, SparsityError, type SparsitySpec } from "./sparsity.js";
 import type { Calibration } from "./calibration.js";
@@ -60,7 +61,17 @@ interface Wasm {
   loraB(layer: number, target: number): number;
   loraInit(seed: number): void;
   streamBeginSequence(): void;
+  threadsSetup(threads: number, canWait: number): number;
+  threadsStop(): void;
+  threadsChunks(): number;
+  threadsChunksOnMain(): number;
 }
+
+/** Pages of the shared memory the threads build starts with (its initialMemory in asconfig.json). */
+const THREADS_INITIAL_PAGES = 16;
+/** wasm32's 4 GiB: a shared memory must declare its maximum. */
+const WASM32_MAX_PAGES = 65536;
+export const MAX_THREADS = 64;
 
 export interface WeightBytes {
   embedding: number;
@@ -80,6 +91,19 @@ export interface EngineOptions {
   dtype?: WeightDtype;
   /** stream the MLP columns from storage into a DRAM-budgeted column cache (host/stream.ts); f32 only */
   stream?: StreamOptions;
+  /**
+   * run the relaxed-SIMD build (build/engine-relaxed.wasm): the f32 kernels use fused multiply-add
+   * where the machine has it, so results may differ between machines (engine.deterministic is false)
+   */
+  relaxed?: boolean;
+  /**
+   * threads sharing each big f32 product (default 1): more than 1 runs the threads build
+   * (build/engine-threads.wasm) with threads-1 workers; results are bit-identical to 1 thread.
+   * Needs SharedArrayBuffer (pages: COOP/COEP headers). Call engine.close() to stop the workers.
+   */
+  threads?: number;
+  /** with `threads` and `wasmBytes`: the bytes of build/thread-worker.wasm */
+  workerWasmBytes?: BufferSource;
 }
 
 /** Masks of one token: per layer, the kept indices (ascending) of the MLP input and hidden vectors. */
@@ -102,6 +126,11 @@ export class Engine {
   /** set when the MLP columns are streamed from storage (Engine.create with `stream`) */
   streamSetup: StreamSetup | undefined;
   private streamed = false;
+  /** false for the relaxed-SIMD build: results may differ between machines */
+  deterministic = true;
+  /** threads sharing each big product */
+  threads = 1;
+  private threadHandles: ThreadHandle[] = [];
 
   private constructor(
     readonly wasm: Wasm,
@@ -127,18 +156,69 @@ export class Engine {
       );
     }
     validateWeights(model, { mlpStreamed: opts.stream !== undefined });
-    const exports: EngineExports = opts.wasmBytes ? await instantiateEngine(opts.wasmBytes) : await loadDefaultEngineWasm();
-    const engine = new Engine(exports as unknown as Wasm, model, dtype);
-    engine.streamed = opts.stream !== undefined;
-    engine.layOut();
-    if (opts.stream) {
-      engine.streamSetup = attachStream(exports as never, hostHooks(exports), opts.stream);
-      // DIP-CA sees the real cache: its flags are the stream's (the simulator state that governs it)
-      const flags = (exports as unknown as { simCachedFlags(l: number, g: number): number }).simCachedFlags;
-      for (let l = 0; l < model.config.nLayers; l++) engine.setCachedFlags(l, flags(l, 0) >>> 0, flags(l, 1) >>> 0);
+    const threads = opts.threads ?? 1;
+    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new RangeError(`--threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
+    if (threads > 1 && opts.relaxed) throw new RangeError("--relaxed and --threads above 1 are separate builds: pick one");
+    const build: EngineBuild = opts.relaxed ? "relaxed" : threads > 1 ? "threads" : "default";
+    const bytes = opts.wasmBytes ?? (await defaultEngineBytes(build));
+    checkRuntimeRuns(bytes, build);
+    let exports: EngineExports;
+    let handles: ThreadHandle[] = [];
+    if (threads > 1) {
+      ({ exports, handles } = await Engine.startThreaded(bytes, opts.workerWasmBytes ?? (await defaultEngineBytes("thread-worker")), threads));
+    } else {
+      exports = await instantiateEngine(bytes);
     }
-    engine.setSparsity(opts.sparsity ?? { method: "dense" }, opts.calibration);
+    const engine = new Engine(exports as unknown as Wasm, model, dtype);
+    engine.deterministic = !opts.relaxed;
+    engine.threads = threads;
+    engine.threadHandles = handles;
+    engine.streamed = opts.stream !== undefined;
+    try {
+      engine.layOut();
+      if (opts.stream) {
+        engine.streamSetup = attachStream(exports as never, hostHooks(exports), opts.stream);
+        // DIP-CA sees the real cache: its flags are the stream's (the simulator state that governs it)
+        const flags = (exports as unknown as { simCachedFlags(l: number, g: number): number }).simCachedFlags;
+        for (let l = 0; l < model.config.nLayers; l++) engine.setCachedFlags(l, flags(l, 0) >>> 0, flags(l, 1) >>> 0);
+      }
+      engine.setSparsity(opts.sparsity ?? { method: "dense" }, opts.calibration);
+    } catch (e) {
+      engine.close(); // no workers left behind
+      throw e;
+    }
     return engine;
+  }
+
+  /** The threads build on a fresh shared memory, with threads-1 workers waiting in their loop. */
+  private static async startThreaded(bytes: BufferSource, workerBytes: BufferSource, threads: number): Promise<{ exports: EngineExports; handles: ThreadHandle[] }> {
+    checkThreadSupport();
+    checkRuntimeRuns(workerBytes, "thread-worker");
+    const memory = new WebAssembly.Memory({ initial: THREADS_INITIAL_PAGES, maximum: WASM32_MAX_PAGES, shared: true });
+    const exports = await instantiateEngine(bytes, memory);
+    const wasm = exports as unknown as Wasm;
+    if (typeof wasm.threadsSetup !== "function") throw new Error("threads: the engine wasm given is not the threads build (build/engine-threads.wasm)");
+    // a page's main thread may not block in Atomics.wait: there the engine spins instead
+    const canWait = typeof (globalThis as { document?: unknown }).document === "undefined" ? 1 : 0;
+    const job = wasm.threadsSetup(threads, canWait) >>> 0;
+    if (job === 0) throw new Error("threads: the engine wasm given is not the threads build (build/engine-threads.wasm), or it is out of memory");
+    const handles = await startThreads(await WebAssembly.compile(workerBytes), memory, job, threads);
+    return { exports, handles };
+  }
+
+  /** Stops the worker threads (if any); the engine keeps working on one thread. */
+  close(): void {
+    if (this.threadHandles.length === 0) return;
+    this.wasm.threadsStop();
+    for (const h of this.threadHandles) h.terminate();
+    this.threadHandles = [];
+    this.threads = 1;
+  }
+
+  /** Chunks of split products run so far: all, and those the calling thread ran (the rest ran on workers). */
+  threadChunks(): { all: number; onMain: number } {
+    if (typeof this.wasm.threadsChunks !== "function") return { all: 0, onMain: 0 };
+    return { all: this.wasm.threadsChunks(), onMain: this.wasm.threadsChunksOnMain() };
   }
 
   /** Bytes of weights (in `dtype`) plus the f32 KV cache the engine needs in wasm memory. */

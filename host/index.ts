@@ -9,6 +9,7 @@ export { loadHfTokenizerFile } from "./node/hf-tokenizer.js";
 export { readTraceFile, writeTraceFile } from "./node/trace-file.js";
 export { readCalibration, writeCalibration } from "./node/calibration-file.js";
 export { loadEngineWasmFromDisk, readEngineWasmBytes } from "./node/wasm.js";
+export { nodeThreadSpawner } from "./node/threads.js";
 export { startDemoServer } from "./node/serve.js";
 export type { DemoServer, ServeOptions } from "./node/serve.js";
 export { readAdaptersFile, writeAdaptersFile } from "./node/adapters-file.js";

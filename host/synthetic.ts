@@ -86,10 +86,11 @@ export function fillUniform(out: Float32Array, seed: number, scale: number): Flo
 
 /**
  * A LoadedModel of the given shape with seeded random weights (norm weights 1). Same shape and
- * seed, same weights, bit for bit. `seqLen` overrides the context length (KV cache size).
+ * seed, same weights, bit for bit. `seqLen` overrides the context length (KV cache size), `config`
+ * any other fields of the shape (tests use odd sizes).
  */
-export function syntheticModel(shape: SyntheticShape, seed = 1, opts: { seqLen?: number } = {}): LoadedModel {
-  const config = syntheticConfig(shape);
+export function syntheticModel(shape: SyntheticShape, seed = 1, opts: { seqLen?: number; config?: Partial<ModelConfig> } = {}): LoadedModel {
+  const config = { ...syntheticConfig(shape), ...opts.config };
   if (opts.seqLen !== undefined) config.seqLen = opts.seqLen;
   validateConfig(config, `synthetic:${shape}`);
   const c = config;

@@ -33,7 +33,38 @@ export function hostHooks(exports: EngineExports): EngineHostHooks {
   return hooks;
 }
 
-export async function instantiateEngine(wasmBytes: BufferSource | WebAssembly.Module): Promise<EngineExports> {
+/**
+ * The engine builds (package.json build:wasm), all from the same sources:
+ * default (build/engine.wasm): deterministic, bit-identical on every runtime;
+ * relaxed (build/engine-relaxed.wasm): f32 kernels use relaxed-SIMD multiply-add, results may differ between machines;
+ * threads (build/engine-threads.wasm): imports a shared memory and splits big products over worker
+ * threads, each running thread-worker (build/thread-worker.wasm); results bit-identical to default.
+ */
+export type EngineBuild = "default" | "relaxed" | "threads" | "thread-worker";
+export const ENGINE_BUILD_FILES: Record<EngineBuild, string> = {
+  default: "engine.wasm",
+  relaxed: "engine-relaxed.wasm",
+  threads: "engine-threads.wasm",
+  "thread-worker": "thread-worker.wasm",
+};
+
+/** Throws a clear error when this runtime cannot compile `bytes` (a build needing a wasm feature it lacks). */
+export function checkRuntimeRuns(bytes: BufferSource, build: EngineBuild): void {
+  if (WebAssembly.validate(bytes)) return;
+  if (build === "relaxed") {
+    throw new Error(
+      "this runtime cannot run the relaxed-SIMD engine (build/engine-relaxed.wasm uses f32x4.relaxed_madd): " +
+        "use Node >= 20 (the Node adapter turns on --experimental-wasm-relaxed-simd on Node 20), Deno >= 1.38 or Chromium >= 114, or run without --relaxed",
+    );
+  }
+  if (build === "threads" || build === "thread-worker") {
+    throw new Error(`this runtime cannot run the threads engine (build/${ENGINE_BUILD_FILES[build]} needs wasm threads: shared memory and atomics); run with --threads 1`);
+  }
+  throw new Error(`the engine wasm (build/${ENGINE_BUILD_FILES[build]}) does not validate in this runtime (does it support wasm SIMD?)`);
+}
+
+/** Instantiates an engine build; `memory` is the shared memory the threads build imports. */
+export async function instantiateEngine(wasmBytes: BufferSource | WebAssembly.Module, sharedMemory?: WebAssembly.Memory): Promise<EngineExports> {
   let memory: WebAssembly.Memory | undefined;
   const hooks: EngineHostHooks = {
     streamFetch(): void {
@@ -42,6 +73,7 @@ export async function instantiateEngine(wasmBytes: BufferSource | WebAssembly.Mo
   };
   const imports = {
     env: {
+      ...(sharedMemory ? { memory: sharedMemory } : {}),
       abort(msg: number, file: number, line: number, col: number): never {
         const m = memory ? readAsString(memory, msg) : "";
         const f = memory ? readAsString(memory, file) : "";
@@ -66,8 +98,8 @@ export async function instantiateEngine(wasmBytes: BufferSource | WebAssembly.Mo
   return exports;
 }
 
-/** Supplies the engine's wasm bytes when a caller gives none. */
-export type EngineWasmLoader = () => Promise<BufferSource>;
+/** Supplies the bytes of an engine build when a caller gives none (no argument: the default build). */
+export type EngineWasmLoader = (build?: EngineBuild) => Promise<BufferSource>;
 
 let defaultLoader: EngineWasmLoader | undefined;
 
@@ -76,12 +108,17 @@ export function setDefaultEngineWasm(loader: EngineWasmLoader | undefined): void
   defaultLoader = loader;
 }
 
+/** The bytes of an engine build from the registered loader; throws when none is registered (browsers: pass wasmBytes). */
+export async function defaultEngineBytes(build: EngineBuild = "default"): Promise<BufferSource> {
+  if (!defaultLoader) {
+    throw new Error(`no engine wasm: pass Engine.create(model, { wasmBytes }) with the bytes of build/${ENGINE_BUILD_FILES[build]} (e.g. from fetch), or import the Node adapter (host/node)`);
+  }
+  return defaultLoader(build);
+}
+
 /** A fresh instance of the default engine wasm; throws when no loader is registered (browsers: pass wasmBytes). */
 export async function loadDefaultEngineWasm(): Promise<EngineExports> {
-  if (!defaultLoader) {
-    throw new Error("no engine wasm: pass Engine.create(model, { wasmBytes }) with the bytes of build/engine.wasm (e.g. from fetch), or import the Node adapter (host/node)");
-  }
-  return instantiateEngine(await defaultLoader());
+  return instantiateEngine(await defaultEngineBytes());
 }
 
 /** @deprecated the old name of loadDefaultEngineWasm (on Node the adapter reads build/engine.wasm). */

@@ -1,7 +1,9 @@
 // Peer benchmark: dip against wllama (llama.cpp compiled to WebAssembly, @wllama/wllama from npm)
 // on the same GGUF files, in the same runtime (headless Chromium, pages on 127.0.0.1 with
 // COOP/COEP so SharedArrayBuffer and wasm threads are allowed), same prompt, same number of greedy
-// tokens. bench/README.md has the numbers and the method.
+// tokens. bench/README.md has the numbers and the method. Both engines run at every --threads
+// count (dip above 1: build/engine-threads.wasm with Web Workers). ratio_to_wllama is a dip row's
+// tok/s over wllama's at the same thread count, and a wllama row's over wllama's at 1 thread.
 //
 //   npm run bench:peers -- [--json] [--models stories260k,stories110m,qwen2.5-0.5b] [--dtypes f32,q8]
 //                          [--tokens 32] [--rounds 3] [--threads 1,2] [--dir /tmp/dip-peers] [--keep 0.5]
@@ -77,10 +79,14 @@ window.readBandwidth = async () => {
   return best;
 };
 
-window.runDip = async ({ url, dtype, methods, keep, prompt, tokens, rounds }) => {
+window.runDip = async ({ url, dtype, methods, keep, prompt, tokens, rounds, threads }) => {
   const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
   const model = loadModelFromBytes(bytes, url.split("/").pop());
-  const engine = await Engine.create(model, { wasmBytes, dtype });
+  // threads > 1: the threads build and its worker module (results bit-identical to 1 thread)
+  const fetchWasm = async (f) => new Uint8Array(await (await fetch(f)).arrayBuffer());
+  const engine = threads > 1
+    ? await Engine.create(model, { wasmBytes: await fetchWasm("/engine-threads.wasm"), workerWasmBytes: await fetchWasm("/thread-worker.wasm"), dtype, threads })
+    : await Engine.create(model, { wasmBytes, dtype });
   const tok = new SentencePieceTokenizer(model.vocab);
   const ids = tok.encode(prompt, { bos: true });
   const out = {};
@@ -98,6 +104,7 @@ window.runDip = async ({ url, dtype, methods, keep, prompt, tokens, rounds }) =>
   };
   for (const m of methods) once(m); // warm-up (compiles, touches every page)
   for (let r = 0; r < rounds; r++) for (const m of methods) (out[m] ??= []).push(once(m)); // interleaved
+  engine.close();
   const res = {};
   for (const m of methods) res[m] = { tok_s: median(out[m].map((x) => x.tok_s)), all: out[m].map((x) => x.tok_s), bytes_per_token: out[m][0].bytes_per_token, prompt_tokens: ids.length };
   return res;
@@ -147,7 +154,7 @@ const server = createServer((req, res) => {
     return res.end(PAGE);
   }
   let file;
-  if (path === "/engine.wasm") file = join(root, "build/engine.wasm");
+  if (["/engine.wasm", "/engine-threads.wasm", "/thread-worker.wasm"].includes(path)) file = join(root, "build", path.slice(1));
   for (const [prefix, base] of ROUTES) if (path.startsWith(prefix)) file = join(base, path.slice(prefix.length));
   if (!file || file.includes("..") || !existsSync(file) || !statSync(file).isFile()) {
     res.writeHead(404, headers);
@@ -206,21 +213,24 @@ try {
         }
         await page.close();
       }
-      log(`${model} ${dtype}: dip`);
-      page = await freshPage();
-      page.setDefaultTimeout(T);
-      let d;
-      try {
-        d = await call(page, "runDip", { url, dtype, methods: ["dense", "dip"], keep, prompt, tokens, rounds });
-        log(`  dip dense ${d.dense.tok_s.toFixed(2)} tok/s, dip@${keep} ${d.dip.tok_s.toFixed(2)} tok/s (prompt ${d.dense.prompt_tokens} tokens)`);
-      } catch (e) {
-        d = { error: String(e.message ?? e).split("\n")[0] };
-        log(`  dip failed: ${d.error}`);
+      const dip = {};
+      for (const threads of threadList) {
+        log(`${model} ${dtype}: dip ${threads}t`);
+        page = await freshPage();
+        page.setDefaultTimeout(T);
+        try {
+          dip[threads] = await call(page, "runDip", { url, dtype, methods: ["dense", "dip"], keep, prompt, tokens, rounds, threads });
+          const d = dip[threads];
+          log(`  dip ${threads}t dense ${d.dense.tok_s.toFixed(2)} tok/s, dip@${keep} ${d.dip.tok_s.toFixed(2)} tok/s (prompt ${d.dense.prompt_tokens} tokens)`);
+        } catch (e) {
+          dip[threads] = { error: String(e.message ?? e).split("\n")[0] };
+          log(`  dip ${threads}t failed: ${dip[threads].error}`);
+        }
+        await page.close();
       }
-      await page.close();
       // bytes a dense token reads in the GGUF's own types (wllama), from the tensor directory
       const ggufBytes = denseGgufBytesPerToken(file);
-      if (d.error && Object.values(w).every((x) => x.error)) log(`  both engines failed on ${model} ${dtype}`);
+      if (Object.values(dip).every((x) => x.error) && Object.values(w).every((x) => x.error)) log(`  both engines failed on ${model} ${dtype}`);
       const ref = w[1]?.tok_s;
       for (const t of threadList) {
         if (w[t]?.tok_s === undefined) {
@@ -229,9 +239,10 @@ try {
         }
         rows.push({ engine: "wllama", model, dtype, threads: t, method: "dense", tok_s: w[t].tok_s, ratio_to_wllama: ref ? w[t].tok_s / ref : null, ratio_to_bandwidth_limit: null, mb_per_token: ggufBytes / 1e6 });
       }
-      for (const m of ["dense", "dip"]) {
+      for (const t of threadList) for (const m of ["dense", "dip"]) {
+        const d = dip[t];
         const r = d[m];
-        rows.push({ engine: "dip", model, dtype, threads: 1, method: m === "dense" ? "dense" : `dip@${keep}`, tok_s: r?.tok_s ?? null, ratio_to_wllama: r && ref ? r.tok_s / ref : null, ratio_to_bandwidth_limit: null, mb_per_token: r ? r.bytes_per_token / 1e6 : null, ...(d.error ? { error: d.error } : {}) });
+        rows.push({ engine: "dip", model, dtype, threads: t, method: m === "dense" ? "dense" : `dip@${keep}`, tok_s: r?.tok_s ?? null, ratio_to_wllama: r && w[t]?.tok_s ? r.tok_s / w[t].tok_s : null, ratio_to_bandwidth_limit: null, mb_per_token: r ? r.bytes_per_token / 1e6 : null, ...(d.error ? { error: d.error } : {}) });
       }
     }
   }

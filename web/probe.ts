@@ -7,6 +7,10 @@ import { Sha256 } from "../host/sha256.js";
 import type { SparsitySpec } from "../host/sparsity.js";
 import type { LoadedModel } from "../host/model.js";
 import type { StreamPolicy, StreamSetup, WeightStream } from "../host/stream.js";
+import { syntheticModel } from "../host/synthetic.js";
+
+// Node runs this browser bundle too: it registers its worker_threads spawner here (test-builds.mjs)
+export { setThreadSpawner } from "../host/threads.js";
 
 export const PROBE_SPECS: Record<string, SparsitySpec> = {
   dense: { method: "dense" },
@@ -82,4 +86,58 @@ export async function greedyLogitsHashes(
     tokens[name] = seq;
   }
   return { hashes, tokens, bytesRead, cacheEntries: setup?.cacheEntries, minimumBytes: setup?.minimumBytes, stats };
+}
+
+/** The bytes of the four engine builds (host/wasm.ts EngineBuild). */
+export interface BuildBytes {
+  default: Uint8Array<ArrayBuffer>;
+  relaxed: Uint8Array<ArrayBuffer>;
+  threads: Uint8Array<ArrayBuffer>;
+  worker: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * The optional builds in this runtime (scripts/test-builds.mjs): the threads build at 2 threads
+ * against 1 thread on a synthetic model big enough to split every product (hashes must be equal),
+ * and the relaxed build against the default on the model (max |difference| of the logits).
+ */
+export async function buildChecks(modelBytes: Uint8Array, modelName: string, wasm: BuildBytes, tokens: number[]): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  const synthetic = syntheticModel("stories260k-shape", 5, { config: { dim: 256, hiddenDim: 700, nLayers: 2, nHeads: 8, nKvHeads: 4, vocabSize: 1001, seqLen: 16 } });
+  const ids = [1, 17, 400, 3, 999, 256, 42, 7];
+  const hashOf = (engine: Engine) => {
+    const h = new Sha256();
+    for (const t of ids) h.update(engine.step(t));
+    return h.hex();
+  };
+  for (const spec of Object.values(PROBE_SPECS)) {
+    const one = await Engine.create(synthetic, { wasmBytes: wasm.default, sparsity: spec });
+    const two = await Engine.create(synthetic, { wasmBytes: wasm.threads, workerWasmBytes: wasm.worker, threads: 2, sparsity: spec });
+    const same = hashOf(one) === hashOf(two);
+    two.close();
+    out[`threads2_identical_${spec.method}`] = same;
+  }
+  const model = loadModelFromBytes(modelBytes, modelName);
+  const exact = await Engine.create(model, { wasmBytes: wasm.default });
+  let relaxed: Engine;
+  try {
+    relaxed = await Engine.create(model, { wasmBytes: wasm.relaxed, relaxed: true });
+  } catch (e) {
+    out.relaxed_error = (e as Error).message;
+    return out;
+  }
+  let maxDiff = 0;
+  let differing = 0;
+  for (const t of tokens) {
+    const a = exact.step(t);
+    const b = relaxed.step(t);
+    for (let i = 0; i < a.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+      if (a[i] !== b[i]) differing++;
+    }
+  }
+  out.relaxed_deterministic = relaxed.deterministic;
+  out.relaxed_max_abs_diff = maxDiff;
+  out.relaxed_logits_differing = differing;
+  return out;
 }

@@ -3,6 +3,8 @@
 // own), so a kernel built from these is bit-identical to adding the columns singly, and to the
 // scalar references. Inlined into the column gather, the streamed gather and the LoRA update.
 
+import { madd } from "./madd";
+
 /** out[o] = (((out[o] + c0[o]*s0) + c1[o]*s1) + c2[o]*s2) + c3[o]*s3, o < n. */
 // @ts-ignore: decorator
 @inline export function axpy4F32(out: usize, c0: usize, c1: usize, c2: usize, c3: usize, s0: f32, s1: f32, s2: f32, s3: f32, n: i32): void {
@@ -14,10 +16,10 @@
   for (let o = 0; o < n4; o += 4) {
     const off = <usize>o << 2;
     let acc = v128.load(out + off);
-    acc = f32x4.add(acc, f32x4.mul(v128.load(c0 + off), v0));
-    acc = f32x4.add(acc, f32x4.mul(v128.load(c1 + off), v1));
-    acc = f32x4.add(acc, f32x4.mul(v128.load(c2 + off), v2));
-    acc = f32x4.add(acc, f32x4.mul(v128.load(c3 + off), v3));
+    acc = madd(acc, v128.load(c0 + off), v0);
+    acc = madd(acc, v128.load(c1 + off), v1);
+    acc = madd(acc, v128.load(c2 + off), v2);
+    acc = madd(acc, v128.load(c3 + off), v3);
     v128.store(out + off, acc);
   }
   for (let o = n4; o < n; o++) {
@@ -38,7 +40,7 @@
   const v = f32x4.splat(a);
   for (let i = 0; i < n4; i += 4) {
     const off = <usize>i << 2;
-    v128.store(out + off, f32x4.add(v128.load(out + off), f32x4.mul(v128.load(x + off), v)));
+    v128.store(out + off, madd(v128.load(out + off), v128.load(x + off), v));
   }
   for (let i = n4; i < n; i++) {
     const off = <usize>i << 2;

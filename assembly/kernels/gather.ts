@@ -11,6 +11,7 @@
 // bit-identical to the scalar reference.
 
 import { axpy4F32, axpyF32 } from "./axpy";
+import { madd } from "./madd";
 
 /**
  * SIMD: eight kept columns per pass (one load/store of out per eight weight columns; eight weight
@@ -18,9 +19,24 @@ import { axpy4F32, axpyF32 } from "./axpy";
  * four, then one at a time.
  */
 export function gatherColumnsF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32): void {
+  gatherColumnsStridedF32(out, wT, x, idx, nKept, nOut, <usize>nOut << 2);
+}
+
+/**
+ * Outputs [from, to) of gatherColumnsF32 (the share of one thread, assembly/threads/): every
+ * out[o] gets the same adds in the same order as in the whole product, so a split product is
+ * bit-identical to an unsplit one.
+ */
+export function gatherColumnsRangeF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, from: i32, to: i32): void {
+  const skip = <usize>from << 2;
+  gatherColumnsStridedF32(out + skip, wT + skip, x, idx, nKept, to - from, <usize>nOut << 2);
+}
+
+/** The kernel: nOut outputs from columns colBytes apart (colBytes = 4 * nOut for a whole product). */
+// @ts-ignore: decorator
+@inline function gatherColumnsStridedF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, colBytes: usize): void {
   const n4 = nOut & ~3;
-  const colBytes = <usize>nOut << 2;
-  memory.fill(out, 0, colBytes);
+  memory.fill(out, 0, <usize>nOut << 2);
   let k = 0;
   for (; k + 8 <= nKept; k += 8) {
     const ik = idx + (<usize>k << 2);
@@ -59,14 +75,14 @@ export function gatherColumnsF32(out: usize, wT: usize, x: usize, idx: usize, nK
     for (let o = 0; o < n4; o += 4) {
       const off = <usize>o << 2;
       let acc = v128.load(out + off);
-      acc = f32x4.add(acc, f32x4.mul(v128.load(c0 + off), v0));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(c1 + off), v1));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(c2 + off), v2));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(c3 + off), v3));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(c4 + off), v4));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(c5 + off), v5));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(c6 + off), v6));
-      acc = f32x4.add(acc, f32x4.mul(v128.load(c7 + off), v7));
+      acc = madd(acc, v128.load(c0 + off), v0);
+      acc = madd(acc, v128.load(c1 + off), v1);
+      acc = madd(acc, v128.load(c2 + off), v2);
+      acc = madd(acc, v128.load(c3 + off), v3);
+      acc = madd(acc, v128.load(c4 + off), v4);
+      acc = madd(acc, v128.load(c5 + off), v5);
+      acc = madd(acc, v128.load(c6 + off), v6);
+      acc = madd(acc, v128.load(c7 + off), v7);
       v128.store(out + off, acc);
     }
     for (let o = n4; o < nOut; o++) {

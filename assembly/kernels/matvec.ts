@@ -3,7 +3,10 @@
 //
 // Summation order is fixed and shared by the SIMD kernel and its scalar reference: four lane
 // accumulators (lane l sums elements i = l mod 4 of the 4-aligned prefix in order), combined as
-// (a0 + a1) + (a2 + a3), then the tail added in order. So both give bit-identical results.
+// (a0 + a1) + (a2 + a3), then the tail added in order. So both give bit-identical results (in the
+// default build; the relaxed build may fuse the lane multiply-adds, see madd.ts).
+
+import { madd } from "./madd";
 
 // @ts-ignore: decorator
 @inline function hsum(v: v128): f32 {
@@ -46,14 +49,14 @@ export function matvecF32(out: usize, w: usize, x: usize, rows: i32, cols: i32):
     for (let i = 0; i < cols4; i += 4) {
       const off = <usize>i << 2;
       const xv = v128.load(x + off);
-      a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + off), xv));
-      a1 = f32x4.add(a1, f32x4.mul(v128.load(w1 + off), xv));
-      a2 = f32x4.add(a2, f32x4.mul(v128.load(w2 + off), xv));
-      a3 = f32x4.add(a3, f32x4.mul(v128.load(w3 + off), xv));
-      a4 = f32x4.add(a4, f32x4.mul(v128.load(w4 + off), xv));
-      a5 = f32x4.add(a5, f32x4.mul(v128.load(w5 + off), xv));
-      a6 = f32x4.add(a6, f32x4.mul(v128.load(w6 + off), xv));
-      a7 = f32x4.add(a7, f32x4.mul(v128.load(w7 + off), xv));
+      a0 = madd(a0, v128.load(w0 + off), xv);
+      a1 = madd(a1, v128.load(w1 + off), xv);
+      a2 = madd(a2, v128.load(w2 + off), xv);
+      a3 = madd(a3, v128.load(w3 + off), xv);
+      a4 = madd(a4, v128.load(w4 + off), xv);
+      a5 = madd(a5, v128.load(w5 + off), xv);
+      a6 = madd(a6, v128.load(w6 + off), xv);
+      a7 = madd(a7, v128.load(w7 + off), xv);
     }
     const o = out + (<usize>r << 2);
     store<f32>(o, dotTail(hsum(a0), w0, x, cols4, cols));
@@ -77,10 +80,10 @@ export function matvecF32(out: usize, w: usize, x: usize, rows: i32, cols: i32):
     for (let i = 0; i < cols4; i += 4) {
       const off = <usize>i << 2;
       const xv = v128.load(x + off);
-      a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + off), xv));
-      a1 = f32x4.add(a1, f32x4.mul(v128.load(w1 + off), xv));
-      a2 = f32x4.add(a2, f32x4.mul(v128.load(w2 + off), xv));
-      a3 = f32x4.add(a3, f32x4.mul(v128.load(w3 + off), xv));
+      a0 = madd(a0, v128.load(w0 + off), xv);
+      a1 = madd(a1, v128.load(w1 + off), xv);
+      a2 = madd(a2, v128.load(w2 + off), xv);
+      a3 = madd(a3, v128.load(w3 + off), xv);
     }
     store<f32>(out + (<usize>r << 2), dotTail(hsum(a0), w0, x, cols4, cols));
     store<f32>(out + (<usize>(r + 1) << 2), dotTail(hsum(a1), w1, x, cols4, cols));
@@ -109,10 +112,10 @@ export function matvecF32Rows4(out: usize, w: usize, x: usize, rows: i32, cols: 
     for (let i = 0; i < cols4; i += 4) {
       const off = <usize>i << 2;
       const xv = v128.load(x + off);
-      a0 = f32x4.add(a0, f32x4.mul(v128.load(w0 + off), xv));
-      a1 = f32x4.add(a1, f32x4.mul(v128.load(w1 + off), xv));
-      a2 = f32x4.add(a2, f32x4.mul(v128.load(w2 + off), xv));
-      a3 = f32x4.add(a3, f32x4.mul(v128.load(w3 + off), xv));
+      a0 = madd(a0, v128.load(w0 + off), xv);
+      a1 = madd(a1, v128.load(w1 + off), xv);
+      a2 = madd(a2, v128.load(w2 + off), xv);
+      a3 = madd(a3, v128.load(w3 + off), xv);
     }
     store<f32>(out + (<usize>r << 2), dotTail(hsum(a0), w0, x, cols4, cols));
     store<f32>(out + (<usize>(r + 1) << 2), dotTail(hsum(a1), w1, x, cols4, cols));
@@ -130,7 +133,7 @@ export function dotF32(w: usize, x: usize, cols: i32): f32 {
   let a = f32x4.splat(0);
   for (let i = 0; i < cols4; i += 4) {
     const off = <usize>i << 2;
-    a = f32x4.add(a, f32x4.mul(v128.load(w + off), v128.load(x + off)));
+    a = madd(a, v128.load(w + off), v128.load(x + off));
   }
   return dotTail(hsum(a), w, x, cols4, cols);
 }

@@ -1,10 +1,16 @@
 // The weight dtype of the loaded model and the kernels that go with it: f32, or q8 (int8 blocks of
 // 32 with an f32 scale, assembly/kernels/q8.ts). The forward pass calls these and never branches
 // on the dtype itself. Norm weights and biases stay f32.
+//
+// In the threads build (ASC_FEATURE_THREADS, a compile-time constant; assembly/threads/) the big
+// f32 products are split by output ranges over the thread pool; results are bit-identical to one
+// thread. q8 products run on one thread until their kernels get a range form (threads/jobs.ts).
 
 import { matvecF32, matvecRowsF32 } from "../kernels/matvec";
 import { gatherColumnsF32 } from "../kernels/gather";
 import { dequantRowQ8, gatherColumnsQ8, matvecQ8, matvecRowsQ8, q8Blocks } from "../kernels/q8";
+import { KERNEL_GATHER_F32, KERNEL_MATVEC_F32 } from "../threads/jobs";
+import { MIN_PARALLEL_WEIGHTS, parallelFor, poolThreads } from "../threads/pool";
 
 export const DTYPE_F32 = 0;
 export const DTYPE_Q8 = 1;
@@ -14,9 +20,16 @@ export function setWeightDtype(dtype: i32): void {
   weightDtype = dtype;
 }
 
+/** Whether a product of n x m weights is shared by the threads (threads build only). */
+// @ts-ignore: decorator
+@inline function split(n: i32, m: i32): bool {
+  return poolThreads > 1 && <i64>n * m >= MIN_PARALLEL_WEIGHTS;
+}
+
 /** out = W x for a row-major [rows x cols] matrix. */
 export function linear(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
   if (weightDtype == DTYPE_Q8) matvecQ8(out, w, x, rows, cols);
+  else if (ASC_FEATURE_THREADS && split(rows, cols)) parallelFor(KERNEL_MATVEC_F32, out, w, x, 0, 0, rows, cols);
   else matvecF32(out, w, x, rows, cols);
 }
 
@@ -29,6 +42,7 @@ export function linearRows(out: usize, w: usize, x: usize, rowIdx: usize, nRows:
 /** out = sum over kept inputs j of x[j] * WT[j, :] for an input-major [nIn x nOut] matrix. */
 export function gatherColumns(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
   if (weightDtype == DTYPE_Q8) gatherColumnsQ8(out, wT, x, idx, nKept, nIn, nOut);
+  else if (ASC_FEATURE_THREADS && split(nKept, nOut)) parallelFor(KERNEL_GATHER_F32, out, wT, x, idx, nKept, nOut, 0);
   else gatherColumnsF32(out, wT, x, idx, nKept, nOut);
 }
 

@@ -6,7 +6,7 @@ import type { Argv, ArgumentsCamelCase } from "yargs";
 import { Engine, type WeightDtype } from "../engine.js";
 import { isSyntheticShape, syntheticModel, SYNTHETIC_SHAPES } from "../synthetic.js";
 import { maskKeeps, METHODS, needsCalibration, normalizeSpec, specLabel, type Method, type SparsitySpec } from "../sparsity.js";
-import { openModel, UsageError, type ModelArgs } from "./common.js";
+import { buildFields, buildNote, buildOptions, openModel, UsageError, withEngineBuild, type ModelArgs } from "./common.js";
 import type { WeightBytes } from "../engine.js";
 
 interface Args extends ModelArgs {
@@ -26,7 +26,7 @@ export const benchCommand = {
   command: "bench",
   describe: "decode tokens/s: dense vs a sparsity method on the same engine, against the ideal from bytes read",
   builder: (y: Argv) =>
-    y
+    withEngineBuild(y)
       .option("synthetic", { type: "string", describe: `random weights of a real shape: ${SYNTHETIC_SHAPES.join("|")}` })
       .option("model", { type: "string", describe: "model file (.gguf or llama2.c .bin) instead of --synthetic" })
       .option("tokenizer", { type: "string", describe: "tokenizer for --model (see dip generate)" })
@@ -56,6 +56,7 @@ export const benchCommand = {
       throw new UsageError(`--method ${a.method}: bench runs glu, dip or dip-ca (dense is always the baseline; cats and dip-threshold need a calibration)`);
     }
     const specs = keeps.map((keep) => normalizeSpec({ method, keep }));
+    if (a.clock === "cpu" && (a.threads ?? 1) > 1) throw new UsageError("--clock cpu adds up the CPU time of all threads: use --clock wall with --threads");
 
     const t0 = performance.now();
     const { engine, bos, name } = await openForBench(a);
@@ -111,10 +112,13 @@ export const benchCommand = {
       clock: a.clock,
       dense_cpu_share: median(dense.map((r) => r.cpuShare)),
       measured_dense_bytes_per_token: dense[0].bytesPerToken,
+      ...buildFields(engine),
     };
 
-    const timing = `${a.tokens} greedy tokens from BOS, median of ${a.rounds} rounds, ${a.clock} clock`;
-    if (!a.json && meta.dense_cpu_share < 0.95) {
+    const timing =
+      `${a.tokens} greedy tokens from BOS, median of ${a.rounds} rounds, ${a.clock} clock` +
+      `${engine.threads > 1 ? `, ${engine.threads} threads` : ""}${buildNote(engine) ? `; ${buildNote(engine)}` : ""}`;
+    if (!a.json && engine.threads === 1 && meta.dense_cpu_share < 0.95) {
       process.stderr.write(`note: the timed steps got ${(meta.dense_cpu_share * 100).toFixed(0)}% of a core (other processes are running); --clock cpu leaves that out\n`);
     }
     if (a.json) {
@@ -143,7 +147,7 @@ export const benchCommand = {
   },
 };
 
-interface Run {
+export interface Run {
   tokS: number;
   /** CPU time / wall time of the timed steps: below ~0.95, other processes held the core */
   cpuShare: number;
@@ -156,7 +160,7 @@ interface Run {
  * is untimed and whose next `tokens` steps are timed. Every run covers the same positions, so the
  * attention work is the same for dense and the method.
  */
-function decodeRun(engine: Engine, spec: SparsitySpec, bos: number, tokens: number, warmup: number, cpuClock: boolean): Run {
+export function decodeRun(engine: Engine, spec: SparsitySpec, bos: number, tokens: number, warmup: number, cpuClock: boolean): Run {
   engine.setSparsity(spec);
   engine.reset();
   let t = bos;
@@ -187,7 +191,7 @@ async function openForBench(a: Args): Promise<{ engine: Engine; bos: number; nam
     if (!isSyntheticShape(a.synthetic)) throw new UsageError(`--synthetic ${a.synthetic}: supported shapes are ${SYNTHETIC_SHAPES.join(", ")}`);
     const model = syntheticModel(a.synthetic, a.seed);
     // the model generates its tensors on access; the engine keeps the only copy
-    return { engine: await Engine.create(model, { dtype: (a.dtype ?? "f32") as WeightDtype }), bos: 1, name: model.name };
+    return { engine: await Engine.create(model, { dtype: (a.dtype ?? "f32") as WeightDtype, ...buildOptions(a) }), bos: 1, name: model.name };
   }
   const o = await openModel(a);
   return { engine: o.engine, bos: o.model.vocab?.bosId ?? 1, name: o.model.name };

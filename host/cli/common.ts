@@ -23,10 +23,37 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-export interface ModelArgs {
+export interface ModelArgs extends BuildArgs {
   model?: string;
   tokenizer?: string;
   dtype?: string;
+}
+
+export interface BuildArgs {
+  relaxed?: boolean;
+  threads?: number;
+}
+
+/** --relaxed and --threads: which engine build runs (host/wasm.ts EngineBuild). */
+export function withEngineBuild<T>(y: Argv<T>) {
+  return y
+    .option("relaxed", { type: "boolean", default: false, describe: "relaxed-SIMD build: fused multiply-add where the machine has it; results may differ between machines" })
+    .option("threads", { type: "number", default: 1, describe: "threads sharing each big f32 product (wasm threads + workers); results are bit-identical to 1" });
+}
+
+/** Engine.create options of --relaxed / --threads (Engine.create checks them). */
+export function buildOptions(a: BuildArgs): { relaxed: boolean; threads: number } {
+  return { relaxed: a.relaxed ?? false, threads: a.threads ?? 1 };
+}
+
+/** What JSON outputs say about the build: deterministic is false for --relaxed. */
+export function buildFields(engine: Engine): { deterministic: boolean; threads: number } {
+  return { deterministic: engine.deterministic, threads: engine.threads };
+}
+
+/** The line text outputs add for a non-deterministic build ("" for the default build). */
+export function buildNote(engine: Engine): string {
+  return engine.deterministic ? "" : "relaxed SIMD: results may differ between machines";
 }
 
 export function withModel<T>(y: Argv<T>) {
@@ -86,7 +113,7 @@ export async function openModel(a: ModelArgs): Promise<Opened> {
   const path = resolveModelPath(a.model);
   await verifyAgainstManifest(path);
   const { model, tokenizer } = await loadWithTokenizer(path, a.tokenizer);
-  const engine = await Engine.create(model, { dtype: (a.dtype ?? model.storedDtype ?? "f32") as WeightDtype });
+  const engine = await Engine.create(model, { dtype: (a.dtype ?? model.storedDtype ?? "f32") as WeightDtype, ...buildOptions(a) });
   return { model, tokenizer, engine, path };
 }
 

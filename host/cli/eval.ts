@@ -1,5 +1,5 @@
 import type { Argv, ArgumentsCamelCase } from "yargs";
-import { applySparsity, openModel, progress, readStories, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
+import { applySparsity, buildFields, buildNote, openModel, progress, readStories, withEngineBuild, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
 import { perplexity, tokenStream } from "../eval.js";
 import { specLabel } from "../sparsity.js";
 import { MaskRecorder } from "../sim/run.js";
@@ -19,7 +19,7 @@ export const evalCommand = {
   command: "eval",
   describe: "perplexity over stories of a text file (protocol of fixtures/stories260K/perplexity.json)",
   builder: (y: Argv) =>
-    withStream(withSparsity(withModel(y)))
+    withEngineBuild(withStream(withSparsity(withModel(y))))
       .option("text", { type: "string", describe: "text file of stories separated by <|endoftext|> (default: TinyStories valid sample)" })
       .option("stories", { type: "number", default: 200, describe: "how many stories" })
       .option("first-story", { type: "number", default: 0, describe: "index of the first story" })
@@ -51,13 +51,14 @@ export const evalCommand = {
     streamed?.stream.close();
     if (a["trace-out"]) await writeTraceFile(a["trace-out"]!, recorder!.trace({ ppl: r.ppl, mean_nll: r.mean_nll, tokens: r.tokens, text: file, stories: stories.length }));
     const label = specLabel(spec) + (a.adapters ? ` + LoRA r${o.engine.adapterSettings!.rank}` : "");
-    const out = { model: o.model.name, method: spec.method, spec, label, adapters: a.adapters ?? null, stories: stories.length, ...r, ...(streamOut ?? {}) };
+    const out = { model: o.model.name, method: spec.method, spec, label, adapters: a.adapters ?? null, stories: stories.length, ...r, ...(streamOut ?? {}), ...buildFields(o.engine) };
     if (a.json) process.stdout.write(JSON.stringify(out) + "\n");
     else {
       if (streamOut) process.stderr.write(formatStreamSummary(streamOut));
       process.stdout.write(
         `${out.label}: ppl ${r.ppl.toFixed(4)} (mean NLL ${r.mean_nll.toFixed(5)}) over ${r.tokens} tokens of ${stories.length} stories; ` +
-          `MLP density ${(r.mlp_density * 100).toFixed(1)}%, ${(r.weight_bytes_per_token / 1e6).toFixed(3)} MB weights/token\n`,
+          `MLP density ${(r.mlp_density * 100).toFixed(1)}%, ${(r.weight_bytes_per_token / 1e6).toFixed(3)} MB weights/token` +
+          `${buildNote(o.engine) ? `; ${buildNote(o.engine)}` : ""}\n`,
       );
     }
   },

@@ -1,5 +1,5 @@
 import type { Argv, ArgumentsCamelCase } from "yargs";
-import { applySparsity, openModel, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
+import { applySparsity, buildFields, buildNote, openModel, withEngineBuild, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
 import { generate } from "../generate.js";
 import { specLabel } from "../sparsity.js";
 import { MaskRecorder } from "../sim/run.js";
@@ -21,7 +21,7 @@ export const generateCommand = {
   command: "generate",
   describe: "generate text from a prompt (streams to stdout)",
   builder: (y: Argv) =>
-    withStream(withSparsity(withModel(y)))
+    withEngineBuild(withStream(withSparsity(withModel(y))))
       .option("prompt", { type: "string", default: "", describe: "prompt text" })
       .option("steps", { type: "number", default: 256, describe: "forward passes, prompt included (BOS + at most this many tokens)" })
       .option("temperature", { type: "number", default: 1.0, describe: "0 = greedy" })
@@ -70,6 +70,7 @@ export const generateCommand = {
           seed: a.seed,
           temperature: a.temperature,
           top_p: a["top-p"],
+          ...buildFields(o.engine),
           ...(stream ? { decode_tok_s: result.tok_s, ...stream } : {}),
         }) + "\n",
       );
@@ -77,10 +78,12 @@ export const generateCommand = {
     }
     process.stdout.write("\n");
     if (stream) process.stderr.write(formatStreamSummary(stream));
+    if (buildNote(o.engine)) process.stderr.write(`[${buildNote(o.engine)}]\n`);
     if (a.summary) {
       process.stderr.write(
         `\n[${o.model.name} | ${specLabel(spec)}] ${result.generated_tokens} tokens at ${result.tok_s.toFixed(1)} tok/s, ` +
-          `MLP density ${(mlpDensity * 100).toFixed(1)}%, ${(weightBytesPerToken / 1e6).toFixed(3)} MB of weights read per token\n`,
+          `MLP density ${(mlpDensity * 100).toFixed(1)}%, ${(weightBytesPerToken / 1e6).toFixed(3)} MB of weights read per token` +
+          `${o.engine.threads > 1 ? `, ${o.engine.threads} threads` : ""}${buildNote(o.engine) ? ` (${buildNote(o.engine)})` : ""}\n`,
       );
     }
   },

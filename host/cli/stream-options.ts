@@ -9,7 +9,7 @@ import { STREAM_POLICIES, StreamBudgetError, type StreamPolicy } from "../stream
 import { parseSize } from "../sim/devices.js";
 import type { MaskTrace } from "../sim/trace.js";
 import { formatStreamSummary, resetStreamCounters as resetCounters, streamReport as report, type StreamReport } from "../stream-report.js";
-import { tokenizerFor, UsageError, type ModelArgs, type Opened } from "./common.js";
+import { buildOptions, tokenizerFor, UsageError, type ModelArgs, type Opened } from "./common.js";
 
 export interface StreamArgs {
   stream?: boolean;
@@ -52,6 +52,7 @@ export async function openStreamed(a: ModelArgs & StreamArgs): Promise<StreamOpe
     stream.stream.flashGBps = gbps;
     const engine = await Engine.create(stream.model, {
       dtype: "f32" as WeightDtype,
+      ...buildOptions(a),
       stream: { source: stream.stream, dramBytes, policy: policy as StreamPolicy, stageBytes: a["stage-bytes"] !== undefined ? parseSize(a["stage-bytes"], "--stage-bytes") : undefined },
     });
     const tokenizer = await tokenizerFor(stream.model, path);

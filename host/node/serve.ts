@@ -7,6 +7,7 @@ import { createServer, type Server } from "node:http";
 import { basename, extname, resolve, sep } from "node:path";
 import type { AddressInfo } from "node:net";
 import { projectRoot } from "../paths.js";
+import { ENGINE_BUILD_FILES } from "../wasm.js";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -43,7 +44,9 @@ export interface DemoServer {
 function candidates(pathname: string, o: ServeOptions): string[] {
   const root = projectRoot();
   if (pathname === "/" || pathname === "/index.html") return [resolve(root, "web", "index.html")];
-  if (pathname === "/engine.wasm") return [resolve(root, "build", "engine.wasm")];
+  // the engine builds (host/wasm.ts ENGINE_BUILD_FILES): default, relaxed SIMD, threads + worker
+  const build = Object.values(ENGINE_BUILD_FILES).find((f) => pathname === `/${f}`);
+  if (build) return [resolve(root, "build", build)];
   if (pathname === `/models/${basename(o.modelPath)}`) return [o.modelPath];
   if (o.streamPath && pathname === `/models/${basename(o.streamPath)}`) return [o.streamPath];
   if (o.extra?.[pathname]) return [o.extra[pathname]];

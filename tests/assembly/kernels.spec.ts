@@ -1,7 +1,7 @@
 // Kernels against their scalar references (bit-identical by design: shared summation order) and
 // against hand-computed cases. Sizes are odd on purpose: the SIMD tails must be right.
 import { matvecF32, matvecF32Scalar, matvecRowsF32 } from "../../assembly/kernels/matvec";
-import { gatherColumnsF32, gatherColumnsF32Scalar } from "../../assembly/kernels/gather";
+import { gatherColumnsF32, gatherColumnsF32Scalar, gatherColumnsRangeF32 } from "../../assembly/kernels/gather";
 import { selectTopK, selectAbove, kthLargest } from "../../assembly/kernels/topk";
 import { rmsnorm, softmax } from "../../assembly/kernels/elementwise";
 import { buildRopeTable, applyRope, ROPE_INTERLEAVED, ROPE_HALF } from "../../assembly/kernels/rope";
@@ -101,6 +101,30 @@ describe("gatherColumnsF32", () => {
     gatherColumnsF32(a, wT, x, idx, nIn, nOut);
     matvecF32Scalar(b, w, x, nOut, nIn);
     for (let o = 0; o < nOut; o++) expect(Mathf.abs(f(a, o) - f(b, o)) < 1e-5).toBe(true);
+  });
+
+  it("output ranges (thread shares) equal the whole product bit for bit and write nothing else", () => {
+    const nIn = 23, nOut = 37; // odd: ranges start and end off the 4-lane grid
+    const wT = buf(nIn * nOut);
+    const x = buf(nIn);
+    const idx = buf(nIn);
+    const whole = buf(nOut);
+    const parts = buf(nOut);
+    fillRandom(wT, nIn * nOut);
+    fillRandom(x, nIn);
+    let k = 0;
+    for (let j = 0; j < nIn; j += 2) {
+      store<u32>(idx + (<usize>k << 2), j);
+      k++;
+    }
+    gatherColumnsF32(whole, wT, x, idx, k, nOut);
+    for (let o = 0; o < nOut; o++) setF(parts, o, 99);
+    const cuts: i32[] = [0, 3, 4, 17, 18, 33, 37];
+    for (let c = 0; c + 1 < cuts.length; c++) {
+      gatherColumnsRangeF32(parts, wT, x, idx, k, nOut, cuts[c], cuts[c + 1]);
+      for (let o = cuts[c + 1]; o < nOut; o++) expect(f(parts, o)).toBe(99); // untouched past the range
+    }
+    expect(bitsEqual(whole, parts, nOut)).toBe(true);
   });
 
   it("reads nothing for an empty mask (output is zero)", () => {

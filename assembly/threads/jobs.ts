@@ -1,0 +1,86 @@
+// Work sharing for the threads build (build/engine-threads.wasm + build/thread-worker.wasm).
+// One job at a time: the main instance writes a kernel id and its arguments into a job block in
+// shared memory and wakes the workers; then every thread, the main one included, claims chunks of
+// the job's OUTPUTS until none are left, and the main waits until every chunk is finished.
+// Each output element is computed by exactly the instructions a single thread would use, whichever
+// thread runs its chunk: a split product is bit-identical to the unsplit one
+// (tests/threads.test.ts, npm run test:builds).
+//
+// Chunks are claimed, not assigned: on a machine shared with other processes a worker may not run
+// for a while, and then the main (or another worker) takes its chunks instead of waiting for it.
+// A claim is a compare-exchange on one 64-bit word (job number << 32 | next chunk), so a worker
+// that wakes after its job is over cannot claim anything of the next one.
+//
+// Both modules compile this file, so the kernels a worker runs are the same source as the main's.
+//
+// Making a kernel splittable: give it a range form that computes only outputs [from, to) of the
+// whole product with the same per-output instruction sequence (gatherColumnsRangeF32; an f32
+// row-major matvec needs none, its rows are independent: offset out and W; a q8 one must find the
+// scales of row `from` from the whole matrix's row count). Chunk bounds are multiples of 32, so a
+// q8 gather's range covers whole blocks. Then add a KERNEL_* id and a case in runRange below, call
+// parallelFor (pool.ts) from the kernel's wrapper in model/linear.ts, and add the dtype to
+// tests/threads.test.ts (bit-identical to one thread).
+
+import { matvecF32 } from "../kernels/matvec";
+import { gatherColumnsRangeF32 } from "../kernels/gather";
+
+// Job block: byte offsets; the three words threads write on their own cache lines.
+export const JOB_SEQ: usize = 0; // i32 job number, bumped by the main instance per job (workers wait on it)
+export const JOB_CLAIM: usize = 64; // i64: job number << 32 | next unclaimed chunk
+export const JOB_FINISHED: usize = 128; // i32 chunks finished (the main waits on it)
+export const JOB_KERNEL: usize = 192;
+export const JOB_OUT: usize = 196;
+export const JOB_W: usize = 200;
+export const JOB_X: usize = 204;
+export const JOB_IDX: usize = 208;
+export const JOB_COUNT: usize = 212; // kept inputs of a gather
+export const JOB_N: usize = 216; // outputs (rows of a matvec, outputs of a gather)
+export const JOB_COLS: usize = 220; // matvec: columns
+export const JOB_CHUNK: usize = 224; // outputs per chunk
+export const JOB_CHUNKS: usize = 228; // chunks of this job
+export const JOB_BYTES: usize = 256;
+
+export const KERNEL_STOP: i32 = -1;
+export const KERNEL_MATVEC_F32: i32 = 1;
+export const KERNEL_GATHER_F32: i32 = 2;
+
+/**
+ * Spins (atomic loads, well under a millisecond) before sleeping in memory.atomic.wait. Jobs follow
+ * each other within tens of microseconds during a token, and a thread woken from sleep may wait
+ * for the scheduler far longer than that when the machine is busy.
+ */
+export const SPINS: i32 = 1 << 18;
+
+/** Claims and runs chunks of job number `seq` until none are left (or the job is over); returns how many it ran. */
+export function runChunks(job: usize, seq: i32): i32 {
+  const chunks = load<i32>(job + JOB_CHUNKS);
+  let ran = 0;
+  while (true) {
+    const claim = atomic.load<i64>(job + JOB_CLAIM);
+    const c = <i32>claim;
+    if (<i32>(claim >>> 32) != seq || c >= chunks) return ran;
+    if (atomic.cmpxchg<i64>(job + JOB_CLAIM, claim, claim + 1) != claim) continue; // another thread took it
+    const n = load<i32>(job + JOB_N);
+    const size = load<i32>(job + JOB_CHUNK);
+    runRange(job, c * size, min(n, (c + 1) * size));
+    atomic.add<i32>(job + JOB_FINISHED, 1);
+    atomic.notify(job + JOB_FINISHED, 1);
+    ran++;
+  }
+}
+
+/** Outputs [from, to) of the job's kernel. */
+function runRange(job: usize, from: i32, to: i32): void {
+  const out = <usize>load<u32>(job + JOB_OUT);
+  const w = <usize>load<u32>(job + JOB_W);
+  const x = <usize>load<u32>(job + JOB_X);
+  const kernel = load<i32>(job + JOB_KERNEL);
+  if (kernel == KERNEL_MATVEC_F32) {
+    const cols = load<i32>(job + JOB_COLS);
+    matvecF32(out + (<usize>from << 2), w + <usize>from * (<usize>cols << 2), x, to - from, cols);
+  } else if (kernel == KERNEL_GATHER_F32) {
+    gatherColumnsRangeF32(out, w, x, <usize>load<u32>(job + JOB_IDX), load<i32>(job + JOB_COUNT), load<i32>(job + JOB_N), from, to);
+  } else {
+    unreachable();
+  }
+}

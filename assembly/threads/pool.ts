@@ -1,0 +1,90 @@
+// The main instance's side of the work sharing (jobs.ts): the job block, and parallelFor.
+// Only the threads build calls into this (model/linear.ts checks ASC_FEATURE_THREADS, a
+// compile-time constant, so other builds leave it out).
+
+import { arenaAlloc } from "../arena";
+import { JOB_BYTES, JOB_CHUNK, JOB_CHUNKS, JOB_CLAIM, JOB_COLS, JOB_COUNT, JOB_FINISHED, JOB_IDX, JOB_KERNEL, JOB_N, JOB_OUT, JOB_SEQ, JOB_W, JOB_X, KERNEL_STOP, runChunks, SPINS } from "./jobs";
+
+let job: usize = 0;
+let seq: i32 = 0;
+/** threads sharing each job, this one included (1: no pool) */
+export let poolThreads: i32 = 1;
+/** whether this thread may sleep in memory.atomic.wait (not on a browser page's main thread) */
+let mayWait = false;
+
+/** Work below this many weights per product runs on one thread (waking workers costs more). */
+export const MIN_PARALLEL_WEIGHTS: i32 = 1 << 16;
+/** About this many chunks per thread, so a thread that is held up leaves work the others can take... */
+const CHUNKS_PER_THREAD: i32 = 4;
+/** ...but at least 256 outputs each: a gather's chunk reads a run of each kept column that long. */
+const MIN_CHUNK: i32 = 256;
+/** Chunks start on multiples of 32 outputs: 128 bytes of f32 output, and whole q8 blocks. */
+const CHUNK_ALIGN: i32 = 32;
+
+/** Chunks run so far, all and by this thread (the workers' share is reported by benchmarks). */
+let chunksAll: f64 = 0;
+let chunksMain: f64 = 0;
+/** Whether this thread claims chunks too (tests switch it off so every chunk runs on a worker). */
+let mainWorks = true;
+
+export function threadsChunks(): f64 {
+  return chunksAll;
+}
+
+export function threadsChunksOnMain(): f64 {
+  return chunksMain;
+}
+
+export function threadsMainWorks(on: i32): void {
+  mainWorks = on != 0;
+}
+
+/** Makes the job block for `threads` threads; returns its address for the workers (0: out of memory). */
+export function threadsSetup(threads: i32, canWait: i32): usize {
+  if (!ASC_FEATURE_THREADS) return 0; // this build has no threads
+  if (job == 0) job = arenaAlloc(JOB_BYTES);
+  if (job == 0) return 0;
+  poolThreads = threads;
+  mayWait = canWait != 0;
+  return job;
+}
+
+/** Tells the workers to return from workerLoop; later products run on this thread alone. */
+export function threadsStop(): void {
+  if (!ASC_FEATURE_THREADS || job == 0 || poolThreads <= 1) return;
+  if (ASC_FEATURE_THREADS) {
+    store<i32>(job + JOB_KERNEL, KERNEL_STOP);
+    atomic.store<i32>(job + JOB_SEQ, ++seq);
+    atomic.notify(job + JOB_SEQ, poolThreads - 1);
+  }
+  poolThreads = 1;
+}
+
+/** Runs a kernel of jobs.ts over n outputs, in chunks claimed by this thread and the workers. */
+export function parallelFor(kernel: i32, out: usize, w: usize, x: usize, idx: usize, count: i32, n: i32, cols: i32): void {
+  const per = poolThreads * CHUNKS_PER_THREAD;
+  const size = max(MIN_CHUNK, ((n + per - 1) / per + CHUNK_ALIGN - 1) & ~(CHUNK_ALIGN - 1));
+  const chunks = (n + size - 1) / size;
+  store<i32>(job + JOB_KERNEL, kernel);
+  store<u32>(job + JOB_OUT, <u32>out);
+  store<u32>(job + JOB_W, <u32>w);
+  store<u32>(job + JOB_X, <u32>x);
+  store<u32>(job + JOB_IDX, <u32>idx);
+  store<i32>(job + JOB_COUNT, count);
+  store<i32>(job + JOB_N, n);
+  store<i32>(job + JOB_COLS, cols);
+  store<i32>(job + JOB_CHUNK, size);
+  store<i32>(job + JOB_CHUNKS, chunks);
+  seq++;
+  atomic.store<i32>(job + JOB_FINISHED, 0);
+  atomic.store<i64>(job + JOB_CLAIM, (<i64>seq << 32) | 0); // claims of older jobs now fail
+  atomic.store<i32>(job + JOB_SEQ, seq); // sequentially consistent: publishes everything above
+  atomic.notify(job + JOB_SEQ, poolThreads - 1);
+  if (mainWorks) chunksMain += runChunks(job, seq);
+  chunksAll += chunks;
+  let finished = atomic.load<i32>(job + JOB_FINISHED);
+  for (let spins = 0; finished != chunks; spins++) {
+    if (mayWait && spins >= SPINS) atomic.wait<i32>(job + JOB_FINISHED, finished, -1);
+    finished = atomic.load<i32>(job + JOB_FINISHED);
+  }
+}

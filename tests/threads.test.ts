@@ -1,0 +1,97 @@
+// The optional builds: threads (bit-identical to one thread) and relaxed SIMD (close, not exact).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Engine } from "../host/engine.js";
+import { syntheticModel } from "../host/synthetic.js";
+import type { SparsitySpec } from "../host/sparsity.js";
+import { readEngineWasmBytes } from "../host/node/wasm.js";
+import { maxAbsDiff, readF32, readJson, storiesFixture, storiesModel } from "./helpers.js";
+
+// Odd sizes so the thread shares are uneven and not multiples of 4: every product of the forward
+// pass (q 256x256, gate/up 700x256 at keep 0.5, LM head 1001x256) is big enough to be split.
+const model = () => syntheticModel("stories260k-shape", 5, { config: { dim: 256, hiddenDim: 700, nLayers: 2, nHeads: 8, nKvHeads: 4, vocabSize: 1001, seqLen: 16 } });
+const TOKENS = [1, 17, 400, 3, 999, 256, 42, 7];
+
+function logitsOf(engine: Engine, spec: SparsitySpec, tokens: number[]): Float32Array {
+  engine.setSparsity(spec);
+  engine.reset();
+  const V = engine.config.vocabSize;
+  const out = new Float32Array(tokens.length * V);
+  tokens.forEach((t, i) => out.set(engine.step(t), i * V));
+  return out;
+}
+
+const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+
+// q8 products run on one thread until the q8 kernels get range forms (assembly/threads/jobs.ts);
+// the q8 cases keep the split honest once they do
+for (const dtype of ["f32", "q8"] as const)
+for (const spec of [{ method: "dense" }, { method: "dip", keep: 0.5 }, { method: "glu", keep: 0.3 }] as SparsitySpec[]) {
+  test(`threads 2 and 3 give logits bit-identical to 1 thread (${dtype}, ${spec.method})`, async () => {
+    const one = await Engine.create(model(), { dtype });
+    const ref = logitsOf(one, spec, TOKENS);
+    for (const threads of [2, 3]) {
+      const many = await Engine.create(model(), { dtype, threads });
+      try {
+        assert.equal(many.threads, threads);
+        assert.equal(many.deterministic, true);
+        assert.deepEqual(bits(logitsOf(many, spec, TOKENS)), bits(ref), `${threads} threads`);
+      } finally {
+        many.close();
+      }
+    }
+  });
+}
+
+test("chunks run by the workers alone are bit-identical too", async () => {
+  const ref = logitsOf(await Engine.create(model()), { method: "dip", keep: 0.5 }, TOKENS);
+  const engine = await Engine.create(model(), { threads: 2 });
+  try {
+    // the main thread only hands out work: every chunk of every split product runs on the worker
+    (engine.exports as unknown as { threadsMainWorks(on: number): void }).threadsMainWorks(0);
+    assert.deepEqual(bits(logitsOf(engine, { method: "dip", keep: 0.5 }, TOKENS)), bits(ref));
+    const chunks = engine.threadChunks();
+    assert.ok(chunks.all > 0, "products were split");
+    assert.equal(chunks.onMain, 0);
+  } finally {
+    engine.close();
+  }
+});
+
+test("after close() the engine runs on one thread with the same results", async () => {
+  const ref = logitsOf(await Engine.create(model()), { method: "dense" }, TOKENS.slice(0, 3));
+  const engine = await Engine.create(model(), { threads: 2 });
+  const before = logitsOf(engine, { method: "dense" }, TOKENS.slice(0, 3));
+  engine.close();
+  assert.equal(engine.threads, 1);
+  assert.deepEqual(bits(logitsOf(engine, { method: "dense" }, TOKENS.slice(0, 3))), bits(ref));
+  assert.deepEqual(bits(before), bits(ref));
+});
+
+test("bad thread options fail with a clear error", async () => {
+  await assert.rejects(Engine.create(model(), { threads: 0 }), /--threads must be an integer from 1 to 64, got 0/);
+  await assert.rejects(Engine.create(model(), { threads: 1.5 }), /--threads must be an integer/);
+  await assert.rejects(Engine.create(model(), { threads: 2, relaxed: true }), /--relaxed and --threads above 1 are separate builds/);
+  // the default build has no threads: handing it over as the threads build is caught
+  await assert.rejects(Engine.create(model(), { threads: 2, wasmBytes: await readEngineWasmBytes() }), /not the threads build/);
+});
+
+test("relaxed SIMD: stories260K logits within 1e-4 of the default build and of the float64 reference", async (t) => {
+  const manifest = readJson(storiesFixture("manifest.json"));
+  const ref = readF32(storiesFixture(manifest.logits_file));
+  const exact = await Engine.create(await storiesModel());
+  const relaxed = await Engine.create(await storiesModel(), { relaxed: true });
+  assert.equal(exact.deterministic, true);
+  assert.equal(relaxed.deterministic, false);
+  const tokens: number[] = manifest.tokens;
+  const a = logitsOf(exact, { method: "dense" }, tokens);
+  const b = logitsOf(relaxed, { method: "dense" }, tokens);
+  assert.ok(maxAbsDiff(a, b) < 1e-4, `max |relaxed - default| = ${maxAbsDiff(a, b)}`);
+  assert.ok(maxAbsDiff(b, ref) < 1e-4);
+  const differing = bits(a).filter((x, i) => x !== bits(b)[i]).length;
+  // fused multiply-add rounds once where mul+add rounds twice: on an FMA machine some bits differ
+  t.diagnostic(`relaxed vs default: ${differing} of ${a.length} logits differ, max |diff| ${maxAbsDiff(a, b).toExponential(2)}`);
+  const da = logitsOf(exact, { method: "dip", keep: 0.5 }, tokens);
+  const db = logitsOf(relaxed, { method: "dip", keep: 0.5 }, tokens);
+  assert.ok(maxAbsDiff(da, db) < 1e-3, `dip@0.5: max |relaxed - default| = ${maxAbsDiff(da, db)}`);
+});
