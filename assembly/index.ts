@@ -9,7 +9,7 @@ export { setMethod, setLayerThresholds, setCacheAware, setCachedFlags } from "./
 export { seedRng, argmax, sample, nllOf } from "./model/sampler";
 export { matvecF32, matvecF32Rows4, matvecF32Scalar, dotF32 } from "./kernels/matvec";
 export { gatherColumnsF32, gatherColumnsF32Scalar } from "./kernels/gather";
-export { matvecQ8, matvecQ8Scalar, gatherColumnsQ8, gatherColumnsQ8Scalar, q8Bytes } from "./kernels/q8";
+export { matvecQ8, matvecQ8Scalar, gatherColumnsQ8, gatherColumnsQ8Scalar, q8Bytes, q8InBytes } from "./kernels/q8";
 export { selectTopK } from "./kernels/topk";
 export { readSumF32, readSum4StreamsF32, copyBytes } from "./kernels/bandwidth";
 export * from "./sim/index";

@@ -31,6 +31,7 @@ interface KernelExports {
   gatherColumnsQ8(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
   gatherColumnsQ8Scalar(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
   q8Bytes(rows: number, n: number): number;
+  q8InBytes(nIn: number, nOut: number): number;
   gatherColumnsF32(out: number, wT: number, x: number, idx: number, nKept: number, nOut: number): void;
   gatherColumnsF32Scalar(out: number, wT: number, x: number, idx: number, nKept: number, nOut: number): void;
   readSumF32(ptr: number, n: number): number;
@@ -127,10 +128,16 @@ function sameBits(what: string, a: number, b: number, len: number): void {
 e.matvecF32(outSimd, w, x, n, n);
 e.matvecF32Scalar(outScalar, w, x, n, n);
 sameBits("matvecF32", outSimd, outScalar, n);
+e.matvecQ8(outSimd, w, x, n, n);
+e.matvecQ8Scalar(outScalar, w, x, n, n);
+sameBits("matvecQ8", outSimd, outScalar, n);
 for (const [label, idx, k] of [["all", idxAll, n], ["50%", idxHalf, n / 2]] as const) {
   e.gatherColumnsF32(outSimd, w, x, idx, k, n);
   e.gatherColumnsF32Scalar(outScalar, w, x, idx, k, n);
   sameBits(`gatherColumnsF32 (${label})`, outSimd, outScalar, n);
+  e.gatherColumnsQ8(outSimd, w, x, idx, k, n, n);
+  e.gatherColumnsQ8Scalar(outScalar, w, x, idx, k, n, n);
+  sameBits(`gatherColumnsQ8 (${label})`, outSimd, outScalar, n);
 }
 
 // ---- timing ----
@@ -152,7 +159,8 @@ function both(name: string, bytes: number, simdName: string | undefined, kernel:
 }
 // ---- qwen2.5-0.5b shapes, f32 and q8, cold only: each call reads the next slice of the big
 // buffer (slices laid end to end, wrapping), so the working set is the whole buffer like a forward
-// pass. q8 matrices reuse the same bytes: random f32 bits read as int8 quants, f32 scales (finite).
+// pass. q8 matrices reuse the same bytes: random f32 bits read as int8 quants and as scales (f32
+// row-major; f16 input-major, which the gather decodes with integer ops, so any bits are finite).
 // Row-major matvecs: W_up/gate as [4864 x 896], W_down as [896 x 4864], LM head [151936 x 896];
 // column gathers on input-major W_gate/up [896 in x 4864 out] and W_down [4864 in x 896 out].
 const shapeCases: Case[] = [];
@@ -202,9 +210,10 @@ if (!noShapes) {
       e.gatherColumnsF32Scalar(outScalar, w, x, idxShape, kept, nOut);
       sameBits(`gatherColumnsF32 ${label} ${keepLabel}`, outSimd, outScalar, nOut);
       const fBytes = kept * nOut * 4;
-      const qBytes = (kept * e.q8Bytes(nIn, nOut)) / nIn; // quants + scales of the kept rows
+      // the kept columns' quants + nOut f16 scales per block of 32 inputs with a kept column
+      const qBytes = kept * nOut + 2 * nOut * new Set(Array.from(list, (j) => j >> 5)).size;
       const nf = rotating(nIn * nOut * 4);
-      const nq = rotating(e.q8Bytes(nIn, nOut));
+      const nq = rotating(e.q8InBytes(nIn, nOut));
       const setIdx = () => u32(idxShape, kept).set(list);
       shapeCases.push(
         { name: `f32 gather ${keepLabel} ${label}`, bytes: fBytes, run: () => (setIdx(), e.gatherColumnsF32(outSimd, nf(), x, idxShape, kept, nOut)) },
@@ -224,6 +233,13 @@ const cases: Case[] = [
   ...both("gatherColumnsF32Scalar all", matBytes, "gatherColumnsF32 all", (m) => e.gatherColumnsF32Scalar(outScalar, m, x, idxAll, n, n)),
   ...both("gatherColumnsF32 50%", matBytes / 2, undefined, (m) => e.gatherColumnsF32(outSimd, m, x, idxHalf, n / 2, n)),
   ...both("gatherColumnsF32Scalar 50%", matBytes / 2, "gatherColumnsF32 50%", (m) => e.gatherColumnsF32Scalar(outScalar, m, x, idxHalf, n / 2, n)),
+  // q8 on the n x n square: hot (cache-resident) against cold shows whether a kernel is compute-
+  // or memory-bound (the q8 matrix is the first ~n*n bytes of each f32 copy)
+  ...both("matvecQ8", e.q8Bytes(n, n), undefined, (m) => e.matvecQ8(outSimd, m, x, n, n)),
+  ...both("matvecQ8Scalar", e.q8Bytes(n, n), "matvecQ8", (m) => e.matvecQ8Scalar(outScalar, m, x, n, n)),
+  ...both("gatherColumnsQ8 all", e.q8InBytes(n, n), undefined, (m) => e.gatherColumnsQ8(outSimd, m, x, idxAll, n, n, n)),
+  ...both("gatherColumnsQ8Scalar all", e.q8InBytes(n, n), "gatherColumnsQ8 all", (m) => e.gatherColumnsQ8Scalar(outScalar, m, x, idxAll, n, n, n)),
+  ...both("gatherColumnsQ8 50%", (n / 2) * n + 2 * n * new Set(Array.from(u32(idxHalf, n / 2), (j) => j >> 5)).size, undefined, (m) => e.gatherColumnsQ8(outSimd, m, x, idxHalf, n / 2, n, n)),
   { name: `readSumF32 ${matBytes / MiB} MiB (one matrix)`, bytes: matBytes, run: () => void e.readSumF32(w, n * n) },
   { name: READ_PROBES[0], bytes: bwBytes, run: () => void e.readSumF32(w, bwBytes / 4) },
   { name: READ_PROBES[1], bytes: bwBytes, run: () => void e.readSum4StreamsF32(w, bwBytes / 4) },
