@@ -345,7 +345,12 @@ export class Engine {
 
   /** Bytes read for one row of n weights in this engine's dtype (the wasm counter's unit). */
   private rowBytes(n: number): number {
-    return this.dtype === "q8" ? n + 4 * q8Blocks(n) : 4 * n;
+    return this.dtype === "q8" ? 36 * q8Blocks(n) : 4 * n;
+  }
+
+  /** Bytes of a row-major [rows x cols] matrix as a dense matvec reads it (q8: whole tiles of 8 rows). */
+  private matrixBytes(rows: number, cols: number): number {
+    return this.dtype === "q8" ? q8MatrixBytes(rows, cols) : 4 * rows * cols;
   }
 
   /** Bytes of all nIn columns of an input-major MLP matrix (q8: quants and every block's f16 scales). */
@@ -358,12 +363,11 @@ export class Engine {
     const c = this.config;
     const kvDim = c.nKvHeads * headDim(c);
     const qDim = c.nHeads * headDim(c);
-    const row = (n: number) => this.rowBytes(n);
     return {
-      embedding: row(c.dim),
-      attention: c.nLayers * ((qDim + 2 * kvDim) * row(c.dim) + c.dim * row(qDim)),
+      embedding: this.rowBytes(c.dim),
+      attention: c.nLayers * (this.matrixBytes(qDim, c.dim) + 2 * this.matrixBytes(kvDim, c.dim) + this.matrixBytes(c.dim, qDim)),
       mlp: c.nLayers * (2 * this.columnsBytes(c.dim, c.hiddenDim) + this.columnsBytes(c.hiddenDim, c.dim)),
-      lm_head: c.vocabSize * row(c.dim),
+      lm_head: this.matrixBytes(c.vocabSize, c.dim),
     };
   }
 
@@ -371,13 +375,12 @@ export class Engine {
   weightBytes(): WeightBytes {
     const c = this.config;
     const hd = headDim(c);
-    const row = (n: number) => this.rowBytes(n);
     const bias = this.model.weights.layers[0]?.bq ? 4 * (c.nHeads + 2 * c.nKvHeads) * hd : 0;
     return {
-      embedding: c.vocabSize * row(c.dim),
-      attention: c.nLayers * (8 * c.dim + bias + (c.nHeads + 2 * c.nKvHeads) * hd * row(c.dim) + c.dim * row(c.nHeads * hd)),
+      embedding: this.matrixBytes(c.vocabSize, c.dim),
+      attention: c.nLayers * (8 * c.dim + bias + this.matrixBytes(c.nHeads * hd, c.dim) + 2 * this.matrixBytes(c.nKvHeads * hd, c.dim) + this.matrixBytes(c.dim, c.nHeads * hd)),
       mlp: c.nLayers * (2 * this.columnsBytes(c.dim, c.hiddenDim) + this.columnsBytes(c.hiddenDim, c.dim)),
-      lm_head: c.tiedEmbeddings ? 0 : c.vocabSize * row(c.dim),
+      lm_head: c.tiedEmbeddings ? 0 : this.matrixBytes(c.vocabSize, c.dim),
     };
   }
 

@@ -1,7 +1,8 @@
 // Load-time quantization to the engine's q8 layouts (assembly/kernels/q8.ts): int8 blocks of 32
-// along the input dimension with one scale per block, quants first, scales after (4-byte aligned).
-// Row-major matrices keep an f32 scale per (row, block); the input-major MLP matrices store column
-// j contiguous and an f16 scale per (block of 32 inputs, output), GGUF's Q8_0 blocks transposed.
+// along the input dimension with one scale per block.
+// Row-major matrices keep an f32 scale per (row, block) and are stored in tiles of 8 rows x 32
+// values (quants, then the 8 scales); the input-major MLP matrices store column j contiguous and
+// an f16 scale per (block of 32 inputs, output), GGUF's Q8_0 blocks transposed.
 // Scale = max|x| / 127 per block (rounded to f16 for the input-major layout), q = round-half-away-
 // from-zero(x / scale) clamped to [-127, 127], as llama.cpp's q8_0.
 
@@ -11,18 +12,24 @@ export const Q8_BLOCK = 32;
 
 export const q8Blocks = (n: number): number => Math.ceil(n / Q8_BLOCK);
 
-/** Bytes of a q8 matrix of `rows` rows of n values. */
+/** Bytes of a row-major q8 matrix of `rows` rows of n values: tiles of 8 rows x 32 values. */
 export function q8MatrixBytes(rows: number, n: number): number {
-  return Math.ceil((rows * n) / 4) * 4 + rows * q8Blocks(n) * 4;
+  return Math.ceil(rows / 8) * q8Blocks(n) * TILE_BYTES;
 }
 
-/** Quantizes a row-major [rows x n] f32 matrix into `out` (q8MatrixBytes(rows, n) bytes). */
+const TILE_BYTES = 288; // int8[8][32] quants, then f32[8] scales
+
+/** Byte offsets of row r's quants of block b and of its scale (nb blocks per row). */
+const blockAt = (nb: number, r: number, b: number) => (Math.floor(r / 8) * nb + b) * TILE_BYTES + (r % 8) * 32;
+const scaleAt = (nb: number, r: number, b: number) => (Math.floor(r / 8) * nb + b) * TILE_BYTES + 256 + (r % 8) * 4;
+
+/** Quantizes a row-major [rows x n] f32 matrix into `out` (q8MatrixBytes(rows, n) bytes; padding 0). */
 export function quantizeQ8Into(out: Uint8Array, a: Float32Array, rows: number, n: number): void {
   if (a.length !== rows * n) throw new Error(`quantizeQ8: ${a.length} values for ${rows} x ${n}`);
-  const quants = new Int8Array(out.buffer, out.byteOffset, rows * n);
-  const scalesOffset = Math.ceil((rows * n) / 4) * 4;
+  out.fill(0);
+  const quants = new Int8Array(out.buffer, out.byteOffset, out.byteLength);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   const nb = q8Blocks(n);
-  const scales = new Float32Array(out.buffer, out.byteOffset + scalesOffset, rows * nb);
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < nb; b++) {
       const start = r * n + b * Q8_BLOCK;
@@ -31,10 +38,11 @@ export function quantizeQ8Into(out: Uint8Array, a: Float32Array, rows: number, n
       for (let i = start; i < end; i++) amax = Math.max(amax, Math.abs(a[i]));
       const d = Math.fround(amax / 127);
       const inv = d > 0 ? 1 / d : 0;
-      scales[r * nb + b] = d;
+      view.setFloat32(scaleAt(nb, r, b), d, true);
+      const q = blockAt(nb, r, b);
       for (let i = start; i < end; i++) {
         const v = a[i] * inv;
-        quants[i] = Math.sign(v) * Math.min(127, Math.round(Math.abs(v)));
+        quants[q + i - start] = Math.sign(v) * Math.min(127, Math.round(Math.abs(v)));
       }
     }
   }
@@ -88,12 +96,17 @@ export function dequantizeQ8InputMajor(bytes: Uint8Array, nOut: number, nIn: num
   return out;
 }
 
-/** Dequantizes a q8 matrix back to f32 (tests, reports). */
+/** Dequantizes a row-major q8 matrix back to f32 (tests, reports). */
 export function dequantizeQ8Matrix(bytes: Uint8Array, rows: number, n: number): Float32Array {
-  const quants = new Int8Array(bytes.buffer, bytes.byteOffset, rows * n);
+  const quants = new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const nb = q8Blocks(n);
-  const scales = new Float32Array(bytes.buffer, bytes.byteOffset + Math.ceil((rows * n) / 4) * 4, rows * nb);
   const out = new Float32Array(rows * n);
-  for (let r = 0; r < rows; r++) for (let i = 0; i < n; i++) out[r * n + i] = scales[r * nb + Math.floor(i / Q8_BLOCK)] * quants[r * n + i];
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < n; i++) {
+      const b = Math.floor(i / Q8_BLOCK);
+      out[r * n + i] = view.getFloat32(scaleAt(nb, r, b), true) * quants[blockAt(nb, r, b) + (i % Q8_BLOCK)];
+    }
+  }
   return out;
 }

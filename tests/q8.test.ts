@@ -16,8 +16,10 @@ test("q8 quantization: hand-made block, and every value within half a step of th
   // one row of 3: max |x| = 1.27 -> scale 0.01; 0.5 -> 50, -1.27 -> -127, 0.004 -> 0
   const out = new Uint8Array(q8MatrixBytes(1, 3));
   quantizeQ8Into(out, Float32Array.from([0.5, -1.27, 0.004]), 1, 3);
-  assert.deepEqual(Array.from(new Int8Array(out.buffer, 0, 3)), [50, -127, 0]);
-  assert.ok(Math.abs(new Float32Array(out.buffer, 4, 1)[0] - 0.01) < 1e-9);
+  assert.equal(out.length, 288, "one tile: 8 rows x 32 quants, then 8 f32 scales");
+  assert.deepEqual(Array.from(new Int8Array(out.buffer, 0, 33)), [50, -127, 0, ...new Array(30).fill(0)]); // padding is 0
+  assert.ok(Math.abs(new Float32Array(out.buffer, 256, 1)[0] - 0.01) < 1e-9);
+  assert.deepEqual(Array.from(new Float32Array(out.buffer, 260, 7)), new Array(7).fill(0));
   const rows = 3, n = 70; // two full blocks and a partial one per row
   const a = Float32Array.from({ length: rows * n }, (_, i) => Math.sin(i * 1.7) * (1 + (i % 5)));
   const q = new Uint8Array(q8MatrixBytes(rows, n));

@@ -7,10 +7,12 @@
 //
 // Two layouts, both built at load time by host/quant.ts:
 //
-// Row-major (attention, LM head, the token embedding, CATS's W_up): `rows` rows of n values,
-//   quants  int8[rows * n]           row r at w + r*n
-//   scales  f32[rows * nb]           at q8Scales(w, rows, n) (4-byte aligned after the quants)
-// with nb = ceil(n / 32) blocks per row (the last may be partial).
+// Row-major (attention, LM head, the token embedding, CATS's W_up): `rows` rows of n values in
+// tiles of 8 rows x one block, so that a pass over 8 rows reads one sequential stream:
+//   tile (g, b) at w + (g * nb + b) * 288: int8[8][32] quants (row 8g + i at + 32i), then f32[8]
+//   scales (row 8g + i at + 256 + 4i)
+// with nb = ceil(n / 32). Rows are padded to a multiple of 8 and each row to nb * 32 values with
+// zeros (no model we load needs padding: their dimensions are multiples of 32).
 //
 // Input-major (the column-gathered MLP matrices W_gate, W_up, W_down): W is [nOut x nIn], stored
 // so that input j's nOut weights (column j of W) are contiguous and a pruned input is never read:
@@ -30,15 +32,23 @@ export const Q8_BLOCK: i32 = 32;
   return (n + Q8_BLOCK - 1) / Q8_BLOCK;
 }
 
-/** Where the scales of a row-major q8 matrix start. */
-// @ts-ignore: decorator
-@inline export function q8Scales(w: usize, rows: i32, n: i32): usize {
-  return (w + <usize>rows * <usize>n + 3) & ~(<usize>3);
+const TILE_BYTES: usize = 288; // 8 rows x 32 quants + 8 f32 scales
+
+/** Bytes of a row-major q8 matrix (whole tiles). */
+export function q8Bytes(rows: i32, n: i32): usize {
+  return <usize>((rows + 7) >> 3) * <usize>q8Blocks(n) * TILE_BYTES;
 }
 
-/** Bytes of a row-major q8 matrix (quants, alignment, scales). */
-export function q8Bytes(rows: i32, n: i32): usize {
-  return ((<usize>rows * <usize>n + 3) & ~(<usize>3)) + <usize>rows * <usize>q8Blocks(n) * 4;
+/** Where row r's quants of block b are (nb blocks per row). */
+// @ts-ignore: decorator
+@inline export function q8BlockAt(w: usize, nb: i32, r: i32, b: i32): usize {
+  return w + (<usize>(r >> 3) * <usize>nb + <usize>b) * TILE_BYTES + (<usize>(r & 7) << 5);
+}
+
+/** Where row r's scale of block b is. */
+// @ts-ignore: decorator
+@inline export function q8ScaleAt(w: usize, nb: i32, r: i32, b: i32): usize {
+  return w + (<usize>(r >> 3) * <usize>nb + <usize>b) * TILE_BYTES + 256 + (<usize>(r & 7) << 2);
 }
 
 /** Where the f16 scales of an input-major q8 matrix start. */
@@ -108,156 +118,135 @@ function quantizeX(x: usize, n: i32): usize {
 
 // ---- row-major: out[r] = W[r, :] . x ----
 //
-// Order (SIMD and scalar): per full block, the 32 products go to four i32 lanes (lane l holds
-// elements 8k + 2l and 8k + 2l + 1, k = 0..3: the layout of dot_i16x8_s), each lane is converted to
-// f32 and accumulated as lane += f32(laneSum) * (wScale * xScale) over the blocks; the row is
-// (l0 + l1) + (l2 + l3) + tail, tail = f32(i32 sum of the partial block) * (wScale * xScale).
-// Bound: a lane sums 8 products of |q| <= 127 and |xq| <= 127, |sum| <= 129,032 < 2^24, exact
-// in i32 and in f32; a tail block sums at most 31 products, < 2^19.
+// Order (SIMD and scalar): row r's value is acc = sum over its nb blocks b, in order, of
+//   acc = acc + f32(T[r, b]) * (wScale[r, b] * xScale[b]),  T[r, b] = sum of the block's q * xq (i32)
+// (padding is zero in both). Bound: |T| <= 32 * 127 * 127 = 516,128 < 2^24, exact in i32 and in
+// f32, so only the order of the f32 steps matters. The SIMD kernel gets T as four dot_i16x8_s lane
+// sums added, then four rows' T side by side (reduce4): one convert and one multiply-add serve
+// four rows, and their four scales are one load.
 
 // @ts-ignore: decorator
 @inline function blockDot(qb: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
-  // 32 int8 weights x 32 i16 activations -> i32x4 lane sums
-  const a = v128.load(qb);
-  const c = v128.load(qb, 16);
-  const s0 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), x1));
-  const s1 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(c), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(c), x3));
+  // 32 int8 weights (each eight loaded and sign-extended to i16 in one op) x 32 i16 activations
+  const s0 = i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(qb), x0), i32x4.dot_i16x8_s(v128.load8x8_s(qb, 8), x1));
+  const s1 = i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(qb, 16), x2), i32x4.dot_i16x8_s(v128.load8x8_s(qb, 24), x3));
   return i32x4.add(s0, s1);
 }
 
+/** [sum of d0's lanes, d1's, d2's, d3's] (i32). */
 // @ts-ignore: decorator
-@inline function blockStep(acc: v128, qb: usize, scale: f32, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
-  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(blockDot(qb, x0, x1, x2, x3)), f32x4.splat(scale)));
+@inline function reduce4(d0: v128, d1: v128, d2: v128, d3: v128): v128 {
+  const a = i32x4.add(i8x16.shuffle(d0, d1, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), i8x16.shuffle(d0, d1, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31));
+  const b = i32x4.add(i8x16.shuffle(d2, d3, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), i8x16.shuffle(d2, d3, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31));
+  return i32x4.add(i8x16.shuffle(a, b, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27), i8x16.shuffle(a, b, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31));
 }
 
+/** Four rows' step: acc + f32(T) * (their four scales * xScale). */
 // @ts-ignore: decorator
-@inline function hsum(v: v128): f32 {
-  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+@inline function step4(acc: v128, t: v128, sc: usize, xsb: v128): v128 {
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(t), f32x4.mul(v128.load(sc), xsb)));
 }
 
-/** The partial last block of a row (0 when n is a multiple of 32). */
-// @ts-ignore: decorator
-@inline function tailDot(q: usize, sc: usize, xq: usize, xs: usize, full: i32, n: i32): f32 {
-  const start = full * Q8_BLOCK;
-  if (start >= n) return 0;
-  let t: i32 = 0;
-  for (let i = start; i < n; i++) t += <i32>load<i8>(q + <usize>i) * <i32>load<i16>(xq + (<usize>i << 1));
-  return <f32>t * (load<f32>(sc + (<usize>full << 2)) * load<f32>(xs + (<usize>full << 2)));
-}
+// How far ahead of its reads matvecQ8 touches the stream (one byte per 64-byte line): the load
+// starts the line's trip from DRAM a few hundred ns early, which the hardware prefetcher alone
+// does not do often enough for a compute-heavy loop. Never past the matrix.
+const TOUCH_AHEAD: usize = 1024;
+let touchSink: u32 = 0;
 
-/** One row against the quantized x (SIMD). */
-function dotRowQ8(q: usize, sc: usize, xq: usize, xs: usize, n: i32): f32 {
-  const full = n / Q8_BLOCK;
-  let acc = f32x4.splat(0);
-  for (let b = 0; b < full; b++) {
+/** One row (row r) against the quantized x (SIMD per block, scalar steps). */
+function dotRowQ8(w: usize, nb: i32, r: i32, xq: usize, xs: usize): f32 {
+  let acc: f32 = 0;
+  for (let b = 0; b < nb; b++) {
     const xb = xq + (<usize>b << 6);
-    const so = <usize>b << 2;
-    acc = blockStep(acc, q + <usize>(b * Q8_BLOCK), load<f32>(sc + so) * load<f32>(xs + so), v128.load(xb), v128.load(xb, 16), v128.load(xb, 32), v128.load(xb, 48));
+    const d = blockDot(q8BlockAt(w, nb, r, b), v128.load(xb), v128.load(xb, 16), v128.load(xb, 32), v128.load(xb, 48));
+    const t = (i32x4.extract_lane(d, 0) + i32x4.extract_lane(d, 1)) + (i32x4.extract_lane(d, 2) + i32x4.extract_lane(d, 3));
+    acc += <f32>t * (load<f32>(q8ScaleAt(w, nb, r, b)) * load<f32>(xs + (<usize>b << 2)));
   }
-  return hsum(acc) + tailDot(q, sc, xq, xs, full, n);
+  return acc;
 }
 
 /**
  * out[r] = dot(W[r, :], x) for a row-major q8 matrix [rows x cols]. x is quantized once per call;
- * eight rows per pass share each block's x loads and keep eight weight streams in flight.
+ * each pass computes one tile row of 8 rows, reading its tiles in memory order.
  */
 export function matvecQ8(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
-  const scales = q8Scales(w, rows, cols);
   const nb = q8Blocks(cols);
-  const full = cols / Q8_BLOCK;
-  const colsU = <usize>cols;
-  const nbBytes = <usize>nb << 2;
   const xq = quantizeX(x, cols);
   const xs = xq + (<usize>nb << 6);
-  let r = 0;
-  for (; r + 8 <= rows; r += 8) {
-    const q0 = w + <usize>r * colsU;
-    const sc0 = scales + <usize>r * nbBytes;
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
-    for (let b = 0; b < full; b++) {
+  const end = w + q8Bytes(rows, cols);
+  const touchEnd = end > TOUCH_AHEAD + 256 ? end - TOUCH_AHEAD - 256 : 0;
+  let touched: u32 = 0;
+  let p = w;
+  for (let r = 0; r < rows; r += 8) {
+    let accA = f32x4.splat(0);
+    let accB = f32x4.splat(0);
+    for (let b = 0; b < nb; b++) {
+      const t = p < touchEnd ? p + TOUCH_AHEAD : p;
+      touched |= load<u8>(t) | load<u8>(t, 64) | load<u8>(t, 128) | load<u8>(t, 192) | load<u8>(t, 256);
       const xb = xq + (<usize>b << 6);
       const x0 = v128.load(xb);
       const x1 = v128.load(xb, 16);
       const x2 = v128.load(xb, 32);
       const x3 = v128.load(xb, 48);
-      const so = <usize>b << 2;
-      const xsb = load<f32>(xs + so);
-      const s = sc0 + so;
-      const qb = q0 + <usize>(b * Q8_BLOCK);
-      a0 = blockStep(a0, qb, load<f32>(s) * xsb, x0, x1, x2, x3);
-      a1 = blockStep(a1, qb + colsU, load<f32>(s + nbBytes) * xsb, x0, x1, x2, x3);
-      a2 = blockStep(a2, qb + 2 * colsU, load<f32>(s + 2 * nbBytes) * xsb, x0, x1, x2, x3);
-      a3 = blockStep(a3, qb + 3 * colsU, load<f32>(s + 3 * nbBytes) * xsb, x0, x1, x2, x3);
-      a4 = blockStep(a4, qb + 4 * colsU, load<f32>(s + 4 * nbBytes) * xsb, x0, x1, x2, x3);
-      a5 = blockStep(a5, qb + 5 * colsU, load<f32>(s + 5 * nbBytes) * xsb, x0, x1, x2, x3);
-      a6 = blockStep(a6, qb + 6 * colsU, load<f32>(s + 6 * nbBytes) * xsb, x0, x1, x2, x3);
-      a7 = blockStep(a7, qb + 7 * colsU, load<f32>(s + 7 * nbBytes) * xsb, x0, x1, x2, x3);
+      const xsb = v128.load32_splat(xs + (<usize>b << 2));
+      const tA = reduce4(blockDot(p, x0, x1, x2, x3), blockDot(p + 32, x0, x1, x2, x3), blockDot(p + 64, x0, x1, x2, x3), blockDot(p + 96, x0, x1, x2, x3));
+      accA = step4(accA, tA, p + 256, xsb);
+      const tB = reduce4(blockDot(p + 128, x0, x1, x2, x3), blockDot(p + 160, x0, x1, x2, x3), blockDot(p + 192, x0, x1, x2, x3), blockDot(p + 224, x0, x1, x2, x3));
+      accB = step4(accB, tB, p + 272, xsb);
+      p += TILE_BYTES;
     }
     const o = out + (<usize>r << 2);
-    store<f32>(o, hsum(a0) + tailDot(q0, sc0, xq, xs, full, cols), 0);
-    store<f32>(o, hsum(a1) + tailDot(q0 + colsU, sc0 + nbBytes, xq, xs, full, cols), 4);
-    store<f32>(o, hsum(a2) + tailDot(q0 + 2 * colsU, sc0 + 2 * nbBytes, xq, xs, full, cols), 8);
-    store<f32>(o, hsum(a3) + tailDot(q0 + 3 * colsU, sc0 + 3 * nbBytes, xq, xs, full, cols), 12);
-    store<f32>(o, hsum(a4) + tailDot(q0 + 4 * colsU, sc0 + 4 * nbBytes, xq, xs, full, cols), 16);
-    store<f32>(o, hsum(a5) + tailDot(q0 + 5 * colsU, sc0 + 5 * nbBytes, xq, xs, full, cols), 20);
-    store<f32>(o, hsum(a6) + tailDot(q0 + 6 * colsU, sc0 + 6 * nbBytes, xq, xs, full, cols), 24);
-    store<f32>(o, hsum(a7) + tailDot(q0 + 7 * colsU, sc0 + 7 * nbBytes, xq, xs, full, cols), 28);
+    if (r + 8 <= rows) {
+      v128.store(o, accA);
+      v128.store(o, accB, 16);
+    } else {
+      // the last, padded tile row: only the real rows
+      const n = rows - r;
+      if (n > 0) store<f32>(o, f32x4.extract_lane(accA, 0));
+      if (n > 1) store<f32>(o, f32x4.extract_lane(accA, 1), 4);
+      if (n > 2) store<f32>(o, f32x4.extract_lane(accA, 2), 8);
+      if (n > 3) store<f32>(o, f32x4.extract_lane(accA, 3), 12);
+      if (n > 4) store<f32>(o, f32x4.extract_lane(accB, 0), 16);
+      if (n > 5) store<f32>(o, f32x4.extract_lane(accB, 1), 20);
+      if (n > 6) store<f32>(o, f32x4.extract_lane(accB, 2), 24);
+    }
   }
-  for (; r < rows; r++) {
-    store<f32>(out + (<usize>r << 2), dotRowQ8(w + <usize>r * colsU, scales + <usize>r * nbBytes, xq, xs, cols));
-  }
+  touchSink = touched;
 }
 
 /** Scalar reference for matvecQ8 (same quantized x, same order). */
 export function matvecQ8Scalar(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
-  const scales = q8Scales(w, rows, cols);
   const nb = q8Blocks(cols);
-  const full = cols / Q8_BLOCK;
   const xq = quantizeX(x, cols);
   const xs = xq + (<usize>nb << 6);
   for (let r = 0; r < rows; r++) {
-    const q = w + <usize>r * <usize>cols;
-    const sc = scales + (<usize>(r * nb) << 2);
-    let l0: f32 = 0, l1: f32 = 0, l2: f32 = 0, l3: f32 = 0;
-    for (let b = 0; b < full; b++) {
-      let s0: i32 = 0, s1: i32 = 0, s2: i32 = 0, s3: i32 = 0;
-      for (let i = b * Q8_BLOCK; i < (b + 1) * Q8_BLOCK; i++) {
-        const p = <i32>load<i8>(q + <usize>i) * <i32>load<i16>(xq + (<usize>i << 1));
-        const lane = (i & 7) >> 1;
-        if (lane == 0) s0 += p;
-        else if (lane == 1) s1 += p;
-        else if (lane == 2) s2 += p;
-        else s3 += p;
-      }
-      const s: f32 = load<f32>(sc + (<usize>b << 2)) * load<f32>(xs + (<usize>b << 2));
-      l0 += <f32>s0 * s;
-      l1 += <f32>s1 * s;
-      l2 += <f32>s2 * s;
-      l3 += <f32>s3 * s;
+    let acc: f32 = 0;
+    for (let b = 0; b < nb; b++) {
+      const q = q8BlockAt(w, nb, r, b);
+      let t: i32 = 0;
+      for (let i = 0; i < Q8_BLOCK; i++) t += <i32>load<i8>(q + <usize>i) * <i32>load<i16>(xq + (<usize>(b * Q8_BLOCK + i) << 1));
+      acc += <f32>t * (load<f32>(q8ScaleAt(w, nb, r, b)) * load<f32>(xs + (<usize>b << 2)));
     }
-    store<f32>(out + (<usize>r << 2), (l0 + l1) + (l2 + l3) + tailDot(q, sc, xq, xs, full, cols));
+    store<f32>(out + (<usize>r << 2), acc);
   }
 }
 
 /** Listed rows only: out[k] = dot(W[rows[k], :], x) (CATS reads kept rows of W_up); as matvecQ8 per row. */
 export function matvecRowsQ8(out: usize, w: usize, x: usize, rowIdx: usize, nRows: i32, totalRows: i32, cols: i32): void {
-  const scales = q8Scales(w, totalRows, cols);
   const nb = q8Blocks(cols);
   const xq = quantizeX(x, cols);
   const xs = xq + (<usize>nb << 6);
   for (let k = 0; k < nRows; k++) {
-    const r = <i32>load<u32>(rowIdx + (<usize>k << 2));
-    store<f32>(out + (<usize>k << 2), dotRowQ8(w + <usize>r * <usize>cols, scales + (<usize>(r * nb) << 2), xq, xs, cols));
+    store<f32>(out + (<usize>k << 2), dotRowQ8(w, nb, <i32>load<u32>(rowIdx + (<usize>k << 2)), xq, xs));
   }
 }
 
 /** Dequantizes row r of a row-major q8 matrix into out (the embedding lookup of a q8 table). */
 export function dequantRowQ8(out: usize, w: usize, r: i32, rows: i32, cols: i32): void {
-  const q = w + <usize>r * <usize>cols;
-  const sc = q8Scales(w, rows, cols) + (<usize>(r * q8Blocks(cols)) << 2);
+  const nb = q8Blocks(cols);
   for (let i = 0; i < cols; i++) {
-    store<f32>(out + (<usize>i << 2), load<f32>(sc + (<usize>(i / Q8_BLOCK) << 2)) * <f32>load<i8>(q + <usize>i));
+    const b = i / Q8_BLOCK;
+    store<f32>(out + (<usize>i << 2), load<f32>(q8ScaleAt(w, nb, r, b)) * <f32>load<i8>(q8BlockAt(w, nb, r, b) + <usize>(i & 31)));
   }
 }
 
@@ -322,9 +311,15 @@ export function gatherBytesQ8(idx: usize, nKept: i32, nOut: i32): f64 {
   return i32x4.splat((xb << 16) | (xa & 0xffff));
 }
 
-/** acc[o, o + 16) += xa * a[o..] + xb * b[o..] + xc * c[o..] + xd * d[o..] (two interleaved pairs). */
+/** acc[o, o + 4) += s, or = s for the first pass of a run (no zeroing pass, no load). */
 // @ts-ignore: decorator
-@inline function twoPairs16(accp: usize, ca: usize, cb: usize, cc: usize, cd: usize, p0: v128, p1: v128): void {
+@inline function accum(p: usize, s: v128, fresh: bool): void {
+  v128.store(p, fresh ? s : i32x4.add(v128.load(p), s));
+}
+
+/** acc[o, o + 16) (+)= xa a[o..] + xb b[o..] + xc c[o..] + xd d[o..] (two interleaved pairs). */
+// @ts-ignore: decorator
+@inline function fourColumns16(ap: usize, ca: usize, cb: usize, cc: usize, cd: usize, p0: v128, p1: v128, fresh: bool): void {
   const a = v128.load(ca);
   const b = v128.load(cb);
   const c = v128.load(cc);
@@ -333,48 +328,90 @@ export function gatherBytesQ8(idx: usize, nKept: i32, nOut: i32): f64 {
   const ab1 = pairHi(a, b);
   const cd0 = pairLo(c, d);
   const cd1 = pairHi(c, d);
-  const s0 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab0), p0), i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(cd0), p1));
-  const s1 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab0), p0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(cd0), p1));
-  const s2 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab1), p0), i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(cd1), p1));
-  const s3 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab1), p0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(cd1), p1));
-  v128.store(accp, i32x4.add(v128.load(accp), s0));
-  v128.store(accp, i32x4.add(v128.load(accp, 16), s1), 16);
-  v128.store(accp, i32x4.add(v128.load(accp, 32), s2), 32);
-  v128.store(accp, i32x4.add(v128.load(accp, 48), s3), 48);
+  accum(ap, i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab0), p0), i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(cd0), p1)), fresh);
+  accum(ap + 16, i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab0), p0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(cd0), p1)), fresh);
+  accum(ap + 32, i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab1), p0), i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(cd1), p1)), fresh);
+  accum(ap + 48, i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab1), p0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(cd1), p1)), fresh);
 }
 
-/** acc[o, o + 16) += xa * a[o..] + xb * b[o..] (one interleaved pair). */
+/**
+ * Four kept columns a, b, c, d over all outputs: acc[o] (+)= xa a[o] + xb b[o] + xc c[o] + xd d[o].
+ * During the first quarter of the outputs each step also touches a line of each of the next four
+ * kept columns (next: their addresses), so that their reads from memory start a pass early:
+ * measured cold, issuing them early beats spreading them over the pass.
+ */
 // @ts-ignore: decorator
-@inline function onePair16(accp: usize, ca: usize, cb: usize, p: v128): void {
-  const a = v128.load(ca);
-  const b = v128.load(cb);
-  const ab0 = pairLo(a, b);
-  const ab1 = pairHi(a, b);
-  v128.store(accp, i32x4.add(v128.load(accp), i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab0), p)));
-  v128.store(accp, i32x4.add(v128.load(accp, 16), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab0), p)), 16);
-  v128.store(accp, i32x4.add(v128.load(accp, 32), i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab1), p)), 32);
-  v128.store(accp, i32x4.add(v128.load(accp, 48), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab1), p)), 48);
+@inline function fourColumns(acc: usize, ca: usize, cb: usize, cc: usize, cd: usize, xa: i32, xb: i32, xc: i32, xd: i32, nOut: i32, fresh: bool, next: usize): void {
+  const p0 = xPair(xa, xb);
+  const p1 = xPair(xc, xd);
+  const v16 = nOut & ~15;
+  const q16 = min(v16, ((nOut >> 2) + 15) & ~15); // touches cover 4 * q16 >= nOut bytes per column
+  const n0 = load<usize>(next), n1 = load<usize>(next, 4), n2 = load<usize>(next, 8), n3 = load<usize>(next, 12);
+  let touched: u32 = 0;
+  let o = 0;
+  for (; o < q16; o += 16) {
+    const ou = <usize>o;
+    const t = ou << 2;
+    touched |= load<u8>(n0 + t) | load<u8>(n1 + t) | load<u8>(n2 + t) | load<u8>(n3 + t);
+    fourColumns16(acc + (ou << 2), ca + ou, cb + ou, cc + ou, cd + ou, p0, p1, fresh);
+  }
+  for (; o < v16; o += 16) {
+    const ou = <usize>o;
+    fourColumns16(acc + (ou << 2), ca + ou, cb + ou, cc + ou, cd + ou, p0, p1, fresh);
+  }
+  for (o = v16; o < nOut; o++) {
+    const ou = <usize>o;
+    const p = acc + (ou << 2);
+    const t = xa * <i32>load<i8>(ca + ou) + xb * <i32>load<i8>(cb + ou) + xc * <i32>load<i8>(cc + ou) + xd * <i32>load<i8>(cd + ou);
+    store<i32>(p, fresh ? t : load<i32>(p) + t);
+  }
+  touchSink |= touched;
+}
+
+/** Two kept columns (or one, with cb = ca and xb = 0) over all outputs. */
+// @ts-ignore: decorator
+@inline function twoColumns(acc: usize, ca: usize, cb: usize, xa: i32, xb: i32, nOut: i32, fresh: bool): void {
+  const p = xPair(xa, xb);
+  const v16 = nOut & ~15;
+  for (let o = 0; o < v16; o += 16) {
+    const ou = <usize>o;
+    const a = v128.load(ca + ou);
+    const b = v128.load(cb + ou);
+    const ab0 = pairLo(a, b);
+    const ab1 = pairHi(a, b);
+    const ap = acc + (ou << 2);
+    accum(ap, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab0), p), fresh);
+    accum(ap + 16, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab0), p), fresh);
+    accum(ap + 32, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab1), p), fresh);
+    accum(ap + 48, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab1), p), fresh);
+  }
+  for (let o = v16; o < nOut; o++) {
+    const ou = <usize>o;
+    const pa = acc + (ou << 2);
+    const t = xa * <i32>load<i8>(ca + ou) + xb * <i32>load<i8>(cb + ou);
+    store<i32>(pa, fresh ? t : load<i32>(pa) + t);
+  }
 }
 
 /**
  * Column gather on an input-major q8 matrix [nIn x nOut] (layout above): out[o] = sum over the
  * kept inputs j (idx[0, nKept), ascending for one run per block) of x[j] * W[o, j], with x quantized
  * per run. Within a run, four kept columns per pass over the outputs (two interleaved pairs, then
- * one pair, then one column paired with a zero weight in x), accumulating in i32.
+ * one pair, then one column paired with a zero weight in x), accumulating in i32; the first pass
+ * of a run stores instead of adding.
  */
 export function gatherColumnsQ8(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
   const scales = q8InScales(wT, nIn, nOut);
   const nOutU = <usize>nOut;
-  const v16 = nOut & ~15; // outputs done 16 at a time; the rest one by one
   const accBytes = (nOutU << 2) + 64;
-  const acc = scratchOf(accBytes + (<usize>nKept << 2));
+  const acc = scratchOf(accBytes + (<usize>nKept << 2) + 16);
   const xq = acc + accBytes;
+  const nextCols = xq + (<usize>nKept << 2);
   memory.fill(out, 0, nOutU << 2);
   let k = 0;
   while (k < nKept) {
     const e = runEnd(idx, k, nKept);
     const d = quantizeRun(xq, x, idx, k, e);
-    memory.fill(acc, 0, nOutU << 2);
     let i = k;
     for (; i + 4 <= e; i += 4) {
       const ik = idx + (<usize>i << 2);
@@ -384,17 +421,13 @@ export function gatherColumnsQ8(out: usize, wT: usize, x: usize, idx: usize, nKe
       const cd = wT + <usize>load<u32>(ik, 12) * nOutU;
       const xi = xq + (<usize>i << 2);
       const xa = load<i32>(xi), xb = load<i32>(xi, 4), xc = load<i32>(xi, 8), xd = load<i32>(xi, 12);
-      const p0 = xPair(xa, xb);
-      const p1 = xPair(xc, xd);
-      for (let o = 0; o < v16; o += 16) {
-        const ou = <usize>o;
-        twoPairs16(acc + (ou << 2), ca + ou, cb + ou, cc + ou, cd + ou, p0, p1);
+      // the next four kept columns in list order (or the last one again): read soon anyway
+      for (let n = 0; n < 4; n++) {
+        const jn = load<u32>(idx + (<usize>min(i + 4 + n, nKept - 1) << 2));
+        store<usize>(nextCols + (<usize>n << 2), wT + <usize>jn * nOutU);
       }
-      for (let o = v16; o < nOut; o++) {
-        const ou = <usize>o;
-        const p = acc + (ou << 2);
-        store<i32>(p, load<i32>(p) + xa * <i32>load<i8>(ca + ou) + xb * <i32>load<i8>(cb + ou) + xc * <i32>load<i8>(cc + ou) + xd * <i32>load<i8>(cd + ou));
-      }
+      if (i == k) fourColumns(acc, ca, cb, cc, cd, xa, xb, xc, xd, nOut, true, nextCols);
+      else fourColumns(acc, ca, cb, cc, cd, xa, xb, xc, xd, nOut, false, nextCols);
     }
     for (; i < e; i += 2) {
       // a pair, or the last column with itself and x = (xa, 0)
@@ -404,16 +437,8 @@ export function gatherColumnsQ8(out: usize, wT: usize, x: usize, idx: usize, nKe
       const cb = two ? wT + <usize>load<u32>(ik, 4) * nOutU : ca;
       const xa = load<i32>(xq + (<usize>i << 2));
       const xb = two ? load<i32>(xq + (<usize>i << 2), 4) : 0;
-      const p = xPair(xa, xb);
-      for (let o = 0; o < v16; o += 16) {
-        const ou = <usize>o;
-        onePair16(acc + (ou << 2), ca + ou, cb + ou, p);
-      }
-      for (let o = v16; o < nOut; o++) {
-        const ou = <usize>o;
-        const pa = acc + (ou << 2);
-        store<i32>(pa, load<i32>(pa) + xa * <i32>load<i8>(ca + ou) + xb * <i32>load<i8>(cb + ou));
-      }
+      if (i == k) twoColumns(acc, ca, cb, xa, xb, nOut, true);
+      else twoColumns(acc, ca, cb, xa, xb, nOut, false);
     }
     // flush: out += f32(acc) * (scale * d), eight outputs at a time
     const sc = scales + ((<usize>(load<u32>(idx + (<usize>k << 2)) >> 5) * nOutU) << 1);

@@ -3,7 +3,7 @@
 // (biases, rope layout, tied embeddings, GQA) are data in state.ts, not copies of this code.
 
 import { dotF32 } from "../kernels/matvec";
-import { gatherBytes, gatherColumns, linear, linearRows, rowBytes, tableRow } from "./linear";
+import { gatherBytes, gatherColumns, linear, linearRows, matrixBytes, rowBytes, tableRow } from "./linear";
 import { rmsnorm, softmax, swiglu, addInPlace, silu } from "../kernels/elementwise";
 import { applyRope } from "../kernels/rope";
 import * as S from "./state";
@@ -49,7 +49,7 @@ export function forward(token: i32, pos: i32): void {
     if (bv) addInPlace(vRow, bv, kvDim);
     applyRope(S.q, S.nHeads, hd, pos, S.ropeTable, S.ropeLayout);
     applyRope(kRow, S.nKvHeads, hd, pos, S.ropeTable, S.ropeLayout);
-    S.countBytes(1, (<f64>S.qDim + 2.0 * kvDim) * rowBytes(D) + <f64>D * rowBytes(S.qDim));
+    S.countBytes(1, matrixBytes(S.qDim, D) + 2.0 * matrixBytes(kvDim, D) + matrixBytes(D, S.qDim));
 
     // grouped-query attention: query head hq reads kv head hq / (nHeads / nKvHeads)
     const groupSize = S.nHeads / S.nKvHeads;
@@ -88,7 +88,7 @@ export function forward(token: i32, pos: i32): void {
   // logits = lm_head(rmsnorm(x))
   rmsnorm(S.x, S.x, S.finalNorm, D, S.rmsEps);
   linear(S.logits, S.lmHead, S.x, S.vocabSize, D);
-  S.countBytes(3, <f64>S.vocabSize * rowBytes(D));
+  S.countBytes(3, matrixBytes(S.vocabSize, D));
 }
 
 /** The sparse SwiGLU MLP of layer l: reads S.xb, writes S.xb2. Only kept columns are read. */

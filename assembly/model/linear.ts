@@ -4,7 +4,7 @@
 
 import { matvecF32, matvecRowsF32 } from "../kernels/matvec";
 import { gatherColumnsF32 } from "../kernels/gather";
-import { dequantRowQ8, gatherBytesQ8, gatherColumnsQ8, matvecQ8, matvecRowsQ8, q8Blocks } from "../kernels/q8";
+import { dequantRowQ8, gatherBytesQ8, gatherColumnsQ8, matvecQ8, matvecRowsQ8, q8Blocks, q8Bytes } from "../kernels/q8";
 
 export const DTYPE_F32 = 0;
 export const DTYPE_Q8 = 1;
@@ -38,9 +38,14 @@ export function tableRow(out: usize, w: usize, r: i32, rows: i32, cols: i32): vo
   else memory.copy(out, w + <usize>r * <usize>cols * 4, <usize>cols * 4);
 }
 
-/** Bytes read for one row of n weights of a row-major matrix. */
+/** Bytes read for one row of n weights of a row-major matrix (q8: whole blocks of 32 and their scales). */
 export function rowBytes(n: i32): f64 {
-  return weightDtype == DTYPE_Q8 ? <f64>n + 4.0 * q8Blocks(n) : 4.0 * n;
+  return weightDtype == DTYPE_Q8 ? 36.0 * q8Blocks(n) : 4.0 * n;
+}
+
+/** Bytes linear() reads for a [rows x cols] matrix (q8: whole tiles of 8 rows). */
+export function matrixBytes(rows: i32, cols: i32): f64 {
+  return weightDtype == DTYPE_Q8 ? <f64>q8Bytes(rows, cols) : 4.0 * <f64>rows * <f64>cols;
 }
 
 /** Bytes gatherColumns reads for this kept list (q8: the kept quants and the touched blocks' scales). */

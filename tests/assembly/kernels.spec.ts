@@ -226,14 +226,18 @@ describe("rope", () => {
   });
 });
 
-import { matvecQ8, matvecQ8Scalar, matvecRowsQ8, gatherColumnsQ8, gatherColumnsQ8Scalar, gatherBytesQ8, q8Bytes, q8Scales, q8Blocks, q8InBytes, q8InScales, dequantRowQ8 } from "../../assembly/kernels/q8";
+import { matvecQ8, matvecQ8Scalar, matvecRowsQ8, gatherColumnsQ8, gatherColumnsQ8Scalar, gatherBytesQ8, q8Bytes, q8BlockAt, q8ScaleAt, q8Blocks, q8InBytes, q8InScales, dequantRowQ8 } from "../../assembly/kernels/q8";
 
-/** A random row-major q8 matrix of rows x n: quants in [-127, 127], scales in (0, 0.02]. */
+/** A random row-major q8 matrix of rows x n: quants in [-127, 127], scales in (0, 0.02], padding 0. */
 function randomQ8(rows: i32, n: i32): usize {
-  const w = heap.alloc(q8Bytes(rows, n));
-  for (let i = 0; i < rows * n; i++) store<i8>(w + <usize>i, <i8>(<i32>(rand() * 127.0)));
-  const sc = q8Scales(w, rows, n);
-  for (let i = 0; i < rows * q8Blocks(n); i++) setF(sc, i, 0.01 + 0.01 * rand());
+  const bytes = q8Bytes(rows, n);
+  const w = heap.alloc(bytes);
+  memory.fill(w, 0, bytes);
+  const nb = q8Blocks(n);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < n; i++) store<i8>(q8BlockAt(w, nb, r, i / 32) + <usize>(i % 32), <i8>(<i32>(rand() * 127.0)));
+    for (let b = 0; b < nb; b++) store<f32>(q8ScaleAt(w, nb, r, b), 0.01 + 0.01 * rand());
+  }
   return w;
 }
 
@@ -268,7 +272,7 @@ describe("q8 kernels (integer dot products)", () => {
     const sizes: i32[] = [1, 7, 32, 33, 64, 95, 172];
     for (let s = 0; s < sizes.length; s++) {
       const cols = sizes[s];
-      const rows = 15; // eight rows per pass, then seven alone
+      const rows = s % 2 == 0 ? 15 : 16; // a full tile row, then a padded one (or two full ones)
       const w = randomQ8(rows, cols);
       const x = buf(cols);
       fillRandom(x, cols);
