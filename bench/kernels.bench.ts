@@ -147,6 +147,10 @@ interface Case {
   bytes: number;
   /** the SIMD twin of a scalar case, for the speedup column */
   scalarOf?: string;
+  /** a 0.5B-shape case: timed right after its own run of the read probe (the "x adj. BW" column) */
+  paired?: boolean;
+  /** the probe run timed just before this kernel */
+  probeFor?: string;
   run: () => void;
 }
 /** A kernel on one matrix (hot) and on the next of the copies each call (cold). */
@@ -192,9 +196,9 @@ if (!noShapes) {
     const nf4 = rotating(fBytes);
     const nq = rotating(qBytes);
     shapeCases.push(
-      { name: `f32 matvec ${label}`, bytes: fBytes, run: () => e.matvecF32(outSimd, nf(), x, rows, cols) },
-      { name: `f32 matvec (4 rows/pass) ${label}`, bytes: fBytes, run: () => e.matvecF32Rows4(outSimd, nf4(), x, rows, cols) },
-      { name: `q8 matvec ${label}`, bytes: qBytes, run: () => e.matvecQ8(outSimd, nq(), x, rows, cols) },
+      { name: `f32 matvec ${label}`, bytes: fBytes, paired: true, run: () => e.matvecF32(outSimd, nf(), x, rows, cols) },
+      { name: `f32 matvec (4 rows/pass) ${label}`, bytes: fBytes, paired: true, run: () => e.matvecF32Rows4(outSimd, nf4(), x, rows, cols) },
+      { name: `q8 matvec ${label}`, bytes: qBytes, paired: true, run: () => e.matvecQ8(outSimd, nq(), x, rows, cols) },
     );
   }
   // the gathers need their own index list each: keep a copy per case and write it before the call
@@ -216,8 +220,8 @@ if (!noShapes) {
       const nq = rotating(e.q8InBytes(nIn, nOut));
       const setIdx = () => u32(idxShape, kept).set(list);
       shapeCases.push(
-        { name: `f32 gather ${keepLabel} ${label}`, bytes: fBytes, run: () => (setIdx(), e.gatherColumnsF32(outSimd, nf(), x, idxShape, kept, nOut)) },
-        { name: `q8 gather ${keepLabel} ${label}`, bytes: qBytes, run: () => (setIdx(), e.gatherColumnsQ8(outSimd, nq(), x, idxShape, kept, nIn, nOut)) },
+        { name: `f32 gather ${keepLabel} ${label}`, bytes: fBytes, paired: true, run: () => (setIdx(), e.gatherColumnsF32(outSimd, nf(), x, idxShape, kept, nOut)) },
+        { name: `q8 gather ${keepLabel} ${label}`, bytes: qBytes, paired: true, run: () => (setIdx(), e.gatherColumnsQ8(outSimd, nq(), x, idxShape, kept, nIn, nOut)) },
       );
     }
   }
@@ -253,6 +257,11 @@ const filter = fi >= 0 ? process.argv[fi + 1] : undefined;
 if (filter !== undefined) {
   for (let i = cases.length - 1; i >= 0; i--) if (!cases[i].name.includes(filter) && !READ_PROBES.includes(cases[i].name)) cases.splice(i, 1);
 }
+// each 0.5B-shape kernel right after its own run of the 4-stream probe: under load from other
+// processes the bandwidth drifts within a run, and the adjacent pair shares the conditions
+for (let i = cases.length - 1; i >= 0; i--) {
+  if (cases[i].paired) cases.splice(i, 0, { name: `read probe before ${cases[i].name}`, bytes: bwBytes, probeFor: cases[i].name, run: () => void e.readSum4StreamsF32(w, bwBytes / 4) });
+}
 const bench = new Bench({ time: timeMs, iterations: 5, warmupTime: 200, warmupIterations: 2, throws: true });
 for (const c of cases) bench.add(c.name, c.run);
 if (!json) process.stderr.write(`timing ${cases.length} kernels, ~${((cases.length * (timeMs + 200)) / 1000).toFixed(0)} s...\n`);
@@ -281,6 +290,7 @@ const rows = cases.map((c) => {
     gb_s: gbps(c),
     ratio_to_read_bw: gbps(c) / readGBps,
     simd_speedup: twin ? measured.get(twin.name)![stat] / m[stat] : undefined,
+    ratio_to_adjacent_read_bw: c.paired ? gbps(c) / gbps(cases.find((d) => d.probeFor === c.name)!) : undefined,
   };
 });
 
@@ -302,8 +312,10 @@ function loadAvg(): number | undefined {
 if (json) {
   process.stdout.write(JSON.stringify({ machine, stat, n, matrix_bytes: matBytes, copies, read_bw_gb_s: readGBps, checked_bit_identical: true, rows }) + "\n");
 } else {
-  const head = ["kernel", "ms/op", "GB/s read", "x read BW", "SIMD/scalar"];
-  const body = rows.map((r) => [r.kernel, r.ms_per_op.toFixed(2), r.gb_s.toFixed(2), r.ratio_to_read_bw.toFixed(2), r.simd_speedup ? `${r.simd_speedup.toFixed(2)}x` : ""]);
+  const head = ["kernel", "ms/op", "GB/s read", "x read BW", "x adj. BW", "SIMD/scalar"];
+  const body = rows
+    .filter((r) => !r.kernel.startsWith("read probe before "))
+    .map((r) => [r.kernel, r.ms_per_op.toFixed(2), r.gb_s.toFixed(2), r.ratio_to_read_bw.toFixed(2), r.ratio_to_adjacent_read_bw?.toFixed(2) ?? "", r.simd_speedup ? `${r.simd_speedup.toFixed(2)}x` : ""]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => "| " + cells.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join(" | ") + " |";
   process.stdout.write(`${machine.cpu}, ${machine.cores} cores, node ${machine.node}, load ${machine.loadavg_1m ?? "?"}\n`);
@@ -312,5 +324,6 @@ if (json) {
   process.stdout.write(line(head) + "\n" + line(widths.map((wd) => "-".repeat(wd))) + "\n");
   for (const b of body) process.stdout.write(line(b) + "\n");
   process.stdout.write(`\nhot: the same matrix every call; cold: the next of ${copies} matrices (${bwBytes / MiB} MiB) each call.\n`);
+  process.stdout.write(`x adj. BW: against the 4-stream probe timed just before that kernel (0.5B-shape rows).\n`);
   process.stdout.write(`memory.copy GB/s counts bytes copied (each is read once and written once).\n`);
 }
