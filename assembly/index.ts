@@ -10,7 +10,7 @@ export { seedRng, argmax, sample, nllOf } from "./model/sampler";
 export { matvecF32, matvecF32Rows4, matvecF32Scalar, dotF32 } from "./kernels/matvec";
 export { gatherColumnsF32, gatherColumnsF32Scalar, gatherColumnsRangeF32 } from "./kernels/gather";
 export { threadsSetup, threadsStop, threadsChunks, threadsChunksOnMain, threadsMainWorks } from "./threads/pool";
-export { matvecQ8, matvecQ8Scalar, gatherColumnsQ8, gatherColumnsQ8Scalar, q8Bytes } from "./kernels/q8";
+export { matvecQ8, matvecQ8Scalar, gatherColumnsQ8, gatherColumnsQ8Scalar, q8Bytes, q8InBytes } from "./kernels/q8";
 export { selectTopK } from "./kernels/topk";
 export { readSumF32, readSum4StreamsF32, copyBytes } from "./kernels/bandwidth";
 export * from "./sim/index";

@@ -36,6 +36,7 @@ interface KernelExports {
   gatherColumnsQ8(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
   gatherColumnsQ8Scalar(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
   q8Bytes(rows: number, n: number): number;
+  q8InBytes(nIn: number, nOut: number): number;
   gatherColumnsF32(out: number, wT: number, x: number, idx: number, nKept: number, nOut: number): void;
   gatherColumnsF32Scalar(out: number, wT: number, x: number, idx: number, nKept: number, nOut: number): void;
   readSumF32(ptr: number, n: number): number;
@@ -139,10 +140,16 @@ function sameBits(what: string, a: number, b: number, len: number): void {
 e.matvecF32(outSimd, w, x, n, n);
 e.matvecF32Scalar(outScalar, w, x, n, n);
 sameBits("matvecF32", outSimd, outScalar, n);
+e.matvecQ8(outSimd, w, x, n, n);
+e.matvecQ8Scalar(outScalar, w, x, n, n);
+sameBits("matvecQ8", outSimd, outScalar, n);
 for (const [label, idx, k] of [["all", idxAll, n], ["50%", idxHalf, n / 2]] as const) {
   e.gatherColumnsF32(outSimd, w, x, idx, k, n);
   e.gatherColumnsF32Scalar(outScalar, w, x, idx, k, n);
   sameBits(`gatherColumnsF32 (${label})`, outSimd, outScalar, n);
+  e.gatherColumnsQ8(outSimd, w, x, idx, k, n, n);
+  e.gatherColumnsQ8Scalar(outScalar, w, x, idx, k, n, n);
+  sameBits(`gatherColumnsQ8 (${label})`, outSimd, outScalar, n);
 }
 
 // ---- timing ----
@@ -152,6 +159,10 @@ interface Case {
   bytes: number;
   /** the SIMD twin of a scalar case, for the speedup column */
   scalarOf?: string;
+  /** a 0.5B-shape case: timed right after its own run of the read probe (the "x adj. BW" column) */
+  paired?: boolean;
+  /** the probe run timed just before this kernel */
+  probeFor?: string;
   run: () => void;
 }
 /** A kernel on one matrix (hot) and on the next of the copies each call (cold). */
@@ -164,7 +175,8 @@ function both(name: string, bytes: number, simdName: string | undefined, kernel:
 }
 // ---- qwen2.5-0.5b shapes, f32 and q8, cold only: each call reads the next slice of the big
 // buffer (slices laid end to end, wrapping), so the working set is the whole buffer like a forward
-// pass. q8 matrices reuse the same bytes: random f32 bits read as int8 quants, f32 scales (finite).
+// pass. q8 matrices reuse the same bytes: random f32 bits read as int8 quants and as scales (f32
+// row-major; f16 input-major, which the gather decodes with integer ops, so any bits are finite).
 // Row-major matvecs: W_up/gate as [4864 x 896], W_down as [896 x 4864], LM head [151936 x 896];
 // column gathers on input-major W_gate/up [896 in x 4864 out] and W_down [4864 in x 896 out].
 const shapeCases: Case[] = [];
@@ -196,9 +208,9 @@ if (!noShapes) {
     const nf4 = rotating(fBytes);
     const nq = rotating(qBytes);
     shapeCases.push(
-      { name: `f32 matvec ${label}`, bytes: fBytes, run: () => e.matvecF32(outSimd, nf(), x, rows, cols) },
-      { name: `f32 matvec (4 rows/pass) ${label}`, bytes: fBytes, run: () => e.matvecF32Rows4(outSimd, nf4(), x, rows, cols) },
-      { name: `q8 matvec ${label}`, bytes: qBytes, run: () => e.matvecQ8(outSimd, nq(), x, rows, cols) },
+      { name: `f32 matvec ${label}`, bytes: fBytes, paired: true, run: () => e.matvecF32(outSimd, nf(), x, rows, cols) },
+      { name: `f32 matvec (4 rows/pass) ${label}`, bytes: fBytes, paired: true, run: () => e.matvecF32Rows4(outSimd, nf4(), x, rows, cols) },
+      { name: `q8 matvec ${label}`, bytes: qBytes, paired: true, run: () => e.matvecQ8(outSimd, nq(), x, rows, cols) },
     );
   }
   // the gathers need their own index list each: keep a copy per case and write it before the call
@@ -214,13 +226,14 @@ if (!noShapes) {
       e.gatherColumnsF32Scalar(outScalar, w, x, idxShape, kept, nOut);
       sameBits(`gatherColumnsF32 ${label} ${keepLabel}`, outSimd, outScalar, nOut);
       const fBytes = kept * nOut * 4;
-      const qBytes = (kept * e.q8Bytes(nIn, nOut)) / nIn; // quants + scales of the kept rows
+      // the kept columns' quants + nOut f16 scales per block of 32 inputs with a kept column
+      const qBytes = kept * nOut + 2 * nOut * new Set(Array.from(list, (j) => j >> 5)).size;
       const nf = rotating(nIn * nOut * 4);
-      const nq = rotating(e.q8Bytes(nIn, nOut));
+      const nq = rotating(e.q8InBytes(nIn, nOut));
       const setIdx = () => u32(idxShape, kept).set(list);
       shapeCases.push(
-        { name: `f32 gather ${keepLabel} ${label}`, bytes: fBytes, run: () => (setIdx(), e.gatherColumnsF32(outSimd, nf(), x, idxShape, kept, nOut)) },
-        { name: `q8 gather ${keepLabel} ${label}`, bytes: qBytes, run: () => (setIdx(), e.gatherColumnsQ8(outSimd, nq(), x, idxShape, kept, nIn, nOut)) },
+        { name: `f32 gather ${keepLabel} ${label}`, bytes: fBytes, paired: true, run: () => (setIdx(), e.gatherColumnsF32(outSimd, nf(), x, idxShape, kept, nOut)) },
+        { name: `q8 gather ${keepLabel} ${label}`, bytes: qBytes, paired: true, run: () => (setIdx(), e.gatherColumnsQ8(outSimd, nq(), x, idxShape, kept, nIn, nOut)) },
       );
     }
   }
@@ -236,6 +249,13 @@ const cases: Case[] = [
   ...both("gatherColumnsF32Scalar all", matBytes, "gatherColumnsF32 all", (m) => e.gatherColumnsF32Scalar(outScalar, m, x, idxAll, n, n)),
   ...both("gatherColumnsF32 50%", matBytes / 2, undefined, (m) => e.gatherColumnsF32(outSimd, m, x, idxHalf, n / 2, n)),
   ...both("gatherColumnsF32Scalar 50%", matBytes / 2, "gatherColumnsF32 50%", (m) => e.gatherColumnsF32Scalar(outScalar, m, x, idxHalf, n / 2, n)),
+  // q8 on the n x n square: hot (cache-resident) against cold shows whether a kernel is compute-
+  // or memory-bound (the q8 matrix is the first ~n*n bytes of each f32 copy)
+  ...both("matvecQ8", e.q8Bytes(n, n), undefined, (m) => e.matvecQ8(outSimd, m, x, n, n)),
+  ...both("matvecQ8Scalar", e.q8Bytes(n, n), "matvecQ8", (m) => e.matvecQ8Scalar(outScalar, m, x, n, n)),
+  ...both("gatherColumnsQ8 all", e.q8InBytes(n, n), undefined, (m) => e.gatherColumnsQ8(outSimd, m, x, idxAll, n, n, n)),
+  ...both("gatherColumnsQ8Scalar all", e.q8InBytes(n, n), "gatherColumnsQ8 all", (m) => e.gatherColumnsQ8Scalar(outScalar, m, x, idxAll, n, n, n)),
+  ...both("gatherColumnsQ8 50%", (n / 2) * n + 2 * n * new Set(Array.from(u32(idxHalf, n / 2), (j) => j >> 5)).size, undefined, (m) => e.gatherColumnsQ8(outSimd, m, x, idxHalf, n / 2, n, n)),
   { name: `readSumF32 ${matBytes / MiB} MiB (one matrix)`, bytes: matBytes, run: () => void e.readSumF32(w, n * n) },
   { name: READ_PROBES[0], bytes: bwBytes, run: () => void e.readSumF32(w, bwBytes / 4) },
   { name: READ_PROBES[1], bytes: bwBytes, run: () => void e.readSum4StreamsF32(w, bwBytes / 4) },
@@ -248,6 +268,11 @@ const fi = process.argv.indexOf("--filter");
 const filter = fi >= 0 ? process.argv[fi + 1] : undefined;
 if (filter !== undefined) {
   for (let i = cases.length - 1; i >= 0; i--) if (!cases[i].name.includes(filter) && !READ_PROBES.includes(cases[i].name)) cases.splice(i, 1);
+}
+// each 0.5B-shape kernel right after its own run of the 4-stream probe: under load from other
+// processes the bandwidth drifts within a run, and the adjacent pair shares the conditions
+for (let i = cases.length - 1; i >= 0; i--) {
+  if (cases[i].paired) cases.splice(i, 0, { name: `read probe before ${cases[i].name}`, bytes: bwBytes, probeFor: cases[i].name, run: () => void e.readSum4StreamsF32(w, bwBytes / 4) });
 }
 const bench = new Bench({ time: timeMs, iterations: 5, warmupTime: 200, warmupIterations: 2, throws: true });
 for (const c of cases) bench.add(c.name, c.run);
@@ -277,6 +302,7 @@ const rows = cases.map((c) => {
     gb_s: gbps(c),
     ratio_to_read_bw: gbps(c) / readGBps,
     simd_speedup: twin ? measured.get(twin.name)![stat] / m[stat] : undefined,
+    ratio_to_adjacent_read_bw: c.paired ? gbps(c) / gbps(cases.find((d) => d.probeFor === c.name)!) : undefined,
   };
 });
 
@@ -298,8 +324,10 @@ function loadAvg(): number | undefined {
 if (json) {
   process.stdout.write(JSON.stringify({ machine, stat, n, matrix_bytes: matBytes, copies, read_bw_gb_s: readGBps, deterministic: !relaxed, checked_bit_identical: !relaxed, rows }) + "\n");
 } else {
-  const head = ["kernel", "ms/op", "GB/s read", "x read BW", "SIMD/scalar"];
-  const body = rows.map((r) => [r.kernel, r.ms_per_op.toFixed(2), r.gb_s.toFixed(2), r.ratio_to_read_bw.toFixed(2), r.simd_speedup ? `${r.simd_speedup.toFixed(2)}x` : ""]);
+  const head = ["kernel", "ms/op", "GB/s read", "x read BW", "x adj. BW", "SIMD/scalar"];
+  const body = rows
+    .filter((r) => !r.kernel.startsWith("read probe before "))
+    .map((r) => [r.kernel, r.ms_per_op.toFixed(2), r.gb_s.toFixed(2), r.ratio_to_read_bw.toFixed(2), r.ratio_to_adjacent_read_bw?.toFixed(2) ?? "", r.simd_speedup ? `${r.simd_speedup.toFixed(2)}x` : ""]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => "| " + cells.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join(" | ") + " |";
   process.stdout.write(`${machine.cpu}, ${machine.cores} cores, node ${machine.node}, load ${machine.loadavg_1m ?? "?"}\n`);
@@ -312,5 +340,6 @@ if (json) {
   process.stdout.write(line(head) + "\n" + line(widths.map((wd) => "-".repeat(wd))) + "\n");
   for (const b of body) process.stdout.write(line(b) + "\n");
   process.stdout.write(`\nhot: the same matrix every call; cold: the next of ${copies} matrices (${bwBytes / MiB} MiB) each call.\n`);
+  process.stdout.write(`x adj. BW: against the 4-stream probe timed just before that kernel (0.5B-shape rows).\n`);
   process.stdout.write(`memory.copy GB/s counts bytes copied (each is read once and written once).\n`);
 }

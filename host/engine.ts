@@ -10,7 +10,7 @@ import { attachStream, type StreamOptions, type StreamSetup } from "./stream.js"
 import { keepCount, maskKeeps, METHOD_ID, needsCalibration, normalizeSpec, SparsityError, type SparsitySpec } from "./sparsity.js";
 import type { Calibration } from "./calibration.js";
 import { ropeInverseFrequencies } from "./rope.js";
-import { q8Blocks, q8MatrixBytes, quantizeQ8Into } from "./quant.js";
+import { q8Blocks, q8InputMajorBytes, q8MatrixBytes, quantizeQ8InputMajorInto, quantizeQ8Into } from "./quant.js";
 import { AdapterError, checkAdapters, LORA_TARGET_ID, LORA_TARGETS, loraLinearShape, type LoraAdapters, type LoraTarget } from "./lora.js";
 
 /** Weight precision in wasm memory: f32, or q8 (int8 blocks of 32 with an f32 scale). */
@@ -225,9 +225,10 @@ export class Engine {
   static requiredBytes(c: ModelConfig, dtype: WeightDtype = "f32"): number {
     const hd = headDim(c);
     const m = (rows: number, cols: number) => (dtype === "q8" ? q8MatrixBytes(rows, cols) : 4 * rows * cols);
+    const mIn = (nIn: number, nOut: number) => (dtype === "q8" ? q8InputMajorBytes(nIn, nOut) : 4 * nIn * nOut);
     const qDim = c.nHeads * hd;
     const kvDim = c.nKvHeads * hd;
-    const perLayer = 8 * c.dim + m(qDim, c.dim) + 2 * m(kvDim, c.dim) + m(c.dim, qDim) + 2 * m(c.dim, c.hiddenDim) + m(c.hiddenDim, c.dim);
+    const perLayer = 8 * c.dim + m(qDim, c.dim) + 2 * m(kvDim, c.dim) + m(c.dim, qDim) + 2 * mIn(c.dim, c.hiddenDim) + mIn(c.hiddenDim, c.dim);
     const kv = 4 * 2 * c.nLayers * c.seqLen * kvDim;
     return m(c.vocabSize, c.dim) * (c.tiedEmbeddings ? 1 : 2) + 4 * c.dim + c.nLayers * perLayer + kv;
   }
@@ -261,12 +262,18 @@ export class Engine {
 
   /** Writes W^T of a [rows x cols] matrix: input-major, so one input's column is contiguous. */
   private putTransposed(a: Float32Array, rows: number, cols: number): number {
+    if (this.dtype === "q8") {
+      const bytes = q8InputMajorBytes(cols, rows);
+      const ptr = this.alloc(bytes);
+      quantizeQ8InputMajorInto(new Uint8Array(this.wasm.memory.buffer, ptr, bytes), a, rows, cols);
+      return ptr;
+    }
     const t = new Float32Array(a.length);
     for (let r = 0; r < rows; r++) {
       const base = r * cols;
       for (let c = 0; c < cols; c++) t[c * rows + r] = a[base + c];
     }
-    return this.putMatrix(t, cols, rows);
+    return this.put(t);
   }
 
   private layOut(): void {
@@ -418,7 +425,17 @@ export class Engine {
 
   /** Bytes read for one row of n weights in this engine's dtype (the wasm counter's unit). */
   private rowBytes(n: number): number {
-    return this.dtype === "q8" ? n + 4 * q8Blocks(n) : 4 * n;
+    return this.dtype === "q8" ? 36 * q8Blocks(n) : 4 * n;
+  }
+
+  /** Bytes of a row-major [rows x cols] matrix as a dense matvec reads it (q8: whole tiles of 8 rows). */
+  private matrixBytes(rows: number, cols: number): number {
+    return this.dtype === "q8" ? q8MatrixBytes(rows, cols) : 4 * rows * cols;
+  }
+
+  /** Bytes of all nIn columns of an input-major MLP matrix (q8: quants and every block's f16 scales). */
+  private columnsBytes(nIn: number, nOut: number): number {
+    return this.dtype === "q8" ? nIn * nOut + 2 * nOut * q8Blocks(nIn) : 4 * nIn * nOut;
   }
 
   /** Weight bytes one dense token reads, by group, counted as the engine's byte counter counts. */
@@ -426,12 +443,11 @@ export class Engine {
     const c = this.config;
     const kvDim = c.nKvHeads * headDim(c);
     const qDim = c.nHeads * headDim(c);
-    const row = (n: number) => this.rowBytes(n);
     return {
-      embedding: row(c.dim),
-      attention: c.nLayers * ((qDim + 2 * kvDim) * row(c.dim) + c.dim * row(qDim)),
-      mlp: c.nLayers * (2 * c.dim * row(c.hiddenDim) + c.hiddenDim * row(c.dim)),
-      lm_head: c.vocabSize * row(c.dim),
+      embedding: this.rowBytes(c.dim),
+      attention: c.nLayers * (this.matrixBytes(qDim, c.dim) + 2 * this.matrixBytes(kvDim, c.dim) + this.matrixBytes(c.dim, qDim)),
+      mlp: c.nLayers * (2 * this.columnsBytes(c.dim, c.hiddenDim) + this.columnsBytes(c.hiddenDim, c.dim)),
+      lm_head: this.matrixBytes(c.vocabSize, c.dim),
     };
   }
 
@@ -439,13 +455,12 @@ export class Engine {
   weightBytes(): WeightBytes {
     const c = this.config;
     const hd = headDim(c);
-    const row = (n: number) => this.rowBytes(n);
     const bias = this.model.weights.layers[0]?.bq ? 4 * (c.nHeads + 2 * c.nKvHeads) * hd : 0;
     return {
-      embedding: c.vocabSize * row(c.dim),
-      attention: c.nLayers * (8 * c.dim + bias + (c.nHeads + 2 * c.nKvHeads) * hd * row(c.dim) + c.dim * row(c.nHeads * hd)),
-      mlp: c.nLayers * (2 * c.dim * row(c.hiddenDim) + c.hiddenDim * row(c.dim)),
-      lm_head: c.tiedEmbeddings ? 0 : c.vocabSize * row(c.dim),
+      embedding: this.matrixBytes(c.vocabSize, c.dim),
+      attention: c.nLayers * (8 * c.dim + bias + this.matrixBytes(c.nHeads * hd, c.dim) + 2 * this.matrixBytes(c.nKvHeads * hd, c.dim) + this.matrixBytes(c.dim, c.nHeads * hd)),
+      mlp: c.nLayers * (2 * this.columnsBytes(c.dim, c.hiddenDim) + this.columnsBytes(c.hiddenDim, c.dim)),
+      lm_head: c.tiedEmbeddings ? 0 : this.matrixBytes(c.vocabSize, c.dim),
     };
   }
 

@@ -1,24 +1,35 @@
-// Load-time quantization to the engine's q8 layout (assembly/kernels/q8.ts): int8 blocks of 32
-// along each row with one f32 scale per block, quants first, scales after (4-byte aligned).
-// Scale = max|x| / 127 per block, q = round-half-away-from-zero(x / scale), as llama.cpp's q8_0
-// (whose scale is f16; ours stays f32, which only removes error).
+// Load-time quantization to the engine's q8 layouts (assembly/kernels/q8.ts): int8 blocks of 32
+// along the input dimension with one scale per block.
+// Row-major matrices keep an f32 scale per (row, block) and are stored in tiles of 8 rows x 32
+// values (quants, then the 8 scales); the input-major MLP matrices store column j contiguous and
+// an f16 scale per (block of 32 inputs, output), GGUF's Q8_0 blocks transposed.
+// Scale = max|x| / 127 per block (rounded to f16 for the input-major layout), q = round-half-away-
+// from-zero(x / scale) clamped to [-127, 127], as llama.cpp's q8_0.
+
+import { floatToHalfBits, halfToFloat } from "./float16.js";
 
 export const Q8_BLOCK = 32;
 
 export const q8Blocks = (n: number): number => Math.ceil(n / Q8_BLOCK);
 
-/** Bytes of a q8 matrix of `rows` rows of n values. */
+/** Bytes of a row-major q8 matrix of `rows` rows of n values: tiles of 8 rows x 32 values. */
 export function q8MatrixBytes(rows: number, n: number): number {
-  return Math.ceil((rows * n) / 4) * 4 + rows * q8Blocks(n) * 4;
+  return Math.ceil(rows / 8) * q8Blocks(n) * TILE_BYTES;
 }
 
-/** Quantizes a row-major [rows x n] f32 matrix into `out` (q8MatrixBytes(rows, n) bytes). */
+const TILE_BYTES = 288; // int8[8][32] quants, then f32[8] scales
+
+/** Byte offsets of row r's quants of block b and of its scale (nb blocks per row). */
+const blockAt = (nb: number, r: number, b: number) => (Math.floor(r / 8) * nb + b) * TILE_BYTES + (r % 8) * 32;
+const scaleAt = (nb: number, r: number, b: number) => (Math.floor(r / 8) * nb + b) * TILE_BYTES + 256 + (r % 8) * 4;
+
+/** Quantizes a row-major [rows x n] f32 matrix into `out` (q8MatrixBytes(rows, n) bytes; padding 0). */
 export function quantizeQ8Into(out: Uint8Array, a: Float32Array, rows: number, n: number): void {
   if (a.length !== rows * n) throw new Error(`quantizeQ8: ${a.length} values for ${rows} x ${n}`);
-  const quants = new Int8Array(out.buffer, out.byteOffset, rows * n);
-  const scalesOffset = Math.ceil((rows * n) / 4) * 4;
+  out.fill(0);
+  const quants = new Int8Array(out.buffer, out.byteOffset, out.byteLength);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   const nb = q8Blocks(n);
-  const scales = new Float32Array(out.buffer, out.byteOffset + scalesOffset, rows * nb);
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < nb; b++) {
       const start = r * n + b * Q8_BLOCK;
@@ -27,21 +38,75 @@ export function quantizeQ8Into(out: Uint8Array, a: Float32Array, rows: number, n
       for (let i = start; i < end; i++) amax = Math.max(amax, Math.abs(a[i]));
       const d = Math.fround(amax / 127);
       const inv = d > 0 ? 1 / d : 0;
-      scales[r * nb + b] = d;
+      view.setFloat32(scaleAt(nb, r, b), d, true);
+      const q = blockAt(nb, r, b);
       for (let i = start; i < end; i++) {
         const v = a[i] * inv;
-        quants[i] = Math.sign(v) * Math.min(127, Math.round(Math.abs(v)));
+        quants[q + i - start] = Math.sign(v) * Math.min(127, Math.round(Math.abs(v)));
       }
     }
   }
 }
 
-/** Dequantizes a q8 matrix back to f32 (tests, reports). */
+const HALF_MIN_NORMAL = 0x0400; // 2^-14
+
+/** Bytes of an input-major q8 matrix of nIn inputs (columns) of nOut weights each. */
+export function q8InputMajorBytes(nIn: number, nOut: number): number {
+  return Math.ceil((nIn * nOut) / 4) * 4 + q8Blocks(nIn) * nOut * 2;
+}
+
+/**
+ * Quantizes W, a row-major [nOut x nIn] f32 matrix, into the input-major q8 layout in `out`
+ * (q8InputMajorBytes(nIn, nOut) bytes): quants q[j * nOut + o], then f16 scales s[jb * nOut + o].
+ */
+export function quantizeQ8InputMajorInto(out: Uint8Array, a: Float32Array, nOut: number, nIn: number): void {
+  if (a.length !== nOut * nIn) throw new Error(`quantizeQ8InputMajor: ${a.length} values for ${nOut} x ${nIn}`);
+  const quants = new Int8Array(out.buffer, out.byteOffset, nIn * nOut);
+  const nb = q8Blocks(nIn);
+  const scales = new Uint16Array(out.buffer, out.byteOffset + Math.ceil((nIn * nOut) / 4) * 4, nb * nOut);
+  for (let o = 0; o < nOut; o++) {
+    for (let b = 0; b < nb; b++) {
+      const start = o * nIn + b * Q8_BLOCK;
+      const end = o * nIn + Math.min(nIn, (b + 1) * Q8_BLOCK);
+      let amax = 0;
+      for (let i = start; i < end; i++) amax = Math.max(amax, Math.abs(a[i]));
+      // a normal f16 (the kernels' integer decode), at least 2^-14: an all-zero or tiny block gets
+      // that step (its quants are 0 or its values within 2^-15 anyway)
+      const h = Math.max(HALF_MIN_NORMAL, floatToHalfBits(amax / 127));
+      if (h >= 0x7c00) throw new RangeError(`q8: weight magnitude ${amax} is beyond the f16 block scale (max |w| ${(65504 * 127).toExponential(3)})`);
+      const d = halfToFloat(h);
+      const inv = d > 0 ? 1 / d : 0;
+      scales[b * nOut + o] = h;
+      for (let i = start; i < end; i++) {
+        const v = a[i] * inv;
+        quants[(i - o * nIn) * nOut + o] = Math.sign(v) * Math.min(127, Math.round(Math.abs(v)));
+      }
+    }
+  }
+}
+
+/** Dequantizes an input-major q8 matrix back to W, row-major [nOut x nIn] f32 (tests). */
+export function dequantizeQ8InputMajor(bytes: Uint8Array, nOut: number, nIn: number): Float32Array {
+  const quants = new Int8Array(bytes.buffer, bytes.byteOffset, nIn * nOut);
+  const scales = new Uint16Array(bytes.buffer, bytes.byteOffset + Math.ceil((nIn * nOut) / 4) * 4, q8Blocks(nIn) * nOut);
+  const out = new Float32Array(nOut * nIn);
+  for (let o = 0; o < nOut; o++) {
+    for (let j = 0; j < nIn; j++) out[o * nIn + j] = halfToFloat(scales[Math.floor(j / Q8_BLOCK) * nOut + o]) * quants[j * nOut + o];
+  }
+  return out;
+}
+
+/** Dequantizes a row-major q8 matrix back to f32 (tests, reports). */
 export function dequantizeQ8Matrix(bytes: Uint8Array, rows: number, n: number): Float32Array {
-  const quants = new Int8Array(bytes.buffer, bytes.byteOffset, rows * n);
+  const quants = new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const nb = q8Blocks(n);
-  const scales = new Float32Array(bytes.buffer, bytes.byteOffset + Math.ceil((rows * n) / 4) * 4, rows * nb);
   const out = new Float32Array(rows * n);
-  for (let r = 0; r < rows; r++) for (let i = 0; i < n; i++) out[r * n + i] = scales[r * nb + Math.floor(i / Q8_BLOCK)] * quants[r * n + i];
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < n; i++) {
+      const b = Math.floor(i / Q8_BLOCK);
+      out[r * n + i] = view.getFloat32(scaleAt(nb, r, b), true) * quants[blockAt(nb, r, b) + (i % Q8_BLOCK)];
+    }
+  }
   return out;
 }

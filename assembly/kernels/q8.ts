@@ -1,17 +1,29 @@
-// q8 kernels: weights as int8 in blocks of 32 along a row, one f32 scale per block (q8_0 of GGUF
-// with the scale widened to f32 and the blocks split into two arrays so quants stay 16-byte
-// aligned). A row of n values has nb = ceil(n / 32) blocks; the last may be partial.
+// q8 kernels: int8 weights with a scale per block of 32 values along the reduction (input)
+// dimension, as GGUF's Q8_0, and integer dot products: the activations are quantized too, to
+// int8 per block of 32 with one f32 scale (llama.cpp's q8_0 x q8_0), widened to i16 and
+// multiplied with i32x4.dot_i16x8_s. Integer SIMD only (no relaxed SIMD), so results are the same
+// on every engine. Integer sums are exact, so each SIMD kernel and its scalar reference agree bit
+// for bit as long as the few f32 operations come in the same order (stated per kernel).
 //
-// Layout of one matrix of `rows` rows of n values at `w`:
-//   quants  int8[rows * n]           row r at w + r*n
-//   scales  f32[rows * nb]           at q8Scales(w, rows, n) (4-byte aligned after the quants)
-// Row-major matrices (attention, LM head) have rows = outputs; input-major MLP matrices have
-// rows = inputs, so a pruned input still skips one contiguous run of quants (and its scales).
+// Two layouts, both built at load time by host/quant.ts:
 //
-// Summation order is shared by each SIMD kernel and its scalar reference (bit-identical):
-// matvec: per block, eight 4-lane partial products summed in order into lanes, combined as
-// (l0 + l1) + (l2 + l3); a partial tail block sums in element order; row += scale * blockSum.
-// gather: each out[o] accumulates (x_j * scale) * q in kept-column order.
+// Row-major (attention, LM head, the token embedding, CATS's W_up): `rows` rows of n values in
+// tiles of 8 rows x one block, so that a pass over 8 rows reads one sequential stream:
+//   tile (g, b) at w + (g * nb + b) * 288: int8[8][32] quants (row 8g + i at + 32i), then f32[8]
+//   scales (row 8g + i at + 256 + 4i)
+// with nb = ceil(n / 32). Rows are padded to a multiple of 8 and each row to nb * 32 values with
+// zeros (no model we load needs padding: their dimensions are multiples of 32).
+//
+// Input-major (the column-gathered MLP matrices W_gate, W_up, W_down): W is [nOut x nIn], stored
+// so that input j's nOut weights (column j of W) are contiguous and a pruned input is never read:
+//   quants  int8[nIn * nOut]         column j at wT + j*nOut
+//   scales  f16[nbIn * nOut]         at q8InScales(wT, nIn, nOut): block jb's nOut scales together
+// with nbIn = ceil(nIn / 32). The scale of W[o, j] is that of (o, block j/32): the same blocks as
+// GGUF's Q8_0 of W (32 inputs of one output row), so all columns of a block share each output's
+// scale and their products can be summed in i32 before one conversion per block. Scales are f16
+// (as in GGUF), always normal (>= 2^-14, so the kernels decode them with two integer ops); reading
+// a block's scales costs 2 bytes per output, i.e. 1/16 byte per weight when all its 32 columns are
+// kept, the same as the f32-per-32 of the row-major layout.
 
 export const Q8_BLOCK: i32 = 32;
 
@@ -20,366 +32,483 @@ export const Q8_BLOCK: i32 = 32;
   return (n + Q8_BLOCK - 1) / Q8_BLOCK;
 }
 
-/** Where the scales of a q8 matrix start. */
-// @ts-ignore: decorator
-@inline export function q8Scales(w: usize, rows: i32, n: i32): usize {
-  return (w + <usize>rows * <usize>n + 3) & ~(<usize>3);
-}
+const TILE_BYTES: usize = 288; // 8 rows x 32 quants + 8 f32 scales
 
-/** Bytes of a q8 matrix (quants, alignment, scales). */
+/** Bytes of a row-major q8 matrix (whole tiles). */
 export function q8Bytes(rows: i32, n: i32): usize {
-  return ((<usize>rows * <usize>n + 3) & ~(<usize>3)) + <usize>rows * <usize>q8Blocks(n) * 4;
+  return <usize>((rows + 7) >> 3) * <usize>q8Blocks(n) * TILE_BYTES;
 }
 
+/** Where row r's quants of block b are (nb blocks per row). */
 // @ts-ignore: decorator
-@inline function toF32x4(q: v128, quarter: i32): v128 {
-  // int8 lanes [4*quarter, 4*quarter + 4) of q as f32x4
-  let h: v128;
-  if (quarter < 2) h = i16x8.extend_low_i8x16_s(q);
-  else h = i16x8.extend_high_i8x16_s(q);
-  let i: v128;
-  if ((quarter & 1) == 0) i = i32x4.extend_low_i16x8_s(h);
-  else i = i32x4.extend_high_i16x8_s(h);
-  return f32x4.convert_i32x4_s(i);
+@inline export function q8BlockAt(w: usize, nb: i32, r: i32, b: i32): usize {
+  return w + (<usize>(r >> 3) * <usize>nb + <usize>b) * TILE_BYTES + (<usize>(r & 7) << 5);
 }
 
+/** Where row r's scale of block b is. */
 // @ts-ignore: decorator
-@inline function hsum(v: v128): f32 {
-  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+@inline export function q8ScaleAt(w: usize, nb: i32, r: i32, b: i32): usize {
+  return w + (<usize>(r >> 3) * <usize>nb + <usize>b) * TILE_BYTES + 256 + (<usize>(r & 7) << 2);
 }
 
-/** One row's dot product with x (SIMD). */
-export function dotQ8(q: usize, scales: usize, x: usize, n: i32): f32 {
-  const full = n / Q8_BLOCK;
-  let acc: f32 = 0;
-  for (let b = 0; b < full; b++) {
-    const qb = q + <usize>(b * Q8_BLOCK);
-    const xb = x + (<usize>(b * Q8_BLOCK) << 2);
-    const q0 = v128.load(qb);
-    const q1 = v128.load(qb + 16);
-    let s = f32x4.mul(toF32x4(q0, 0), v128.load(xb));
-    s = f32x4.add(s, f32x4.mul(toF32x4(q0, 1), v128.load(xb + 16)));
-    s = f32x4.add(s, f32x4.mul(toF32x4(q0, 2), v128.load(xb + 32)));
-    s = f32x4.add(s, f32x4.mul(toF32x4(q0, 3), v128.load(xb + 48)));
-    s = f32x4.add(s, f32x4.mul(toF32x4(q1, 0), v128.load(xb + 64)));
-    s = f32x4.add(s, f32x4.mul(toF32x4(q1, 1), v128.load(xb + 80)));
-    s = f32x4.add(s, f32x4.mul(toF32x4(q1, 2), v128.load(xb + 96)));
-    s = f32x4.add(s, f32x4.mul(toF32x4(q1, 3), v128.load(xb + 112)));
-    acc += load<f32>(scales + (<usize>b << 2)) * hsum(s);
+/** Where the f16 scales of an input-major q8 matrix start. */
+// @ts-ignore: decorator
+@inline export function q8InScales(wT: usize, nIn: i32, nOut: i32): usize {
+  return (wT + <usize>nIn * <usize>nOut + 3) & ~(<usize>3);
+}
+
+/** Bytes of an input-major q8 matrix (quants, alignment, f16 scales). */
+export function q8InBytes(nIn: i32, nOut: i32): usize {
+  return ((<usize>nIn * <usize>nOut + 3) & ~(<usize>3)) + <usize>q8Blocks(nIn) * <usize>nOut * 2;
+}
+
+// ---- scratch for the quantized activations and the gather's i32 accumulators ----
+
+let scratch: usize = 0;
+let scratchBytes: usize = 0;
+
+/** A scratch buffer of at least `bytes` (kept and grown; the kernels run one at a time). */
+function scratchOf(bytes: usize): usize {
+  if (bytes > scratchBytes) {
+    if (scratch) heap.free(scratch);
+    scratchBytes = (bytes + 4095) & ~(<usize>4095);
+    scratch = heap.alloc(scratchBytes);
   }
-  return acc + tailDot(q, scales, x, full, n);
+  return scratch;
+}
+
+/** x (finite) * inv rounded to the nearest integer, ties to even; |x * inv| <= 127 by construction. */
+// @ts-ignore: decorator
+@inline function quant(x: f32, inv: f32): i32 {
+  return <i32>nearest<f32>(x * inv);
+}
+
+/** Block scale of the activations: max |x| / 127 (0 for an all-zero block). */
+// @ts-ignore: decorator
+@inline function actScale(amax: f32): f32 {
+  return amax / 127.0;
 }
 
 // @ts-ignore: decorator
-@inline function tailDot(q: usize, scales: usize, x: usize, full: i32, n: i32): f32 {
-  const start = full * Q8_BLOCK;
-  if (start >= n) return 0;
-  let t: f32 = 0;
-  for (let i = start; i < n; i++) t += <f32>load<i8>(q + <usize>i) * load<f32>(x + (<usize>i << 2));
-  return load<f32>(scales + (<usize>full << 2)) * t;
-}
-
-// @ts-ignore: decorator
-@inline function blockSum(qb: usize, x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, x5: v128, x6: v128, x7: v128): f32 {
-  const q0 = v128.load(qb);
-  const q1 = v128.load(qb, 16);
-  let s = f32x4.mul(toF32x4(q0, 0), x0);
-  s = f32x4.add(s, f32x4.mul(toF32x4(q0, 1), x1));
-  s = f32x4.add(s, f32x4.mul(toF32x4(q0, 2), x2));
-  s = f32x4.add(s, f32x4.mul(toF32x4(q0, 3), x3));
-  s = f32x4.add(s, f32x4.mul(toF32x4(q1, 0), x4));
-  s = f32x4.add(s, f32x4.mul(toF32x4(q1, 1), x5));
-  s = f32x4.add(s, f32x4.mul(toF32x4(q1, 2), x6));
-  s = f32x4.add(s, f32x4.mul(toF32x4(q1, 3), x7));
-  return hsum(s);
+@inline function invOf(d: f32): f32 {
+  return d > 0 ? <f32>1.0 / d : 0;
 }
 
 /**
- * out[r] = dot(W[r, :], x) for a row-major q8 matrix [rows x cols]. Eight rows per pass (then
- * four, then one) share each block's eight x loads and keep eight weight streams in flight; every
- * row keeps the shared order (bit-identical to the scalar reference).
+ * Quantizes x[0, n) per block of 32 for the row-major kernels: i16 quants at the returned pointer
+ * (nb * 32 of them, the partial last block zero-padded), then the nb f32 block scales.
+ */
+function quantizeX(x: usize, n: i32): usize {
+  const nb = q8Blocks(n);
+  const xq = scratchOf(<usize>nb * 64 + <usize>nb * 4);
+  const xs = xq + <usize>nb * 64;
+  for (let b = 0; b < nb; b++) {
+    const start = b * Q8_BLOCK;
+    const end = min(n, start + Q8_BLOCK);
+    let amax: f32 = 0;
+    for (let i = start; i < end; i++) amax = max(amax, Mathf.abs(load<f32>(x + (<usize>i << 2))));
+    const d = actScale(amax);
+    const inv = invOf(d);
+    for (let i = start; i < end; i++) store<i16>(xq + (<usize>i << 1), <i16>quant(load<f32>(x + (<usize>i << 2)), inv));
+    for (let i = end; i < start + Q8_BLOCK; i++) store<i16>(xq + (<usize>i << 1), 0);
+    store<f32>(xs + (<usize>b << 2), d);
+  }
+  return xq;
+}
+
+// ---- row-major: out[r] = W[r, :] . x ----
+//
+// Order (SIMD and scalar): row r's value is acc = sum over its nb blocks b, in order, of
+//   acc = acc + f32(T[r, b]) * (wScale[r, b] * xScale[b]),  T[r, b] = sum of the block's q * xq (i32)
+// (padding is zero in both). Bound: |T| <= 32 * 127 * 127 = 516,128 < 2^24, exact in i32 and in
+// f32, so only the order of the f32 steps matters. The SIMD kernel gets T as four dot_i16x8_s lane
+// sums added, then four rows' T side by side (reduce4): one convert and one multiply-add serve
+// four rows, and their four scales are one load.
+
+// @ts-ignore: decorator
+@inline function blockDot(qb: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  // 32 int8 weights (each eight loaded and sign-extended to i16 in one op) x 32 i16 activations
+  const s0 = i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(qb), x0), i32x4.dot_i16x8_s(v128.load8x8_s(qb, 8), x1));
+  const s1 = i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(qb, 16), x2), i32x4.dot_i16x8_s(v128.load8x8_s(qb, 24), x3));
+  return i32x4.add(s0, s1);
+}
+
+/** [sum of d0's lanes, d1's, d2's, d3's] (i32). */
+// @ts-ignore: decorator
+@inline function reduce4(d0: v128, d1: v128, d2: v128, d3: v128): v128 {
+  const a = i32x4.add(i8x16.shuffle(d0, d1, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), i8x16.shuffle(d0, d1, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31));
+  const b = i32x4.add(i8x16.shuffle(d2, d3, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), i8x16.shuffle(d2, d3, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31));
+  return i32x4.add(i8x16.shuffle(a, b, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27), i8x16.shuffle(a, b, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31));
+}
+
+/** Four rows' step: acc + f32(T) * (their four scales * xScale). */
+// @ts-ignore: decorator
+@inline function step4(acc: v128, t: v128, sc: usize, xsb: v128): v128 {
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(t), f32x4.mul(v128.load(sc), xsb)));
+}
+
+// Bytes the gather's touch-ahead loads read (kept so that the loads are not optimized away).
+let touchSink: u32 = 0;
+
+/** One row (row r) against the quantized x (SIMD per block, scalar steps). */
+function dotRowQ8(w: usize, nb: i32, r: i32, xq: usize, xs: usize): f32 {
+  let acc: f32 = 0;
+  for (let b = 0; b < nb; b++) {
+    const xb = xq + (<usize>b << 6);
+    const d = blockDot(q8BlockAt(w, nb, r, b), v128.load(xb), v128.load(xb, 16), v128.load(xb, 32), v128.load(xb, 48));
+    const t = (i32x4.extract_lane(d, 0) + i32x4.extract_lane(d, 1)) + (i32x4.extract_lane(d, 2) + i32x4.extract_lane(d, 3));
+    acc += <f32>t * (load<f32>(q8ScaleAt(w, nb, r, b)) * load<f32>(xs + (<usize>b << 2)));
+  }
+  return acc;
+}
+
+/** Stores the 8 rows of tile row starting at row r (only the real ones in a padded last tile row). */
+// @ts-ignore: decorator
+@inline function storeTileRow(out: usize, r: i32, rows: i32, accA: v128, accB: v128): void {
+  const o = out + (<usize>r << 2);
+  if (r + 8 <= rows) {
+    v128.store(o, accA);
+    v128.store(o, accB, 16);
+    return;
+  }
+  const n = rows - r;
+  if (n > 0) store<f32>(o, f32x4.extract_lane(accA, 0));
+  if (n > 1) store<f32>(o, f32x4.extract_lane(accA, 1), 4);
+  if (n > 2) store<f32>(o, f32x4.extract_lane(accA, 2), 8);
+  if (n > 3) store<f32>(o, f32x4.extract_lane(accA, 3), 12);
+  if (n > 4) store<f32>(o, f32x4.extract_lane(accB, 0), 16);
+  if (n > 5) store<f32>(o, f32x4.extract_lane(accB, 1), 20);
+  if (n > 6) store<f32>(o, f32x4.extract_lane(accB, 2), 24);
+}
+
+/** One tile (8 rows x one block) into the two accumulators of its rows 0-3 and 4-7. */
+// @ts-ignore: decorator
+@inline function tileA(acc: v128, p: usize, xsb: v128, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  return step4(acc, reduce4(blockDot(p, x0, x1, x2, x3), blockDot(p + 32, x0, x1, x2, x3), blockDot(p + 64, x0, x1, x2, x3), blockDot(p + 96, x0, x1, x2, x3)), p + 256, xsb);
+}
+// @ts-ignore: decorator
+@inline function tileB(acc: v128, p: usize, xsb: v128, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  return step4(acc, reduce4(blockDot(p + 128, x0, x1, x2, x3), blockDot(p + 160, x0, x1, x2, x3), blockDot(p + 192, x0, x1, x2, x3), blockDot(p + 224, x0, x1, x2, x3)), p + 272, xsb);
+}
+
+/**
+ * out[r] = dot(W[r, :], x) for a row-major q8 matrix [rows x cols]. x is quantized once per call.
+ * Four tile rows per pass, one from each quarter of the matrix: four sequential streams (one
+ * stream alone reads ~30% slower here, see readSumF32 vs readSum4StreamsF32; measured cold, 4
+ * streams beat 2 by ~18% and 2 beat 1 by ~20%), 32 rows sharing each block's x.
  */
 export function matvecQ8(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
-  const scales = q8Scales(w, rows, cols);
   const nb = q8Blocks(cols);
-  const full = cols / Q8_BLOCK;
-  const colsU = <usize>cols;
-  const nbBytes = <usize>nb << 2;
-  let r = 0;
-  for (; r + 8 <= rows; r += 8) {
-    const q0 = w + <usize>r * colsU;
-    const sc0 = scales + <usize>r * nbBytes;
-    let acc0: f32 = 0, acc1: f32 = 0, acc2: f32 = 0, acc3: f32 = 0, acc4: f32 = 0, acc5: f32 = 0, acc6: f32 = 0, acc7: f32 = 0;
-    for (let b = 0; b < full; b++) {
-      const qo = <usize>(b * Q8_BLOCK);
-      const xb = x + (qo << 2);
+  const xq = quantizeX(x, cols);
+  const xs = xq + (<usize>nb << 6);
+  const tiles = (rows + 7) >> 3;
+  const part = (tiles + 3) >> 2;
+  const tileRowBytes = <usize>nb * TILE_BYTES;
+  for (let g = 0; g < part; g++) {
+    let p0 = w + <usize>g * tileRowBytes;
+    const n1 = g + part < tiles, n2 = g + 2 * part < tiles, n3 = g + 3 * part < tiles;
+    let p1 = n1 ? p0 + <usize>part * tileRowBytes : p0;
+    let p2 = n2 ? p0 + <usize>(2 * part) * tileRowBytes : p0;
+    let p3 = n3 ? p0 + <usize>(3 * part) * tileRowBytes : p0;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
+    for (let b = 0; b < nb; b++) {
+      const xb = xq + (<usize>b << 6);
       const x0 = v128.load(xb);
       const x1 = v128.load(xb, 16);
       const x2 = v128.load(xb, 32);
       const x3 = v128.load(xb, 48);
-      const x4 = v128.load(xb, 64);
-      const x5 = v128.load(xb, 80);
-      const x6 = v128.load(xb, 96);
-      const x7 = v128.load(xb, 112);
-      const so = sc0 + (<usize>b << 2);
-      const qb = q0 + qo;
-      acc0 += load<f32>(so + 0 * nbBytes) * blockSum(qb + 0 * colsU, x0, x1, x2, x3, x4, x5, x6, x7);
-      acc1 += load<f32>(so + 1 * nbBytes) * blockSum(qb + 1 * colsU, x0, x1, x2, x3, x4, x5, x6, x7);
-      acc2 += load<f32>(so + 2 * nbBytes) * blockSum(qb + 2 * colsU, x0, x1, x2, x3, x4, x5, x6, x7);
-      acc3 += load<f32>(so + 3 * nbBytes) * blockSum(qb + 3 * colsU, x0, x1, x2, x3, x4, x5, x6, x7);
-      acc4 += load<f32>(so + 4 * nbBytes) * blockSum(qb + 4 * colsU, x0, x1, x2, x3, x4, x5, x6, x7);
-      acc5 += load<f32>(so + 5 * nbBytes) * blockSum(qb + 5 * colsU, x0, x1, x2, x3, x4, x5, x6, x7);
-      acc6 += load<f32>(so + 6 * nbBytes) * blockSum(qb + 6 * colsU, x0, x1, x2, x3, x4, x5, x6, x7);
-      acc7 += load<f32>(so + 7 * nbBytes) * blockSum(qb + 7 * colsU, x0, x1, x2, x3, x4, x5, x6, x7);
+      const xsb = v128.load32_splat(xs + (<usize>b << 2));
+      a0 = tileA(a0, p0, xsb, x0, x1, x2, x3);
+      a1 = tileB(a1, p0, xsb, x0, x1, x2, x3);
+      b0 = tileA(b0, p1, xsb, x0, x1, x2, x3);
+      b1 = tileB(b1, p1, xsb, x0, x1, x2, x3);
+      c0 = tileA(c0, p2, xsb, x0, x1, x2, x3);
+      c1 = tileB(c1, p2, xsb, x0, x1, x2, x3);
+      d0 = tileA(d0, p3, xsb, x0, x1, x2, x3);
+      d1 = tileB(d1, p3, xsb, x0, x1, x2, x3);
+      p0 += TILE_BYTES;
+      p1 += TILE_BYTES;
+      p2 += TILE_BYTES;
+      p3 += TILE_BYTES;
     }
-    const o = out + (<usize>r << 2);
-    store<f32>(o, acc0 + tailDot(q0 + 0 * colsU, sc0 + 0 * nbBytes, x, full, cols), 0);
-    store<f32>(o, acc1 + tailDot(q0 + 1 * colsU, sc0 + 1 * nbBytes, x, full, cols), 4);
-    store<f32>(o, acc2 + tailDot(q0 + 2 * colsU, sc0 + 2 * nbBytes, x, full, cols), 8);
-    store<f32>(o, acc3 + tailDot(q0 + 3 * colsU, sc0 + 3 * nbBytes, x, full, cols), 12);
-    store<f32>(o, acc4 + tailDot(q0 + 4 * colsU, sc0 + 4 * nbBytes, x, full, cols), 16);
-    store<f32>(o, acc5 + tailDot(q0 + 5 * colsU, sc0 + 5 * nbBytes, x, full, cols), 20);
-    store<f32>(o, acc6 + tailDot(q0 + 6 * colsU, sc0 + 6 * nbBytes, x, full, cols), 24);
-    store<f32>(o, acc7 + tailDot(q0 + 7 * colsU, sc0 + 7 * nbBytes, x, full, cols), 28);
-  }
-  for (; r + 4 <= rows; r += 4) {
-    const q0 = w + <usize>r * colsU;
-    const q1 = q0 + colsU;
-    const q2 = q1 + colsU;
-    const q3 = q2 + colsU;
-    const sc0 = scales + <usize>r * nbBytes;
-    const sc1 = sc0 + nbBytes;
-    const sc2 = sc1 + nbBytes;
-    const sc3 = sc2 + nbBytes;
-    let acc0: f32 = 0, acc1: f32 = 0, acc2: f32 = 0, acc3: f32 = 0;
-    for (let b = 0; b < full; b++) {
-      const qo = <usize>(b * Q8_BLOCK);
-      const xb = x + (qo << 2);
-      const x0 = v128.load(xb);
-      const x1 = v128.load(xb, 16);
-      const x2 = v128.load(xb, 32);
-      const x3 = v128.load(xb, 48);
-      const x4 = v128.load(xb, 64);
-      const x5 = v128.load(xb, 80);
-      const x6 = v128.load(xb, 96);
-      const x7 = v128.load(xb, 112);
-      const so = <usize>b << 2;
-      acc0 += load<f32>(sc0 + so) * blockSum(q0 + qo, x0, x1, x2, x3, x4, x5, x6, x7);
-      acc1 += load<f32>(sc1 + so) * blockSum(q1 + qo, x0, x1, x2, x3, x4, x5, x6, x7);
-      acc2 += load<f32>(sc2 + so) * blockSum(q2 + qo, x0, x1, x2, x3, x4, x5, x6, x7);
-      acc3 += load<f32>(sc3 + so) * blockSum(q3 + qo, x0, x1, x2, x3, x4, x5, x6, x7);
-    }
-    const o = out + (<usize>r << 2);
-    store<f32>(o, acc0 + tailDot(q0, sc0, x, full, cols));
-    store<f32>(o, acc1 + tailDot(q1, sc1, x, full, cols), 4);
-    store<f32>(o, acc2 + tailDot(q2, sc2, x, full, cols), 8);
-    store<f32>(o, acc3 + tailDot(q3, sc3, x, full, cols), 12);
-  }
-  for (; r < rows; r++) {
-    store<f32>(out + (<usize>r << 2), dotQ8(w + <usize>r * colsU, scales + <usize>r * nbBytes, x, cols));
+    storeTileRow(out, g << 3, rows, a0, a1);
+    if (n1) storeTileRow(out, (g + part) << 3, rows, b0, b1);
+    if (n2) storeTileRow(out, (g + 2 * part) << 3, rows, c0, c1);
+    if (n3) storeTileRow(out, (g + 3 * part) << 3, rows, d0, d1);
   }
 }
 
-/** Scalar reference for matvecQ8 (same order). */
+/** Scalar reference for matvecQ8 (same quantized x, same order). */
 export function matvecQ8Scalar(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
-  const scales = q8Scales(w, rows, cols);
   const nb = q8Blocks(cols);
-  const full = cols / Q8_BLOCK;
+  const xq = quantizeX(x, cols);
+  const xs = xq + (<usize>nb << 6);
   for (let r = 0; r < rows; r++) {
-    const q = w + <usize>r * <usize>cols;
-    const sc = scales + (<usize>(r * nb) << 2);
     let acc: f32 = 0;
-    for (let b = 0; b < full; b++) {
-      let l0: f32 = 0, l1: f32 = 0, l2: f32 = 0, l3: f32 = 0;
-      for (let k = 0; k < 8; k++) {
-        const i = b * Q8_BLOCK + 4 * k;
-        l0 += <f32>load<i8>(q + <usize>i) * load<f32>(x + (<usize>i << 2));
-        l1 += <f32>load<i8>(q + <usize>(i + 1)) * load<f32>(x + (<usize>(i + 1) << 2));
-        l2 += <f32>load<i8>(q + <usize>(i + 2)) * load<f32>(x + (<usize>(i + 2) << 2));
-        l3 += <f32>load<i8>(q + <usize>(i + 3)) * load<f32>(x + (<usize>(i + 3) << 2));
-      }
-      acc += load<f32>(sc + (<usize>b << 2)) * ((l0 + l1) + (l2 + l3));
+    for (let b = 0; b < nb; b++) {
+      const q = q8BlockAt(w, nb, r, b);
+      let t: i32 = 0;
+      for (let i = 0; i < Q8_BLOCK; i++) t += <i32>load<i8>(q + <usize>i) * <i32>load<i16>(xq + (<usize>(b * Q8_BLOCK + i) << 1));
+      acc += <f32>t * (load<f32>(q8ScaleAt(w, nb, r, b)) * load<f32>(xs + (<usize>b << 2)));
     }
-    store<f32>(out + (<usize>r << 2), acc + tailDot(q, sc, x, full, cols));
+    store<f32>(out + (<usize>r << 2), acc);
   }
 }
 
-/** Listed rows only: out[k] = dot(W[rows[k], :], x) (CATS reads kept rows of W_up). */
+/** Listed rows only: out[k] = dot(W[rows[k], :], x) (CATS reads kept rows of W_up); as matvecQ8 per row. */
 export function matvecRowsQ8(out: usize, w: usize, x: usize, rowIdx: usize, nRows: i32, totalRows: i32, cols: i32): void {
-  const scales = q8Scales(w, totalRows, cols);
   const nb = q8Blocks(cols);
+  const xq = quantizeX(x, cols);
+  const xs = xq + (<usize>nb << 6);
   for (let k = 0; k < nRows; k++) {
-    const r = <i32>load<u32>(rowIdx + (<usize>k << 2));
-    store<f32>(out + (<usize>k << 2), dotQ8(w + <usize>r * <usize>cols, scales + (<usize>(r * nb) << 2), x, cols));
+    store<f32>(out + (<usize>k << 2), dotRowQ8(w, nb, <i32>load<u32>(rowIdx + (<usize>k << 2)), xq, xs));
   }
 }
 
-/** Dequantizes row r of a q8 matrix into out (the embedding lookup of a q8 table). */
+/** Dequantizes row r of a row-major q8 matrix into out (the embedding lookup of a q8 table). */
 export function dequantRowQ8(out: usize, w: usize, r: i32, rows: i32, cols: i32): void {
-  const q = w + <usize>r * <usize>cols;
-  const sc = q8Scales(w, rows, cols) + (<usize>(r * q8Blocks(cols)) << 2);
+  const nb = q8Blocks(cols);
   for (let i = 0; i < cols; i++) {
-    store<f32>(out + (<usize>i << 2), load<f32>(sc + (<usize>(i / Q8_BLOCK) << 2)) * <f32>load<i8>(q + <usize>i));
+    const b = i / Q8_BLOCK;
+    store<f32>(out + (<usize>i << 2), load<f32>(q8ScaleAt(w, nb, r, b)) * <f32>load<i8>(q8BlockAt(w, nb, r, b) + <usize>(i & 31)));
+  }
+}
+
+// ---- input-major: out = sum over kept j of x[j] * W[:, j] ----
+//
+// The kept list is cut into runs of consecutive entries in the same block of 32 inputs (an
+// ascending list, as every mask is, gives one run per touched block). Per run: x's kept entries
+// are quantized with their own scale d = max |x| / 127 over the run, then for every output
+//   acc[o] = sum over the run of xq[j] * q[j, o]                  (i32, exact, any order)
+//   out[o] = out[o] + f32(acc[o]) * (f16scale[block, o] * d)     (f32, runs in list order)
+// Bound: a run has at most 32 entries and |xq * q| <= 127 * 127 (|q| <= 128 would still do), so
+// |acc| <= 32 * 16,256 = 520,192 < 2^24: exact in i32 and in its f32 conversion.
+// Bytes read: the kept columns' quants and, per run, the block's nOut f16 scales (gatherBytesQ8).
+
+/** f16 bits of a positive normal scale -> f32, exactly, by integer ops (exponent rebias 15 -> 127). */
+// @ts-ignore: decorator
+@inline function halfToF32(h: u32): f32 {
+  return reinterpret<f32>((h << 13) + HALF_REBIAS);
+}
+const HALF_REBIAS: u32 = (127 - 15) << 23;
+
+/** Quantizes the kept x of entries [k, e) into xq (i32 per entry); returns the run's scale. */
+// @ts-ignore: decorator
+@inline function quantizeRun(xq: usize, x: usize, idx: usize, k: i32, e: i32): f32 {
+  let amax: f32 = 0;
+  for (let i = k; i < e; i++) amax = max(amax, Mathf.abs(load<f32>(x + (<usize>load<u32>(idx + (<usize>i << 2)) << 2))));
+  const d = actScale(amax);
+  const inv = invOf(d);
+  for (let i = k; i < e; i++) store<i32>(xq + (<usize>i << 2), quant(load<f32>(x + (<usize>load<u32>(idx + (<usize>i << 2)) << 2)), inv));
+  return d;
+}
+
+/** End of the run that starts at entry k (entries in the block of idx[k]). */
+// @ts-ignore: decorator
+@inline function runEnd(idx: usize, k: i32, nKept: i32): i32 {
+  const block = load<u32>(idx + (<usize>k << 2)) >> 5;
+  let e = k + 1;
+  while (e < nKept && load<u32>(idx + (<usize>e << 2)) >> 5 == block) e++;
+  return e;
+}
+
+/** Weight bytes gatherColumnsQ8 reads for this kept list: the kept columns plus each run's f16 scales. */
+export function gatherBytesQ8(idx: usize, nKept: i32, nOut: i32): f64 {
+  let runs = 0;
+  for (let k = 0; k < nKept; k = runEnd(idx, k, nKept)) runs++;
+  return <f64>nKept * <f64>nOut + 2.0 * <f64>runs * <f64>nOut;
+}
+
+// two columns interleaved byte by byte (a0 b0 a1 b1 ...) for outputs [0, 8) and [8, 16) of 16
+// @ts-ignore: decorator
+@inline function pairLo(a: v128, b: v128): v128 {
+  return i8x16.shuffle(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+}
+// @ts-ignore: decorator
+@inline function pairHi(a: v128, b: v128): v128 {
+  return i8x16.shuffle(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+}
+
+/** The i16 pair (xa, xb) in every i32 lane: dot_i16x8_s against an interleaved pair gives xa*a + xb*b. */
+// @ts-ignore: decorator
+@inline function xPair(xa: i32, xb: i32): v128 {
+  return i32x4.splat((xb << 16) | (xa & 0xffff));
+}
+
+/** acc[o, o + 4) += s, or = s for the first pass of a run (no zeroing pass, no load). */
+// @ts-ignore: decorator
+@inline function accum(p: usize, s: v128, fresh: bool): void {
+  v128.store(p, fresh ? s : i32x4.add(v128.load(p), s));
+}
+
+/** acc[o, o + 16) (+)= xa a[o..] + xb b[o..] + xc c[o..] + xd d[o..] (two interleaved pairs). */
+// @ts-ignore: decorator
+@inline function fourColumns16(ap: usize, ca: usize, cb: usize, cc: usize, cd: usize, p0: v128, p1: v128, fresh: bool): void {
+  const a = v128.load(ca);
+  const b = v128.load(cb);
+  const c = v128.load(cc);
+  const d = v128.load(cd);
+  const ab0 = pairLo(a, b);
+  const ab1 = pairHi(a, b);
+  const cd0 = pairLo(c, d);
+  const cd1 = pairHi(c, d);
+  accum(ap, i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab0), p0), i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(cd0), p1)), fresh);
+  accum(ap + 16, i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab0), p0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(cd0), p1)), fresh);
+  accum(ap + 32, i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab1), p0), i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(cd1), p1)), fresh);
+  accum(ap + 48, i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab1), p0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(cd1), p1)), fresh);
+}
+
+/**
+ * Four kept columns a, b, c, d over all outputs: acc[o] (+)= xa a[o] + xb b[o] + xc c[o] + xd d[o].
+ * During the first quarter of the outputs each step also touches a line of each of the next four
+ * kept columns (next: their addresses), so that their reads from memory start a pass early:
+ * measured cold, issuing them early beats spreading them over the pass.
+ */
+// @ts-ignore: decorator
+@inline function fourColumns(acc: usize, ca: usize, cb: usize, cc: usize, cd: usize, xa: i32, xb: i32, xc: i32, xd: i32, nOut: i32, fresh: bool, next: usize): void {
+  const p0 = xPair(xa, xb);
+  const p1 = xPair(xc, xd);
+  const v16 = nOut & ~15;
+  const q16 = min(v16, ((nOut >> 2) + 15) & ~15); // touches cover 4 * q16 >= nOut bytes per column
+  const n0 = load<usize>(next), n1 = load<usize>(next, 4), n2 = load<usize>(next, 8), n3 = load<usize>(next, 12);
+  let touched: u32 = 0;
+  let o = 0;
+  for (; o < q16; o += 16) {
+    const ou = <usize>o;
+    const t = ou << 2;
+    touched |= load<u8>(n0 + t) | load<u8>(n1 + t) | load<u8>(n2 + t) | load<u8>(n3 + t);
+    fourColumns16(acc + (ou << 2), ca + ou, cb + ou, cc + ou, cd + ou, p0, p1, fresh);
+  }
+  for (; o < v16; o += 16) {
+    const ou = <usize>o;
+    fourColumns16(acc + (ou << 2), ca + ou, cb + ou, cc + ou, cd + ou, p0, p1, fresh);
+  }
+  for (o = v16; o < nOut; o++) {
+    const ou = <usize>o;
+    const p = acc + (ou << 2);
+    const t = xa * <i32>load<i8>(ca + ou) + xb * <i32>load<i8>(cb + ou) + xc * <i32>load<i8>(cc + ou) + xd * <i32>load<i8>(cd + ou);
+    store<i32>(p, fresh ? t : load<i32>(p) + t);
+  }
+  touchSink |= touched;
+}
+
+/** Two kept columns (or one, with cb = ca and xb = 0) over all outputs. */
+// @ts-ignore: decorator
+@inline function twoColumns(acc: usize, ca: usize, cb: usize, xa: i32, xb: i32, nOut: i32, fresh: bool): void {
+  const p = xPair(xa, xb);
+  const v16 = nOut & ~15;
+  for (let o = 0; o < v16; o += 16) {
+    const ou = <usize>o;
+    const a = v128.load(ca + ou);
+    const b = v128.load(cb + ou);
+    const ab0 = pairLo(a, b);
+    const ab1 = pairHi(a, b);
+    const ap = acc + (ou << 2);
+    accum(ap, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab0), p), fresh);
+    accum(ap + 16, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab0), p), fresh);
+    accum(ap + 32, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab1), p), fresh);
+    accum(ap + 48, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab1), p), fresh);
+  }
+  for (let o = v16; o < nOut; o++) {
+    const ou = <usize>o;
+    const pa = acc + (ou << 2);
+    const t = xa * <i32>load<i8>(ca + ou) + xb * <i32>load<i8>(cb + ou);
+    store<i32>(pa, fresh ? t : load<i32>(pa) + t);
   }
 }
 
 /**
- * Column gather on an input-major q8 matrix (nIn rows of nOut quants):
- *   out[o] = sum over kept j, in order, of (x[j] * scale[j, o/32]) * q[j, o]
+ * Column gather on an input-major q8 matrix [nIn x nOut] (layout above): out[o] = sum over the
+ * kept inputs j (idx[0, nKept), ascending for one run per block) of x[j] * W[o, j], with x quantized
+ * per run. Within a run, four kept columns per pass over the outputs (two interleaved pairs, then
+ * one pair, then one column paired with a zero weight in x), accumulating in i32; the first pass
+ * of a run stores instead of adding.
  */
 export function gatherColumnsQ8(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
-  const scales = q8Scales(wT, nIn, nOut);
-  const nb = q8Blocks(nOut);
-  const full = nOut / Q8_BLOCK;
+  const scales = q8InScales(wT, nIn, nOut);
   const nOutU = <usize>nOut;
-  const nbBytes = <usize>nb << 2;
+  const accBytes = (nOutU << 2) + 64;
+  const acc = scratchOf(accBytes + (<usize>nKept << 2) + 16);
+  const xq = acc + accBytes;
+  const nextCols = xq + (<usize>nKept << 2);
   memory.fill(out, 0, nOutU << 2);
   let k = 0;
-  // four kept columns per pass: one load/store of out per four columns, same order per element
-  for (; k + 4 <= nKept; k += 4) {
-    const ik = idx + (<usize>k << 2);
-    const j0 = <usize>load<u32>(ik);
-    const j1 = <usize>load<u32>(ik, 4);
-    const j2 = <usize>load<u32>(ik, 8);
-    const j3 = <usize>load<u32>(ik, 12);
-    const xj0 = load<f32>(x + (j0 << 2));
-    const xj1 = load<f32>(x + (j1 << 2));
-    const xj2 = load<f32>(x + (j2 << 2));
-    const xj3 = load<f32>(x + (j3 << 2));
-    const c0 = wT + j0 * nOutU;
-    const c1 = wT + j1 * nOutU;
-    const c2 = wT + j2 * nOutU;
-    const c3 = wT + j3 * nOutU;
-    const sc0 = scales + j0 * nbBytes;
-    const sc1 = scales + j1 * nbBytes;
-    const sc2 = scales + j2 * nbBytes;
-    const sc3 = scales + j3 * nbBytes;
-    for (let b = 0; b < full; b++) {
-      const so = <usize>b << 2;
-      const s0 = f32x4.splat(xj0 * load<f32>(sc0 + so));
-      const s1 = f32x4.splat(xj1 * load<f32>(sc1 + so));
-      const s2 = f32x4.splat(xj2 * load<f32>(sc2 + so));
-      const s3 = f32x4.splat(xj3 * load<f32>(sc3 + so));
-      const qo = <usize>(b * Q8_BLOCK);
-      const ob = out + (qo << 2);
-      const a0 = v128.load(c0 + qo);
-      const a1 = v128.load(c0 + qo, 16);
-      const b0 = v128.load(c1 + qo);
-      const b1 = v128.load(c1 + qo, 16);
-      const d0 = v128.load(c2 + qo);
-      const d1 = v128.load(c2 + qo, 16);
-      const e0 = v128.load(c3 + qo);
-      const e1 = v128.load(c3 + qo, 16);
-      let p0 = v128.load(ob, 0);
-      p0 = f32x4.add(p0, f32x4.mul(s0, toF32x4(a0, 0)));
-      p0 = f32x4.add(p0, f32x4.mul(s1, toF32x4(b0, 0)));
-      p0 = f32x4.add(p0, f32x4.mul(s2, toF32x4(d0, 0)));
-      p0 = f32x4.add(p0, f32x4.mul(s3, toF32x4(e0, 0)));
-      v128.store(ob, p0, 0);
-      let p1 = v128.load(ob, 16);
-      p1 = f32x4.add(p1, f32x4.mul(s0, toF32x4(a0, 1)));
-      p1 = f32x4.add(p1, f32x4.mul(s1, toF32x4(b0, 1)));
-      p1 = f32x4.add(p1, f32x4.mul(s2, toF32x4(d0, 1)));
-      p1 = f32x4.add(p1, f32x4.mul(s3, toF32x4(e0, 1)));
-      v128.store(ob, p1, 16);
-      let p2 = v128.load(ob, 32);
-      p2 = f32x4.add(p2, f32x4.mul(s0, toF32x4(a0, 2)));
-      p2 = f32x4.add(p2, f32x4.mul(s1, toF32x4(b0, 2)));
-      p2 = f32x4.add(p2, f32x4.mul(s2, toF32x4(d0, 2)));
-      p2 = f32x4.add(p2, f32x4.mul(s3, toF32x4(e0, 2)));
-      v128.store(ob, p2, 32);
-      let p3 = v128.load(ob, 48);
-      p3 = f32x4.add(p3, f32x4.mul(s0, toF32x4(a0, 3)));
-      p3 = f32x4.add(p3, f32x4.mul(s1, toF32x4(b0, 3)));
-      p3 = f32x4.add(p3, f32x4.mul(s2, toF32x4(d0, 3)));
-      p3 = f32x4.add(p3, f32x4.mul(s3, toF32x4(e0, 3)));
-      v128.store(ob, p3, 48);
-      let p4 = v128.load(ob, 64);
-      p4 = f32x4.add(p4, f32x4.mul(s0, toF32x4(a1, 0)));
-      p4 = f32x4.add(p4, f32x4.mul(s1, toF32x4(b1, 0)));
-      p4 = f32x4.add(p4, f32x4.mul(s2, toF32x4(d1, 0)));
-      p4 = f32x4.add(p4, f32x4.mul(s3, toF32x4(e1, 0)));
-      v128.store(ob, p4, 64);
-      let p5 = v128.load(ob, 80);
-      p5 = f32x4.add(p5, f32x4.mul(s0, toF32x4(a1, 1)));
-      p5 = f32x4.add(p5, f32x4.mul(s1, toF32x4(b1, 1)));
-      p5 = f32x4.add(p5, f32x4.mul(s2, toF32x4(d1, 1)));
-      p5 = f32x4.add(p5, f32x4.mul(s3, toF32x4(e1, 1)));
-      v128.store(ob, p5, 80);
-      let p6 = v128.load(ob, 96);
-      p6 = f32x4.add(p6, f32x4.mul(s0, toF32x4(a1, 2)));
-      p6 = f32x4.add(p6, f32x4.mul(s1, toF32x4(b1, 2)));
-      p6 = f32x4.add(p6, f32x4.mul(s2, toF32x4(d1, 2)));
-      p6 = f32x4.add(p6, f32x4.mul(s3, toF32x4(e1, 2)));
-      v128.store(ob, p6, 96);
-      let p7 = v128.load(ob, 112);
-      p7 = f32x4.add(p7, f32x4.mul(s0, toF32x4(a1, 3)));
-      p7 = f32x4.add(p7, f32x4.mul(s1, toF32x4(b1, 3)));
-      p7 = f32x4.add(p7, f32x4.mul(s2, toF32x4(d1, 3)));
-      p7 = f32x4.add(p7, f32x4.mul(s3, toF32x4(e1, 3)));
-      v128.store(ob, p7, 112);
-    }
-    if (full < nb) {
-      const so = <usize>full << 2;
-      const s0: f32 = xj0 * load<f32>(sc0 + so);
-      const s1: f32 = xj1 * load<f32>(sc1 + so);
-      const s2: f32 = xj2 * load<f32>(sc2 + so);
-      const s3: f32 = xj3 * load<f32>(sc3 + so);
-      for (let o = full * Q8_BLOCK; o < nOut; o++) {
-        const p = out + (<usize>o << 2);
-        let acc = load<f32>(p);
-        acc += s0 * <f32>load<i8>(c0 + <usize>o);
-        acc += s1 * <f32>load<i8>(c1 + <usize>o);
-        acc += s2 * <f32>load<i8>(c2 + <usize>o);
-        acc += s3 * <f32>load<i8>(c3 + <usize>o);
-        store<f32>(p, acc);
+  while (k < nKept) {
+    const e = runEnd(idx, k, nKept);
+    const d = quantizeRun(xq, x, idx, k, e);
+    let i = k;
+    for (; i + 4 <= e; i += 4) {
+      const ik = idx + (<usize>i << 2);
+      const ca = wT + <usize>load<u32>(ik) * nOutU;
+      const cb = wT + <usize>load<u32>(ik, 4) * nOutU;
+      const cc = wT + <usize>load<u32>(ik, 8) * nOutU;
+      const cd = wT + <usize>load<u32>(ik, 12) * nOutU;
+      const xi = xq + (<usize>i << 2);
+      const xa = load<i32>(xi), xb = load<i32>(xi, 4), xc = load<i32>(xi, 8), xd = load<i32>(xi, 12);
+      // the next four kept columns in list order (or the last one again): read soon anyway
+      for (let n = 0; n < 4; n++) {
+        const jn = load<u32>(idx + (<usize>min(i + 4 + n, nKept - 1) << 2));
+        store<usize>(nextCols + (<usize>n << 2), wT + <usize>jn * nOutU);
       }
+      if (i == k) fourColumns(acc, ca, cb, cc, cd, xa, xb, xc, xd, nOut, true, nextCols);
+      else fourColumns(acc, ca, cb, cc, cd, xa, xb, xc, xd, nOut, false, nextCols);
     }
-  }
-  for (; k < nKept; k++) {
-    const j = <i32>load<u32>(idx + (<usize>k << 2));
-    const xj = load<f32>(x + (<usize>j << 2));
-    const q = wT + <usize>j * nOutU;
-    const sc = scales + <usize>j * nbBytes;
-    for (let b = 0; b < full; b++) {
-      const s = f32x4.splat(xj * load<f32>(sc + (<usize>b << 2)));
-      const qb = q + <usize>(b * Q8_BLOCK);
-      const ob = out + (<usize>(b * Q8_BLOCK) << 2);
-      const q0 = v128.load(qb);
-      const q1 = v128.load(qb + 16);
-      v128.store(ob, f32x4.add(v128.load(ob), f32x4.mul(s, toF32x4(q0, 0))));
-      v128.store(ob + 16, f32x4.add(v128.load(ob + 16), f32x4.mul(s, toF32x4(q0, 1))));
-      v128.store(ob + 32, f32x4.add(v128.load(ob + 32), f32x4.mul(s, toF32x4(q0, 2))));
-      v128.store(ob + 48, f32x4.add(v128.load(ob + 48), f32x4.mul(s, toF32x4(q0, 3))));
-      v128.store(ob + 64, f32x4.add(v128.load(ob + 64), f32x4.mul(s, toF32x4(q1, 0))));
-      v128.store(ob + 80, f32x4.add(v128.load(ob + 80), f32x4.mul(s, toF32x4(q1, 1))));
-      v128.store(ob + 96, f32x4.add(v128.load(ob + 96), f32x4.mul(s, toF32x4(q1, 2))));
-      v128.store(ob + 112, f32x4.add(v128.load(ob + 112), f32x4.mul(s, toF32x4(q1, 3))));
+    for (; i < e; i += 2) {
+      // a pair, or the last column with itself and x = (xa, 0)
+      const ik = idx + (<usize>i << 2);
+      const ca = wT + <usize>load<u32>(ik) * nOutU;
+      const two = i + 1 < e;
+      const cb = two ? wT + <usize>load<u32>(ik, 4) * nOutU : ca;
+      const xa = load<i32>(xq + (<usize>i << 2));
+      const xb = two ? load<i32>(xq + (<usize>i << 2), 4) : 0;
+      if (i == k) twoColumns(acc, ca, cb, xa, xb, nOut, true);
+      else twoColumns(acc, ca, cb, xa, xb, nOut, false);
     }
-    if (full < nb) {
-      const s: f32 = xj * load<f32>(sc + (<usize>full << 2));
-      for (let o = full * Q8_BLOCK; o < nOut; o++) {
-        const p = out + (<usize>o << 2);
-        store<f32>(p, load<f32>(p) + s * <f32>load<i8>(q + <usize>o));
-      }
+    // flush: out += f32(acc) * (scale * d), eight outputs at a time
+    const sc = scales + ((<usize>(load<u32>(idx + (<usize>k << 2)) >> 5) * nOutU) << 1);
+    const dv = f32x4.splat(d);
+    const rebias = i32x4.splat(HALF_REBIAS);
+    const v8 = nOut & ~7;
+    for (let o = 0; o < v8; o += 8) {
+      const ou = <usize>o;
+      const h = v128.load(sc + (ou << 1));
+      const s0 = f32x4.mul(i32x4.add(i32x4.shl(i32x4.extend_low_i16x8_u(h), 13), rebias), dv);
+      const s1 = f32x4.mul(i32x4.add(i32x4.shl(i32x4.extend_high_i16x8_u(h), 13), rebias), dv);
+      const op = out + (ou << 2);
+      const ap = acc + (ou << 2);
+      v128.store(op, f32x4.add(v128.load(op), f32x4.mul(f32x4.convert_i32x4_s(v128.load(ap)), s0)));
+      v128.store(op, f32x4.add(v128.load(op, 16), f32x4.mul(f32x4.convert_i32x4_s(v128.load(ap, 16)), s1)), 16);
     }
+    for (let o = v8; o < nOut; o++) {
+      const ou = <usize>o;
+      const op = out + (ou << 2);
+      store<f32>(op, load<f32>(op) + <f32>load<i32>(acc + (ou << 2)) * (halfToF32(<u32>load<u16>(sc + (ou << 1))) * d));
+    }
+    k = e;
   }
 }
 
-/** Scalar reference for gatherColumnsQ8. */
+/** Scalar reference for gatherColumnsQ8 (same runs, same quantized x, same f32 order). */
 export function gatherColumnsQ8Scalar(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
-  const scales = q8Scales(wT, nIn, nOut);
-  const nb = q8Blocks(nOut);
-  memory.fill(out, 0, <usize>nOut << 2);
-  for (let k = 0; k < nKept; k++) {
-    const j = <i32>load<u32>(idx + (<usize>k << 2));
-    const xj = load<f32>(x + (<usize>j << 2));
-    const q = wT + <usize>j * <usize>nOut;
-    const sc = scales + (<usize>(j * nb) << 2);
+  const scales = q8InScales(wT, nIn, nOut);
+  const nOutU = <usize>nOut;
+  const xq = scratchOf((<usize>nKept << 2) + 4);
+  memory.fill(out, 0, nOutU << 2);
+  let k = 0;
+  while (k < nKept) {
+    const e = runEnd(idx, k, nKept);
+    const d = quantizeRun(xq, x, idx, k, e);
+    const sc = scales + ((<usize>(load<u32>(idx + (<usize>k << 2)) >> 5) * nOutU) << 1);
     for (let o = 0; o < nOut; o++) {
-      const s: f32 = xj * load<f32>(sc + (<usize>(o / Q8_BLOCK) << 2));
-      const p = out + (<usize>o << 2);
-      store<f32>(p, load<f32>(p) + s * <f32>load<i8>(q + <usize>o));
+      let acc: i32 = 0;
+      for (let i = k; i < e; i++) {
+        const j = <usize>load<u32>(idx + (<usize>i << 2));
+        acc += load<i32>(xq + (<usize>i << 2)) * <i32>load<i8>(wT + j * nOutU + <usize>o);
+      }
+      const op = out + (<usize>o << 2);
+      store<f32>(op, load<f32>(op) + <f32>acc * (halfToF32(<u32>load<u16>(sc + (<usize>o << 1))) * d));
     }
+    k = e;
   }
 }

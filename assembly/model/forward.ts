@@ -3,7 +3,7 @@
 // (biases, rope layout, tied embeddings, GQA) are data in state.ts, not copies of this code.
 
 import { dotF32 } from "../kernels/matvec";
-import { gatherColumns, linear, linearRows, rowBytes, tableRow } from "./linear";
+import { gatherBytes, gatherColumns, linear, linearRows, matrixBytes, rowBytes, tableRow } from "./linear";
 import { rmsnorm, softmax, swiglu, addInPlace, silu } from "../kernels/elementwise";
 import { applyRope } from "../kernels/rope";
 import * as S from "./state";
@@ -49,7 +49,7 @@ export function forward(token: i32, pos: i32): void {
     if (bv) addInPlace(vRow, bv, kvDim);
     applyRope(S.q, S.nHeads, hd, pos, S.ropeTable, S.ropeLayout);
     applyRope(kRow, S.nKvHeads, hd, pos, S.ropeTable, S.ropeLayout);
-    S.countBytes(1, (<f64>S.qDim + 2.0 * kvDim) * rowBytes(D) + <f64>D * rowBytes(S.qDim));
+    S.countBytes(1, matrixBytes(S.qDim, D) + 2.0 * matrixBytes(kvDim, D) + matrixBytes(D, S.qDim));
 
     // grouped-query attention: query head hq reads kv head hq / (nHeads / nKvHeads)
     const groupSize = S.nHeads / S.nKvHeads;
@@ -88,7 +88,7 @@ export function forward(token: i32, pos: i32): void {
   // logits = lm_head(rmsnorm(x))
   rmsnorm(S.x, S.x, S.finalNorm, D, S.rmsEps);
   linear(S.logits, S.lmHead, S.x, S.vocabSize, D);
-  S.countBytes(3, <f64>S.vocabSize * rowBytes(D));
+  S.countBytes(3, matrixBytes(S.vocabSize, D));
 }
 
 /** The sparse SwiGLU MLP of layer l: reads S.xb, writes S.xb2. Only kept columns are read. */
@@ -123,7 +123,7 @@ function mlp(l: i32, pos: i32): void {
       const i = <usize>load<u32>(hidIdx + (<usize>k << 2));
       store<f32>(S.h + i * f4, silu(load<f32>(S.gate + i * f4)) * load<f32>(S.up + (<usize>k << 2)));
     }
-    S.countBytes(2, <f64>D * rowBytes(I) + <f64>nHidden * rowBytes(D));
+    S.countBytes(2, gatherBytes(inIdx, nIn, I) + <f64>nHidden * rowBytes(D));
   } else {
     if (!streamOn) gatherColumns(S.up, wUp, S.xb, inIdx, nIn, D, I);
     if (loraOn) loraApply(l, LORA_UP, S.up, S.xb, inIdx, nIn);
@@ -134,7 +134,7 @@ function mlp(l: i32, pos: i32): void {
       for (let i = 0; i < I; i++) store<f32>(dst + <usize>i * f4, silu(load<f32>(S.gate + <usize>i * f4)));
     }
     nHidden = hiddenMask(l, S.h, pos, hidIdx);
-    S.countBytes(2, 2.0 * nIn * rowBytes(I));
+    S.countBytes(2, 2.0 * gatherBytes(inIdx, nIn, I));
   }
   store<i32>(S.hiddenKeptCount + <usize>l * 4, nHidden);
 
@@ -142,7 +142,7 @@ function mlp(l: i32, pos: i32): void {
   if (streamOn) streamGather(l, 1, hidIdx, nHidden, S.h, S.xb2, 0, D);
   else gatherColumns(S.xb2, wDownT, S.h, hidIdx, nHidden, I, D);
   if (loraOn) loraApply(l, LORA_DOWN, S.xb2, S.h, hidIdx, nHidden);
-  S.countBytes(2, <f64>nHidden * rowBytes(D));
+  S.countBytes(2, gatherBytes(hidIdx, nHidden, D));
 }
 
 export { prunesInput };

@@ -1,5 +1,5 @@
-// The weight dtype of the loaded model and the kernels that go with it: f32, or q8 (int8 blocks of
-// 32 with an f32 scale, assembly/kernels/q8.ts). The forward pass calls these and never branches
+// The weight dtype of the loaded model and the kernels that go with it: f32, or q8 (int8 quants with
+// per-block scales; layouts in assembly/kernels/q8.ts). The forward pass calls these and never branches
 // on the dtype itself. Norm weights and biases stay f32.
 //
 // In the threads build (ASC_FEATURE_THREADS, a compile-time constant; assembly/threads/) the big
@@ -8,7 +8,7 @@
 
 import { matvecF32, matvecRowsF32 } from "../kernels/matvec";
 import { gatherColumnsF32 } from "../kernels/gather";
-import { dequantRowQ8, gatherColumnsQ8, matvecQ8, matvecRowsQ8, q8Blocks } from "../kernels/q8";
+import { dequantRowQ8, gatherBytesQ8, gatherColumnsQ8, matvecQ8, matvecRowsQ8, q8Blocks, q8Bytes } from "../kernels/q8";
 import { KERNEL_GATHER_F32, KERNEL_MATVEC_F32 } from "../threads/jobs";
 import { MIN_PARALLEL_WEIGHTS, parallelFor, poolThreads } from "../threads/pool";
 
@@ -52,7 +52,17 @@ export function tableRow(out: usize, w: usize, r: i32, rows: i32, cols: i32): vo
   else memory.copy(out, w + <usize>r * <usize>cols * 4, <usize>cols * 4);
 }
 
-/** Bytes read for one row (or one input-major column) of n weights. */
+/** Bytes read for one row of n weights of a row-major matrix (q8: whole blocks of 32 and their scales). */
 export function rowBytes(n: i32): f64 {
-  return weightDtype == DTYPE_Q8 ? <f64>n + 4.0 * q8Blocks(n) : 4.0 * n;
+  return weightDtype == DTYPE_Q8 ? 36.0 * q8Blocks(n) : 4.0 * n;
+}
+
+/** Bytes linear() reads for a [rows x cols] matrix (q8: whole tiles of 8 rows). */
+export function matrixBytes(rows: i32, cols: i32): f64 {
+  return weightDtype == DTYPE_Q8 ? <f64>q8Bytes(rows, cols) : 4.0 * <f64>rows * <f64>cols;
+}
+
+/** Bytes gatherColumns reads for this kept list (q8: the kept quants and the touched blocks' scales). */
+export function gatherBytes(idx: usize, nKept: i32, nOut: i32): f64 {
+  return weightDtype == DTYPE_Q8 ? gatherBytesQ8(idx, nKept, nOut) : 4.0 * <f64>nKept * <f64>nOut;
 }
