@@ -327,6 +327,11 @@ export function gatherBytesQ8(idx: usize, nKept: i32, nOut: i32): f64 {
   return i8x16.shuffle(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 }
 
+// A column shorter than this (bytes) gets touch-ahead loads; the bytes those loads read are kept
+// here so that they are not optimized away (they are of kept columns, read in the next run anyway).
+const SHORT_COLUMN: usize = 4096;
+let touchSink: u32 = 0;
+
 /** f32 scales of 4 outputs: their f16 bits (u32 lanes) decoded as halfToF32, times d. */
 // @ts-ignore: decorator
 @inline function scale4(h: v128, dv: v128): v128 {
@@ -341,9 +346,11 @@ export function gatherBytesQ8(idx: usize, nKept: i32, nOut: i32): f64 {
  * byte-interleaves each pair and multiplies it by its (xa, xb) i16 pair with dot_i16x8_s into four
  * i32x4 accumulators held in registers, then flushes them to out. So all of a run's columns (up
  * to 32) are read side by side, each a sequential stream, and the i32 sums never go through
- * memory. (Four columns per pass over all outputs, with i32 sums in a scratch array and touch-
- * ahead loads of the next four columns, measured 6-30% slower cold on W_gate/up, the same on
- * W_down dense and ~10% faster on W_down at keep 0.5: bench/README.md.)
+ * memory. Columns shorter than a page (W_down's are 896 B, 14 lines) end before the hardware
+ * prefetcher has ramped up on them, so for those each tile also touches a few lines of the next
+ * run's columns, in address order: one sequential stream of loads that runs a run ahead.
+ * (Before: four columns per pass over all outputs, i32 sums in a scratch array, touch-ahead of the
+ * next four columns: measured 13-20% slower cold on W_gate/up, equal on W_down; bench/README.md.)
  */
 export function gatherColumnsQ8(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
   const scales = q8InScales(wT, nIn, nOut);
@@ -372,8 +379,25 @@ export function gatherColumnsQ8(out: usize, wT: usize, x: usize, idx: usize, nKe
     }
     const sc = scales + ((<usize>(load<u32>(idx + (<usize>k << 2)) >> 5) * nOutU) << 1);
     const dv = f32x4.splat(d);
+    // touch-ahead (short columns only): the next run's lines spread evenly over this run's tiles
+    const e2 = e < nKept && nOutU < SHORT_COLUMN ? runEnd(idx, e, nKept) : e;
+    const tiles = v16 >> 4;
+    const linesPerTile = tiles > 0 ? ((e2 - e) * ((nOut + 63) >> 6) + tiles - 1) / tiles : 0;
+    let ti = e; // touching column idx[ti] at byte toff
+    let toff: usize = 0;
+    let tcol: usize = e < e2 ? wT + <usize>load<u32>(idx + (<usize>e << 2)) * nOutU : wT;
+    let touched: u32 = 0;
     for (let o = 0; o < v16; o += 16) {
       const ou = <usize>o;
+      for (let l = 0; l < linesPerTile && ti < e2; l++) {
+        touched |= load<u8>(tcol + toff);
+        toff += 64;
+        if (toff >= nOutU) {
+          toff = 0;
+          ti++;
+          if (ti < e2) tcol = wT + <usize>load<u32>(idx + (<usize>ti << 2)) * nOutU;
+        }
+      }
       let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
       for (let p = 0; p < np; p++) {
         const pc = cols + (<usize>p << 3);
@@ -396,6 +420,7 @@ export function gatherColumnsQ8(out: usize, wT: usize, x: usize, idx: usize, nKe
       v128.store(op, f32x4.add(v128.load(op, 32), f32x4.mul(f32x4.convert_i32x4_s(a2), scale4(i32x4.extend_low_i16x8_u(h1), dv))), 32);
       v128.store(op, f32x4.add(v128.load(op, 48), f32x4.mul(f32x4.convert_i32x4_s(a3), scale4(i32x4.extend_high_i16x8_u(h1), dv))), 48);
     }
+    touchSink |= touched;
     for (let o = v16; o < nOut; o++) {
       const ou = <usize>o;
       let t: i32 = 0;
