@@ -350,7 +350,7 @@ let touchSink: u32 = 0;
  * prefetcher has ramped up on them, so for those each tile also touches a few lines of the next
  * run's columns, in address order: one sequential stream of loads that runs a run ahead.
  * (Before: four columns per pass over all outputs, i32 sums in a scratch array, touch-ahead of the
- * next four columns: measured 13-20% slower cold on W_gate/up, equal on W_down; bench/README.md.)
+ * next four columns: measured 13-17% slower cold on W_gate/up, 0-9% on W_down; bench/README.md.)
  */
 export function gatherColumnsQ8(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
   const scales = q8InScales(wT, nIn, nOut);
