@@ -23,8 +23,8 @@ function logitsOf(engine: Engine, spec: SparsitySpec, tokens: number[]): Float32
 
 const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
-// q8 products run on one thread until the q8 kernels get range forms (assembly/threads/jobs.ts);
-// the q8 cases keep the split honest once they do
+// q8: the matvecs are split (x quantized once by the main instance); the q8 column gather runs on
+// one thread until it gets a range form (assembly/threads/jobs.ts)
 for (const dtype of ["f32", "q8"] as const)
 for (const spec of [{ method: "dense" }, { method: "dip", keep: 0.5 }, { method: "glu", keep: 0.3 }] as SparsitySpec[]) {
   test(`threads 2 and 3 give logits bit-identical to 1 thread (${dtype}, ${spec.method})`, async () => {
@@ -43,9 +43,10 @@ for (const spec of [{ method: "dense" }, { method: "dip", keep: 0.5 }, { method:
   });
 }
 
-test("chunks run by the workers alone are bit-identical too", async () => {
-  const ref = logitsOf(await Engine.create(model()), { method: "dip", keep: 0.5 }, TOKENS);
-  const engine = await Engine.create(model(), { threads: 2 });
+for (const dtype of ["f32", "q8"] as const)
+test(`chunks run by the workers alone are bit-identical too (${dtype})`, async () => {
+  const ref = logitsOf(await Engine.create(model(), { dtype }), { method: "dip", keep: 0.5 }, TOKENS);
+  const engine = await Engine.create(model(), { dtype, threads: 2 });
   try {
     // the main thread only hands out work: every chunk of every split product runs on the worker
     (engine.exports as unknown as { threadsMainWorks(on: number): void }).threadsMainWorks(0);

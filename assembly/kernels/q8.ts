@@ -195,8 +195,21 @@ function dotRowQ8(w: usize, nb: i32, r: i32, xq: usize, xs: usize): f32 {
  * streams beat 2 by ~18% and 2 beat 1 by ~20%), 32 rows sharing each block's x.
  */
 export function matvecQ8(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  matvecQ8Quantized(out, w, quantizeX(x, cols), rows, cols);
+}
+
+/** x quantized for the row-major kernels (in the shared scratch: valid until the next q8 kernel call). */
+export function quantizeXQ8(x: usize, n: i32): usize {
+  return quantizeX(x, n);
+}
+
+/**
+ * matvecQ8 on an x already quantized by quantizeXQ8. Each row's result depends only on its own
+ * tiles, so rows [from, to) with from a multiple of 8 are this on (out + 4 from, q8BlockAt(w, nb,
+ * from, 0), to - from): the threads build's share of one thread, bit-identical to the whole.
+ */
+export function matvecQ8Quantized(out: usize, w: usize, xq: usize, rows: i32, cols: i32): void {
   const nb = q8Blocks(cols);
-  const xq = quantizeX(x, cols);
   const xs = xq + (<usize>nb << 6);
   const tiles = (rows + 7) >> 3;
   const part = (tiles + 3) >> 2;

@@ -3,13 +3,14 @@
 // on the dtype itself. Norm weights and biases stay f32.
 //
 // In the threads build (ASC_FEATURE_THREADS, a compile-time constant; assembly/threads/) the big
-// f32 products are split by output ranges over the thread pool; results are bit-identical to one
-// thread. q8 products run on one thread until their kernels get a range form (threads/jobs.ts).
+// f32 products and the q8 matvecs are split by output ranges over the thread pool; results are
+// bit-identical to one thread. The q8 column gather runs on one thread until it gets a range form
+// (threads/jobs.ts; it needs per-thread scratch, and the workers have no allocator).
 
 import { matvecF32, matvecRowsF32 } from "../kernels/matvec";
 import { gatherColumnsF32 } from "../kernels/gather";
-import { dequantRowQ8, gatherBytesQ8, gatherColumnsQ8, matvecQ8, matvecRowsQ8, q8Blocks, q8Bytes } from "../kernels/q8";
-import { KERNEL_GATHER_F32, KERNEL_MATVEC_F32 } from "../threads/jobs";
+import { dequantRowQ8, gatherBytesQ8, gatherColumnsQ8, matvecQ8, matvecRowsQ8, q8Blocks, q8Bytes, quantizeXQ8 } from "../kernels/q8";
+import { KERNEL_GATHER_F32, KERNEL_MATVEC_F32, KERNEL_MATVEC_Q8 } from "../threads/jobs";
 import { MIN_PARALLEL_WEIGHTS, parallelFor, poolThreads } from "../threads/pool";
 
 export const DTYPE_F32 = 0;
@@ -28,8 +29,11 @@ export function setWeightDtype(dtype: i32): void {
 
 /** out = W x for a row-major [rows x cols] matrix. */
 export function linear(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
-  if (weightDtype == DTYPE_Q8) matvecQ8(out, w, x, rows, cols);
-  else if (ASC_FEATURE_THREADS && split(rows, cols)) parallelFor(KERNEL_MATVEC_F32, out, w, x, 0, 0, rows, cols);
+  if (weightDtype == DTYPE_Q8) {
+    // x quantized once here; every thread reads it (the workers have no scratch of their own)
+    if (ASC_FEATURE_THREADS && split(rows, cols)) parallelFor(KERNEL_MATVEC_Q8, out, w, quantizeXQ8(x, cols), 0, 0, rows, cols);
+    else matvecQ8(out, w, x, rows, cols);
+  } else if (ASC_FEATURE_THREADS && split(rows, cols)) parallelFor(KERNEL_MATVEC_F32, out, w, x, 0, 0, rows, cols);
   else matvecF32(out, w, x, rows, cols);
 }
 
