@@ -23,8 +23,8 @@ function logitsOf(engine: Engine, spec: SparsitySpec, tokens: number[]): Float32
 
 const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
-// q8: the matvecs are split (x quantized once by the main instance); the q8 column gather runs on
-// one thread until it gets a range form (assembly/threads/jobs.ts)
+// q8: split too (matvecQ8Quantized, gatherSweepQ8 ranges; x quantized and the gather's plan made once
+// by the main instance)
 for (const dtype of ["f32", "q8"] as const)
 for (const spec of [{ method: "dense" }, { method: "dip", keep: 0.5 }, { method: "glu", keep: 0.3 }] as SparsitySpec[]) {
   test(`threads 2 and 3 give logits bit-identical to 1 thread (${dtype}, ${spec.method})`, async () => {

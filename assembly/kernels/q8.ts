@@ -366,19 +366,40 @@ let touchSink: u32 = 0;
  * next four columns: measured 13-17% slower cold on W_gate/up, 0-9% on W_down; bench/README.md.)
  */
 export function gatherColumnsQ8(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
+  gatherSweepQ8(out, gatherPlanQ8(wT, x, idx, nKept, nIn, nOut), nOut, 0, nOut);
+}
+
+// A gather's plan (in the shared scratch, valid until the next q8 kernel call): i32 runs, then per
+// run 16 bytes (i32 first pair, i32 end pair, f32 d, u32 address of the block's f16 scales), then
+// per pair the addresses of columns a and b (8 bytes) and (xb << 16) | xa (4 bytes).
+const PLAN_RUNS: usize = 16;
+
+// @ts-ignore: decorator
+@inline function planPairs(plan: usize, nKept: i32): usize {
+  return plan + PLAN_RUNS + (<usize>nKept << 4);
+}
+
+/**
+ * Quantizes x per run and pairs the kept columns of gatherColumnsQ8 (returns the plan). The
+ * threads build makes the plan once on the main instance and sweeps output ranges of it on every
+ * thread (the workers have no scratch of their own).
+ */
+export function gatherPlanQ8(wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): usize {
   const scales = q8InScales(wT, nIn, nOut);
   const nOutU = <usize>nOut;
-  const maxPairs = <usize>((nKept + 1) >> 1);
-  const xq = scratchOf((<usize>nKept << 2) + maxPairs * 12);
-  const cols = xq + (<usize>nKept << 2); // per pair of the run: the addresses of columns a and b
-  const pairs = cols + (maxPairs << 3); // per pair: (xb << 16) | xa, splatted into every i32 lane
-  memory.fill(out, 0, nOutU << 2);
-  const v16 = nOut & ~15;
+  // at most nKept runs and nKept pairs; then the quantized x (i32 per entry) as a temporary
+  const plan = scratchOf(PLAN_RUNS + (<usize>nKept << 4) + <usize>nKept * 12 + (<usize>nKept << 2));
+  const cols = planPairs(plan, nKept);
+  const pairs = cols + (<usize>nKept << 3);
+  const xq = pairs + (<usize>nKept << 2);
+  let runs = 0;
+  let np = 0;
   let k = 0;
   while (k < nKept) {
     const e = runEnd(idx, k, nKept);
     const d = quantizeRun(xq, x, idx, k, e);
-    let np = 0;
+    const run = plan + PLAN_RUNS + (<usize>runs << 4);
+    store<i32>(run, np);
     for (let i = k; i < e; i += 2) {
       const ik = idx + (<usize>i << 2);
       const xi = xq + (<usize>i << 2);
@@ -390,29 +411,58 @@ export function gatherColumnsQ8(out: usize, wT: usize, x: usize, idx: usize, nKe
       store<i32>(pairs + (<usize>np << 2), ((two ? load<i32>(xi, 4) : 0) << 16) | (load<i32>(xi) & 0xffff));
       np++;
     }
-    const sc = scales + ((<usize>(load<u32>(idx + (<usize>k << 2)) >> 5) * nOutU) << 1);
+    store<i32>(run, np, 4);
+    store<f32>(run, d, 8);
+    store<usize>(run, scales + ((<usize>(load<u32>(idx + (<usize>k << 2)) >> 5) * nOutU) << 1), 12);
+    runs++;
+    k = e;
+  }
+  store<i32>(plan, runs);
+  store<i32>(plan, nKept, 4);
+  return plan;
+}
+
+/**
+ * Outputs [from, to) of gatherColumnsQ8 from its plan (from a multiple of 16; the whole product is
+ * [0, nOut)). Every output gets the same operations in the same order whatever the range, so a
+ * product split by ranges is bit-identical to the whole.
+ */
+export function gatherSweepQ8(out: usize, plan: usize, nOut: i32, from: i32, to: i32): void {
+  const runs = load<i32>(plan);
+  const nKept = load<i32>(plan, 4);
+  const cols = planPairs(plan, nKept);
+  const pairs = cols + (<usize>nKept << 3);
+  const short = <usize>nOut < SHORT_COLUMN;
+  const fromU = <usize>from, toU = <usize>to;
+  memory.fill(out + (fromU << 2), 0, (toU - fromU) << 2);
+  const v16 = from + ((to - from) & ~15);
+  const tiles = (v16 - from) >> 4;
+  const lines = (to - from + 63) >> 6;
+  for (let r = 0; r < runs; r++) {
+    const run = plan + PLAN_RUNS + (<usize>r << 4);
+    const p0 = load<i32>(run), p1 = load<i32>(run, 4);
+    const d = load<f32>(run, 8);
+    const sc = load<usize>(run, 12);
     const dv = f32x4.splat(d);
-    // touch-ahead (short columns only): the next run's lines spread evenly over this run's tiles
-    const e2 = e < nKept && nOutU < SHORT_COLUMN ? runEnd(idx, e, nKept) : e;
-    const tiles = v16 >> 4;
-    const linesPerTile = tiles > 0 ? ((e2 - e) * ((nOut + 63) >> 6) + tiles - 1) / tiles : 0;
-    let ti = e; // touching column idx[ti] at byte toff
-    let toff: usize = 0;
-    let tcol: usize = e < e2 ? wT + <usize>load<u32>(idx + (<usize>e << 2)) * nOutU : wT;
+    // touch-ahead (short columns only): the next run's lines of [from, to), spread evenly over
+    // this run's tiles; its columns as listed in its pairs (an odd run's last one twice)
+    const t1 = short && r + 1 < runs ? load<i32>(run, 20) << 1 : 0;
+    let ti = p1 << 1; // touching column slot ti (cols as 4-byte slots) at byte toff
+    const linesPerTile = tiles > 0 ? ((t1 - ti) * lines + tiles - 1) / tiles : 0;
+    let toff = fromU;
     let touched: u32 = 0;
-    for (let o = 0; o < v16; o += 16) {
+    for (let o = from; o < v16; o += 16) {
       const ou = <usize>o;
-      for (let l = 0; l < linesPerTile && ti < e2; l++) {
-        touched |= load<u8>(tcol + toff);
+      for (let l = 0; l < linesPerTile && ti < t1; l++) {
+        touched |= load<u8>(load<usize>(cols + (<usize>ti << 2)) + toff);
         toff += 64;
-        if (toff >= nOutU) {
-          toff = 0;
+        if (toff >= toU) {
+          toff = fromU;
           ti++;
-          if (ti < e2) tcol = wT + <usize>load<u32>(idx + (<usize>ti << 2)) * nOutU;
         }
       }
       let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
-      for (let p = 0; p < np; p++) {
+      for (let p = p0; p < p1; p++) {
         const pc = cols + (<usize>p << 3);
         const a = v128.load(load<usize>(pc) + ou);
         const b = v128.load(load<usize>(pc, 4) + ou);
@@ -434,14 +484,17 @@ export function gatherColumnsQ8(out: usize, wT: usize, x: usize, idx: usize, nKe
       v128.store(op, f32x4.add(v128.load(op, 48), f32x4.mul(f32x4.convert_i32x4_s(a3), scale4(i32x4.extend_high_i16x8_u(h1), dv))), 48);
     }
     touchSink |= touched;
-    for (let o = v16; o < nOut; o++) {
+    for (let o = v16; o < to; o++) {
       const ou = <usize>o;
       let t: i32 = 0;
-      for (let i = k; i < e; i++) t += load<i32>(xq + (<usize>i << 2)) * <i32>load<i8>(wT + <usize>load<u32>(idx + (<usize>i << 2)) * nOutU + ou);
+      for (let p = p0; p < p1; p++) {
+        const pc = cols + (<usize>p << 3);
+        const xp = load<i32>(pairs + (<usize>p << 2));
+        t += (xp << 16 >> 16) * <i32>load<i8>(load<usize>(pc) + ou) + (xp >> 16) * <i32>load<i8>(load<usize>(pc, 4) + ou);
+      }
       const op = out + (ou << 2);
       store<f32>(op, load<f32>(op) + <f32>t * (halfToF32(<u32>load<u16>(sc + (ou << 1))) * d));
     }
-    k = e;
   }
 }
 

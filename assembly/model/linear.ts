@@ -3,14 +3,14 @@
 // on the dtype itself. Norm weights and biases stay f32.
 //
 // In the threads build (ASC_FEATURE_THREADS, a compile-time constant; assembly/threads/) the big
-// f32 products and the q8 matvecs are split by output ranges over the thread pool; results are
-// bit-identical to one thread. The q8 column gather runs on one thread until it gets a range form
-// (threads/jobs.ts; it needs per-thread scratch, and the workers have no allocator).
+// products are split by output ranges over the thread pool; results are bit-identical to one
+// thread. The workers have no allocator, so the q8 kernels' scratch work (quantizing x, the
+// gather's plan) is done once here on the main instance.
 
 import { matvecF32, matvecRowsF32 } from "../kernels/matvec";
 import { gatherColumnsF32 } from "../kernels/gather";
-import { dequantRowQ8, gatherBytesQ8, gatherColumnsQ8, matvecQ8, matvecRowsQ8, q8Blocks, q8Bytes, quantizeXQ8 } from "../kernels/q8";
-import { KERNEL_GATHER_F32, KERNEL_MATVEC_F32, KERNEL_MATVEC_Q8 } from "../threads/jobs";
+import { dequantRowQ8, gatherBytesQ8, gatherColumnsQ8, gatherPlanQ8, matvecQ8, matvecRowsQ8, q8Blocks, q8Bytes, quantizeXQ8 } from "../kernels/q8";
+import { KERNEL_GATHER_F32, KERNEL_GATHER_Q8, KERNEL_MATVEC_F32, KERNEL_MATVEC_Q8 } from "../threads/jobs";
 import { MIN_PARALLEL_WEIGHTS, parallelFor, poolThreads } from "../threads/pool";
 
 export const DTYPE_F32 = 0;
@@ -45,8 +45,10 @@ export function linearRows(out: usize, w: usize, x: usize, rowIdx: usize, nRows:
 
 /** out = sum over kept inputs j of x[j] * WT[j, :] for an input-major [nIn x nOut] matrix. */
 export function gatherColumns(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
-  if (weightDtype == DTYPE_Q8) gatherColumnsQ8(out, wT, x, idx, nKept, nIn, nOut);
-  else if (ASC_FEATURE_THREADS && split(nKept, nOut)) parallelFor(KERNEL_GATHER_F32, out, wT, x, idx, nKept, nOut, 0);
+  if (weightDtype == DTYPE_Q8) {
+    if (ASC_FEATURE_THREADS && split(nKept, nOut)) parallelFor(KERNEL_GATHER_Q8, out, gatherPlanQ8(wT, x, idx, nKept, nIn, nOut), 0, 0, 0, nOut, 0);
+    else gatherColumnsQ8(out, wT, x, idx, nKept, nIn, nOut);
+  } else if (ASC_FEATURE_THREADS && split(nKept, nOut)) parallelFor(KERNEL_GATHER_F32, out, wT, x, idx, nKept, nOut, 0);
   else gatherColumnsF32(out, wT, x, idx, nKept, nOut);
 }
 

@@ -17,14 +17,15 @@
 // whole product with the same per-output instruction sequence (gatherColumnsRangeF32; an f32
 // row-major matvec needs none, its rows are independent: offset out and W; the q8 one likewise,
 // W at tile row from / 8, with x quantized once by the main instance since workers have no
-// scratch: matvecQ8Quantized). Chunk bounds are multiples of 32, so a
+// scratch: matvecQ8Quantized; the q8 gather's plan, x quantized and columns paired, is made by the
+// main instance too: gatherSweepQ8). Chunk bounds are multiples of 32, so a
 // q8 gather's range covers whole blocks. Then add a KERNEL_* id and a case in runRange below, call
 // parallelFor (pool.ts) from the kernel's wrapper in model/linear.ts, and add the dtype to
 // tests/threads.test.ts (bit-identical to one thread).
 
 import { matvecF32 } from "../kernels/matvec";
 import { gatherColumnsRangeF32 } from "../kernels/gather";
-import { matvecQ8Quantized, q8BlockAt, q8Blocks } from "../kernels/q8";
+import { gatherSweepQ8, matvecQ8Quantized, q8BlockAt, q8Blocks } from "../kernels/q8";
 
 // Job block: byte offsets; the three words threads write on their own cache lines.
 export const JOB_SEQ: usize = 0; // i32 job number, bumped by the main instance per job (workers wait on it)
@@ -46,6 +47,7 @@ export const KERNEL_STOP: i32 = -1;
 export const KERNEL_MATVEC_F32: i32 = 1;
 export const KERNEL_GATHER_F32: i32 = 2;
 export const KERNEL_MATVEC_Q8: i32 = 3; // x: already quantized (quantizeXQ8) by the main instance
+export const KERNEL_GATHER_Q8: i32 = 4; // w: the plan (gatherPlanQ8) made by the main instance
 
 /**
  * Spins (atomic loads, well under a millisecond) before sleeping in memory.atomic.wait. Jobs follow
@@ -84,6 +86,8 @@ function runRange(job: usize, from: i32, to: i32): void {
   } else if (kernel == KERNEL_MATVEC_Q8) {
     const cols = load<i32>(job + JOB_COLS);
     matvecQ8Quantized(out + (<usize>from << 2), q8BlockAt(w, q8Blocks(cols), from, 0), x, to - from, cols);
+  } else if (kernel == KERNEL_GATHER_Q8) {
+    gatherSweepQ8(out, w, load<i32>(job + JOB_N), from, to);
   } else if (kernel == KERNEL_GATHER_F32) {
     gatherColumnsRangeF32(out, w, x, <usize>load<u32>(job + JOB_IDX), load<i32>(job + JOB_COUNT), load<i32>(job + JOB_N), from, to);
   } else {

@@ -250,7 +250,7 @@ describe("rope", () => {
   });
 });
 
-import { matvecQ8, matvecQ8Scalar, matvecRowsQ8, gatherColumnsQ8, gatherColumnsQ8Scalar, gatherBytesQ8, q8Bytes, q8BlockAt, q8ScaleAt, q8Blocks, q8InBytes, q8InScales, dequantRowQ8 } from "../../assembly/kernels/q8";
+import { matvecQ8, matvecQ8Scalar, matvecRowsQ8, gatherColumnsQ8, gatherColumnsQ8Scalar, gatherPlanQ8, gatherSweepQ8, matvecQ8Quantized, quantizeXQ8, gatherBytesQ8, q8Bytes, q8BlockAt, q8ScaleAt, q8Blocks, q8InBytes, q8InScales, dequantRowQ8 } from "../../assembly/kernels/q8";
 
 /** A random row-major q8 matrix of rows x n: quants in [-127, 127], scales in (0, 0.02], padding 0. */
 function randomQ8(rows: i32, n: i32): usize {
@@ -377,6 +377,39 @@ describe("q8 kernels (integer dot products)", () => {
         }
       }
     }
+  });
+
+  it("q8 range forms (the threads build's shares) are bit-identical to the whole product", () => {
+    // gather: W_gate-like 70 inputs x 172 outputs (a partial last block, a scalar tail), every
+    // third input pruned, swept in ranges [0, 32), [32, 160), [160, 172)
+    const nIn = 70, nOut = 172;
+    const wT = randomQ8In(nIn, nOut);
+    const x = buf(nIn);
+    fillRandom(x, nIn);
+    const idx = buf(nIn);
+    let k = 0;
+    for (let j = 0; j < nIn; j++) if (j % 3 != 1) store<u32>(idx + (<usize>(k++) << 2), j);
+    const whole = buf(nOut);
+    const parts = buf(nOut);
+    gatherColumnsQ8(whole, wT, x, idx, k, nIn, nOut);
+    const plan = gatherPlanQ8(wT, x, idx, k, nIn, nOut);
+    gatherSweepQ8(parts, plan, nOut, 160, 172);
+    gatherSweepQ8(parts, plan, nOut, 0, 32);
+    gatherSweepQ8(parts, plan, nOut, 32, 160);
+    expect(bitsEqual(whole, parts, nOut)).toBe(true);
+    // matvec: 45 rows (a padded last tile) x 70, rows [0, 32) and [32, 45) from one quantized x
+    const rows = 45, cols = 70;
+    const w = heap.alloc(q8Bytes(rows, cols));
+    for (let i = 0; i < <i32>q8Bytes(rows, cols); i++) store<i8>(w + <usize>i, <i8>((i * 37) % 251 - 125));
+    const nb = q8Blocks(cols);
+    for (let r = 0; r < rows; r++) for (let b = 0; b < nb; b++) store<f32>(q8ScaleAt(w, nb, r, b), <f32>0.001 * <f32>((r + b) % 7 + 1));
+    const mWhole = buf(rows);
+    const mParts = buf(rows);
+    matvecQ8(mWhole, w, x, rows, cols);
+    const xq = quantizeXQ8(x, cols);
+    matvecQ8Quantized(mParts, w, xq, 32, cols);
+    matvecQ8Quantized(mParts + 32 * 4, q8BlockAt(w, nb, 32, 0), xq, rows - 32, cols);
+    expect(bitsEqual(mWhole, mParts, rows)).toBe(true);
   });
 
   it("gatherColumnsQ8: a hand-computed case, f16 scales decoded exactly, pruned columns not read", () => {
