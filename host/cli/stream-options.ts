@@ -6,8 +6,9 @@ import { Engine, type WeightDtype } from "../engine.js";
 import { openStreamFile, type OpenStream } from "../node/stream-file.js";
 import { resolveModelPath } from "../resolve.js";
 import { STREAM_POLICIES, StreamBudgetError, type StreamPolicy } from "../stream.js";
-import { parseSize, resolveDevice, DEFAULT_DEVICE } from "../sim/devices.js";
-import { simulateTrace } from "../sim/simulate.js";
+import { parseSize, resolveDevice, hostDevice, DEFAULT_DEVICE, type DeviceProfile } from "../sim/devices.js";
+import { simulateTrace, type SequenceResult } from "../sim/simulate.js";
+import { kvCacheBytes } from "../sim/presets.js";
 import { traceTokens, type MaskTrace } from "../sim/trace.js";
 import { tokenizerFor, UsageError, type ModelArgs, type Opened } from "./common.js";
 
@@ -72,27 +73,42 @@ function liveCounters(engine: Engine): { flash: number; dram: number } {
 /** Zeroes the stream's counters (before the measured run). */
 export function resetStreamCounters(o: StreamOpened): void {
   o.stream.stream.resetCounters();
+  o.engine.resetBytes();
   (o.engine.exports as unknown as { simResetCounters(): void }).simResetCounters();
 }
 
+export const F32_BITS = { embedding: 32, lm_head: 32, attention: 32, mlp: 32, kv_cache: 32 };
+
 /**
  * The measured side (tok/s, bytes from storage per token, hit rate, memory) and the simulator's
- * prediction for the recorded masks with the same cache capacities, policy and bandwidth.
+ * prediction for the recorded masks with the same cache capacities and policy, on two devices:
+ * this machine (host: DRAM bandwidth measured after the run by the read-sum probe, the emulated
+ * Flash bandwidth, serial I/O), which is the one to compare with, and the mobile profile with the
+ * same Flash bandwidth. Without --flash-gbps the storage's speed is not a setting, so only the
+ * mobile prediction (at 1 GB/s) is given.
  */
 export async function streamReport(o: StreamOpened, seconds: number, trace: MaskTrace, a: StreamArgs) {
   const s = o.engine.streamSetup!;
   const c = o.stream.stream.counters;
   const live = liveCounters(o.engine);
-  const device = resolveDevice(DEFAULT_DEVICE, { dramBytes: s.dramBytes, flashGBps: a["flash-gbps"] });
-  const sim = await simulateTrace(trace, {
-    policy: s.policy,
-    device,
-    bits: { embedding: 32, lm_head: 32, attention: 32, mlp: 32, kv_cache: 32 },
-    cacheEntries: [...s.cacheEntries],
-  });
+  const engineBytes = o.engine.bytesRead();
+  const probe = o.engine.measureReadBandwidth();
+  const paced = a["flash-gbps"];
+  const predict = (device: DeviceProfile) =>
+    simulateTrace(trace, { policy: s.policy, device, bits: F32_BITS, cacheEntries: [...s.cacheEntries], tiedEmbeddings: o.model.config.tiedEmbeddings });
+  const mobileDevice = resolveDevice(DEFAULT_DEVICE, { dramBytes: s.dramBytes, flashGBps: paced });
+  const mobile = await predict(mobileDevice);
+  const host = paced !== undefined ? await predict(hostDevice(s.dramBytes, probe.gbps, paced)) : undefined;
+  const sim = host ?? mobile;
   // every forward pass is one token for the simulator and here (prompt tokens included)
   const tokens = Math.max(1, traceTokens(trace));
+  const perToken = (x: number) => x / tokens;
+  // the simulator's non-MLP DRAM reads: static weights plus the KV cache at the live length
+  const mean = (f: (q: SequenceResult) => number) => sim.sequences.reduce((t, q) => t + f(q), 0) / sim.sequences.length;
+  const kvBytes = mean((q) => kvCacheBytes(trace.header.dims, F32_BITS, q.prompt_tokens + (q.tokens + 1) / 2));
+  const fixedDram = mean((q) => q.dram_bytes_per_token - q.mlp_dram_bytes_per_token);
   const memory = o.engine.exports.memory as WebAssembly.Memory;
+  const tokS = tokens / seconds;
   return {
     stream: true,
     policy: s.policy,
@@ -101,30 +117,56 @@ export async function streamReport(o: StreamOpened, seconds: number, trace: Mask
     cache_entries: { input: s.cacheEntries[0], hidden: s.cacheEntries[1] },
     cache_bytes: s.cacheBytes,
     stage_bytes: s.stageBytes,
-    flash_gbps: a["flash-gbps"] ?? null,
-    tok_s: tokens / seconds,
-    storage_bytes_per_token: c.bytes / tokens,
-    storage_reads_per_token: c.reads / tokens,
-    fetch_seconds_per_token: c.seconds / tokens,
-    pacing_seconds_per_token: c.pacingSeconds / tokens,
+    flash_gbps: paced ?? null,
+    tied_embeddings: o.model.config.tiedEmbeddings,
+    tok_s: tokS,
+    storage_bytes_per_token: perToken(c.bytes),
+    storage_reads_per_token: perToken(c.reads),
+    fetch_seconds_per_token: perToken(c.seconds),
+    pacing_seconds_per_token: perToken(c.pacingSeconds),
     hit_rate: live.flash + live.dram > 0 ? live.dram / (live.flash + live.dram) : 1,
     arena_bytes: o.engine.memoryBytes(),
     peak_wasm_memory_bytes: memory.buffer.byteLength,
     /** wasm memory outside the budgeted arena: the runtime's own pages and data segments */
     runtime_overhead_bytes: memory.buffer.byteLength - o.engine.memoryBytes(),
+    /** read-sum probe over the resident weights, after the run */
+    dram_read_gbps: probe.gbps,
     simulated_tok_s: sim.tok_s,
+    measured_over_simulated: tokS / sim.tok_s,
     simulated_hit_rate: sim.hit_rate.overall,
     simulated_flash_bytes_per_token: sim.flash_bytes_per_token,
-    simulated_device: { name: device.name, flash_gbps: device.flashGBps, dram_gbps: device.dramGBps, concurrent_io: device.concurrentIO },
+    simulated_dram_bytes_per_token: sim.dram_bytes_per_token,
+    simulated_device: deviceEcho(host ? host.config.device : mobileDevice),
+    mobile_simulated_tok_s: mobile.tok_s,
+    mobile_device: deviceEcho(mobileDevice),
+    /** what the engine's byte counters saw per token next to what the simulator charges */
+    bytes_per_token: {
+      engine_embedding: perToken(engineBytes.embedding),
+      engine_attention: perToken(engineBytes.attention),
+      engine_lm_head: perToken(engineBytes.lm_head),
+      engine_mlp: perToken(engineBytes.mlp),
+      simulated_static_dram: fixedDram - kvBytes,
+      simulated_kv_cache: kvBytes,
+      simulated_mlp: sim.flash_bytes_per_token + sim.dram_bytes_per_token - fixedDram,
+    },
     note: "simulated_tok_s counts memory reads only (no compute); measured tok_s includes compute and the host's read path",
   };
 }
 
-export function formatStreamSummary(r: Awaited<ReturnType<typeof streamReport>>): string {
+function deviceEcho(d: DeviceProfile) {
+  return { name: d.name, flash_gbps: d.flashGBps, dram_gbps: d.dramGBps, concurrent_io: d.concurrentIO };
+}
+
+export type StreamReport = Awaited<ReturnType<typeof streamReport>>;
+
+export function formatStreamSummary(r: StreamReport): string {
   const mb = (b: number) => `${(b / 1e6).toFixed(3)} MB`;
+  const host = r.flash_gbps !== null;
   return (
-    `stream: ${r.tok_s.toFixed(1)} tok/s measured vs ${r.simulated_tok_s.toPrecision(4)} simulated (flash ${r.simulated_device.flash_gbps} GB/s${r.flash_gbps ? ", paced" : ", not paced"}); ` +
-    `${mb(r.storage_bytes_per_token)} read from storage per token (simulated ${mb(r.simulated_flash_bytes_per_token)}), hit rate ${(100 * r.hit_rate).toFixed(2)}% (simulated ${(100 * r.simulated_hit_rate).toFixed(2)}%); ` +
+    `stream: ${r.tok_s.toFixed(2)} tok/s measured vs ${r.simulated_tok_s.toPrecision(4)} simulated on ${host ? `this machine (DRAM ${r.dram_read_gbps.toFixed(2)} GB/s measured, Flash ${r.flash_gbps} GB/s paced, serial I/O)` : "the mobile profile (Flash not paced)"}: ` +
+    `measured / simulated ${r.measured_over_simulated.toFixed(3)}` +
+    (host ? `; mobile profile ${r.mobile_simulated_tok_s.toPrecision(4)} tok/s` : "") +
+    `\nstream: ${mb(r.storage_bytes_per_token)} read from storage per token in ${r.storage_reads_per_token.toFixed(0)} reads (simulated ${mb(r.simulated_flash_bytes_per_token)} from Flash), hit rate ${(100 * r.hit_rate).toFixed(2)}% (simulated ${(100 * r.simulated_hit_rate).toFixed(2)}%); ` +
     `peak wasm memory ${mb(r.peak_wasm_memory_bytes)} (arena ${mb(r.arena_bytes)}) for a ${mb(r.dram_budget_bytes)} budget (minimum ${mb(r.minimum_dram_bytes)})\n`
   );
 }
