@@ -104,7 +104,7 @@ export const simulateCommand = {
       .option("first-story", { type: "number", default: 0 })
       .option("window", { type: "number", describe: "tokens per sequence (default: the model's context)" })
       .option("stream", { type: "boolean", default: false, describe: "run the streaming engine: MLP columns read from the --model .dipstream file into a --dram cache (--flash-gbps paces the reads); prints measured next to simulated" })
-      .option("stage-bytes", { type: "string", describe: "--stream: staging area for columns read but not cached, e.g. 4MB; default 4 MiB" }),
+      .option("stage-bytes", { type: "string", describe: "--stream: staging area for columns read but not cached, e.g. 4MB; default 1 MiB" }),
   handler: async (a: ArgumentsCamelCase<Args>) => {
     let trace: MaskTrace;
     let result: SimResult;

@@ -26,7 +26,7 @@ export function withStream<T>(y: Argv<T>) {
     .option("dram", { type: "string", describe: "--stream: DRAM budget for everything in wasm memory, e.g. 700MB, 2e6 (powers of 10)" })
     .option("flash-gbps", { type: "number", describe: "--stream: pace reads to this Flash bandwidth, GB/s (default: the storage's own speed; the simulator then assumes the mobile profile)" })
     .option("policy", { type: "string", default: "lru", describe: `--stream: column cache policy: ${STREAM_POLICIES.join("|")}` })
-    .option("stage-bytes", { type: "string", describe: "--stream: staging area for columns read but not cached (a mask larger than its cache), e.g. 4MB; default 4 MiB" });
+    .option("stage-bytes", { type: "string", describe: "--stream: staging area for columns read but not cached (a mask larger than its cache), e.g. 4MB; default 1 MiB" });
 }
 
 export interface StreamOpened extends Opened {
