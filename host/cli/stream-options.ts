@@ -7,7 +7,7 @@ import { openStreamFile, type OpenStream } from "../node/stream-file.js";
 import { resolveModelPath } from "../resolve.js";
 import { STREAM_POLICIES, StreamBudgetError, type StreamPolicy } from "../stream.js";
 import { parseSize, resolveDevice, hostDevice, DEFAULT_DEVICE, type DeviceProfile } from "../sim/devices.js";
-import { simulateTrace, type SequenceResult } from "../sim/simulate.js";
+import { simulateTrace, type SequenceResult, type SimResult } from "../sim/simulate.js";
 import { kvCacheBytes } from "../sim/presets.js";
 import { traceTokens, type MaskTrace } from "../sim/trace.js";
 import { tokenizerFor, UsageError, type ModelArgs, type Opened } from "./common.js";
@@ -103,10 +103,10 @@ export async function streamReport(o: StreamOpened, seconds: number, trace: Mask
   // every forward pass is one token for the simulator and here (prompt tokens included)
   const tokens = Math.max(1, traceTokens(trace));
   const perToken = (x: number) => x / tokens;
+  const p = pooled(sim);
   // the simulator's non-MLP DRAM reads: static weights plus the KV cache at the live length
-  const mean = (f: (q: SequenceResult) => number) => sim.sequences.reduce((t, q) => t + f(q), 0) / sim.sequences.length;
-  const kvBytes = mean((q) => kvCacheBytes(trace.header.dims, F32_BITS, q.prompt_tokens + (q.tokens + 1) / 2));
-  const fixedDram = mean((q) => q.dram_bytes_per_token - q.mlp_dram_bytes_per_token);
+  const kvBytes = p.sum((q) => kvCacheBytes(trace.header.dims, F32_BITS, q.prompt_tokens + (q.tokens + 1) / 2)) / p.tokens;
+  const fixedDram = p.sum((q) => q.dram_bytes_per_token - q.mlp_dram_bytes_per_token) / p.tokens;
   const memory = o.engine.exports.memory as WebAssembly.Memory;
   const tokS = tokens / seconds;
   return {
@@ -131,13 +131,13 @@ export async function streamReport(o: StreamOpened, seconds: number, trace: Mask
     runtime_overhead_bytes: memory.buffer.byteLength - o.engine.memoryBytes(),
     /** read-sum probe over the resident weights, after the run */
     dram_read_gbps: probe.gbps,
-    simulated_tok_s: sim.tok_s,
-    measured_over_simulated: tokS / sim.tok_s,
-    simulated_hit_rate: sim.hit_rate.overall,
-    simulated_flash_bytes_per_token: sim.flash_bytes_per_token,
-    simulated_dram_bytes_per_token: sim.dram_bytes_per_token,
+    simulated_tok_s: p.tok_s,
+    measured_over_simulated: tokS / p.tok_s,
+    simulated_hit_rate: p.hit_rate,
+    simulated_flash_bytes_per_token: p.flash_bytes_per_token,
+    simulated_dram_bytes_per_token: p.dram_bytes_per_token,
     simulated_device: deviceEcho(host ? host.config.device : mobileDevice),
-    mobile_simulated_tok_s: mobile.tok_s,
+    mobile_simulated_tok_s: pooled(mobile).tok_s,
     mobile_device: deviceEcho(mobileDevice),
     /** what the engine's byte counters saw per token next to what the simulator charges */
     bytes_per_token: {
@@ -147,9 +147,29 @@ export async function streamReport(o: StreamOpened, seconds: number, trace: Mask
       engine_mlp: perToken(engineBytes.mlp),
       simulated_static_dram: fixedDram - kvBytes,
       simulated_kv_cache: kvBytes,
-      simulated_mlp: sim.flash_bytes_per_token + sim.dram_bytes_per_token - fixedDram,
+      simulated_mlp: p.flash_bytes_per_token + p.dram_bytes_per_token - fixedDram,
     },
     note: "simulated_tok_s counts memory reads only (no compute); measured tok_s includes compute and the host's read path",
+  };
+}
+
+/**
+ * The simulator's numbers over all tokens of all sequences, as the run measures them (its own
+ * summaries are means over sequences, which differ when sequences differ in length).
+ */
+function pooled(r: SimResult) {
+  const sum = (f: (q: SequenceResult) => number) => r.sequences.reduce((t, q) => t + (q.tokens > 0 ? f(q) * q.tokens : 0), 0);
+  const tokens = r.sequences.reduce((t, q) => t + q.tokens, 0);
+  const mlpDram = sum((q) => q.mlp_dram_bytes_per_token);
+  const mlpNeeded = mlpDram + sum((q) => q.mlp_flash_bytes_per_token);
+  return {
+    tokens,
+    /** sum over sequences of f(sequence) * its tokens */
+    sum,
+    tok_s: tokens / sum((q) => 1 / q.tok_s),
+    hit_rate: mlpNeeded > 0 ? mlpDram / mlpNeeded : 1,
+    flash_bytes_per_token: sum((q) => q.flash_bytes_per_token) / tokens,
+    dram_bytes_per_token: sum((q) => q.dram_bytes_per_token) / tokens,
   };
 }
 
