@@ -31,6 +31,8 @@ export function withStream<T>(y: Argv<T>) {
 
 export interface StreamOpened extends Opened {
   stream: OpenStream;
+  /** the read-bandwidth probe just before the measured run (GB/s) */
+  dramGBpsBefore?: number;
 }
 
 /** Opens a .dipstream model for streaming; null without --stream. */
@@ -70,8 +72,9 @@ function liveCounters(engine: Engine): { flash: number; dram: number } {
   return { flash: x.simTotalFlashBytes(), dram: x.simTotalDramBytes() };
 }
 
-/** Zeroes the stream's counters (before the measured run). */
+/** Probes the read bandwidth and zeroes the stream's counters, right before the measured run. */
 export function resetStreamCounters(o: StreamOpened): void {
+  o.dramGBpsBefore = o.engine.measureReadBandwidth().gbps;
   o.stream.stream.resetCounters();
   o.engine.resetBytes();
   (o.engine.exports as unknown as { simResetCounters(): void }).simResetCounters();
@@ -82,7 +85,7 @@ export const F32_BITS = { embedding: 32, lm_head: 32, attention: 32, mlp: 32, kv
 /**
  * The measured side (tok/s, bytes from storage per token, hit rate, memory) and the simulator's
  * prediction for the recorded masks with the same cache capacities and policy, on two devices:
- * this machine (host: DRAM bandwidth measured after the run by the read-sum probe, the emulated
+ * this machine (host: DRAM bandwidth from the read-sum probe just before and after the run, the emulated
  * Flash bandwidth, serial I/O), which is the one to compare with, and the mobile profile with the
  * same Flash bandwidth. Without --flash-gbps the storage's speed is not a setting, so only the
  * mobile prediction (at 1 GB/s) is given.
@@ -92,13 +95,16 @@ export async function streamReport(o: StreamOpened, seconds: number, trace: Mask
   const c = o.stream.stream.counters;
   const live = liveCounters(o.engine);
   const engineBytes = o.engine.bytesRead();
-  const probe = o.engine.measureReadBandwidth();
+  // the probe just before and just after the run: their mean stands for the run (other processes
+  // sharing the machine change the bandwidth from one second to the next)
+  const after = o.engine.measureReadBandwidth().gbps;
+  const dramGBps = o.dramGBpsBefore !== undefined ? (o.dramGBpsBefore + after) / 2 : after;
   const paced = a["flash-gbps"];
   const predict = (device: DeviceProfile) =>
     simulateTrace(trace, { policy: s.policy, device, bits: F32_BITS, cacheEntries: [...s.cacheEntries], tiedEmbeddings: o.model.config.tiedEmbeddings });
   const mobileDevice = resolveDevice(DEFAULT_DEVICE, { dramBytes: s.dramBytes, flashGBps: paced });
   const mobile = await predict(mobileDevice);
-  const host = paced !== undefined ? await predict(hostDevice(s.dramBytes, probe.gbps, paced)) : undefined;
+  const host = paced !== undefined ? await predict(hostDevice(s.dramBytes, dramGBps, paced)) : undefined;
   const sim = host ?? mobile;
   // every forward pass is one token for the simulator and here (prompt tokens included)
   const tokens = Math.max(1, traceTokens(trace));
@@ -129,8 +135,9 @@ export async function streamReport(o: StreamOpened, seconds: number, trace: Mask
     peak_wasm_memory_bytes: memory.buffer.byteLength,
     /** wasm memory outside the budgeted arena: the runtime's own pages and data segments */
     runtime_overhead_bytes: memory.buffer.byteLength - o.engine.memoryBytes(),
-    /** read-sum probe over the resident weights, after the run */
-    dram_read_gbps: probe.gbps,
+    /** read-sum probe over the resident weights: mean of just before and just after the run */
+    dram_read_gbps: dramGBps,
+    dram_read_gbps_before_after: [o.dramGBpsBefore ?? null, after],
     simulated_tok_s: p.tok_s,
     measured_over_simulated: tokS / p.tok_s,
     simulated_hit_rate: p.hit_rate,
