@@ -65,6 +65,8 @@ interface Wasm {
   threadsStop(): void;
   threadsChunks(): number;
   threadsChunksOnMain(): number;
+  readSumF32(ptr: number, n: number): number;
+  readSum4StreamsF32(ptr: number, n: number): number;
 }
 
 /** Pages of the shared memory the threads build starts with (its initialMemory in asconfig.json). */
@@ -131,6 +133,8 @@ export class Engine {
   /** threads sharing each big product */
   threads = 1;
   private threadHandles: ThreadHandle[] = [];
+  /** the resident weights' span of wasm memory [start, end): what the read-bandwidth probe sums */
+  private weightSpan = { start: 0, end: 0 };
 
   private constructor(
     readonly wasm: Wasm,
@@ -287,6 +291,7 @@ export class Engine {
     new Float64Array(this.wasm.memory.buffer, freqPtr, invFreq.length).set(invFreq);
     this.wasm.setRopeFrequencies(freqPtr);
     const w = this.model.weights;
+    this.weightSpan.start = this.wasm.arenaUsedBytes() >>> 0;
     w.layers.forEach((l, i) => {
       const set = (f: number, p: number) => this.wasm.setLayerWeight(i, f, p);
       set(FIELD.attnNorm, this.put(l.attnNorm));
@@ -308,6 +313,33 @@ export class Engine {
     const emb = this.putMatrix(w.tokenEmbedding, c.vocabSize, c.dim);
     const lmHead = c.tiedEmbeddings ? emb : this.putMatrix(w.lmHead!, c.vocabSize, c.dim);
     this.wasm.setGlobalWeights(emb, this.put(w.finalNorm), lmHead, 0);
+    this.weightSpan.end = this.wasm.arenaUsedBytes() >>> 0;
+  }
+
+  /**
+   * This machine's memory read bandwidth as the engine sees it, GB/s (powers of 10): SIMD read-sums
+   * (assembly/kernels/bandwidth.ts) over the resident weights, the bytes every token reads; the
+   * better of one sequential stream and four side by side (as bench/kernels.bench.ts), median of
+   * `passes`. The weights were written at load, so every page is real memory. For a model whose
+   * weights fit in the CPU caches this measures the caches, which is then what the forward pass reads.
+   */
+  measureReadBandwidth(passes = 5): { gbps: number; bytes: number } {
+    const start = Math.ceil(this.weightSpan.start / 64) * 64;
+    const floats = Math.floor((this.weightSpan.end - start) / 64) * 16;
+    if (floats <= 0) return { gbps: 0, bytes: 0 };
+    // a small model's weights are read several times per sample, so the clock sees >= 64 MB
+    const reps = Math.ceil(64e6 / (floats * 4));
+    const median = (probe: (p: number, n: number) => number) => {
+      const ms: number[] = [];
+      for (let i = 0; i < passes; i++) {
+        const t0 = performance.now();
+        for (let r = 0; r < reps; r++) probe(start, floats);
+        ms.push(performance.now() - t0);
+      }
+      return ms.sort((a, b) => a - b)[Math.floor(passes / 2)];
+    };
+    const best = Math.min(median((p, n) => this.wasm.readSumF32(p, n)), median((p, n) => this.wasm.readSum4StreamsF32(p, n)));
+    return { gbps: (reps * floats * 4) / (best / 1e3) / 1e9, bytes: floats * 4 };
   }
 
   /**

@@ -1,10 +1,13 @@
 // What a streamed run reports, in any runtime (the CLI's --stream --json and the web demo): the
 // measured side (tok/s, bytes from storage per token, hit rate, memory) beside the simulator's
-// prediction for the recorded masks with the same cache capacities, policy and bandwidth.
+// prediction for the recorded masks with the same cache capacities and policy, on this machine
+// (DRAM bandwidth probed in the same run, the paced Flash bandwidth, serial I/O) and on the mobile
+// profile.
 import type { Engine } from "./engine.js";
 import type { WeightStream } from "./stream.js";
-import { DEFAULT_DEVICE, resolveDevice } from "./sim/devices.js";
-import { simulateTrace } from "./sim/simulate.js";
+import { DEFAULT_DEVICE, hostDevice, resolveDevice, type DeviceProfile } from "./sim/devices.js";
+import { kvCacheBytes } from "./sim/presets.js";
+import { simulateTrace, type SequenceResult, type SimResult } from "./sim/simulate.js";
 import { traceTokens, type MaskTrace } from "./sim/trace.js";
 
 interface LiveCounters {
@@ -16,10 +19,22 @@ interface LiveCounters {
 
 const live = (engine: Engine) => engine.exports as unknown as LiveCounters;
 
-/** Zeroes the stream's counters and the engine's cache counters (before the measured run). */
-export function resetStreamCounters(engine: Engine, stream: WeightStream): void {
+/** Sums the simulator counters of the engine's own (real) caches. */
+function liveCounters(engine: Engine): { flash: number; dram: number } {
+  const x = live(engine);
+  return { flash: x.simTotalFlashBytes(), dram: x.simTotalDramBytes() };
+}
+
+/**
+ * Right before the measured run: probes the read bandwidth (returned, GB/s: pass it to
+ * streamReport) and zeroes the stream's, the engine's byte and the real caches' counters.
+ */
+export function resetStreamCounters(engine: Engine, stream: WeightStream): number {
+  const before = engine.measureReadBandwidth().gbps;
   stream.resetCounters();
+  engine.resetBytes();
   live(engine).simResetCounters();
+  return before;
 }
 
 /** Byte-weighted hit rate of the engine's real column caches so far, overall and per layer. */
@@ -33,23 +48,41 @@ export function streamHitRates(engine: Engine): { overall: number; perLayer: num
   };
 }
 
+export const F32_BITS = { embedding: 32, lm_head: 32, attention: 32, mlp: 32, kv_cache: 32 };
+
 /**
- * The report of a streamed run of `seconds` whose masks are `trace`. `flashGBps` is the pacing
- * bandwidth (undefined: not paced; the simulator then assumes the mobile profile's Flash).
+ * The measured side (tok/s, bytes from storage per token, hit rate, memory) and the simulator's
+ * prediction for the recorded masks with the same cache capacities and policy, on two devices:
+ * this machine (host: DRAM bandwidth from the read-sum probe just before and after the run, the emulated
+ * Flash bandwidth, serial I/O), which is the one to compare with, and the mobile profile with the
+ * same Flash bandwidth. Without --flash-gbps the storage's speed is not a setting, so only the
+ * mobile prediction (at 1 GB/s) is given.
  */
-export async function streamReport(engine: Engine, stream: WeightStream, seconds: number, trace: MaskTrace, flashGBps: number | undefined) {
+export async function streamReport(engine: Engine, stream: WeightStream, seconds: number, trace: MaskTrace, flashGBps: number | undefined, dramGBpsBefore?: number) {
   const s = engine.streamSetup!;
   const c = stream.counters;
-  const device = resolveDevice(DEFAULT_DEVICE, { dramBytes: s.dramBytes, flashGBps });
-  const sim = await simulateTrace(trace, {
-    policy: s.policy,
-    device,
-    bits: { embedding: 32, lm_head: 32, attention: 32, mlp: 32, kv_cache: 32 },
-    cacheEntries: [...s.cacheEntries],
-  });
+  const live = liveCounters(engine);
+  const engineBytes = engine.bytesRead();
+  // the probe just before and just after the run: their mean stands for the run (other processes
+  // sharing the machine change the bandwidth from one second to the next)
+  const after = engine.measureReadBandwidth().gbps;
+  const dramGBps = dramGBpsBefore !== undefined ? (dramGBpsBefore + after) / 2 : after;
+  const paced = flashGBps;
+  const predict = (device: DeviceProfile) =>
+    simulateTrace(trace, { policy: s.policy, device, bits: F32_BITS, cacheEntries: [...s.cacheEntries], tiedEmbeddings: engine.config.tiedEmbeddings });
+  const mobileDevice = resolveDevice(DEFAULT_DEVICE, { dramBytes: s.dramBytes, flashGBps: paced });
+  const mobile = await predict(mobileDevice);
+  const host = paced !== undefined ? await predict(hostDevice(s.dramBytes, dramGBps, paced)) : undefined;
+  const sim = host ?? mobile;
   // every forward pass is one token for the simulator and here (prompt tokens included)
   const tokens = Math.max(1, traceTokens(trace));
+  const perToken = (x: number) => x / tokens;
+  const p = pooled(sim);
+  // the simulator's non-MLP DRAM reads: static weights plus the KV cache at the live length
+  const kvBytes = p.sum((q) => kvCacheBytes(trace.header.dims, F32_BITS, q.prompt_tokens + (q.tokens + 1) / 2)) / p.tokens;
+  const fixedDram = p.sum((q) => q.dram_bytes_per_token - q.mlp_dram_bytes_per_token) / p.tokens;
   const memory = engine.exports.memory as WebAssembly.Memory;
+  const tokS = tokens / seconds;
   return {
     stream: true,
     policy: s.policy,
@@ -58,32 +91,77 @@ export async function streamReport(engine: Engine, stream: WeightStream, seconds
     cache_entries: { input: s.cacheEntries[0], hidden: s.cacheEntries[1] },
     cache_bytes: s.cacheBytes,
     stage_bytes: s.stageBytes,
-    flash_gbps: flashGBps ?? null,
-    tok_s: tokens / seconds,
-    storage_bytes_per_token: c.bytes / tokens,
-    storage_reads_per_token: c.reads / tokens,
-    fetch_seconds_per_token: c.seconds / tokens,
-    pacing_seconds_per_token: c.pacingSeconds / tokens,
-    hit_rate: streamHitRates(engine).overall,
+    flash_gbps: paced ?? null,
+    tied_embeddings: engine.config.tiedEmbeddings,
+    tok_s: tokS,
+    storage_bytes_per_token: perToken(c.bytes),
+    storage_reads_per_token: perToken(c.reads),
+    fetch_seconds_per_token: perToken(c.seconds),
+    pacing_seconds_per_token: perToken(c.pacingSeconds),
+    hit_rate: live.flash + live.dram > 0 ? live.dram / (live.flash + live.dram) : 1,
     arena_bytes: engine.memoryBytes(),
     peak_wasm_memory_bytes: memory.buffer.byteLength,
     /** wasm memory outside the budgeted arena: the runtime's own pages and data segments */
     runtime_overhead_bytes: memory.buffer.byteLength - engine.memoryBytes(),
-    simulated_tok_s: sim.tok_s,
-    simulated_hit_rate: sim.hit_rate.overall,
-    simulated_flash_bytes_per_token: sim.flash_bytes_per_token,
-    simulated_device: { name: device.name, flash_gbps: device.flashGBps, dram_gbps: device.dramGBps, concurrent_io: device.concurrentIO },
+    /** read-sum probe over the resident weights: mean of just before and just after the run */
+    dram_read_gbps: dramGBps,
+    dram_read_gbps_before_after: [dramGBpsBefore ?? null, after],
+    simulated_tok_s: p.tok_s,
+    measured_over_simulated: tokS / p.tok_s,
+    simulated_hit_rate: p.hit_rate,
+    simulated_flash_bytes_per_token: p.flash_bytes_per_token,
+    simulated_dram_bytes_per_token: p.dram_bytes_per_token,
+    simulated_device: deviceEcho(host ? host.config.device : mobileDevice),
+    mobile_simulated_tok_s: pooled(mobile).tok_s,
+    mobile_device: deviceEcho(mobileDevice),
+    /** what the engine's byte counters saw per token next to what the simulator charges */
+    bytes_per_token: {
+      engine_embedding: perToken(engineBytes.embedding),
+      engine_attention: perToken(engineBytes.attention),
+      engine_lm_head: perToken(engineBytes.lm_head),
+      engine_mlp: perToken(engineBytes.mlp),
+      simulated_static_dram: fixedDram - kvBytes,
+      simulated_kv_cache: kvBytes,
+      simulated_mlp: p.flash_bytes_per_token + p.dram_bytes_per_token - fixedDram,
+    },
     note: "simulated_tok_s counts memory reads only (no compute); measured tok_s includes compute and the host's read path",
   };
+}
+
+/**
+ * The simulator's numbers over all tokens of all sequences, as the run measures them (its own
+ * summaries are means over sequences, which differ when sequences differ in length).
+ */
+function pooled(r: SimResult) {
+  const sum = (f: (q: SequenceResult) => number) => r.sequences.reduce((t, q) => t + (q.tokens > 0 ? f(q) * q.tokens : 0), 0);
+  const tokens = r.sequences.reduce((t, q) => t + q.tokens, 0);
+  const mlpDram = sum((q) => q.mlp_dram_bytes_per_token);
+  const mlpNeeded = mlpDram + sum((q) => q.mlp_flash_bytes_per_token);
+  return {
+    tokens,
+    /** sum over sequences of f(sequence) * its tokens */
+    sum,
+    tok_s: tokens / sum((q) => 1 / q.tok_s),
+    hit_rate: mlpNeeded > 0 ? mlpDram / mlpNeeded : 1,
+    flash_bytes_per_token: sum((q) => q.flash_bytes_per_token) / tokens,
+    dram_bytes_per_token: sum((q) => q.dram_bytes_per_token) / tokens,
+  };
+}
+
+function deviceEcho(d: DeviceProfile) {
+  return { name: d.name, flash_gbps: d.flashGBps, dram_gbps: d.dramGBps, concurrent_io: d.concurrentIO };
 }
 
 export type StreamReport = Awaited<ReturnType<typeof streamReport>>;
 
 export function formatStreamSummary(r: StreamReport): string {
   const mb = (b: number) => `${(b / 1e6).toFixed(3)} MB`;
+  const host = r.flash_gbps !== null;
   return (
-    `stream: ${r.tok_s.toFixed(1)} tok/s measured vs ${r.simulated_tok_s.toPrecision(4)} simulated (flash ${r.simulated_device.flash_gbps} GB/s${r.flash_gbps ? ", paced" : ", not paced"}); ` +
-    `${mb(r.storage_bytes_per_token)} read from storage per token (simulated ${mb(r.simulated_flash_bytes_per_token)}), hit rate ${(100 * r.hit_rate).toFixed(2)}% (simulated ${(100 * r.simulated_hit_rate).toFixed(2)}%); ` +
+    `stream: ${r.tok_s.toFixed(2)} tok/s measured vs ${r.simulated_tok_s.toPrecision(4)} simulated on ${host ? `this machine (DRAM ${r.dram_read_gbps.toFixed(2)} GB/s measured, Flash ${r.flash_gbps} GB/s paced, serial I/O)` : "the mobile profile (Flash not paced)"}: ` +
+    `measured / simulated ${r.measured_over_simulated.toFixed(3)}` +
+    (host ? `; mobile profile ${r.mobile_simulated_tok_s.toPrecision(4)} tok/s` : "") +
+    `\nstream: ${mb(r.storage_bytes_per_token)} read from storage per token in ${r.storage_reads_per_token.toFixed(0)} reads (simulated ${mb(r.simulated_flash_bytes_per_token)} from Flash), hit rate ${(100 * r.hit_rate).toFixed(2)}% (simulated ${(100 * r.simulated_hit_rate).toFixed(2)}%); ` +
     `peak wasm memory ${mb(r.peak_wasm_memory_bytes)} (arena ${mb(r.arena_bytes)}) for a ${mb(r.dram_budget_bytes)} budget (minimum ${mb(r.minimum_dram_bytes)})\n`
   );
 }

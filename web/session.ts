@@ -111,7 +111,7 @@ export async function runStreamSession(engine: Engine, stream: WeightStream, tok
   stream.flashGBps = flashGBps;
   const recorder = new MaskRecorder(engine);
   recorder.beginSequence(0);
-  resetStreamCounters(engine, stream);
+  const dramGBpsBefore = resetStreamCounters(engine, stream);
   let lastBytes = 0;
   const result = generate(engine, tokenizer, {
     prompt: s.prompt,
@@ -128,5 +128,5 @@ export async function runStreamSession(engine: Engine, stream: WeightStream, tok
       lastBytes = c.bytes;
     },
   });
-  return { result, report: await streamReport(engine, stream, result.seconds, recorder.trace(), flashGBps) };
+  return { result, report: await streamReport(engine, stream, result.seconds, recorder.trace(), flashGBps, dramGBpsBefore) };
 }

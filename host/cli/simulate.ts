@@ -1,19 +1,24 @@
 // `dip simulate`: the Flash -> DRAM simulator fed by the engine's real masks (--model, --text), or
 // replaying a recorded mask trace (--trace). Both paths end in the same replay of the same trace,
-// so a live run and the replay of its --trace-out give identical JSON.
+// so a live run and the replay of its --trace-out give identical JSON. With --stream the model runs
+// on the streaming engine (host/stream.ts) and the measured numbers are printed beside the simulated.
 import type { Argv, ArgumentsCamelCase } from "yargs";
 import { appendFile } from "node:fs/promises";
 import { applySparsity, openModel, progress, readStories, UsageError, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
 import { formatSimSummary, settingsFromArgs, withSimulatorOptions, writeSimReport, type SimulateArgs } from "./sim-options.js";
 import { perplexity, tokenStream } from "../eval.js";
 import { MaskRecorder, modelDims } from "../sim/run.js";
-import { simulateTrace, simulateTraceWith, type SimResult } from "../sim/simulate.js";
+import { simulateTrace, simulateTraceWith, type SimResult, type SimSettings } from "../sim/simulate.js";
 import { checkTraceMatchesModel, type MaskTrace } from "../sim/trace.js";
 import { readTraceFile, writeTraceFile } from "../node/trace-file.js";
 import { readAdaptersFile } from "../node/adapters-file.js";
+import { formatStreamSummary, F32_BITS, openStreamed, resetStreamCounters, streamReport, type StreamReport } from "./stream-options.js";
+import { parseBits } from "../sim/devices.js";
 import { adaptersByteSize } from "../lora.js";
 
 interface Args extends ModelArgs, SparsityArgs, SimulateArgs {
+  stream?: boolean;
+  "stage-bytes"?: string;
   text?: string;
   stories: number;
   "first-story": number;
@@ -35,18 +40,30 @@ function withAdapterMemory(r: SimResult, adapterBytes: number): SimResult & { ad
   return { ...r, memory_bytes: memory, memory_reduction: reduction, adapter_bytes: adapterBytes };
 }
 
-/** Runs the model over the stories with the masks recorded (and, for dip-ca, a live cache). */
-export async function recordRun(a: ArgumentsCamelCase<Args>): Promise<MaskTrace> {
+/** A recorded run: its masks, and with --stream the measured side of the streamed engine. */
+interface RecordedRun {
+  trace: MaskTrace;
+  stream?: StreamReport;
+}
+
+/**
+ * Runs the model over the stories with the masks recorded. DIP-CA reads a live cache: the
+ * simulator's (stepping along with the engine), or with --stream the engine's own column cache.
+ */
+export async function recordRun(a: ArgumentsCamelCase<Args>): Promise<RecordedRun> {
   const { file, stories } = await readStories(a.text, a["first-story"], a.stories);
   const settings = settingsFromArgs(a);
-  const o = await openModel(a);
+  const streamed = a.stream ? await openStreamed(a) : null;
+  const o = streamed ?? (await openModel(a));
   const spec = await applySparsity(o, a);
   if (spec.method === "dip-ca" && settings.policy === "belady") {
     throw new UsageError("dip-ca chooses masks from the live cache state, which belady (an offline policy) cannot provide: use --policy lru or lfu");
   }
-  const recorder = new MaskRecorder(o.engine, { settings, live: spec.method === "dip-ca" });
+  const recorder = new MaskRecorder(o.engine, { settings, live: spec.method === "dip-ca" && !streamed });
   const stream = tokenStream(o.tokenizer, stories);
   let sequence = -1;
+  if (streamed) resetStreamCounters(streamed);
+  const t0 = performance.now();
   const r = perplexity(o.engine, stream, {
     window: a.window,
     onProgress: progress("simulate"),
@@ -58,8 +75,21 @@ export async function recordRun(a: ArgumentsCamelCase<Args>): Promise<MaskTrace>
       recorder.afterStep();
     },
   });
+  const seconds = (performance.now() - t0) / 1000;
   recorder.detach();
-  return recorder.trace({ ppl: r.ppl, mean_nll: r.mean_nll, tokens: r.tokens, text: file, stories: stories.length });
+  const trace = recorder.trace({ ppl: r.ppl, mean_nll: r.mean_nll, tokens: r.tokens, text: file, stories: stories.length });
+  if (!streamed) return { trace };
+  try {
+    return { trace, stream: await streamReport(streamed, seconds, trace, a) };
+  } finally {
+    streamed.stream.close();
+  }
+}
+
+/** --stream: the simulator sees the real caches (their capacities, f32 weights, one tied matrix). */
+function streamedSettings(a: ArgumentsCamelCase<Args>, r: StreamReport, tied: boolean): SimSettings {
+  const bits = a.bits !== undefined ? parseBits(a.bits, F32_BITS) : F32_BITS;
+  return { ...settingsFromArgs(a), bits, cacheEntries: [r.cache_entries.input, r.cache_entries.hidden], tiedEmbeddings: tied };
 }
 
 export const simulateCommand = {
@@ -72,10 +102,14 @@ export const simulateCommand = {
       .option("text", { type: "string", describe: "stories separated by <|endoftext|> (default: TinyStories valid sample)" })
       .option("stories", { type: "number", default: 200 })
       .option("first-story", { type: "number", default: 0 })
-      .option("window", { type: "number", describe: "tokens per sequence (default: the model's context)" }),
+      .option("window", { type: "number", describe: "tokens per sequence (default: the model's context)" })
+      .option("stream", { type: "boolean", default: false, describe: "run the streaming engine: MLP columns read from the --model .dipstream file into a --dram cache (--flash-gbps paces the reads); prints measured next to simulated" })
+      .option("stage-bytes", { type: "string", describe: "--stream: staging area for columns read but not cached, e.g. 4MB; default 1 MiB" }),
   handler: async (a: ArgumentsCamelCase<Args>) => {
     let trace: MaskTrace;
     let result: SimResult;
+    let streamOut: StreamReport | undefined;
+    if (a.stream && a.trace) throw new UsageError("--stream runs the model on the streaming engine; it cannot replay --trace");
     if (a.trace) {
       trace = await readTraceFile(a.trace);
       if (a.model) {
@@ -84,15 +118,21 @@ export const simulateCommand = {
       }
       result = await simulateTrace(trace, settingsFromArgs(a));
     } else {
-      trace = await recordRun(a);
+      const run = await recordRun(a);
+      trace = run.trace;
+      streamOut = run.stream;
       if (a["trace-out"]) await writeTraceFile(a["trace-out"], trace);
-      result = await simulateTrace(trace, settingsFromArgs(a));
+      result = await simulateTrace(trace, streamOut ? streamedSettings(a, streamOut, streamOut.tied_embeddings) : settingsFromArgs(a));
     }
     const adapterBytes = a.adapters ? adaptersByteSize(await readAdaptersFile(a.adapters)) : 0;
     if (a.adapters) result = withAdapterMemory(result, adapterBytes);
-    const out = withEvaluation(result, trace);
+    const out = { ...withEvaluation(result, trace), ...(streamOut ? { stream: streamOut } : {}) };
     const adapterLine = a.adapters ? `adapters       ${(adapterBytes / 1e6).toFixed(3)} MB of LoRA weights, always resident (included in memory)\n` : "";
-    process.stdout.write(a.json ? JSON.stringify(out, null, 2) + "\n" : formatSimSummary(result) + adapterLine + (out.ppl !== null ? `perplexity     ${out.ppl.toFixed(4)} over ${out.eval_tokens} tokens\n` : ""));
+    process.stdout.write(
+      a.json
+        ? JSON.stringify(out, null, 2) + "\n"
+        : formatSimSummary(result) + adapterLine + (out.ppl !== null ? `perplexity     ${out.ppl.toFixed(4)} over ${out.eval_tokens} tokens\n` : "") + (streamOut ? formatStreamSummary(streamOut) : ""),
+    );
     if (a.report) {
       await writeSimReport(result, a.report);
       if (out.ppl !== null) {

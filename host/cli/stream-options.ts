@@ -8,7 +8,7 @@ import { resolveModelPath } from "../resolve.js";
 import { STREAM_POLICIES, StreamBudgetError, type StreamPolicy } from "../stream.js";
 import { parseSize } from "../sim/devices.js";
 import type { MaskTrace } from "../sim/trace.js";
-import { formatStreamSummary, resetStreamCounters as resetCounters, streamReport as report, type StreamReport } from "../stream-report.js";
+import { formatStreamSummary, resetStreamCounters as resetCounters, streamReport as report, F32_BITS, type StreamReport } from "../stream-report.js";
 import { buildOptions, tokenizerFor, UsageError, type ModelArgs, type Opened } from "./common.js";
 
 export interface StreamArgs {
@@ -25,11 +25,13 @@ export function withStream<T>(y: Argv<T>) {
     .option("dram", { type: "string", describe: "--stream: DRAM budget for everything in wasm memory, e.g. 700MB, 2e6 (powers of 10)" })
     .option("flash-gbps", { type: "number", describe: "--stream: pace reads to this Flash bandwidth, GB/s (default: the storage's own speed; the simulator then assumes the mobile profile)" })
     .option("policy", { type: "string", default: "lru", describe: `--stream: column cache policy: ${STREAM_POLICIES.join("|")}` })
-    .option("stage-bytes", { type: "string", describe: "--stream: staging area for columns read but not cached (a mask larger than its cache), e.g. 4MB; default 4 MiB" });
+    .option("stage-bytes", { type: "string", describe: "--stream: staging area for columns read but not cached (a mask larger than its cache), e.g. 4MB; default 1 MiB" });
 }
 
 export interface StreamOpened extends Opened {
   stream: OpenStream;
+  /** the read-bandwidth probe just before the measured run (GB/s) */
+  dramGBpsBefore?: number;
 }
 
 /** Opens a .dipstream model for streaming; null without --stream. */
@@ -64,14 +66,14 @@ export async function openStreamed(a: ModelArgs & StreamArgs): Promise<StreamOpe
   }
 }
 
-/** Zeroes the stream's counters (before the measured run). */
+/** Probes the read bandwidth and zeroes the stream's counters, right before the measured run. */
 export function resetStreamCounters(o: StreamOpened): void {
-  resetCounters(o.engine, o.stream.stream);
+  o.dramGBpsBefore = resetCounters(o.engine, o.stream.stream);
 }
 
 /** The measured side and the simulator's prediction (host/stream-report.ts). */
 export async function streamReport(o: StreamOpened, seconds: number, trace: MaskTrace, a: StreamArgs): Promise<StreamReport> {
-  return report(o.engine, o.stream.stream, seconds, trace, a["flash-gbps"]);
+  return report(o.engine, o.stream.stream, seconds, trace, a["flash-gbps"], o.dramGBpsBefore);
 }
 
-export { formatStreamSummary };
+export { formatStreamSummary, F32_BITS, type StreamReport };

@@ -50,6 +50,24 @@ export const DEVICES: Readonly<Record<string, DeviceProfile>> = {
 };
 export const DEFAULT_DEVICE = "mobile";
 
+/**
+ * The machine a --stream run really used: DRAM at the read bandwidth measured in the same run
+ * (Engine.measureReadBandwidth), Flash at the emulated bandwidth, and no I/O overlap: the
+ * engine's reads are synchronous and DIP's masks depend on the data, so a read cannot overlap the
+ * compute before it without changing the summation order.
+ */
+export function hostDevice(dramBytes: number, dramGBps: number, flashGBps: number): DeviceProfile {
+  for (const [what, v] of [["measured DRAM bandwidth", dramGBps], ["--flash-gbps", flashGBps]] as const) checkNumber(what, v, false);
+  return {
+    name: "host",
+    description: `this machine: ${dramGBps.toFixed(2)} GB/s DRAM (read-sum probe, same run), ${flashGBps} GB/s emulated Flash, serial I/O`,
+    dramBytes,
+    dramGBps,
+    flashGBps,
+    concurrentIO: false,
+  };
+}
+
 export class SimSettingsError extends Error {
   override name = "SimSettingsError";
 }

@@ -4,7 +4,7 @@ export { PRESETS, PRESET_NAMES, DEFAULT_BITS, PRECISION_GROUPS, footprint, footp
 export type { ModelDims, PresetName, Precision, WeightGroup, Footprint } from "./presets.js";
 export { maskGroupsFor, MASK_METHODS } from "./groups.js";
 export type { MaskGroup, MaskMethod } from "./groups.js";
-export { DEVICES, DEFAULT_DEVICE, resolveDevice, parseSize, parseBits, SimSettingsError } from "./devices.js";
+export { DEVICES, DEFAULT_DEVICE, hostDevice, resolveDevice, parseSize, parseBits, SimSettingsError } from "./devices.js";
 export type { DeviceProfile, DeviceOverrides } from "./devices.js";
 export { partitionDram, STATIC_GROUPS } from "./partition.js";
 export type { DramPartition, CachePlan, GroupPlacement, StaticGroup } from "./partition.js";

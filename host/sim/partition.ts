@@ -63,6 +63,7 @@ export interface DramPartition {
   /** every group's footprint, kv cache at kvSeqLen */
   denseFootprintBytes: number;
   mlpFootprintBytes: number;
+  tiedEmbeddings: boolean;
 }
 
 export interface PartitionInput {
@@ -74,6 +75,9 @@ export interface PartitionInput {
   staticGroups?: readonly string[];
   /** KV positions the cache must hold (default dims.seqLen) */
   kvSeqLen?: number;
+  /** the embedding is the LM head's matrix (tied): held once, as lm_head; its row reads are
+   *  served from wherever lm_head is placed. Default false: SIMULATOR.md's formulas count both. */
+  tiedEmbeddings?: boolean;
 }
 
 export function checkStaticGroups(names: readonly string[]): StaticGroup[] {
@@ -94,6 +98,10 @@ export function partitionDram(input: PartitionInput): DramPartition {
   const kvSeqLen = input.kvSeqLen ?? dims.seqLen;
   if (!Number.isFinite(input.dramBytes) || input.dramBytes < 0) throw new SimSettingsError(`DRAM capacity must be >= 0 bytes, got ${input.dramBytes}`);
   const fp = footprint(dims, bits, kvSeqLen);
+  if (input.tiedEmbeddings) {
+    fp.total -= fp.embedding;
+    fp.embedding = 0;
+  }
   const order = checkStaticGroups(input.staticGroups ?? STATIC_GROUPS);
 
   let free = input.dramBytes;
@@ -108,6 +116,10 @@ export function partitionDram(input: PartitionInput): DramPartition {
     if (order.includes(group)) continue;
     const bytes = fp[group];
     placements.push({ group, isStatic: false, footprintBytes: bytes, dramBytes: 0, flashBytes: bytes, dramFraction: 0 });
+  }
+  if (input.tiedEmbeddings) {
+    const head = placements.find((p) => p.group === "lm_head")!;
+    placements.find((p) => p.group === "embedding")!.dramFraction = head.dramFraction;
   }
   const staticResidentBytes = placements.reduce((s, p) => s + p.dramBytes, 0);
   const overflowBytes = placements.filter((p) => p.isStatic).reduce((s, p) => s + p.flashBytes, 0);
@@ -127,6 +139,7 @@ export function partitionDram(input: PartitionInput): DramPartition {
     residentBytes: staticResidentBytes + cacheBytes,
     denseFootprintBytes: fp.total,
     mlpFootprintBytes: fp.mlp,
+    tiedEmbeddings: input.tiedEmbeddings ?? false,
   };
 }
 

@@ -29,6 +29,8 @@ export interface SimSettings {
   admissionSeed?: number;
   /** cache capacity per group in entries (each layer), instead of the DRAM partition's */
   cacheEntries?: number[];
+  /** the embedding and the LM head are one matrix (a tied model run by this engine): count it once */
+  tiedEmbeddings?: boolean;
 }
 
 export interface Stats {
@@ -152,7 +154,7 @@ function makeContext(dims: ModelDims, groups: MaskGroup[], s: SimSettings): SimC
   const staticGroups = [...(s.staticGroups ?? STATIC_GROUPS)];
   const seed = s.admissionSeed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) throw new SimSettingsError(`admission seed must be an integer in [0, 2^32), got ${seed}`);
-  const partition = partitionDram({ dims, bits, groups, dramBytes: s.device.dramBytes, staticGroups, kvSeqLen: s.kvSeqLen });
+  const partition = partitionDram({ dims, bits, groups, dramBytes: s.device.dramBytes, staticGroups, kvSeqLen: s.kvSeqLen, tiedEmbeddings: s.tiedEmbeddings });
   let capacities = partition.caches.map((c) => c.entriesPerLayer);
   if (s.cacheEntries) {
     if (s.cacheEntries.length !== groups.length) throw new SimSettingsError(`cache entries: ${s.cacheEntries.length} given for ${groups.length} groups`);
@@ -302,6 +304,7 @@ function summarize(ctx: SimContext, header: TraceHeader | null, method: string, 
   const streamed = p.placements.filter((x) => !x.isStatic).map((x) => x.group);
   if (streamed.length > 0) notes.push(`Streamed from Flash every token (not static): ${streamed.join(", ")}.`);
   if (ctx.policy === "none") notes.push("Policy none: no MLP cache; every needed MLP byte comes from Flash.");
+  if (p.tiedEmbeddings) notes.push("Tied embeddings: the LM head matrix is held and counted once; the embedding row is read from it.");
   return {
     tok_s: spread.tok_s.mean,
     hit_rate: { overall: spread.hit_rate.mean, per_layer: perLayer, per_group: perGroup },
