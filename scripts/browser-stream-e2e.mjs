@@ -144,7 +144,7 @@ export async function runBrowserStreamE2E(browser, { modelPath }) {
       assert.ok(got.stream.storage_bytes_per_token > 0 && got.stream.hit_rate < 1, `${label}: columns streamed`);
       assert.equal(await page.textContent("#t-hit"), `${(100 * want.report.hit_rate).toFixed(1)}%`);
       assert.equal(await page.textContent("#t-sim-hit"), `${(100 * want.report.simulated_hit_rate).toFixed(1)}%`);
-      assert.match(await page.textContent("#stream-summary"), /tok\/s measured vs .* simulated .* read from storage per token/);
+      assert.match(await page.textContent("#stream-summary"), /tok\/s measured vs .* simulated .* read from storage per token/s);
       assert.equal((await page.$$eval("#hit-chart rect.bar", (r) => r.length)), c.nLayers);
       const r = got.stream;
       log(
