@@ -21,6 +21,38 @@ import { madd } from "./madd";
   return acc;
 }
 
+/** Rows r.. of out = W x: four rows per pass, then one at a time (the tail of both kernels below). */
+// @ts-ignore: decorator
+@inline function fourRowsThenOne(out: usize, w: usize, x: usize, r: i32, rows: i32, cols: i32): void {
+  const cols4 = cols & ~3;
+  const rowBytes = <usize>cols << 2;
+  for (; r + 4 <= rows; r += 4) {
+    const w0 = w + <usize>r * rowBytes;
+    const w1 = w0 + rowBytes;
+    const w2 = w1 + rowBytes;
+    const w3 = w2 + rowBytes;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    for (let i = 0; i < cols4; i += 4) {
+      const off = <usize>i << 2;
+      const xv = v128.load(x + off);
+      a0 = madd(a0, v128.load(w0 + off), xv);
+      a1 = madd(a1, v128.load(w1 + off), xv);
+      a2 = madd(a2, v128.load(w2 + off), xv);
+      a3 = madd(a3, v128.load(w3 + off), xv);
+    }
+    store<f32>(out + (<usize>r << 2), dotTail(hsum(a0), w0, x, cols4, cols));
+    store<f32>(out + (<usize>(r + 1) << 2), dotTail(hsum(a1), w1, x, cols4, cols));
+    store<f32>(out + (<usize>(r + 2) << 2), dotTail(hsum(a2), w2, x, cols4, cols));
+    store<f32>(out + (<usize>(r + 3) << 2), dotTail(hsum(a3), w3, x, cols4, cols));
+  }
+  for (; r < rows; r++) {
+    store<f32>(out + (<usize>r << 2), dotF32(w + <usize>r * rowBytes, x, cols));
+  }
+}
+
 /**
  * SIMD: eight rows per pass so each x load feeds eight weight streams, then four, then one.
  * Each row still sums in the shared order, so the row grouping does not change any bit.
@@ -68,63 +100,12 @@ export function matvecF32(out: usize, w: usize, x: usize, rows: i32, cols: i32):
     store<f32>(o, dotTail(hsum(a6), w6, x, cols4, cols), 24);
     store<f32>(o, dotTail(hsum(a7), w7, x, cols4, cols), 28);
   }
-  for (; r + 4 <= rows; r += 4) {
-    const w0 = w + <usize>r * rowBytes;
-    const w1 = w0 + rowBytes;
-    const w2 = w1 + rowBytes;
-    const w3 = w2 + rowBytes;
-    let a0 = f32x4.splat(0);
-    let a1 = f32x4.splat(0);
-    let a2 = f32x4.splat(0);
-    let a3 = f32x4.splat(0);
-    for (let i = 0; i < cols4; i += 4) {
-      const off = <usize>i << 2;
-      const xv = v128.load(x + off);
-      a0 = madd(a0, v128.load(w0 + off), xv);
-      a1 = madd(a1, v128.load(w1 + off), xv);
-      a2 = madd(a2, v128.load(w2 + off), xv);
-      a3 = madd(a3, v128.load(w3 + off), xv);
-    }
-    store<f32>(out + (<usize>r << 2), dotTail(hsum(a0), w0, x, cols4, cols));
-    store<f32>(out + (<usize>(r + 1) << 2), dotTail(hsum(a1), w1, x, cols4, cols));
-    store<f32>(out + (<usize>(r + 2) << 2), dotTail(hsum(a2), w2, x, cols4, cols));
-    store<f32>(out + (<usize>(r + 3) << 2), dotTail(hsum(a3), w3, x, cols4, cols));
-  }
-  for (; r < rows; r++) {
-    store<f32>(out + (<usize>r << 2), dotF32(w + <usize>r * rowBytes, x, cols));
-  }
+  fourRowsThenOne(out, w, x, r, rows, cols);
 }
 
 /** Previous kernel (four rows per pass), kept for the A/B row in bench/kernels.bench.ts. */
 export function matvecF32Rows4(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
-  const cols4 = cols & ~3;
-  const rowBytes = <usize>cols << 2;
-  let r = 0;
-  for (; r + 4 <= rows; r += 4) {
-    const w0 = w + <usize>r * rowBytes;
-    const w1 = w0 + rowBytes;
-    const w2 = w1 + rowBytes;
-    const w3 = w2 + rowBytes;
-    let a0 = f32x4.splat(0);
-    let a1 = f32x4.splat(0);
-    let a2 = f32x4.splat(0);
-    let a3 = f32x4.splat(0);
-    for (let i = 0; i < cols4; i += 4) {
-      const off = <usize>i << 2;
-      const xv = v128.load(x + off);
-      a0 = madd(a0, v128.load(w0 + off), xv);
-      a1 = madd(a1, v128.load(w1 + off), xv);
-      a2 = madd(a2, v128.load(w2 + off), xv);
-      a3 = madd(a3, v128.load(w3 + off), xv);
-    }
-    store<f32>(out + (<usize>r << 2), dotTail(hsum(a0), w0, x, cols4, cols));
-    store<f32>(out + (<usize>(r + 1) << 2), dotTail(hsum(a1), w1, x, cols4, cols));
-    store<f32>(out + (<usize>(r + 2) << 2), dotTail(hsum(a2), w2, x, cols4, cols));
-    store<f32>(out + (<usize>(r + 3) << 2), dotTail(hsum(a3), w3, x, cols4, cols));
-  }
-  for (; r < rows; r++) {
-    store<f32>(out + (<usize>r << 2), dotF32(w + <usize>r * rowBytes, x, cols));
-  }
+  fourRowsThenOne(out, w, x, 0, rows, cols);
 }
 
 /** SIMD dot product of one row with x, in the shared summation order. */
