@@ -19,12 +19,6 @@ interface LiveCounters {
 
 const live = (engine: Engine) => engine.exports as unknown as LiveCounters;
 
-/** Sums the simulator counters of the engine's own (real) caches. */
-function liveCounters(engine: Engine): { flash: number; dram: number } {
-  const x = live(engine);
-  return { flash: x.simTotalFlashBytes(), dram: x.simTotalDramBytes() };
-}
-
 /**
  * Right before the measured run: probes the read bandwidth (returned, GB/s: pass it to
  * streamReport) and zeroes the stream's, the engine's byte and the real caches' counters.
@@ -61,18 +55,16 @@ export const F32_BITS = { embedding: 32, lm_head: 32, attention: 32, mlp: 32, kv
 export async function streamReport(engine: Engine, stream: WeightStream, seconds: number, trace: MaskTrace, flashGBps: number | undefined, dramGBpsBefore?: number) {
   const s = engine.streamSetup!;
   const c = stream.counters;
-  const live = liveCounters(engine);
   const engineBytes = engine.bytesRead();
   // the probe just before and just after the run: their mean stands for the run (other processes
   // sharing the machine change the bandwidth from one second to the next)
   const after = engine.measureReadBandwidth().gbps;
   const dramGBps = dramGBpsBefore !== undefined ? (dramGBpsBefore + after) / 2 : after;
-  const paced = flashGBps;
   const predict = (device: DeviceProfile) =>
     simulateTrace(trace, { policy: s.policy, device, bits: F32_BITS, cacheEntries: [...s.cacheEntries], tiedEmbeddings: engine.config.tiedEmbeddings });
-  const mobileDevice = resolveDevice(DEFAULT_DEVICE, { dramBytes: s.dramBytes, flashGBps: paced });
+  const mobileDevice = resolveDevice(DEFAULT_DEVICE, { dramBytes: s.dramBytes, flashGBps });
   const mobile = await predict(mobileDevice);
-  const host = paced !== undefined ? await predict(hostDevice(s.dramBytes, dramGBps, paced)) : undefined;
+  const host = flashGBps !== undefined ? await predict(hostDevice(s.dramBytes, dramGBps, flashGBps)) : undefined;
   const sim = host ?? mobile;
   // every forward pass is one token for the simulator and here (prompt tokens included)
   const tokens = Math.max(1, traceTokens(trace));
@@ -91,14 +83,14 @@ export async function streamReport(engine: Engine, stream: WeightStream, seconds
     cache_entries: { input: s.cacheEntries[0], hidden: s.cacheEntries[1] },
     cache_bytes: s.cacheBytes,
     stage_bytes: s.stageBytes,
-    flash_gbps: paced ?? null,
+    flash_gbps: flashGBps ?? null,
     tied_embeddings: engine.config.tiedEmbeddings,
     tok_s: tokS,
     storage_bytes_per_token: perToken(c.bytes),
     storage_reads_per_token: perToken(c.reads),
     fetch_seconds_per_token: perToken(c.seconds),
     pacing_seconds_per_token: perToken(c.pacingSeconds),
-    hit_rate: live.flash + live.dram > 0 ? live.dram / (live.flash + live.dram) : 1,
+    hit_rate: streamHitRates(engine).overall,
     arena_bytes: engine.memoryBytes(),
     peak_wasm_memory_bytes: memory.buffer.byteLength,
     /** wasm memory outside the budgeted arena: the runtime's own pages and data segments */
