@@ -6,7 +6,7 @@ import type { LoadedModel, ModelConfig } from "./model.js";
 import { headDim, validateWeights } from "./model.js";
 import { checkRuntimeRuns, defaultEngineBytes, hostHooks, instantiateEngine, type EngineBuild, type EngineExports } from "./wasm.js";
 import { checkThreadSupport, startThreads, type ThreadHandle } from "./threads.js";
-import { attachStream, type StreamOptions, type StreamSetup } from "./stream.js";
+import { attachStream, streamIOMode, type StreamOptions, type StreamSetup } from "./stream.js";
 import { keepCount, maskKeeps, METHOD_ID, needsCalibration, normalizeSpec, SparsityError, type SparsitySpec } from "./sparsity.js";
 import type { Calibration } from "./calibration.js";
 import { ropeInverseFrequencies } from "./rope.js";
@@ -163,12 +163,18 @@ export class Engine {
     const threads = opts.threads ?? 1;
     if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new RangeError(`--threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
     if (threads > 1 && opts.relaxed) throw new RangeError("--relaxed and --threads above 1 are separate builds: pick one");
-    const build: EngineBuild = opts.relaxed ? "relaxed" : threads > 1 ? "threads" : "default";
+    // reads on an I/O thread need a shared memory: the threads build, with one compute thread if asked for one
+    if (opts.stream && opts.relaxed) {
+      if (opts.stream.io === "thread") throw new RangeError("--relaxed and --stream-io thread are separate builds (the relaxed one has no shared memory): pick one");
+      opts = { ...opts, stream: { ...opts.stream, io: "inline" } };
+    }
+    const ioThread = opts.stream !== undefined && streamIOMode(opts.stream) === "thread";
+    const build: EngineBuild = opts.relaxed ? "relaxed" : threads > 1 || ioThread ? "threads" : "default";
     const bytes = opts.wasmBytes ?? (await defaultEngineBytes(build));
     checkRuntimeRuns(bytes, build);
     let exports: EngineExports;
     let handles: ThreadHandle[] = [];
-    if (threads > 1) {
+    if (build === "threads") {
       ({ exports, handles } = await Engine.startThreaded(bytes, opts.workerWasmBytes ?? (await defaultEngineBytes("thread-worker")), threads));
     } else {
       exports = await instantiateEngine(bytes);
@@ -212,6 +218,7 @@ export class Engine {
 
   /** Stops the worker threads (if any); the engine keeps working on one thread. */
   close(): void {
+    this.streamSetup?.close();
     if (this.threadHandles.length === 0) return;
     this.wasm.threadsStop();
     for (const h of this.threadHandles) h.terminate();

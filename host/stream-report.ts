@@ -83,6 +83,8 @@ export async function streamReport(engine: Engine, stream: WeightStream, seconds
     cache_entries: { input: s.cacheEntries[0], hidden: s.cacheEntries[1] },
     cache_bytes: s.cacheBytes,
     stage_bytes: s.stageBytes,
+    /** where the positioned reads ran: an I/O thread beside the engine, or the engine thread */
+    stream_io: s.io,
     flash_gbps: flashGBps ?? null,
     tied_embeddings: engine.config.tiedEmbeddings,
     tok_s: tokS,

@@ -1,18 +1,26 @@
 // A weight stream: the MLP columns of a .dipstream file (host/formats/stream.ts), read on demand
-// into the engine's column slots (assembly/stream/store.ts calls env.streamFetch).
+// into the engine's column slots (assembly/stream/store.ts calls env.streamIssue, env.streamAwait).
 //
-// A fetch lists (column, destination) pairs in ascending column order. Neighbouring columns are
+// A request lists (column, destination) pairs in ascending column order. Neighbouring columns are
 // one contiguous range in the file, so runs of consecutive columns become one positioned read
 // (straight into wasm memory when the destinations are consecutive too, else into a host buffer
 // and then each column is copied to its slot). Each column's CRC-32 is checked
-// the first time it is read (before the engine uses it). With flashGBps set, reads are paced to
-// that bandwidth: a virtual Flash clock advances by bytes / bandwidth per fetch and the fetch
-// waits until the wall clock catches up, so bytes / time never exceeds the emulated device.
+// the first time it is read (before the engine uses it).
+//
+// The engine pipelines: it issues the reads of one chunk, gathers the previous chunk, then awaits
+// the issued one. The reads run on an I/O thread beside the engine where the runtime allows it
+// (host/stream-io.ts: the same code as here, on its own file handle), else here at issue, on the
+// engine thread. With flashGBps set, an emulated Flash device gives every request a completion
+// time, max(device clock, issue time) + bytes / bandwidth, and a request is only handed over once
+// the wall clock reaches it. So bytes / time never exceeds the emulated device, and the engine's
+// compute while the device is busy is hidden, as behind a real device's DMA.
 // Runtime-neutral: the file access is a `readAt` function (Node: fs.readSync on a descriptor).
 
 import { crc32 } from "./sim/trace.js";
 import type { StreamHeader } from "./formats/stream.js";
 import { ModelFormatError } from "./model.js";
+import type { EngineHostHooks } from "./wasm.js";
+import { StreamIOClient, streamIOBlock, type StreamIOSpawner } from "./stream-io.js";
 
 /** Reads `into.length` bytes at `position` of the file; returns the bytes read. */
 export type ReadAt = (position: number, into: Uint8Array) => number;
@@ -24,9 +32,9 @@ export interface StreamCounters {
   columns: number;
   /** bytes read from storage */
   bytes: number;
-  /** seconds spent in fetches (reading, checking, copying, pacing) */
+  /** seconds the engine thread spent issuing and awaiting reads (reading, checking and copying too when inline) */
   seconds: number;
-  /** of which spent waiting for the emulated Flash bandwidth */
+  /** seconds the reader waited for the emulated Flash device */
   pacingSeconds: number;
 }
 
@@ -38,6 +46,14 @@ export class WeightStream {
   private verified: Uint8Array[];
   private crcs: Uint32Array;
   private flashClock = 0;
+  /** requests issued so far (a request's ticket is this count right after it) */
+  private issued = 0;
+  /** completion times (performance.now() ms) of the last requests, by ticket modulo their count */
+  private readonly completions = new Float64Array(MAX_PENDING);
+  /** how to start an I/O thread reading the same file (set by the runtime adapter); without it reads run on the engine thread */
+  ioThread: StreamIOSpawner | undefined;
+  /** the I/O thread's client once started: then the engine's reads go there */
+  private remote: StreamIOClient | undefined;
 
   constructor(
     readonly header: StreamHeader,
@@ -50,6 +66,19 @@ export class WeightStream {
     const c = header.config;
     this.crcs = new Uint32Array(crcTable.buffer.slice(crcTable.byteOffset, crcTable.byteOffset + crcTable.byteLength));
     this.verified = Array.from({ length: c.nLayers * 2 }, (_, i) => new Uint8Array(header.groups[i % 2].entries));
+  }
+
+  /**
+   * Moves the reads to an I/O thread (this.ioThread) writing into `memory`, which must be shared;
+   * returns the client that serves the engine's streamIssue / streamAwait from then on.
+   */
+  startThread(memory: WebAssembly.Memory): StreamIOClient {
+    if (!this.ioThread) throw new Error(`weight stream ${this.source}: this runtime's adapter cannot read it on an I/O thread`);
+    const control = streamIOBlock();
+    const crcTable = new Uint8Array(this.crcs.buffer.slice(0));
+    const thread = this.ioThread({ header: this.header, crcTable, source: this.source, memory, control });
+    this.remote = new StreamIOClient(this, control, thread);
+    return this.remote;
   }
 
   /** Static tensor bytes, checked against its CRC. */
@@ -80,8 +109,17 @@ export class WeightStream {
     return layer * (c.dim + c.hiddenDim) + (group === 1 ? c.dim : 0) + column;
   }
 
-  /** Serves env.streamFetch: reads the listed columns of (layer, group) into wasm memory. */
+  /** Reads the listed columns of (layer, group) into wasm memory and waits until they have landed. */
   fetch(memory: WebAssembly.Memory, layer: number, group: number, listPtr: number, count: number): void {
+    this.await(this.issue(memory, layer, group, listPtr, count));
+  }
+
+  /**
+   * Serves env.streamIssue inline: reads the listed columns of (layer, group) into wasm memory and
+   * returns a ticket; they may be used once await(ticket) has returned. `issuedAt`
+   * (performance.now() ms) is when the engine asked, if earlier (a request to an I/O thread).
+   */
+  issue(memory: WebAssembly.Memory, layer: number, group: number, listPtr: number, count: number, issuedAt = performance.now()): number {
     const t0 = performance.now();
     const list = new Uint32Array(memory.buffer, listPtr, count * 2);
     const eb = this.header.groups[group].entry_bytes;
@@ -121,22 +159,38 @@ export class WeightStream {
     }
     this.counters.columns += count;
     this.counters.bytes += bytes;
-    if (this.flashGBps !== undefined) {
-      // the emulated device delivers bytes at flashGBps, one request after another
-      const now = performance.now();
-      this.flashClock = Math.max(this.flashClock, t0) + (bytes / (this.flashGBps * 1e9)) * 1e3;
-      if (this.flashClock > now) {
-        waitUntil(this.flashClock);
-        this.counters.pacingSeconds += (this.flashClock - now) / 1e3;
-      }
-    }
+    // the emulated device delivers bytes at flashGBps, one request after another, starting when
+    // it is asked or when it is done with the previous request
+    if (this.flashGBps !== undefined) this.flashClock = Math.max(this.flashClock, issuedAt) + (bytes / (this.flashGBps * 1e9)) * 1e3;
+    const ticket = ++this.issued;
+    this.completions[ticket % MAX_PENDING] = this.flashGBps !== undefined ? this.flashClock : 0;
     this.counters.seconds += (performance.now() - t0) / 1e3;
+    return ticket;
+  }
+
+  /** Serves env.streamAwait inline: returns once the request with this ticket has landed. */
+  await(ticket: number): void {
+    if (!(ticket > this.issued - MAX_PENDING && ticket <= this.issued)) {
+      throw new Error(`weight stream: await of request ${ticket}, but ${this.issued} were issued and only the last ${MAX_PENDING} are tracked`);
+    }
+    const done = this.completions[ticket % MAX_PENDING];
+    const now = performance.now();
+    if (done > now) {
+      waitUntil(done);
+      const end = performance.now();
+      this.counters.pacingSeconds += (end - now) / 1e3;
+      this.counters.seconds += (end - now) / 1e3;
+    }
   }
 
   resetCounters(): void {
     Object.assign(this.counters, { reads: 0, columns: 0, bytes: 0, seconds: 0, pacingSeconds: 0 });
+    this.remote?.resetCounters();
   }
 }
+
+/** Requests that may be in flight at once (the engine keeps one ahead of the one it gathers). */
+const MAX_PENDING = 8;
 
 const sleeper = typeof SharedArrayBuffer === "function" ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
 
@@ -180,21 +234,26 @@ export class StreamBudgetError extends RangeError {
 }
 
 export type StreamPolicy = "none" | "lru" | "lfu";
-/** Default staging area: a 1 MiB chunk is still in the core's L2 cache when the gather reads it
- *  (0.5B shape, dense: ~15% less compute per token than 4 MiB chunks), and a host call per MiB
- *  costs little next to the read. */
+/** Default staging area: two halves of 512 KiB, one read while the other is gathered; a chunk is
+ *  still in the core's L2 cache when the gather reads it (0.5B shape, dense: ~15% less compute per
+ *  token than 4 MiB chunks), and a host call per chunk costs little next to the read. */
 export const DEFAULT_STAGE_BYTES = 1024 * 1024;
 export const STREAM_POLICIES: StreamPolicy[] = ["none", "lru", "lfu"];
 const POLICY_IDS: Record<StreamPolicy, number> = { none: 0, lru: 1, lfu: 2 };
 
+/** Where the reads run: on an I/O thread beside the engine (needs shared memory) or on the engine thread. */
+export type StreamIO = "thread" | "inline";
+
 export interface StreamOptions {
   source: WeightStream;
+  /** default "thread" where the runtime adapter can start one (source.ioThread) and memory can be shared */
+  io?: StreamIO;
   /** DRAM budget for everything the engine holds in wasm memory, bytes */
   dramBytes: number;
   /** column cache policy (the simulator's), default lru */
   policy?: StreamPolicy;
-  /** bytes of the staging area for columns read but not cached (a mask larger than its cache),
-   *  read in chunks of that size; default 1 MiB (each chunk is one host call) */
+  /** bytes of the staging area for columns read but not cached (a mask larger than its cache);
+   *  reads go in chunks of half of it (each chunk is one host call); default 1 MiB */
   stageBytes?: number;
 }
 
@@ -208,6 +267,16 @@ export interface StreamSetup {
   /** bytes of all slots (all layers) */
   cacheBytes: number;
   stageBytes: number;
+  io: StreamIO;
+  /** stops the I/O thread, if any */
+  close(): void;
+}
+
+/** The I/O mode a stream will run with (the engine picks its shared-memory build for "thread"). */
+export function streamIOMode(opts: StreamOptions): StreamIO {
+  if (opts.io === "thread" && !opts.source.ioThread) throw new Error(`--stream-io thread: this runtime cannot read ${opts.source.source} on an I/O thread; use --stream-io inline`);
+  if (opts.io !== undefined) return opts.io;
+  return opts.source.ioThread && typeof SharedArrayBuffer === "function" ? "thread" : "inline";
 }
 
 interface StreamWasm {
@@ -247,7 +316,7 @@ export function streamCacheEntries(dim: number, hiddenDim: number, nLayers: numb
  * simulator's caches (policy) and the slots, sized from the DRAM budget. Throws StreamBudgetError
  * below the minimum.
  */
-export function attachStream(wasm: StreamWasm, hooks: { streamFetch(l: number, g: number, p: number, n: number): void }, opts: StreamOptions): StreamSetup {
+export function attachStream(wasm: StreamWasm, hooks: Pick<EngineHostHooks, "streamIssue" | "streamAwait">, opts: StreamOptions): StreamSetup {
   const c = opts.source.header.config;
   const D = c.dim;
   const I = c.hiddenDim;
@@ -277,7 +346,18 @@ export function attachStream(wasm: StreamWasm, hooks: { streamFetch(l: number, g
     check(wasm.streamSetCapacity(g, cap), "streamSetCapacity");
     check(wasm.simSetCapacity(-1, g, cap), "simSetCapacity");
   });
-  hooks.streamFetch = (l, g, p, n) => opts.source.fetch(wasm.memory, l, g, p, n);
+  const io = streamIOMode(opts);
+  let close = () => undefined as void;
+  if (io === "thread") {
+    if (!(wasm.memory.buffer instanceof SharedArrayBuffer)) throw new Error("--stream-io thread needs the engine's shared-memory build (engine-threads.wasm)");
+    const client = opts.source.startThread(wasm.memory);
+    hooks.streamIssue = (l, g, p, n) => client.issue(l, g, p, n);
+    hooks.streamAwait = (ticket) => client.await(ticket);
+    close = () => client.close();
+  } else {
+    hooks.streamIssue = (l, g, p, n) => opts.source.issue(wasm.memory, l, g, p, n);
+    hooks.streamAwait = (ticket) => opts.source.await(ticket);
+  }
   wasm.streamEnable(1);
   return {
     dramBytes: opts.dramBytes,
@@ -286,5 +366,7 @@ export function attachStream(wasm: StreamWasm, hooks: { streamFetch(l: number, g
     cacheEntries: caps,
     cacheBytes: c.nLayers * (caps[0] * 2 * I * 4 + caps[1] * D * 4),
     stageBytes,
+    io,
+    close,
   };
 }

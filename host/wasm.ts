@@ -20,8 +20,10 @@ function readAsString(memory: WebAssembly.Memory, ptr: number): string {
 
 /** Host functions the engine calls back (set per instance; see hostHooks). */
 export interface EngineHostHooks {
-  /** fills the listed (column, destination) pairs of a streamed layer group (host/stream.ts) */
-  streamFetch(layer: number, group: number, listPtr: number, count: number): void;
+  /** starts filling the listed (column, destination) pairs of a streamed layer group; returns a ticket (host/stream.ts) */
+  streamIssue(layer: number, group: number, listPtr: number, count: number): number;
+  /** returns once the read with this ticket, and every earlier one, has landed */
+  streamAwait(ticket: number): void;
 }
 
 const HOOKS = new WeakMap<WebAssembly.Memory, EngineHostHooks>();
@@ -67,7 +69,10 @@ export function checkRuntimeRuns(bytes: BufferSource, build: EngineBuild): void 
 export async function instantiateEngine(wasmBytes: BufferSource | WebAssembly.Module, sharedMemory?: WebAssembly.Memory): Promise<EngineExports> {
   let memory: WebAssembly.Memory | undefined;
   const hooks: EngineHostHooks = {
-    streamFetch(): void {
+    streamIssue(): number {
+      throw new Error("the engine asked for streamed weights but no weight stream is attached");
+    },
+    streamAwait(): void {
       throw new Error("the engine asked for streamed weights but no weight stream is attached");
     },
   };
@@ -83,8 +88,11 @@ export async function instantiateEngine(wasmBytes: BufferSource | WebAssembly.Mo
       seed(): number {
         return 0; // the engine owns its PRNG; Math.random is never used
       },
-      streamFetch(layer: number, group: number, listPtr: number, count: number): void {
-        hooks.streamFetch(layer, group, listPtr >>> 0, count);
+      streamIssue(layer: number, group: number, listPtr: number, count: number): number {
+        return hooks.streamIssue(layer, group, listPtr >>> 0, count);
+      },
+      streamAwait(ticket: number): void {
+        hooks.streamAwait(ticket);
       },
     },
   };

@@ -4,7 +4,7 @@ import { build } from "esbuild";
 
 // Node bundles: the Node adapter registers build/engine.wasm as the default engine.
 await build({
-  entryPoints: { cli: "host/cli/main.ts", index: "host/index.ts" },
+  entryPoints: { cli: "host/cli/main.ts", index: "host/index.ts", "stream-worker": "host/node/stream-worker.ts" },
   outdir: "build/host",
   bundle: true,
   platform: "node",

@@ -6,11 +6,13 @@
 //   1. steps the simulator's cache for (layer, group) with the mask: hits, evictions, admissions
 //      are exactly what `dip simulate` would do with the same mask and capacity;
 //   2. frees the slots of evicted columns, gives each admitted column a free slot;
-//   3. asks the host (env.streamFetch) to read the missing columns: admitted ones into their
-//      slots, the ones that do not fit (mask larger than the cache) into a staging area of
-//      stageBytes, in chunks of as many columns as it holds;
-//   4. gathers from the slots with gatherSlotsF32, in mask order, so the result is bit-identical
-//      to the resident gatherColumnsF32.
+//   3. walks the mask in chunks, each ending when its missing columns reach half the staging
+//      area: admitted columns are read into their slots, the ones that do not fit (mask larger
+//      than the cache) into the chunk's half of the staging area (the halves alternate);
+//   4. pipelines: it asks the host to start reading chunk c (env.streamIssue), then waits for
+//      chunk c-1 (env.streamAwait) and gathers it with gatherSlotsF32, so the storage delivers one
+//      chunk while the previous one is computed, as a device with its own DMA would. The gather
+//      still runs in mask order, so the result is bit-identical to the resident gatherColumnsF32.
 // One entry of group 0 (input mask) is the W_gate column followed by the W_up column (2 x I
 // floats); one entry of group 1 (hidden mask) is the W_down column (D floats).
 import { arenaAlloc } from "../arena";
@@ -18,11 +20,17 @@ import { stepCache } from "../sim/cache";
 import { cacheRecord, C_FLAGS, resetCaches } from "../sim/state";
 import { gatherSlotsF32 } from "../kernels/gather-slots";
 
-/** Host import: read `count` columns listed at listPtr as (column u32, destination pointer u32)
- *  pairs, ascending by column, of (layer, group) into wasm memory. Throws on an I/O or checksum error. */
+/** Host import: start reading `count` columns listed at listPtr as (column u32, destination
+ *  pointer u32) pairs, ascending by column, of (layer, group) into wasm memory. Returns a ticket
+ *  for streamAwait. The list must stay untouched until then. Throws on an I/O or checksum error. */
 // @ts-ignore: decorator
-@external("env", "streamFetch")
-declare function hostStreamFetch(layer: i32, group: i32, listPtr: usize, count: i32): void;
+@external("env", "streamIssue")
+declare function hostStreamIssue(layer: i32, group: i32, listPtr: usize, count: i32): i32;
+
+/** Host import: returns once the read with this ticket (and every earlier one) has landed. */
+// @ts-ignore: decorator
+@external("env", "streamAwait")
+declare function hostStreamAwait(ticket: i32): void;
 
 export let streamOn: bool = false;
 
@@ -40,7 +48,8 @@ let slotBaseTable: usize = 0; //  usize per cache: cap * entryBytes bytes of col
 let ptrs: usize = 0; //           u32[maxEntries]  address of the k-th kept column
 let fetchList: usize = 0; //      u32[2 * maxEntries] (column, destination) pairs
 let staging: usize = 0; //        stageBytes: columns of either group that are read but not cached
-let stageEntries = new StaticArray<i32>(GROUPS); // columns of group g the staging area holds
+let stageHalfBytes: usize = 0; // one chunk's half of the staging area
+let chunkEntries = new StaticArray<i32>(GROUPS); // columns of group g one chunk reads at most
 let columnsFetched: f64 = 0;
 
 export function streamSetGroup(g: i32, entries_: i32, entryBytes_: i32): void {
@@ -76,8 +85,10 @@ export function streamAllocate(layers: i32, stageBytes: i32): i32 {
   }
   ptrs = arenaAlloc(<usize>widest * 4);
   fetchList = arenaAlloc(<usize>widest * 8);
-  for (let g = 0; g < GROUPS; g++) stageEntries[g] = max(1, stageBytes / entryBytes[g]);
-  staging = arenaAlloc(<usize>max(stageBytes, widestBytes));
+  // a chunk is half the staging area (at least one column): one half is read while the other is gathered
+  stageHalfBytes = <usize>max(stageBytes >> 1, widestBytes);
+  for (let g = 0; g < GROUPS; g++) chunkEntries[g] = max(1, <i32>stageHalfBytes / entryBytes[g]);
+  staging = arenaAlloc(2 * stageHalfBytes);
   if (ptrs == 0 || fetchList == 0 || staging == 0) return -2;
   return 0;
 }
@@ -155,9 +166,13 @@ export function streamGather(l: i32, g: i32, idx: usize, n: i32, x: usize, out0:
   const partBytes = <usize>nOut << 2;
   memory.fill(out0, 0, partBytes);
   if (out1) memory.fill(out1, 0, partBytes);
+  // the open chunk: kept positions [start, k), its fetches at fetchList[firstFetch, nFetch)
   let start = 0;
+  let firstFetch = 0;
   let nFetch = 0;
   let nStage = 0;
+  let half: usize = 0;
+  pendingStart = -1;
   for (let k = 0; k < n; k++) {
     const col = load<u32>(idx + (<usize>k << 2));
     const s1 = load<u32>(slotOf + (<usize>col << 2));
@@ -174,33 +189,55 @@ export function streamGather(l: i32, g: i32, idx: usize, n: i32, x: usize, out0:
       store<u32>(slotCol + (<usize>s << 2), col + 1);
       dest = base + <usize>s * eb;
     } else {
-      // needed but not admitted: read into staging, gathering in chunks when it is full
-      if (nStage == stageEntries[g]) {
-        flush(l, g, nFetch, start, k - start, x, idx, out0, out1, nOut);
-        start = k;
-        nFetch = 0;
-        nStage = 0;
-      }
-      dest = staging + <usize>nStage * eb;
+      // needed but not admitted: read into this chunk's half of the staging area
+      dest = staging + half * stageHalfBytes + <usize>nStage * eb;
       nStage++;
     }
     store<u32>(ptrs + (<usize>k << 2), <u32>dest);
     store<u32>(fetchList + (<usize>nFetch << 3), col);
     store<u32>(fetchList + (<usize>nFetch << 3) + 4, <u32>dest);
     nFetch++;
+    if (nFetch - firstFetch == chunkEntries[g]) {
+      closeChunk(l, g, start, k + 1, firstFetch, nFetch, x, idx, out0, out1, nOut);
+      start = k + 1;
+      firstFetch = nFetch;
+      half ^= 1;
+      nStage = 0;
+    }
   }
-  flush(l, g, nFetch, start, n - start, x, idx, out0, out1, nOut);
+  closeChunk(l, g, start, n, firstFetch, nFetch, x, idx, out0, out1, nOut);
+  gatherPending(x, idx, out0, out1, nOut);
   store<i32>(freeCountTable + (i << 2), freeCount);
 }
 
-function flush(l: i32, g: i32, nFetch: i32, start: i32, count: i32, x: usize, idx: usize, out0: usize, out1: usize, nOut: i32): void {
-  if (nFetch > 0) {
-    hostStreamFetch(l, g, fetchList, nFetch);
-    columnsFetched += <f64>nFetch;
+// The chunk waiting to be gathered: kept positions [pendingStart, pendingEnd), readable once the
+// host's read with pendingTicket has landed (0: nothing was read for it).
+let pendingStart: i32 = -1;
+let pendingEnd: i32 = 0;
+let pendingTicket: i32 = 0;
+
+/** Starts the reads of chunk [start, end) (fetches [firstFetch, nFetch)), then gathers the previous chunk. */
+function closeChunk(l: i32, g: i32, start: i32, end: i32, firstFetch: i32, nFetch: i32, x: usize, idx: usize, out0: usize, out1: usize, nOut: i32): void {
+  let ticket = 0;
+  if (nFetch > firstFetch) {
+    ticket = hostStreamIssue(l, g, fetchList + (<usize>firstFetch << 3), nFetch - firstFetch);
+    columnsFetched += <f64>(nFetch - firstFetch);
   }
+  gatherPending(x, idx, out0, out1, nOut);
+  pendingStart = start;
+  pendingEnd = end;
+  pendingTicket = ticket;
+}
+
+/** Waits for the pending chunk's reads and gathers it (accumulating into out0, out1). */
+function gatherPending(x: usize, idx: usize, out0: usize, out1: usize, nOut: i32): void {
+  if (pendingStart < 0) return;
+  if (pendingTicket != 0) hostStreamAwait(pendingTicket);
+  const count = pendingEnd - pendingStart;
+  const p = ptrs + (<usize>pendingStart << 2);
+  const ix = idx + (<usize>pendingStart << 2);
+  pendingStart = -1;
   if (count <= 0) return;
-  const p = ptrs + (<usize>start << 2);
-  const ix = idx + (<usize>start << 2);
   gatherSlotsF32(out0, p, 0, x, ix, count, nOut);
   if (out1) gatherSlotsF32(out1, p, <usize>nOut << 2, x, ix, count, nOut);
 }

@@ -5,7 +5,7 @@ import type { Argv } from "yargs";
 import { Engine, type WeightDtype } from "../engine.js";
 import { openStreamFile, type OpenStream } from "../node/stream-file.js";
 import { resolveModelPath } from "../resolve.js";
-import { STREAM_POLICIES, StreamBudgetError, type StreamPolicy } from "../stream.js";
+import { STREAM_POLICIES, StreamBudgetError, type StreamIO, type StreamPolicy } from "../stream.js";
 import { parseSize } from "../sim/devices.js";
 import type { MaskTrace } from "../sim/trace.js";
 import { formatStreamSummary, resetStreamCounters as resetCounters, streamReport as report, F32_BITS, type StreamReport } from "../stream-report.js";
@@ -17,6 +17,7 @@ export interface StreamArgs {
   "flash-gbps"?: number;
   policy?: string;
   "stage-bytes"?: string;
+  "stream-io"?: string;
 }
 
 export function withStream<T>(y: Argv<T>) {
@@ -25,7 +26,8 @@ export function withStream<T>(y: Argv<T>) {
     .option("dram", { type: "string", describe: "--stream: DRAM budget for everything in wasm memory, e.g. 700MB, 2e6 (powers of 10)" })
     .option("flash-gbps", { type: "number", describe: "--stream: pace reads to this Flash bandwidth, GB/s (default: the storage's own speed; the simulator then assumes the mobile profile)" })
     .option("policy", { type: "string", default: "lru", describe: `--stream: column cache policy: ${STREAM_POLICIES.join("|")}` })
-    .option("stage-bytes", { type: "string", describe: "--stream: staging area for columns read but not cached (a mask larger than its cache), e.g. 4MB; default 1 MiB" });
+    .option("stage-bytes", { type: "string", describe: "--stream: staging area for columns read but not cached (a mask larger than its cache), e.g. 4MB; default 1 MiB" })
+    .option("stream-io", { type: "string", choices: ["thread", "inline"], describe: "--stream: positioned reads on an I/O thread beside the engine (default) or on the engine thread" });
 }
 
 export interface StreamOpened extends Opened {
@@ -37,7 +39,7 @@ export interface StreamOpened extends Opened {
 /** Opens a .dipstream model for streaming; null without --stream. */
 export async function openStreamed(a: ModelArgs & StreamArgs): Promise<StreamOpened | null> {
   if (!a.stream) {
-    if (a.dram !== undefined || a["flash-gbps"] !== undefined) throw new UsageError("--dram and --flash-gbps apply to --stream runs");
+    if (a.dram !== undefined || a["flash-gbps"] !== undefined || a["stream-io"] !== undefined) throw new UsageError("--dram, --flash-gbps and --stream-io apply to --stream runs");
     return null;
   }
   if (a.dram === undefined) throw new UsageError("--stream needs a DRAM budget: --dram BYTES (e.g. 700MB)");
@@ -55,7 +57,7 @@ export async function openStreamed(a: ModelArgs & StreamArgs): Promise<StreamOpe
     const engine = await Engine.create(stream.model, {
       dtype: "f32" as WeightDtype,
       ...buildOptions(a),
-      stream: { source: stream.stream, dramBytes, policy: policy as StreamPolicy, stageBytes: a["stage-bytes"] !== undefined ? parseSize(a["stage-bytes"], "--stage-bytes") : undefined },
+      stream: { source: stream.stream, dramBytes, policy: policy as StreamPolicy, stageBytes: a["stage-bytes"] !== undefined ? parseSize(a["stage-bytes"], "--stage-bytes") : undefined, io: a["stream-io"] as StreamIO | undefined },
     });
     const tokenizer = await tokenizerFor(stream.model, path);
     return { model: stream.model, tokenizer, engine, path, stream };

@@ -6,6 +6,10 @@ import { crc32 as zlibCrc32 } from "node:zlib";
 import { type LoadedModel, ModelFormatError } from "../model.js";
 import { planStream, type StreamHeader } from "../formats/stream.js";
 import { openStream, type OpenStream } from "../stream-open.js";
+import type { StreamIOSpawner } from "../stream-io.js";
+import { Worker } from "node:worker_threads";
+import { resolve } from "node:path";
+import { projectRoot } from "../paths.js";
 
 export type { OpenStream };
 
@@ -36,7 +40,20 @@ export function openStreamFile(path: string): OpenStream {
     throw e;
   }
   const readAt = (position: number, into: Uint8Array) => readSync(fd, into, 0, into.length, position);
-  return openStream(readAt, fstatSync(fd).size, path, { crc, close: () => closeSync(fd) });
+  const o = openStream(readAt, fstatSync(fd).size, path, { crc, close: () => closeSync(fd) });
+  o.stream.ioThread = nodeIOThread(path);
+  return o;
+}
+
+/** I/O threads for `path`: worker_threads running build/host/stream-worker.js, unref'd so a CLI run exits without closing them. */
+function nodeIOThread(path: string): StreamIOSpawner {
+  return (init) => {
+    const worker = new Worker(resolve(projectRoot(), "build", "host", "stream-worker.js"), { workerData: { ...init, path } });
+    worker.unref();
+    // a worker that fails to start cannot answer: the engine thread reports its silence
+    worker.on("error", () => undefined);
+    return { terminate: () => void worker.terminate() };
+  };
 }
 
 /** Loads a .dipstream file completely (MLP matrices rebuilt, every column checked): the resident path. */
