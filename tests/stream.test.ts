@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import "../host/node/wasm.js";
 import { Engine } from "../host/engine.js";
+import { ModelFormatError } from "../host/model.js";
 import { openStreamFile, writeStreamFile, loadStreamFileFully } from "../host/node/stream-file.js";
 import { StreamBudgetError, streamCacheEntries } from "../host/stream.js";
 import type { SparsitySpec } from "../host/sparsity.js";
@@ -52,15 +53,18 @@ async function halfMlpBudget(path: string): Promise<number> {
 
 for (const spec of [{ method: "dense" }, { method: "dip", keep: 0.5 }] as SparsitySpec[]) {
   for (const policy of ["lru", "lfu"] as const) {
-    test(`streamed ${spec.method} (${policy}, MLP does not fit) gives the resident engine's logits bit for bit`, async () => {
+    // reads on the I/O thread (the default) and on the engine thread
+    const io = policy === "lru" ? "thread" : "inline";
+    test(`streamed ${spec.method} (${policy}, reads ${io}, MLP does not fit) gives the resident engine's logits bit for bit`, async () => {
       const path = await streamFile();
       const resident = await Engine.create(await storiesModel(), { sparsity: spec });
       const expected = run(resident, TOKENS);
       const dramBytes = await halfMlpBudget(path);
       const o = openStreamFile(path);
       try {
-        const engine = await Engine.create(o.model, { sparsity: spec, stream: { source: o.stream, dramBytes, policy, stageBytes: 8 * 1376 } });
+        const engine = await Engine.create(o.model, { sparsity: spec, stream: { source: o.stream, dramBytes, policy, stageBytes: 8 * 1376, io } });
         const s = engine.streamSetup!;
+        assert.equal(s.io, io);
         const c = o.model.config;
         assert.ok(s.cacheEntries[0] < c.dim && s.cacheEntries[0] > 0, `input cache ${s.cacheEntries[0]} of ${c.dim}`);
         assert.ok(s.cacheBytes < 0.6 * c.nLayers * 3 * 4 * c.dim * c.hiddenDim);
@@ -70,6 +74,7 @@ for (const spec of [{ method: "dense" }, { method: "dip", keep: 0.5 }] as Sparsi
         }
         assert.ok(engine.memoryBytes() <= dramBytes, `arena ${engine.memoryBytes()} within the budget ${dramBytes}`);
         assert.ok(o.stream.counters.bytes > 0);
+        engine.close();
       } finally {
         o.close();
       }
@@ -142,8 +147,12 @@ test("a flipped byte in a column or a static tensor, and a truncated file, are d
   writeFileSync(colFile, flipped);
   const oc = openStreamFile(colFile); // the static part is intact
   try {
-    const engine = await Engine.create(oc.model, { stream: { source: oc.stream, dramBytes: 1e9 } });
-    assert.throws(() => engine.step(1), /layer 1 hidden column 3: checksum mismatch/);
+    // found by the I/O thread or by the engine thread, the same error
+    for (const io of ["thread", "inline"] as const) {
+      const engine = await Engine.create(oc.model, { stream: { source: oc.stream, dramBytes: 1e9, io } });
+      assert.throws(() => engine.step(1), (e: Error) => e instanceof ModelFormatError && /flipped-column\.dipstream: layer 1 hidden column 3: checksum mismatch/.test(e.message));
+      engine.close();
+    }
   } finally {
     oc.close();
   }
@@ -165,6 +174,21 @@ test("a flipped byte in a column or a static tensor, and a truncated file, are d
   writeFileSync(cut, bytes);
   truncateSync(cut, bytes.length - 100);
   assert.throws(() => openStreamFile(cut), /truncated/);
+});
+
+test("an I/O thread that cannot open the file stops the run with its error, not a hang", async () => {
+  const path = await streamFile();
+  const moved = join(dir, "moved-away.dipstream");
+  writeFileSync(moved, readFileSync(path));
+  const o = openStreamFile(moved);
+  rmSync(moved); // the engine thread's descriptor still reads it; the I/O thread opens by path
+  try {
+    const engine = await Engine.create(o.model, { stream: { source: o.stream, dramBytes: 1e9, io: "thread" } });
+    assert.throws(() => engine.step(1), /weight stream I\/O: ENOENT: no such file or directory, open '.*moved-away\.dipstream'/);
+    engine.close();
+  } finally {
+    o.close();
+  }
 });
 
 test("a DRAM budget below the static weights is refused with the minimum", async () => {
@@ -244,9 +268,11 @@ test("CLI: convert --stream-layout, generate and eval --stream report measured a
   assert.ok(Math.abs(g.storage_bytes_per_token - g.simulated_flash_bytes_per_token) < 1e-6);
   assert.ok(g.arena_bytes <= 1.6e6);
   assert.equal(g.simulated_device.flash_gbps, 2);
-  // paced: the prediction to compare with is this machine's (measured DRAM bandwidth, serial I/O)
+  // paced: the prediction to compare with is this machine's (measured DRAM bandwidth; concurrent
+  // I/O, as the engine pipelines reads with its gathers)
   assert.equal(g.simulated_device.name, "host");
-  assert.equal(g.simulated_device.concurrent_io, false);
+  assert.equal(g.simulated_device.concurrent_io, true);
+  assert.equal(g.stream_io, "thread");
   assert.equal(g.simulated_device.dram_gbps, g.dram_read_gbps);
   assert.ok(g.dram_read_gbps > 0 && g.mobile_simulated_tok_s > 0 && g.mobile_device.flash_gbps === 2);
   assert.ok(Math.abs(g.measured_over_simulated - g.tok_s / g.simulated_tok_s) < 1e-12);
@@ -255,9 +281,10 @@ test("CLI: convert --stream-layout, generate and eval --stream report measured a
   assert.equal(b.simulated_static_dram, b.engine_embedding + b.engine_attention + b.engine_lm_head);
   assert.ok(Math.abs(b.simulated_mlp - b.engine_mlp) < 1e-6 * b.engine_mlp);
   assert.ok(b.simulated_kv_cache > 0);
-  r = dip("eval", ...common, "--stream", "--dram", "1.6MB", "--stories", "2", "--json");
+  r = dip("eval", ...common, "--stream", "--dram", "1.6MB", "--stories", "2", "--stream-io", "inline", "--json");
   assert.equal(r.code, 0, r.stderr);
   const e = JSON.parse(r.stdout);
+  assert.equal(e.stream_io, "inline");
   const eResident = JSON.parse(dip("eval", "--model", STORIES_BIN(), "--method", "dip", "--keep", "0.5", "--stories", "2", "--json").stdout);
   assert.equal(e.ppl, eResident.ppl);
   // several sequences: measured and simulated are pooled over all their tokens alike
