@@ -2,7 +2,7 @@
 import * as S from "./model/state";
 
 export { arenaAlloc, arenaUsedBytes } from "./arena";
-export { engineConfigure, setRopeFrequencies, setLayerWeight, setGlobalWeights, setUpRowMajor, resetByteCounters } from "./model/state";
+export { engineConfigure, setRopeFrequencies, setLayerWeight, setGlobalWeights, setResidentRows, setUpRowMajor, resetByteCounters } from "./model/state";
 export { forward, setCapture } from "./model/forward";
 export { setWeightDtype } from "./model/linear";
 export { setMethod, setLayerThresholds, setCacheAware, setCachedFlags } from "./sparsity/policy";

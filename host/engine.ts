@@ -61,6 +61,7 @@ interface Wasm {
   loraB(layer: number, target: number): number;
   loraInit(seed: number): void;
   streamBeginSequence(): void;
+  setResidentRows(embeddingRows: number, lmHeadRows: number, tied: number): void;
   threadsSetup(threads: number, canWait: number): number;
   threadsStop(): void;
   threadsChunks(): number;
@@ -135,6 +136,8 @@ export class Engine {
   private threadHandles: ThreadHandle[] = [];
   /** the resident weights' span of wasm memory [start, end): what the read-bandwidth probe sums */
   private weightSpan = { start: 0, end: 0 };
+  /** the final norm's weights (placed with the layers; the embedding and LM head may come later) */
+  private finalNorm = 0;
 
   private constructor(
     readonly wasm: Wasm,
@@ -168,6 +171,8 @@ export class Engine {
       if (opts.stream.io === "thread") throw new RangeError("--relaxed and --stream-io thread are separate builds (the relaxed one has no shared memory): pick one");
       opts = { ...opts, stream: { ...opts.stream, io: "inline" } };
     }
+    // bytes given by the caller are one build: reads stay on the engine thread unless asked otherwise
+    if (opts.stream && opts.wasmBytes && opts.stream.io === undefined) opts = { ...opts, stream: { ...opts.stream, io: "inline" } };
     const ioThread = opts.stream !== undefined && streamIOMode(opts.stream) === "thread";
     const build: EngineBuild = opts.relaxed ? "relaxed" : threads > 1 || ioThread ? "threads" : "default";
     const bytes = opts.wasmBytes ?? (await defaultEngineBytes(build));
@@ -175,7 +180,7 @@ export class Engine {
     let exports: EngineExports;
     let handles: ThreadHandle[] = [];
     if (build === "threads") {
-      ({ exports, handles } = await Engine.startThreaded(bytes, opts.workerWasmBytes ?? (await defaultEngineBytes("thread-worker")), threads));
+      ({ exports, handles } = await Engine.startThreaded(bytes, threads, async () => opts.workerWasmBytes ?? (await defaultEngineBytes("thread-worker"))));
     } else {
       exports = await instantiateEngine(bytes);
     }
@@ -187,7 +192,7 @@ export class Engine {
     try {
       engine.layOut();
       if (opts.stream) {
-        engine.streamSetup = attachStream(exports as never, hostHooks(exports), opts.stream);
+        engine.streamSetup = attachStream(exports as never, hostHooks(exports), opts.stream, (e, h) => engine.placeTableRows(e, h));
         // DIP-CA sees the real cache: its flags are the stream's (the simulator state that governs it)
         const flags = (exports as unknown as { simCachedFlags(l: number, g: number): number }).simCachedFlags;
         for (let l = 0; l < model.config.nLayers; l++) engine.setCachedFlags(l, flags(l, 0) >>> 0, flags(l, 1) >>> 0);
@@ -200,14 +205,20 @@ export class Engine {
     return engine;
   }
 
-  /** The threads build on a fresh shared memory, with threads-1 workers waiting in their loop. */
-  private static async startThreaded(bytes: BufferSource, workerBytes: BufferSource, threads: number): Promise<{ exports: EngineExports; handles: ThreadHandle[] }> {
-    checkThreadSupport();
-    checkRuntimeRuns(workerBytes, "thread-worker");
+  /**
+   * The threads build on a fresh shared memory, with threads-1 workers waiting in their loop. With
+   * one thread (a stream read on an I/O thread needs the shared memory only) there is nothing to
+   * set up: the arena is laid out exactly as the default build's.
+   */
+  private static async startThreaded(bytes: BufferSource, threads: number, workerBytesOf: () => Promise<BufferSource>): Promise<{ exports: EngineExports; handles: ThreadHandle[] }> {
+    if (threads > 1) checkThreadSupport();
     const memory = new WebAssembly.Memory({ initial: THREADS_INITIAL_PAGES, maximum: WASM32_MAX_PAGES, shared: true });
     const exports = await instantiateEngine(bytes, memory);
     const wasm = exports as unknown as Wasm;
     if (typeof wasm.threadsSetup !== "function") throw new Error("threads: the engine wasm given is not the threads build (build/engine-threads.wasm)");
+    if (threads === 1) return { exports, handles: [] };
+    const workerBytes = await workerBytesOf();
+    checkRuntimeRuns(workerBytes, "thread-worker");
     // a page's main thread may not block in Atomics.wait: there the engine spins instead
     const canWait = typeof (globalThis as { document?: unknown }).document === "undefined" ? 1 : 0;
     const job = wasm.threadsSetup(threads, canWait) >>> 0;
@@ -317,10 +328,21 @@ export class Engine {
       set(FIELD.wUp, up);
       set(FIELD.wDownT, this.putTransposed(l.wDown, c.dim, c.hiddenDim));
     });
-    const emb = this.putMatrix(w.tokenEmbedding, c.vocabSize, c.dim);
-    const lmHead = c.tiedEmbeddings ? emb : this.putMatrix(w.lmHead!, c.vocabSize, c.dim);
-    this.wasm.setGlobalWeights(emb, this.put(w.finalNorm), lmHead, 0);
+    this.finalNorm = this.put(w.finalNorm);
+    // a streamed model places the embedding and the LM head last, as many rows as its budget holds (attachStream)
+    if (!this.streamed) this.placeTableRows(c.vocabSize, c.vocabSize);
     this.weightSpan.end = this.wasm.arenaUsedBytes() >>> 0;
+  }
+
+  /** Puts the first rows of the embedding and of the LM head (one matrix when tied) in wasm memory. */
+  private placeTableRows(embeddingRows: number, lmHeadRows: number): void {
+    const c = this.config;
+    const w = this.model.weights;
+    const rows = (m: Float32Array, n: number) => (n > 0 ? this.putMatrix(m.subarray(0, n * c.dim), n, c.dim) : 0);
+    const emb = rows(w.tokenEmbedding, embeddingRows);
+    const lmHead = c.tiedEmbeddings ? emb : rows(w.lmHead!, lmHeadRows);
+    this.wasm.setGlobalWeights(emb, this.finalNorm, lmHead, 0);
+    this.wasm.setResidentRows(embeddingRows, lmHeadRows, c.tiedEmbeddings ? 1 : 0);
   }
 
   /**

@@ -6,7 +6,7 @@
 import type { Engine } from "./engine.js";
 import type { WeightStream } from "./stream.js";
 import { DEFAULT_DEVICE, hostDevice, resolveDevice, type DeviceProfile } from "./sim/devices.js";
-import { kvCacheBytes } from "./sim/presets.js";
+import { footprint, kvCacheBytes } from "./sim/presets.js";
 import { simulateTrace, type SequenceResult, type SimResult } from "./sim/simulate.js";
 import { traceTokens, type MaskTrace } from "./sim/trace.js";
 
@@ -60,11 +60,23 @@ export async function streamReport(engine: Engine, stream: WeightStream, seconds
   // sharing the machine change the bandwidth from one second to the next)
   const after = engine.measureReadBandwidth().gbps;
   const dramGBps = dramGBpsBefore !== undefined ? (dramGBpsBefore + after) / 2 : after;
+  // the simulator places the static groups in DRAM greedily (kv cache, attention, LM head, then an
+  // untied embedding; SIMULATOR.md): when they overflow the budget, give it the DRAM the engine's
+  // own placement holds them in, so both read the same LM head rows from Flash every token
+  const dims = trace.header.dims;
+  const V = engine.config.vocabSize;
+  const rowBytes = engine.config.dim * 4;
+  const tied = engine.config.tiedEmbeddings;
+  const rows = s.residentRows;
+  const overflow = rows.lmHead < V || rows.embedding < V;
+  const simDramBytes = overflow
+    ? kvCacheBytes(dims, F32_BITS, dims.seqLen) + footprint(dims, F32_BITS, 0).attention + rows.lmHead * rowBytes + (tied ? 0 : rows.embedding * rowBytes)
+    : s.dramBytes;
   const predict = (device: DeviceProfile) =>
     simulateTrace(trace, { policy: s.policy, device, bits: F32_BITS, cacheEntries: [...s.cacheEntries], tiedEmbeddings: engine.config.tiedEmbeddings });
-  const mobileDevice = resolveDevice(DEFAULT_DEVICE, { dramBytes: s.dramBytes, flashGBps });
+  const mobileDevice = resolveDevice(DEFAULT_DEVICE, { dramBytes: simDramBytes, flashGBps });
   const mobile = await predict(mobileDevice);
-  const host = flashGBps !== undefined ? await predict(hostDevice(s.dramBytes, dramGBps, flashGBps)) : undefined;
+  const host = flashGBps !== undefined ? await predict(hostDevice(simDramBytes, dramGBps, flashGBps)) : undefined;
   const sim = host ?? mobile;
   // every forward pass is one token for the simulator and here (prompt tokens included)
   const tokens = Math.max(1, traceTokens(trace));
@@ -83,6 +95,10 @@ export async function streamReport(engine: Engine, stream: WeightStream, seconds
     cache_entries: { input: s.cacheEntries[0], hidden: s.cacheEntries[1] },
     cache_bytes: s.cacheBytes,
     stage_bytes: s.stageBytes,
+    /** rows held in wasm memory; below the vocabulary size the static weights overflow the budget and the other rows are read every token */
+    resident_rows: { embedding: rows.embedding, lm_head: rows.lmHead, vocab: V },
+    /** the DRAM the simulator partitions: the budget, or with a static overflow the engine's own static placement */
+    simulated_dram_bytes: simDramBytes,
     /** where the positioned reads ran: an I/O thread beside the engine, or the engine thread */
     stream_io: s.io,
     flash_gbps: flashGBps ?? null,

@@ -46,6 +46,8 @@ export class WeightStream {
   private verified: Uint8Array[];
   private crcs: Uint32Array;
   private flashClock = 0;
+  /** every row of a static tensor counts as checked (openStream checked the tensor's CRC) */
+  private rowsChecked: Uint8Array | undefined;
   /** requests issued so far (a request's ticket is this count right after it) */
   private issued = 0;
   /** completion times (performance.now() ms) of the last requests, by ticket modulo their count */
@@ -104,6 +106,23 @@ export class WeightStream {
     this.counters.reads++;
   }
 
+  /**
+   * Where a request's entries live: groups 0 and 1 are a layer's MLP columns (input, hidden);
+   * ROWS_LM_HEAD and ROWS_EMBEDDING are rows of the LM head and of an untied embedding, read when
+   * the static weights overflow the DRAM budget (their tensors' CRCs were checked at open).
+   */
+  private region(layer: number, group: number): { eb: number; base: number; verified: Uint8Array } {
+    if (group === 0 || group === 1) {
+      return { eb: this.header.groups[group].entry_bytes, base: this.header.column_offsets[layer * 2 + group], verified: this.verified[layer * 2 + group] };
+    }
+    const c = this.header.config;
+    const name = group === ROWS_LM_HEAD && !c.tiedEmbeddings ? "lm_head" : group === ROWS_LM_HEAD || group === ROWS_EMBEDDING ? "token_embedding" : undefined;
+    const t = name && this.header.tensors.find((x) => x.name === name);
+    if (!t) throw new Error(`weight stream: the engine asked for group ${group}, which ${this.source} does not have`);
+    this.rowsChecked ??= new Uint8Array(c.vocabSize).fill(1);
+    return { eb: c.dim * 4, base: t.offset, verified: this.rowsChecked };
+  }
+
   private crcIndex(layer: number, group: number, column: number): number {
     const c = this.header.config;
     return layer * (c.dim + c.hiddenDim) + (group === 1 ? c.dim : 0) + column;
@@ -122,9 +141,7 @@ export class WeightStream {
   issue(memory: WebAssembly.Memory, layer: number, group: number, listPtr: number, count: number, issuedAt = performance.now()): number {
     const t0 = performance.now();
     const list = new Uint32Array(memory.buffer, listPtr, count * 2);
-    const eb = this.header.groups[group].entry_bytes;
-    const base = this.header.column_offsets[layer * 2 + group];
-    const verified = this.verified[layer * 2 + group];
+    const { eb, base, verified } = this.region(layer, group);
     const heap = new Uint8Array(memory.buffer);
     let bytes = 0;
     for (let i = 0; i < count; ) {
@@ -189,6 +206,10 @@ export class WeightStream {
   }
 }
 
+/** Host groups of the rows of the LM head (the tied embedding's too) and of an untied embedding (assembly/stream/store.ts). */
+export const ROWS_LM_HEAD = 2;
+export const ROWS_EMBEDDING = 3;
+
 /** Requests that may be in flight at once (the engine keeps one ahead of the one it gathers). */
 const MAX_PENDING = 8;
 
@@ -229,7 +250,7 @@ export class StreamBudgetError extends RangeError {
     readonly dramBytes: number,
   ) {
     super(`--dram ${dramBytes} bytes is below the ${minimumBytes} bytes (${(minimumBytes / 1e6).toFixed(3)} MB) the streamed model needs resident ` +
-      `(static weights, KV cache, activations, cache tables and staging); give at least --dram ${minimumBytes}`);
+      `(attention weights, KV cache, activations, cache tables and staging; embedding and LM head rows that do not fit are read every token); give at least --dram ${minimumBytes}`);
   }
 }
 
@@ -246,7 +267,8 @@ export type StreamIO = "thread" | "inline";
 
 export interface StreamOptions {
   source: WeightStream;
-  /** default "thread" where the runtime adapter can start one (source.ioThread) and memory can be shared */
+  /** default "thread" where the runtime adapter can start one (source.ioThread), memory can be shared
+   *  and the engine loads its own builds (no wasmBytes given; "thread" needs the threads build) */
   io?: StreamIO;
   /** DRAM budget for everything the engine holds in wasm memory, bytes */
   dramBytes: number;
@@ -260,13 +282,17 @@ export interface StreamOptions {
 export interface StreamSetup {
   dramBytes: number;
   policy: StreamPolicy;
-  /** wasm arena bytes needed before any column slot: static weights, KV cache, run state, tables, staging */
+  /** wasm arena bytes needed before the embedding / LM head rows and the column slots: attention
+   *  weights, norms, KV cache, run state, tables, staging */
   minimumBytes: number;
   /** slots per layer: [input group, hidden group] */
   cacheEntries: [number, number];
   /** bytes of all slots (all layers) */
   cacheBytes: number;
   stageBytes: number;
+  /** rows of the embedding and of the LM head held in wasm memory (the vocabulary size unless the
+   *  static weights overflow the budget; then the other rows are read from storage every token) */
+  residentRows: { embedding: number; lmHead: number };
   io: StreamIO;
   /** stops the I/O thread, if any */
   close(): void;
@@ -316,7 +342,13 @@ export function streamCacheEntries(dim: number, hiddenDim: number, nLayers: numb
  * simulator's caches (policy) and the slots, sized from the DRAM budget. Throws StreamBudgetError
  * below the minimum.
  */
-export function attachStream(wasm: StreamWasm, hooks: Pick<EngineHostHooks, "streamIssue" | "streamAwait">, opts: StreamOptions): StreamSetup {
+export function attachStream(
+  wasm: StreamWasm,
+  hooks: Pick<EngineHostHooks, "streamIssue" | "streamAwait">,
+  opts: StreamOptions,
+  /** puts the first rows of the embedding and of the LM head in wasm memory (Engine) */
+  placeTableRows: (embeddingRows: number, lmHeadRows: number) => void,
+): StreamSetup {
   const c = opts.source.header.config;
   const D = c.dim;
   const I = c.hiddenDim;
@@ -339,9 +371,20 @@ export function attachStream(wasm: StreamWasm, hooks: Pick<EngineHostHooks, "str
   check(wasm.streamAllocate(c.nLayers, stageBytes), "streamAllocate");
   const minimumBytes = wasm.arenaUsedBytes() >>> 0;
   if (!(opts.dramBytes >= minimumBytes)) throw new StreamBudgetError(minimumBytes, opts.dramBytes);
+  // SIMULATOR.md's placement: static groups first (the LM head, then an untied embedding), as many
+  // rows as fit (a multiple of 8: the LM head's matvec groups rows by 8), the rest read every
+  // token; only what is left after all of them goes to the MLP column caches. 64-byte alignment
+  // of each block is kept as slack.
+  const V = c.vocabSize;
+  const rowBytes = D * 4;
+  const rowsIn = (bytes: number) => Math.min(V, Math.max(0, Math.floor(bytes / rowBytes / 8) * 8));
+  const lmHeadRows = rowsIn(opts.dramBytes - minimumBytes - 2 * 64);
+  const embeddingRows = c.tiedEmbeddings ? lmHeadRows : rowsIn(opts.dramBytes - minimumBytes - 2 * 64 - lmHeadRows * rowBytes);
+  placeTableRows(embeddingRows, lmHeadRows);
+  const staticOverflow = lmHeadRows < V || embeddingRows < V;
   // slots are 64-byte aligned blocks of the arena: keep a page per cache of slack for alignment
   const slack = 2 * c.nLayers * 64;
-  const caps = policy === "none" ? ([0, 0] as [number, number]) : streamCacheEntries(D, I, c.nLayers, opts.dramBytes - minimumBytes - slack);
+  const caps = policy === "none" || staticOverflow ? ([0, 0] as [number, number]) : streamCacheEntries(D, I, c.nLayers, opts.dramBytes - (wasm.arenaUsedBytes() >>> 0) - slack);
   caps.forEach((cap, g) => {
     check(wasm.streamSetCapacity(g, cap), "streamSetCapacity");
     check(wasm.simSetCapacity(-1, g, cap), "simSetCapacity");
@@ -366,6 +409,7 @@ export function attachStream(wasm: StreamWasm, hooks: Pick<EngineHostHooks, "str
     cacheEntries: caps,
     cacheBytes: c.nLayers * (caps[0] * 2 * I * 4 + caps[1] * D * 4),
     stageBytes,
+    residentRows: { embedding: embeddingRows, lmHead: lmHeadRows },
     io,
     close,
   };

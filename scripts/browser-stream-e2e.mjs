@@ -17,7 +17,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { loadModelFromBytes, SentencePieceTokenizer } from "../build/web/dip.js";
 import { greedyLogitsHashes } from "../build/web/probe.js";
-import { runStreamSession, setDefaultEngineWasm, streamEngine, streamMinimumBytes } from "../build/web/session.js";
+import { runStreamSession, setDefaultEngineWasm, streamEngine, streamMinimumBytes, streamTableBytes } from "../build/web/session.js";
 import { openStreamFile, startDemoServer, writeStreamFile } from "../build/host/index.js";
 import { screenshotDir } from "./browser-e2e.mjs";
 
@@ -46,13 +46,15 @@ export async function runBrowserStreamE2E(browser, { modelPath }) {
 
     // Node: resident and streamed, with the minimum DRAM plus 30% of the MLP
     const wasm = new Uint8Array(readFileSync(resolve(root, "build", "engine.wasm")));
-    setDefaultEngineWasm(async () => wasm);
+    // the engine's own builds by name (a stream read on an I/O thread runs the shared-memory one)
+    const BUILD_FILES = { default: "engine.wasm", threads: "engine-threads.wasm", "thread-worker": "thread-worker.wasm" };
+    setDefaultEngineWasm(async (build = "default") => new Uint8Array(readFileSync(resolve(root, "build", BUILD_FILES[build]))));
     const resident = await greedyLogitsHashes(model, wasm, STEPS);
     const o = openStreamFile(streamPath);
     const c = o.model.config;
     let dramBytes, nodeStreamed;
     try {
-      dramBytes = Math.round((await streamMinimumBytes(o)) + 0.3 * c.nLayers * 3 * 4 * c.dim * c.hiddenDim);
+      dramBytes = Math.round((await streamMinimumBytes(o)) + streamTableBytes(c) + 0.3 * c.nLayers * 3 * 4 * c.dim * c.hiddenDim);
       nodeStreamed = await greedyLogitsHashes(o.model, wasm, STEPS, { source: o.stream, dramBytes });
     } finally {
       o.close();

@@ -39,13 +39,14 @@ function run(engine: Engine, tokens: number[]): Float32Array[] {
   return tokens.map((t) => engine.step(t).slice());
 }
 
-/** The smallest budget, plus half of the MLP: the MLP does not fit. */
+/** The smallest budget, plus the embedding and the LM head, plus half of the MLP: the MLP does not fit. */
 async function halfMlpBudget(path: string): Promise<number> {
   const o = openStreamFile(path);
   try {
     const probe = await Engine.create(o.model, { stream: { source: o.stream, dramBytes: 1e12, policy: "none", stageBytes: 8 * 1376 } });
     const c = o.model.config;
-    return probe.streamSetup!.minimumBytes + 0.5 * c.nLayers * 3 * 4 * c.dim * c.hiddenDim;
+    probe.close();
+    return probe.streamSetup!.minimumBytes + 128 + (c.tiedEmbeddings ? 1 : 2) * c.vocabSize * c.dim * 4 + 0.5 * c.nLayers * 3 * 4 * c.dim * c.hiddenDim;
   } finally {
     o.close();
   }
@@ -191,7 +192,53 @@ test("an I/O thread that cannot open the file stops the run with its error, not 
   }
 });
 
-test("a DRAM budget below the static weights is refused with the minimum", async () => {
+// stories260K's embedding and LM head are separate (untied) 512 x 64 matrices; the budget leaves room
+// for 100 rows (the LM head holds 96, whole groups of 8; the embedding none) or 612 (the LM head
+// holds all 512, the embedding 96). The rows held are placed first, as the simulator places static
+// groups; no column cache is left.
+for (const [method, io, roomRows, held] of [
+  ["dense", "thread", 100, { embedding: 0, lmHead: 96 }],
+  ["dip", "inline", 612, { embedding: 96, lmHead: 512 }],
+] as const) {
+  test(`static weights over the budget (${method}, reads ${io}, room for ${roomRows} rows): rows not held are read every token, logits bit for bit`, async () => {
+    const path = await streamFile();
+    const spec: SparsitySpec = method === "dense" ? { method } : { method, keep: 0.5 };
+    const resident = await Engine.create(await storiesModel(), { sparsity: spec });
+    const expected = run(resident, TOKENS);
+    const o = openStreamFile(path);
+    try {
+      const c = o.model.config;
+      const rowBytes = c.dim * 4;
+      const minimum = (await Engine.create(o.model, { stream: { source: o.stream, dramBytes: 1e12, io } })).streamSetup!.minimumBytes;
+      assert.equal(c.tiedEmbeddings, false);
+      const dramBytes = minimum + 128 + roomRows * rowBytes;
+      const engine = await Engine.create(o.model, { sparsity: spec, stream: { source: o.stream, dramBytes, io } });
+      const s = engine.streamSetup!;
+      assert.deepEqual(s.residentRows, held);
+      assert.deepEqual(s.cacheEntries, [0, 0]);
+      assert.ok(engine.memoryBytes() <= dramBytes);
+      o.stream.resetCounters();
+      const got = run(engine, TOKENS);
+      got.forEach((g, i) => assert.deepEqual(g, expected[i], `token ${i}`));
+      // every token reads the LM head rows not held, its own embedding row when not held, and (no
+      // cache) every MLP column its masks keep
+      let mlpBytes = 0;
+      resident.reset();
+      for (const t of TOKENS) {
+        resident.step(t);
+        const m = resident.lastMasks();
+        mlpBytes += m.input.reduce((sum, idx) => sum + idx.length * 2 * c.hiddenDim * 4, 0) + m.hidden.reduce((sum, idx) => sum + idx.length * c.dim * 4, 0);
+      }
+      const rowsRead = TOKENS.length * (c.vocabSize - held.lmHead) + TOKENS.filter((t) => t >= held.embedding).length;
+      assert.equal(o.stream.counters.bytes, mlpBytes + rowsRead * rowBytes);
+      engine.close();
+    } finally {
+      o.close();
+    }
+  });
+}
+
+test("a DRAM budget below the attention weights and run state is refused with the minimum", async () => {
   const path = await streamFile();
   const o = openStreamFile(path);
   try {
@@ -281,6 +328,19 @@ test("CLI: convert --stream-layout, generate and eval --stream report measured a
   assert.equal(b.simulated_static_dram, b.engine_embedding + b.engine_attention + b.engine_lm_head);
   assert.ok(Math.abs(b.simulated_mlp - b.engine_mlp) < 1e-6 * b.engine_mlp);
   assert.ok(b.simulated_kv_cache > 0);
+  // a budget below the static weights: the simulator is given the engine's static placement, so it
+  // charges the same LM head rows to Flash; the embedding row it charges by the share held (the
+  // engine reads the whole row or none), so the bytes agree to within one row per token
+  const small = g.minimum_dram_bytes + 128 + 300 * 64 * 4;
+  r = dip("generate", ...common, "--stream", "--dram", String(small), "--flash-gbps", "2", "--steps", "24", "--temperature", "0", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const o = JSON.parse(r.stdout);
+  assert.deepEqual(o.tokens, g.tokens);
+  assert.deepEqual(o.resident_rows, { embedding: o.tied_embeddings ? 296 : 0, lm_head: 296, vocab: 512 });
+  assert.deepEqual(o.cache_entries, { input: 0, hidden: 0 });
+  assert.ok(o.arena_bytes <= small);
+  assert.ok(Math.abs(o.storage_bytes_per_token - o.simulated_flash_bytes_per_token) <= 64 * 4, `${o.storage_bytes_per_token} vs ${o.simulated_flash_bytes_per_token}`);
+  assert.ok(o.storage_bytes_per_token > (512 - 296) * 64 * 4);
   r = dip("eval", ...common, "--stream", "--dram", "1.6MB", "--stories", "2", "--stream-io", "inline", "--json");
   assert.equal(r.code, 0, r.stderr);
   const e = JSON.parse(r.stdout);

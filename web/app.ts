@@ -233,10 +233,10 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
         const s = m.stream;
         ui.modelInfo.textContent +=
           `; streamed from ${s.via === "opfs" ? "browser storage (OPFS sync access handle)" : "the file (Blob slices)"}, ${fmtBytes(s.fileBytes)}; ` +
-          `needs at least ${fmtBytes(s.minimumDramBytes)} of DRAM, the MLP is ${fmtBytes(s.mlpBytes)}` +
+          `needs at least ${fmtBytes(s.minimumDramBytes)} of DRAM (the embedding and LM head rows that do not fit are then read every token; all of them take ${fmtBytes(s.tableBytes)}), the MLP is ${fmtBytes(s.mlpBytes)}` +
           (s.note ? ` (${s.note})` : "");
-        // default: the minimum plus half the MLP, so columns really stream
-        ui.streamDram.value = `${((s.minimumDramBytes + s.mlpBytes / 2) / 1e6).toFixed(3)}MB`;
+        // default: the minimum, the embedding and LM head, and half the MLP, so columns really stream and are cached
+        ui.streamDram.value = `${((s.minimumDramBytes + s.tableBytes + s.mlpBytes / 2) / 1e6).toFixed(3)}MB`;
       }
       drawHitChart(new Array(nLayers).fill(0));
       drawFlashChart([]);

@@ -65,7 +65,7 @@ export interface SimSnapshot {
 
 export type FromWorker =
   | { type: "progress"; loaded: number; total: number | undefined }
-  | { type: "loaded"; name: string; config: ModelConfig; params: number; bytes: number; stream?: { via: "opfs" | "blob"; fileBytes: number; minimumDramBytes: number; mlpBytes: number; note?: string } }
+  | { type: "loaded"; name: string; config: ModelConfig; params: number; bytes: number; stream?: { via: "opfs" | "blob"; fileBytes: number; minimumDramBytes: number; tableBytes: number; mlpBytes: number; note?: string } }
   | { type: "text"; text: string }
   | { type: "step"; position: number; sim: SimSnapshot }
   | { type: "stored"; files: { name: string; bytes: number }[] }

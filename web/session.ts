@@ -13,6 +13,7 @@ import type { SimResult, SimSettings } from "../host/sim/simulate.js";
 import type { StreamPolicy, WeightStream } from "../host/stream.js";
 import type { OpenStream } from "../host/stream-open.js";
 import { Engine } from "../host/engine.js";
+import type { ModelConfig } from "../host/model.js";
 import { resetStreamCounters, streamHitRates, streamReport, type StreamReport } from "../host/stream-report.js";
 import type { RunSettings, SimSnapshot, StreamSnapshot } from "./protocol.js";
 
@@ -84,10 +85,17 @@ export function runSession(engine: Engine, tokenizer: Tokenizer, s: RunSettings,
 // (the worker fetches build/engine.wasm; Node reads it).
 export { setDefaultEngineWasm } from "../host/wasm.js";
 
-/** The smallest DRAM budget the stream runs in (static weights, KV cache, tables, staging), measured on a probe instance. */
+/** The smallest DRAM budget the stream runs in (attention weights, KV cache, tables, staging), measured on a probe instance. */
 export async function streamMinimumBytes(o: OpenStream): Promise<number> {
   const probe = await Engine.create(o.model, { stream: { source: o.stream, dramBytes: Number.MAX_SAFE_INTEGER, policy: "none" } });
+  probe.close();
   return probe.streamSetup!.minimumBytes;
+}
+
+/** DRAM the embedding and the LM head take on top of the minimum (one matrix when tied, plus alignment):
+ *  with less, their rows that do not fit are read every token and no column cache is left. */
+export function streamTableBytes(c: ModelConfig): number {
+  return (c.tiedEmbeddings ? 1 : 2) * c.vocabSize * c.dim * 4 + 128;
 }
 
 /** An engine on the stream with a DRAM budget and cache policy (throws StreamBudgetError below the minimum). */

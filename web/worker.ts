@@ -14,7 +14,7 @@ import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
 import type { Tokenizer } from "../host/tokenizer/types.js";
 import { copyToOpfs, listOpfsStreams, openStreamBlob, openStreamOpfs, opfsSyncAvailable } from "../host/web/stream-opfs.js";
 import type { FromWorker, RunSettings, StreamSettings, StreamSource, ToWorker } from "./protocol.js";
-import { runSession, runStreamSession, setDefaultEngineWasm, streamEngine, streamMinimumBytes } from "./session.js";
+import { runSession, runStreamSession, setDefaultEngineWasm, streamEngine, streamMinimumBytes, streamTableBytes } from "./session.js";
 
 const post = (m: FromWorker) => (self as unknown as { postMessage(m: FromWorker): void }).postMessage(m);
 
@@ -78,7 +78,7 @@ async function openStreamed(source: StreamSource, progress: ProgressCallback): P
       config: c,
       params: (staticBytes + mlpBytes) / 4,
       bytes: minimumDramBytes,
-      stream: { via, fileBytes: o.stream.header.file_bytes, minimumDramBytes, mlpBytes, ...("store" in source && source.store && via === "blob" ? { note: "no OPFS sync access handles here, so the file is read in slices" } : {}) },
+      stream: { via, fileBytes: o.stream.header.file_bytes, minimumDramBytes, tableBytes: streamTableBytes(c), mlpBytes, ...("store" in source && source.store && via === "blob" ? { note: "no OPFS sync access handles here, so the file is read in slices" } : {}) },
     });
   } catch (e) {
     o.close();

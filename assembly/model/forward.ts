@@ -9,7 +9,7 @@ import { applyRope } from "../kernels/rope";
 import * as S from "./state";
 import { catsMask, hiddenMask, inputMask, method, METHOD_CATS, prunesInput } from "../sparsity/policy";
 import { LORA_DOWN, LORA_GATE, LORA_UP, loraApply, loraApplyRows, loraOn } from "./adapters";
-import { streamGather, streamOn } from "../stream/store";
+import { ROWS_EMBEDDING, ROWS_LM_HEAD, streamGather, streamLinearRows, streamOn, streamTableRow } from "../stream/store";
 
 // Optional capture of the dense activations for calibration (per layer, last token).
 let captureInput: usize = 0; // (layer, dim) MLP input x after ffn_norm
@@ -29,8 +29,9 @@ export function forward(token: i32, pos: i32): void {
   const hd = S.headDim;
   const f4 = <usize>4;
 
-  // x = token_embedding[token]
-  tableRow(S.x, S.tokenEmbedding, token, S.vocabSize, D);
+  // x = token_embedding[token] (a row a streamed model does not hold is read from storage)
+  if (token < S.embeddingRows) tableRow(S.x, S.tokenEmbedding, token, S.vocabSize, D);
+  else streamTableRow(S.x, token, S.embeddingTied ? ROWS_LM_HEAD : ROWS_EMBEDDING);
   S.countBytes(0, rowBytes(D));
 
   for (let l = 0; l < S.nLayers; l++) {
@@ -87,7 +88,8 @@ export function forward(token: i32, pos: i32): void {
 
   // logits = lm_head(rmsnorm(x))
   rmsnorm(S.x, S.x, S.finalNorm, D, S.rmsEps);
-  linear(S.logits, S.lmHead, S.x, S.vocabSize, D);
+  if (S.lmHeadRows == S.vocabSize) linear(S.logits, S.lmHead, S.x, S.vocabSize, D);
+  else streamLinearRows(S.logits, S.lmHead, S.x, S.lmHeadRows, S.vocabSize, D);
   S.countBytes(3, matrixBytes(S.vocabSize, D));
 }
 

@@ -39,6 +39,13 @@ export let layerTable: usize = 0;
 export let tokenEmbedding: usize = 0; // (vocab, dim)
 export let finalNorm: usize = 0; // (dim)
 export let lmHead: usize = 0; // (vocab, dim); may equal tokenEmbedding (tied)
+// Rows of tokenEmbedding / lmHead held in wasm memory (the first ones). A streamed model whose
+// static weights exceed its DRAM budget holds fewer than vocabSize and reads the rest from storage
+// (assembly/stream/store.ts); otherwise both are vocabSize.
+export let embeddingRows: i32 = 0;
+export let lmHeadRows: i32 = 0;
+/** the embedding is the LM head's matrix (its streamed rows are the LM head's) */
+export let embeddingTied: bool = false;
 /** W_up stored row-major (CATS reads kept rows of W_up); otherwise input-major like W_gate. */
 export let upRowMajor: bool = false;
 
@@ -105,6 +112,8 @@ export function engineConfigure(
   qDim = nHeads_ * headDim;
   kvDim = nKvHeads_ * headDim;
   vocabSize = vocabSize_;
+  embeddingRows = vocabSize_;
+  lmHeadRows = vocabSize_;
   seqLen = seqLen_;
   rmsEps = rmsEps_;
   ropeLayout = ropeLayout_;
@@ -148,6 +157,13 @@ export function setLayerWeight(layer: i32, field: i32, ptr: usize): void {
 // @ts-ignore: decorator
 @inline export function layerWeight(layer: i32, field: i32): usize {
   return <usize>load<u32>(layerTable + ((<usize>layer * LAYER_FIELDS + <usize>field) << 2));
+}
+
+/** Rows of the embedding and the LM head held in wasm memory (streamed models; default all). */
+export function setResidentRows(embeddingRows_: i32, lmHeadRows_: i32, tied: bool): void {
+  embeddingRows = embeddingRows_;
+  lmHeadRows = lmHeadRows_;
+  embeddingTied = tied;
 }
 
 export function setGlobalWeights(tokenEmbedding_: usize, finalNorm_: usize, lmHead_: usize, upRowMajor_: bool): void {

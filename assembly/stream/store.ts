@@ -15,10 +15,20 @@
 //      still runs in mask order, so the result is bit-identical to the resident gatherColumnsF32.
 // One entry of group 0 (input mask) is the W_gate column followed by the W_up column (2 x I
 // floats); one entry of group 1 (hidden mask) is the W_down column (D floats).
+//
+// When the static weights do not fit the DRAM budget (SIMULATOR.md: static overflow is streamed
+// every token), the engine holds only the first rows of the LM head (and of an untied embedding):
+// streamLinearRows reads the other rows in chunks through the same staging halves and pipeline,
+// streamTableRow reads one embedding row. Host groups 2 and 3 name those row ranges.
 import { arenaAlloc } from "../arena";
 import { stepCache } from "../sim/cache";
 import { cacheRecord, C_FLAGS, resetCaches } from "../sim/state";
 import { gatherSlotsF32 } from "../kernels/gather-slots";
+import { linear } from "../model/linear";
+
+/** Host group of the LM head's rows (the tied embedding's too), and of an untied embedding's. */
+export const ROWS_LM_HEAD = 2;
+export const ROWS_EMBEDDING = 3;
 
 /** Host import: start reading `count` columns listed at listPtr as (column u32, destination
  *  pointer u32) pairs, ascending by column, of (layer, group) into wasm memory. Returns a ticket
@@ -51,6 +61,8 @@ let staging: usize = 0; //        stageBytes: columns of either group that are r
 let stageHalfBytes: usize = 0; // one chunk's half of the staging area
 let chunkEntries = new StaticArray<i32>(GROUPS); // columns of group g one chunk reads at most
 let columnsFetched: f64 = 0;
+let rowBytes: usize = 0;
+let chunkRows: i32 = 0;
 
 export function streamSetGroup(g: i32, entries_: i32, entryBytes_: i32): void {
   entries[g] = entries_;
@@ -83,11 +95,16 @@ export function streamAllocate(layers: i32, stageBytes: i32): i32 {
       store<u32>(freeTable + (cacheIndex(l, g) << 2), <u32>c);
     }
   }
-  ptrs = arenaAlloc(<usize>widest * 4);
-  fetchList = arenaAlloc(<usize>widest * 8);
-  // a chunk is half the staging area (at least one column): one half is read while the other is gathered
-  stageHalfBytes = <usize>max(stageBytes >> 1, widestBytes);
+  // a chunk is half the staging area (at least one column, at least 8 rows of the LM head, whose
+  // matvec groups rows by 8): one half is read while the other is gathered
+  rowBytes = <usize>entryBytes[1]; // a W_down column and an LM head row are both D floats
+  stageHalfBytes = <usize>max(max(stageBytes >> 1, widestBytes), 8 * <i32>rowBytes);
   for (let g = 0; g < GROUPS; g++) chunkEntries[g] = max(1, <i32>stageHalfBytes / entryBytes[g]);
+  // rows per LM head chunk: a multiple of 8 (bit-identical to one matvec over all rows); the
+  // fetch list holds two chunks' lists (one in flight, one being written)
+  chunkRows = max(8, <i32>(stageHalfBytes / rowBytes) & ~7);
+  ptrs = arenaAlloc(<usize>widest * 4);
+  fetchList = arenaAlloc(<usize>max(widest, 2 * chunkRows) * 8);
   staging = arenaAlloc(2 * stageHalfBytes);
   if (ptrs == 0 || fetchList == 0 || staging == 0) return -2;
   return 0;
@@ -240,4 +257,46 @@ function gatherPending(x: usize, idx: usize, out0: usize, out1: usize, nOut: i32
   if (count <= 0) return;
   gatherSlotsF32(out0, p, 0, x, ix, count, nOut);
   if (out1) gatherSlotsF32(out1, p, <usize>nOut << 2, x, ix, count, nOut);
+}
+
+/** out = row `token` of the embedding (host group g), read from storage: a row the engine does not hold. */
+export function streamTableRow(out: usize, token: i32, g: i32): void {
+  store<u32>(fetchList, <u32>token);
+  store<u32>(fetchList + 4, <u32>out);
+  hostStreamAwait(hostStreamIssue(0, g, fetchList, 1));
+}
+
+/**
+ * out = W x for a row-major [rows x cols] matrix whose first `resident` rows are at w (a multiple
+ * of 8) and whose other rows are read from storage (host group ROWS_LM_HEAD) in chunks of
+ * chunkRows, pipelined as the column chunks are: chunk c is issued, then chunk c-1 is multiplied.
+ */
+export function streamLinearRows(out: usize, w: usize, x: usize, resident: i32, rows: i32, cols: i32): void {
+  if (resident > 0) linear(out, w, x, resident, cols);
+  let half: usize = 0;
+  let pendingRow = -1;
+  let pendingRows = 0;
+  let ticket = 0;
+  for (let r0 = resident; r0 < rows; r0 += chunkRows) {
+    const n = min(chunkRows, rows - r0);
+    const list = fetchList + half * <usize>chunkRows * 8;
+    const dest = staging + half * stageHalfBytes;
+    for (let k = 0; k < n; k++) {
+      store<u32>(list + (<usize>k << 3), <u32>(r0 + k));
+      store<u32>(list + (<usize>k << 3) + 4, <u32>(dest + <usize>k * rowBytes));
+    }
+    const issued = hostStreamIssue(0, ROWS_LM_HEAD, list, n);
+    if (pendingRow >= 0) {
+      hostStreamAwait(ticket);
+      linear(out + (<usize>pendingRow << 2), staging + (half ^ 1) * stageHalfBytes, x, pendingRows, cols);
+    }
+    pendingRow = r0;
+    pendingRows = n;
+    ticket = issued;
+    half ^= 1;
+  }
+  if (pendingRow >= 0) {
+    hostStreamAwait(ticket);
+    linear(out + (<usize>pendingRow << 2), staging + (half ^ 1) * stageHalfBytes, x, pendingRows, cols);
+  }
 }
