@@ -6,9 +6,10 @@
 //   1. steps the simulator's cache for (layer, group) with the mask: hits, evictions, admissions
 //      are exactly what `dip simulate` would do with the same mask and capacity;
 //   2. frees the slots of evicted columns, gives each admitted column a free slot;
-//   3. walks the mask in chunks, each ending when its missing columns reach half the staging
-//      area: admitted columns are read into their slots, the ones that do not fit (mask larger
-//      than the cache) into the chunk's half of the staging area (the halves alternate);
+//   3. walks the mask in chunks of as many columns (cached or not) as half the staging area
+//      holds: missing columns admitted by the policy are read into their slots, the ones that do
+//      not fit (mask larger than the cache) into the chunk's half of the staging area (the
+//      halves alternate);
 //   4. pipelines: it asks the host to start reading chunk c (env.streamIssue), then waits for
 //      chunk c-1 (env.streamAwait) and gathers it with gatherSlotsF32, so the storage delivers one
 //      chunk while the previous one is computed, as a device with its own DMA would. The gather
@@ -195,10 +196,8 @@ export function streamGather(l: i32, g: i32, idx: usize, n: i32, x: usize, out0:
     const s1 = load<u32>(slotOf + (<usize>col << 2));
     let dest: usize;
     if (s1 != 0) {
-      store<u32>(ptrs + (<usize>k << 2), <u32>(base + <usize>(s1 - 1) * eb));
-      continue;
-    }
-    if (load<u8>(flags + <usize>col) != 0) {
+      dest = base + <usize>(s1 - 1) * eb; // cached
+    } else if (load<u8>(flags + <usize>col) != 0) {
       // admitted by the policy: it gets a slot
       freeCount--;
       const s = load<u32>(free + (<usize>freeCount << 2));
@@ -211,10 +210,14 @@ export function streamGather(l: i32, g: i32, idx: usize, n: i32, x: usize, out0:
       nStage++;
     }
     store<u32>(ptrs + (<usize>k << 2), <u32>dest);
-    store<u32>(fetchList + (<usize>nFetch << 3), col);
-    store<u32>(fetchList + (<usize>nFetch << 3) + 4, <u32>dest);
-    nFetch++;
-    if (nFetch - firstFetch == chunkEntries[g]) {
+    if (s1 == 0) {
+      store<u32>(fetchList + (<usize>nFetch << 3), col);
+      store<u32>(fetchList + (<usize>nFetch << 3) + 4, <u32>dest);
+      nFetch++;
+    }
+    // a chunk is as many columns, cached or read, as half the staging area holds: small enough
+    // that the gather starts soon after a group's first reads, whatever its hit rate
+    if (k + 1 - start == chunkEntries[g]) {
       closeChunk(l, g, start, k + 1, firstFetch, nFetch, x, idx, out0, out1, nOut);
       start = k + 1;
       firstFetch = nFetch;
