@@ -341,6 +341,14 @@ test("CLI: convert --stream-layout, generate and eval --stream report measured a
   assert.ok(o.arena_bytes <= small);
   assert.ok(Math.abs(o.storage_bytes_per_token - o.simulated_flash_bytes_per_token) <= 64 * 4, `${o.storage_bytes_per_token} vs ${o.simulated_flash_bytes_per_token}`);
   assert.ok(o.storage_bytes_per_token > (512 - 296) * 64 * 4);
+  // dip logits: the same bytes streamed under that budget as from the file loaded fully
+  const ids = "1,403,407,261,378,497,267,374,395,290,301,480,290,414,261,264";
+  const [full, streamedLogits] = [join(dir, "full.logits"), join(dir, "streamed.logits")];
+  assert.equal(dip("logits", ...common, "--tokens", ids, "--out", full).code, 0);
+  r = dip("logits", ...common, "--stream", "--dram", String(small), "--tokens", ids, "--out", streamedLogits);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(readFileSync(full).equals(readFileSync(streamedLogits)));
+  assert.equal(readFileSync(full).length, 16 * 512 * 4);
   r = dip("eval", ...common, "--stream", "--dram", "1.6MB", "--stories", "2", "--stream-io", "inline", "--json");
   assert.equal(r.code, 0, r.stderr);
   const e = JSON.parse(r.stdout);

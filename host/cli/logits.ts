@@ -1,21 +1,22 @@
 import type { Argv, ArgumentsCamelCase } from "yargs";
 import { writeFile } from "node:fs/promises";
 import { applySparsity, openModel, parseIdList, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
+import { openStreamed, withStream, type StreamArgs } from "./stream-options.js";
 
-interface Args extends ModelArgs, SparsityArgs {
+interface Args extends ModelArgs, SparsityArgs, StreamArgs {
   tokens: string;
   out: string;
 }
 
 export const logitsCommand = {
   command: "logits",
-  describe: "write the logits of every position (T x V float32 little-endian, row-major)",
+  describe: "write the logits of every position (T x V float32 little-endian, row-major); with --stream from a .dipstream under a DRAM budget (the same bytes as loaded fully)",
   builder: (y: Argv) =>
-    withSparsity(withModel(y))
+    withStream(withSparsity(withModel(y)))
       .option("tokens", { type: "string", demandOption: true, describe: "comma-separated token ids, e.g. 1,403,407" })
       .option("out", { type: "string", demandOption: true, describe: "output file" }),
   handler: async (a: ArgumentsCamelCase<Args>) => {
-    const o = await openModel(a);
+    const o = (await openStreamed(a)) ?? (await openModel(a));
     await applySparsity(o, a);
     const ids = parseIdList(a.tokens, "--tokens");
     const c = o.engine.config;
