@@ -429,7 +429,14 @@ export class Engine {
       throw new RangeError(`token id ${token} is out of the vocabulary (0..${c.vocabSize - 1})`);
     }
     if (this.pos >= c.seqLen) throw new RangeError(`sequence is longer than the model's context of ${c.seqLen} tokens`);
-    this.wasm.forward(token, this.pos);
+    try {
+      this.wasm.forward(token, this.pos);
+    } catch (e) {
+      // a failed read (a checksum mismatch, a cut file) may leave a column counted as cached whose
+      // bytes were never checked: empty the caches, so a later step reads and checks it again
+      if (this.streamed) this.wasm.streamBeginSequence();
+      throw e;
+    }
     this.pos++;
     return this.logits();
   }

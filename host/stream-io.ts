@@ -70,6 +70,7 @@ export class StreamIOClient {
   /** Puts a request in the ring; returns its ticket. */
   issue(layer: number, group: number, listPtr: number, count: number): number {
     const t0 = performance.now();
+    if (Atomics.load(this.i32, FAILED)) throw this.failure();
     const ticket = this.lastIssued + 1;
     if (ticket - Atomics.load(this.i32, COMPLETED) > RING) throw new Error(`weight stream I/O: more than ${RING} requests in flight (the engine awaits each one ahead)`);
     const slot = ticket % RING;
