@@ -3,15 +3,28 @@
 //   out[o] += sum over k of x[idx[k]] * col_k[o]      col_k = ptrs[k] + partOffset, k ascending
 //
 // Same arithmetic, same order as gatherColumnsF32 (kernels/gather.ts): each out[o] adds the kept
-// columns one after another in k order, four per pass, each add rounded on its own. It does not
-// zero `out`, so a gather split into consecutive chunks of k gives bit-identical results to one
-// gather over the resident matrix (the streamed and resident paths produce the same logits).
+// columns one after another in k order, eight (then four, then one) per pass, each add rounded on
+// its own. It does not zero `out`, so a gather split into consecutive chunks of k gives
+// bit-identical results to one gather over the resident matrix (the streamed and resident paths
+// produce the same logits).
 
-import { axpy4F32, axpyF32 } from "./axpy";
+import { axpy4F32, axpy8F32, axpyF32 } from "./axpy";
 
-/** SIMD: four columns per pass; accumulates into out (nOut floats). */
+/** SIMD: eight columns per pass, then four, then one; accumulates into out (nOut floats). */
 export function gatherSlotsF32(out: usize, ptrs: usize, partOffset: usize, x: usize, idx: usize, nKept: i32, nOut: i32): void {
   let k = 0;
+  for (; k + 8 <= nKept; k += 8) {
+    const pk = ptrs + (<usize>k << 2);
+    const ik = idx + (<usize>k << 2);
+    axpy8F32(
+      out,
+      <usize>load<u32>(pk) + partOffset, <usize>load<u32>(pk, 4) + partOffset, <usize>load<u32>(pk, 8) + partOffset, <usize>load<u32>(pk, 12) + partOffset,
+      <usize>load<u32>(pk, 16) + partOffset, <usize>load<u32>(pk, 20) + partOffset, <usize>load<u32>(pk, 24) + partOffset, <usize>load<u32>(pk, 28) + partOffset,
+      load<f32>(x + (<usize>load<u32>(ik) << 2)), load<f32>(x + (<usize>load<u32>(ik, 4) << 2)), load<f32>(x + (<usize>load<u32>(ik, 8) << 2)), load<f32>(x + (<usize>load<u32>(ik, 12) << 2)),
+      load<f32>(x + (<usize>load<u32>(ik, 16) << 2)), load<f32>(x + (<usize>load<u32>(ik, 20) << 2)), load<f32>(x + (<usize>load<u32>(ik, 24) << 2)), load<f32>(x + (<usize>load<u32>(ik, 28) << 2)),
+      nOut,
+    );
+  }
   for (; k + 4 <= nKept; k += 4) {
     axpy4F32(
       out,

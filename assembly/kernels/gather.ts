@@ -10,8 +10,7 @@
 // The SIMD kernel takes eight (then four, then one) columns per pass but adds them in that same order, so it is
 // bit-identical to the scalar reference.
 
-import { axpy4F32, axpyF32 } from "./axpy";
-import { madd } from "./madd";
+import { axpy4F32, axpy8F32, axpyF32 } from "./axpy";
 
 /**
  * SIMD: eight kept columns per pass (one load/store of out per eight weight columns; eight weight
@@ -35,7 +34,6 @@ export function gatherColumnsRangeF32(out: usize, wT: usize, x: usize, idx: usiz
 /** The kernel: nOut outputs from columns colBytes apart (colBytes = 4 * nOut for a whole product). */
 // @ts-ignore: decorator
 @inline function gatherColumnsStridedF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, colBytes: usize): void {
-  const n4 = nOut & ~3;
   memory.fill(out, 0, <usize>nOut << 2);
   let k = 0;
   for (; k + 8 <= nKept; k += 8) {
@@ -48,56 +46,14 @@ export function gatherColumnsRangeF32(out: usize, wT: usize, x: usize, idx: usiz
     const j5 = load<u32>(ik, 20);
     const j6 = load<u32>(ik, 24);
     const j7 = load<u32>(ik, 28);
-    const c0 = wT + <usize>j0 * colBytes;
-    const c1 = wT + <usize>j1 * colBytes;
-    const c2 = wT + <usize>j2 * colBytes;
-    const c3 = wT + <usize>j3 * colBytes;
-    const c4 = wT + <usize>j4 * colBytes;
-    const c5 = wT + <usize>j5 * colBytes;
-    const c6 = wT + <usize>j6 * colBytes;
-    const c7 = wT + <usize>j7 * colBytes;
-    const s0 = load<f32>(x + (<usize>j0 << 2));
-    const s1 = load<f32>(x + (<usize>j1 << 2));
-    const s2 = load<f32>(x + (<usize>j2 << 2));
-    const s3 = load<f32>(x + (<usize>j3 << 2));
-    const s4 = load<f32>(x + (<usize>j4 << 2));
-    const s5 = load<f32>(x + (<usize>j5 << 2));
-    const s6 = load<f32>(x + (<usize>j6 << 2));
-    const s7 = load<f32>(x + (<usize>j7 << 2));
-    const v0 = f32x4.splat(s0);
-    const v1 = f32x4.splat(s1);
-    const v2 = f32x4.splat(s2);
-    const v3 = f32x4.splat(s3);
-    const v4 = f32x4.splat(s4);
-    const v5 = f32x4.splat(s5);
-    const v6 = f32x4.splat(s6);
-    const v7 = f32x4.splat(s7);
-    for (let o = 0; o < n4; o += 4) {
-      const off = <usize>o << 2;
-      let acc = v128.load(out + off);
-      acc = madd(acc, v128.load(c0 + off), v0);
-      acc = madd(acc, v128.load(c1 + off), v1);
-      acc = madd(acc, v128.load(c2 + off), v2);
-      acc = madd(acc, v128.load(c3 + off), v3);
-      acc = madd(acc, v128.load(c4 + off), v4);
-      acc = madd(acc, v128.load(c5 + off), v5);
-      acc = madd(acc, v128.load(c6 + off), v6);
-      acc = madd(acc, v128.load(c7 + off), v7);
-      v128.store(out + off, acc);
-    }
-    for (let o = n4; o < nOut; o++) {
-      const off = <usize>o << 2;
-      let acc = load<f32>(out + off);
-      acc += load<f32>(c0 + off) * s0;
-      acc += load<f32>(c1 + off) * s1;
-      acc += load<f32>(c2 + off) * s2;
-      acc += load<f32>(c3 + off) * s3;
-      acc += load<f32>(c4 + off) * s4;
-      acc += load<f32>(c5 + off) * s5;
-      acc += load<f32>(c6 + off) * s6;
-      acc += load<f32>(c7 + off) * s7;
-      store<f32>(out + off, acc);
-    }
+    axpy8F32(
+      out,
+      wT + <usize>j0 * colBytes, wT + <usize>j1 * colBytes, wT + <usize>j2 * colBytes, wT + <usize>j3 * colBytes,
+      wT + <usize>j4 * colBytes, wT + <usize>j5 * colBytes, wT + <usize>j6 * colBytes, wT + <usize>j7 * colBytes,
+      load<f32>(x + (<usize>j0 << 2)), load<f32>(x + (<usize>j1 << 2)), load<f32>(x + (<usize>j2 << 2)), load<f32>(x + (<usize>j3 << 2)),
+      load<f32>(x + (<usize>j4 << 2)), load<f32>(x + (<usize>j5 << 2)), load<f32>(x + (<usize>j6 << 2)), load<f32>(x + (<usize>j7 << 2)),
+      nOut,
+    );
   }
   for (; k + 4 <= nKept; k += 4) {
     const j0 = load<u32>(idx + (<usize>k << 2));
