@@ -5,7 +5,7 @@ export { arenaAlloc, arenaUsedBytes } from "./arena";
 export { engineConfigure, setRopeFrequencies, setLayerWeight, setGlobalWeights, setResidentRows, setUpRowMajor, resetByteCounters } from "./model/state";
 export { forward, setCapture } from "./model/forward";
 export { setWeightDtype } from "./model/linear";
-export { setMethod, setLayerThresholds, setCacheAware, setCachedFlags } from "./sparsity/policy";
+export { setMethod, setLayerThresholds, setCacheAware, setCachedFlags, sparsityAllocate } from "./sparsity/policy";
 export { seedRng, argmax, sample, nllOf } from "./model/sampler";
 export { matvecF32, matvecF32Rows4, matvecF32Scalar, dotF32 } from "./kernels/matvec";
 export { gatherColumnsF32, gatherColumnsF32Scalar, gatherColumnsRangeF32 } from "./kernels/gather";

@@ -38,6 +38,7 @@ interface Wasm {
   forward(token: number, pos: number): void;
   setCapture(input: number, hidden: number, gate: number): void;
   setMethod(method: number, inputK: number, hiddenK: number): void;
+  sparsityAllocate(): number;
   setLayerThresholds(layer: number, input: number, hidden: number): void;
   setCacheAware(gamma: number, warmup: number, fixedTopN: number, hiddenToo: number): void;
   setCachedFlags(layer: number, inputFlags: number, hiddenFlags: number): void;
@@ -303,7 +304,7 @@ export class Engine {
     const hd = headDim(c);
     this.wasm.setWeightDtype(this.dtype === "q8" ? 1 : 0);
     const rc = this.wasm.engineConfigure(c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, headDim(c), c.vocabSize, c.seqLen, c.rmsEps, c.ropeLayout === "interleaved" ? 0 : 1);
-    if (rc !== 0) throw new Error(`out of wasm memory allocating the run state (KV cache for ${c.seqLen} positions)`);
+    if (rc !== 0 || this.wasm.sparsityAllocate() !== 0) throw new Error(`out of wasm memory allocating the run state (KV cache for ${c.seqLen} positions)`);
     const invFreq = ropeInverseFrequencies(c);
     const freqPtr = this.alloc(invFreq.byteLength);
     new Float64Array(this.wasm.memory.buffer, freqPtr, invFreq.length).set(invFreq);

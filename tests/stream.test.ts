@@ -234,6 +234,12 @@ for (const [method, io, roomRows, held] of [
       }
       const rowsRead = TOKENS.length * (c.vocabSize - held.lmHead) + TOKENS.filter((t) => t >= held.embedding).length;
       assert.equal(o.stream.counters.bytes, mlpBytes + rowsRead * rowBytes);
+      // nothing is allocated past the budget later: top-p sampling's scratch and the mask
+      // policies' tables are laid out with the run state
+      engine.setSparsity({ method: "dip-ca", keep: 0.5, gamma: 0.5 });
+      engine.step(1);
+      engine.sample(0.8, 0.9);
+      assert.ok(engine.memoryBytes() <= dramBytes, `arena ${engine.memoryBytes()} after sampling, budget ${dramBytes}`);
       engine.close();
     } finally {
       o.close();

@@ -2,12 +2,10 @@
 // host never does per-token math. The PRNG (xorshift64*) is owned and seeded by the engine, so a
 // seed gives the same tokens on every runtime.
 
-import { arenaAlloc } from "../arena";
 import { softmax } from "../kernels/elementwise";
-import { logits, vocabSize } from "./state";
+import { candidates, logits, vocabSize } from "./state";
 
 let rngState: u64 = 0x2545f4914f6cdd1d;
-let candidates: usize = 0; // (vocab) u32 indices for top-p
 
 export function seedRng(seed: f64): void {
   rngState = <u64>seed ^ 0x9e3779b97f4a7c15;
@@ -62,7 +60,6 @@ export function sample(temperature: f32, topP: f32): i32 {
     }
     return vocabSize - 1;
   }
-  if (candidates == 0) candidates = arenaAlloc(<usize>vocabSize * 4);
   // Tokens below (1 - topP)/(n - 1) cannot be in the nucleus (llama2.c's cut), so sort fewer.
   const cutoff: f32 = (1.0 - topP) / <f32>(vocabSize - 1);
   let n = 0;

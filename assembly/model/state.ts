@@ -59,6 +59,7 @@ export let gate: usize = 0; // (hiddenDim) W_gate x'
 export let up: usize = 0; // (hiddenDim) W_up x'
 export let h: usize = 0; // (hiddenDim) silu(gate) * up
 export let logits: usize = 0; // (vocab)
+export let candidates: usize = 0; // (vocab) u32 token indices: the sampler's top-p scratch
 export let keyCache: usize = 0; // (layer, seqLen, kvDim)
 export let valueCache: usize = 0; // (layer, seqLen, kvDim)
 export let ropeTable: usize = 0; // (seqLen, headDim/2, 2) cos, sin
@@ -130,6 +131,8 @@ export function engineConfigure(
   up = arenaAlloc(<usize>hiddenDim * f);
   h = arenaAlloc(<usize>hiddenDim * f);
   logits = arenaAlloc(<usize>vocabSize * f);
+  // the sampler's top-p scratch, laid out with the run state so a DRAM budget counts it
+  candidates = arenaAlloc(<usize>vocabSize * 4);
   keyCache = arenaAlloc(<usize>nLayers * <usize>seqLen * <usize>kvDim * f);
   valueCache = arenaAlloc(<usize>nLayers * <usize>seqLen * <usize>kvDim * f);
   ropeTable = arenaAlloc(<usize>seqLen * <usize>headDim * f);
@@ -140,7 +143,7 @@ export function engineConfigure(
   inputKeptCount = arenaAlloc(<usize>nLayers * 4);
   hiddenKept = arenaAlloc(<usize>nLayers * <usize>hiddenDim * 4);
   hiddenKeptCount = arenaAlloc(<usize>nLayers * 4);
-  if (hiddenKeptCount == 0 || keyCache == 0 || valueCache == 0) return -1;
+  if (hiddenKeptCount == 0 || candidates == 0 || keyCache == 0 || valueCache == 0) return -1;
   for (let i: usize = 0; i < wide; i++) store<u32>(allIndices + (i << 2), <u32>i);
   return 0;
 }

@@ -31,6 +31,13 @@ let inputCachedFlags: usize = 0; // (layer) pointers to u8 flags (dim), 0 = noth
 let hiddenCachedFlags: usize = 0; // (layer) pointers to u8 flags (hiddenDim)
 let fixedIdx: usize = 0; // (max(dim, hiddenDim)) u32 workspace for fixed_top_n
 
+/** The per-layer tables and workspace of the mask policies (once; the host calls it while laying
+ *  out the run state, so a DRAM budget counts them). Returns 0, or -1 when out of wasm memory. */
+export function sparsityAllocate(): i32 {
+  ensureTables();
+  return fixedIdx == 0 ? -1 : 0;
+}
+
 function ensureTables(): void {
   if (inputThreshold != 0) return;
   inputThreshold = arenaAlloc(<usize>nLayers * 4);

@@ -1,6 +1,6 @@
 // Node adapter for .dipstream files: write one (dip convert --stream-layout), open one for
 // streaming (positioned reads with fs.readSync on a descriptor), or load one fully.
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
 import { writeFileAtomically } from "./atomic-file.js";
 import { crc32 as zlibCrc32 } from "node:zlib";
 import { type LoadedModel, ModelFormatError } from "../model.js";
@@ -48,7 +48,10 @@ export function openStreamFile(path: string): OpenStream {
 /** I/O threads for `path`: worker_threads running build/host/stream-worker.js, unref'd so a CLI run exits without closing them. */
 function nodeIOThread(path: string): StreamIOSpawner {
   return (init) => {
-    const worker = new Worker(resolve(projectRoot(), "build", "host", "stream-worker.js"), { workerData: { ...init, path } });
+    const script = resolve(projectRoot(), "build", "host", "stream-worker.js");
+    // a worker whose script is missing would only fail on its own thread, unseen by the waiting engine
+    if (!existsSync(script)) throw new Error(`${script} is missing: run npm run build (or use --stream-io inline)`);
+    const worker = new Worker(script, { workerData: { ...init, path } });
     worker.unref();
     // a worker that fails to start cannot answer: the engine thread reports its silence
     worker.on("error", () => undefined);
