@@ -1,6 +1,6 @@
 // Real streaming vs the simulator on one .dipstream (docs/results/streaming.md):
 //
-//   node scripts/streaming-table.mjs run F.dipstream OUT.jsonl [rounds]   runs every row `rounds` times
+//   node scripts/streaming-table.mjs run F.dipstream OUT.jsonl [rounds] [dram]   runs every row (of one --dram) `rounds` times
 //   node scripts/streaming-table.mjs table OUT.jsonl                       prints the markdown tables
 //
 // `run` waits (up to 45 s) for a quiet 3 s window before each run and records how many cores
@@ -38,9 +38,9 @@ function waitQuiet() {
   }
 }
 
-function run(file, out, rounds) {
+function run(file, out, rounds, dram) {
   for (let round = 0; round < rounds; round++) {
-    for (const r of ROWS) {
+    for (const r of ROWS.filter((x) => dram === undefined || x.dram === dram)) {
       waitQuiet();
       const cmd = ["bin/dip.js", "generate", "--model", file, "--stream", "--dram", r.dram, "--method", ...r.m.split(" "), "--flash-gbps", r.gbps, "--stream-io", r.io, "--steps", "24", "--temperature", "0", "--json"];
       const a = cpuTimes();
@@ -97,9 +97,9 @@ function table(file) {
   }
 }
 
-if (mode === "run" && args.length >= 2) run(resolve(args[0]), resolve(args[1]), Number(args[2] ?? 1));
+if (mode === "run" && args.length >= 2) run(resolve(args[0]), resolve(args[1]), Number(args[2] ?? 1), args[3]);
 else if (mode === "table" && args.length === 1) table(args[0]);
 else {
-  console.error("usage: node scripts/streaming-table.mjs run F.dipstream OUT.jsonl [rounds] | table OUT.jsonl");
+  console.error("usage: node scripts/streaming-table.mjs run F.dipstream OUT.jsonl [rounds] [dram] | table OUT.jsonl");
   process.exit(2);
 }
