@@ -168,13 +168,8 @@ export class Engine {
     if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new RangeError(`--threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
     if (threads > 1 && opts.relaxed) throw new RangeError("--relaxed and --threads above 1 are separate builds: pick one");
     // reads on an I/O thread need a shared memory: the threads build, with one compute thread if asked for one
-    if (opts.stream && opts.relaxed) {
-      if (opts.stream.io === "thread") throw new RangeError("--relaxed and --stream-io thread are separate builds (the relaxed one has no shared memory): pick one");
-      opts = { ...opts, stream: { ...opts.stream, io: "inline" } };
-    }
-    // bytes given by the caller are one build: reads stay on the engine thread unless asked otherwise
-    if (opts.stream && opts.wasmBytes && opts.stream.io === undefined) opts = { ...opts, stream: { ...opts.stream, io: "inline" } };
-    const ioThread = opts.stream !== undefined && streamIOMode(opts.stream) === "thread";
+    if (opts.stream) opts = { ...opts, stream: { ...opts.stream, io: streamIOMode(opts.stream, { relaxed: opts.relaxed, callerBytes: opts.wasmBytes !== undefined }) } };
+    const ioThread = opts.stream?.io === "thread";
     const build: EngineBuild = opts.relaxed ? "relaxed" : threads > 1 || ioThread ? "threads" : "default";
     const bytes = opts.wasmBytes ?? (await defaultEngineBytes(build));
     checkRuntimeRuns(bytes, build);

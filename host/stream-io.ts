@@ -25,7 +25,7 @@ const I32_FIELDS = RING_I32 + 4 * RING;
 const F64_BASE = I32_FIELDS * 4;
 const ISSUED_AT = 0; // per slot: issue time, ms since the Unix epoch (performance.timeOrigin + now())
 const FLASH_GBPS = RING; // emulated Flash bandwidth, 0 = the storage's own speed
-const TOTALS = RING + 1; // reads, columns, bytes, pacing seconds so far (the I/O thread's counters)
+const TOTALS = RING + 1; // reads, columns, bytes, pacing seconds since the I/O thread started
 const F64_FIELDS = TOTALS + 4;
 const MESSAGE_BASE = F64_BASE + F64_FIELDS * 8;
 const MESSAGE_BYTES = 2048;
@@ -57,6 +57,8 @@ export class StreamIOClient {
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
   private lastIssued = 0;
+  /** the I/O thread's totals at the last resetCounters(): the stream's counters are the totals minus these */
+  private readonly baseline = new Float64Array(4);
 
   constructor(
     private readonly stream: WeightStream,
@@ -74,7 +76,11 @@ export class StreamIOClient {
     const ticket = this.lastIssued + 1;
     if (ticket - Atomics.load(this.i32, COMPLETED) > RING) throw new Error(`weight stream I/O: more than ${RING} requests in flight (the engine awaits each one ahead)`);
     const slot = ticket % RING;
-    this.i32.set([layer, group, listPtr, count], RING_I32 + 4 * slot);
+    const at = RING_I32 + 4 * slot;
+    this.i32[at] = layer;
+    this.i32[at + 1] = group;
+    this.i32[at + 2] = listPtr;
+    this.i32[at + 3] = count;
     this.f64[ISSUED_AT + slot] = now();
     this.f64[FLASH_GBPS] = this.stream.flashGBps ?? 0;
     this.lastIssued = ticket;
@@ -101,16 +107,16 @@ export class StreamIOClient {
       } else heard = performance.now();
     }
     const c = this.stream.counters;
-    c.reads = this.f64[TOTALS];
-    c.columns = this.f64[TOTALS + 1];
-    c.bytes = this.f64[TOTALS + 2];
-    c.pacingSeconds = this.f64[TOTALS + 3];
+    c.reads = this.f64[TOTALS] - this.baseline[0];
+    c.columns = this.f64[TOTALS + 1] - this.baseline[1];
+    c.bytes = this.f64[TOTALS + 2] - this.baseline[2];
+    c.pacingSeconds = this.f64[TOTALS + 3] - this.baseline[3];
     c.seconds += (performance.now() - t0) / 1e3;
   }
 
-  /** Zeroes the I/O thread's counters (between runs: nothing is in flight). */
+  /** Counts from here on (between runs: nothing is in flight, so the totals are still). */
   resetCounters(): void {
-    this.f64.fill(0, TOTALS, TOTALS + 4);
+    this.baseline.set(this.f64.subarray(TOTALS, TOTALS + 4));
   }
 
   close(): void {
@@ -160,19 +166,21 @@ export function serveStreamIO(stream: WeightStream, memory: WebAssembly.Memory, 
     }
     if (Atomics.load(i32, STOP)) return;
     const slot = next % RING;
-    const [layer, group, listPtr, count] = i32.subarray(RING_I32 + 4 * slot, RING_I32 + 4 * slot + 4);
+    const at = RING_I32 + 4 * slot;
     stream.flashGBps = f64[FLASH_GBPS] > 0 ? f64[FLASH_GBPS] : undefined;
     try {
       // the device starts when the engine asked, not when this thread woke up
-      stream.await(stream.issue(memory, layer, group, listPtr >>> 0, count, f64[ISSUED_AT + slot] - performance.timeOrigin));
+      stream.await(stream.issue(memory, i32[at], i32[at + 1], i32[at + 2] >>> 0, i32[at + 3], f64[ISSUED_AT + slot] - performance.timeOrigin));
     } catch (e) {
       failStreamIO(control, e);
       return;
     }
     const c = stream.counters;
-    // totals since the client's last reset: add this request's share
-    f64.set([c.reads, c.columns, c.bytes, c.pacingSeconds].map((v, k) => f64[TOTALS + k] + v), TOTALS);
-    stream.resetCounters();
+    // this thread's stream is never reset: its counters are the totals the client subtracts from
+    f64[TOTALS] = c.reads;
+    f64[TOTALS + 1] = c.columns;
+    f64[TOTALS + 2] = c.bytes;
+    f64[TOTALS + 3] = c.pacingSeconds;
     Atomics.store(i32, COMPLETED, next);
     Atomics.notify(i32, COMPLETED);
   }

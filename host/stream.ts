@@ -48,6 +48,8 @@ export class WeightStream {
   private flashClock = 0;
   /** every row of a static tensor counts as checked (openStream checked the tensor's CRC) */
   private rowsChecked: Uint8Array | undefined;
+  /** file offsets of the LM head's rows (the tied embedding's) and of an untied embedding's */
+  private readonly rowOffsets: { lmHead?: number; embedding?: number };
   /** requests issued so far (a request's ticket is this count right after it) */
   private issued = 0;
   /** completion times (performance.now() ms) of the last requests, by ticket modulo their count */
@@ -68,6 +70,8 @@ export class WeightStream {
     const c = header.config;
     this.crcs = new Uint32Array(crcTable.buffer.slice(crcTable.byteOffset, crcTable.byteOffset + crcTable.byteLength));
     this.verified = Array.from({ length: c.nLayers * 2 }, (_, i) => new Uint8Array(header.groups[i % 2].entries));
+    const offsetOf = (name: string) => header.tensors.find((t) => t.name === name)?.offset;
+    this.rowOffsets = { lmHead: offsetOf(c.tiedEmbeddings ? "token_embedding" : "lm_head"), embedding: offsetOf("token_embedding") };
   }
 
   /**
@@ -115,12 +119,10 @@ export class WeightStream {
     if (group === 0 || group === 1) {
       return { eb: this.header.groups[group].entry_bytes, base: this.header.column_offsets[layer * 2 + group], verified: this.verified[layer * 2 + group] };
     }
-    const c = this.header.config;
-    const name = group === ROWS_LM_HEAD && !c.tiedEmbeddings ? "lm_head" : group === ROWS_LM_HEAD || group === ROWS_EMBEDDING ? "token_embedding" : undefined;
-    const t = name && this.header.tensors.find((x) => x.name === name);
-    if (!t) throw new Error(`weight stream: the engine asked for group ${group}, which ${this.source} does not have`);
-    this.rowsChecked ??= new Uint8Array(c.vocabSize).fill(1);
-    return { eb: c.dim * 4, base: t.offset, verified: this.rowsChecked };
+    const base = group === ROWS_LM_HEAD ? this.rowOffsets.lmHead : group === ROWS_EMBEDDING ? this.rowOffsets.embedding : undefined;
+    if (base === undefined) throw new Error(`weight stream: the engine asked for group ${group}, which ${this.source} does not have`);
+    this.rowsChecked ??= new Uint8Array(this.header.config.vocabSize).fill(1);
+    return { eb: this.header.config.dim * 4, base, verified: this.rowsChecked };
   }
 
   private crcIndex(layer: number, group: number, column: number): number {
@@ -298,11 +300,19 @@ export interface StreamSetup {
   close(): void;
 }
 
-/** The I/O mode a stream will run with (the engine picks its shared-memory build for "thread"). */
-export function streamIOMode(opts: StreamOptions): StreamIO {
-  if (opts.io === "thread" && !opts.source.ioThread) throw new Error(`--stream-io thread: this runtime cannot read ${opts.source.source} on an I/O thread; use --stream-io inline`);
+/**
+ * The I/O mode a stream will run with (the engine picks its shared-memory build for "thread"):
+ * what was asked for, else "thread" where the runtime adapter can start one, memory can be shared,
+ * and the engine loads its own builds (the relaxed build has no shared memory; bytes a caller
+ * passes are one build, so reads stay inline unless asked otherwise).
+ */
+export function streamIOMode(opts: StreamOptions, engine: { relaxed?: boolean; callerBytes?: boolean } = {}): StreamIO {
+  if (opts.io === "thread") {
+    if (!opts.source.ioThread) throw new Error(`--stream-io thread: this runtime cannot read ${opts.source.source} on an I/O thread; use --stream-io inline`);
+    if (engine.relaxed) throw new RangeError("--relaxed and --stream-io thread are separate builds (the relaxed one has no shared memory): pick one");
+  }
   if (opts.io !== undefined) return opts.io;
-  return opts.source.ioThread && typeof SharedArrayBuffer === "function" ? "thread" : "inline";
+  return opts.source.ioThread && typeof SharedArrayBuffer === "function" && !engine.relaxed && !engine.callerBytes ? "thread" : "inline";
 }
 
 interface StreamWasm {
