@@ -6,7 +6,7 @@ import type { LoadedModel, ModelConfig } from "./model.js";
 import { headDim, validateWeights } from "./model.js";
 import { checkRuntimeRuns, defaultEngineBytes, hostHooks, instantiateEngine, type EngineBuild, type EngineExports } from "./wasm.js";
 import { checkThreadSupport, startThreads, type ThreadHandle } from "./threads.js";
-import { attachStream, streamIOMode, type StreamOptions, type StreamSetup } from "./stream.js";
+import { attachStream, streamIOMode, type StreamOptions, type StreamSetup } from "./stream/weights.js";
 import { keepCount, maskKeeps, METHOD_ID, needsCalibration, normalizeSpec, SparsityError, type SparsitySpec } from "./sparsity.js";
 import type { Calibration } from "./calibration.js";
 import { ropeInverseFrequencies } from "./rope.js";

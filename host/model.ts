@@ -142,7 +142,7 @@ export function validateWeights(m: LoadedModel, opts: { mlpStreamed?: boolean } 
     if (l.bk) expect(`layer ${i} bk`, l.bk, c.nKvHeads * hd);
     if (l.bv) expect(`layer ${i} bv`, l.bv, c.nKvHeads * hd);
     expect(`layer ${i} ffn_norm`, l.ffnNorm, c.dim);
-    if (opts.mlpStreamed) return; // MLP columns come from the weight stream (host/stream.ts)
+    if (opts.mlpStreamed) return; // MLP columns come from the weight stream (host/stream/weights.ts)
     expect(`layer ${i} w_gate`, l.wGate, c.hiddenDim * c.dim);
     expect(`layer ${i} w_up`, l.wUp, c.hiddenDim * c.dim);
     expect(`layer ${i} w_down`, l.wDown, c.dim * c.hiddenDim);

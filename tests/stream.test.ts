@@ -10,7 +10,7 @@ import "../host/node/wasm.js";
 import { Engine } from "../host/engine.js";
 import { ModelFormatError } from "../host/model.js";
 import { openStreamFile, writeStreamFile, loadStreamFileFully } from "../host/node/stream-file.js";
-import { StreamBudgetError, streamCacheEntries } from "../host/stream.js";
+import { StreamBudgetError, streamCacheEntries } from "../host/stream/weights.js";
 import type { SparsitySpec } from "../host/sparsity.js";
 import { STORIES_BIN, storiesModel } from "./helpers.js";
 import { spawnSync } from "node:child_process";

@@ -6,7 +6,7 @@ import { fetchBytes, loadModelFromBytes } from "../host/formats/bytes.js";
 import { Sha256 } from "../host/sha256.js";
 import type { SparsitySpec } from "../host/sparsity.js";
 import type { LoadedModel } from "../host/model.js";
-import type { StreamPolicy, StreamSetup, WeightStream } from "../host/stream.js";
+import type { StreamPolicy, StreamSetup, WeightStream } from "../host/stream/weights.js";
 import { syntheticModel } from "../host/synthetic.js";
 
 // Node runs this browser bundle too: it registers its worker_threads spawner here (test-builds.mjs)

@@ -2,8 +2,8 @@
 import type { ModelConfig } from "../host/model.js";
 import type { Method } from "../host/sparsity.js";
 import type { CachePolicy } from "../host/sim/wasm-sim.js";
-import type { StreamPolicy } from "../host/stream.js";
-import type { StreamReport } from "../host/stream-report.js";
+import type { StreamPolicy } from "../host/stream/weights.js";
+import type { StreamReport } from "../host/stream/report.js";
 
 export interface RunSettings {
   prompt: string;

@@ -2,7 +2,7 @@
 // same code in Node to check the page's text and numbers. Generation feeds each step's masks to a
 // live Flash -> DRAM simulator on the engine's wasm instance (DIP-CA reads its cache state); a
 // streamed run (a .dipstream) uses the engine's real column caches instead and reports measured
-// numbers beside the simulator's (host/stream-report.ts).
+// numbers beside the simulator's (host/stream/report.ts).
 import { generate, type GenerateResult } from "../host/generate.js";
 import type { Tokenizer } from "../host/tokenizer/types.js";
 import type { SparsitySpec } from "../host/sparsity.js";
@@ -10,11 +10,11 @@ import { MaskRecorder, modelDims } from "../host/sim/run.js";
 import { footprintFromConfig } from "../host/sim/presets.js";
 import { resolveDevice } from "../host/sim/devices.js";
 import type { SimResult, SimSettings } from "../host/sim/simulate.js";
-import type { StreamPolicy, WeightStream } from "../host/stream.js";
-import type { OpenStream } from "../host/stream-open.js";
+import type { StreamPolicy, WeightStream } from "../host/stream/weights.js";
+import type { OpenStream } from "../host/stream/open.js";
 import { Engine } from "../host/engine.js";
 import type { ModelConfig } from "../host/model.js";
-import { resetStreamCounters, streamHitRates, streamReport, type StreamReport } from "../host/stream-report.js";
+import { resetStreamCounters, streamHitRates, streamReport, type StreamReport } from "../host/stream/report.js";
 import type { RunSettings, SimSnapshot, StreamSnapshot } from "./protocol.js";
 
 export function sparsityOf(s: RunSettings): SparsitySpec {

@@ -4,7 +4,7 @@
 // code Node runs on the resident model and on the file through fs.readSync.
 import { fetchBytes, nameOf } from "../host/formats/bytes.js";
 import { copyToOpfs, openStreamBlob, openStreamOpfs } from "../host/web/stream-opfs.js";
-import type { OpenStream } from "../host/stream-open.js";
+import type { OpenStream } from "../host/stream/open.js";
 import { greedyLogitsHashes } from "./probe.js";
 
 export interface StreamProbeRequest {

@@ -5,11 +5,11 @@
 // run reports what `dip generate --stream` reports.
 import { Engine } from "../host/engine.js";
 import { fetchBytes, loadModel, nameOf, type ProgressCallback } from "../host/formats/bytes.js";
-import { streamStaticBytes } from "../host/formats/stream.js";
+import { streamStaticBytes } from "../host/stream/format.js";
 import type { LoadedModel } from "../host/model.js";
-import { StreamBudgetError } from "../host/stream.js";
-import type { OpenStream } from "../host/stream-open.js";
-import { formatStreamSummary } from "../host/stream-report.js";
+import { StreamBudgetError } from "../host/stream/weights.js";
+import type { OpenStream } from "../host/stream/open.js";
+import { formatStreamSummary } from "../host/stream/report.js";
 import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
 import type { Tokenizer } from "../host/tokenizer/types.js";
 import { copyToOpfs, listOpfsStreams, openStreamBlob, openStreamOpfs, opfsSyncAvailable } from "../host/web/stream-opfs.js";

@@ -1,7 +1,7 @@
 // `dip simulate`: the Flash -> DRAM simulator fed by the engine's real masks (--model, --text), or
 // replaying a recorded mask trace (--trace). Both paths end in the same replay of the same trace,
 // so a live run and the replay of its --trace-out give identical JSON. With --stream the model runs
-// on the streaming engine (host/stream.ts) and the measured numbers are printed beside the simulated.
+// on the streaming engine (host/stream/weights.ts) and the measured numbers are printed beside the simulated.
 import type { Argv, ArgumentsCamelCase } from "yargs";
 import { appendFile } from "node:fs/promises";
 import { applySparsity, openModel, progress, readStories, UsageError, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";

@@ -8,8 +8,8 @@
 //
 // Runtime-neutral: the adapters start the thread (Node: worker_threads, host/node/stream-worker.ts)
 // and both sides meet here, so the block's layout is written down once.
-import { ModelFormatError } from "./model.js";
-import type { WeightStream } from "./stream.js";
+import { ModelFormatError } from "../model.js";
+import type { WeightStream } from "./weights.js";
 
 /** Requests in flight at once (the engine keeps one ahead of the one it gathers). */
 const RING = 8;
