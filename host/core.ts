@@ -1,5 +1,7 @@
 // The runtime-neutral host: everything here runs unchanged in Node, Deno, browsers and workers
-// (no node:* imports; checked by tests/runtimes.test.ts, which bundles it for the browser).
+// (no node:* imports, no browser-only API; checked by tests/portable.test.ts, which bundles it for
+// the browser, and tests/imports.test.ts). Runtime adapters build on it: host/index.ts (Node),
+// host/web/index.ts (browsers).
 // Give the engine its wasm bytes: `Engine.create(model, { wasmBytes })`.
 export { Engine } from "./engine.js";
 export type { EngineOptions, TokenMasks, WeightBytes, WeightDtype } from "./engine.js";
@@ -16,7 +18,7 @@ export type { Calibration } from "./calibration.js";
 export { parseGguf } from "./formats/gguf.js";
 export { parseLlama2cCheckpoint, parseLlama2cTokenizer } from "./formats/llama2c.js";
 export { parseHfConfig, buildHfModel } from "./formats/hf.js";
-export { loadModelFromBytes, loadModel, fetchModel, fetchBytes, readBlob, isGguf } from "./formats/bytes.js";
+export { loadModelFromBytes, loadModel, fetchModel, fetchBytes, readBlob, isGguf, nameOf } from "./formats/bytes.js";
 export type { ProgressCallback, BytesLoadOptions } from "./formats/bytes.js";
 export { encodeGguf } from "./formats/gguf-writer.js";
 export { SentencePieceTokenizer } from "./tokenizer/sentencepiece.js";
@@ -40,12 +42,9 @@ export { finetune } from "./finetune.js";
 export type { FinetuneOptions, FinetuneResult, StepReport, EvalReport } from "./finetune.js";
 export { WeightStream, StreamBudgetError, STREAM_POLICIES, streamCacheEntries } from "./stream/weights.js";
 export type { StreamOptions, StreamSetup, StreamPolicy, StreamCounters, ReadAt } from "./stream/weights.js";
-export { planStream, parseStreamHeader, isStreamFile, STREAM_MAGIC, STREAM_VERSION } from "./stream/format.js";
+export { planStream, parseStreamHeader, isStreamFile, streamStaticBytes, STREAM_MAGIC, STREAM_VERSION } from "./stream/format.js";
 export type { StreamHeader } from "./stream/format.js";
 export { openStream } from "./stream/open.js";
 export type { OpenStream, OpenStreamOptions } from "./stream/open.js";
 export { streamReport, formatStreamSummary, resetStreamCounters, streamHitRates } from "./stream/report.js";
 export type { StreamReport } from "./stream/report.js";
-// browsers only (a dedicated Web Worker): a .dipstream read from OPFS or from Blob slices
-export { openStreamOpfs, openStreamBlob, openStreamHandle, copyToOpfs, listOpfsStreams, opfsSyncAvailable, BLOB_READ_AHEAD_BYTES } from "./web/stream-opfs.js";
-export type { SyncAccessHandle } from "./web/stream-opfs.js";

@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CsvError, formatCsv, mergeCsv, parseCsv, writeCsvFile, type CsvTable } from "../host/report/csv.js";
 import { formatTick, linePlot, logTicks, niceTicks } from "../host/report/svg.js";
-import { checkOverwrite, parseKeeps, parseMethods, parseRange, parseShard, plotTable, runSweep, sweepGrid, SWEEP_HEADER } from "../host/cli/sweep.js";
-import { UsageError } from "../host/cli/common.js";
+import { checkOverwrite, parseKeeps, parseMethods, parseRange, parseShard, plotTable, runSweep, sweepGrid, SWEEP_HEADER } from "../host/node/cli/sweep.js";
+import { UsageError } from "../host/node/cli/common.js";
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "dip-report-"));

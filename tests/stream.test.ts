@@ -15,7 +15,7 @@ import type { SparsitySpec } from "../host/sparsity.js";
 import { STORIES_BIN, storiesModel } from "./helpers.js";
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
-import { projectRoot } from "../host/paths.js";
+import { projectRoot } from "../host/node/paths.js";
 import { MaskRecorder } from "../host/sim/run.js";
 import { simulateTrace } from "../host/sim/simulate.js";
 import { resolveDevice } from "../host/sim/devices.js";

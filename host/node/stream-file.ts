@@ -9,7 +9,7 @@ import { openStream, type OpenStream } from "../stream/open.js";
 import type { StreamIOSpawner } from "../stream/io.js";
 import { Worker } from "node:worker_threads";
 import { resolve } from "node:path";
-import { projectRoot } from "../paths.js";
+import { projectRoot } from "./paths.js";
 
 export type { OpenStream };
 

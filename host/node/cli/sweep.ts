@@ -8,10 +8,10 @@ import type { Argv, ArgumentsCamelCase } from "yargs";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { applySparsity, openModel, progress, readStories, UsageError, withModel, type ModelArgs, type Opened } from "./common.js";
-import { perplexity, tokenStream } from "../eval.js";
-import { METHODS, type Method } from "../sparsity.js";
-import { columnIndex, CsvError, mergeCsv, parseCsv, readCsvFile, sortSweepRows, writeCsvFile, writeFileAtomic, type CsvTable } from "../report/csv.js";
-import { linePlot, type ReferenceLine, type Series } from "../report/svg.js";
+import { perplexity, tokenStream } from "../../eval.js";
+import { METHODS, type Method } from "../../sparsity.js";
+import { columnIndex, CsvError, mergeCsv, parseCsv, readCsvFile, sortSweepRows, writeCsvFile, writeFileAtomic, type CsvTable } from "../../report/csv.js";
+import { linePlot, type ReferenceLine, type Series } from "../../report/svg.js";
 import { parseSimAxes, SIM_COLUMNS, simulatePoint, withGammas, type SimAxes } from "./sim-sweep.js";
 import { SWEEP_HEADER, sweepRow } from "./sweep-row.js";
 
