@@ -8,7 +8,7 @@ import { checkRuntimeRuns, defaultEngineBytes, hostHooks, instantiateEngine, typ
 import { checkThreadSupport, startThreads, type ThreadHandle } from "./threads.js";
 import { attachStream, streamIOMode, type StreamOptions, type StreamSetup } from "./stream/weights.js";
 import { keepCount, maskKeeps, METHOD_ID, needsCalibration, normalizeSpec, SparsityError, type SparsitySpec } from "./sparsity.js";
-import type { Calibration } from "./calibration.js";
+import type { Calibration } from "./thresholds.js";
 import { ropeInverseFrequencies } from "./rope.js";
 import { q8Blocks, q8InputMajorBytes, q8MatrixBytes, quantizeQ8InputMajorInto, quantizeQ8Into } from "./quant.js";
 import { AdapterError, checkAdapters, LORA_TARGET_ID, LORA_TARGETS, loraLinearShape, type LoraAdapters, type LoraTarget } from "./lora.js";

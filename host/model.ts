@@ -1,5 +1,4 @@
 // The one in-memory description every model format is turned into.
-import type { RopeScaling } from "./rope.js";
 
 // Formats (gguf, llama2.c .bin, safetensors + config.json) produce a LoadedModel; the Engine lays it out in
 // wasm memory. Matrices are given in PyTorch's nn.Linear orientation: [out x in], row-major, f32.
@@ -10,6 +9,11 @@ export type RopeLayout =
   | "interleaved"
   /** i rotates with i + headDim/2: Hugging Face checkpoints */
   | "half";
+
+/** Rope scaling variants found in configs (host/rope.ts applies them). "llama3" as in Llama 3.1's config.json. */
+export type RopeScaling =
+  | { type: "linear"; factor: number }
+  | { type: "llama3"; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
 
 export interface ModelConfig {
   /** architecture family, e.g. "llama" */

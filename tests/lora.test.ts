@@ -14,7 +14,7 @@ import { LORA_TARGET_ID, LORA_TARGETS, makeAdapters, type LoraAdapters, type Lor
 import { decodeAdapters, encodeAdapters, peftTensorName } from "../host/formats/lora.js";
 import { encodeSafetensors } from "../host/formats/safetensors-writer.js";
 import { readAdaptersFile, writeAdaptersFile } from "../host/node/adapters-file.js";
-import type { Calibration } from "../host/calibration.js";
+import type { Calibration } from "../host/thresholds.js";
 import { storiesModel } from "./helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "dip-lora-"));

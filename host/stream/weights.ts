@@ -20,23 +20,10 @@ import { crc32 } from "../crc32.js";
 import type { StreamHeader } from "./format.js";
 import { ModelFormatError } from "../model.js";
 import type { EngineHostHooks } from "../wasm.js";
-import { StreamIOClient, streamIOBlock, type StreamIOSpawner } from "./io.js";
+import { StreamIOClient, streamIOBlock, type StreamCounters, type StreamIOSpawner } from "./io.js";
 
 /** Reads `into.length` bytes at `position` of the file; returns the bytes read. */
 export type ReadAt = (position: number, into: Uint8Array) => number;
-
-export interface StreamCounters {
-  /** positioned reads issued */
-  reads: number;
-  /** columns read */
-  columns: number;
-  /** bytes read from storage */
-  bytes: number;
-  /** seconds the engine thread spent issuing and awaiting reads (reading, checking and copying too when inline) */
-  seconds: number;
-  /** seconds the reader waited for the emulated Flash device */
-  pacingSeconds: number;
-}
 
 export class WeightStream {
   readonly counters: StreamCounters = { reads: 0, columns: 0, bytes: 0, seconds: 0, pacingSeconds: 0 };
