@@ -1,4 +1,4 @@
-// Options shared by `dip simulate` (host/cli/simulate.ts): device, precision, cache policy, report.
+// Options shared by `dip simulate` (host/node/cli/simulate.ts): device, precision, cache policy, report.
 import type { Argv, ArgumentsCamelCase } from "yargs";
 import { writeFile } from "node:fs/promises";
 import { DEVICES, DEFAULT_DEVICE, parseBits, parseSize, resolveDevice, SimSettingsError } from "../../sim/devices.js";
