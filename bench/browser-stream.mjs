@@ -1,6 +1,6 @@
 // Browser streaming benchmark: the same .dipstream streamed by Node (fs.readSync) and by headless
 // Chromium's engine worker through OPFS (sync access handle) and through Blob slices, in one run,
-// with the same DRAM budget; greedy steps from BOS, dense and DIP keep 0.5 (web/probe.ts
+// with the same DRAM budget; greedy steps from BOS, dense and DIP keep 0.5 (tests/browser/probe.ts
 // greedyLogitsHashes: the logits' SHA-256 must agree everywhere, and it reports time and reads).
 // Numbers and the exact command go in bench/README.md.
 //
@@ -16,9 +16,9 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { greedyLogitsHashes } from "../build/web/probe.js";
+import { greedyLogitsHashes } from "../build/browser-tests/probe.js";
 import { openStreamFile, parseSize, startDemoServer } from "../build/host/index.js";
-import { CHROMIUM_ARGS } from "../scripts/browser-e2e.mjs";
+import { CHROMIUM_ARGS, PROBE_FILES } from "../scripts/browser-e2e.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const argv = process.argv.slice(2);
@@ -74,7 +74,7 @@ const readProbe = {};
   closeSync(fd);
 }
 
-const server = await startDemoServer({ port: 0, modelPath: file, extra: { "/bench.dipstream": file } });
+const server = await startDemoServer({ port: 0, modelPath: file, extra: { ...PROBE_FILES, "/bench.dipstream": file } });
 const profile = mkdtempSync(join(tmpdir(), "dip-chromium-"));
 const browser = isPrivate ? await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS }) : undefined;
 const context = browser ? await browser.newContext() : await chromium.launchPersistentContext(profile, { executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS, headless: true });

@@ -21,7 +21,7 @@ import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
 import { Engine, type WeightDtype } from "../host/engine.js";
 import { fillUniform, isSyntheticShape, syntheticModel, type SyntheticShape } from "../host/synthetic.js";
-import { decodeRun } from "../host/cli/bench.js";
+import { decodeRun } from "../host/node/cli/bench.js";
 import type { SparsitySpec } from "../host/sparsity.js";
 
 const argv = process.argv.slice(2);

@@ -5,25 +5,7 @@
 import type { Engine } from "./engine.js";
 import { Sha256 } from "./sha256.js";
 import { maskKeeps, normalizeSpec, SparsityError, type SparsitySpec } from "./sparsity.js";
-
-export interface LayerThresholds {
-  /** dip-threshold: |x| threshold of the MLP input (0 for cats) */
-  input: number;
-  /** dip-threshold: |h| threshold; cats: |silu(gate)| threshold */
-  hidden: number;
-}
-
-export interface Calibration {
-  version: 1;
-  /** identifies the model: name and a hash of its config and first weights */
-  modelKey: string;
-  method: "cats" | "dip-threshold";
-  keep: number;
-  /** hash of the calibration token ids */
-  dataKey: string;
-  tokens: number;
-  thresholds: LayerThresholds[];
-}
+import type { Calibration } from "./thresholds.js";
 
 /** A short hash identifying a model's weights (config plus a sample of every layer's MLP). */
 export function modelKey(engine: Engine): string {

@@ -1,5 +1,7 @@
 // The runtime-neutral host: everything here runs unchanged in Node, Deno, browsers and workers
-// (no node:* imports; checked by tests/runtimes.test.ts, which bundles it for the browser).
+// (no node:* imports, no browser-only API; checked by tests/portable.test.ts, which bundles it for
+// the browser, and tests/imports.test.ts). Runtime adapters build on it: host/index.ts (Node),
+// host/web/index.ts (browsers).
 // Give the engine its wasm bytes: `Engine.create(model, { wasmBytes })`.
 export { Engine } from "./engine.js";
 export type { EngineOptions, TokenMasks, WeightBytes, WeightDtype } from "./engine.js";
@@ -12,11 +14,11 @@ export { generate } from "./generate.js";
 export type { GenerateOptions, GenerateResult } from "./generate.js";
 export { perplexity, splitStories, tokenStream } from "./eval.js";
 export { calibrate, checkCalibration } from "./calibration.js";
-export type { Calibration } from "./calibration.js";
+export type { Calibration, LayerThresholds } from "./thresholds.js";
 export { parseGguf } from "./formats/gguf.js";
 export { parseLlama2cCheckpoint, parseLlama2cTokenizer } from "./formats/llama2c.js";
 export { parseHfConfig, buildHfModel } from "./formats/hf.js";
-export { loadModelFromBytes, loadModel, fetchModel, fetchBytes, readBlob, isGguf } from "./formats/bytes.js";
+export { loadModelFromBytes, loadModel, fetchModel, fetchBytes, readBlob, isGguf, nameOf } from "./formats/bytes.js";
 export type { ProgressCallback, BytesLoadOptions } from "./formats/bytes.js";
 export { encodeGguf } from "./formats/gguf-writer.js";
 export { SentencePieceTokenizer } from "./tokenizer/sentencepiece.js";
@@ -29,6 +31,7 @@ export type { LoadedModel, ModelConfig } from "./model.js";
 export { MaskRecorder, modelDims } from "./sim/run.js";
 export * from "./sim/index.js";
 export { Sha256, sha256Hex } from "./sha256.js";
+export { crc32 } from "./crc32.js";
 export { AdapterError, LORA_TARGETS, checkAdapters, makeAdapters, adaptersByteSize, parseLoraTargets } from "./lora.js";
 export type { LoraAdapters, LoraLinear, LoraTarget } from "./lora.js";
 export { encodeAdapters, decodeAdapters, adapterConfig, peftTensorName } from "./formats/lora.js";
@@ -37,14 +40,12 @@ export { LoraTrainer } from "./lora-train.js";
 export type { LossKind, AdamWOptions } from "./lora-train.js";
 export { finetune } from "./finetune.js";
 export type { FinetuneOptions, FinetuneResult, StepReport, EvalReport } from "./finetune.js";
-export { WeightStream, StreamBudgetError, STREAM_POLICIES, streamCacheEntries } from "./stream.js";
-export type { StreamOptions, StreamSetup, StreamPolicy, StreamCounters, ReadAt } from "./stream.js";
-export { planStream, parseStreamHeader, isStreamFile, STREAM_MAGIC, STREAM_VERSION } from "./formats/stream.js";
-export type { StreamHeader } from "./formats/stream.js";
-export { openStream } from "./stream-open.js";
-export type { OpenStream, OpenStreamOptions } from "./stream-open.js";
-export { streamReport, formatStreamSummary, resetStreamCounters, streamHitRates } from "./stream-report.js";
-export type { StreamReport } from "./stream-report.js";
-// browsers only (a dedicated Web Worker): a .dipstream read from OPFS or from Blob slices
-export { openStreamOpfs, openStreamBlob, openStreamHandle, copyToOpfs, listOpfsStreams, opfsSyncAvailable, BLOB_READ_AHEAD_BYTES } from "./web/stream-opfs.js";
-export type { SyncAccessHandle } from "./web/stream-opfs.js";
+export { WeightStream, StreamBudgetError, STREAM_POLICIES, streamCacheEntries } from "./stream/weights.js";
+export type { StreamOptions, StreamSetup, StreamPolicy, ReadAt } from "./stream/weights.js";
+export type { StreamCounters } from "./stream/io.js";
+export { planStream, parseStreamHeader, isStreamFile, streamStaticBytes, STREAM_MAGIC, STREAM_VERSION } from "./stream/format.js";
+export type { StreamHeader } from "./stream/format.js";
+export { openStream } from "./stream/open.js";
+export type { OpenStream, OpenStreamOptions } from "./stream/open.js";
+export { streamReport, formatStreamSummary, resetStreamCounters, streamHitRates } from "./stream/report.js";
+export type { StreamReport } from "./stream/report.js";

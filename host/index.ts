@@ -1,5 +1,5 @@
 // Library entry for Node (and Deno): the runtime-neutral host plus the Node adapters (files,
-// build/engine.wasm as the default engine). Browsers import host/core.ts (build/web/dip.js).
+// build/engine.wasm as the default engine). Browsers import host/web/index.ts (build/web/dip.js).
 import "./node/wasm.js";
 export * from "./core.js";
 export { loadModelFile, sha256File } from "./node/load.js";

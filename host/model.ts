@@ -1,5 +1,4 @@
 // The one in-memory description every model format is turned into.
-import type { RopeScaling } from "./rope.js";
 
 // Formats (gguf, llama2.c .bin, safetensors + config.json) produce a LoadedModel; the Engine lays it out in
 // wasm memory. Matrices are given in PyTorch's nn.Linear orientation: [out x in], row-major, f32.
@@ -10,6 +9,11 @@ export type RopeLayout =
   | "interleaved"
   /** i rotates with i + headDim/2: Hugging Face checkpoints */
   | "half";
+
+/** Rope scaling variants found in configs (host/rope.ts applies them). "llama3" as in Llama 3.1's config.json. */
+export type RopeScaling =
+  | { type: "linear"; factor: number }
+  | { type: "llama3"; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
 
 export interface ModelConfig {
   /** architecture family, e.g. "llama" */
@@ -142,7 +146,7 @@ export function validateWeights(m: LoadedModel, opts: { mlpStreamed?: boolean } 
     if (l.bk) expect(`layer ${i} bk`, l.bk, c.nKvHeads * hd);
     if (l.bv) expect(`layer ${i} bv`, l.bv, c.nKvHeads * hd);
     expect(`layer ${i} ffn_norm`, l.ffnNorm, c.dim);
-    if (opts.mlpStreamed) return; // MLP columns come from the weight stream (host/stream.ts)
+    if (opts.mlpStreamed) return; // MLP columns come from the weight stream (host/stream/weights.ts)
     expect(`layer ${i} w_gate`, l.wGate, c.hiddenDim * c.dim);
     expect(`layer ${i} w_up`, l.wUp, c.hiddenDim * c.dim);
     expect(`layer ${i} w_down`, l.wDown, c.dim * c.hiddenDim);

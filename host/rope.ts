@@ -5,11 +5,6 @@ import type { ModelConfig } from "./model.js";
 import { headDim } from "./model.js";
 import { roundToBf16, roundToHalf } from "./float16.js";
 
-/** Rope scaling variants found in configs. "llama3" as in Llama 3.1's config.json. */
-export type RopeScaling =
-  | { type: "linear"; factor: number }
-  | { type: "llama3"; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
-
 /** inv_freq[i] = theta^(-2i/d), then scaled, then rounded when c.ropeFreqDtype asks for it. */
 export function ropeInverseFrequencies(c: ModelConfig): Float64Array {
   const inv = exactInverseFrequencies(c);

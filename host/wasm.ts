@@ -20,7 +20,7 @@ function readAsString(memory: WebAssembly.Memory, ptr: number): string {
 
 /** Host functions the engine calls back (set per instance; see hostHooks). */
 export interface EngineHostHooks {
-  /** starts filling the listed (column, destination) pairs of a streamed layer group; returns a ticket (host/stream.ts) */
+  /** starts filling the listed (column, destination) pairs of a streamed layer group; returns a ticket (host/stream/weights.ts) */
   streamIssue(layer: number, group: number, listPtr: number, count: number): number;
   /** returns once the read with this ticket, and every earlier one, has landed */
   streamAwait(ticket: number): void;

@@ -12,6 +12,14 @@ import { runSession } from "../build/web/session.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
+/** The browser test harnesses (tests/browser/, bundled into build/browser-tests/), which the runners
+ *  serve beside the demo: startDemoServer({ extra: PROBE_FILES }). */
+export const PROBE_FILES = {
+  "/probe.html": resolve(root, "tests", "browser", "probe.html"),
+  "/probe.js": resolve(root, "build", "browser-tests", "probe.js"),
+  "/stream-probe.js": resolve(root, "build", "browser-tests", "stream-probe.js"),
+};
+
 export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 const RUNS = [

@@ -16,10 +16,10 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { loadModelFromBytes, SentencePieceTokenizer } from "../build/web/dip.js";
-import { greedyLogitsHashes } from "../build/web/probe.js";
+import { greedyLogitsHashes } from "../build/browser-tests/probe.js";
 import { runStreamSession, setDefaultEngineWasm, streamEngine, streamMinimumBytes, streamTableBytes } from "../build/web/session.js";
 import { openStreamFile, startDemoServer, writeStreamFile } from "../build/host/index.js";
-import { screenshotDir } from "./browser-e2e.mjs";
+import { PROBE_FILES, screenshotDir } from "./browser-e2e.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const STEPS = 48;
@@ -65,7 +65,7 @@ export async function runBrowserStreamE2E(browser, { modelPath }) {
     assert.ok(nodeStreamed.bytesRead > 0);
     log(`node: resident = streamed (${(dramBytes / 1e6).toFixed(3)} MB budget, caches ${nodeStreamed.cacheEntries.join("+")} columns/layer, ${(nodeStreamed.bytesRead / 1e6).toFixed(2)} MB read): ${JSON.stringify(resident.hashes)}`);
 
-    server = await startDemoServer({ port: 0, modelPath, streamPath, extra: { "/models/corrupt.dipstream": corruptPath } });
+    server = await startDemoServer({ port: 0, modelPath, streamPath, extra: { ...PROBE_FILES, "/models/corrupt.dipstream": corruptPath } });
     const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
     const errors = [];
     page.on("pageerror", (e) => errors.push(e.message));

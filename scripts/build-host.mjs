@@ -1,10 +1,11 @@
-// Bundles the TypeScript host: the Node CLI and library entry into build/host/, and the browser
-// side (runtime-neutral core, web demo page and its engine worker) into build/web/.
+// Bundles the TypeScript host: the Node CLI and library entry into build/host/, the browser side
+// (the browser entry, the web demo page and its engine worker) into build/web/, and the browser
+// test harnesses (tests/browser/) into build/browser-tests/.
 import { build } from "esbuild";
 
 // Node bundles: the Node adapter registers build/engine.wasm as the default engine.
 await build({
-  entryPoints: { cli: "host/cli/main.ts", index: "host/index.ts", "stream-worker": "host/node/stream-worker.ts" },
+  entryPoints: { cli: "host/node/cli/main.ts", index: "host/index.ts", "stream-worker": "host/node/stream-worker.ts" },
   outdir: "build/host",
   bundle: true,
   platform: "node",
@@ -17,17 +18,21 @@ await build({
 });
 
 // Browser bundles: platform "browser" fails the build if anything reaches a node:* module, which
-// keeps the core runtime-neutral. dip.js is the library for pages; app.js and worker.js the demo;
-// session.js the demo's run (the end-to-end test runs it in Node too); probe.js the cross-runtime
-// determinism probe (scripts/test-runtimes.mjs); stream-probe.js its streamed counterpart, a worker
-// reading a .dipstream through OPFS or Blob slices (scripts/browser-stream-e2e.mjs).
+// keeps the core runtime-neutral. dip.js is the library for pages (host/web/index.ts: the core plus
+// the browser adapters); app.js and worker.js the demo; session.js the demo's run (the end-to-end
+// test runs it in Node too).
+const browser = { bundle: true, platform: "browser", format: "esm", target: "es2022", sourcemap: "linked", logLevel: "warning" };
 await build({
-  entryPoints: { dip: "host/core.ts", app: "web/app.ts", worker: "web/worker.ts", session: "web/session.ts", probe: "web/probe.ts", "stream-probe": "web/stream-probe.ts" },
+  ...browser,
+  entryPoints: { dip: "host/web/index.ts", app: "web/app.ts", worker: "web/worker.ts", session: "web/session.ts" },
   outdir: "build/web",
-  bundle: true,
-  platform: "browser",
-  format: "esm",
-  target: "es2022",
-  sourcemap: "linked",
-  logLevel: "warning",
+});
+// Test harnesses, not part of the demo: probe.js the cross-runtime determinism probe
+// (scripts/test-runtimes.mjs, test-builds.mjs); stream-probe.js its streamed counterpart, a worker
+// reading a .dipstream through OPFS or Blob slices (scripts/browser-stream-e2e.mjs). The runners
+// serve them beside the demo (scripts/browser-e2e.mjs PROBE_FILES).
+await build({
+  ...browser,
+  entryPoints: { probe: "tests/browser/probe.ts", "stream-probe": "tests/browser/stream-probe.ts" },
+  outdir: "build/browser-tests",
 });

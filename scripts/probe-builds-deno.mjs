@@ -1,5 +1,5 @@
 // Deno side of `npm run test:builds`. Usage: deno run --allow-read scripts/probe-builds-deno.mjs MODEL.gguf BUILD_DIR MANIFEST.json
-import { buildChecks } from "../build/web/probe.js";
+import { buildChecks } from "../build/browser-tests/probe.js";
 
 const [modelPath, buildDir, manifestPath] = Deno.args;
 const manifest = JSON.parse(await Deno.readTextFile(manifestPath));

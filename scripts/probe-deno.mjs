@@ -1,6 +1,6 @@
-// Deno side of `npm run test:runtimes`: the same probe bundle (build/web/probe.js) on Deno's own
+// Deno side of `npm run test:runtimes`: the same probe bundle (build/browser-tests/probe.js) on Deno's own
 // file API. Usage: deno run --allow-read scripts/probe-deno.mjs MODEL.gguf build/engine.wasm TOKENS.json
-import { logitsHashes } from "../build/web/probe.js";
+import { logitsHashes } from "../build/browser-tests/probe.js";
 
 const [modelPath, wasmPath, tokensPath] = Deno.args;
 const manifest = JSON.parse(await Deno.readTextFile(tokensPath));

@@ -1,6 +1,6 @@
 // npm run test:builds: the optional engine builds in Node, Deno and headless Chromium (a page with
 // COOP/COEP from `dip serve`'s server): threads at 2 give logits bit-identical to 1 thread, and the
-// relaxed-SIMD build runs and stays close to the default (web/probe.ts buildChecks). Prints one
+// relaxed-SIMD build runs and stays close to the default (tests/browser/probe.ts buildChecks). Prints one
 // JSON line {node, deno, chromium}; exits non-zero if a runtime fails a check.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -8,9 +8,9 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { chromium } from "playwright-core";
-import { buildChecks, setThreadSpawner } from "../build/web/probe.js";
+import { buildChecks, setThreadSpawner } from "../build/browser-tests/probe.js";
 import { nodeThreadSpawner, startDemoServer } from "../build/host/index.js";
-import { CHROMIUM_ARGS } from "./browser-e2e.mjs";
+import { CHROMIUM_ARGS, PROBE_FILES } from "./browser-e2e.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const shared = process.env.DIP_SHARED_DIR ? resolve(process.env.DIP_SHARED_DIR) : resolve(root, "..", "shared");
@@ -31,7 +31,7 @@ const deno = spawnSync(resolve(root, "node_modules", ".bin", "deno"), ["run", "-
 });
 out.deno = deno.status === 0 ? JSON.parse(deno.stdout.trim().split("\n").pop()) : { error: `status ${deno.status}: ${deno.stderr}` };
 
-const server = await startDemoServer({ port: 0, modelPath });
+const server = await startDemoServer({ port: 0, modelPath, extra: PROBE_FILES });
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
 try {
   const page = await browser.newPage();

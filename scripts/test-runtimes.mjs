@@ -2,15 +2,15 @@
 // demo end to end (scripts/browser-e2e.mjs), then streaming a .dipstream in the browser through
 // OPFS and Blob slices (scripts/browser-stream-e2e.mjs). Prints one JSON line {node, deno, chromium} with the
 // SHA-256 of the float32 logits of the fixture sequence, dense and DIP keep 0.5, from the same probe
-// bundle (build/web/probe.js); exits non-zero if any hash differs or a check fails.
+// bundle (build/browser-tests/probe.js); exits non-zero if any hash differs or a check fails.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { logitsHashes } from "../build/web/probe.js";
+import { logitsHashes } from "../build/browser-tests/probe.js";
 import { startDemoServer } from "../build/host/index.js";
-import { CHROMIUM_ARGS, runBrowserE2E } from "./browser-e2e.mjs";
+import { CHROMIUM_ARGS, PROBE_FILES, runBrowserE2E } from "./browser-e2e.mjs";
 import { runBrowserStreamE2EInFreshProfile } from "./browser-stream-e2e.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -43,7 +43,7 @@ if (deno.status !== 0) {
 }
 out.deno = JSON.parse(deno.stdout.trim().split("\n").pop());
 
-const server = await startDemoServer({ port: 0, modelPath });
+const server = await startDemoServer({ port: 0, modelPath, extra: PROBE_FILES });
 const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
 let failed = false;
 try {

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { projectRoot } from "../host/paths.js";
+import { projectRoot } from "../host/node/paths.js";
 import { maxAbsDiff, readF32, readJson, storiesFixture, STORIES_BIN, STORIES_GGUF } from "./helpers.js";
 
 const manifest = readJson(storiesFixture("manifest.json"));

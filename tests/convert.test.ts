@@ -11,11 +11,11 @@ import { Engine } from "../host/engine.js";
 import { loadModelFile } from "../host/node/load.js";
 import { GGML_TYPE_F32, GGML_TYPE_Q8_0, halfToFloat, parseGguf, readGgufHeader } from "../host/formats/gguf.js";
 import { encodeGguf, permuteHalfToInterleaved, quantizeQ8_0 } from "../host/formats/gguf-writer.js";
-import { convertModel } from "../host/cli/convert.js";
+import { convertModel } from "../host/node/cli/convert.js";
 import { syntheticVocab } from "../host/synthetic.js";
 import { perplexity, splitStories, tokenStream } from "../host/eval.js";
 import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
-import { dataDir, fixturesDir, projectRoot } from "../host/paths.js";
+import { dataDir, fixturesDir, projectRoot } from "../host/node/paths.js";
 import type { LoadedModel } from "../host/model.js";
 import { maxAbsDiff, readJson, storiesFixture, storiesModel, STORIES_BIN, STORIES_GGUF } from "./helpers.js";
 

@@ -7,7 +7,7 @@ import { Engine } from "../host/engine.js";
 import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
 import { generate } from "../host/generate.js";
 import { perplexity, splitStories, tokenStream } from "../host/eval.js";
-import { dataDir } from "../host/paths.js";
+import { dataDir } from "../host/node/paths.js";
 import { loadModelFile } from "../host/node/load.js";
 import { splitKeep, type SparsitySpec } from "../host/sparsity.js";
 import { calibrate } from "../host/calibration.js";

@@ -7,7 +7,7 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LoadedModel, ModelFormatError } from "../host/model.js";
-import { modelsDir } from "../host/paths.js";
+import { modelsDir } from "../host/node/paths.js";
 import { GGML_TYPE_F16, GGML_TYPE_F32, GGML_TYPE_Q8_0, halfToFloat, parseGguf, readGgufHeader } from "../host/formats/gguf.js";
 import { parseLlama2cCheckpoint, parseLlama2cTokenizer } from "../host/formats/llama2c.js";
 import { loadModelFile, sha256File } from "../host/node/load.js";

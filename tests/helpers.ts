@@ -1,7 +1,7 @@
 // Shared test helpers: fixture paths and loading the default model once per test file.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { fixturesDir, modelsDir } from "../host/paths.js";
+import { fixturesDir, modelsDir } from "../host/node/paths.js";
 import { loadModelFile } from "../host/node/load.js";
 import type { LoadedModel } from "../host/model.js";
 

@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { Engine } from "../host/engine.js";
 import { loadModelFile } from "../host/node/load.js";
 import { loadHfTokenizerFile } from "../host/node/hf-tokenizer.js";
-import { fixturesDir, projectRoot } from "../host/paths.js";
+import { fixturesDir, projectRoot } from "../host/node/paths.js";
 import { ModelFormatError } from "../host/model.js";
 import { maxAbsDiff, readF32, readJson } from "./helpers.js";
 

@@ -14,7 +14,7 @@ import { LORA_TARGET_ID, LORA_TARGETS, makeAdapters, type LoraAdapters, type Lor
 import { decodeAdapters, encodeAdapters, peftTensorName } from "../host/formats/lora.js";
 import { encodeSafetensors } from "../host/formats/safetensors-writer.js";
 import { readAdaptersFile, writeAdaptersFile } from "../host/node/adapters-file.js";
-import type { Calibration } from "../host/calibration.js";
+import type { Calibration } from "../host/thresholds.js";
 import { storiesModel } from "./helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "dip-lora-"));
@@ -315,7 +315,7 @@ test("bad adapter files give clear errors", async () => {
 
 test("CLI: finetune writes adapters that eval/logits load with --adapters; bad input is one clear line", async () => {
   const { spawnSync } = await import("node:child_process");
-  const { projectRoot } = await import("../host/paths.js");
+  const { projectRoot } = await import("../host/node/paths.js");
   const dip = (...args: string[]) => spawnSync(process.execPath, [join(projectRoot(), "bin", "dip.js"), ...args], { encoding: "utf8" });
   const out = join(tmp, "cli.safetensors");
   const r = dip("finetune", "--method", "dip", "--keep", "0.5", "--rank", "4", "--steps", "3", "--window", "32", "--accum", "1", "--eval-every", "1",

@@ -8,7 +8,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { build } from "esbuild";
 import { resolve } from "node:path";
-import { projectRoot } from "../host/paths.js";
+import { projectRoot } from "../host/node/paths.js";
 import { fetchModel, loadModel, loadModelFromBytes, nameOf } from "../host/formats/bytes.js";
 import { ModelFormatError } from "../host/model.js";
 import { Sha256, sha256Hex } from "../host/sha256.js";
@@ -21,7 +21,7 @@ import { STORIES_GGUF } from "./helpers.js";
 test("the core and the web demo bundle for browsers without node:* modules", async () => {
   const root = projectRoot();
   const r = await build({
-    entryPoints: ["host/core.ts", "web/worker.ts", "web/app.ts", "web/session.ts", "web/probe.ts", "web/stream-probe.ts"].map((f) => resolve(root, f)),
+    entryPoints: ["host/core.ts", "host/web/index.ts", "web/worker.ts", "web/app.ts", "web/session.ts", "tests/browser/probe.ts", "tests/browser/stream-probe.ts"].map((f) => resolve(root, f)),
     bundle: true,
     platform: "browser",
     format: "esm",

@@ -8,7 +8,7 @@ import { dequantizeQ8InputMajor, dequantizeQ8Matrix, q8InputMajorBytes, q8Matrix
 import { halfToFloat } from "../host/float16.js";
 import { perplexity, splitStories, tokenStream } from "../host/eval.js";
 import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
-import { dataDir } from "../host/paths.js";
+import { dataDir } from "../host/node/paths.js";
 import type { LoadedModel } from "../host/model.js";
 import { maxAbsDiff, readF32, readJson, storiesFixture, storiesModel } from "./helpers.js";
 
@@ -142,7 +142,7 @@ test("a Q8_0 GGUF runs in q8 by default; --dtype f32 overrides", async () => {
   const { mkdtempSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
-  const { projectRoot } = await import("../host/paths.js");
+  const { projectRoot } = await import("../host/node/paths.js");
   const { STORIES_GGUF } = await import("./helpers.js");
   const dir = mkdtempSync(join(tmpdir(), "dip-q8-"));
   const dip = (...args: string[]) => spawnSync(process.execPath, [join(projectRoot(), "bin", "dip.js"), ...args], { encoding: "utf8" });

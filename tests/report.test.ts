@@ -7,10 +7,14 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CsvError, formatCsv, mergeCsv, parseCsv, writeCsvFile, type CsvTable } from "../host/report/csv.js";
+import { CsvError, formatCsv, parseCsv, type CsvTable } from "../host/report/csv.js";
+import { mergeCsv, writeCsvFile } from "../host/node/csv-file.js";
+import { plotTable } from "../host/report/plot-table.js";
 import { formatTick, linePlot, logTicks, niceTicks } from "../host/report/svg.js";
-import { checkOverwrite, parseKeeps, parseMethods, parseRange, parseShard, plotTable, runSweep, sweepGrid, SWEEP_HEADER } from "../host/cli/sweep.js";
-import { UsageError } from "../host/cli/common.js";
+import { parseKeeps, parseMethods, parseShard, runSweep, sweepGrid, SWEEP_HEADER } from "../host/node/cli/sweep.js";
+import { parseRange } from "../host/node/cli/plot.js";
+import { checkOverwrite } from "../host/node/cli/table-files.js";
+import { UsageError } from "../host/node/cli/common.js";
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "dip-report-"));

@@ -8,8 +8,9 @@ import { DEFAULT_BITS, footprint, footprintFromConfig, presetByName, PRESETS, ty
 import { maskGroupsFor } from "../host/sim/groups.js";
 import { hostDevice, parseBits, parseSize, resolveDevice, DEVICES, type DeviceProfile } from "../host/sim/devices.js";
 import { partitionDram } from "../host/sim/partition.js";
+import { crc32 } from "../host/crc32.js";
 import {
-  TraceBuilder, TraceFormatError, checkTraceMatchesModel, crc32, decodeTrace, encodeTrace, forEachMask,
+  TraceBuilder, TraceFormatError, checkTraceMatchesModel, decodeTrace, encodeTrace, forEachMask,
   type MaskTrace, type TraceHeader,
 } from "../host/sim/trace.js";
 import { LiveSimulator, simulateTraceWith, type SimResult, type SimSettings } from "../host/sim/simulate.js";

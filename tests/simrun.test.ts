@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { Engine } from "../host/engine.js";
 import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
 import { perplexity, splitStories, tokenStream } from "../host/eval.js";
-import { dataDir, projectRoot } from "../host/paths.js";
+import { dataDir, projectRoot } from "../host/node/paths.js";
 import { MaskRecorder } from "../host/sim/run.js";
 import { simulateTraceWith, type SimSettings } from "../host/sim/simulate.js";
 import { resolveDevice } from "../host/sim/devices.js";
@@ -77,8 +77,8 @@ test("simulate --model with --trace-out, and the replay of that trace, print ide
 });
 
 test("sweep with simulator axes: one row per (point, policy, dram), belady >= lru, hit rate grows with DRAM", async () => {
-  const { runSweep } = await import("../host/cli/sweep.js");
-  const { parseSimAxes } = await import("../host/cli/sim-sweep.js");
+  const { runSweep } = await import("../host/node/cli/sweep.js");
+  const { parseSimAxes } = await import("../host/node/cli/sim-sweep.js");
   const sim = parseSimAxes({ policies: "lru,belady", drams: "300KB,340KB", gammas: "0.5" })!;
   const t = await runSweep({ stories: 1, methods: ["dip", "dip-ca"], keeps: [0.5], sim });
   const col = (name: string) => t.header.indexOf(name);
@@ -98,8 +98,8 @@ test("sweep with simulator axes: one row per (point, policy, dram), belady >= lr
 });
 
 test("sweep --report writes a Markdown report with the table and links to plots written beside it", async () => {
-  const { writeSweepReport, runSweep } = await import("../host/cli/sweep.js");
-  const { parseSimAxes } = await import("../host/cli/sim-sweep.js");
+  const { writeSweepReport, runSweep } = await import("../host/node/cli/sweep.js");
+  const { parseSimAxes } = await import("../host/node/cli/sim-sweep.js");
   const { existsSync, readFileSync: read } = await import("node:fs");
   const t = await runSweep({ stories: 1, methods: ["dip"], keeps: [0.5], sim: parseSimAxes({ policies: "lru", drams: "300KB,320KB" }) });
   const md = join(tmp, "report.md");

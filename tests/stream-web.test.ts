@@ -10,7 +10,7 @@ import { join } from "node:path";
 import "../host/node/wasm.js";
 import { Engine } from "../host/engine.js";
 import { openStreamFile, writeStreamFile } from "../host/node/stream-file.js";
-import { openStream } from "../host/stream-open.js";
+import { openStream } from "../host/stream/open.js";
 import { generate } from "../host/generate.js";
 import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
 import { startDemoServer } from "../host/node/serve.js";

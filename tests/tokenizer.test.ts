@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Vocabulary } from "../host/model.js";
-import { dataDir, fixturesDir, modelsDir } from "../host/paths.js";
+import { dataDir, fixturesDir, modelsDir } from "../host/node/paths.js";
 import { parseGguf } from "../host/formats/gguf.js";
 import { parseLlama2cTokenizer } from "../host/formats/llama2c.js";
 import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";

@@ -9,10 +9,10 @@ import { WASI } from "node:wasi";
 import { Engine } from "../host/engine.js";
 import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
 import { perplexity, splitStories, tokenStream } from "../host/eval.js";
-import { dataDir, projectRoot } from "../host/paths.js";
+import { dataDir, projectRoot } from "../host/node/paths.js";
 import { MaskRecorder } from "../host/sim/run.js";
 import { simulateTrace, type SimSettings } from "../host/sim/simulate.js";
-import { settingsFromArgs, type SimulateArgs } from "../host/cli/sim-options.js";
+import { settingsFromArgs, type SimulateArgs } from "../host/node/cli/sim-options.js";
 import { encodeTrace, type MaskTrace } from "../host/sim/trace.js";
 import { storiesModel } from "./helpers.js";
 

@@ -3,10 +3,8 @@
 // page runs in stream mode: the worker reads MLP columns from the file on demand and the panel
 // shows measured numbers beside the simulator's.
 import type { FromWorker, RunSettings, SimSnapshot, StreamSettings, StreamSnapshot, ToWorker } from "./protocol.js";
-import type { StreamReport } from "../host/stream-report.js";
-import { parseSize } from "../host/sim/devices.js";
-import type { Method } from "../host/sparsity.js";
-import type { CachePolicy } from "../host/sim/wasm-sim.js";
+import { parseSize } from "../host/web/index.js";
+import type { StreamReport, Method, CachePolicy } from "../host/web/index.js";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const SVG = "http://www.w3.org/2000/svg";

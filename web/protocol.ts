@@ -1,9 +1,5 @@
 // Messages between the demo page (app.ts) and its engine worker (worker.ts).
-import type { ModelConfig } from "../host/model.js";
-import type { Method } from "../host/sparsity.js";
-import type { CachePolicy } from "../host/sim/wasm-sim.js";
-import type { StreamPolicy } from "../host/stream.js";
-import type { StreamReport } from "../host/stream-report.js";
+import type { ModelConfig, Method, CachePolicy, StreamPolicy, StreamReport } from "../host/web/index.js";
 
 export interface RunSettings {
   prompt: string;

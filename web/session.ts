@@ -2,19 +2,9 @@
 // same code in Node to check the page's text and numbers. Generation feeds each step's masks to a
 // live Flash -> DRAM simulator on the engine's wasm instance (DIP-CA reads its cache state); a
 // streamed run (a .dipstream) uses the engine's real column caches instead and reports measured
-// numbers beside the simulator's (host/stream-report.ts).
-import { generate, type GenerateResult } from "../host/generate.js";
-import type { Tokenizer } from "../host/tokenizer/types.js";
-import type { SparsitySpec } from "../host/sparsity.js";
-import { MaskRecorder, modelDims } from "../host/sim/run.js";
-import { footprintFromConfig } from "../host/sim/presets.js";
-import { resolveDevice } from "../host/sim/devices.js";
-import type { SimResult, SimSettings } from "../host/sim/simulate.js";
-import type { StreamPolicy, WeightStream } from "../host/stream.js";
-import type { OpenStream } from "../host/stream-open.js";
-import { Engine } from "../host/engine.js";
-import type { ModelConfig } from "../host/model.js";
-import { resetStreamCounters, streamHitRates, streamReport, type StreamReport } from "../host/stream-report.js";
+// numbers beside the simulator's (host/stream/report.ts).
+import { generate, MaskRecorder, modelDims, footprintFromConfig, resolveDevice, Engine, resetStreamCounters, streamHitRates, streamReport } from "../host/web/index.js";
+import type { GenerateResult, Tokenizer, SparsitySpec, SimResult, SimSettings, StreamPolicy, WeightStream, OpenStream, ModelConfig, StreamReport } from "../host/web/index.js";
 import type { RunSettings, SimSnapshot, StreamSnapshot } from "./protocol.js";
 
 export function sparsityOf(s: RunSettings): SparsitySpec {
@@ -80,10 +70,10 @@ export function runSession(engine: Engine, tokenizer: Tokenizer, s: RunSettings,
   }
 }
 
-// ---- streamed runs (a .dipstream read on demand: host/stream.ts) ----
+// ---- streamed runs (a .dipstream read on demand: host/stream/weights.ts) ----
 // The engines and the report's simulator instantiate the default engine wasm: register it first
 // (the worker fetches build/engine.wasm; Node reads it).
-export { setDefaultEngineWasm } from "../host/wasm.js";
+export { setDefaultEngineWasm } from "../host/web/index.js";
 
 /** The smallest DRAM budget the stream runs in (attention weights, KV cache, tables, staging), measured on a probe instance. */
 export async function streamMinimumBytes(o: OpenStream): Promise<number> {

@@ -3,16 +3,8 @@
 // A .dipstream is streamed instead: its MLP columns are read on demand from OPFS (sync access
 // handle) or the picked File (Blob slices) into the engine's DRAM-budgeted column cache, and the
 // run reports what `dip generate --stream` reports.
-import { Engine } from "../host/engine.js";
-import { fetchBytes, loadModel, nameOf, type ProgressCallback } from "../host/formats/bytes.js";
-import { streamStaticBytes } from "../host/formats/stream.js";
-import type { LoadedModel } from "../host/model.js";
-import { StreamBudgetError } from "../host/stream.js";
-import type { OpenStream } from "../host/stream-open.js";
-import { formatStreamSummary } from "../host/stream-report.js";
-import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
-import type { Tokenizer } from "../host/tokenizer/types.js";
-import { copyToOpfs, listOpfsStreams, openStreamBlob, openStreamOpfs, opfsSyncAvailable } from "../host/web/stream-opfs.js";
+import { Engine, fetchBytes, loadModel, nameOf, streamStaticBytes, StreamBudgetError, formatStreamSummary, SentencePieceTokenizer, copyToOpfs, listOpfsStreams, openStreamBlob, openStreamOpfs, opfsSyncAvailable } from "../host/web/index.js";
+import type { ProgressCallback, LoadedModel, OpenStream, Tokenizer } from "../host/web/index.js";
 import type { FromWorker, RunSettings, StreamSettings, StreamSource, ToWorker } from "./protocol.js";
 import { runSession, runStreamSession, setDefaultEngineWasm, streamEngine, streamMinimumBytes, streamTableBytes } from "./session.js";
 

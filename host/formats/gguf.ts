@@ -3,9 +3,8 @@
 // is allocated: a corrupt header must fail with a message, never with a 2^40-element allocation.
 // Spec: https://github.com/ggerganov/ggml/blob/master/docs/gguf.md
 import { halfToFloat } from "../float16.js";
-import { type LayerWeights, type LoadedModel, type ModelConfig, type Vocabulary, ModelFormatError, headDim, validateConfig, validateWeights } from "../model.js";
+import { type LayerWeights, type LoadedModel, type ModelConfig, type RopeScaling, type Vocabulary, ModelFormatError, headDim, validateConfig, validateWeights } from "../model.js";
 import { BinaryReader, f32Array } from "./binary.js";
-import type { RopeScaling } from "../rope.js";
 
 export const GGUF_MAGIC = "GGUF";
 const SUPPORTED_VERSIONS = [1, 2, 3];

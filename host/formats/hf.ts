@@ -4,8 +4,7 @@
 // data: Qwen2's q/k/v biases and tied embeddings, Phi-3's fused qkv_proj and gate_up_proj.
 // HF checkpoints keep q/k rows in the rotate-half layout: the engine is told (ropeLayout "half")
 // instead of permuting weights.
-import { type LayerWeights, type LoadedModel, type ModelConfig, ModelFormatError, headDim, validateConfig, validateWeights } from "../model.js";
-import type { RopeScaling } from "../rope.js";
+import { type LayerWeights, type LoadedModel, type ModelConfig, type RopeScaling, ModelFormatError, headDim, validateConfig, validateWeights } from "../model.js";
 import { LOADABLE_DTYPES, parseSafetensorsHeader, type SafetensorsTensor, safetensorsHeaderLength, tensorToF32 } from "./safetensors.js";
 
 /** What an architecture changes in the shared decoder block. */

@@ -1,6 +1,7 @@
 // Writing a file so that a reader never sees half of it and an interrupted run leaves the old
 // file in place: write a temporary file beside it, sync, then rename over the target.
 import { randomBytes } from "node:crypto";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
@@ -17,6 +18,19 @@ export async function writeFileAtomically(out: string, write: (fh: FileHandle) =
   } catch (e) {
     await fh.close().catch(() => undefined);
     await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Writes text to a temporary file beside `file`, then renames it over `file` (readers never see half a file). */
+export function writeTextAtomically(file: string, text: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
     throw e;
   }
 }

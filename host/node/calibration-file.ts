@@ -2,7 +2,8 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Engine } from "../engine.js";
-import { checkCalibration, type Calibration } from "../calibration.js";
+import { checkCalibration } from "../calibration.js";
+import type { Calibration } from "../thresholds.js";
 import { SparsityError, type SparsitySpec } from "../sparsity.js";
 
 /** Reads a calibration file and checks it belongs to this model and method. */

@@ -6,7 +6,7 @@ import { stat } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { basename, extname, resolve, sep } from "node:path";
 import type { AddressInfo } from "node:net";
-import { projectRoot } from "../paths.js";
+import { projectRoot } from "./paths.js";
 import { ENGINE_BUILD_FILES } from "../wasm.js";
 
 const TYPES: Record<string, string> = {

@@ -4,12 +4,12 @@ import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
 import { writeFileAtomically } from "./atomic-file.js";
 import { crc32 as zlibCrc32 } from "node:zlib";
 import { type LoadedModel, ModelFormatError } from "../model.js";
-import { planStream, type StreamHeader } from "../formats/stream.js";
-import { openStream, type OpenStream } from "../stream-open.js";
-import type { StreamIOSpawner } from "../stream-io.js";
+import { planStream, type StreamHeader } from "../stream/format.js";
+import { openStream, type OpenStream } from "../stream/open.js";
+import type { StreamIOSpawner } from "../stream/io.js";
 import { Worker } from "node:worker_threads";
 import { resolve } from "node:path";
-import { projectRoot } from "../paths.js";
+import { projectRoot } from "./paths.js";
 
 export type { OpenStream };
 
@@ -30,7 +30,7 @@ export async function writeStreamFile(model: LoadedModel, out: string): Promise<
 /** zlib's CRC-32 (Node >= 20.15), the same IEEE polynomial as host/sim/trace.ts's. */
 const crc = (bytes: Uint8Array): number => zlibCrc32(bytes) >>> 0;
 
-/** Opens a .dipstream file: checks the header, the file size, the column CRC table and every static tensor (host/stream-open.ts). */
+/** Opens a .dipstream file: checks the header, the file size, the column CRC table and every static tensor (host/stream/open.ts). */
 export function openStreamFile(path: string): OpenStream {
   let fd: number;
   try {

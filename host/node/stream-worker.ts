@@ -1,11 +1,11 @@
-// The I/O thread of a streamed run in Node (host/stream-io.ts): the same WeightStream code as the
+// The I/O thread of a streamed run in Node (host/stream/io.ts): the same WeightStream code as the
 // engine thread's, on its own descriptor of the .dipstream file, reading into the engine's shared
 // memory. Bundled as build/host/stream-worker.js (scripts/build-host.mjs).
 import { openSync, readSync } from "node:fs";
 import { workerData } from "node:worker_threads";
 import { crc32 } from "node:zlib";
-import { WeightStream } from "../stream.js";
-import { failStreamIO, serveStreamIO, type StreamIOInit } from "../stream-io.js";
+import { WeightStream } from "../stream/weights.js";
+import { failStreamIO, serveStreamIO, type StreamIOInit } from "../stream/io.js";
 
 const init = workerData as StreamIOInit & { path: string };
 let stream: WeightStream | undefined;

@@ -5,7 +5,7 @@ import "./threads.js";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { setFlagsFromString } from "node:v8";
-import { projectRoot } from "../paths.js";
+import { projectRoot } from "./paths.js";
 import { ENGINE_BUILD_FILES, instantiateEngine, setDefaultEngineWasm, type EngineBuild, type EngineExports } from "../wasm.js";
 
 const cachedBytes = new Map<EngineBuild, Promise<Uint8Array<ArrayBuffer>>>();

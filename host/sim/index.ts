@@ -8,7 +8,7 @@ export { DEVICES, DEFAULT_DEVICE, hostDevice, resolveDevice, parseSize, parseBit
 export type { DeviceProfile, DeviceOverrides } from "./devices.js";
 export { partitionDram, STATIC_GROUPS } from "./partition.js";
 export type { DramPartition, CachePlan, GroupPlacement, StaticGroup } from "./partition.js";
-export { TraceBuilder, TraceFormatError, encodeTrace, decodeTrace, checkTraceMatchesModel, forEachMask, traceTokens, crc32, FULL_MASK, TRACE_VERSION } from "./trace.js";
+export { TraceBuilder, TraceFormatError, encodeTrace, decodeTrace, checkTraceMatchesModel, forEachMask, traceTokens, FULL_MASK, TRACE_VERSION } from "./trace.js";
 export type { MaskTrace, TraceHeader, TraceSequence, MaskInput } from "./trace.js";
 export { simulateTrace, simulateTraceWith, LiveSimulator, stats } from "./simulate.js";
 export type { SimSettings, SimResult, SequenceResult, Stats, LiveSimOptions } from "./simulate.js";

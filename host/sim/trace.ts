@@ -4,6 +4,7 @@
 import type { ModelDims } from "./presets.js";
 import { validateDims } from "./presets.js";
 import { validateGroup, type MaskGroup } from "./groups.js";
+import { crc32 } from "../crc32.js";
 
 export const TRACE_MAGIC = "DIPTRACE";
 export const TRACE_VERSION = 1;
@@ -51,23 +52,6 @@ export class TraceFormatError extends Error {
   ) {
     super(`${source}: ${field}: ${message}`);
   }
-}
-
-// ---- CRC-32 (IEEE 802.3, as zlib and PNG) ----
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 // ---- building ----

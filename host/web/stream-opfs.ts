@@ -6,11 +6,11 @@
 //   window, since each Blob read is a round trip to the browser's blob store);
 // - copyToOpfs: a picked File or a fetched URL copied into OPFS chunk by chunk (never held whole in
 //   memory), with progress, so later runs use the sync handle.
-// The checks, the static model and the WeightStream are the runtime-neutral ones (host/stream-open.ts).
+// The checks, the static model and the WeightStream are the runtime-neutral ones (host/stream/open.ts).
 import { ModelFormatError } from "../model.js";
 import type { ProgressCallback } from "../formats/bytes.js";
-import { isStreamFile, STREAM_MAGIC } from "../formats/stream.js";
-import { openStream, type OpenStream } from "../stream-open.js";
+import { isStreamFile, STREAM_MAGIC } from "../stream/format.js";
+import { openStream, type OpenStream } from "../stream/open.js";
 
 /** The parts of FileSystemSyncAccessHandle used here (lib.webworker's; this project type-checks against lib.dom). */
 export interface SyncAccessHandle {

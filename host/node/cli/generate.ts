@@ -1,9 +1,9 @@
 import type { Argv, ArgumentsCamelCase } from "yargs";
 import { applySparsity, buildFields, buildNote, openModel, withEngineBuild, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
-import { generate } from "../generate.js";
-import { specLabel } from "../sparsity.js";
-import { MaskRecorder } from "../sim/run.js";
-import { writeTraceFile } from "../node/trace-file.js";
+import { generate } from "../../generate.js";
+import { specLabel } from "../../sparsity.js";
+import { MaskRecorder } from "../../sim/run.js";
+import { writeTraceFile } from "../trace-file.js";
 import { formatStreamSummary, openStreamed, resetStreamCounters, streamReport, withStream, type StreamArgs } from "./stream-options.js";
 
 interface Args extends ModelArgs, SparsityArgs, StreamArgs {

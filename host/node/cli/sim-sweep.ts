@@ -5,13 +5,13 @@
 // it runs once per (policy, dram, device).
 
 import { applySparsity, type Opened } from "./common.js";
-import { perplexity, type EvalResult } from "../eval.js";
-import { type Method, type SparsitySpec } from "../sparsity.js";
-import { MaskRecorder } from "../sim/run.js";
-import { simulateTraceWith, type SimResult, type SimSettings } from "../sim/simulate.js";
-import { parseBits, parseSize, resolveDevice } from "../sim/devices.js";
-import { CACHE_POLICIES, type CachePolicy } from "../sim/wasm-sim.js";
-import type { MaskTrace } from "../sim/trace.js";
+import { perplexity, type EvalResult } from "../../eval.js";
+import { type Method, type SparsitySpec } from "../../sparsity.js";
+import { MaskRecorder } from "../../sim/run.js";
+import { simulateTraceWith, type SimResult, type SimSettings } from "../../sim/simulate.js";
+import { parseBits, parseSize, resolveDevice } from "../../sim/devices.js";
+import { CACHE_POLICIES, type CachePolicy } from "../../sim/wasm-sim.js";
+import type { MaskTrace } from "../../sim/trace.js";
 import { UsageError } from "./common.js";
 import { sweepRow } from "./sweep-row.js";
 

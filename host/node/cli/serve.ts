@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Argv, ArgumentsCamelCase } from "yargs";
 import { resolveModelPath } from "../resolve.js";
-import { startDemoServer } from "../node/serve.js";
+import { startDemoServer } from "../serve.js";
 import { UsageError } from "./common.js";
 
 interface Args {

@@ -3,12 +3,12 @@
 // prediction for the recorded masks with the same cache capacities and policy, on this machine
 // (DRAM bandwidth probed in the same run, the paced Flash bandwidth, serial I/O) and on the mobile
 // profile.
-import type { Engine } from "./engine.js";
-import type { WeightStream } from "./stream.js";
-import { DEFAULT_DEVICE, hostDevice, resolveDevice, type DeviceProfile } from "./sim/devices.js";
-import { footprint, kvCacheBytes } from "./sim/presets.js";
-import { simulateTrace, type SequenceResult, type SimResult } from "./sim/simulate.js";
-import { traceTokens, type MaskTrace } from "./sim/trace.js";
+import type { Engine } from "../engine.js";
+import type { WeightStream } from "./weights.js";
+import { DEFAULT_DEVICE, hostDevice, resolveDevice, type DeviceProfile } from "../sim/devices.js";
+import { footprint, kvCacheBytes } from "../sim/presets.js";
+import { simulateTrace, type SequenceResult, type SimResult } from "../sim/simulate.js";
+import { traceTokens, type MaskTrace } from "../sim/trace.js";
 
 interface LiveCounters {
   simTotalFlashBytes(): number;

@@ -2,13 +2,13 @@
 // model with its MLP columns read from storage into a DRAM-budgeted cache, and report measured
 // numbers beside the simulator's prediction for the same masks and settings (SIMULATOR.md).
 import type { Argv } from "yargs";
-import { Engine, type WeightDtype } from "../engine.js";
-import { openStreamFile, type OpenStream } from "../node/stream-file.js";
+import { Engine, type WeightDtype } from "../../engine.js";
+import { openStreamFile, type OpenStream } from "../stream-file.js";
 import { resolveModelPath } from "../resolve.js";
-import { STREAM_POLICIES, StreamBudgetError, type StreamIO, type StreamPolicy } from "../stream.js";
-import { parseSize } from "../sim/devices.js";
-import type { MaskTrace } from "../sim/trace.js";
-import { formatStreamSummary, resetStreamCounters as resetCounters, streamReport as report, F32_BITS, type StreamReport } from "../stream-report.js";
+import { STREAM_POLICIES, StreamBudgetError, type StreamIO, type StreamPolicy } from "../../stream/weights.js";
+import { parseSize } from "../../sim/devices.js";
+import type { MaskTrace } from "../../sim/trace.js";
+import { formatStreamSummary, resetStreamCounters as resetCounters, streamReport as report, F32_BITS, type StreamReport } from "../../stream/report.js";
 import { buildOptions, tokenizerFor, UsageError, type ModelArgs, type Opened } from "./common.js";
 
 export interface StreamArgs {
@@ -73,7 +73,7 @@ export function resetStreamCounters(o: StreamOpened): void {
   o.dramGBpsBefore = resetCounters(o.engine, o.stream.stream);
 }
 
-/** The measured side and the simulator's prediction (host/stream-report.ts). */
+/** The measured side and the simulator's prediction (host/stream/report.ts). */
 export async function streamReport(o: StreamOpened, seconds: number, trace: MaskTrace, a: StreamArgs): Promise<StreamReport> {
   return report(o.engine, o.stream.stream, seconds, trace, a["flash-gbps"], o.dramGBpsBefore);
 }

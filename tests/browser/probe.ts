@@ -1,16 +1,16 @@
 // Cross-runtime determinism probe (scripts/test-runtimes.mjs): the SHA-256 of the float32 logits of
 // a token sequence, dense and DIP keep 0.5, from the runtime-neutral host only. Node, Deno and the
-// browser each run this same bundle (build/web/probe.js) and must print the same hashes.
-import { Engine } from "../host/engine.js";
-import { fetchBytes, loadModelFromBytes } from "../host/formats/bytes.js";
-import { Sha256 } from "../host/sha256.js";
-import type { SparsitySpec } from "../host/sparsity.js";
-import type { LoadedModel } from "../host/model.js";
-import type { StreamPolicy, StreamSetup, WeightStream } from "../host/stream.js";
-import { syntheticModel } from "../host/synthetic.js";
+// browser each run this same bundle (build/browser-tests/probe.js) and must print the same hashes.
+import { Engine } from "../../host/engine.js";
+import { fetchBytes, loadModelFromBytes } from "../../host/formats/bytes.js";
+import { Sha256 } from "../../host/sha256.js";
+import type { SparsitySpec } from "../../host/sparsity.js";
+import type { LoadedModel } from "../../host/model.js";
+import type { StreamPolicy, StreamSetup, WeightStream } from "../../host/stream/weights.js";
+import { syntheticModel } from "../../host/synthetic.js";
 
 // Node runs this browser bundle too: it registers its worker_threads spawner here (test-builds.mjs)
-export { setThreadSpawner } from "../host/threads.js";
+export { setThreadSpawner } from "../../host/threads.js";
 
 export const PROBE_SPECS: Record<string, SparsitySpec> = {
   dense: { method: "dense" },

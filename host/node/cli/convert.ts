@@ -4,14 +4,14 @@
 import type { Argv, ArgumentsCamelCase } from "yargs";
 import { readdir, realpath, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { loadModelFile } from "../node/load.js";
-import { type GgufOutputType, planGguf, tensorBytes } from "../formats/gguf-writer.js";
-import { GGML_TYPE_Q8_0 } from "../formats/gguf.js";
-import type { LoadedModel } from "../model.js";
-import { SYNTHETIC_SHAPES, isSyntheticShape, syntheticModel, syntheticVocab } from "../synthetic.js";
+import { loadModelFile } from "../load.js";
+import { type GgufOutputType, planGguf, tensorBytes } from "../../formats/gguf-writer.js";
+import { GGML_TYPE_Q8_0 } from "../../formats/gguf.js";
+import type { LoadedModel } from "../../model.js";
+import { SYNTHETIC_SHAPES, isSyntheticShape, syntheticModel, syntheticVocab } from "../../synthetic.js";
 import { UsageError } from "./common.js";
-import { writeStreamFile } from "../node/stream-file.js";
-import { writeFileAtomically } from "../node/atomic-file.js";
+import { writeStreamFile } from "../stream-file.js";
+import { writeFileAtomically } from "../atomic-file.js";
 
 interface Args {
   model?: string;

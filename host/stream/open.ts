@@ -2,10 +2,10 @@
 // (Node: fs.readSync on a descriptor, host/node/stream-file.ts; browsers: an OPFS sync access
 // handle or Blob slices, host/web/stream-opfs.ts), so every runtime checks the same things in the
 // same order and builds the same static model and WeightStream.
-import type { LoadedModel } from "./model.js";
-import { ModelFormatError } from "./model.js";
-import { isStreamFile, parseStreamHeader, STREAM_PREFIX_BYTES, streamHeaderLength, streamModel } from "./formats/stream.js";
-import { checkCrcTable, type ReadAt, WeightStream } from "./stream.js";
+import type { LoadedModel } from "../model.js";
+import { ModelFormatError } from "../model.js";
+import { isStreamFile, parseStreamHeader, STREAM_PREFIX_BYTES, streamHeaderLength, streamModel } from "./format.js";
+import { checkCrcTable, type ReadAt, WeightStream } from "./weights.js";
 
 export interface OpenStream {
   /** the static part of the model (MLP weights empty: they are streamed) */

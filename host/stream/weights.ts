@@ -1,4 +1,4 @@
-// A weight stream: the MLP columns of a .dipstream file (host/formats/stream.ts), read on demand
+// A weight stream: the MLP columns of a .dipstream file (host/stream/format.ts), read on demand
 // into the engine's column slots (assembly/stream/store.ts calls env.streamIssue, env.streamAwait).
 //
 // A request lists (column, destination) pairs in ascending column order. Neighbouring columns are
@@ -9,34 +9,21 @@
 //
 // The engine pipelines: it issues the reads of one chunk, gathers the previous chunk, then awaits
 // the issued one. The reads run on an I/O thread beside the engine where the runtime allows it
-// (host/stream-io.ts: the same code as here, on its own file handle), else here at issue, on the
+// (host/stream/io.ts: the same code as here, on its own file handle), else here at issue, on the
 // engine thread. With flashGBps set, an emulated Flash device gives every request a completion
 // time, max(device clock, issue time) + bytes / bandwidth, and a request is only handed over once
 // the wall clock reaches it. So bytes / time never exceeds the emulated device, and the engine's
 // compute while the device is busy is hidden, as behind a real device's DMA.
 // Runtime-neutral: the file access is a `readAt` function (Node: fs.readSync on a descriptor).
 
-import { crc32 } from "./sim/trace.js";
-import type { StreamHeader } from "./formats/stream.js";
-import { ModelFormatError } from "./model.js";
-import type { EngineHostHooks } from "./wasm.js";
-import { StreamIOClient, streamIOBlock, type StreamIOSpawner } from "./stream-io.js";
+import { crc32 } from "../crc32.js";
+import type { StreamHeader } from "./format.js";
+import { ModelFormatError } from "../model.js";
+import type { EngineHostHooks } from "../wasm.js";
+import { StreamIOClient, streamIOBlock, type StreamCounters, type StreamIOSpawner } from "./io.js";
 
 /** Reads `into.length` bytes at `position` of the file; returns the bytes read. */
 export type ReadAt = (position: number, into: Uint8Array) => number;
-
-export interface StreamCounters {
-  /** positioned reads issued */
-  reads: number;
-  /** columns read */
-  columns: number;
-  /** bytes read from storage */
-  bytes: number;
-  /** seconds the engine thread spent issuing and awaiting reads (reading, checking and copying too when inline) */
-  seconds: number;
-  /** seconds the reader waited for the emulated Flash device */
-  pacingSeconds: number;
-}
 
 export class WeightStream {
   readonly counters: StreamCounters = { reads: 0, columns: 0, bytes: 0, seconds: 0, pacingSeconds: 0 };

@@ -1,11 +1,11 @@
 // `dip footprint`: bytes per weight group of a preset model (SIMULATOR.md "Footprints").
 import type { Argv, ArgumentsCamelCase } from "yargs";
-import { DEFAULT_BITS, PRECISION_GROUPS, PRESET_NAMES, footprint, presetByName, type Footprint, type Precision } from "../sim/presets.js";
-import { parseBits } from "../sim/devices.js";
-import { loadModelFile } from "../node/load.js";
+import { DEFAULT_BITS, PRECISION_GROUPS, PRESET_NAMES, footprint, presetByName, type Footprint, type Precision } from "../../sim/presets.js";
+import { parseBits } from "../../sim/devices.js";
+import { loadModelFile } from "../load.js";
 import { resolveModelPath } from "../resolve.js";
 
-export { footprintFromConfig } from "../sim/presets.js";
+export { footprintFromConfig } from "../../sim/presets.js";
 
 export interface FootprintArgs {
   preset?: string;

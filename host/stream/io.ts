@@ -8,8 +8,36 @@
 //
 // Runtime-neutral: the adapters start the thread (Node: worker_threads, host/node/stream-worker.ts)
 // and both sides meet here, so the block's layout is written down once.
-import { ModelFormatError } from "./model.js";
-import type { WeightStream } from "./stream.js";
+import { ModelFormatError } from "../model.js";
+import type { StreamHeader } from "./format.js";
+
+/** What a stream's reads cost so far (WeightStream.counters); the I/O thread's totals cross the control block in this shape. */
+export interface StreamCounters {
+  /** positioned reads issued */
+  reads: number;
+  /** columns read */
+  columns: number;
+  /** bytes read from storage */
+  bytes: number;
+  /** seconds the engine thread spent issuing and awaiting reads (reading, checking and copying too when inline) */
+  seconds: number;
+  /** seconds the reader waited for the emulated Flash device */
+  pacingSeconds: number;
+}
+
+/**
+ * A weight stream as this module uses it: host/stream/weights.ts's WeightStream, described here
+ * rather than imported, since the stream starts the thread (this module sits below it). The
+ * engine thread's stream keeps the counters; the I/O thread's, on its own file handle, serves.
+ */
+export interface StreamIOEndpoint {
+  readonly source: string;
+  /** emulated Flash bandwidth in GB/s, or undefined for the storage's own speed */
+  flashGBps: number | undefined;
+  readonly counters: StreamCounters;
+  issue(memory: WebAssembly.Memory, layer: number, group: number, listPtr: number, count: number, issuedAt?: number): number;
+  await(ticket: number): void;
+}
 
 /** Requests in flight at once (the engine keeps one ahead of the one it gathers). */
 const RING = 8;
@@ -40,7 +68,7 @@ const SILENCE_LIMIT_MS = 60_000;
 
 /** What the I/O thread needs: the stream to re-create, the engine's shared memory, the control block. */
 export interface StreamIOInit {
-  header: WeightStream["header"];
+  header: StreamHeader;
   crcTable: Uint8Array;
   source: string;
   memory: WebAssembly.Memory;
@@ -61,7 +89,7 @@ export class StreamIOClient {
   private readonly baseline = new Float64Array(4);
 
   constructor(
-    private readonly stream: WeightStream,
+    private readonly stream: StreamIOEndpoint,
     private readonly control: SharedArrayBuffer,
     private readonly thread: { terminate(): void },
   ) {
@@ -154,7 +182,7 @@ export function failStreamIO(control: SharedArrayBuffer, error: unknown): void {
  * The I/O thread's loop: serves requests in order with `stream` (its own file handle) until told to
  * stop; on an error it publishes the message and returns.
  */
-export function serveStreamIO(stream: WeightStream, memory: WebAssembly.Memory, control: SharedArrayBuffer): void {
+export function serveStreamIO(stream: StreamIOEndpoint, memory: WebAssembly.Memory, control: SharedArrayBuffer): void {
   const i32 = new Int32Array(control, 0, I32_FIELDS);
   const f64 = new Float64Array(control, F64_BASE, F64_FIELDS);
   for (let next = 1; ; next++) {

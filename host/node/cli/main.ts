@@ -1,6 +1,6 @@
 // `dip`: the command line. Each command lives in its own file; this one wires them up and turns
 // user errors into one readable line (no stack traces for bad input).
-import "../node/wasm.js"; // registers build/engine.wasm as the default engine
+import "../wasm.js"; // registers build/engine.wasm as the default engine
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { generateCommand } from "./generate.js";
@@ -9,13 +9,15 @@ import { encodeCommand } from "./encode.js";
 import { evalCommand } from "./eval.js";
 import { infoCommand } from "./info.js";
 import { convertCommand } from "./convert.js";
-import { mergeCommand, plotCommand, sweepCommand } from "./sweep.js";
+import { sweepCommand } from "./sweep.js";
+import { mergeCommand } from "./merge.js";
+import { plotCommand } from "./plot.js";
 import { benchCommand } from "./bench.js";
 import { footprintCommand } from "./footprint.js";
 import { simulateCommand } from "./simulate.js";
 import { serveCommand } from "./serve.js";
 import { finetuneCommand } from "./finetune.js";
-import { WasmAbort } from "../wasm.js";
+import { WasmAbort } from "../../wasm.js";
 
 export async function main(argv: string[]): Promise<void> {
   const cli = yargs(argv)

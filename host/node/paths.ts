@@ -3,12 +3,12 @@
 import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
 
-/** The project root (this file is bundled into build/host/, two levels down, or run from host/). */
+/** The project root (this file is bundled into build/host/ or build/tests/, or run from host/node/). */
 export function projectRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
-  // build/host/ or build/tests/ or host/ -> root
+  // build/host/ or build/tests/ or host/node/ -> root
   for (let i = 0; i < 3; i++) {
-    if (/[\\/](build|host|tests|bench)$/.test(dir)) dir = dirname(dir);
+    if (/[\\/](build|host|node|tests|bench)$/.test(dir)) dir = dirname(dir);
   }
   return dir;
 }

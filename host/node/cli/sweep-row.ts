@@ -1,7 +1,7 @@
 // The columns every sweep row starts with, and the row for one evaluated grid point (shared by
 // the plain sweep and the simulator sweep, which appends its own columns).
-import type { EvalResult } from "../eval.js";
-import { maskKeeps, type SparsitySpec } from "../sparsity.js";
+import type { EvalResult } from "../../eval.js";
+import { maskKeeps, type SparsitySpec } from "../../sparsity.js";
 
 export const SWEEP_HEADER = [
   "model",

@@ -1,11 +1,11 @@
-// Options shared by `dip simulate` (host/cli/simulate.ts): device, precision, cache policy, report.
+// Options shared by `dip simulate` (host/node/cli/simulate.ts): device, precision, cache policy, report.
 import type { Argv, ArgumentsCamelCase } from "yargs";
 import { writeFile } from "node:fs/promises";
-import { DEVICES, DEFAULT_DEVICE, parseBits, parseSize, resolveDevice, SimSettingsError } from "../sim/devices.js";
-import { STATIC_GROUPS } from "../sim/partition.js";
-import type { SimResult, SimSettings } from "../sim/simulate.js";
-import { formatBytes, formatSimReport } from "../sim/report.js";
-import { CACHE_POLICIES, type CachePolicy } from "../sim/wasm-sim.js";
+import { DEVICES, DEFAULT_DEVICE, parseBits, parseSize, resolveDevice, SimSettingsError } from "../../sim/devices.js";
+import { STATIC_GROUPS } from "../../sim/partition.js";
+import type { SimResult, SimSettings } from "../../sim/simulate.js";
+import { formatBytes, formatSimReport } from "../../sim/report.js";
+import { CACHE_POLICIES, type CachePolicy } from "../../sim/wasm-sim.js";
 
 export interface SimulateArgs {
   trace?: string;

@@ -3,7 +3,7 @@
 // manifest lists are checked against its sha256 before use.
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { sha256File } from "./node/load.js";
+import { sha256File } from "./load.js";
 import { basename, resolve } from "node:path";
 import { modelsDir, projectRoot } from "./paths.js";
 

@@ -4,12 +4,12 @@
 import type { Argv, ArgumentsCamelCase } from "yargs";
 import { basename } from "node:path";
 import { applySparsity, openModel, readAllStories, UsageError, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
-import { tokenStream } from "../eval.js";
-import { specLabel } from "../sparsity.js";
-import { finetune, type EvalReport, type StepReport } from "../finetune.js";
-import { LOSS_KINDS, type LossKind } from "../lora-train.js";
-import { parseLoraTargets } from "../lora.js";
-import { writeAdaptersFile } from "../node/adapters-file.js";
+import { tokenStream } from "../../eval.js";
+import { specLabel } from "../../sparsity.js";
+import { finetune, type EvalReport, type StepReport } from "../../finetune.js";
+import { LOSS_KINDS, type LossKind } from "../../lora-train.js";
+import { parseLoraTargets } from "../../lora.js";
+import { writeAdaptersFile } from "../adapters-file.js";
 
 interface Args extends ModelArgs, SparsityArgs {
   text?: string;

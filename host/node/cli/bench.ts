@@ -3,11 +3,11 @@
 // compared with its ideal: the ratio of weight bytes a dense token reads to the bytes it reads.
 
 import type { Argv, ArgumentsCamelCase } from "yargs";
-import { Engine, type WeightDtype } from "../engine.js";
-import { isSyntheticShape, syntheticModel, SYNTHETIC_SHAPES } from "../synthetic.js";
-import { maskKeeps, METHODS, needsCalibration, normalizeSpec, specLabel, type Method, type SparsitySpec } from "../sparsity.js";
+import { Engine, type WeightDtype } from "../../engine.js";
+import { isSyntheticShape, syntheticModel, SYNTHETIC_SHAPES } from "../../synthetic.js";
+import { maskKeeps, METHODS, needsCalibration, normalizeSpec, specLabel, type Method, type SparsitySpec } from "../../sparsity.js";
 import { buildFields, buildNote, buildOptions, openModel, UsageError, withEngineBuild, type ModelArgs } from "./common.js";
-import type { WeightBytes } from "../engine.js";
+import type { WeightBytes } from "../../engine.js";
 
 interface Args extends ModelArgs {
   synthetic?: string;

@@ -1,20 +1,20 @@
 // `dip simulate`: the Flash -> DRAM simulator fed by the engine's real masks (--model, --text), or
 // replaying a recorded mask trace (--trace). Both paths end in the same replay of the same trace,
 // so a live run and the replay of its --trace-out give identical JSON. With --stream the model runs
-// on the streaming engine (host/stream.ts) and the measured numbers are printed beside the simulated.
+// on the streaming engine (host/stream/weights.ts) and the measured numbers are printed beside the simulated.
 import type { Argv, ArgumentsCamelCase } from "yargs";
 import { appendFile } from "node:fs/promises";
 import { applySparsity, openModel, progress, readStories, UsageError, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
 import { formatSimSummary, settingsFromArgs, withSimulatorOptions, writeSimReport, type SimulateArgs } from "./sim-options.js";
-import { perplexity, tokenStream } from "../eval.js";
-import { MaskRecorder, modelDims } from "../sim/run.js";
-import { simulateTrace, simulateTraceWith, type SimResult, type SimSettings } from "../sim/simulate.js";
-import { checkTraceMatchesModel, type MaskTrace } from "../sim/trace.js";
-import { readTraceFile, writeTraceFile } from "../node/trace-file.js";
-import { readAdaptersFile } from "../node/adapters-file.js";
+import { perplexity, tokenStream } from "../../eval.js";
+import { MaskRecorder, modelDims } from "../../sim/run.js";
+import { simulateTrace, simulateTraceWith, type SimResult, type SimSettings } from "../../sim/simulate.js";
+import { checkTraceMatchesModel, type MaskTrace } from "../../sim/trace.js";
+import { readTraceFile, writeTraceFile } from "../trace-file.js";
+import { readAdaptersFile } from "../adapters-file.js";
 import { formatStreamSummary, F32_BITS, openStreamed, resetStreamCounters, streamReport, type StreamReport } from "./stream-options.js";
-import { parseBits } from "../sim/devices.js";
-import { adaptersByteSize } from "../lora.js";
+import { parseBits } from "../../sim/devices.js";
+import { adaptersByteSize } from "../../lora.js";
 
 interface Args extends ModelArgs, SparsityArgs, SimulateArgs {
   stream?: boolean;

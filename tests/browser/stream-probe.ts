@@ -2,9 +2,9 @@
 // .dipstream, opens it through OPFS (copied there first, then read with a sync access handle) or
 // as a Blob (FileReaderSync on slices), and answers with greedyLogitsHashes (probe.ts), the same
 // code Node runs on the resident model and on the file through fs.readSync.
-import { fetchBytes, nameOf } from "../host/formats/bytes.js";
-import { copyToOpfs, openStreamBlob, openStreamOpfs } from "../host/web/stream-opfs.js";
-import type { OpenStream } from "../host/stream-open.js";
+import { fetchBytes, nameOf } from "../../host/formats/bytes.js";
+import { copyToOpfs, openStreamBlob, openStreamOpfs } from "../../host/web/stream-opfs.js";
+import type { OpenStream } from "../../host/stream/open.js";
 import { greedyLogitsHashes } from "./probe.js";
 
 export interface StreamProbeRequest {

@@ -1,19 +1,20 @@
 // Options and set-up shared by the CLI commands: which model, which sparsity.
 
 import type { Argv } from "yargs";
-import { Engine, type WeightDtype } from "../engine.js";
-import { loadModelFile } from "../node/load.js";
-import type { LoadedModel } from "../model.js";
+import { Engine, type WeightDtype } from "../../engine.js";
+import { loadModelFile } from "../load.js";
+import type { LoadedModel } from "../../model.js";
 import { resolveModelPath, verifyAgainstManifest } from "../resolve.js";
-import { METHODS, needsCalibration, normalizeSpec, type Method, type SparsitySpec } from "../sparsity.js";
-import { SentencePieceTokenizer } from "../tokenizer/sentencepiece.js";
-import type { Tokenizer } from "../tokenizer/types.js";
-import { calibrate, dataKey, modelKey, type Calibration } from "../calibration.js";
-import { readCalibration, writeCalibration } from "../node/calibration-file.js";
-import { loadHfTokenizerFile } from "../node/hf-tokenizer.js";
-import { readAdaptersFile } from "../node/adapters-file.js";
+import { METHODS, needsCalibration, normalizeSpec, type Method, type SparsitySpec } from "../../sparsity.js";
+import { SentencePieceTokenizer } from "../../tokenizer/sentencepiece.js";
+import type { Tokenizer } from "../../tokenizer/types.js";
+import { calibrate, dataKey, modelKey } from "../../calibration.js";
+import type { Calibration } from "../../thresholds.js";
+import { readCalibration, writeCalibration } from "../calibration-file.js";
+import { loadHfTokenizerFile } from "../hf-tokenizer.js";
+import { readAdaptersFile } from "../adapters-file.js";
 import { cacheDir, dataDir } from "../paths.js";
-import { splitStories } from "../eval.js";
+import { splitStories } from "../../eval.js";
 import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";

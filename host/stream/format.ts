@@ -1,5 +1,5 @@
 // The .dipstream layout (docs/stream-format.md): a model stored so that every prunable MLP column
-// is one contiguous block, for streaming from storage under a DRAM budget (host/stream.ts).
+// is one contiguous block, for streaming from storage under a DRAM budget (host/stream/weights.ts).
 //
 //   "DIPSTRM1" | u32 header length | u32 CRC-32 of the header | header JSON | data (64-aligned)
 //   data: static tensors (attention, norms, embedding, LM head), the column CRC table (u32 per
@@ -9,7 +9,7 @@
 // (host/node/stream-file.ts) does the file I/O, so the format works in any runtime.
 
 import { headDim, type LoadedModel, type ModelConfig, ModelFormatError, type Vocabulary } from "../model.js";
-import { crc32 } from "../sim/trace.js";
+import { crc32 } from "../crc32.js";
 
 export const STREAM_MAGIC = "DIPSTRM1";
 export const STREAM_VERSION = 1;

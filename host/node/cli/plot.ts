@@ -1,0 +1,58 @@
+// `dip plot`: a sweep table drawn as an SVG line plot (host/report/plot-table.ts).
+
+import type { Argv, ArgumentsCamelCase } from "yargs";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { plotTable } from "../../report/plot-table.js";
+import { readCsvFile } from "../csv-file.js";
+import { writeTextAtomically } from "../atomic-file.js";
+import { UsageError } from "./common.js";
+import { usageErrorsFromCsv } from "./table-files.js";
+
+interface PlotArgs {
+  file: string;
+  out: string;
+  x: string;
+  y: string;
+  group: string;
+  "log-y": boolean;
+  "x-range"?: string;
+  "y-range"?: string;
+  title?: string;
+}
+
+/** "lo,hi" with lo < hi. */
+export function parseRange(s: string, option: string): [number, number] {
+  const parts = s.split(",").map((p) => p.trim());
+  const v = parts.map((p) => (p === "" ? NaN : Number(p)));
+  if (parts.length !== 2 || !v.every(Number.isFinite) || !(v[0] < v[1])) throw new UsageError(`${option} must be lo,hi with lo < hi, got "${s}"`);
+  return [v[0], v[1]];
+}
+
+export const plotCommand = {
+  command: "plot <file>",
+  describe: "SVG line plot of a sweep CSV: y against x, one line per method (dense as a reference line)",
+  builder: (y: Argv) =>
+    y
+      .positional("file", { type: "string", describe: "CSV table (from sweep or merge)" })
+      .option("out", { type: "string", demandOption: true, describe: "SVG file to write" })
+      .option("x", { type: "string", default: "mlp_density", describe: "column on the x axis" })
+      .option("y", { type: "string", default: "ppl", describe: "column on the y axis" })
+      .option("group", { type: "string", default: "method", describe: "one line per value of this column (or of several: method,policy)" })
+      .option("log-y", { type: "boolean", default: false, describe: "logarithmic y axis" })
+      .option("x-range", { type: "string", describe: "lo,hi: plot only rows with x in this range (zoom)" })
+      .option("y-range", { type: "string", describe: "lo,hi: plot only rows with y in this range (zoom)" })
+      .option("title", { type: "string", describe: "plot title (default from the columns, model and stories)" }),
+  handler: (a: ArgumentsCamelCase<PlotArgs>) => {
+    const file = String(a.file);
+    const xRange = a["x-range"] !== undefined ? parseRange(a["x-range"], "--x-range") : undefined;
+    const yRange = a["y-range"] !== undefined ? parseRange(a["y-range"], "--y-range") : undefined;
+    const svg = usageErrorsFromCsv(() => plotTable(readCsvFile(file), { x: a.x, y: a.y, group: a.group, logY: a["log-y"], xRange, yRange, title: a.title, source: file }));
+    const out = resolve(a.out);
+    if (existsSync(out) && (statSync(out).isDirectory() || !readFileSync(out, "utf8").slice(0, 512).includes("<svg"))) {
+      throw new UsageError(`--out ${a.out} exists and is not an SVG file; refusing to overwrite it`);
+    }
+    writeTextAtomically(out, svg);
+    process.stderr.write(`wrote ${a.out}\n`);
+  },
+};
