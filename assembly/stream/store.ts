@@ -27,9 +27,8 @@ import { cacheRecord, C_FLAGS, resetCaches } from "../sim/state";
 import { gatherSlotsF32 } from "../kernels/gather-slots";
 import { linear } from "../model/linear";
 
-/** Host group of the LM head's rows (the tied embedding's too), and of an untied embedding's. */
-export const ROWS_LM_HEAD = 2;
-export const ROWS_EMBEDDING = 3;
+import { ROWS_LM_HEAD } from "../abi";
+export { ROWS_LM_HEAD, ROWS_EMBEDDING } from "../abi";
 
 /** Host import: start reading `count` columns listed at listPtr as (column u32, destination
  *  pointer u32) pairs, ascending by column, of (layer, group) into wasm memory. Returns a ticket
