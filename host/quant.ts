@@ -20,6 +20,16 @@ const scaleAt = (nb: number, r: number, b: number) => tileAt(nb, r, b) + Q8_TILE
 /** Where the f16 scales of an input-major matrix start: after the quants, 4-byte aligned (q8InScales). */
 const inputMajorScalesAt = (nIn: number, nOut: number) => Math.ceil((nIn * nOut) / 4) * 4;
 
+/** max |a[i]| over [start, end): a block's range. */
+function absMax(a: Float32Array, start: number, end: number): number {
+  let m = 0;
+  for (let i = start; i < end; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
+
+/** v in scale steps to an int8 quant: round half away from zero, clamped to [-127, 127]. */
+const roundQ8 = (v: number): number => Math.sign(v) * Math.min(127, Math.round(Math.abs(v)));
+
 /** Quantizes a row-major [rows x n] f32 matrix into `out` (layoutBytes(wasm, "q8").matrix(rows, n) bytes; padding 0). */
 export function quantizeQ8Into(out: Uint8Array, a: Float32Array, rows: number, n: number): void {
   if (a.length !== rows * n) throw new Error(`quantizeQ8: ${a.length} values for ${rows} x ${n}`);
@@ -31,16 +41,11 @@ export function quantizeQ8Into(out: Uint8Array, a: Float32Array, rows: number, n
     for (let b = 0; b < nb; b++) {
       const start = r * n + b * Q8_BLOCK;
       const end = r * n + Math.min(n, (b + 1) * Q8_BLOCK);
-      let amax = 0;
-      for (let i = start; i < end; i++) amax = Math.max(amax, Math.abs(a[i]));
-      const d = Math.fround(amax / 127);
+      const d = Math.fround(absMax(a, start, end) / 127);
       const inv = d > 0 ? 1 / d : 0;
       view.setFloat32(scaleAt(nb, r, b), d, true);
       const q = blockAt(nb, r, b);
-      for (let i = start; i < end; i++) {
-        const v = a[i] * inv;
-        quants[q + i - start] = Math.sign(v) * Math.min(127, Math.round(Math.abs(v)));
-      }
+      for (let i = start; i < end; i++) quants[q + i - start] = roundQ8(a[i] * inv);
     }
   }
 }
@@ -60,8 +65,7 @@ export function quantizeQ8InputMajorInto(out: Uint8Array, a: Float32Array, nOut:
     for (let b = 0; b < nb; b++) {
       const start = o * nIn + b * Q8_BLOCK;
       const end = o * nIn + Math.min(nIn, (b + 1) * Q8_BLOCK);
-      let amax = 0;
-      for (let i = start; i < end; i++) amax = Math.max(amax, Math.abs(a[i]));
+      const amax = absMax(a, start, end);
       // a normal f16 (the kernels' integer decode), at least 2^-14: an all-zero or tiny block gets
       // that step (its quants are 0 or its values within 2^-15 anyway)
       const h = Math.max(HALF_MIN_NORMAL, floatToHalfBits(amax / 127));
@@ -69,10 +73,7 @@ export function quantizeQ8InputMajorInto(out: Uint8Array, a: Float32Array, nOut:
       const d = halfToFloat(h);
       const inv = d > 0 ? 1 / d : 0;
       scales[b * nOut + o] = h;
-      for (let i = start; i < end; i++) {
-        const v = a[i] * inv;
-        quants[(i - o * nIn) * nOut + o] = Math.sign(v) * Math.min(127, Math.round(Math.abs(v)));
-      }
+      for (let i = start; i < end; i++) quants[(i - o * nIn) * nOut + o] = roundQ8(a[i] * inv);
     }
   }
 }
