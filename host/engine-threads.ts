@@ -10,7 +10,7 @@ import { checkThreadSupport, startThreads, type ThreadHandle } from "./threads.j
 const THREADS_INITIAL_PAGES = 16;
 /** wasm32's 4 GiB: a shared memory must declare its maximum. */
 const WASM32_MAX_PAGES = 65536;
-export const MAX_THREADS = 64;
+const MAX_THREADS = 64;
 
 const NOT_THREADS_BUILD = "threads: the engine wasm given is not the threads build (build/engine-threads.wasm)";
 

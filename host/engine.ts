@@ -16,13 +16,10 @@ import { GROUP_HIDDEN, GROUP_INPUT, WEIGHT_DTYPES, type EngineExports, type Weig
 import { allocOrThrow, f32At, WeightLayout } from "./engine-layout.js";
 import { checkFitsWasm32, denseBytesPerToken, storedWeightBytes, type WeightBytes } from "./engine-bytes.js";
 import { checkThreadCount, startWorkers, threadsMemory } from "./engine-threads.js";
-import { EngineAdapters } from "./lora-wasm.js";
+import { EngineAdapters, type AdapterSettings } from "./lora-wasm.js";
 import { measureReadBandwidth } from "./read-bandwidth.js";
 
 export type { WeightDtype, WeightBytes };
-export { WEIGHT_DTYPES };
-export { WASM32_USABLE_BYTES } from "./engine-bytes.js";
-export { MAX_THREADS } from "./engine-threads.js";
 
 export interface EngineOptions {
   /** wasm bytes to instantiate (the runtime-neutral path); default: the registered loader (Node: build/engine.wasm) */
@@ -314,7 +311,7 @@ export class Engine {
   }
 
   /** Whether adapters are applied, and their rank / alpha / targets. */
-  get adapterSettings(): { rank: number; alpha: number; targets: LoraTarget[] } | null {
+  get adapterSettings(): AdapterSettings | null {
     return this.adapters.settings;
   }
 
