@@ -1,18 +1,16 @@
-// The engine's wasm exports: everything the host calls.
+// The engine's wasm exports: everything the host calls (host/abi.ts types them and checks them at
+// instantiation). The ids these functions take are in ./abi.ts.
 import * as S from "./model/state";
 
 export { arenaAlloc, arenaUsedBytes } from "./arena";
 export { engineConfigure, setRopeFrequencies, setLayerWeight, setGlobalWeights, setResidentRows, setUpRowMajor, resetByteCounters } from "./model/state";
 export { forward, setCapture } from "./model/forward";
-export { setWeightDtype } from "./model/linear";
+export { setWeightDtype, rowBytesIn, matrixBytesIn, inputMajorBytesIn, allColumnsBytesIn } from "./model/linear";
 export { setMethod, setLayerThresholds, setCacheAware, setCachedFlags, sparsityAllocate } from "./sparsity/policy";
 export { seedRng, argmax, sample, nllOf } from "./model/sampler";
-export { matvecF32, matvecF32Rows4, matvecF32Scalar, dotF32 } from "./kernels/matvec";
-export { gatherColumnsF32, gatherColumnsF32Scalar, gatherColumnsRangeF32 } from "./kernels/gather";
-export { threadsSetup, threadsStop, threadsChunks, threadsChunksOnMain, threadsMainWorks } from "./threads/pool";
-export { matvecQ8, matvecQ8Scalar, gatherColumnsQ8, gatherColumnsQ8Scalar, q8Bytes, q8InBytes } from "./kernels/q8";
-export { selectTopK } from "./kernels/topk";
-export { readSumF32, readSum4StreamsF32, copyBytes } from "./kernels/bandwidth";
+export { threadsSetup, threadsStop, threadsChunks, threadsChunksOnMain } from "./threads/pool";
+export { readSumF32, readSum4StreamsF32 } from "./kernels/bandwidth";
+export { streamSetGroup, streamAllocate, streamSetCapacity, streamEnable, streamBeginSequence } from "./stream/store";
 export * from "./sim/index";
 export * from "./train/index";
 
@@ -26,4 +24,11 @@ export function bytesEmbedding(): f64 { return S.bytesEmbedding; }
 export function bytesAttention(): f64 { return S.bytesAttention; }
 export function bytesMlp(): f64 { return S.bytesMlp; }
 export function bytesLmHead(): f64 { return S.bytesLmHead; }
-export { streamSetGroup, streamAllocate, streamSetCapacity, streamEnable, streamBeginSequence, streamColumnsFetched } from "./stream/store";
+
+// ---- bench/test only: kernels and scalar references reached directly by bench/kernels.bench.ts,
+// bench/builds.bench.ts and tests/threads.test.ts (the engine never calls these from the host) ----
+export { matvecF32, matvecF32Rows4, matvecF32Scalar } from "./kernels/matvec";
+export { gatherColumnsF32, gatherColumnsF32Scalar } from "./kernels/gather";
+export { matvecQ8, matvecQ8Scalar, gatherColumnsQ8, gatherColumnsQ8Scalar, q8Bytes, q8InBytes } from "./kernels/q8";
+export { copyBytes } from "./kernels/bandwidth";
+export { threadsMainWorks } from "./threads/pool";

@@ -9,31 +9,14 @@
 //   trainer.step({ lr: 1e-3, step: 1 });
 
 import type { Engine } from "./engine.js";
+import { ERR_OUT_OF_MEMORY, LOSS_CE, LOSS_KD, type EngineExports } from "./abi.js";
 
 export type LossKind = "ce" | "kd";
 export const LOSS_KINDS: LossKind[] = ["ce", "kd"];
-const LOSS_ID: Record<LossKind, number> = { ce: 0, kd: 1 };
+const LOSS_ID: Record<LossKind, number> = { ce: LOSS_CE, kd: LOSS_KD };
 
 /** Methods whose masks the training forward reproduces (input top-k/threshold, hidden top-k/threshold). */
 export const TRAINABLE_METHODS = ["dense", "glu", "dip", "dip-threshold"] as const;
-
-interface TrainExports {
-  memory: WebAssembly.Memory;
-  trainInit(maxT: number): number;
-  trainReady(): number;
-  trainTokensPtr(): number;
-  trainLogitsPtr(): number;
-  trainGradsPtr(): number;
-  trainFreezeMasks(on: number): void;
-  trainLoss(T: number, loss: number): number;
-  trainWindow(T: number, loss: number, gradScale: number): number;
-  trainZeroGrads(): void;
-  trainGradNorm(): number;
-  trainAdamw(lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, gradScale: number): void;
-  trainResetOptimizer(): void;
-  loraParamsPtr(): number;
-  loraParamFloats(): number;
-}
 
 export interface AdamWOptions {
   lr: number;
@@ -49,7 +32,7 @@ export interface AdamWOptions {
 }
 
 export class LoraTrainer {
-  private readonly w: TrainExports;
+  private readonly w: EngineExports;
 
   /** Allocates the training state for windows of up to maxWindow tokens (after engine.initAdapters / setAdapters). */
   constructor(
@@ -65,9 +48,9 @@ export class LoraTrainer {
     }
     if (!Number.isInteger(maxWindow) || maxWindow < 1) throw new RangeError(`--window must be a positive integer, got ${maxWindow}`);
     if (maxWindow > engine.config.seqLen) throw new RangeError(`--window ${maxWindow} is longer than the model's context of ${engine.config.seqLen} tokens`);
-    this.w = engine.exports as unknown as TrainExports;
+    this.w = engine.exports;
     const rc = this.w.trainInit(maxWindow);
-    if (rc === -1) throw new Error(`out of wasm memory allocating the training state for ${maxWindow}-token windows`);
+    if (rc === ERR_OUT_OF_MEMORY) throw new Error(`out of wasm memory allocating the training state for ${maxWindow}-token windows`);
     if (rc !== 0) throw new Error(`trainInit failed (${rc})`);
   }
 

@@ -5,12 +5,13 @@
 
 import type { ModelConfig } from "./model.js";
 import type { SparsitySpec } from "./sparsity.js";
+import { LORA_DOWN, LORA_GATE, LORA_UP } from "./abi.js";
 
 export const LORA_TARGETS = ["gate", "up", "down"] as const;
 export type LoraTarget = (typeof LORA_TARGETS)[number];
 
-/** The wasm-side target ids (assembly/model/adapters.ts). */
-export const LORA_TARGET_ID: Record<LoraTarget, number> = { gate: 0, up: 1, down: 2 };
+/** The wasm-side target ids (assembly/abi.ts). */
+export const LORA_TARGET_ID: Record<LoraTarget, number> = { gate: LORA_GATE, up: LORA_UP, down: LORA_DOWN };
 
 /** Hugging Face / PEFT module names of the targets. */
 export const PEFT_MODULE: Record<LoraTarget, string> = { gate: "gate_proj", up: "up_proj", down: "down_proj" };
@@ -95,16 +96,6 @@ export function adaptersByteSize(ad: LoraAdapters): number {
   let n = 0;
   for (const layer of ad.layers) for (const t of ad.targets) if (layer[t]) n += layer[t]!.a.length + layer[t]!.b.length;
   return 4 * n;
-}
-
-/** Adapter bytes for a model of config c with rank r on targets (without building them). */
-export function adapterBytesFor(c: Pick<ModelConfig, "dim" | "hiddenDim" | "nLayers">, rank: number, targets: readonly LoraTarget[]): number {
-  let perLayer = 0;
-  for (const t of targets) {
-    const s = loraLinearShape(c, t);
-    perLayer += rank * (s.inFeatures + s.outFeatures);
-  }
-  return 4 * c.nLayers * perLayer;
 }
 
 /** Adapters of the given shape filled by `fill` (default zeros): for tests and examples. */

@@ -5,25 +5,32 @@
 // an f16 scale per (block of 32 inputs, output), GGUF's Q8_0 blocks transposed.
 // Scale = max|x| / 127 per block (rounded to f16 for the input-major layout), q = round-half-away-
 // from-zero(x / scale) clamped to [-127, 127], as llama.cpp's q8_0.
+// Buffer sizes come from the wasm (host/abi.ts layoutBytes), which owns the layouts.
 
 import { floatToHalfBits, halfToFloat } from "./float16.js";
+import { Q8_BLOCK, Q8_TILE_BYTES, Q8_TILE_ROWS } from "./abi.js";
 
-export const Q8_BLOCK = 32;
+const q8Blocks = (n: number): number => Math.ceil(n / Q8_BLOCK);
 
-export const q8Blocks = (n: number): number => Math.ceil(n / Q8_BLOCK);
+/** Byte offsets of row r's quants of block b and of its scale (nb blocks per row): a tile holds int8[8][32] quants, then f32[8] scales. */
+const tileAt = (nb: number, r: number, b: number) => (Math.floor(r / Q8_TILE_ROWS) * nb + b) * Q8_TILE_BYTES;
+const blockAt = (nb: number, r: number, b: number) => tileAt(nb, r, b) + (r % Q8_TILE_ROWS) * Q8_BLOCK;
+const scaleAt = (nb: number, r: number, b: number) => tileAt(nb, r, b) + Q8_TILE_ROWS * Q8_BLOCK + (r % Q8_TILE_ROWS) * 4;
 
-/** Bytes of a row-major q8 matrix of `rows` rows of n values: tiles of 8 rows x 32 values. */
-export function q8MatrixBytes(rows: number, n: number): number {
-  return Math.ceil(rows / 8) * q8Blocks(n) * TILE_BYTES;
+/** Where the f16 scales of an input-major matrix start: after the quants, 4-byte aligned (q8InScales). */
+const inputMajorScalesAt = (nIn: number, nOut: number) => Math.ceil((nIn * nOut) / 4) * 4;
+
+/** max |a[i]| over [start, end): a block's range. */
+function absMax(a: Float32Array, start: number, end: number): number {
+  let m = 0;
+  for (let i = start; i < end; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
 }
 
-const TILE_BYTES = 288; // int8[8][32] quants, then f32[8] scales
+/** v in scale steps to an int8 quant: round half away from zero, clamped to [-127, 127]. */
+const roundQ8 = (v: number): number => Math.sign(v) * Math.min(127, Math.round(Math.abs(v)));
 
-/** Byte offsets of row r's quants of block b and of its scale (nb blocks per row). */
-const blockAt = (nb: number, r: number, b: number) => (Math.floor(r / 8) * nb + b) * TILE_BYTES + (r % 8) * 32;
-const scaleAt = (nb: number, r: number, b: number) => (Math.floor(r / 8) * nb + b) * TILE_BYTES + 256 + (r % 8) * 4;
-
-/** Quantizes a row-major [rows x n] f32 matrix into `out` (q8MatrixBytes(rows, n) bytes; padding 0). */
+/** Quantizes a row-major [rows x n] f32 matrix into `out` (layoutBytes(wasm, "q8").matrix(rows, n) bytes; padding 0). */
 export function quantizeQ8Into(out: Uint8Array, a: Float32Array, rows: number, n: number): void {
   if (a.length !== rows * n) throw new Error(`quantizeQ8: ${a.length} values for ${rows} x ${n}`);
   out.fill(0);
@@ -34,42 +41,31 @@ export function quantizeQ8Into(out: Uint8Array, a: Float32Array, rows: number, n
     for (let b = 0; b < nb; b++) {
       const start = r * n + b * Q8_BLOCK;
       const end = r * n + Math.min(n, (b + 1) * Q8_BLOCK);
-      let amax = 0;
-      for (let i = start; i < end; i++) amax = Math.max(amax, Math.abs(a[i]));
-      const d = Math.fround(amax / 127);
+      const d = Math.fround(absMax(a, start, end) / 127);
       const inv = d > 0 ? 1 / d : 0;
       view.setFloat32(scaleAt(nb, r, b), d, true);
       const q = blockAt(nb, r, b);
-      for (let i = start; i < end; i++) {
-        const v = a[i] * inv;
-        quants[q + i - start] = Math.sign(v) * Math.min(127, Math.round(Math.abs(v)));
-      }
+      for (let i = start; i < end; i++) quants[q + i - start] = roundQ8(a[i] * inv);
     }
   }
 }
 
 const HALF_MIN_NORMAL = 0x0400; // 2^-14
 
-/** Bytes of an input-major q8 matrix of nIn inputs (columns) of nOut weights each. */
-export function q8InputMajorBytes(nIn: number, nOut: number): number {
-  return Math.ceil((nIn * nOut) / 4) * 4 + q8Blocks(nIn) * nOut * 2;
-}
-
 /**
  * Quantizes W, a row-major [nOut x nIn] f32 matrix, into the input-major q8 layout in `out`
- * (q8InputMajorBytes(nIn, nOut) bytes): quants q[j * nOut + o], then f16 scales s[jb * nOut + o].
+ * (layoutBytes(wasm, "q8").inputMajor(nIn, nOut) bytes): quants q[j * nOut + o], then f16 scales s[jb * nOut + o].
  */
 export function quantizeQ8InputMajorInto(out: Uint8Array, a: Float32Array, nOut: number, nIn: number): void {
   if (a.length !== nOut * nIn) throw new Error(`quantizeQ8InputMajor: ${a.length} values for ${nOut} x ${nIn}`);
   const quants = new Int8Array(out.buffer, out.byteOffset, nIn * nOut);
   const nb = q8Blocks(nIn);
-  const scales = new Uint16Array(out.buffer, out.byteOffset + Math.ceil((nIn * nOut) / 4) * 4, nb * nOut);
+  const scales = new Uint16Array(out.buffer, out.byteOffset + inputMajorScalesAt(nIn, nOut), nb * nOut);
   for (let o = 0; o < nOut; o++) {
     for (let b = 0; b < nb; b++) {
       const start = o * nIn + b * Q8_BLOCK;
       const end = o * nIn + Math.min(nIn, (b + 1) * Q8_BLOCK);
-      let amax = 0;
-      for (let i = start; i < end; i++) amax = Math.max(amax, Math.abs(a[i]));
+      const amax = absMax(a, start, end);
       // a normal f16 (the kernels' integer decode), at least 2^-14: an all-zero or tiny block gets
       // that step (its quants are 0 or its values within 2^-15 anyway)
       const h = Math.max(HALF_MIN_NORMAL, floatToHalfBits(amax / 127));
@@ -77,10 +73,7 @@ export function quantizeQ8InputMajorInto(out: Uint8Array, a: Float32Array, nOut:
       const d = halfToFloat(h);
       const inv = d > 0 ? 1 / d : 0;
       scales[b * nOut + o] = h;
-      for (let i = start; i < end; i++) {
-        const v = a[i] * inv;
-        quants[(i - o * nIn) * nOut + o] = Math.sign(v) * Math.min(127, Math.round(Math.abs(v)));
-      }
+      for (let i = start; i < end; i++) quants[(i - o * nIn) * nOut + o] = roundQ8(a[i] * inv);
     }
   }
 }
@@ -88,7 +81,7 @@ export function quantizeQ8InputMajorInto(out: Uint8Array, a: Float32Array, nOut:
 /** Dequantizes an input-major q8 matrix back to W, row-major [nOut x nIn] f32 (tests). */
 export function dequantizeQ8InputMajor(bytes: Uint8Array, nOut: number, nIn: number): Float32Array {
   const quants = new Int8Array(bytes.buffer, bytes.byteOffset, nIn * nOut);
-  const scales = new Uint16Array(bytes.buffer, bytes.byteOffset + Math.ceil((nIn * nOut) / 4) * 4, q8Blocks(nIn) * nOut);
+  const scales = new Uint16Array(bytes.buffer, bytes.byteOffset + inputMajorScalesAt(nIn, nOut), q8Blocks(nIn) * nOut);
   const out = new Float32Array(nOut * nIn);
   for (let o = 0; o < nOut; o++) {
     for (let j = 0; j < nIn; j++) out[o * nIn + j] = halfToFloat(scales[Math.floor(j / Q8_BLOCK) * nOut + o]) * quants[j * nOut + o];

@@ -1,16 +1,18 @@
 // Sparsity settings as the user gives them, and how they map onto the engine's masks (DIP.md).
 
+import { METHOD_CATS, METHOD_DENSE, METHOD_DIP, METHOD_DIP_CA, METHOD_DIP_THRESHOLD, METHOD_GLU } from "./abi.js";
+
 export const METHODS = ["dense", "glu", "dip", "cats", "dip-threshold", "dip-ca"] as const;
 export type Method = (typeof METHODS)[number];
 
-/** The wasm-side method ids (assembly/sparsity/policy.ts). */
+/** The wasm-side method ids (assembly/abi.ts). */
 export const METHOD_ID: Record<Method, number> = {
-  dense: 0,
-  glu: 1,
-  dip: 2,
-  cats: 3,
-  "dip-threshold": 4,
-  "dip-ca": 5,
+  dense: METHOD_DENSE,
+  glu: METHOD_GLU,
+  dip: METHOD_DIP,
+  cats: METHOD_CATS,
+  "dip-threshold": METHOD_DIP_THRESHOLD,
+  "dip-ca": METHOD_DIP_CA,
 };
 
 export interface SparsitySpec {

@@ -2,11 +2,9 @@
 // Where the default bytes come from is the host's business: the Node adapter (host/node/wasm.ts)
 // registers a loader that reads build/engine.wasm; a page passes `Engine.create(model, { wasmBytes })`.
 
-/** The raw exports of build/engine.wasm (pointers are u32 byte offsets into `memory`). */
-export type EngineExports = WebAssembly.Exports & {
-  memory: WebAssembly.Memory;
-  [name: string]: unknown;
-};
+import { engineExports, type EngineExports } from "./abi.js";
+
+export type { EngineExports };
 
 /** An abort inside wasm (a failed assertion in engine code): a bug, reported with its message. */
 export class WasmAbort extends Error {}
@@ -100,7 +98,7 @@ export async function instantiateEngine(wasmBytes: BufferSource | WebAssembly.Mo
     wasmBytes instanceof WebAssembly.Module
       ? await WebAssembly.instantiate(wasmBytes, imports)
       : (await WebAssembly.instantiate(wasmBytes, imports)).instance;
-  const exports = instance.exports as EngineExports;
+  const exports = engineExports(instance.exports);
   memory = exports.memory;
   HOOKS.set(memory, hooks);
   return exports;

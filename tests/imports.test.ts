@@ -135,8 +135,12 @@ const LAYER_RULES: LayerRule[] = [
     forbids: (from, to) => under(from, "host") && under(to, "web"),
   },
   {
-    why: "kernels are pure numeric functions built from kernels only (assembly/kernels/)",
-    forbids: (from, to) => under(from, "assembly/kernels") && !under(to, "assembly/kernels"),
+    why: "kernels are pure numeric functions built from kernels and the shared ids (assembly/abi.ts) only",
+    forbids: (from, to) => under(from, "assembly/kernels") && !under(to, "assembly/kernels") && to !== "assembly/abi.ts",
+  },
+  {
+    why: "assembly/abi.ts is the leaf both sides of the wasm boundary import: it imports nothing",
+    forbids: (from) => from === "assembly/abi.ts",
   },
 ];
 

@@ -41,7 +41,7 @@ function tinyModel(seed: number, ropeLayout: "interleaved" | "half" = "interleav
 
 /** Index of an adapter matrix's first value in the trainer's parameter vector. */
 function paramOffset(engine: Engine, layer: number, target: LoraTarget, which: "A" | "B"): number {
-  const x = engine.exports as unknown as { loraA(l: number, t: number): number; loraB(l: number, t: number): number; loraParamsPtr(): number };
+  const x = engine.exports;
   const p = which === "A" ? x.loraA(layer, LORA_TARGET_ID[target]) : x.loraB(layer, LORA_TARGET_ID[target]);
   return ((p >>> 0) - (x.loraParamsPtr() >>> 0)) / 4;
 }

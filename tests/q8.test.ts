@@ -4,7 +4,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Engine } from "../host/engine.js";
-import { dequantizeQ8InputMajor, dequantizeQ8Matrix, q8InputMajorBytes, q8MatrixBytes, quantizeQ8InputMajorInto, quantizeQ8Into } from "../host/quant.js";
+import { dequantizeQ8InputMajor, dequantizeQ8Matrix, quantizeQ8InputMajorInto, quantizeQ8Into } from "../host/quant.js";
+import { layoutBytes } from "../host/abi.js";
+import { loadDefaultEngineWasm } from "../host/wasm.js";
 import { halfToFloat } from "../host/float16.js";
 import { perplexity, splitStories, tokenStream } from "../host/eval.js";
 import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
@@ -12,9 +14,12 @@ import { dataDir } from "../host/node/paths.js";
 import type { LoadedModel } from "../host/model.js";
 import { maxAbsDiff, readF32, readJson, storiesFixture, storiesModel } from "./helpers.js";
 
+// buffer sizes of the q8 layouts, from the wasm that owns them
+const q8Bytes = layoutBytes(await loadDefaultEngineWasm(), "q8");
+
 test("q8 quantization: hand-made block, and every value within half a step of the original", () => {
   // one row of 3: max |x| = 1.27 -> scale 0.01; 0.5 -> 50, -1.27 -> -127, 0.004 -> 0
-  const out = new Uint8Array(q8MatrixBytes(1, 3));
+  const out = new Uint8Array(q8Bytes.matrix(1, 3));
   quantizeQ8Into(out, Float32Array.from([0.5, -1.27, 0.004]), 1, 3);
   assert.equal(out.length, 288, "one tile: 8 rows x 32 quants, then 8 f32 scales");
   assert.deepEqual(Array.from(new Int8Array(out.buffer, 0, 33)), [50, -127, 0, ...new Array(30).fill(0)]); // padding is 0
@@ -22,7 +27,7 @@ test("q8 quantization: hand-made block, and every value within half a step of th
   assert.deepEqual(Array.from(new Float32Array(out.buffer, 260, 7)), new Array(7).fill(0));
   const rows = 3, n = 70; // two full blocks and a partial one per row
   const a = Float32Array.from({ length: rows * n }, (_, i) => Math.sin(i * 1.7) * (1 + (i % 5)));
-  const q = new Uint8Array(q8MatrixBytes(rows, n));
+  const q = new Uint8Array(q8Bytes.matrix(rows, n));
   quantizeQ8Into(q, a, rows, n);
   const back = dequantizeQ8Matrix(q, rows, n);
   for (let r = 0; r < rows; r++) {
@@ -36,7 +41,7 @@ test("q8 quantization: hand-made block, and every value within half a step of th
 
 test("q8 input-major layout: column j contiguous, f16 scales per (block of 32 inputs, output), within half a step", () => {
   // W [2 outputs x 3 inputs] = [[0.5, -1.27, 0.004], [0, 0, 0]]: row 0 scale f16(0.01), row 1 all zero
-  const out = new Uint8Array(q8InputMajorBytes(3, 2));
+  const out = new Uint8Array(q8Bytes.inputMajor(3, 2));
   quantizeQ8InputMajorInto(out, Float32Array.from([0.5, -1.27, 0.004, 0, 0, 0]), 2, 3);
   assert.deepEqual(Array.from(new Int8Array(out.buffer, 0, 6)), [50, 0, -127, 0, 0, 0]); // q[j * 2 + o]
   const scales = new Uint16Array(out.buffer, 8, 2);
@@ -44,7 +49,7 @@ test("q8 input-major layout: column j contiguous, f16 scales per (block of 32 in
   assert.equal(scales[1], 0x0400, "an all-zero block gets the smallest normal f16 scale, 2^-14");
   const nOut = 5, nIn = 70; // two full blocks of inputs and a partial one per output
   const a = Float32Array.from({ length: nOut * nIn }, (_, i) => Math.sin(i * 1.7) * (1 + (i % 5)));
-  const q = new Uint8Array(q8InputMajorBytes(nIn, nOut));
+  const q = new Uint8Array(q8Bytes.inputMajor(nIn, nOut));
   quantizeQ8InputMajorInto(q, a, nOut, nIn);
   const back = dequantizeQ8InputMajor(q, nOut, nIn);
   for (let o = 0; o < nOut; o++) {
@@ -55,7 +60,7 @@ test("q8 input-major layout: column j contiguous, f16 scales per (block of 32 in
       block.forEach((v, i) => assert.ok(Math.abs(back[o * nIn + b * 32 + i] - v) <= step / 2 + 1e-7));
     }
   }
-  assert.throws(() => quantizeQ8InputMajorInto(new Uint8Array(q8InputMajorBytes(1, 1)), Float32Array.from([1e7]), 1, 1), /beyond the f16 block scale/);
+  assert.throws(() => quantizeQ8InputMajorInto(new Uint8Array(q8Bytes.inputMajor(1, 1)), Float32Array.from([1e7]), 1, 1), /beyond the f16 block scale/);
 });
 
 test("q8 on stories260K: logits close to the reference, perplexity within 0.5%, 3.5x fewer bytes", async () => {

@@ -294,7 +294,7 @@ test("the real caches read exactly the bytes the simulator predicts for the same
     });
     const tokens = 2 * TOKENS.length;
     assert.ok(Math.abs(o.stream.counters.bytes / tokens - sim.flash_bytes_per_token) < 1e-6, `${o.stream.counters.bytes / tokens} vs ${sim.flash_bytes_per_token}`);
-    const x = engine.exports as unknown as { simTotalFlashBytes(): number; simTotalDramBytes(): number };
+    const x = engine.exports;
     assert.equal(x.simTotalFlashBytes(), o.stream.counters.bytes);
     assert.ok(Math.abs(x.simTotalDramBytes() / (x.simTotalDramBytes() + x.simTotalFlashBytes()) - sim.hit_rate.overall) < 1e-12);
   } finally {

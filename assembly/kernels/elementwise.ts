@@ -53,6 +53,3 @@ export function addInPlace(x: usize, y: usize, n: i32): void {
     store<f32>(x + off, load<f32>(x + off) + load<f32>(y + off));
   }
 }
-
-/** x += b over n floats (bias). */
-export const addBias = addInPlace;

@@ -25,14 +25,14 @@
 // a block's scales costs 2 bytes per output, i.e. 1/16 byte per weight when all its 32 columns are
 // kept, the same as the f32-per-32 of the row-major layout.
 
-export const Q8_BLOCK: i32 = 32;
+import { Q8_BLOCK, Q8_TILE_BYTES } from "../abi";
 
 // @ts-ignore: decorator
 @inline export function q8Blocks(n: i32): i32 {
   return (n + Q8_BLOCK - 1) / Q8_BLOCK;
 }
 
-const TILE_BYTES: usize = 288; // 8 rows x 32 quants + 8 f32 scales
+const TILE_BYTES = <usize>Q8_TILE_BYTES; // 8 rows x 32 quants + 8 f32 scales
 
 /** Bytes of a row-major q8 matrix (whole tiles). */
 export function q8Bytes(rows: i32, n: i32): usize {

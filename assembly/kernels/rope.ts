@@ -5,8 +5,8 @@
 //   interleaved (GGUF, llama2.c): pairs (2i, 2i+1), frequency index i
 //   half        (Hugging Face)  : pairs (i, i + headDim/2), frequency index i
 
-export const ROPE_INTERLEAVED: i32 = 0;
-export const ROPE_HALF: i32 = 1;
+import { ROPE_INTERLEAVED } from "../abi";
+export { ROPE_INTERLEAVED, ROPE_HALF } from "../abi";
 
 /**
  * Fills table[pos][i] = (cos, sin) of pos * invFreq[i] for pos < seqLen, i < headDim/2.

@@ -10,10 +10,8 @@ import { arenaAlloc } from "../arena";
 import { lowRankAddF32 } from "../kernels/lowrank";
 import { allIndices, dim, hiddenDim, nLayers } from "./state";
 
-export const LORA_GATE = 0; // A (dim, r), B (r, hiddenDim)
-export const LORA_UP = 1; // A (dim, r), B (r, hiddenDim)
-export const LORA_DOWN = 2; // A (hiddenDim, r), B (r, dim)
-export const LORA_TARGETS = 3;
+import { LORA_DOWN, LORA_TARGETS } from "../abi";
+export { LORA_GATE, LORA_UP, LORA_DOWN, LORA_TARGETS } from "../abi";
 
 export let loraRank: i32 = 0;
 export let loraScale: f32 = 0; // alpha / r

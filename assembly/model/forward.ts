@@ -32,7 +32,7 @@ export function forward(token: i32, pos: i32): void {
   // x = token_embedding[token] (a row a streamed model does not hold is read from storage)
   if (token < S.embeddingRows) tableRow(S.x, S.tokenEmbedding, token, S.vocabSize, D);
   else streamTableRow(S.x, token, S.embeddingTied ? ROWS_LM_HEAD : ROWS_EMBEDDING);
-  S.countBytes(0, rowBytes(D));
+  S.countBytes(S.COUNTER_EMBEDDING, rowBytes(D));
 
   for (let l = 0; l < S.nLayers; l++) {
     // ---- attention: x += wo(attn(rope(wq xb), rope(wk xb), wv xb)), xb = rmsnorm(x) ----
@@ -50,7 +50,7 @@ export function forward(token: i32, pos: i32): void {
     if (bv) addInPlace(vRow, bv, kvDim);
     applyRope(S.q, S.nHeads, hd, pos, S.ropeTable, S.ropeLayout);
     applyRope(kRow, S.nKvHeads, hd, pos, S.ropeTable, S.ropeLayout);
-    S.countBytes(1, matrixBytes(S.qDim, D) + 2.0 * matrixBytes(kvDim, D) + matrixBytes(D, S.qDim));
+    S.countBytes(S.COUNTER_ATTENTION, matrixBytes(S.qDim, D) + 2.0 * matrixBytes(kvDim, D) + matrixBytes(D, S.qDim));
 
     // grouped-query attention: query head hq reads kv head hq / (nHeads / nKvHeads)
     const groupSize = S.nHeads / S.nKvHeads;
@@ -90,7 +90,7 @@ export function forward(token: i32, pos: i32): void {
   rmsnorm(S.x, S.x, S.finalNorm, D, S.rmsEps);
   if (S.lmHeadRows == S.vocabSize) linear(S.logits, S.lmHead, S.x, S.vocabSize, D);
   else streamLinearRows(S.logits, S.lmHead, S.x, S.lmHeadRows, S.vocabSize, D);
-  S.countBytes(3, matrixBytes(S.vocabSize, D));
+  S.countBytes(S.COUNTER_LM_HEAD, matrixBytes(S.vocabSize, D));
 }
 
 /** The sparse SwiGLU MLP of layer l: reads S.xb, writes S.xb2. Only kept columns are read. */
@@ -125,7 +125,7 @@ function mlp(l: i32, pos: i32): void {
       const i = <usize>load<u32>(hidIdx + (<usize>k << 2));
       store<f32>(S.h + i * f4, silu(load<f32>(S.gate + i * f4)) * load<f32>(S.up + (<usize>k << 2)));
     }
-    S.countBytes(2, gatherBytes(inIdx, nIn, I) + <f64>nHidden * rowBytes(D));
+    S.countBytes(S.COUNTER_MLP, gatherBytes(inIdx, nIn, I) + <f64>nHidden * rowBytes(D));
   } else {
     if (!streamOn) gatherColumns(S.up, wUp, S.xb, inIdx, nIn, D, I);
     if (loraOn) loraApply(l, LORA_UP, S.up, S.xb, inIdx, nIn);
@@ -136,7 +136,7 @@ function mlp(l: i32, pos: i32): void {
       for (let i = 0; i < I; i++) store<f32>(dst + <usize>i * f4, silu(load<f32>(S.gate + <usize>i * f4)));
     }
     nHidden = hiddenMask(l, S.h, pos, hidIdx);
-    S.countBytes(2, 2.0 * gatherBytes(inIdx, nIn, I));
+    S.countBytes(S.COUNTER_MLP, 2.0 * gatherBytes(inIdx, nIn, I));
   }
   store<i32>(S.hiddenKeptCount + <usize>l * 4, nHidden);
 
@@ -144,7 +144,7 @@ function mlp(l: i32, pos: i32): void {
   if (streamOn) streamGather(l, 1, hidIdx, nHidden, S.h, S.xb2, 0, D);
   else gatherColumns(S.xb2, wDownT, S.h, hidIdx, nHidden, I, D);
   if (loraOn) loraApply(l, LORA_DOWN, S.xb2, S.h, hidIdx, nHidden);
-  S.countBytes(2, gatherBytes(hidIdx, nHidden, D));
+  S.countBytes(S.COUNTER_MLP, gatherBytes(hidIdx, nHidden, D));
 }
 
 export { prunesInput };

@@ -9,12 +9,11 @@
 
 import { matvecF32, matvecRowsF32 } from "../kernels/matvec";
 import { gatherColumnsF32 } from "../kernels/gather";
-import { dequantRowQ8, gatherBytesQ8, gatherColumnsQ8, gatherPlanQ8, matvecQ8, matvecRowsQ8, q8Blocks, q8Bytes, quantizeXQ8 } from "../kernels/q8";
+import { dequantRowQ8, gatherBytesQ8, gatherColumnsQ8, gatherPlanQ8, matvecQ8, matvecRowsQ8, q8Blocks, q8Bytes, q8InBytes, quantizeXQ8 } from "../kernels/q8";
 import { KERNEL_GATHER_F32, KERNEL_GATHER_Q8, KERNEL_MATVEC_F32, KERNEL_MATVEC_Q8 } from "../threads/jobs";
 import { MIN_PARALLEL_WEIGHTS, parallelFor, poolThreads } from "../threads/pool";
+import { DTYPE_F32, DTYPE_Q8 } from "../abi";
 
-export const DTYPE_F32 = 0;
-export const DTYPE_Q8 = 1;
 export let weightDtype: i32 = DTYPE_F32;
 
 export function setWeightDtype(dtype: i32): void {
@@ -60,12 +59,35 @@ export function tableRow(out: usize, w: usize, r: i32, rows: i32, cols: i32): vo
 
 /** Bytes read for one row of n weights of a row-major matrix (q8: whole blocks of 32 and their scales). */
 export function rowBytes(n: i32): f64 {
-  return weightDtype == DTYPE_Q8 ? 36.0 * q8Blocks(n) : 4.0 * n;
+  return rowBytesIn(weightDtype, n);
 }
 
 /** Bytes linear() reads for a [rows x cols] matrix (q8: whole tiles of 8 rows). */
 export function matrixBytes(rows: i32, cols: i32): f64 {
-  return weightDtype == DTYPE_Q8 ? <f64>q8Bytes(rows, cols) : 4.0 * <f64>rows * <f64>cols;
+  return matrixBytesIn(weightDtype, rows, cols);
+}
+
+// The byte formulas by dtype, exported so the host lays out and accounts memory with the very
+// formulas the kernels use (host/abi.ts); f64, so a total past 4 GiB does not wrap.
+
+/** rowBytes for a given dtype. */
+export function rowBytesIn(dtype: i32, n: i32): f64 {
+  return dtype == DTYPE_Q8 ? 36.0 * q8Blocks(n) : 4.0 * n;
+}
+
+/** matrixBytes for a given dtype: also the bytes a row-major [rows x cols] matrix takes in memory. */
+export function matrixBytesIn(dtype: i32, rows: i32, cols: i32): f64 {
+  return dtype == DTYPE_Q8 ? <f64>q8Bytes(rows, cols) : 4.0 * <f64>rows * <f64>cols;
+}
+
+/** Bytes an input-major [nIn x nOut] matrix takes in memory (q8: quants, alignment, f16 scales). */
+export function inputMajorBytesIn(dtype: i32, nIn: i32, nOut: i32): f64 {
+  return dtype == DTYPE_Q8 ? <f64>q8InBytes(nIn, nOut) : 4.0 * <f64>nIn * <f64>nOut;
+}
+
+/** Bytes gatherColumns reads when every one of the nIn columns is kept (q8: every quant and every block's scales). */
+export function allColumnsBytesIn(dtype: i32, nIn: i32, nOut: i32): f64 {
+  return dtype == DTYPE_Q8 ? <f64>nIn * <f64>nOut + 2.0 * <f64>nOut * <f64>q8Blocks(nIn) : 4.0 * <f64>nIn * <f64>nOut;
 }
 
 /** Bytes gatherColumns reads for this kept list (q8: the kept quants and the touched blocks' scales). */

@@ -4,6 +4,7 @@
 
 import { arenaAlloc } from "../arena";
 import { buildRopeTable } from "../kernels/rope";
+import { ERR_OUT_OF_MEMORY, LAYER_FIELDS } from "../abi";
 
 // ---- config ----
 export let dim: i32 = 0; // D
@@ -20,20 +21,8 @@ export let rmsEps: f32 = 1e-5;
 export let ropeLayout: i32 = 0;
 
 // ---- weights (f32) ----
-// Per layer, a row of LAYER_FIELDS pointers in layerTable.
-export const ATTN_NORM = 0; // (dim)
-export const WQ = 1; // (qDim, dim) row-major
-export const WK = 2; // (kvDim, dim) row-major
-export const WV = 3; // (kvDim, dim) row-major
-export const WO = 4; // (dim, qDim) row-major
-export const BQ = 5; // (nHeads*headDim) or 0
-export const BK = 6; // (kvDim) or 0
-export const BV = 7; // (kvDim) or 0
-export const FFN_NORM = 8; // (dim)
-export const W_GATE_T = 9; // (dim, hiddenDim): input-major, row j = column j of W_gate
-export const W_UP = 10; // input-major (dim, hiddenDim), or row-major (hiddenDim, dim) when upRowMajor
-export const W_DOWN_T = 11; // (hiddenDim, dim): input-major, row j = column j of W_down
-export const LAYER_FIELDS = 12;
+// Per layer, a row of LAYER_FIELDS pointers in layerTable; the field ids and shapes are in ../abi.ts.
+export { ATTN_NORM, WQ, WK, WV, WO, BQ, BK, BV, FFN_NORM, W_GATE_T, W_UP, W_DOWN_T, LAYER_FIELDS } from "../abi";
 
 export let layerTable: usize = 0;
 export let tokenEmbedding: usize = 0; // (vocab, dim)
@@ -72,15 +61,19 @@ export let hiddenKept: usize = 0; // (layer, hiddenDim) u32 kept hidden indices 
 export let hiddenKeptCount: usize = 0; // (layer) i32
 
 // Weight bytes actually read, by group, since the last reset (f64: exact up to 2^53).
+export const COUNTER_EMBEDDING = 0;
+export const COUNTER_ATTENTION = 1;
+export const COUNTER_MLP = 2;
+export const COUNTER_LM_HEAD = 3;
 export let bytesEmbedding: f64 = 0;
 export let bytesAttention: f64 = 0;
 export let bytesMlp: f64 = 0;
 export let bytesLmHead: f64 = 0;
 
 export function countBytes(group: i32, n: f64): void {
-  if (group == 0) bytesEmbedding += n;
-  else if (group == 1) bytesAttention += n;
-  else if (group == 2) bytesMlp += n;
+  if (group == COUNTER_EMBEDDING) bytesEmbedding += n;
+  else if (group == COUNTER_ATTENTION) bytesAttention += n;
+  else if (group == COUNTER_MLP) bytesMlp += n;
   else bytesLmHead += n;
 }
 
@@ -143,7 +136,7 @@ export function engineConfigure(
   inputKeptCount = arenaAlloc(<usize>nLayers * 4);
   hiddenKept = arenaAlloc(<usize>nLayers * <usize>hiddenDim * 4);
   hiddenKeptCount = arenaAlloc(<usize>nLayers * 4);
-  if (hiddenKeptCount == 0 || candidates == 0 || keyCache == 0 || valueCache == 0) return -1;
+  if (hiddenKeptCount == 0 || candidates == 0 || keyCache == 0 || valueCache == 0) return ERR_OUT_OF_MEMORY;
   for (let i: usize = 0; i < wide; i++) store<u32>(allIndices + (i << 2), <u32>i);
   return 0;
 }

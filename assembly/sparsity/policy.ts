@@ -9,12 +9,8 @@ import { absInto, selectAbove, selectTopK } from "../kernels/topk";
 import { silu } from "../kernels/elementwise";
 import { allIndices, dim, hiddenDim, nLayers, scores, scratch } from "../model/state";
 
-export const METHOD_DENSE = 0;
-export const METHOD_GLU = 1;
-export const METHOD_DIP = 2;
-export const METHOD_CATS = 3;
-export const METHOD_DIP_THRESHOLD = 4;
-export const METHOD_DIP_CA = 5;
+import { ERR_OUT_OF_MEMORY, METHOD_CATS, METHOD_DENSE, METHOD_DIP, METHOD_DIP_CA, METHOD_DIP_THRESHOLD, METHOD_GLU } from "../abi";
+export { METHOD_DENSE, METHOD_GLU, METHOD_DIP, METHOD_CATS, METHOD_DIP_THRESHOLD, METHOD_DIP_CA } from "../abi";
 
 export let method: i32 = METHOD_DENSE;
 export let inputK: i32 = 0; // k of the input top-k (dip, dip-ca)
@@ -35,7 +31,7 @@ let fixedIdx: usize = 0; // (max(dim, hiddenDim)) u32 workspace for fixed_top_n
  *  out the run state, so a DRAM budget counts them). Returns 0, or -1 when out of wasm memory. */
 export function sparsityAllocate(): i32 {
   ensureTables();
-  return fixedIdx == 0 ? -1 : 0;
+  return fixedIdx == 0 ? ERR_OUT_OF_MEMORY : 0;
 }
 
 function ensureTables(): void {

@@ -27,9 +27,8 @@ import { cacheRecord, C_FLAGS, resetCaches } from "../sim/state";
 import { gatherSlotsF32 } from "../kernels/gather-slots";
 import { linear } from "../model/linear";
 
-/** Host group of the LM head's rows (the tied embedding's too), and of an untied embedding's. */
-export const ROWS_LM_HEAD = 2;
-export const ROWS_EMBEDDING = 3;
+import { ROWS_LM_HEAD } from "../abi";
+export { ROWS_LM_HEAD, ROWS_EMBEDDING } from "../abi";
 
 /** Host import: start reading `count` columns listed at listPtr as (column u32, destination
  *  pointer u32) pairs, ascending by column, of (layer, group) into wasm memory. Returns a ticket
@@ -61,7 +60,6 @@ let fetchList: usize = 0; //      u32[2 * maxEntries] (column, destination) pair
 let staging: usize = 0; //        stageBytes: columns of either group that are read but not cached
 let stageHalfBytes: usize = 0; // one chunk's half of the staging area
 let chunkEntries = new StaticArray<i32>(GROUPS); // columns of group g one chunk reads at most
-let columnsFetched: f64 = 0;
 let rowBytes: usize = 0;
 let chunkRows: i32 = 0;
 
@@ -141,11 +139,6 @@ export function streamBeginSequence(): void {
       store<i32>(freeCountTable + (i << 2), cap);
     }
   }
-}
-
-/** Columns read from storage since the start (both groups). */
-export function streamColumnsFetched(): f64 {
-  return columnsFetched;
 }
 
 // @ts-ignore: decorator
@@ -241,7 +234,6 @@ function closeChunk(l: i32, g: i32, start: i32, end: i32, firstFetch: i32, nFetc
   let ticket = 0;
   if (nFetch > firstFetch) {
     ticket = hostStreamIssue(l, g, fetchList + (<usize>firstFetch << 3), nFetch - firstFetch);
-    columnsFetched += <f64>(nFetch - firstFetch);
   }
   gatherPending(x, idx, out0, out1, nOut);
   pendingStart = start;

@@ -10,6 +10,7 @@ import { windowBackward } from "./backward";
 import { crossEntropy, distillation, LOSS_KD } from "./loss";
 import { adamwUpdate, normF32 } from "./adamw";
 import * as W from "./state";
+import { ERR_NO_ADAPTERS, ERR_WINDOW_TOO_LONG } from "../abi";
 
 export { loraConfigure, loraEnable, loraSetScale, loraA, loraB, loraInit } from "../model/adapters";
 
@@ -23,12 +24,11 @@ export function loraParamFloats(): i32 {
 
 /**
  * Allocates the training state for windows of up to maxT tokens (after loraConfigure: the
- * gradients mirror the adapters). Returns 0, -1 when memory cannot grow, -2 without adapters,
- * -3 when maxT exceeds the model's context (the RoPE table).
+ * gradients mirror the adapters). Returns 0, or an ERR_* code of ../abi.ts.
  */
 export function trainInit(maxT: i32): i32 {
-  if (loraParams == 0 || loraRank <= 0) return -2;
-  if (maxT < 1 || maxT > S.seqLen) return -3;
+  if (loraParams == 0 || loraRank <= 0) return ERR_NO_ADAPTERS;
+  if (maxT < 1 || maxT > S.seqLen) return ERR_WINDOW_TOO_LONG;
   return W.allocate(maxT);
 }
 

@@ -4,8 +4,7 @@
 
 import { vocabSize } from "../model/state";
 
-export const LOSS_CE = 0; // next-token cross-entropy
-export const LOSS_KD = 1; // KL(teacher || student), teacher = the dense base model (distillation)
+export { LOSS_CE, LOSS_KD } from "../abi";
 
 /** log sum_v exp(z_v) in f64 (max-subtracted). */
 function logSumExp(z: usize, V: i32): f64 {

@@ -5,6 +5,7 @@
 import { arenaAlloc } from "../arena";
 import * as S from "../model/state";
 import { LORA_TARGETS, loraParamCount, loraParams, loraRank } from "../model/adapters";
+import { ERR_OUT_OF_MEMORY } from "../abi";
 
 export let maxT: i32 = 0;
 /** Freeze the masks: reuse the last window's masks instead of recomputing them (finite-difference checks). */
@@ -62,7 +63,7 @@ export let gradsFor: usize = 0; // the loraParams block the gradients were alloc
 export let adamM: usize = 0;
 export let adamV: usize = 0;
 
-/** Allocates everything for windows of up to maxT_ tokens. Returns 0, or -1 when memory cannot grow. */
+/** Allocates everything for windows of up to maxT_ tokens. Returns 0, or ERR_OUT_OF_MEMORY. */
 export function allocate(maxT_: i32): i32 {
   maxT = maxT_;
   const f = <usize>4;
@@ -116,7 +117,7 @@ export function allocate(maxT_: i32): i32 {
   gradsFor = loraParams;
   adamM = arenaAlloc(n * f);
   adamV = arenaAlloc(n * f);
-  if (tokens == 0 || probs == 0 || dLogits == 0 || adamV == 0 || dT == 0) return -1;
+  if (tokens == 0 || probs == 0 || dLogits == 0 || adamV == 0 || dT == 0) return ERR_OUT_OF_MEMORY;
   return 0;
 }
 

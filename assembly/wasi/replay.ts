@@ -7,6 +7,7 @@ import { Bits, Context, Device, STATIC_GROUPS, SequenceResult, Stats, combine, f
 import { JsonWriter } from "./json";
 import { Trace, decodeTrace } from "./trace";
 import { readFile, readStdin, Input } from "./io";
+import { POLICY_BELADY, POLICY_LFU, POLICY_LRU, POLICY_NONE } from "../abi";
 
 const USAGE = `usage: replay [TRACE] [options]   (no TRACE or "-": read the trace from standard input)
   --policy none|lru|lfu|belady   MLP column cache policy (default lru)
@@ -181,7 +182,7 @@ function parseArgs(argv: string[]): Settings {
 }
 
 function policyId(name: string): i32 {
-  return name == "none" ? 0 : name == "lru" ? 1 : name == "lfu" ? 2 : 3;
+  return name == "none" ? POLICY_NONE : name == "lru" ? POLICY_LRU : name == "lfu" ? POLICY_LFU : POLICY_BELADY;
 }
 
 function configure(ctx: Context): string | null {

@@ -17,12 +17,6 @@ const ALIGN = 64;
 /** magic + header length + header CRC */
 export const STREAM_PREFIX_BYTES = 16;
 
-/** Mask groups of a streamed layer, in file order (the simulator's groups 0 and 1). */
-export const STREAM_GROUPS = [
-  { name: "input", parts: ["w_gate", "w_up"] },
-  { name: "hidden", parts: ["w_down"] },
-] as const;
-
 export interface StreamTensor {
   name: string;
   offset: number;

@@ -10,15 +10,6 @@ import { footprint, kvCacheBytes } from "../sim/presets.js";
 import { simulateTrace, type SequenceResult, type SimResult } from "../sim/simulate.js";
 import { traceTokens, type MaskTrace } from "../sim/trace.js";
 
-interface LiveCounters {
-  simTotalFlashBytes(): number;
-  simTotalDramBytes(): number;
-  simResetCounters(): void;
-  simLayerHitRate(layer: number): number;
-}
-
-const live = (engine: Engine) => engine.exports as unknown as LiveCounters;
-
 /**
  * Right before the measured run: probes the read bandwidth (returned, GB/s: pass it to
  * streamReport) and zeroes the stream's, the engine's byte and the real caches' counters.
@@ -27,13 +18,13 @@ export function resetStreamCounters(engine: Engine, stream: WeightStream): numbe
   const before = engine.measureReadBandwidth().gbps;
   stream.resetCounters();
   engine.resetBytes();
-  live(engine).simResetCounters();
+  engine.exports.simResetCounters();
   return before;
 }
 
 /** Byte-weighted hit rate of the engine's real column caches so far, overall and per layer. */
 export function streamHitRates(engine: Engine): { overall: number; perLayer: number[] } {
-  const x = live(engine);
+  const x = engine.exports;
   const flash = x.simTotalFlashBytes();
   const dram = x.simTotalDramBytes();
   return {
@@ -85,7 +76,7 @@ export async function streamReport(engine: Engine, stream: WeightStream, seconds
   // the simulator's non-MLP DRAM reads: static weights plus the KV cache at the live length
   const kvBytes = p.sum((q) => kvCacheBytes(trace.header.dims, F32_BITS, q.prompt_tokens + (q.tokens + 1) / 2)) / p.tokens;
   const fixedDram = p.sum((q) => q.dram_bytes_per_token - q.mlp_dram_bytes_per_token) / p.tokens;
-  const memory = engine.exports.memory as WebAssembly.Memory;
+  const memory = engine.exports.memory;
   const tokS = tokens / seconds;
   return {
     stream: true,

@@ -20,6 +20,7 @@ import { crc32 } from "../crc32.js";
 import type { StreamHeader } from "./format.js";
 import { ModelFormatError } from "../model.js";
 import type { EngineHostHooks } from "../wasm.js";
+import { GROUP_HIDDEN, GROUP_INPUT, POLICY_LFU, POLICY_LRU, POLICY_NONE, ROWS_EMBEDDING, ROWS_LM_HEAD, type EngineExports } from "../abi.js";
 import { StreamIOClient, streamIOBlock, type StreamCounters, type StreamIOSpawner } from "./io.js";
 
 /** Reads `into.length` bytes at `position` of the file; returns the bytes read. */
@@ -98,12 +99,12 @@ export class WeightStream {
   }
 
   /**
-   * Where a request's entries live: groups 0 and 1 are a layer's MLP columns (input, hidden);
+   * Where a request's entries live: GROUP_INPUT and GROUP_HIDDEN are a layer's MLP columns;
    * ROWS_LM_HEAD and ROWS_EMBEDDING are rows of the LM head and of an untied embedding, read when
    * the static weights overflow the DRAM budget (their tensors' CRCs were checked at open).
    */
   private region(layer: number, group: number): { eb: number; base: number; verified: Uint8Array } {
-    if (group === 0 || group === 1) {
+    if (group === GROUP_INPUT || group === GROUP_HIDDEN) {
       return { eb: this.header.groups[group].entry_bytes, base: this.header.column_offsets[layer * 2 + group], verified: this.verified[layer * 2 + group] };
     }
     const base = group === ROWS_LM_HEAD ? this.rowOffsets.lmHead : group === ROWS_EMBEDDING ? this.rowOffsets.embedding : undefined;
@@ -114,7 +115,7 @@ export class WeightStream {
 
   private crcIndex(layer: number, group: number, column: number): number {
     const c = this.header.config;
-    return layer * (c.dim + c.hiddenDim) + (group === 1 ? c.dim : 0) + column;
+    return layer * (c.dim + c.hiddenDim) + (group === GROUP_HIDDEN ? c.dim : 0) + column;
   }
 
   /** Reads the listed columns of (layer, group) into wasm memory and waits until they have landed. */
@@ -195,10 +196,6 @@ export class WeightStream {
   }
 }
 
-/** Host groups of the rows of the LM head (the tied embedding's too) and of an untied embedding (assembly/stream/store.ts). */
-export const ROWS_LM_HEAD = 2;
-export const ROWS_EMBEDDING = 3;
-
 /** Requests that may be in flight at once (the engine keeps one ahead of the one it gathers). */
 const MAX_PENDING = 8;
 
@@ -249,7 +246,7 @@ export type StreamPolicy = "none" | "lru" | "lfu";
  *  token than 4 MiB chunks), and a host call per chunk costs little next to the read. */
 export const DEFAULT_STAGE_BYTES = 1024 * 1024;
 export const STREAM_POLICIES: StreamPolicy[] = ["none", "lru", "lfu"];
-const POLICY_IDS: Record<StreamPolicy, number> = { none: 0, lru: 1, lfu: 2 };
+const POLICY_IDS: Record<StreamPolicy, number> = { none: POLICY_NONE, lru: POLICY_LRU, lfu: POLICY_LFU };
 
 /** Where the reads run: on an I/O thread beside the engine (needs shared memory) or on the engine thread. */
 export type StreamIO = "thread" | "inline";
@@ -302,21 +299,6 @@ export function streamIOMode(opts: StreamOptions, engine: { relaxed?: boolean; c
   return opts.source.ioThread && typeof SharedArrayBuffer === "function" && !engine.relaxed && !engine.callerBytes ? "thread" : "inline";
 }
 
-interface StreamWasm {
-  memory: WebAssembly.Memory;
-  arenaUsedBytes(): number;
-  simConfigure(layers: number, groups: number): number;
-  simSetGroup(group: number, entries: number, columnHeight: number, nLin: number, bytesPerWeight: number): number;
-  simAllocate(): number;
-  simSetCapacity(layer: number, group: number, entries: number): number;
-  simSetPolicy(policy: number): number;
-  simSetAdmissionSeed(seed: number): void;
-  streamSetGroup(group: number, entries: number, entryBytes: number): void;
-  streamAllocate(layers: number, stageBytes: number): number;
-  streamSetCapacity(group: number, entries: number): number;
-  streamEnable(on: number): void;
-}
-
 /**
  * Slots per layer for `bytes` of column slots over all layers (SIMULATOR.md's partition): each of
  * the 3 streamed linears of a layer gets an equal share; an input slot holds a column of W_gate
@@ -340,7 +322,7 @@ export function streamCacheEntries(dim: number, hiddenDim: number, nLayers: numb
  * below the minimum.
  */
 export function attachStream(
-  wasm: StreamWasm,
+  wasm: EngineExports,
   hooks: Pick<EngineHostHooks, "streamIssue" | "streamAwait">,
   opts: StreamOptions,
   /** puts the first rows of the embedding and of the LM head in wasm memory (Engine) */
@@ -358,13 +340,13 @@ export function attachStream(
     if (rc !== 0) throw new Error(`weight stream: ${what} failed (${rc}): out of wasm memory?`);
   };
   check(wasm.simConfigure(c.nLayers, 2), "simConfigure");
-  check(wasm.simSetGroup(0, D, I, 2, 4), "simSetGroup");
-  check(wasm.simSetGroup(1, I, D, 1, 4), "simSetGroup");
+  check(wasm.simSetGroup(GROUP_INPUT, D, I, 2, 4), "simSetGroup");
+  check(wasm.simSetGroup(GROUP_HIDDEN, I, D, 1, 4), "simSetGroup");
   check(wasm.simAllocate(), "simAllocate");
   check(wasm.simSetPolicy(POLICY_IDS[policy]), "simSetPolicy");
   wasm.simSetAdmissionSeed(0);
-  wasm.streamSetGroup(0, D, 2 * I * 4);
-  wasm.streamSetGroup(1, I, D * 4);
+  wasm.streamSetGroup(GROUP_INPUT, D, 2 * I * 4);
+  wasm.streamSetGroup(GROUP_HIDDEN, I, D * 4);
   check(wasm.streamAllocate(c.nLayers, stageBytes), "streamAllocate");
   const minimumBytes = wasm.arenaUsedBytes() >>> 0;
   if (!(opts.dramBytes >= minimumBytes)) throw new StreamBudgetError(minimumBytes, opts.dramBytes);

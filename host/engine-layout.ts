@@ -1,0 +1,138 @@
+// Lays a LoadedModel out in the engine's wasm memory (../shared/spec/ARCHITECTURE.md, "Memory
+// and layout decisions"): the run state, the rotary table, then every weight in the engine's dtype,
+// written with typed-array views into arena blocks and handed to the wasm by pointer. The MLP
+// matrices are stored input-major, so a pruned input is a skipped contiguous column.
+
+import type { LoadedModel } from "./model.js";
+import { headDim } from "./model.js";
+import { ropeInverseFrequencies } from "./rope.js";
+import { quantizeQ8InputMajorInto, quantizeQ8Into } from "./quant.js";
+import { ATTN_NORM, BK, BQ, BV, DTYPE_ID, FFN_NORM, layoutBytes, ROPE_HALF, ROPE_INTERLEAVED, W_DOWN_T, W_GATE_T, W_UP, WK, WO, WQ, WV, type EngineExports, type LayoutBytes, type WeightDtype } from "./abi.js";
+import { WASM32_USABLE_BYTES } from "./engine-bytes.js";
+
+/** A view of n f32 at ptr of the engine's memory (valid until memory grows). */
+export function f32At(wasm: EngineExports, ptr: number, n: number): Float32Array {
+  return new Float32Array(wasm.memory.buffer, ptr, n);
+}
+
+/** Takes `bytes` of the arena; throws when wasm memory cannot grow. */
+export function allocOrThrow(wasm: EngineExports, bytes: number): number {
+  const ptr = wasm.arenaAlloc(bytes) >>> 0;
+  if (ptr === 0) throw new Error(`out of wasm memory allocating ${bytes} bytes (in use: ${wasm.arenaUsedBytes() >>> 0} of at most ${WASM32_USABLE_BYTES})`);
+  return ptr;
+}
+
+export class WeightLayout {
+  /** the resident weights' span of wasm memory [start, end): what the read-bandwidth probe sums */
+  readonly span = { start: 0, end: 0 };
+  private readonly bytes: LayoutBytes;
+  /** the final norm's weights (placed with the layers; the embedding and LM head may come later) */
+  private finalNorm = 0;
+  private upRowMajor = false;
+  private readonly upPtrs: { inputMajor: number[]; rowMajor: number[] } = { inputMajor: [], rowMajor: [] };
+
+  constructor(
+    private readonly wasm: EngineExports,
+    private readonly model: LoadedModel,
+    private readonly dtype: WeightDtype,
+    /** the MLP columns live in a weight stream's cache slots, not here */
+    private readonly streamed: boolean,
+  ) {
+    this.bytes = layoutBytes(wasm, dtype);
+  }
+
+  /** The run state, then the weights; a streamed model's embedding and LM head wait for placeTableRows. */
+  layOut(): void {
+    const c = this.model.config;
+    const hd = headDim(c);
+    this.wasm.setWeightDtype(DTYPE_ID[this.dtype]);
+    const rc = this.wasm.engineConfigure(c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, hd, c.vocabSize, c.seqLen, c.rmsEps, c.ropeLayout === "interleaved" ? ROPE_INTERLEAVED : ROPE_HALF);
+    if (rc !== 0 || this.wasm.sparsityAllocate() !== 0) throw new Error(`out of wasm memory allocating the run state (KV cache for ${c.seqLen} positions)`);
+    const invFreq = ropeInverseFrequencies(c);
+    const freqPtr = allocOrThrow(this.wasm, invFreq.byteLength);
+    new Float64Array(this.wasm.memory.buffer, freqPtr, invFreq.length).set(invFreq);
+    this.wasm.setRopeFrequencies(freqPtr);
+    const w = this.model.weights;
+    this.span.start = this.wasm.arenaUsedBytes() >>> 0;
+    w.layers.forEach((l, i) => {
+      const set = (field: number, ptr: number) => this.wasm.setLayerWeight(i, field, ptr);
+      set(ATTN_NORM, this.put(l.attnNorm));
+      set(WQ, this.putMatrix(l.wq, c.nHeads * hd, c.dim));
+      set(WK, this.putMatrix(l.wk, c.nKvHeads * hd, c.dim));
+      set(WV, this.putMatrix(l.wv, c.nKvHeads * hd, c.dim));
+      set(WO, this.putMatrix(l.wo, c.dim, c.nHeads * hd));
+      if (l.bq) set(BQ, this.put(l.bq));
+      if (l.bk) set(BK, this.put(l.bk));
+      if (l.bv) set(BV, this.put(l.bv));
+      set(FFN_NORM, this.put(l.ffnNorm));
+      if (this.streamed) return; // MLP columns live in the stream's cache slots
+      set(W_GATE_T, this.putTransposed(l.wGate, c.hiddenDim, c.dim));
+      const up = this.putTransposed(l.wUp, c.hiddenDim, c.dim);
+      this.upPtrs.inputMajor.push(up);
+      set(W_UP, up);
+      set(W_DOWN_T, this.putTransposed(l.wDown, c.dim, c.hiddenDim));
+    });
+    this.finalNorm = this.put(w.finalNorm);
+    // a streamed model places the embedding and the LM head last, as many rows as its budget holds (attachStream)
+    if (!this.streamed) this.placeTableRows(c.vocabSize, c.vocabSize);
+    this.span.end = this.wasm.arenaUsedBytes() >>> 0;
+  }
+
+  /** Puts the first rows of the embedding and of the LM head (one matrix when tied) in wasm memory. */
+  placeTableRows(embeddingRows: number, lmHeadRows: number): void {
+    const c = this.model.config;
+    const w = this.model.weights;
+    const rows = (m: Float32Array, n: number) => (n > 0 ? this.putMatrix(m.subarray(0, n * c.dim), n, c.dim) : 0);
+    const emb = rows(w.tokenEmbedding, embeddingRows);
+    const lmHead = c.tiedEmbeddings ? emb : rows(w.lmHead!, lmHeadRows);
+    this.wasm.setGlobalWeights(emb, this.finalNorm, lmHead, 0);
+    this.wasm.setResidentRows(embeddingRows, lmHeadRows, c.tiedEmbeddings ? 1 : 0);
+  }
+
+  /**
+   * CATS reads rows of W_up (one per kept hidden unit), so it needs W_up row-major; the other
+   * methods gather its columns. The row-major copy is made on first use and kept.
+   */
+  useUpRowMajor(rowMajor: boolean): void {
+    if (rowMajor === this.upRowMajor) return;
+    if (rowMajor && this.upPtrs.rowMajor.length === 0) {
+      const c = this.model.config;
+      for (const l of this.model.weights.layers) this.upPtrs.rowMajor.push(this.putMatrix(l.wUp, c.hiddenDim, c.dim));
+    }
+    const ptrs = rowMajor ? this.upPtrs.rowMajor : this.upPtrs.inputMajor;
+    ptrs.forEach((p, i) => this.wasm.setLayerWeight(i, W_UP, p));
+    this.wasm.setUpRowMajor(rowMajor ? 1 : 0);
+    this.upRowMajor = rowMajor;
+  }
+
+  private put(a: Float32Array): number {
+    const ptr = allocOrThrow(this.wasm, a.length * 4);
+    f32At(this.wasm, ptr, a.length).set(a);
+    return ptr;
+  }
+
+  /** Writes a row-major [rows x cols] matrix in the engine's dtype. */
+  private putMatrix(a: Float32Array, rows: number, cols: number): number {
+    if (this.dtype === "f32") return this.put(a);
+    const bytes = this.bytes.matrix(rows, cols);
+    const ptr = allocOrThrow(this.wasm, bytes);
+    quantizeQ8Into(new Uint8Array(this.wasm.memory.buffer, ptr, bytes), a, rows, cols);
+    return ptr;
+  }
+
+  /** Writes W^T of a [rows x cols] matrix: input-major, so one input's column is contiguous. */
+  private putTransposed(a: Float32Array, rows: number, cols: number): number {
+    if (this.dtype === "q8") {
+      const bytes = this.bytes.inputMajor(cols, rows);
+      const ptr = allocOrThrow(this.wasm, bytes);
+      quantizeQ8InputMajorInto(new Uint8Array(this.wasm.memory.buffer, ptr, bytes), a, rows, cols);
+      return ptr;
+    }
+    const t = new Float32Array(a.length);
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      for (let c = 0; c < cols; c++) t[c * rows + r] = a[base + c];
+    }
+    return this.put(t);
+  }
+}
