@@ -57,7 +57,7 @@ export function forward(token: i32, pos: i32): void {
   // logits = lm_head(rmsnorm(x))
   rmsnorm(S.x, S.x, S.finalNorm, D, S.rmsEps);
   if (S.lmHeadRows == S.vocabSize) linear(S.logits, S.lmHead, S.x, S.vocabSize, D);
-  else streamLinearRows(S.logits, S.lmHead, S.x, S.lmHeadRows, S.vocabSize, D);
+  else streamLinearRows(S.logits, S.lmHead, S.x, S.lmHeadRows, S.vocabSize, D, linear);
   S.countBytes(3, matrixBytes(S.vocabSize, D));
 }
 

@@ -7,7 +7,6 @@
 import { arenaAlloc } from "../arena";
 import { absInto, selectAbove, selectTopK } from "../kernels/topk";
 import { silu } from "../kernels/elementwise";
-import { allIndices, dim, hiddenDim, nLayers, scores, scratch } from "../model/state";
 
 export const METHOD_DENSE = 0;
 export const METHOD_GLU = 1;
@@ -22,6 +21,15 @@ export let hiddenK: i32 = 0; // k of the hidden top-k (glu, dip, dip-ca)
 let inputThreshold: usize = 0; // (layer) f32: dip-threshold |x| threshold
 let hiddenThreshold: usize = 0; // (layer) f32: dip-threshold |h| threshold, cats |silu(gate)| threshold
 
+// The dims the policies need and their shared workspace, set while the model lays out its run state
+// (model/state.ts engineConfigure calls masksConfigure): this layer never reads the model's state.
+let nLayers: i32 = 0;
+let dim: i32 = 0; // D: the inputs of W_gate / W_up
+let hiddenDim: i32 = 0; // I: the inputs of W_down
+let scores: usize = 0; // (max(dim, hiddenDim)) mask scores
+let scratch: usize = 0; // (max(dim, hiddenDim)) top-k workspace
+export let allIndices: usize = 0; // (max(dim, hiddenDim)) u32 0, 1, 2, ... (the dense "mask")
+
 // DIP-CA: the cache state the simulator left after the previous token.
 let cacheGamma: f64 = 1;
 let cacheWarmup: bool = false;
@@ -30,6 +38,18 @@ let cacheAwareHidden: bool = false;
 let inputCachedFlags: usize = 0; // (layer) pointers to u8 flags (dim), 0 = nothing cached
 let hiddenCachedFlags: usize = 0; // (layer) pointers to u8 flags (hiddenDim)
 let fixedIdx: usize = 0; // (max(dim, hiddenDim)) u32 workspace for fixed_top_n
+
+/** Sets the dims and lays out the mask workspace (part of the run state, allocated once). */
+export function masksConfigure(nLayers_: i32, dim_: i32, hiddenDim_: i32): void {
+  nLayers = nLayers_;
+  dim = dim_;
+  hiddenDim = hiddenDim_;
+  const wide = <usize>max(dim, hiddenDim);
+  scores = arenaAlloc(wide * 4);
+  scratch = arenaAlloc(wide * 4);
+  allIndices = arenaAlloc(wide * 4);
+  if (allIndices != 0) for (let i: usize = 0; i < wide; i++) store<u32>(allIndices + (i << 2), <u32>i);
+}
 
 /** The per-layer tables and workspace of the mask policies (once; the host calls it while laying
  *  out the run state, so a DRAM budget counts them). Returns 0, or -1 when out of wasm memory. */
