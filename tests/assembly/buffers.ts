@@ -42,3 +42,14 @@ export function bitsEqual(a: usize, b: usize, n: i32): bool {
   for (let i = 0; i < n; i++) if (load<u32>(a + (<usize>i << 2)) != load<u32>(b + (<usize>i << 2))) return false;
   return true;
 }
+
+/** Writes the ascending indices j < n with j % period != dropped into idx; returns their count. */
+export function keptIndices(idx: usize, n: i32, period: i32, dropped: i32): i32 {
+  let k = 0;
+  for (let j = 0; j < n; j++) {
+    if (j % period == dropped) continue;
+    store<u32>(idx + (<usize>k << 2), j);
+    k++;
+  }
+  return k;
+}
