@@ -34,26 +34,43 @@ export function attentionF32(
 
 /** SIMD, one head: p_t = softmax(q . k_t * scale), out = sum_t p_t v_t; rows are rowFloats apart. */
 export function attendHeadF32(out: usize, q: usize, keys: usize, values: usize, n: i32, headDim: i32, rowFloats: i32, scale: f32, p: usize): void {
-  const rowBytes = <usize>rowFloats << 2;
-  for (let t = 0; t < n; t++) {
-    store<f32>(p + (<usize>t << 2), dotF32(q, keys + <usize>t * rowBytes, headDim) * scale);
-  }
+  attentionScoresF32(p, q, keys, n, headDim, rowFloats, scale);
   softmax(p, n);
-  memory.fill(out, 0, <usize>headDim << 2);
-  for (let t = 0; t < n; t++) axpyF32(out, values + <usize>t * rowBytes, load<f32>(p + (<usize>t << 2)), headDim);
+  weightedSumF32(out, values, p, n, headDim, rowFloats);
 }
 
 /** Scalar reference for attendHeadF32 (same order, so results are bit-identical). */
 export function attendHeadF32Scalar(out: usize, q: usize, keys: usize, values: usize, n: i32, headDim: i32, rowFloats: i32, scale: f32, p: usize): void {
-  const rowBytes = <usize>rowFloats << 2;
-  for (let t = 0; t < n; t++) {
-    store<f32>(p + (<usize>t << 2), dotF32Scalar(q, keys + <usize>t * rowBytes, headDim) * scale);
-  }
+  attentionScoresF32Scalar(p, q, keys, n, headDim, rowFloats, scale);
   softmax(p, n);
+  weightedSumF32Scalar(out, values, p, n, headDim, rowFloats);
+}
+
+/** SIMD: p_t = (q . k_t) * scale, t < n, each dot vectorized over headDim (the dotF32 order). */
+export function attentionScoresF32(p: usize, q: usize, keys: usize, n: i32, headDim: i32, rowFloats: i32, scale: f32): void {
+  const rowBytes = <usize>rowFloats << 2;
+  for (let t = 0; t < n; t++) store<f32>(p + (<usize>t << 2), dotF32(q, keys + <usize>t * rowBytes, headDim) * scale);
+}
+
+/** Scalar reference for attentionScoresF32. */
+export function attentionScoresF32Scalar(p: usize, q: usize, keys: usize, n: i32, headDim: i32, rowFloats: i32, scale: f32): void {
+  const rowBytes = <usize>rowFloats << 2;
+  for (let t = 0; t < n; t++) store<f32>(p + (<usize>t << 2), dotF32Scalar(q, keys + <usize>t * rowBytes, headDim) * scale);
+}
+
+/** SIMD: out = sum_t p_t v_t (headDim floats), positions added in order, vectorized across headDim. */
+export function weightedSumF32(out: usize, values: usize, p: usize, n: i32, headDim: i32, rowFloats: i32): void {
+  const rowBytes = <usize>rowFloats << 2;
+  memory.fill(out, 0, <usize>headDim << 2);
+  for (let t = 0; t < n; t++) axpyF32(out, values + <usize>t * rowBytes, load<f32>(p + (<usize>t << 2)), headDim);
+}
+
+/** Scalar reference for weightedSumF32. */
+export function weightedSumF32Scalar(out: usize, values: usize, p: usize, n: i32, headDim: i32, rowFloats: i32): void {
   memory.fill(out, 0, <usize>headDim << 2);
   for (let t = 0; t < n; t++) {
     const a = load<f32>(p + (<usize>t << 2));
-    const vt = values + <usize>t * rowBytes;
+    const vt = values + <usize>t * (<usize>rowFloats << 2);
     for (let i = 0; i < headDim; i++) {
       const o = out + (<usize>i << 2);
       store<f32>(o, load<f32>(o) + load<f32>(vt + (<usize>i << 2)) * a);

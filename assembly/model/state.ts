@@ -86,10 +86,7 @@ export function countBytes(group: i32, n: f64): void {
 }
 
 export function resetByteCounters(): void {
-  bytesEmbedding = 0;
-  bytesAttention = 0;
-  bytesMlp = 0;
-  bytesLmHead = 0;
+  bytesEmbedding = bytesAttention = bytesMlp = bytesLmHead = 0;
 }
 
 /** Sets the dims. Returns 0, or a negative code when the run state cannot be allocated. */

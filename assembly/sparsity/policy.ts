@@ -133,38 +133,33 @@ function cacheAwareTopK(v: usize, n: i32, k: i32, flags: usize, position: i32, o
 
 /** The input mask of `layer` for MLP input xIn (dim floats) into outIdx; returns the kept count. */
 export function inputMask(layer: i32, xIn: usize, position: i32, outIdx: usize): i32 {
-  if (method == METHOD_DIP) {
-    absInto(scores, xIn, dim);
-    return selectTopK(scores, dim, inputK, outIdx, scratch);
-  }
-  if (method == METHOD_DIP_CA) {
-    const flags = <usize>load<u32>(inputCachedFlags + (<usize>layer << 2));
-    return cacheAwareTopK(xIn, dim, inputK, flags, position, outIdx);
-  }
-  if (method == METHOD_DIP_THRESHOLD) {
-    absInto(scores, xIn, dim);
-    return selectAbove(scores, dim, load<f32>(inputThreshold + (<usize>layer << 2)), outIdx);
-  }
-  memory.copy(outIdx, allIndices, <usize>dim << 2);
-  return dim;
+  const cacheAware = method == METHOD_DIP_CA;
+  return maskOf(layer, xIn, dim, inputK, method == METHOD_DIP, cacheAware, inputCachedFlags, inputThreshold, position, outIdx);
 }
 
 /** The hidden mask of `layer` over h (hiddenDim floats) into outIdx; returns the kept count. */
 export function hiddenMask(layer: i32, hv: usize, position: i32, outIdx: usize): i32 {
-  if (method == METHOD_GLU || method == METHOD_DIP || (method == METHOD_DIP_CA && !cacheAwareHidden)) {
-    absInto(scores, hv, hiddenDim);
-    return selectTopK(scores, hiddenDim, hiddenK, outIdx, scratch);
-  }
-  if (method == METHOD_DIP_CA) {
-    const flags = <usize>load<u32>(hiddenCachedFlags + (<usize>layer << 2));
-    return cacheAwareTopK(hv, hiddenDim, hiddenK, flags, position, outIdx);
+  const cacheAware = method == METHOD_DIP_CA && cacheAwareHidden;
+  const topK = method == METHOD_GLU || method == METHOD_DIP || (method == METHOD_DIP_CA && !cacheAwareHidden);
+  return maskOf(layer, hv, hiddenDim, hiddenK, topK, cacheAware, hiddenCachedFlags, hiddenThreshold, position, outIdx);
+}
+
+/**
+ * One mask over v (n floats): top-k of |v|, the cache-aware top-k, |v| above the layer's threshold
+ * (dip-threshold), or every index (dense). flagsTable and thresholdTable are the mask's per-layer tables.
+ */
+function maskOf(layer: i32, v: usize, n: i32, k: i32, topK: bool, cacheAware: bool, flagsTable: usize, thresholdTable: usize, position: i32, outIdx: usize): i32 {
+  if (cacheAware) return cacheAwareTopK(v, n, k, <usize>load<u32>(flagsTable + (<usize>layer << 2)), position, outIdx);
+  if (topK) {
+    absInto(scores, v, n);
+    return selectTopK(scores, n, k, outIdx, scratch);
   }
   if (method == METHOD_DIP_THRESHOLD) {
-    absInto(scores, hv, hiddenDim);
-    return selectAbove(scores, hiddenDim, load<f32>(hiddenThreshold + (<usize>layer << 2)), outIdx);
+    absInto(scores, v, n);
+    return selectAbove(scores, n, load<f32>(thresholdTable + (<usize>layer << 2)), outIdx);
   }
-  memory.copy(outIdx, allIndices, <usize>hiddenDim << 2);
-  return hiddenDim;
+  memory.copy(outIdx, allIndices, <usize>n << 2);
+  return n;
 }
 
 /** CATS: rows with |silu(gate_i)| above the layer's threshold (W_up rows and W_down columns kept). */

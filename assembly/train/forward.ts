@@ -92,15 +92,8 @@ function mlpForward(l: i32, T: i32, teacher: bool): void {
     rmsnorm(x, r, S.layerWeight(l, S.FFN_NORM), D, S.rmsEps);
 
     // m_in (x' = x * m_in: the gather reads only kept inputs)
-    let idx = W.row(W.inIdx, l, t, D);
-    let nIn: i32;
-    if (teacher) {
-      idx = S.allIndices;
-      nIn = D;
-    } else {
-      nIn = W.freezeMasks ? load<i32>(W.row(W.inCnt, l, t, 1)) : inputMask(l, x, t, idx);
-      store<i32>(W.row(W.inCnt, l, t, 1), nIn);
-    }
+    const idx = teacher ? S.allIndices : W.row(W.inIdx, l, t, D);
+    const nIn = teacher ? D : studentMask(false, l, t, x, idx, W.row(W.inCnt, l, t, 1));
     const g = W.row(W.gateAll, l, t, I);
     const u = W.row(W.upAll, l, t, I);
     const h = W.row(W.hAll, l, t, I);
@@ -111,19 +104,22 @@ function mlpForward(l: i32, T: i32, teacher: bool): void {
     swiglu(h, g, u, I);
 
     // m_h, then y = W_down (h * m_h)
-    let hidx = W.row(W.hidIdx, l, t, I);
-    let nHidden: i32;
-    if (teacher) {
-      hidx = S.allIndices;
-      nHidden = I;
-    } else {
-      nHidden = W.freezeMasks ? load<i32>(W.row(W.hidCnt, l, t, 1)) : hiddenMask(l, h, t, hidx);
-      store<i32>(W.row(W.hidCnt, l, t, 1), nHidden);
-    }
+    const hidx = teacher ? S.allIndices : W.row(W.hidIdx, l, t, I);
+    const nHidden = teacher ? I : studentMask(true, l, t, h, hidx, W.row(W.hidCnt, l, t, 1));
     gatherColumns(W.vecD, wDownT, h, hidx, nHidden, I, D);
     if (adapted) applyAdapter(l, LORA_DOWN, t, W.vecD, h, hidx, nHidden);
     addInPlace(r, W.vecD, D);
   }
+}
+
+/**
+ * The input (or hidden) mask of token t over v into idx, as inference picks it; frozen, the last
+ * window's. Its count is recorded at cnt for the backward pass (the teacher records none).
+ */
+function studentMask(hidden: bool, l: i32, t: i32, v: usize, idx: usize, cnt: usize): i32 {
+  const n = W.freezeMasks ? load<i32>(cnt) : hidden ? hiddenMask(l, v, t, idx) : inputMask(l, v, t, idx);
+  store<i32>(cnt, n);
+  return n;
 }
 
 /** out += ((x*m) A) B * alpha/r, keeping t = (x*m) A for the backward pass. */
