@@ -2,7 +2,7 @@
 // (bit-identical by design: one dot order, positions added in order) on odd sizes; a hand-worked
 // head; and the grouped-query mapping (query head h reads kv head h / (nHeads / nKvHeads)).
 import { attendHeadF32, attendHeadF32Scalar, attentionF32 } from "../../assembly/kernels/attention";
-import { seedRandom, buf, fillRandom, f, setF, bitsEqual } from "./buffers";
+import { seedRandom, buf, randomBuf, f, setF, bitsEqual } from "./buffers";
 
 seedRandom(2718);
 
@@ -11,16 +11,11 @@ describe("attendHeadF32", () => {
     for (let headDim = 1; headDim <= 19; headDim += 3) {
       for (let n = 1; n <= 9; n += 2) {
         const rowFloats = headDim + 5; // rows of a wider kv row: strided, off the 4-lane grid
-        const q = buf(headDim);
-        const keys = buf(n * rowFloats);
-        const values = buf(n * rowFloats);
-        fillRandom(q, headDim);
-        fillRandom(keys, n * rowFloats);
-        fillRandom(values, n * rowFloats);
-        const a = buf(headDim);
-        const b = buf(headDim);
-        const pa = buf(n);
-        const pb = buf(n);
+        const q = randomBuf(headDim);
+        const keys = randomBuf(n * rowFloats);
+        const values = randomBuf(n * rowFloats);
+        const a = buf(headDim), b = buf(headDim);
+        const pa = buf(n), pb = buf(n);
         attendHeadF32(a, q, keys + 8, values + 8, n, headDim, rowFloats, 0.37, pa);
         attendHeadF32Scalar(b, q, keys + 8, values + 8, n, headDim, rowFloats, 0.37, pb);
         const what = "headDim " + headDim.toString() + " n " + n.toString();
@@ -46,8 +41,7 @@ describe("attendHeadF32", () => {
     setF(values, 1, -8);
     setF(values, 2, 8);
     setF(values, 3, 4);
-    const out = buf(2);
-    const p = buf(2);
+    const out = buf(2), p = buf(2);
     attendHeadF32(out, q, keys, values, 2, 2, 2, 1.0, p);
     expect(Mathf.abs(f(p, 0) - 0.25) < 1e-6).toBe(true);
     expect(Mathf.abs(f(p, 1) - 0.75) < 1e-6).toBe(true);
@@ -56,12 +50,9 @@ describe("attendHeadF32", () => {
   });
 
   it("attends to exactly the one position there is (p = 1, out = v_0)", () => {
-    const q = buf(3);
-    const k = buf(3);
-    const v = buf(3);
-    fillRandom(q, 3);
-    fillRandom(k, 3);
-    fillRandom(v, 3);
+    const q = randomBuf(3);
+    const k = randomBuf(3);
+    const v = randomBuf(3);
     const out = buf(3);
     const p = buf(1);
     attendHeadF32(out, q, k, v, 1, 3, 3, 0.5, p);
@@ -74,12 +65,9 @@ describe("attentionF32", () => {
   it("maps query heads to kv heads (GQA) and scales by 1/sqrt(headDim)", () => {
     const nHeads = 6, nKvHeads = 2, headDim = 5, n = 4;
     const kvDim = nKvHeads * headDim;
-    const q = buf(nHeads * headDim);
-    const keys = buf(n * kvDim);
-    const values = buf(n * kvDim);
-    fillRandom(q, nHeads * headDim);
-    fillRandom(keys, n * kvDim);
-    fillRandom(values, n * kvDim);
+    const q = randomBuf(nHeads * headDim);
+    const keys = randomBuf(n * kvDim);
+    const values = randomBuf(n * kvDim);
     const probsStride = 7; // each head's probabilities at its own offset (training keeps them)
     const probs = buf(nHeads * probsStride);
     const out = buf(nHeads * headDim);

@@ -26,6 +26,13 @@ export function fillRandom(p: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<f32>(p + (<usize>i << 2), rand());
 }
 
+/** n f32 values from rand(). */
+export function randomBuf(n: i32): usize {
+  const p = buf(n);
+  fillRandom(p, n);
+  return p;
+}
+
 export function f(p: usize, i: i32): f32 {
   return load<f32>(p + (<usize>i << 2));
 }

@@ -5,8 +5,7 @@ import { buf, f, setF } from "./buffers";
 describe("elementwise", () => {
   it("rmsnorm of [3, 4] with weight [1, 2]", () => {
     // mean square = 12.5, 1/sqrt(12.5) = 0.28284..: [0.848528, 2.262742]
-    const x = buf(2);
-    const w = buf(2);
+    const x = buf(2), w = buf(2);
     const out = buf(2);
     setF(x, 0, 3);
     setF(x, 1, 4);

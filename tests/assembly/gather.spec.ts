@@ -3,7 +3,7 @@
 // ranges against the whole product. Sizes are odd on purpose: the SIMD tails must be right.
 import { gatherColumnsF32, gatherColumnsF32Scalar, gatherColumnsRangeF32 } from "../../assembly/kernels/gather";
 import { matvecF32Scalar } from "../../assembly/kernels/matvec";
-import { seedRandom, buf, fillRandom, f, setF, bitsEqual, keptIndices } from "./buffers";
+import { seedRandom, buf, randomBuf, f, setF, bitsEqual, keptIndices } from "./buffers";
 
 seedRandom(12346);
 
@@ -11,13 +11,10 @@ describe("gatherColumnsF32", () => {
   it("equals the scalar reference bit for bit on odd sizes and subsets", () => {
     for (let nIn = 1; nIn <= 27; nIn += 2) {
       for (let nOut = 1; nOut <= 17; nOut += 4) {
-        const wT = buf(nIn * nOut);
-        const x = buf(nIn);
+        const wT = randomBuf(nIn * nOut);
+        const x = randomBuf(nIn);
         const idx = buf(nIn);
-        const a = buf(nOut);
-        const b = buf(nOut);
-        fillRandom(wT, nIn * nOut);
-        fillRandom(x, nIn);
+        const a = buf(nOut), b = buf(nOut);
         const k = keptIndices(idx, nIn, 3, 1);
         gatherColumnsF32(a, wT, x, idx, k, nOut);
         gatherColumnsF32Scalar(b, wT, x, idx, k, nOut);
@@ -28,14 +25,11 @@ describe("gatherColumnsF32", () => {
 
   it("with all columns kept equals W x (W = transpose of the stored matrix)", () => {
     const nIn = 9, nOut = 6;
-    const wT = buf(nIn * nOut);
+    const wT = randomBuf(nIn * nOut);
     const w = buf(nIn * nOut);
-    const x = buf(nIn);
+    const x = randomBuf(nIn);
     const idx = buf(nIn);
-    const a = buf(nOut);
-    const b = buf(nOut);
-    fillRandom(wT, nIn * nOut);
-    fillRandom(x, nIn);
+    const a = buf(nOut), b = buf(nOut);
     for (let j = 0; j < nIn; j++) {
       store<u32>(idx + (<usize>j << 2), j);
       for (let o = 0; o < nOut; o++) setF(w, o * nIn + j, f(wT, j * nOut + o));
@@ -47,13 +41,10 @@ describe("gatherColumnsF32", () => {
 
   it("output ranges (thread shares) equal the whole product bit for bit and write nothing else", () => {
     const nIn = 23, nOut = 37; // odd: ranges start and end off the 4-lane grid
-    const wT = buf(nIn * nOut);
-    const x = buf(nIn);
+    const wT = randomBuf(nIn * nOut);
+    const x = randomBuf(nIn);
     const idx = buf(nIn);
-    const whole = buf(nOut);
-    const parts = buf(nOut);
-    fillRandom(wT, nIn * nOut);
-    fillRandom(x, nIn);
+    const whole = buf(nOut), parts = buf(nOut);
     const k = keptIndices(idx, nIn, 2, 1); // the even inputs
     gatherColumnsF32(whole, wT, x, idx, k, nOut);
     for (let o = 0; o < nOut; o++) setF(parts, o, 99);

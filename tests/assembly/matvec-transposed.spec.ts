@@ -1,7 +1,7 @@
 // The transposed product used by backprop (assembly/kernels/matvec-transposed.ts) against its
 // scalar reference (bit for bit) and against W^T y summed in f64 by plain loops.
 import { matvecTransposedAddF32, matvecTransposedAddF32Scalar, axpyF32 } from "../../assembly/kernels/matvec-transposed";
-import { seedRandom, buf, fillRandom, f, bitsEqual } from "./buffers";
+import { seedRandom, buf, randomBuf, f, bitsEqual } from "./buffers";
 
 seedRandom(778);
 
@@ -9,13 +9,10 @@ describe("matvecTransposedAddF32", () => {
   it("equals the scalar reference bit for bit and W^T y by plain loops", () => {
     for (let rows = 1; rows <= 11; rows += 2) {
       for (let cols = 1; cols <= 13; cols += 3) {
-        const w = buf(rows * cols);
-        const y = buf(rows);
-        const o1 = buf(cols);
+        const w = randomBuf(rows * cols);
+        const y = randomBuf(rows);
+        const o1 = randomBuf(cols);
         const o2 = buf(cols);
-        fillRandom(w, rows * cols);
-        fillRandom(y, rows);
-        fillRandom(o1, cols);
         memory.copy(o2, o1, <usize>cols << 2);
         const start = buf(cols);
         memory.copy(start, o1, <usize>cols << 2);
@@ -32,8 +29,7 @@ describe("matvecTransposedAddF32", () => {
   });
 
   it("axpyF32 adds a * x over odd lengths", () => {
-    const x = buf(7);
-    const o = buf(7);
+    const x = buf(7), o = buf(7);
     for (let i = 0; i < 7; i++) {
       store<f32>(x + (<usize>i << 2), <f32>i);
       store<f32>(o + (<usize>i << 2), 1);

@@ -2,7 +2,7 @@
 // summation order, assembly/kernels/matvec.ts) and against a hand-worked product. Sizes are odd on
 // purpose: the SIMD tails must be right.
 import { dotF32, dotF32Scalar, matvecF32, matvecF32Scalar, matvecRowsF32 } from "../../assembly/kernels/matvec";
-import { seedRandom, buf, fillRandom, f, setF, bitsEqual } from "./buffers";
+import { seedRandom, buf, randomBuf, f, setF, bitsEqual } from "./buffers";
 
 seedRandom(12345);
 
@@ -10,12 +10,9 @@ describe("matvecF32", () => {
   it("equals the scalar reference bit for bit on odd sizes", () => {
     for (let rows = 1; rows <= 13; rows++) {
       for (let cols = 1; cols <= 19; cols += 3) {
-        const w = buf(rows * cols);
-        const x = buf(cols);
-        const a = buf(rows);
-        const b = buf(rows);
-        fillRandom(w, rows * cols);
-        fillRandom(x, cols);
+        const w = randomBuf(rows * cols);
+        const x = randomBuf(cols);
+        const a = buf(rows), b = buf(rows);
         matvecF32(a, w, x, rows, cols);
         matvecF32Scalar(b, w, x, rows, cols);
         expect(bitsEqual(a, b, rows)).toBe(true, "rows " + rows.toString() + " cols " + cols.toString());
@@ -25,10 +22,8 @@ describe("matvecF32", () => {
 
   it("dotF32 equals dotF32Scalar bit for bit on odd lengths", () => {
     for (let n = 1; n <= 41; n += 2) {
-      const w = buf(n);
-      const x = buf(n);
-      fillRandom(w, n);
-      fillRandom(x, n);
+      const w = randomBuf(n);
+      const x = randomBuf(n);
       expect(reinterpret<u32>(dotF32(w, x, n))).toBe(reinterpret<u32>(dotF32Scalar(w, x, n)), "n " + n.toString());
     }
   });
@@ -49,13 +44,10 @@ describe("matvecF32", () => {
 
   it("matvecRowsF32 computes only the listed rows", () => {
     const rows = 7, cols = 13;
-    const w = buf(rows * cols);
-    const x = buf(cols);
+    const w = randomBuf(rows * cols);
+    const x = randomBuf(cols);
     const all = buf(rows);
-    const some = buf(3);
-    const idx = buf(3);
-    fillRandom(w, rows * cols);
-    fillRandom(x, cols);
+    const some = buf(3), idx = buf(3);
     matvecF32(all, w, x, rows, cols);
     store<u32>(idx, 1);
     store<u32>(idx + 4, 4);

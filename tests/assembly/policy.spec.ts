@@ -11,8 +11,7 @@ import { buf, setF, u } from "./buffers";
 const N = 3; // dim = hiddenDim = 3, one layer
 masksConfigure(1, N, N);
 sparsityAllocate();
-const x = buf(N);
-const idx = buf(N);
+const x = buf(N), idx = buf(N);
 const inputFlags = heap.alloc(N);
 const hiddenFlags = heap.alloc(N);
 setCachedFlags(0, inputFlags, hiddenFlags);
@@ -85,6 +84,14 @@ describe("thresholds", () => {
   });
 });
 
+/** DIP-CA's mask of x = (1, 0.9, 0.1) at gamma 0.05 (the input or the hidden one), keeping k. */
+function cacheAwareKept(hidden: bool, k: i32, fixedTopN: i32, hiddenToo: bool): i32 {
+  setMethod(METHOD_DIP_CA, k, k);
+  setCacheAware(0.05, false, fixedTopN, hiddenToo);
+  values(1, 0.9, 0.1);
+  return kept(hidden ? hiddenMask(0, x, 3, idx) : inputMask(0, x, 3, idx));
+}
+
 describe("dip-ca (cache-aware top-k)", () => {
   it("gamma = 1 is plain DIP whatever is cached", () => {
     setMethod(METHOD_DIP_CA, 1, 1);
@@ -120,21 +127,15 @@ describe("dip-ca (cache-aware top-k)", () => {
   });
 
   it("fixed_top_n exempts the n largest |x| from the penalty", () => {
-    setMethod(METHOD_DIP_CA, 2, 1);
     cached(inputFlags, 0, 0, 1);
     // gamma 0.05: scores 0.05, 0.045, 0.1 -> {0, 2}; with the top 2 exempt: 1, 0.9, 0.1 -> {0, 1}
-    setCacheAware(0.05, false, 0, false);
-    expect(kept(inputMask(0, values(1, 0.9, 0.1), 3, idx))).toBe(13);
-    setCacheAware(0.05, false, 2, false);
-    expect(kept(inputMask(0, values(1, 0.9, 0.1), 3, idx))).toBe(12);
+    expect(cacheAwareKept(false, 2, 0, false)).toBe(13);
+    expect(cacheAwareKept(false, 2, 2, false)).toBe(12);
   });
 
   it("re-weights the hidden mask only when asked to", () => {
-    setMethod(METHOD_DIP_CA, 1, 1);
-    cached(hiddenFlags, 0, 1, 0);
-    setCacheAware(0.5, false, 0, false);
-    expect(kept(hiddenMask(0, values(1, 0.6, 0), 0, idx))).toBe(1);
-    setCacheAware(0.5, false, 0, true);
-    expect(kept(hiddenMask(0, values(1, 0.6, 0), 0, idx))).toBe(2);
+    cached(hiddenFlags, 0, 0, 1);
+    expect(cacheAwareKept(true, 1, 0, false)).toBe(1);
+    expect(cacheAwareKept(true, 1, 0, true)).toBe(3);
   });
 });

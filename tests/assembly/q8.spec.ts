@@ -2,7 +2,7 @@
 // the dequantized f32 product within the quantization bound, their thread-share forms against the
 // whole product, and a hand-computed case with exactly decoded f16 scales.
 import { matvecQ8, matvecQ8Scalar, matvecRowsQ8, gatherColumnsQ8, gatherColumnsQ8Scalar, gatherPlanQ8, gatherSweepQ8, matvecQ8Quantized, quantizeXQ8, gatherBytesQ8, q8Bytes, q8BlockAt, q8ScaleAt, q8Blocks, q8InBytes, q8InScales, dequantRowQ8 } from "../../assembly/kernels/q8";
-import { seedRandom, rand, buf, fillRandom, f, u, setF, bitsEqual } from "./buffers";
+import { seedRandom, rand, buf, randomBuf, f, u, setF, bitsEqual } from "./buffers";
 
 seedRandom(12349);
 
@@ -52,10 +52,8 @@ describe("q8 kernels (integer dot products)", () => {
       const cols = sizes[s];
       const rows = s % 2 == 0 ? 15 : 16; // a full tile row, then a padded one (or two full ones)
       const w = randomQ8(rows, cols);
-      const x = buf(cols);
-      fillRandom(x, cols);
-      const a = buf(rows);
-      const b = buf(rows);
+      const x = randomBuf(cols);
+      const a = buf(rows), b = buf(rows);
       matvecQ8(a, w, x, rows, cols);
       matvecQ8Scalar(b, w, x, rows, cols);
       expect(bitsEqual(a, b, rows)).toBe(true, "cols " + cols.toString());
@@ -91,8 +89,7 @@ describe("q8 kernels (integer dot products)", () => {
         const nOut = outs[s];
         const nIn = ins[t];
         const wT = randomQ8In(nIn, nOut);
-        const x = buf(nIn);
-        fillRandom(x, nIn);
+        const x = randomBuf(nIn);
         const idx = buf(nIn);
         for (let pattern = 0; pattern < 4; pattern++) {
           // all; every fourth dropped (runs of 3, 1, ... columns); block 1 pruned entirely; one column
@@ -104,8 +101,7 @@ describe("q8 kernels (integer dot products)", () => {
             store<u32>(idx + (<usize>k << 2), j);
             k++;
           }
-          const a = buf(nOut);
-          const b = buf(nOut);
+          const a = buf(nOut), b = buf(nOut);
           gatherColumnsQ8(a, wT, x, idx, k, nIn, nOut);
           gatherColumnsQ8Scalar(b, wT, x, idx, k, nIn, nOut);
           expect(bitsEqual(a, b, nOut)).toBe(true, "nIn " + nIn.toString() + " nOut " + nOut.toString() + " pattern " + pattern.toString());
@@ -138,13 +134,11 @@ describe("q8 kernels (integer dot products)", () => {
     // third input pruned, swept in ranges [0, 32), [32, 160), [160, 172)
     const nIn = 70, nOut = 172;
     const wT = randomQ8In(nIn, nOut);
-    const x = buf(nIn);
-    fillRandom(x, nIn);
+    const x = randomBuf(nIn);
     const idx = buf(nIn);
     let k = 0;
     for (let j = 0; j < nIn; j++) if (j % 3 != 1) store<u32>(idx + (<usize>(k++) << 2), j);
-    const whole = buf(nOut);
-    const parts = buf(nOut);
+    const whole = buf(nOut), parts = buf(nOut);
     gatherColumnsQ8(whole, wT, x, idx, k, nIn, nOut);
     const plan = gatherPlanQ8(wT, x, idx, k, nIn, nOut);
     gatherSweepQ8(parts, plan, nOut, 160, 172);
@@ -157,8 +151,7 @@ describe("q8 kernels (integer dot products)", () => {
     for (let i = 0; i < <i32>q8Bytes(rows, cols); i++) store<i8>(w + <usize>i, <i8>((i * 37) % 251 - 125));
     const nb = q8Blocks(cols);
     for (let r = 0; r < rows; r++) for (let b = 0; b < nb; b++) store<f32>(q8ScaleAt(w, nb, r, b), <f32>0.001 * <f32>((r + b) % 7 + 1));
-    const mWhole = buf(rows);
-    const mParts = buf(rows);
+    const mWhole = buf(rows), mParts = buf(rows);
     matvecQ8(mWhole, w, x, rows, cols);
     const xq = quantizeXQ8(x, cols);
     matvecQ8Quantized(mParts, w, xq, 32, cols);

@@ -41,8 +41,7 @@ describe("applyRopeTranspose", () => {
     buildRopeTable(table, seqLen, headDim, inv);
     const layouts: i32[] = [ROPE_INTERLEAVED, ROPE_HALF];
     for (let k = 0; k < 2; k++) {
-      const v = buf(2 * headDim);
-      const orig = buf(2 * headDim);
+      const v = buf(2 * headDim), orig = buf(2 * headDim);
       fillRandom(v, 2 * headDim);
       memory.copy(orig, v, <usize>(2 * headDim) << 2);
       applyRope(v, 2, headDim, 4, table, layouts[k]);

@@ -8,8 +8,7 @@ seedRandom(12347);
 describe("selectTopK", () => {
   it("keeps the k largest, ascending, ties to the lower index", () => {
     // scores: [1, 3, 3, 2, 3, 0]; k = 2 -> the two 3s with the lowest indices: 1, 2
-    const s = buf(6);
-    const idx = buf(6);
+    const s = buf(6), idx = buf(6);
     const scratch = buf(6);
     const vals: f32[] = [1, 3, 3, 2, 3, 0];
     for (let i = 0; i < 6; i++) setF(s, i, vals[i]);
@@ -30,8 +29,7 @@ describe("selectTopK", () => {
     for (let trial = 0; trial < 40; trial++) {
       const n = 1 + (trial * 7) % 53;
       const k = (trial * 5) % (n + 1);
-      const s = buf(n);
-      const idx = buf(n);
+      const s = buf(n), idx = buf(n);
       const scratch = buf(n);
       // few distinct values, so ties are common
       for (let i = 0; i < n; i++) setF(s, i, <f32>(<i32>((rand() + 1.0) * 4.0)));
@@ -52,16 +50,14 @@ describe("selectTopK", () => {
   });
 
   it("kthLargest finds order statistics", () => {
-    const s = buf(5);
-    const scratch = buf(5);
+    const s = buf(5), scratch = buf(5);
     const vals: f32[] = [5, 1, 4, 2, 3];
     for (let i = 0; i < 5; i++) setF(s, i, vals[i]);
     for (let k = 1; k <= 5; k++) expect(kthLargest(s, 5, k, scratch)).toBe(<f32>(<i32>6 - k));
   });
 
   it("selectAbove keeps strictly greater scores", () => {
-    const s = buf(4);
-    const idx = buf(4);
+    const s = buf(4), idx = buf(4);
     const vals: f32[] = [0.5, 0.2, 0.7, 0.5];
     for (let i = 0; i < 4; i++) setF(s, i, vals[i]);
     expect(selectAbove(s, 4, 0.5, idx)).toBe(1);
