@@ -6,7 +6,7 @@
 // so it streams W once, row by row, like the forward matvec. The SIMD kernel takes four rows per
 // pass but adds them in row order, so it is bit-identical to the scalar reference.
 
-import { axpy4F32, axpyF32 } from "./axpy";
+import { axpy4F32, axpyF32, axpyF32Scalar } from "./axpy";
 
 export { axpyF32 };
 
@@ -47,12 +47,5 @@ export function matvecTransposedAddF32Scalar(out: usize, w: usize, y: usize, row
 // @ts-ignore: decorator
 @inline export function scaledRowsAddF32Scalar(out: usize, w: usize, y: usize, scale: f32, rows: i32, cols: i32): void {
   const rowBytes = <usize>cols << 2;
-  for (let r = 0; r < rows; r++) {
-    const s = load<f32>(y + (<usize>r << 2)) * scale;
-    const wr = w + <usize>r * rowBytes;
-    for (let c = 0; c < cols; c++) {
-      const off = <usize>c << 2;
-      store<f32>(out + off, load<f32>(out + off) + load<f32>(wr + off) * s);
-    }
-  }
+  for (let r = 0; r < rows; r++) axpyF32Scalar(out, w + <usize>r * rowBytes, load<f32>(y + (<usize>r << 2)) * scale, cols);
 }
