@@ -27,7 +27,7 @@ import { cacheRecord, C_FLAGS, resetCaches } from "../sim/state";
 import { gatherSlotsF32 } from "../kernels/gather-slots";
 
 /** out = W x for a row-major [rows x cols] W: the model's dtype-dispatching product (model/linear.ts
- *  linear), passed in so the store stays below the model layer (ARCHITECTURE.md). */
+ *  linear), passed in so the store stays below the model layer (../shared/spec/ARCHITECTURE.md). */
 export type RowsProduct = (out: usize, w: usize, x: usize, rows: i32, cols: i32) => void;
 
 /** Host group of the LM head's rows (the tied embedding's too), and of an untied embedding's. */

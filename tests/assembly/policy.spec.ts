@@ -1,6 +1,6 @@
-// The mask policies (assembly/sparsity/policy.ts, DIP.md) on hand-computed cases: DIP's top-k of
-// |x|, the dense mask, the thresholds of dip-threshold and CATS, and DIP-CA's cache-aware top-k,
-// whose gamma schedule is probed at the score where the choice must flip.
+// The mask policies (assembly/sparsity/policy.ts, ../shared/spec/DIP.md) on hand-computed cases:
+// DIP's top-k of |x|, the dense mask, the thresholds of dip-threshold and CATS, and DIP-CA's
+// cache-aware top-k, whose gamma schedule is probed at the score where the choice must flip.
 import {
   masksConfigure, sparsityAllocate, setMethod, setLayerThresholds, setCacheAware, setCachedFlags,
   inputMask, hiddenMask, catsMask, prunesInput,

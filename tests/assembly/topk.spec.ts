@@ -1,5 +1,5 @@
-// Top-k selection (ties to the lower index, DIP.md) against hand-picked cases and a brute-force
-// ranking; the order statistic and the threshold selection against hand-computed answers.
+// Top-k selection (ties to the lower index, ../shared/spec/DIP.md) against hand-picked cases and a
+// brute-force ranking; the order statistic and the threshold selection against hand-computed answers.
 import { selectTopK, selectAbove, kthLargest } from "../../assembly/kernels/topk";
 import { seedRandom, rand, buf, f, u, setF } from "./buffers";
 
