@@ -5,7 +5,7 @@
 import {
   attendHeadF32, attendHeadF32Scalar, attentionF32, attendHeadBackwardF32, attendHeadBackwardF32Scalar, attentionBackwardF32,
 } from "../../assembly/kernels/attention";
-import { seedRandom, buf, randomBuf, f, setF, bitsEqual } from "./buffers";
+import { seedRandom, buf, randomBuf, copyOf, f, setF, bitsEqual } from "./buffers";
 
 seedRandom(2718);
 
@@ -120,9 +120,7 @@ describe("attendHeadBackwardF32", () => {
         attendHeadF32Scalar(scratch, q, keys, values, n, headDim, rowFloats, 0.37, p);
         // dk, dv accumulate: start both runs from the same nonzero rows
         const dk1 = randomBuf(n * rowFloats), dv1 = randomBuf(n * rowFloats);
-        const dk2 = buf(n * rowFloats), dv2 = buf(n * rowFloats);
-        memory.copy(dk2, dk1, <usize>(n * rowFloats) << 2);
-        memory.copy(dv2, dv1, <usize>(n * rowFloats) << 2);
+        const dk2 = copyOf(dk1, n * rowFloats), dv2 = copyOf(dv1, n * rowFloats);
         const dq1 = buf(headDim), dq2 = buf(headDim), dP1 = buf(n), dP2 = buf(n);
         attendHeadBackwardF32(dq1, dk1, dv1, dOut, q, keys, values, n, headDim, rowFloats, 0.37, p, dP1);
         attendHeadBackwardF32Scalar(dq2, dk2, dv2, dOut, q, keys, values, n, headDim, rowFloats, 0.37, p, dP2);

@@ -26,6 +26,13 @@ export function fillRandom(p: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<f32>(p + (<usize>i << 2), rand());
 }
 
+/** A copy of n floats at src. */
+export function copyOf(src: usize, n: i32): usize {
+  const p = buf(n);
+  memory.copy(p, src, <usize>n << 2);
+  return p;
+}
+
 /** n f32 values from rand(). */
 export function randomBuf(n: i32): usize {
   const p = buf(n);

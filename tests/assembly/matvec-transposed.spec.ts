@@ -1,7 +1,7 @@
 // The transposed product used by backprop (assembly/kernels/matvec-transposed.ts) against its
 // scalar reference (bit for bit) and against W^T y summed in f64 by plain loops.
 import { matvecTransposedAddF32, matvecTransposedAddF32Scalar, axpyF32 } from "../../assembly/kernels/matvec-transposed";
-import { seedRandom, buf, randomBuf, f, bitsEqual } from "./buffers";
+import { seedRandom, buf, randomBuf, copyOf, f, bitsEqual } from "./buffers";
 
 seedRandom(778);
 
@@ -9,13 +9,9 @@ describe("matvecTransposedAddF32", () => {
   it("equals the scalar reference bit for bit and W^T y by plain loops", () => {
     for (let rows = 1; rows <= 11; rows += 2) {
       for (let cols = 1; cols <= 13; cols += 3) {
-        const w = randomBuf(rows * cols);
-        const y = randomBuf(rows);
+        const w = randomBuf(rows * cols), y = randomBuf(rows); // W, and y = d loss / d (W x)
         const o1 = randomBuf(cols);
-        const o2 = buf(cols);
-        memory.copy(o2, o1, <usize>cols << 2);
-        const start = buf(cols);
-        memory.copy(start, o1, <usize>cols << 2);
+        const o2 = copyOf(o1, cols), start = copyOf(o1, cols);
         matvecTransposedAddF32(o1, w, y, rows, cols);
         matvecTransposedAddF32Scalar(o2, w, y, rows, cols);
         expect(bitsEqual(o1, o2, cols)).toBe(true);

@@ -1,7 +1,7 @@
 // Rotary embeddings against cos/sin of pos * theta^(-2i/d) computed in f64 here, in both layouts;
 // the transpose (used by backprop) against the identity it must give after the rotation.
 import { applyRope, applyRopeTranspose, buildRopeTable, ROPE_HALF, ROPE_INTERLEAVED } from "../../assembly/kernels/rope";
-import { seedRandom, buf, fillRandom, f, setF } from "./buffers";
+import { seedRandom, buf, randomBuf, copyOf, f, setF } from "./buffers";
 
 seedRandom(12348);
 
@@ -41,9 +41,7 @@ describe("applyRopeTranspose", () => {
     buildRopeTable(table, seqLen, headDim, inv);
     const layouts: i32[] = [ROPE_INTERLEAVED, ROPE_HALF];
     for (let k = 0; k < 2; k++) {
-      const v = buf(2 * headDim), orig = buf(2 * headDim);
-      fillRandom(v, 2 * headDim);
-      memory.copy(orig, v, <usize>(2 * headDim) << 2);
+      const v = randomBuf(2 * headDim), orig = copyOf(v, 2 * headDim);
       applyRope(v, 2, headDim, 4, table, layouts[k]);
       applyRopeTranspose(v, 2, headDim, 4, table, layouts[k]);
       for (let i = 0; i < 2 * headDim; i++) expect(Mathf.abs(f(v, i) - f(orig, i)) < 1e-6).toBe(true);
