@@ -1,6 +1,6 @@
-// Raw-buffer helpers shared by the kernel specs: f32/u32 buffers from the test heap, a seeded
-// xorshift for reproducible data, and a bit-for-bit comparison (SIMD kernels must equal their
-// scalar references exactly).
+// Raw-buffer helpers shared by the specs: f32/u32 buffers from the test heap (random, copied or
+// empty), a seeded xorshift for reproducible data, kept-index lists, and a bit-for-bit comparison
+// (SIMD kernels must equal their scalar references exactly).
 
 let seed: u32 = 12345;
 
