@@ -13,6 +13,7 @@ import type { Engine } from "./engine.js";
 import { perplexity } from "./eval.js";
 import type { LoraAdapters } from "./lora.js";
 import { LoraTrainer, type LossKind } from "./lora-train.js";
+import { seededRandom } from "./prng.js";
 
 export interface FinetuneOptions {
   /** training token stream (stories concatenated, each with BOS) */
@@ -77,18 +78,6 @@ export interface FinetuneResult {
   trainSeconds: number;
   tokPerSec: number;
   parameters: number;
-}
-
-/** mulberry32: a small seeded PRNG with integer-only state (same order on every runtime). */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The learning rate at step (1-based): linear warm-up, then cosine from lr to lr / 10. */

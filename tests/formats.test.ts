@@ -11,6 +11,7 @@ import { modelsDir } from "../host/node/paths.js";
 import { GGML_TYPE_F16, GGML_TYPE_F32, GGML_TYPE_Q8_0, halfToFloat, parseGguf, readGgufHeader } from "../host/formats/gguf.js";
 import { parseLlama2cCheckpoint, parseLlama2cTokenizer } from "../host/formats/llama2c.js";
 import { loadModelFile, sha256File } from "../host/node/load.js";
+import { seededRandom } from "../host/prng.js";
 
 const storiesDir = () => join(modelsDir(), "stories260K");
 
@@ -128,18 +129,10 @@ function buildGguf(spec: GgufSpec): Uint8Array {
   return w.finish();
 }
 
-/** Deterministic pseudo-random f32 values (mulberry32), so weights differ per tensor. */
+/** Deterministic pseudo-random f32 values in [-1, 1), so weights differ per tensor. */
 function values(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
+  const random = seededRandom(seed);
+  return Float32Array.from({ length: n }, () => random() * 2 - 1);
 }
 
 const f32Bytes = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));

@@ -139,6 +139,10 @@ const LAYER_RULES: LayerRule[] = [
     forbids: (from, to) => under(from, "assembly/kernels") && !under(to, "assembly/kernels") && to !== "assembly/abi.ts",
   },
   {
+    why: "mask policies and the streaming store sit below the forward pass: they do not import assembly/model (ARCHITECTURE.md layers)",
+    forbids: (from, to) => (under(from, "assembly/sparsity") || under(from, "assembly/stream")) && under(to, "assembly/model"),
+  },
+  {
     why: "assembly/abi.ts is the leaf both sides of the wasm boundary import: it imports nothing",
     forbids: (from) => from === "assembly/abi.ts",
   },

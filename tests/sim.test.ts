@@ -16,20 +16,9 @@ import {
 import { LiveSimulator, simulateTraceWith, type SimResult, type SimSettings } from "../host/sim/simulate.js";
 import { formatSimReport } from "../host/sim/report.js";
 import type { CachePolicy } from "../host/sim/wasm-sim.js";
+import { seededRandom } from "../host/prng.js";
 
 // ---- helpers ----
-
-/** mulberry32: a tiny seeded PRNG so the random traces are the same on every run */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TINY: ModelDims = { nLayers: 3, vocabSize: 100, dim: 16, hiddenDim: 40, nHeads: 4, nKvHeads: 2, seqLen: 64, gated: true };
 
@@ -49,7 +38,7 @@ function randomMask(r: () => number, n: number, k: number, weights: number[]): n
 /** A DIP-shaped random trace: masks of fixed size per group, Zipf-like column popularity. */
 function randomTrace(seed: number, opts: { sequences?: number; tokens?: number; keep?: [number, number]; dims?: ModelDims } = {}): MaskTrace {
   const dims = opts.dims ?? TINY;
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const groups = maskGroupsFor("dip", dims);
   const header: TraceHeader = { model: "tiny-random", method: "dip", sparsity: { keep: 0.5 }, dims, groups, producer: "tests/sim.test.ts" };
   const b = new TraceBuilder(header);

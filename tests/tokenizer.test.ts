@@ -9,6 +9,7 @@ import { dataDir, fixturesDir, modelsDir } from "../host/node/paths.js";
 import { parseGguf } from "../host/formats/gguf.js";
 import { parseLlama2cTokenizer } from "../host/formats/llama2c.js";
 import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
+import { seededRandom } from "../host/prng.js";
 
 interface TokenizerFixture {
   cases: { text: string; ids: number[] }[];
@@ -67,18 +68,6 @@ function referenceEncode(vocab: Vocabulary, text: string, bos: boolean, eos: boo
   }
   if (eos) tokens.push(2);
   return tokens;
-}
-
-/** A small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randomText(rand: () => number, alphabet: string[], maxLen: number): string {
@@ -150,7 +139,7 @@ test("encode options and round trips", async () => {
   assert.deepEqual(tok.encode("", { bos: false }), []);
   assert.deepEqual(tok.encode("", { bos: true, eos: true }), [1, 2]);
   assert.deepEqual(tok.encode("Once upon a time", { bos: false, eos: true }), [...fx.cases[0].ids.slice(1), 2]);
-  const rand = rng(7);
+  const rand = seededRandom(7);
   const alphabet = [..."abcdefghijklmnopqrstuvwxyz     .,!?'\"\n\tÉé—😀中\ufeff"];
   for (let i = 0; i < 300; i++) {
     const text = randomText(rand, alphabet, 80);
@@ -172,7 +161,7 @@ test("ties merge the leftmost pair, as run.c's strict '>' does", () => {
 });
 
 test("priority-queue merges equal run.c's rescan on random text (stories260K vocabularies)", async () => {
-  const rand = rng(1234);
+  const rand = seededRandom(1234);
   const alphabet = [..."aeioustnhlrdm         .,\n'é😀"];
   for (const [source, vocab] of await storiesVocabularies()) {
     const tok = new SentencePieceTokenizer(vocab);
@@ -186,7 +175,7 @@ test("priority-queue merges equal run.c's rescan on random text (stories260K voc
 });
 
 test("priority-queue merges equal run.c's rescan with many tied scores (synthetic vocabularies)", () => {
-  const rand = rng(99);
+  const rand = seededRandom(99);
   const letters = ["a", "b", "c", " "];
   for (let v = 0; v < 40; v++) {
     // random multi-letter pieces with scores from a tiny set, so ties are everywhere
@@ -209,7 +198,7 @@ test("the Llama 2 tokenizer (32000 pieces, tokenizer.bin) matches run.c's rescan
   const tok = new SentencePieceTokenizer(vocab);
   // well-known Llama 2 ids: ▁Once ▁upon ▁a ▁time
   assert.deepEqual(tok.encode("Once upon a time"), [1, 9038, 2501, 263, 931]);
-  const rand = rng(5);
+  const rand = seededRandom(5);
   const alphabet = [..."abcdefghijklmnopqrstuvwxyz   ,.\n'é中😀"];
   for (let i = 0; i < 100; i++) {
     const text = randomText(rand, alphabet, 100);

@@ -96,3 +96,12 @@ import { madd } from "./madd";
     store<f32>(out + off, load<f32>(out + off) + load<f32>(x + off) * a);
   }
 }
+
+/** Scalar reference for axpyF32. */
+// @ts-ignore: decorator
+@inline export function axpyF32Scalar(out: usize, x: usize, a: f32, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const off = <usize>i << 2;
+    store<f32>(out + off, load<f32>(out + off) + load<f32>(x + off) * a);
+  }
+}

@@ -121,20 +121,22 @@ export function dotF32(w: usize, x: usize, cols: i32): f32 {
 
 /** Scalar reference for matvecF32 (same summation order, so results are bit-identical). */
 export function matvecF32Scalar(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
-  const cols4 = cols & ~3;
   const rowBytes = <usize>cols << 2;
-  for (let r = 0; r < rows; r++) {
-    const wr = w + <usize>r * rowBytes;
-    let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0;
-    for (let i = 0; i < cols4; i += 4) {
-      const off = <usize>i << 2;
-      a0 += load<f32>(wr + off) * load<f32>(x + off);
-      a1 += load<f32>(wr + off + 4) * load<f32>(x + off + 4);
-      a2 += load<f32>(wr + off + 8) * load<f32>(x + off + 8);
-      a3 += load<f32>(wr + off + 12) * load<f32>(x + off + 12);
-    }
-    store<f32>(out + (<usize>r << 2), dotTail((a0 + a1) + (a2 + a3), wr, x, cols4, cols));
+  for (let r = 0; r < rows; r++) store<f32>(out + (<usize>r << 2), dotF32Scalar(w + <usize>r * rowBytes, x, cols));
+}
+
+/** Scalar reference for dotF32: four scalar accumulators stand in for the four lanes. */
+export function dotF32Scalar(w: usize, x: usize, cols: i32): f32 {
+  const cols4 = cols & ~3;
+  let a0: f32 = 0, a1: f32 = 0, a2: f32 = 0, a3: f32 = 0;
+  for (let i = 0; i < cols4; i += 4) {
+    const off = <usize>i << 2;
+    a0 += load<f32>(w + off) * load<f32>(x + off);
+    a1 += load<f32>(w + off + 4) * load<f32>(x + off + 4);
+    a2 += load<f32>(w + off + 8) * load<f32>(x + off + 8);
+    a3 += load<f32>(w + off + 12) * load<f32>(x + off + 12);
   }
+  return dotTail((a0 + a1) + (a2 + a3), w, x, cols4, cols);
 }
 
 /** Rows given by an index list: out[k] = dot(W[rows[k], :], x). CATS reads only kept rows of W_up. */

@@ -26,21 +26,7 @@ export function buildRopeTable(table: usize, seqLen: i32, headDim: i32, invFreq:
 
 /** Rotates nHeads heads of vec (each headDim floats) to position pos. */
 export function applyRope(vec: usize, nHeads: i32, headDim: i32, pos: i32, table: usize, layout: i32): void {
-  const half = headDim >> 1;
-  const row = table + ((<usize>pos * <usize>half) << 3);
-  for (let h = 0; h < nHeads; h++) {
-    const head = vec + (<usize>(h * headDim) << 2);
-    for (let i = 0; i < half; i++) {
-      const c = load<f32>(row + (<usize>i << 3));
-      const s = load<f32>(row + (<usize>i << 3) + 4);
-      const a = layout == ROPE_INTERLEAVED ? head + (<usize>(2 * i) << 2) : head + (<usize>i << 2);
-      const b = layout == ROPE_INTERLEAVED ? a + 4 : head + (<usize>(i + half) << 2);
-      const x0 = load<f32>(a);
-      const x1 = load<f32>(b);
-      store<f32>(a, x0 * c - x1 * s);
-      store<f32>(b, x0 * s + x1 * c);
-    }
-  }
+  rotate(vec, nHeads, headDim, pos, table, layout, 1.0);
 }
 
 /**
@@ -48,19 +34,28 @@ export function applyRope(vec: usize, nHeads: i32, headDim: i32, pos: i32, table
  * the gradient of the vector before rotation. Rotations are orthogonal, so this is also the inverse.
  */
 export function applyRopeTranspose(vec: usize, nHeads: i32, headDim: i32, pos: i32, table: usize, layout: i32): void {
+  rotate(vec, nHeads, headDim, pos, table, layout, -1.0);
+}
+
+/**
+ * (a, b) -> (a cos - b sin, a sin + b cos) with sin negated for sinSign = -1 (the transpose). The
+ * sign flip is exact, and x - (-y) == x + y, so both directions round as if written out alone.
+ */
+// @ts-ignore: decorator
+@inline function rotate(vec: usize, nHeads: i32, headDim: i32, pos: i32, table: usize, layout: i32, sinSign: f32): void {
   const half = headDim >> 1;
   const row = table + ((<usize>pos * <usize>half) << 3);
   for (let h = 0; h < nHeads; h++) {
     const head = vec + (<usize>(h * headDim) << 2);
     for (let i = 0; i < half; i++) {
       const c = load<f32>(row + (<usize>i << 3));
-      const s = load<f32>(row + (<usize>i << 3) + 4);
+      const s = load<f32>(row + (<usize>i << 3) + 4) * sinSign;
       const a = layout == ROPE_INTERLEAVED ? head + (<usize>(2 * i) << 2) : head + (<usize>i << 2);
       const b = layout == ROPE_INTERLEAVED ? a + 4 : head + (<usize>(i + half) << 2);
-      const y0 = load<f32>(a);
-      const y1 = load<f32>(b);
-      store<f32>(a, y0 * c + y1 * s);
-      store<f32>(b, y1 * c - y0 * s);
+      const x0 = load<f32>(a);
+      const x1 = load<f32>(b);
+      store<f32>(a, x0 * c - x1 * s);
+      store<f32>(b, x0 * s + x1 * c);
     }
   }
 }

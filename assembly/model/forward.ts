@@ -2,9 +2,9 @@
 // Reads top to bottom like the PyTorch module (see llama2.c run.c); architecture differences
 // (biases, rope layout, tied embeddings, GQA) are data in state.ts, not copies of this code.
 
-import { dotF32 } from "../kernels/matvec";
+import { attentionF32 } from "../kernels/attention";
 import { gatherBytes, gatherColumns, linear, linearRows, matrixBytes, rowBytes, tableRow } from "./linear";
-import { rmsnorm, softmax, swiglu, addInPlace, silu } from "../kernels/elementwise";
+import { rmsnorm, swiglu, addInPlace, silu } from "../kernels/elementwise";
 import { applyRope } from "../kernels/rope";
 import * as S from "./state";
 import { catsMask, hiddenMask, inputMask, method, METHOD_CATS, prunesInput } from "../sparsity/policy";
@@ -26,7 +26,6 @@ export function setCapture(inputBuf: usize, hiddenBuf: usize, gateBuf: usize): v
 export function forward(token: i32, pos: i32): void {
   const D = S.dim;
   const kvDim = S.kvDim;
-  const hd = S.headDim;
   const f4 = <usize>4;
 
   // x = token_embedding[token] (a row a streamed model does not hold is read from storage)
@@ -39,44 +38,13 @@ export function forward(token: i32, pos: i32): void {
     rmsnorm(S.xb, S.x, S.layerWeight(l, S.ATTN_NORM), D, S.rmsEps);
     const kRow = S.keyCache + ((<usize>l * <usize>S.seqLen + <usize>pos) * <usize>kvDim) * f4;
     const vRow = S.valueCache + ((<usize>l * <usize>S.seqLen + <usize>pos) * <usize>kvDim) * f4;
-    linear(S.q, S.layerWeight(l, S.WQ), S.xb, S.qDim, D);
-    linear(kRow, S.layerWeight(l, S.WK), S.xb, kvDim, D);
-    linear(vRow, S.layerWeight(l, S.WV), S.xb, kvDim, D);
-    const bq = S.layerWeight(l, S.BQ);
-    if (bq) addInPlace(S.q, bq, S.qDim);
-    const bk = S.layerWeight(l, S.BK);
-    if (bk) addInPlace(kRow, bk, kvDim);
-    const bv = S.layerWeight(l, S.BV);
-    if (bv) addInPlace(vRow, bv, kvDim);
-    applyRope(S.q, S.nHeads, hd, pos, S.ropeTable, S.ropeLayout);
-    applyRope(kRow, S.nKvHeads, hd, pos, S.ropeTable, S.ropeLayout);
+    queryKeyValue(l, pos, S.xb, S.q, kRow, vRow);
     S.countBytes(S.COUNTER_ATTENTION, matrixBytes(S.qDim, D) + 2.0 * matrixBytes(kvDim, D) + matrixBytes(D, S.qDim));
 
-    // grouped-query attention: query head hq reads kv head hq / (nHeads / nKvHeads)
-    const groupSize = S.nHeads / S.nKvHeads;
-    const invSqrt: f32 = 1.0 / Mathf.sqrt(<f32>hd);
-    for (let hq = 0; hq < S.nHeads; hq++) {
-      const qh = S.q + <usize>(hq * hd) * f4;
-      const kvOff = <usize>((hq / groupSize) * hd) * f4;
-      const attH = S.att + <usize>hq * <usize>S.seqLen * f4;
-      const layerK = S.keyCache + (<usize>l * <usize>S.seqLen * <usize>kvDim) * f4 + kvOff;
-      const layerV = S.valueCache + (<usize>l * <usize>S.seqLen * <usize>kvDim) * f4 + kvOff;
-      for (let t = 0; t <= pos; t++) {
-        store<f32>(attH + <usize>t * f4, dotF32(qh, layerK + <usize>t * <usize>kvDim * f4, hd) * invSqrt);
-      }
-      softmax(attH, pos + 1);
-      // xb2[head] = sum_t att[t] * v[t]
-      const outH = S.xb2 + <usize>(hq * hd) * f4;
-      memory.fill(outH, 0, <usize>hd * f4);
-      for (let t = 0; t <= pos; t++) {
-        const a = load<f32>(attH + <usize>t * f4);
-        const vt = layerV + <usize>t * <usize>kvDim * f4;
-        for (let i = 0; i < hd; i++) {
-          const o = outH + <usize>i * f4;
-          store<f32>(o, load<f32>(o) + a * load<f32>(vt + <usize>i * f4));
-        }
-      }
-    }
+    // xb2 = attention of q over the cached positions 0..pos (grouped-query, kernels/attention.ts)
+    const layerK = S.keyCache + (<usize>l * <usize>S.seqLen * <usize>kvDim) * f4;
+    const layerV = S.valueCache + (<usize>l * <usize>S.seqLen * <usize>kvDim) * f4;
+    attentionF32(S.xb2, S.q, layerK, layerV, pos + 1, S.nHeads, S.nKvHeads, S.headDim, kvDim, S.att, S.seqLen);
     linear(S.xb, S.layerWeight(l, S.WO), S.xb2, D, S.qDim);
     addInPlace(S.x, S.xb, D);
 
@@ -89,8 +57,28 @@ export function forward(token: i32, pos: i32): void {
   // logits = lm_head(rmsnorm(x))
   rmsnorm(S.x, S.x, S.finalNorm, D, S.rmsEps);
   if (S.lmHeadRows == S.vocabSize) linear(S.logits, S.lmHead, S.x, S.vocabSize, D);
-  else streamLinearRows(S.logits, S.lmHead, S.x, S.lmHeadRows, S.vocabSize, D);
+  else streamLinearRows(S.logits, S.lmHead, S.x, S.lmHeadRows, S.vocabSize, D, linear);
   S.countBytes(S.COUNTER_LM_HEAD, matrixBytes(S.vocabSize, D));
+}
+
+/**
+ * q = rope(wq xb + bq), k = rope(wk xb + bk), v = wv xb + bv for layer l at position pos; the
+ * training forward (train/forward.ts) projects its window with this same function.
+ */
+export function queryKeyValue(l: i32, pos: i32, xb: usize, q: usize, k: usize, v: usize): void {
+  const D = S.dim;
+  const kvDim = S.kvDim;
+  linear(q, S.layerWeight(l, S.WQ), xb, S.qDim, D);
+  linear(k, S.layerWeight(l, S.WK), xb, kvDim, D);
+  linear(v, S.layerWeight(l, S.WV), xb, kvDim, D);
+  const bq = S.layerWeight(l, S.BQ);
+  if (bq) addInPlace(q, bq, S.qDim);
+  const bk = S.layerWeight(l, S.BK);
+  if (bk) addInPlace(k, bk, kvDim);
+  const bv = S.layerWeight(l, S.BV);
+  if (bv) addInPlace(v, bv, kvDim);
+  applyRope(q, S.nHeads, S.headDim, pos, S.ropeTable, S.ropeLayout);
+  applyRope(k, S.nKvHeads, S.headDim, pos, S.ropeTable, S.ropeLayout);
 }
 
 /** The sparse SwiGLU MLP of layer l: reads S.xb, writes S.xb2. Only kept columns are read. */

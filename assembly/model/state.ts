@@ -5,6 +5,10 @@
 import { arenaAlloc } from "../arena";
 import { buildRopeTable } from "../kernels/rope";
 import { ERR_OUT_OF_MEMORY, LAYER_FIELDS } from "../abi";
+import { masksConfigure } from "../sparsity/policy";
+
+// The dense "mask" (u32 0, 1, 2, ...) lives with the mask policies' workspace.
+export { allIndices } from "../sparsity/policy";
 
 // ---- config ----
 export let dim: i32 = 0; // D
@@ -52,9 +56,6 @@ export let candidates: usize = 0; // (vocab) u32 token indices: the sampler's to
 export let keyCache: usize = 0; // (layer, seqLen, kvDim)
 export let valueCache: usize = 0; // (layer, seqLen, kvDim)
 export let ropeTable: usize = 0; // (seqLen, headDim/2, 2) cos, sin
-export let scores: usize = 0; // (max(dim, hiddenDim)) mask scores
-export let scratch: usize = 0; // (max(dim, hiddenDim)) top-k workspace
-export let allIndices: usize = 0; // (max(dim, hiddenDim)) u32 0,1,2,... (the dense "mask")
 export let inputKept: usize = 0; // (layer, dim) u32 kept MLP-input indices of the last token
 export let inputKeptCount: usize = 0; // (layer) i32
 export let hiddenKept: usize = 0; // (layer, hiddenDim) u32 kept hidden indices of the last token
@@ -78,10 +79,7 @@ export function countBytes(group: i32, n: f64): void {
 }
 
 export function resetByteCounters(): void {
-  bytesEmbedding = 0;
-  bytesAttention = 0;
-  bytesMlp = 0;
-  bytesLmHead = 0;
+  bytesEmbedding = bytesAttention = bytesMlp = bytesLmHead = 0;
 }
 
 /** Sets the dims. Returns 0, or a negative code when the run state cannot be allocated. */
@@ -113,7 +111,6 @@ export function engineConfigure(
   ropeLayout = ropeLayout_;
 
   const f = <usize>4;
-  const wide = <usize>max(dim, hiddenDim);
   layerTable = arenaAlloc(<usize>nLayers * LAYER_FIELDS * 4);
   x = arenaAlloc(<usize>dim * f);
   xb = arenaAlloc(<usize>dim * f);
@@ -129,15 +126,12 @@ export function engineConfigure(
   keyCache = arenaAlloc(<usize>nLayers * <usize>seqLen * <usize>kvDim * f);
   valueCache = arenaAlloc(<usize>nLayers * <usize>seqLen * <usize>kvDim * f);
   ropeTable = arenaAlloc(<usize>seqLen * <usize>headDim * f);
-  scores = arenaAlloc(wide * f);
-  scratch = arenaAlloc(wide * f);
-  allIndices = arenaAlloc(wide * 4);
+  masksConfigure(nLayers, dim, hiddenDim); // mask scores, top-k workspace, the dense mask
   inputKept = arenaAlloc(<usize>nLayers * <usize>dim * 4);
   inputKeptCount = arenaAlloc(<usize>nLayers * 4);
   hiddenKept = arenaAlloc(<usize>nLayers * <usize>hiddenDim * 4);
   hiddenKeptCount = arenaAlloc(<usize>nLayers * 4);
   if (hiddenKeptCount == 0 || candidates == 0 || keyCache == 0 || valueCache == 0) return ERR_OUT_OF_MEMORY;
-  for (let i: usize = 0; i < wide; i++) store<u32>(allIndices + (i << 2), <u32>i);
   return 0;
 }
 

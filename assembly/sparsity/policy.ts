@@ -7,7 +7,6 @@
 import { arenaAlloc } from "../arena";
 import { absInto, selectAbove, selectTopK } from "../kernels/topk";
 import { silu } from "../kernels/elementwise";
-import { allIndices, dim, hiddenDim, nLayers, scores, scratch } from "../model/state";
 
 import { ERR_OUT_OF_MEMORY, METHOD_CATS, METHOD_DENSE, METHOD_DIP, METHOD_DIP_CA, METHOD_DIP_THRESHOLD, METHOD_GLU } from "../abi";
 export { METHOD_DENSE, METHOD_GLU, METHOD_DIP, METHOD_CATS, METHOD_DIP_THRESHOLD, METHOD_DIP_CA } from "../abi";
@@ -18,6 +17,15 @@ export let hiddenK: i32 = 0; // k of the hidden top-k (glu, dip, dip-ca)
 let inputThreshold: usize = 0; // (layer) f32: dip-threshold |x| threshold
 let hiddenThreshold: usize = 0; // (layer) f32: dip-threshold |h| threshold, cats |silu(gate)| threshold
 
+// The dims the policies need and their shared workspace, set while the model lays out its run state
+// (model/state.ts engineConfigure calls masksConfigure): this layer never reads the model's state.
+let nLayers: i32 = 0;
+let dim: i32 = 0; // D: the inputs of W_gate / W_up
+let hiddenDim: i32 = 0; // I: the inputs of W_down
+let scores: usize = 0; // (max(dim, hiddenDim)) mask scores
+let scratch: usize = 0; // (max(dim, hiddenDim)) top-k workspace
+export let allIndices: usize = 0; // (max(dim, hiddenDim)) u32 0, 1, 2, ... (the dense "mask")
+
 // DIP-CA: the cache state the simulator left after the previous token.
 let cacheGamma: f64 = 1;
 let cacheWarmup: bool = false;
@@ -26,6 +34,18 @@ let cacheAwareHidden: bool = false;
 let inputCachedFlags: usize = 0; // (layer) pointers to u8 flags (dim), 0 = nothing cached
 let hiddenCachedFlags: usize = 0; // (layer) pointers to u8 flags (hiddenDim)
 let fixedIdx: usize = 0; // (max(dim, hiddenDim)) u32 workspace for fixed_top_n
+
+/** Sets the dims and lays out the mask workspace (part of the run state, allocated once). */
+export function masksConfigure(nLayers_: i32, dim_: i32, hiddenDim_: i32): void {
+  nLayers = nLayers_;
+  dim = dim_;
+  hiddenDim = hiddenDim_;
+  const wide = <usize>max(dim, hiddenDim);
+  scores = arenaAlloc(wide * 4);
+  scratch = arenaAlloc(wide * 4);
+  allIndices = arenaAlloc(wide * 4);
+  if (allIndices != 0) for (let i: usize = 0; i < wide; i++) store<u32>(allIndices + (i << 2), <u32>i);
+}
 
 /** The per-layer tables and workspace of the mask policies (once; the host calls it while laying
  *  out the run state, so a DRAM budget counts them). Returns 0, or -1 when out of wasm memory. */
@@ -109,38 +129,33 @@ function cacheAwareTopK(v: usize, n: i32, k: i32, flags: usize, position: i32, o
 
 /** The input mask of `layer` for MLP input xIn (dim floats) into outIdx; returns the kept count. */
 export function inputMask(layer: i32, xIn: usize, position: i32, outIdx: usize): i32 {
-  if (method == METHOD_DIP) {
-    absInto(scores, xIn, dim);
-    return selectTopK(scores, dim, inputK, outIdx, scratch);
-  }
-  if (method == METHOD_DIP_CA) {
-    const flags = <usize>load<u32>(inputCachedFlags + (<usize>layer << 2));
-    return cacheAwareTopK(xIn, dim, inputK, flags, position, outIdx);
-  }
-  if (method == METHOD_DIP_THRESHOLD) {
-    absInto(scores, xIn, dim);
-    return selectAbove(scores, dim, load<f32>(inputThreshold + (<usize>layer << 2)), outIdx);
-  }
-  memory.copy(outIdx, allIndices, <usize>dim << 2);
-  return dim;
+  const cacheAware = method == METHOD_DIP_CA;
+  return maskOf(layer, xIn, dim, inputK, method == METHOD_DIP, cacheAware, inputCachedFlags, inputThreshold, position, outIdx);
 }
 
 /** The hidden mask of `layer` over h (hiddenDim floats) into outIdx; returns the kept count. */
 export function hiddenMask(layer: i32, hv: usize, position: i32, outIdx: usize): i32 {
-  if (method == METHOD_GLU || method == METHOD_DIP || (method == METHOD_DIP_CA && !cacheAwareHidden)) {
-    absInto(scores, hv, hiddenDim);
-    return selectTopK(scores, hiddenDim, hiddenK, outIdx, scratch);
-  }
-  if (method == METHOD_DIP_CA) {
-    const flags = <usize>load<u32>(hiddenCachedFlags + (<usize>layer << 2));
-    return cacheAwareTopK(hv, hiddenDim, hiddenK, flags, position, outIdx);
+  const cacheAware = method == METHOD_DIP_CA && cacheAwareHidden;
+  const topK = method == METHOD_GLU || method == METHOD_DIP || (method == METHOD_DIP_CA && !cacheAwareHidden);
+  return maskOf(layer, hv, hiddenDim, hiddenK, topK, cacheAware, hiddenCachedFlags, hiddenThreshold, position, outIdx);
+}
+
+/**
+ * One mask over v (n floats): top-k of |v|, the cache-aware top-k, |v| above the layer's threshold
+ * (dip-threshold), or every index (dense). flagsTable and thresholdTable are the mask's per-layer tables.
+ */
+function maskOf(layer: i32, v: usize, n: i32, k: i32, topK: bool, cacheAware: bool, flagsTable: usize, thresholdTable: usize, position: i32, outIdx: usize): i32 {
+  if (cacheAware) return cacheAwareTopK(v, n, k, <usize>load<u32>(flagsTable + (<usize>layer << 2)), position, outIdx);
+  if (topK) {
+    absInto(scores, v, n);
+    return selectTopK(scores, n, k, outIdx, scratch);
   }
   if (method == METHOD_DIP_THRESHOLD) {
-    absInto(scores, hv, hiddenDim);
-    return selectAbove(scores, hiddenDim, load<f32>(hiddenThreshold + (<usize>layer << 2)), outIdx);
+    absInto(scores, v, n);
+    return selectAbove(scores, n, load<f32>(thresholdTable + (<usize>layer << 2)), outIdx);
   }
-  memory.copy(outIdx, allIndices, <usize>hiddenDim << 2);
-  return hiddenDim;
+  memory.copy(outIdx, allIndices, <usize>n << 2);
+  return n;
 }
 
 /** CATS: rows with |silu(gate_i)| above the layer's threshold (W_up rows and W_down columns kept). */

@@ -25,7 +25,10 @@ import { arenaAlloc } from "../arena";
 import { stepCache } from "../sim/cache";
 import { cacheRecord, C_FLAGS, resetCaches } from "../sim/state";
 import { gatherSlotsF32 } from "../kernels/gather-slots";
-import { linear } from "../model/linear";
+
+/** out = W x for a row-major [rows x cols] W: the model's dtype-dispatching product (model/linear.ts
+ *  linear), passed in so the store stays below the model layer (../shared/spec/ARCHITECTURE.md). */
+export type RowsProduct = (out: usize, w: usize, x: usize, rows: i32, cols: i32) => void;
 
 import { ROWS_LM_HEAD } from "../abi";
 export { ROWS_LM_HEAD, ROWS_EMBEDDING } from "../abi";
@@ -264,9 +267,10 @@ export function streamTableRow(out: usize, token: i32, g: i32): void {
 /**
  * out = W x for a row-major [rows x cols] matrix whose first `resident` rows are at w (a multiple
  * of 8) and whose other rows are read from storage (host group ROWS_LM_HEAD) in chunks of
- * chunkRows, pipelined as the column chunks are: chunk c is issued, then chunk c-1 is multiplied.
+ * chunkRows, pipelined as the column chunks are: chunk c is issued, then chunk c-1 is multiplied
+ * by `linear`.
  */
-export function streamLinearRows(out: usize, w: usize, x: usize, resident: i32, rows: i32, cols: i32): void {
+export function streamLinearRows(out: usize, w: usize, x: usize, resident: i32, rows: i32, cols: i32, linear: RowsProduct): void {
   if (resident > 0) linear(out, w, x, resident, cols);
   let half: usize = 0;
   let pendingRow = -1;

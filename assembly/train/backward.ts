@@ -11,6 +11,7 @@
 import { dotF32 } from "../kernels/matvec";
 import { axpyF32, matvecTransposedAddF32 } from "../kernels/matvec-transposed";
 import { applyRopeTranspose } from "../kernels/rope";
+import { attentionBackwardF32 } from "../kernels/attention";
 import * as S from "../model/state";
 import { LORA_DOWN, LORA_GATE, LORA_UP, loraA, loraB, loraOn, loraOutputs, loraRank, loraScale } from "../model/adapters";
 import * as W from "./state";
@@ -152,8 +153,6 @@ function attentionBackward(l: i32, T: i32): void {
   const kvDim = S.kvDim;
   const hd = S.headDim;
   const f4 = <usize>4;
-  const groupSize = S.nHeads / S.nKvHeads;
-  const invSqrt: f32 = 1.0 / Mathf.sqrt(<f32>hd);
   memory.fill(W.dQ, 0, <usize>T * <usize>qDim * f4);
   memory.fill(W.dK, 0, <usize>T * <usize>kvDim * f4);
   memory.fill(W.dV, 0, <usize>T * <usize>kvDim * f4);
@@ -162,32 +161,14 @@ function attentionBackward(l: i32, T: i32): void {
   const wo = S.layerWeight(l, S.WO);
   for (let t = 0; t < T; t++) matvecTransposedAddF32(W.tokenRow(W.dAttn, t, qDim), wo, W.tokenRow(W.dRes, t, D), D, qDim);
 
+  // attention over positions 0..t (kernels/attention.ts): dq, and dk, dv of every position it read
   const kBase = W.row(W.kAll, l, 0, kvDim);
   const vBase = W.row(W.vAll, l, 0, kvDim);
   for (let t = 0; t < T; t++) {
-    const q = W.row(W.qAll, l, t, qDim);
-    for (let hq = 0; hq < S.nHeads; hq++) {
-      const hOff = <usize>(hq * hd) * f4;
-      const kvOff = <usize>((hq / groupSize) * hd) * f4;
-      const p = probRow(l, hq, t);
-      const dOut = W.tokenRow(W.dAttn, t, qDim) + hOff;
-      // out = sum_s p_s v_s:  dp_s = dout . v_s,  dv_s += p_s dout
-      let dotPdP: f32 = 0;
-      for (let s = 0; s <= t; s++) {
-        const ps = load<f32>(p + <usize>s * f4);
-        const dps = dotF32(dOut, vBase + <usize>s * <usize>kvDim * f4 + kvOff, hd);
-        store<f32>(W.dP + <usize>s * f4, dps);
-        dotPdP += ps * dps;
-        axpyF32(W.tokenRow(W.dV, s, kvDim) + kvOff, dOut, ps, hd);
-      }
-      // p = softmax(score): dscore_s = p_s (dp_s - sum_s' p_s' dp_s');  score_s = q . k_s / sqrt(hd)
-      const dq = W.tokenRow(W.dQ, t, qDim) + hOff;
-      for (let s = 0; s <= t; s++) {
-        const ds = load<f32>(p + <usize>s * f4) * (load<f32>(W.dP + <usize>s * f4) - dotPdP) * invSqrt;
-        axpyF32(dq, kBase + <usize>s * <usize>kvDim * f4 + kvOff, ds, hd);
-        axpyF32(W.tokenRow(W.dK, s, kvDim) + kvOff, q + hOff, ds, hd);
-      }
-    }
+    attentionBackwardF32(
+      W.tokenRow(W.dQ, t, qDim), W.dK, W.dV, W.tokenRow(W.dAttn, t, qDim), W.row(W.qAll, l, t, qDim), kBase, vBase, t + 1,
+      S.nHeads, S.nKvHeads, hd, kvDim, probRow(l, 0, t), W.maxT * W.maxT, W.dP,
+    );
   }
 
   // q = rope(wq xa), k = rope(wk xa), v = wv xa, xa = rmsnorm(resAttn) * w_attn_norm

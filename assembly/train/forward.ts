@@ -5,12 +5,12 @@
 // are exactly the ones inference would pick (sparsity/policy.ts inputMask / hiddenMask).
 // Masks are chosen here and are constants for the backward pass.
 
-import { dotF32 } from "../kernels/matvec";
-import { rmsnorm, softmax, swiglu, addInPlace } from "../kernels/elementwise";
-import { applyRope } from "../kernels/rope";
+import { attentionF32 } from "../kernels/attention";
+import { rmsnorm, swiglu, addInPlace } from "../kernels/elementwise";
 import { lowRankAddF32 } from "../kernels/lowrank";
 import { gatherColumns, linear, tableRow } from "../model/linear";
 import * as S from "../model/state";
+import { queryKeyValue } from "../model/forward";
 import { LORA_DOWN, LORA_GATE, LORA_UP, loraA, loraB, loraOn, loraOutputs, loraRank, loraScale } from "../model/adapters";
 import { hiddenMask, inputMask } from "../sparsity/policy";
 import * as W from "./state";
@@ -52,55 +52,19 @@ function attentionForward(l: i32, T: i32): void {
   const D = S.dim;
   const qDim = S.qDim;
   const kvDim = S.kvDim;
-  const hd = S.headDim;
-  const f4 = <usize>4;
   // q, k, v of every token (keys and values of the whole window before any attention row)
   for (let t = 0; t < T; t++) {
     const r = W.tokenRow(W.resid, t, D);
     memory.copy(W.row(W.resAttn, l, t, D), r, <usize>D << 2);
     store<f32>(W.row(W.rmsAttn, l, t, 1), rmsScale(r, D));
     rmsnorm(W.vecD, r, S.layerWeight(l, S.ATTN_NORM), D, S.rmsEps);
-    const q = W.row(W.qAll, l, t, qDim);
-    const k = W.row(W.kAll, l, t, kvDim);
-    const v = W.row(W.vAll, l, t, kvDim);
-    linear(q, S.layerWeight(l, S.WQ), W.vecD, qDim, D);
-    linear(k, S.layerWeight(l, S.WK), W.vecD, kvDim, D);
-    linear(v, S.layerWeight(l, S.WV), W.vecD, kvDim, D);
-    const bq = S.layerWeight(l, S.BQ);
-    if (bq) addInPlace(q, bq, qDim);
-    const bk = S.layerWeight(l, S.BK);
-    if (bk) addInPlace(k, bk, kvDim);
-    const bv = S.layerWeight(l, S.BV);
-    if (bv) addInPlace(v, bv, kvDim);
-    applyRope(q, S.nHeads, hd, t, S.ropeTable, S.ropeLayout);
-    applyRope(k, S.nKvHeads, hd, t, S.ropeTable, S.ropeLayout);
+    queryKeyValue(l, t, W.vecD, W.row(W.qAll, l, t, qDim), W.row(W.kAll, l, t, kvDim), W.row(W.vAll, l, t, kvDim));
   }
-  // causal attention, grouped-query: query head hq reads kv head hq / (nHeads / nKvHeads)
-  const groupSize = S.nHeads / S.nKvHeads;
-  const invSqrt: f32 = 1.0 / Mathf.sqrt(<f32>hd);
+  // causal attention over positions 0..t, the kernel inference uses (kernels/attention.ts)
   const kBase = W.row(W.kAll, l, 0, kvDim);
   const vBase = W.row(W.vAll, l, 0, kvDim);
   for (let t = 0; t < T; t++) {
-    const q = W.row(W.qAll, l, t, qDim);
-    for (let hq = 0; hq < S.nHeads; hq++) {
-      const qh = q + <usize>(hq * hd) * f4;
-      const kvOff = <usize>((hq / groupSize) * hd) * f4;
-      const p = probRow(l, hq, t);
-      for (let s = 0; s <= t; s++) {
-        store<f32>(p + <usize>s * f4, dotF32(qh, kBase + <usize>s * <usize>kvDim * f4 + kvOff, hd) * invSqrt);
-      }
-      softmax(p, t + 1);
-      const outH = W.vecD2 + <usize>(hq * hd) * f4;
-      memory.fill(outH, 0, <usize>hd * f4);
-      for (let s = 0; s <= t; s++) {
-        const a = load<f32>(p + <usize>s * f4);
-        const vs = vBase + <usize>s * <usize>kvDim * f4 + kvOff;
-        for (let i = 0; i < hd; i++) {
-          const o = outH + <usize>i * f4;
-          store<f32>(o, load<f32>(o) + a * load<f32>(vs + <usize>i * f4));
-        }
-      }
-    }
+    attentionF32(W.vecD2, W.row(W.qAll, l, t, qDim), kBase, vBase, t + 1, S.nHeads, S.nKvHeads, S.headDim, kvDim, probRow(l, 0, t), W.maxT * W.maxT);
     linear(W.vecD, S.layerWeight(l, S.WO), W.vecD2, D, qDim);
     addInPlace(W.tokenRow(W.resid, t, D), W.vecD, D);
   }
@@ -128,15 +92,8 @@ function mlpForward(l: i32, T: i32, teacher: bool): void {
     rmsnorm(x, r, S.layerWeight(l, S.FFN_NORM), D, S.rmsEps);
 
     // m_in (x' = x * m_in: the gather reads only kept inputs)
-    let idx = W.row(W.inIdx, l, t, D);
-    let nIn: i32;
-    if (teacher) {
-      idx = S.allIndices;
-      nIn = D;
-    } else {
-      nIn = W.freezeMasks ? load<i32>(W.row(W.inCnt, l, t, 1)) : inputMask(l, x, t, idx);
-      store<i32>(W.row(W.inCnt, l, t, 1), nIn);
-    }
+    const idx = teacher ? S.allIndices : W.row(W.inIdx, l, t, D);
+    const nIn = teacher ? D : studentMask(false, l, t, x, idx, W.row(W.inCnt, l, t, 1));
     const g = W.row(W.gateAll, l, t, I);
     const u = W.row(W.upAll, l, t, I);
     const h = W.row(W.hAll, l, t, I);
@@ -147,19 +104,22 @@ function mlpForward(l: i32, T: i32, teacher: bool): void {
     swiglu(h, g, u, I);
 
     // m_h, then y = W_down (h * m_h)
-    let hidx = W.row(W.hidIdx, l, t, I);
-    let nHidden: i32;
-    if (teacher) {
-      hidx = S.allIndices;
-      nHidden = I;
-    } else {
-      nHidden = W.freezeMasks ? load<i32>(W.row(W.hidCnt, l, t, 1)) : hiddenMask(l, h, t, hidx);
-      store<i32>(W.row(W.hidCnt, l, t, 1), nHidden);
-    }
+    const hidx = teacher ? S.allIndices : W.row(W.hidIdx, l, t, I);
+    const nHidden = teacher ? I : studentMask(true, l, t, h, hidx, W.row(W.hidCnt, l, t, 1));
     gatherColumns(W.vecD, wDownT, h, hidx, nHidden, I, D);
     if (adapted) applyAdapter(l, LORA_DOWN, t, W.vecD, h, hidx, nHidden);
     addInPlace(r, W.vecD, D);
   }
+}
+
+/**
+ * The input (or hidden) mask of token t over v into idx, as inference picks it; frozen, the last
+ * window's. Its count is recorded at cnt for the backward pass (the teacher records none).
+ */
+function studentMask(hidden: bool, l: i32, t: i32, v: usize, idx: usize, cnt: usize): i32 {
+  const n = W.freezeMasks ? load<i32>(cnt) : hidden ? hiddenMask(l, v, t, idx) : inputMask(l, v, t, idx);
+  store<i32>(cnt, n);
+  return n;
 }
 
 /** out += ((x*m) A) B * alpha/r, keeping t = (x*m) A for the backward pass. */

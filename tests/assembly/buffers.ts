@@ -1,6 +1,6 @@
-// Raw-buffer helpers shared by the kernel specs: f32/u32 buffers from the test heap, a seeded
-// xorshift for reproducible data, and a bit-for-bit comparison (SIMD kernels must equal their
-// scalar references exactly).
+// Raw-buffer helpers shared by the specs: f32/u32 buffers from the test heap (random, copied or
+// empty), a seeded xorshift for reproducible data, kept-index lists, and a bit-for-bit comparison
+// (SIMD kernels must equal their scalar references exactly).
 
 let seed: u32 = 12345;
 
@@ -26,6 +26,20 @@ export function fillRandom(p: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<f32>(p + (<usize>i << 2), rand());
 }
 
+/** A copy of n floats at src. */
+export function copyOf(src: usize, n: i32): usize {
+  const p = buf(n);
+  memory.copy(p, src, <usize>n << 2);
+  return p;
+}
+
+/** n f32 values from rand(). */
+export function randomBuf(n: i32): usize {
+  const p = buf(n);
+  fillRandom(p, n);
+  return p;
+}
+
 export function f(p: usize, i: i32): f32 {
   return load<f32>(p + (<usize>i << 2));
 }
@@ -41,4 +55,15 @@ export function setF(p: usize, i: i32, v: f32): void {
 export function bitsEqual(a: usize, b: usize, n: i32): bool {
   for (let i = 0; i < n; i++) if (load<u32>(a + (<usize>i << 2)) != load<u32>(b + (<usize>i << 2))) return false;
   return true;
+}
+
+/** Writes the ascending indices j < n with j % period != dropped into idx; returns their count. */
+export function keptIndices(idx: usize, n: i32, period: i32, dropped: i32): i32 {
+  let k = 0;
+  for (let j = 0; j < n; j++) {
+    if (j % period == dropped) continue;
+    store<u32>(idx + (<usize>k << 2), j);
+    k++;
+  }
+  return k;
 }

@@ -1,0 +1,65 @@
+// The column gather against its scalar reference (bit-identical by design: columns added in idx
+// order, assembly/kernels/gather.ts), against W x with every column kept, and its thread-share
+// ranges against the whole product. Sizes are odd on purpose: the SIMD tails must be right.
+import { gatherColumnsF32, gatherColumnsF32Scalar, gatherColumnsRangeF32 } from "../../assembly/kernels/gather";
+import { matvecF32Scalar } from "../../assembly/kernels/matvec";
+import { seedRandom, buf, randomBuf, f, setF, bitsEqual, keptIndices } from "./buffers";
+
+seedRandom(12346);
+
+describe("gatherColumnsF32", () => {
+  it("equals the scalar reference bit for bit on odd sizes and subsets", () => {
+    for (let nIn = 1; nIn <= 27; nIn += 2) {
+      for (let nOut = 1; nOut <= 17; nOut += 4) {
+        const wT = randomBuf(nIn * nOut);
+        const x = randomBuf(nIn);
+        const idx = buf(nIn);
+        const a = buf(nOut), b = buf(nOut);
+        const k = keptIndices(idx, nIn, 3, 1);
+        gatherColumnsF32(a, wT, x, idx, k, nOut);
+        gatherColumnsF32Scalar(b, wT, x, idx, k, nOut);
+        expect(bitsEqual(a, b, nOut)).toBe(true);
+      }
+    }
+  });
+
+  it("with all columns kept equals W x (W = transpose of the stored matrix)", () => {
+    const nIn = 9, nOut = 6;
+    const wT = randomBuf(nIn * nOut);
+    const w = buf(nIn * nOut);
+    const x = randomBuf(nIn);
+    const idx = buf(nIn);
+    const a = buf(nOut), b = buf(nOut);
+    for (let j = 0; j < nIn; j++) {
+      store<u32>(idx + (<usize>j << 2), j);
+      for (let o = 0; o < nOut; o++) setF(w, o * nIn + j, f(wT, j * nOut + o));
+    }
+    gatherColumnsF32(a, wT, x, idx, nIn, nOut);
+    matvecF32Scalar(b, w, x, nOut, nIn);
+    for (let o = 0; o < nOut; o++) expect(Mathf.abs(f(a, o) - f(b, o)) < 1e-5).toBe(true);
+  });
+
+  it("output ranges (thread shares) equal the whole product bit for bit and write nothing else", () => {
+    const nIn = 23, nOut = 37; // odd: ranges start and end off the 4-lane grid
+    const wT = randomBuf(nIn * nOut);
+    const x = randomBuf(nIn);
+    const idx = buf(nIn);
+    const whole = buf(nOut), parts = buf(nOut);
+    const k = keptIndices(idx, nIn, 2, 1); // the even inputs
+    gatherColumnsF32(whole, wT, x, idx, k, nOut);
+    for (let o = 0; o < nOut; o++) setF(parts, o, 99);
+    const cuts: i32[] = [0, 3, 4, 17, 18, 33, 37];
+    for (let c = 0; c + 1 < cuts.length; c++) {
+      gatherColumnsRangeF32(parts, wT, x, idx, k, nOut, cuts[c], cuts[c + 1]);
+      for (let o = cuts[c + 1]; o < nOut; o++) expect(f(parts, o)).toBe(99); // untouched past the range
+    }
+    expect(bitsEqual(whole, parts, nOut)).toBe(true);
+  });
+
+  it("reads nothing for an empty mask (output is zero)", () => {
+    const out = buf(5);
+    for (let o = 0; o < 5; o++) setF(out, o, 7);
+    gatherColumnsF32(out, 0, 0, 0, 0, 5);
+    for (let o = 0; o < 5; o++) expect(f(out, o)).toBe(0);
+  });
+});
