@@ -63,6 +63,7 @@ let fetchList: usize = 0; //      u32[2 * maxEntries] (column, destination) pair
 let staging: usize = 0; //        stageBytes: columns of either group that are read but not cached
 let stageHalfBytes: usize = 0; // one chunk's half of the staging area
 let chunkEntries = new StaticArray<i32>(GROUPS); // columns of group g one chunk reads at most
+let columnsFetched: f64 = 0; // columns asked of storage since the start (the slot bookkeeping's spec reads it)
 let rowBytes: usize = 0;
 let chunkRows: i32 = 0;
 
@@ -142,6 +143,11 @@ export function streamBeginSequence(): void {
       store<i32>(freeCountTable + (i << 2), cap);
     }
   }
+}
+
+/** Columns read from storage since the start (both groups). */
+export function streamColumnsFetched(): f64 {
+  return columnsFetched;
 }
 
 // @ts-ignore: decorator
@@ -237,6 +243,7 @@ function closeChunk(l: i32, g: i32, start: i32, end: i32, firstFetch: i32, nFetc
   let ticket = 0;
   if (nFetch > firstFetch) {
     ticket = hostStreamIssue(l, g, fetchList + (<usize>firstFetch << 3), nFetch - firstFetch);
+    columnsFetched += <f64>(nFetch - firstFetch);
   }
   gatherPending(x, idx, out0, out1, nOut);
   pendingStart = start;
