@@ -10,7 +10,7 @@ export { partitionDram, STATIC_GROUPS } from "./partition.js";
 export type { DramPartition, CachePlan, GroupPlacement, StaticGroup } from "./partition.js";
 export { TraceBuilder, TraceFormatError, encodeTrace, decodeTrace, checkTraceMatchesModel, forEachMask, traceTokens, crc32, FULL_MASK, TRACE_VERSION } from "./trace.js";
 export type { MaskTrace, TraceHeader, TraceSequence, MaskInput } from "./trace.js";
-export { simulateTrace, simulateTraceWith, LiveSimulator, stats } from "./simulate.js";
+export { simulateTrace, simulateTraceWith, LiveSimulator } from "./simulate.js";
 export type { SimSettings, SimResult, SequenceResult, Stats, LiveSimOptions } from "./simulate.js";
 export { formatSimReport } from "./report.js";
 export { CACHE_POLICIES, POLICY_ID, simWasm } from "./wasm-sim.js";
