@@ -20,9 +20,9 @@ import {
 } from "./state";
 import { stepCache, checkMask } from "./cache";
 import { setModel, setBits, footprint, kvCacheBytes } from "./footprint";
-import { partitionDram } from "./partition";
+import { partitionDram, plannedEntries } from "./partition";
 import { recordSequence, sequenceRow, summarize } from "./summary";
-import { setGroupAlwaysFull } from "./state";
+import { setGroupAlwaysFull, groupCount, POLICY_NONE } from "./state";
 import {
   replaySequence, traceBufferFor, lastErrorToken, lastErrorLayer, lastErrorGroup, lastErrorWord,
 } from "./replay";
@@ -80,6 +80,22 @@ export function simSetGroupAlwaysFull(group: i32, alwaysFull: i32): i32 {
  *  ids placed in DRAM, in order, as id + 1 per 4 bits from the lowest; tied != 0: tied embeddings. */
 export function simPartition(dramBytes: f64, kvSeqLen: f64, staticOrder: u32, tied: i32): usize {
   return partitionDram(dramBytes, kvSeqLen, staticOrder, tied != 0);
+}
+
+/** Starts a run on the partition just made: allocates the caches at the planned capacities (0 for
+ *  policy none), sets the policy, the bandwidths (GB/s, powers of 10), the admission seed, and
+ *  empties caches and counters. Returns 0, -1 (a group undescribed), -2 (out of memory), -3 (bad
+ *  policy) or -4 (bad bandwidth). */
+export function simStartRun(policy: i32, flashGBps: f64, dramGBps: f64, concurrent: i32, seed: u32): i32 {
+  const rc = allocate();
+  if (rc != 0) return rc;
+  for (let g = 0; g < groupCount(); g++) setCapacity(-1, g, policy == POLICY_NONE ? 0 : <i32>plannedEntries(g));
+  if (setPolicy(policy) != 0) return -3;
+  if (setBandwidth(flashGBps * 1e9, dramGBps * 1e9, concurrent != 0) != 0) return -4;
+  setAdmissionSeed(seed);
+  resetCaches();
+  resetCounters();
+  return 0;
 }
 
 /** Writes sequence row `index` (SEQ_*) from the counters of the sequence just run; 0 if out of memory. */

@@ -63,6 +63,11 @@ const active = memory.data(MAX_GROUPS); //      u8  still taking a share in this
 // @ts-ignore: decorator
 @inline export function placementField(k: i32, field: i32): f64 { return partitionField(PART_PLACEMENTS + k * PLACEMENT_FIELDS + field); }
 
+/** The cache capacity (entries per layer) the last partition planned for group g. */
+export function plannedEntries(g: i32): f64 {
+  return partitionField(PART_CACHES + g * CACHE_PLAN_FIELDS + CACHE_PLAN_ENTRIES_PER_LAYER);
+}
+
 /** Places the static groups and plans the caches. staticOrder lists the WEIGHT_* ids placed in
  *  DRAM, first in the lowest 4 bits, each stored as id + 1 (0 ends the list). tied: the embedding
  *  is the LM head's matrix, held once as lm_head; its row reads are served from wherever lm_head is. */

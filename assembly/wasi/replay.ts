@@ -4,11 +4,10 @@
 // `dip simulate --trace F --json` for the fields it covers (README: "Standalone WASI replay").
 // This file only parses arguments and prints. Run: wasmtime run --dir . build/replay.wasm -- trace.bin
 import {
-  simSetModel, simSetBits, simConfigure, simSetGroup, simSetGroupAlwaysFull, simPartition, simAllocate, simSetCapacity,
-  simSetPolicy, simSetBandwidth, simSetAdmissionSeed, simBeginSequence, simResetCounters, simReplay, simRecordSequence,
+  simSetModel, simSetBits, simConfigure, simSetGroup, simSetGroupAlwaysFull, simPartition, simStartRun, simResetCounters, simReplay, simRecordSequence,
   simSummarize, simSequenceRow, simReplayErrorToken, simReplayErrorLayer, simReplayErrorGroup, simReplayErrorWord,
 } from "../sim/index";
-import { PART_CACHES, CACHE_PLAN_FIELDS, CACHE_PLAN_ENTRIES_PER_LAYER, PART_DRAM_BUDGET, PART_DENSE_FOOTPRINT } from "../sim/partition";
+import { PART_DRAM_BUDGET, PART_DENSE_FOOTPRINT } from "../sim/partition";
 import {
   SEQ_HIT_RATE, SEQ_PER_LAYER_HIT_RATE, STAT_FIELDS, SPREAD_FIELDS, SUM_DENSE_FLASH_TOK_S, SUM_MEMORY_BYTES,
   SUM_MEMORY_REDUCTION, SUM_SPEEDUP_VS_DENSE_FLASH, SUM_PER_LAYER_HIT_RATE,
@@ -188,16 +187,8 @@ function configure(s: Settings, trace: Trace): string | null {
     if (simSetGroup(g, <i32>x.nEntries, <i32>x.columnHeight, <i32>x.nLin, s.bits[3] / 8) != 0 || simSetGroupAlwaysFull(g, x.alwaysFull ? 1 : 0) != 0) return "group " + x.name + " failed";
   }
   partition = simPartition(s.device.dramBytes, s.kvSeq >= 0 ? s.kvSeq : dims.seqLen, s.staticOrder, 0);
-  if (simAllocate() != 0) return "allocating the caches (wasm memory) failed";
-  for (let g = 0; g < groups.length; g++) {
-    const entries = s.policy == 0 ? 0 : <i32>f64At(partition, PART_CACHES + g * CACHE_PLAN_FIELDS + CACHE_PLAN_ENTRIES_PER_LAYER);
-    if (simSetCapacity(-1, g, entries) != 0) return "capacity of " + groups[g].name + " failed";
-  }
-  if (simSetPolicy(s.policy) != 0) return "policy failed";
-  if (simSetBandwidth(s.device.flashGBps * 1e9, s.device.dramGBps * 1e9, s.device.concurrentIO ? 1 : 0) != 0) return "bandwidth failed";
-  simSetAdmissionSeed(<u32>s.admissionSeed);
-  simBeginSequence();
-  simResetCounters();
+  const rc = simStartRun(s.policy, s.device.flashGBps, s.device.dramGBps, s.device.concurrentIO ? 1 : 0, <u32>s.admissionSeed);
+  if (rc != 0) return "starting the run failed (code " + rc.toString() + ")";
   return null;
 }
 

@@ -139,6 +139,8 @@ interface SimContext {
   partition: DramPartition;
   /** entries per layer, per group */
   capacities: number[];
+  /** capacities are settings.cacheEntries, not the partition's */
+  capacitiesOverridden: boolean;
 }
 
 function makeContext(exports: EngineExports, dims: ModelDims, groups: MaskGroup[], s: SimSettings): SimContext {
@@ -160,22 +162,22 @@ function makeContext(exports: EngineExports, dims: ModelDims, groups: MaskGroup[
     capacities = s.cacheEntries.map((e, i) => Math.min(e, groups[i].nEntries));
   }
   if (s.policy === "none") capacities = capacities.map(() => 0);
-  return { sim, dims, groups, bits, device: s.device, policy: s.policy, admissionSeed: seed, staticGroups, partition, capacities };
+  const capacitiesOverridden = s.cacheEntries !== undefined && s.policy !== "none";
+  return { sim, dims, groups, bits, device: s.device, policy: s.policy, admissionSeed: seed, staticGroups, partition, capacities, capacitiesOverridden };
 }
 
-/** Allocates the caches partitionDram described, at the context's capacities, policy and device. */
+const START_ERRORS: Record<number, string> = { [-1]: "a mask group is undescribed", [-2]: "allocating the caches (wasm memory)", [-3]: "policy", [-4]: "bandwidth" };
+
+/** Allocates the caches partitionDram described and starts a run; a cache size override replaces
+ *  the partition's capacities. */
 function configureWasm(ctx: SimContext): void {
-  const { sim, groups } = ctx;
-  const check = (rc: number, what: string) => {
-    if (rc !== 0) throw new Error(`simulator: ${what} failed (code ${rc})`);
-  };
-  check(sim.simAllocate(), "allocating the caches (wasm memory)");
-  ctx.capacities.forEach((e, i) => check(sim.simSetCapacity(-1, i, e), `capacity of ${groups[i].name}`));
-  check(sim.simSetPolicy(POLICY_ID[ctx.policy]), "policy");
-  check(sim.simSetBandwidth(ctx.device.flashGBps * 1e9, ctx.device.dramGBps * 1e9, ctx.device.concurrentIO ? 1 : 0), "bandwidth");
-  sim.simSetAdmissionSeed(ctx.admissionSeed);
-  sim.simBeginSequence();
-  sim.simResetCounters();
+  const { sim, device } = ctx;
+  const rc = sim.simStartRun(POLICY_ID[ctx.policy], device.flashGBps, device.dramGBps, device.concurrentIO ? 1 : 0, ctx.admissionSeed);
+  if (rc !== 0) throw new Error(`simulator: ${START_ERRORS[rc] ?? "start"} failed (code ${rc})`);
+  if (!ctx.capacitiesOverridden) return;
+  ctx.capacities.forEach((e, i) => {
+    if (sim.simSetCapacity(-1, i, e) !== 0) throw new Error(`simulator: capacity of ${ctx.groups[i].name} failed`);
+  });
 }
 
 /** Turns the counters of the sequence just run into row `index` of the wasm summary (assembly/sim/summary.ts). */

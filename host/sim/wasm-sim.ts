@@ -45,6 +45,7 @@ export interface SimWasm {
   simKvCacheBytes(positions: number): number;
   simSetGroupAlwaysFull(group: number, alwaysFull: number): number;
   simPartition(dramBytes: number, kvSeqLen: number, staticOrder: number, tied: number): number;
+  simStartRun(policy: number, flashGBps: number, dramGBps: number, concurrent: number, seed: number): number;
   simRecordSequence(index: number, promptTokens: number, tokens: number): number;
   simSequenceRow(index: number): number;
   simSummarize(count: number): number;
@@ -78,7 +79,7 @@ const REQUIRED: (keyof SimWasm)[] = [
   "simReplayErrorWord", "simNeeded", "simHits", "simFlashBytes", "simDramBytes", "simSeconds", "simCacheSize",
   "simCacheCapacity", "simCacheClock", "simTotalFlashBytes", "simTotalDramBytes", "simTotalSeconds",
   "simLayerHitRate", "simHitRate", "simSetModel", "simSetBits", "simFootprint", "simKvCacheBytes",
-  "simSetGroupAlwaysFull", "simPartition", "simRecordSequence", "simSequenceRow", "simSummarize",
+  "simSetGroupAlwaysFull", "simPartition", "simStartRun", "simRecordSequence", "simSequenceRow", "simSummarize",
 ];
 
 const VIEWS = new WeakMap<EngineExports, SimWasm>();
