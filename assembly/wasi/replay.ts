@@ -14,7 +14,7 @@ import {
 } from "../sim/summary";
 import { DEVICE_PROFILES, DEFAULT_DEVICE, DeviceProfile, sizeBytes } from "../sim/devices";
 import { JsonWriter } from "./json";
-import { Trace, decodeTrace } from "./trace";
+import { Trace, decodeTrace } from "../sim/trace";
 import { readFile, readStdin, Input } from "./io";
 
 const USAGE = `usage: replay [TRACE] [options]   (no TRACE or "-": read the trace from standard input)

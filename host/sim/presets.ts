@@ -2,7 +2,7 @@
 // "Footprints"). Presets are facts from the models' config.json files. The footprint formulas run
 // in wasm (assembly/sim/footprint.ts), on the engine instance given or a fresh default one.
 import type { EngineExports } from "../wasm.js";
-import { simWasm, type SimWasm } from "./wasm-sim.js";
+import { simWasm, type SimLayout, type SimWasm } from "./wasm-sim.js";
 
 /** The dimensions the simulator needs; field names match ModelConfig so a loaded config fits. */
 export interface ModelDims {
@@ -96,16 +96,9 @@ export function footprint(exports: EngineExports, d: ModelDims, bits: Precision,
   const sim = simWasm(exports);
   describeModel(sim, d, bits);
   if (!Number.isFinite(seqLen) || seqLen < 0) throw new PresetError(`sequence length must be >= 0, got ${seqLen}`);
-  const { layout } = sim;
-  const r = sim.record(sim.simFootprint(seqLen), layout.FOOTPRINT_TOTAL + 1);
-  return {
-    embedding: r[layout.WEIGHT_EMBEDDING],
-    lm_head: r[layout.WEIGHT_LM_HEAD],
-    attention: r[layout.WEIGHT_ATTENTION],
-    mlp: r[layout.WEIGHT_MLP],
-    kv_cache: r[layout.WEIGHT_KV_CACHE],
-    total: r[layout.FOOTPRINT_TOTAL],
-  };
+  const r = sim.record(sim.simFootprint(seqLen), sim.layout.FOOTPRINT_TOTAL + 1);
+  const bytes = (field: keyof SimLayout) => r[sim.layout[field]];
+  return { embedding: bytes("WEIGHT_EMBEDDING"), lm_head: bytes("WEIGHT_LM_HEAD"), attention: bytes("WEIGHT_ATTENTION"), mlp: bytes("WEIGHT_MLP"), kv_cache: bytes("WEIGHT_KV_CACHE"), total: bytes("FOOTPRINT_TOTAL") };
 }
 
 /** Footprint of a loaded model's config (any object with ModelDims' fields, e.g. ModelConfig).

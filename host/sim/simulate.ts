@@ -37,26 +37,23 @@ export interface Stats {
   n: number;
 }
 
-export interface SequenceResult {
-  prompt_tokens: number;
-  tokens: number;
-  tok_s: number;
-  /** byte-weighted: MLP bytes served from DRAM / MLP bytes needed (1 if none needed) */
-  hit_rate: number;
+/** A sequence's figures, in the order of assembly/sim/summary.ts's row (SEQ_<NAME>). */
+const SEQUENCE_FIGURES = [
+  "prompt_tokens", "tokens", "tok_s", "hit_rate", "flash_bytes_per_token", "dram_bytes_per_token",
+  "mlp_flash_bytes_per_token", "mlp_dram_bytes_per_token", "mlp_density", "fixed_seconds_per_token",
+  "dynamic_seconds_per_token", "ttft_s", "dense_flash_tok_s",
+] as const;
+
+/**
+ * hit_rate: byte-weighted, MLP bytes served from DRAM / MLP bytes needed (1 if none needed);
+ * mlp_density: MLP bytes needed per token / dense MLP bytes; dense_flash_tok_s: the dense model
+ * with the same static placement and its whole MLP read from Flash every token.
+ */
+export type SequenceResult = Record<(typeof SEQUENCE_FIGURES)[number], number> & {
   per_layer_hit_rate: number[];
   /** per mask group: |m and c| / |m| over all tokens and layers */
   group_hit_rate: Record<string, number>;
-  flash_bytes_per_token: number;
-  dram_bytes_per_token: number;
-  mlp_flash_bytes_per_token: number;
-  mlp_dram_bytes_per_token: number;
-  /** MLP bytes needed per token / dense MLP bytes */
-  mlp_density: number;
-  fixed_seconds_per_token: number;
-  dynamic_seconds_per_token: number;
-  ttft_s: number;
-  dense_flash_tok_s: number;
-}
+};
 
 export interface SimResult {
   /** mean over sequences of tokens / second */
@@ -194,23 +191,13 @@ function sequenceResult(ctx: SimContext, index: number): SequenceResult {
   const perLayer = Array.from(r.subarray(l.SEQ_PER_LAYER_HIT_RATE, l.SEQ_PER_LAYER_HIT_RATE + L));
   const groupHit: Record<string, number> = {};
   groups.forEach((g, i) => (groupHit[g.name] = r[l.SEQ_PER_LAYER_HIT_RATE + L + i]));
-  return {
-    prompt_tokens: r[l.SEQ_PROMPT_TOKENS],
-    tokens: r[l.SEQ_TOKENS],
-    tok_s: r[l.SEQ_TOK_S],
-    hit_rate: r[l.SEQ_HIT_RATE],
-    per_layer_hit_rate: perLayer,
-    group_hit_rate: groupHit,
-    flash_bytes_per_token: r[l.SEQ_FLASH_BYTES_PER_TOKEN],
-    dram_bytes_per_token: r[l.SEQ_DRAM_BYTES_PER_TOKEN],
-    mlp_flash_bytes_per_token: r[l.SEQ_MLP_FLASH_BYTES_PER_TOKEN],
-    mlp_dram_bytes_per_token: r[l.SEQ_MLP_DRAM_BYTES_PER_TOKEN],
-    mlp_density: r[l.SEQ_MLP_DENSITY],
-    fixed_seconds_per_token: r[l.SEQ_FIXED_SECONDS_PER_TOKEN],
-    dynamic_seconds_per_token: r[l.SEQ_DYNAMIC_SECONDS_PER_TOKEN],
-    ttft_s: r[l.SEQ_TTFT_S],
-    dense_flash_tok_s: r[l.SEQ_DENSE_FLASH_TOK_S],
-  };
+  // the report's key order: the per-layer and per-group rates follow hit_rate
+  const figures: Partial<SequenceResult> = {};
+  for (const name of SEQUENCE_FIGURES) {
+    figures[name] = r[l[`SEQ_${name.toUpperCase() as Uppercase<typeof name>}`]];
+    if (name === "hit_rate") Object.assign(figures, { per_layer_hit_rate: perLayer, group_hit_rate: groupHit });
+  }
+  return figures as SequenceResult;
 }
 
 function admissionRule(seed: number, policy: CachePolicy): string {

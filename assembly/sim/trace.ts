@@ -1,5 +1,6 @@
-// Mask trace decoding (docs/trace-format.md), with the checks and messages of host/sim/trace.ts.
-// The masks land in one arena block in the replay layout the simulator reads.
+// Mask trace decoding on the wasm side (docs/trace-format.md): the WASI replay reads its input
+// with it; the host decodes in TypeScript (host/sim/trace.ts), whose checks and messages these are.
+// The masks land in one arena block in the replay layout the simulator reads (replay.ts).
 import { arenaAlloc } from "../arena";
 import { JsonValue, J_ARRAY, J_BOOL, J_NUMBER, J_OBJECT, J_STRING, parseJson, parseError } from "./json";
 
