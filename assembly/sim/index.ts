@@ -4,8 +4,9 @@
 // Lifecycle:
 //   simSetModel(...) and simSetBits(...) (footprints: simFootprint, simKvCacheBytes);
 //   simConfigure(layers, groups); simSetGroup(g, ...) and simSetGroupAlwaysFull(g, ...) for each
-//   group; simPartition(...) (the DRAM partition: cache capacities); simAllocate();
-//   simSetCapacity(-1, g, entries); simSetPolicy(p); simSetBandwidth(...);
+//   group; simPartition(...) (the DRAM partition: cache capacities); simStartRun(...) (allocates
+//   the caches at those capacities, sets policy, bandwidths and seed), or by hand simAllocate(),
+//   simSetCapacity(-1, g, entries), simSetPolicy(p), simSetBandwidth(...);
 //   then per sequence either simReplay(...) (any policy) or
 //   simBeginSequence() + simObserve(layer, group, ptr, count) per layer group per token (not Belady);
 //   after each sequence simRecordSequence(i, ...), at the end simSummarize(n).
@@ -16,13 +17,12 @@ import {
   C_CAPACITY, C_SIZE, C_CLOCK, C_FLAGS, C_NEEDED, C_HITS, C_FLASH, C_DRAM, C_SECONDS,
   POLICY_BELADY, configure, setGroup, allocate, setCapacity, setPolicy, setBandwidth,
   setAdmissionSeed, resetCaches, resetCounters, cacheRecord, validCache, currentPolicy,
-  groupEntries, counterSum, layerHitRate,
+  groupEntries, groupCount, counterSum, layerHitRate, setGroupAlwaysFull, POLICY_NONE,
 } from "./state";
 import { stepCache, checkMask } from "./cache";
 import { setModel, setBits, footprint, kvCacheBytes } from "./footprint";
 import { partitionDram, plannedEntries } from "./partition";
 import { recordSequence, sequenceRow, summarize } from "./summary";
-import { setGroupAlwaysFull, groupCount, POLICY_NONE } from "./state";
 import {
   replaySequence, traceBufferFor, lastErrorToken, lastErrorLayer, lastErrorGroup, lastErrorWord,
 } from "./replay";

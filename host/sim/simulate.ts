@@ -345,7 +345,8 @@ export interface LiveSimOptions extends SimSettings {
  * Shares the engine's wasm instance: the engine's DIP-CA policy reads `cachedFlagsPtr` before
  * choosing each mask, then the engine (or host) reports the mask with `observe`.
  * Belady needs the future; record a trace and replay it instead. The wasm instance holds one
- * simulator: another LiveSimulator or a simulateTraceWith on the same instance reconfigures it.
+ * simulator: another LiveSimulator, a simulateTraceWith, or a footprint or partitionDram call on
+ * the same instance reconfigures it.
  */
 export class LiveSimulator {
   private readonly sim: SimWasm;
