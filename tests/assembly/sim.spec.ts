@@ -1,6 +1,7 @@
 // Hand-computed traces for every cache policy (SIMULATOR.md "Cache update after each token").
 // One layer, one group of 4 columns unless said otherwise. Each entry: height 3 elements, 2
 // linears, 0.5 bytes per weight (4-bit) => 3 bytes per entry. Flash 1 B/s, DRAM 10 B/s.
+// Then the cost model (footprints, partition, a token's figures and the summary) against hand arithmetic.
 import {
   simConfigure, simSetGroup, simAllocate, simSetCapacity, simSetPolicy, simSetBandwidth,
   simSetAdmissionSeed, simBeginSequence, simResetCounters, simObserve, simObserveFull,
