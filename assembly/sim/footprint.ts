@@ -54,8 +54,6 @@ export function setBits(embedding: f64, lmHead: f64, attention: f64, mlp: f64, k
 
 // @ts-ignore: decorator
 @inline export function modelLayers(): f64 { return nLayers; }
-// @ts-ignore: decorator
-@inline export function modelDim(): f64 { return dim; }
 
 /** KV cache bytes at `positions` cached tokens: p * seq * H * 2 * L * g. */
 export function kvCacheBytes(positions: f64): f64 {

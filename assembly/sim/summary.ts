@@ -70,7 +70,7 @@ let readFlash: f64 = 0; // fixedReads' result
 let readDram: f64 = 0;
 
 // @ts-ignore: decorator
-@inline export function rowFields(): i32 { return SEQ_PER_LAYER_HIT_RATE + layerCount() + groupCount(); }
+@inline function rowFields(): i32 { return SEQ_PER_LAYER_HIT_RATE + layerCount() + groupCount(); }
 // @ts-ignore: decorator
 @inline function rowAt(index: i32): usize { return rows + ((<usize>index * <usize>rowFields()) << 3); }
 // @ts-ignore: decorator
@@ -196,7 +196,8 @@ export function summarize(count: i32): usize {
     if (summary == 0) { summaryBytes = 0; return 0; }
     summaryBytes = bytes;
   }
-  const scratch = summary + (<usize>SUM_DENSE_FLASH_TOK_S << 3); // STAT_FIELDS f64, overwritten below
+  // per-layer, per-group and dense means go through the 5 fields from SUM_DENSE_FLASH_TOK_S, written last
+  const scratch = summary + (<usize>SUM_DENSE_FLASH_TOK_S << 3);
   for (let k = 0; k < SPREAD_FIELDS; k++) stats(count, SPREAD[k], summary + (<usize>(k * STAT_FIELDS) << 3));
   for (let f = 0; f < L + G; f++) {
     stats(count, SEQ_PER_LAYER_HIT_RATE + f, scratch);

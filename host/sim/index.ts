@@ -14,4 +14,4 @@ export { simulateTrace, simulateTraceWith, LiveSimulator } from "./simulate.js";
 export type { SimSettings, SimResult, SequenceResult, Stats, LiveSimOptions } from "./simulate.js";
 export { formatSimReport } from "./report.js";
 export { CACHE_POLICIES, POLICY_ID, simWasm } from "./wasm-sim.js";
-export type { CachePolicy, SimWasm } from "./wasm-sim.js";
+export type { CachePolicy, SimLayout, SimWasm } from "./wasm-sim.js";
