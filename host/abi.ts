@@ -16,7 +16,7 @@ export const WEIGHT_DTYPES: WeightDtype[] = ["f32", "q8"];
 export const DTYPE_ID: Record<WeightDtype, number> = { f32: DTYPE_F32, q8: DTYPE_Q8 };
 
 /** The functions of assembly/index.ts the host calls, by name (signatures as the host sees them). */
-interface EngineFunctions {
+export interface EngineFunctions {
   // arena and run state (assembly/arena.ts, assembly/model/state.ts)
   arenaAlloc(bytes: number): number;
   arenaUsedBytes(): number;
@@ -81,6 +81,37 @@ interface EngineFunctions {
   simTotalFlashBytes(): number;
   simTotalDramBytes(): number;
   simLayerHitRate(layer: number): number;
+  // the simulator: caches, replay, counters and the cost model (assembly/sim/index.ts; records read by host/sim/wasm-sim.ts)
+  simSetBandwidth(flashBytesPerSecond: number, dramBytesPerSecond: number, concurrent: number): number;
+  simBeginSequence(): void;
+  simObserve(layer: number, group: number, idxPtr: number, count: number): number;
+  simObserveFull(layer: number, group: number): number;
+  simTraceBuffer(words: number): number;
+  simReplay(tracePtr: number, words: number, nTokens: number, perTokenSecondsPtr: number): number;
+  simReplayErrorToken(): number;
+  simReplayErrorLayer(): number;
+  simReplayErrorGroup(): number;
+  simReplayErrorWord(): number;
+  simNeeded(layer: number, group: number): number;
+  simHits(layer: number, group: number): number;
+  simFlashBytes(layer: number, group: number): number;
+  simDramBytes(layer: number, group: number): number;
+  simSeconds(layer: number, group: number): number;
+  simCacheSize(layer: number, group: number): number;
+  simCacheCapacity(layer: number, group: number): number;
+  simCacheClock(layer: number, group: number): number;
+  simTotalSeconds(): number;
+  simHitRate(): number;
+  simSetModel(layers: number, vocabSize: number, dim: number, hiddenDim: number, heads: number, kvHeads: number, gated: number): void;
+  simSetBits(embedding: number, lmHead: number, attention: number, mlp: number, kvCache: number): void;
+  simFootprint(seqLen: number): number;
+  simKvCacheBytes(positions: number): number;
+  simSetGroupAlwaysFull(group: number, alwaysFull: number): number;
+  simPartition(dramBytes: number, kvSeqLen: number, staticOrder: number, tied: number): number;
+  simStartRun(policy: number, flashGBps: number, dramGBps: number, concurrent: number, seed: number): number;
+  simRecordSequence(index: number, promptTokens: number, tokens: number): number;
+  simSequenceRow(index: number): number;
+  simSummarize(count: number): number;
   // LoRA adapters and training (assembly/model/adapters.ts, assembly/train/index.ts)
   loraConfigure(rank: number, scale: number, targetMask: number): number;
   loraEnable(on: number): void;
@@ -122,6 +153,7 @@ const ENGINE_FUNCTIONS: Record<keyof EngineFunctions, true> = {
   simConfigure: true, simSetGroup: true, simAllocate: true, simSetCapacity: true, simSetPolicy: true,
   simSetAdmissionSeed: true, simResetCounters: true, simCachedFlags: true, simTotalFlashBytes: true,
   simTotalDramBytes: true, simLayerHitRate: true,
+  simSetBandwidth: true, simBeginSequence: true, simObserve: true, simObserveFull: true, simTraceBuffer: true, simReplay: true, simReplayErrorToken: true, simReplayErrorLayer: true, simReplayErrorGroup: true, simReplayErrorWord: true, simNeeded: true, simHits: true, simFlashBytes: true, simDramBytes: true, simSeconds: true, simCacheSize: true, simCacheCapacity: true, simCacheClock: true, simTotalSeconds: true, simHitRate: true, simSetModel: true, simSetBits: true, simFootprint: true, simKvCacheBytes: true, simSetGroupAlwaysFull: true, simPartition: true, simStartRun: true, simRecordSequence: true, simSequenceRow: true, simSummarize: true,
   loraConfigure: true, loraEnable: true, loraSetScale: true, loraA: true, loraB: true, loraInit: true,
   loraParamsPtr: true, loraParamFloats: true, trainInit: true, trainReady: true, trainTokensPtr: true,
   trainLogitsPtr: true, trainGradsPtr: true, trainFreezeMasks: true, trainLoss: true, trainWindow: true,

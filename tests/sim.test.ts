@@ -185,7 +185,7 @@ describe("simulator invariants", () => {
 
   test("hit rate never falls as the DRAM budget grows", () => {
     const trace = randomTrace(30);
-    const fp = footprint(TINY, DEFAULT_BITS, TINY.seqLen);
+    const fp = footprint(wasm, TINY, DEFAULT_BITS, TINY.seqLen);
     const staticBytes = fp.total - fp.mlp;
     let prev = -1;
     for (let i = 0; i <= 20; i++) {
@@ -314,7 +314,7 @@ describe("cost model", () => {
 
 describe("footprint", () => {
   test("phi-3-medium at 8/8/4/4/8 bits, KV at 4096 tokens (hand-checked)", () => {
-    const fp = footprint(presetByName("phi-3-medium"), DEFAULT_BITS, 4096);
+    const fp = footprint(wasm, presetByName("phi-3-medium"), DEFAULT_BITS, 4096);
     // embedding = lm_head = 1 byte * 5120 * 32064 = 164,167,680
     assert.equal(fp.embedding, 164_167_680);
     assert.equal(fp.lm_head, 164_167_680);
@@ -329,12 +329,12 @@ describe("footprint", () => {
 
   test("16-bit phi-3-mini (g = 1) and footprintFromConfig defaults", () => {
     const bits = parseBits("embedding=16,lm_head=16,attention=16,mlp=16,kv_cache=16");
-    const fp = footprint(PRESETS["phi-3-mini"], bits, 1000);
+    const fp = footprint(wasm, PRESETS["phi-3-mini"], bits, 1000);
     // attention = 2 * 3072^2 * (2 + 2) * 32 = 2 * 9,437,184 * 128 = 2,415,919,104
     assert.equal(fp.attention, 2_415_919_104);
     // kv = 2 * 1000 * 3072 * 2 * 32 * 1 = 393,216,000
     assert.equal(fp.kv_cache, 393_216_000);
-    const c = footprintFromConfig({ ...PRESETS["phi-3-mini"] }, { mlp: 16 });
+    const c = footprintFromConfig(wasm, { ...PRESETS["phi-3-mini"] }, { mlp: 16 });
     assert.equal(c.mlp, 2 * 3072 * 8192 * 3 * 32);
     assert.equal(c.kv_cache, 1 * 4096 * 3072 * 2 * 32);
   });
@@ -389,7 +389,7 @@ describe("devices and units", () => {
 describe("DRAM partition", () => {
   test("phi-3-medium with 4 GB, DIP (hand-checked)", () => {
     const dims = presetByName("phi-3-medium");
-    const p = partitionDram({ dims, bits: DEFAULT_BITS, groups: maskGroupsFor("dip", dims), dramBytes: 4e9 });
+    const p = partitionDram(wasm, { dims, bits: DEFAULT_BITS, groups: maskGroupsFor("dip", dims), dramBytes: 4e9 });
     // static: kv 419,430,400 + attention 1,310,720,000 + lm_head 164,167,680 + embedding 164,167,680
     assert.equal(p.staticResidentBytes, 2_058_485_760);
     assert.equal(p.overflowBytes, 0);
@@ -407,24 +407,24 @@ describe("DRAM partition", () => {
   test("overflow, streamed groups and capped caches", () => {
     const dims = presetByName("phi-3-medium");
     const groups = maskGroupsFor("dip", dims);
-    const small = partitionDram({ dims, bits: DEFAULT_BITS, groups, dramBytes: 1e9 });
+    const small = partitionDram(wasm, { dims, bits: DEFAULT_BITS, groups, dramBytes: 1e9 });
     // kv (419,430,400) fits, attention gets the remaining 580,569,600 of 1,310,720,000
     assert.equal(small.placements[1].group, "attention");
     assert.equal(small.placements[1].dramBytes, 580_569_600);
     assert.equal(small.overflowBytes, 2_058_485_760 - 1e9);
     assert.equal(small.caches[0].entriesPerLayer, 0);
-    const streamed = partitionDram({ dims, bits: DEFAULT_BITS, groups, dramBytes: 1e9, staticGroups: ["kv_cache"] });
+    const streamed = partitionDram(wasm, { dims, bits: DEFAULT_BITS, groups, dramBytes: 1e9, staticGroups: ["kv_cache"] });
     assert.equal(streamed.overflowBytes, 0);
     assert.equal(streamed.placements.find((x) => x.group === "attention")!.isStatic, false);
-    const huge = partitionDram({ dims, bits: DEFAULT_BITS, groups, dramBytes: 1e11 });
+    const huge = partitionDram(wasm, { dims, bits: DEFAULT_BITS, groups, dramBytes: 1e11 });
     assert.deepEqual(huge.caches.map((c) => c.entriesPerLayer), [5120, 17920]);
-    assert.throws(() => partitionDram({ dims, bits: DEFAULT_BITS, groups, dramBytes: 1e9, staticGroups: ["mlp"] }), /mlp is held by the column caches/);
+    assert.throws(() => partitionDram(wasm, { dims, bits: DEFAULT_BITS, groups, dramBytes: 1e9, staticGroups: ["mlp"] }), /mlp is held by the column caches/);
   });
 
   test("a tied embedding is held once, as the LM head, and its row is read from there", () => {
     const dims = presetByName("phi-3-medium");
     const groups = maskGroupsFor("dip", dims);
-    const p = partitionDram({ dims, bits: DEFAULT_BITS, groups, dramBytes: 4e9, tiedEmbeddings: true });
+    const p = partitionDram(wasm, { dims, bits: DEFAULT_BITS, groups, dramBytes: 4e9, tiedEmbeddings: true });
     // hand-checked case above without the embedding's 164,167,680 bytes
     assert.equal(p.staticResidentBytes, 2_058_485_760 - 164_167_680);
     assert.equal(p.dynamicCapacityBytes, 1_941_514_240 + 164_167_680);
@@ -432,9 +432,9 @@ describe("DRAM partition", () => {
     assert.equal(emb.footprintBytes, 0);
     assert.equal(emb.dramFraction, 1);
     // lm_head only half in DRAM: the embedding row is served in the same proportion
-    const tight = partitionDram({ dims, bits: DEFAULT_BITS, groups, dramBytes: 419_430_400 + 1_310_720_000 + 82_083_840, tiedEmbeddings: true });
+    const tight = partitionDram(wasm, { dims, bits: DEFAULT_BITS, groups, dramBytes: 419_430_400 + 1_310_720_000 + 82_083_840, tiedEmbeddings: true });
     assert.equal(tight.placements.find((x) => x.group === "embedding")!.dramFraction, 0.5);
-    assert.equal(tight.denseFootprintBytes, partitionDram({ dims, bits: DEFAULT_BITS, groups, dramBytes: 1e9 }).denseFootprintBytes - 164_167_680);
+    assert.equal(tight.denseFootprintBytes, partitionDram(wasm, { dims, bits: DEFAULT_BITS, groups, dramBytes: 1e9 }).denseFootprintBytes - 164_167_680);
   });
 });
 

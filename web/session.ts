@@ -44,7 +44,7 @@ export function runSession(engine: Engine, tokenizer: Tokenizer, s: RunSettings,
   engine.setSparsity(sparsityOf(s));
   const steps = stepsFor(engine, tokenizer, s);
   // the DRAM budget is a share of the dense footprint with the KV cache at this run's length
-  const dense = footprintFromConfig(modelDims(engine), {}, steps).total;
+  const dense = footprintFromConfig(engine.exports, modelDims(engine), {}, steps).total;
   const dramBytes = Math.round(Math.min(1, Math.max(0, s.dramFraction)) * dense);
   const settings: SimSettings = { policy: s.policy, device: resolveDevice("mobile", { dramBytes }), kvSeqLen: steps };
   const recorder = new MaskRecorder(engine, { settings, live: true });

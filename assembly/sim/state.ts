@@ -2,11 +2,8 @@
 // turn bytes into seconds (SIMULATOR.md). Everything big lives in one arena block, allocated at
 // configure time and reused by every sequence, so `resetCaches` is a single memory.fill.
 import { arenaAlloc } from "../arena";
-
-export const POLICY_NONE: i32 = 0;
-export const POLICY_LRU: i32 = 1;
-export const POLICY_LFU: i32 = 2;
-export const POLICY_BELADY: i32 = 3;
+export { POLICY_NONE, POLICY_LRU, POLICY_LFU, POLICY_BELADY } from "../abi";
+import { POLICY_NONE, POLICY_LRU, POLICY_BELADY } from "../abi";
 
 export const MAX_GROUPS: i32 = 8;
 /** next use of an entry that is never used again in the sequence (Belady's "infinity") */
@@ -16,6 +13,7 @@ export const NEVER: u32 = 0xffffffff;
 const G_ENTRIES: usize = 0; //     i32  columns governed by the mask (D for the DIP input mask)
 const G_HEIGHT: usize = 4; //      i32  elements per column (I for W_gate/W_up columns)
 const G_NLIN: usize = 8; //        i32  linears sharing one entry (2: W_gate and W_up)
+const G_ALWAYS_FULL: usize = 12; // i32  1: a method reads the group dense (its cache gets DRAM last)
 const G_ENTRY_BYTES: usize = 16; // f64 bytes one entry costs to read = height * bytesPerWeight * nLin
 const GROUP_BYTES: usize = 32;
 
@@ -82,6 +80,14 @@ export function setGroup(g: i32, entries: i32, columnHeight: i32, nLin: i32, byt
   store<i32>(d, nLin, G_NLIN);
   store<f64>(d, <f64>columnHeight * bytesPerWeight * <f64>nLin, G_ENTRY_BYTES);
   allocated = false;
+  return 0;
+}
+
+/** Marks group g as read dense by its method: the DRAM partition serves it after the sparsified
+ *  groups (assembly/sim/partition.ts). Returns 0 or -1. */
+export function setGroupAlwaysFull(g: i32, alwaysFull: bool): i32 {
+  if (g < 0 || g >= nGroups) return -1;
+  store<i32>(groupTable + <usize>g * GROUP_BYTES, alwaysFull ? 1 : 0, G_ALWAYS_FULL);
   return 0;
 }
 
@@ -228,6 +234,9 @@ export function groupHeight(g: i32): i32 {
 export function groupLinears(g: i32): i32 {
   return load<i32>(groupTable + <usize>g * GROUP_BYTES, G_NLIN);
 }
+export function groupAlwaysFull(g: i32): bool {
+  return load<i32>(groupTable + <usize>g * GROUP_BYTES, G_ALWAYS_FULL) != 0;
+}
 // @ts-ignore: decorator
 @inline export function groupEntryBytes(g: i32): f64 {
   return load<f64>(groupTable + <usize>g * GROUP_BYTES, G_ENTRY_BYTES);
@@ -239,4 +248,24 @@ export function groupLinears(g: i32): i32 {
 /** true when (layer, group) names an allocated cache */
 export function validCache(layer: i32, g: i32): bool {
   return allocated && layer >= 0 && layer < nLayers && g >= 0 && g < nGroups;
+}
+
+/** Sum of an f64 counter over the groups of a layer (-1: of every layer). */
+export function counterSum(layer: i32, field: usize): f64 {
+  if (!allocated) return 0;
+  let s: f64 = 0;
+  const first = layer < 0 ? 0 : layer;
+  const last = layer < 0 ? nLayers - 1 : layer;
+  for (let l = first; l <= last; l++) {
+    for (let g = 0; g < nGroups; g++) s += load<f64>(cacheRecord(l, g) + field);
+  }
+  return s;
+}
+
+/** Byte-weighted hit rate of a layer (-1: all layers): DRAM bytes / needed bytes, 1 if none needed. */
+export function layerHitRate(layer: i32): f64 {
+  if (layer >= nLayers) return 0;
+  const dram = counterSum(layer, C_DRAM);
+  const needed = dram + counterSum(layer, C_FLASH);
+  return needed > 0 ? dram / needed : 1.0;
 }

@@ -1,54 +1,18 @@
 // Devices (DRAM budget, bandwidths, I/O overlap) and the CLI's unit conventions (SIMULATOR.md
 // "CLI conventions"): sizes and bandwidths are powers of 10 (GB = 1e9 bytes, GB/s = 1e9 bytes/s).
+// The profiles and the size parser are assembly/sim/devices.ts, which the WASI replay compiles too.
 import { DEFAULT_BITS, PRECISION_GROUPS, type Precision } from "./presets.js";
+import {
+  DEFAULT_DEVICE, DEVICE_PROFILES, SIZE_BINARY_UNIT, SIZE_TOO_LARGE, SIZE_UNKNOWN_UNIT, SizeText, sizeBytes,
+  type DeviceProfile as DeviceRow,
+} from "../../assembly/sim/devices.js";
 
-export interface DeviceProfile {
-  name: string;
-  description: string;
-  /** DRAM the model may use: static groups plus MLP caches */
-  dramBytes: number;
-  dramGBps: number;
-  flashGBps: number;
-  /** DRAM and Flash reads overlap: a layer group's time is the max of the two, else the sum */
-  concurrentIO: boolean;
-}
+/** A device: DRAM budget, bandwidths, I/O overlap (fields in assembly/sim/devices.ts). */
+export type DeviceProfile = DeviceRow;
 
-/** Illustrative phone-like profiles (round numbers of their memory classes, not measurements). */
-export const DEVICES: Readonly<Record<string, DeviceProfile>> = {
-  mobile: {
-    name: "mobile",
-    description: "generic phone: 60 GB/s DRAM, 1 GB/s Flash, 4 GB for the model (default)",
-    dramBytes: 4e9,
-    dramGBps: 60,
-    flashGBps: 1,
-    concurrentIO: true,
-  },
-  flagship: {
-    name: "flagship",
-    description: "LPDDR5X-class DRAM (~77 GB/s), UFS 4.0-class Flash (~4 GB/s), 8 GB for the model",
-    dramBytes: 8e9,
-    dramGBps: 77,
-    flashGBps: 4,
-    concurrentIO: true,
-  },
-  midrange: {
-    name: "midrange",
-    description: "LPDDR4X-class DRAM (~34 GB/s), UFS 3.1-class Flash (~2 GB/s), 3 GB for the model",
-    dramBytes: 3e9,
-    dramGBps: 34,
-    flashGBps: 2,
-    concurrentIO: true,
-  },
-  budget: {
-    name: "budget",
-    description: "32-bit LPDDR4X (~17 GB/s), UFS 2.2-class Flash (~0.8 GB/s), 2 GB, no I/O overlap",
-    dramBytes: 2e9,
-    dramGBps: 17,
-    flashGBps: 0.8,
-    concurrentIO: false,
-  },
-};
-export const DEFAULT_DEVICE = "mobile";
+/** The named profiles of assembly/sim/devices.ts, by name. */
+export const DEVICES: Readonly<Record<string, DeviceProfile>> = Object.fromEntries(DEVICE_PROFILES.map((d) => [d.name, d]));
+export { DEFAULT_DEVICE };
 
 /**
  * The machine a --stream run really used: DRAM at the read bandwidth measured in the same run
@@ -115,22 +79,14 @@ function checkNumber(what: string, v: number, zeroOk: boolean): void {
   }
 }
 
-const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12 };
-
 /** "6e9", "6GB", "512MB", "700 MB", "1.5 gb" -> bytes (powers of 10). Throws a clear error otherwise. */
 export function parseSize(text: string, what = "size"): number {
-  const s = String(text).trim();
-  const m = /^([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)$/.exec(s);
-  if (!m) throw new SimSettingsError(`${what}: "${text}" is not a size; use e.g. 6e9, 6GB, 512MB or "700 MB"`);
-  const unit = m[2].toLowerCase();
-  if (/^[kmgt]ib$/.test(unit)) {
-    throw new SimSettingsError(`${what}: "${text}" uses a binary unit; sizes are powers of 10 here (GB = 1e9 bytes)`);
-  }
-  const scale = SIZE_UNITS[unit];
-  if (scale === undefined) throw new SimSettingsError(`${what}: unknown unit "${m[2]}" in "${text}"; use B, KB, MB, GB or TB`);
-  const bytes = Number(m[1]) * scale;
-  if (!Number.isFinite(bytes)) throw new SimSettingsError(`${what}: "${text}" is too large`);
-  return Math.round(bytes);
+  const bytes = sizeBytes(String(text));
+  if (bytes >= 0) return bytes;
+  if (bytes === SIZE_BINARY_UNIT) throw new SimSettingsError(`${what}: "${text}" uses a binary unit; sizes are powers of 10 here (GB = 1e9 bytes)`);
+  if (bytes === SIZE_UNKNOWN_UNIT) throw new SimSettingsError(`${what}: unknown unit "${new SizeText(String(text)).unit}" in "${text}"; use B, KB, MB, GB or TB`);
+  if (bytes === SIZE_TOO_LARGE) throw new SimSettingsError(`${what}: "${text}" is too large`);
+  throw new SimSettingsError(`${what}: "${text}" is not a size; use e.g. 6e9, 6GB, 512MB or "700 MB"`);
 }
 
 /** "--bits embedding=8,lm_head=8,attention=4,mlp=4,kv_cache=8" (any subset; the rest from `base`). */

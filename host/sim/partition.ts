@@ -1,17 +1,12 @@
 // DRAM partitioning (SIMULATOR.md): static groups first, their overflow streamed from Flash every
 // token; what remains is the dynamic capacity for the MLP column caches, split evenly over the
-// sparsified linears of every layer.
-//
-// Per-linear share: a layer's DIP caches cover 3 linears (W_gate, W_up share the input cache,
-// W_down has the hidden cache), so with dynamic capacity C over L layers each linear gets
-// C_lin = C / (3 L) bytes. An entry of the input cache is one column in W_gate and one in W_up,
-// each h = I elements, so the cache holds floor(C_lin / (I p)) entries and occupies
-// 2 C_lin bytes; the hidden cache holds floor(C_lin / (H p)) W_down columns.
-// A linear never gets more than its full size; bytes a cache cannot use go to the other caches
-// (sparsified linears first, then linears a method reads dense, which then pin columns).
-import { footprint, kvCacheBytes, type ModelDims, type Precision } from "./presets.js";
+// sparsified linears of every layer (water filling). The arithmetic is assembly/sim/partition.ts;
+// this file checks the settings and names the wasm record's fields.
+import type { EngineExports } from "../wasm.js";
+import { describeModel, PresetError, type ModelDims, type Precision } from "./presets.js";
 import type { MaskGroup } from "./groups.js";
 import { SimSettingsError } from "./devices.js";
+import { simWasm, type SimLayout } from "./wasm-sim.js";
 
 /** The default placement order: the KV cache must be writable DRAM; the embedding is read one
  *  row per token, so it is the cheapest to stream and goes last. */
@@ -93,88 +88,44 @@ export function checkStaticGroups(names: readonly string[]): StaticGroup[] {
   return names as StaticGroup[];
 }
 
-export function partitionDram(input: PartitionInput): DramPartition {
+/** Places the static groups and plans the caches on the wasm cost model. Describes the model and
+ *  its mask groups to the instance's simulator (simConfigure): caches there must be allocated again. */
+export function partitionDram(exports: EngineExports, input: PartitionInput): DramPartition {
   const { dims, bits, groups } = input;
   const kvSeqLen = input.kvSeqLen ?? dims.seqLen;
   if (!Number.isFinite(input.dramBytes) || input.dramBytes < 0) throw new SimSettingsError(`DRAM capacity must be >= 0 bytes, got ${input.dramBytes}`);
-  const fp = footprint(dims, bits, kvSeqLen);
-  if (input.tiedEmbeddings) {
-    fp.total -= fp.embedding;
-    fp.embedding = 0;
-  }
+  const sim = simWasm(exports);
+  describeModel(sim, dims, bits);
+  if (!Number.isFinite(kvSeqLen) || kvSeqLen < 0) throw new PresetError(`sequence length must be >= 0, got ${kvSeqLen}`);
   const order = checkStaticGroups(input.staticGroups ?? STATIC_GROUPS);
-
-  let free = input.dramBytes;
-  const placements: GroupPlacement[] = [];
-  for (const group of order) {
-    const bytes = group === "kv_cache" ? kvCacheBytes(dims, bits, kvSeqLen) : fp[group];
-    const dram = Math.min(bytes, free);
-    free -= dram;
-    placements.push({ group, isStatic: true, footprintBytes: bytes, dramBytes: dram, flashBytes: bytes - dram, dramFraction: bytes > 0 ? dram / bytes : 1 });
-  }
-  for (const group of STATIC_GROUPS) {
-    if (order.includes(group)) continue;
-    const bytes = fp[group];
-    placements.push({ group, isStatic: false, footprintBytes: bytes, dramBytes: 0, flashBytes: bytes, dramFraction: 0 });
-  }
-  if (input.tiedEmbeddings) {
-    const head = placements.find((p) => p.group === "lm_head")!;
-    placements.find((p) => p.group === "embedding")!.dramFraction = head.dramFraction;
-  }
-  const staticResidentBytes = placements.reduce((s, p) => s + p.dramBytes, 0);
-  const overflowBytes = placements.filter((p) => p.isStatic).reduce((s, p) => s + p.flashBytes, 0);
-  const dynamicCapacityBytes = Math.max(0, input.dramBytes - staticResidentBytes);
-
-  const caches = splitCapacity(dims, bits, groups, dynamicCapacityBytes);
-  const cacheBytes = caches.reduce((s, c) => s + c.bytesPerLayer * dims.nLayers, 0);
-  return {
-    dramBudgetBytes: input.dramBytes,
-    kvSeqLen,
-    placements,
-    staticResidentBytes,
-    overflowBytes,
-    dynamicCapacityBytes,
-    caches,
-    cacheBytes,
-    residentBytes: staticResidentBytes + cacheBytes,
-    denseFootprintBytes: fp.total,
-    mlpFootprintBytes: fp.mlp,
-    tiedEmbeddings: input.tiedEmbeddings ?? false,
+  const check = (rc: number, what: string) => {
+    if (rc !== 0) throw new Error(`simulator: ${what} failed (code ${rc})`);
   };
-}
-
-/** Even split per linear, capped at each linear's size, leftovers re-split (water filling). */
-function splitCapacity(dims: ModelDims, bits: Precision, groups: MaskGroup[], capacity: number): CachePlan[] {
-  const p = bits.mlp / 8;
-  const L = dims.nLayers;
-  // bytes per linear (per layer) each group receives
-  const share = new Array<number>(groups.length).fill(0);
-  const full = groups.map((g) => g.nEntries * g.columnHeight * p);
-  const sparsified = groups.map((_, i) => i).filter((i) => !groups[i].alwaysFull);
-  const dense = groups.map((_, i) => i).filter((i) => groups[i].alwaysFull);
-  let left = capacity;
-  for (const tier of [sparsified, dense]) {
-    let active = tier.slice();
-    while (active.length > 0 && left > 0) {
-      const linears = active.reduce((s, i) => s + groups[i].nLin * L, 0);
-      const each = left / linears;
-      const saturated = active.filter((i) => full[i] <= each);
-      if (saturated.length === 0) {
-        for (const i of active) share[i] = each;
-        left = 0;
-        break;
-      }
-      for (const i of saturated) {
-        share[i] = full[i];
-        left -= full[i] * groups[i].nLin * L;
-      }
-      active = active.filter((i) => !saturated.includes(i));
-    }
-    left = Math.max(0, left);
+  check(sim.simConfigure(dims.nLayers, groups.length), "configure");
+  groups.forEach((g, i) => {
+    check(sim.simSetGroup(i, g.nEntries, g.columnHeight, g.nLin, bits.mlp / 8), `group ${g.name}`);
+    check(sim.simSetGroupAlwaysFull(i, g.alwaysFull ? 1 : 0), `group ${g.name}`);
+  });
+  // the static groups as WEIGHT_* ids + 1, four bits each, first in the lowest
+  const { layout } = sim;
+  const ids = weightIds(layout);
+  const staticOrder = order.reduceRight((packed, group) => packed * 16 + ids[group] + 1, 0);
+  const tied = input.tiedEmbeddings ?? false;
+  const r = sim.record(sim.simPartition(input.dramBytes, kvSeqLen, staticOrder, tied ? 1 : 0), layout.PART_CACHES + groups.length * layout.CACHE_PLAN_FIELDS);
+  const placements: GroupPlacement[] = [];
+  for (let k = 0; k < layout.PLACEABLE_GROUPS; k++) {
+    const at = layout.PART_PLACEMENTS + k * layout.PLACEMENT_FIELDS;
+    placements.push({
+      group: STATIC_GROUPS.find((g) => ids[g] === r[at + layout.PLACEMENT_GROUP])!,
+      isStatic: r[at + layout.PLACEMENT_STATIC] !== 0,
+      footprintBytes: r[at + layout.PLACEMENT_FOOTPRINT],
+      dramBytes: r[at + layout.PLACEMENT_DRAM],
+      flashBytes: r[at + layout.PLACEMENT_FLASH],
+      dramFraction: r[at + layout.PLACEMENT_DRAM_FRACTION],
+    });
   }
-  return groups.map((g, i) => {
-    const entryBytes = g.columnHeight * p * g.nLin;
-    const entries = share[i] >= full[i] ? g.nEntries : Math.min(g.nEntries, Math.floor(share[i] / (g.columnHeight * p)));
+  const caches = groups.map((g, i): CachePlan => {
+    const at = layout.PART_CACHES + i * layout.CACHE_PLAN_FIELDS;
     return {
       group: g.name,
       linears: g.linears,
@@ -182,9 +133,28 @@ function splitCapacity(dims: ModelDims, bits: Precision, groups: MaskGroup[], ca
       nEntries: g.nEntries,
       columnHeight: g.columnHeight,
       alwaysFull: g.alwaysFull,
-      entryBytes,
-      entriesPerLayer: entries,
-      bytesPerLayer: entries * entryBytes,
+      entryBytes: r[at + layout.CACHE_PLAN_ENTRY_BYTES],
+      entriesPerLayer: r[at + layout.CACHE_PLAN_ENTRIES_PER_LAYER],
+      bytesPerLayer: r[at + layout.CACHE_PLAN_BYTES_PER_LAYER],
     };
   });
+  return {
+    dramBudgetBytes: r[layout.PART_DRAM_BUDGET],
+    kvSeqLen: r[layout.PART_KV_SEQ_LEN],
+    placements,
+    staticResidentBytes: r[layout.PART_STATIC_RESIDENT],
+    overflowBytes: r[layout.PART_OVERFLOW],
+    dynamicCapacityBytes: r[layout.PART_DYNAMIC_CAPACITY],
+    caches,
+    cacheBytes: r[layout.PART_CACHE_BYTES],
+    residentBytes: r[layout.PART_RESIDENT],
+    denseFootprintBytes: r[layout.PART_DENSE_FOOTPRINT],
+    mlpFootprintBytes: r[layout.PART_MLP_FOOTPRINT],
+    tiedEmbeddings: tied,
+  };
+}
+
+/** The wasm ids (assembly/sim/footprint.ts WEIGHT_*) of the placeable groups. */
+function weightIds(layout: SimLayout): Record<StaticGroup, number> {
+  return { kv_cache: layout.WEIGHT_KV_CACHE, attention: layout.WEIGHT_ATTENTION, lm_head: layout.WEIGHT_LM_HEAD, embedding: layout.WEIGHT_EMBEDDING };
 }

@@ -1,5 +1,8 @@
 // Model shapes the simulator knows by name, and weight footprints by group (SIMULATOR.md
-// "Footprints"). Presets are facts from the models' config.json files.
+// "Footprints"). Presets are facts from the models' config.json files. The footprint formulas run
+// in wasm (assembly/sim/footprint.ts), on the engine instance given or a fresh default one.
+import type { EngineExports } from "../wasm.js";
+import { simWasm, type SimLayout, type SimWasm } from "./wasm-sim.js";
 
 /** The dimensions the simulator needs; field names match ModelConfig so a loaded config fits. */
 export interface ModelDims {
@@ -73,42 +76,33 @@ export function validateDims(d: ModelDims, where = "model dims"): void {
   if (d.nHeads % d.nKvHeads !== 0) throw new PresetError(`${where}: nHeads ${d.nHeads} is not a multiple of nKvHeads ${d.nKvHeads}`);
 }
 
-/** Bytes per weight (or per KV element) of a group. */
-export const bytesPerWeight = (bits: Precision, group: WeightGroup): number => bits[group] / 8;
-
-/** The KV-sharing ratio g = kv_heads / heads. */
-export const kvRatio = (d: ModelDims): number => d.nKvHeads / d.nHeads;
-
-/** KV cache bytes at `positions` cached tokens: p * seq * H * 2 * L * g. */
-export function kvCacheBytes(d: ModelDims, bits: Precision, positions: number): number {
-  return bytesPerWeight(bits, "kv_cache") * positions * d.dim * 2 * d.nLayers * kvRatio(d);
+/** Hands the model and its bits to the wasm cost model (every footprint and partition call starts here). */
+export function describeModel(sim: SimWasm, d: ModelDims, bits: Precision): void {
+  validateDims(d);
+  sim.simSetModel(d.nLayers, d.vocabSize, d.dim, d.hiddenDim, d.nHeads, d.nKvHeads, d.gated === false ? 0 : 1);
+  sim.simSetBits(bits.embedding, bits.lm_head, bits.attention, bits.mlp, bits.kv_cache);
 }
 
-/**
- * Weight bytes per group (SIMULATOR.md):
- *   lm_head, embedding : p * H * V
- *   mlp                : p * H * I * (3 if gated else 2) * L
- *   attention          : p * H^2 * (2 + 2g) * L       (q and o are H x H, k and v are H x gH)
- *   kv_cache(seq)      : p * seq * H * 2 * L * g
- * A tied lm_head is still counted on its own, as the formulas do.
- */
-export function footprint(d: ModelDims, bits: Precision, seqLen: number): Footprint {
-  validateDims(d);
+/** KV cache bytes at `positions` cached tokens: p * seq * H * 2 * L * g. */
+export function kvCacheBytes(exports: EngineExports, d: ModelDims, bits: Precision, positions: number): number {
+  const sim = simWasm(exports);
+  describeModel(sim, d, bits);
+  return sim.simKvCacheBytes(positions);
+}
+
+/** Weight bytes per group (SIMULATOR.md "Footprints"); a tied lm_head is still counted on its own,
+ *  as the formulas do. */
+export function footprint(exports: EngineExports, d: ModelDims, bits: Precision, seqLen: number): Footprint {
+  const sim = simWasm(exports);
+  describeModel(sim, d, bits);
   if (!Number.isFinite(seqLen) || seqLen < 0) throw new PresetError(`sequence length must be >= 0, got ${seqLen}`);
-  const H = d.dim;
-  const L = d.nLayers;
-  const fp = {
-    embedding: bytesPerWeight(bits, "embedding") * H * d.vocabSize,
-    lm_head: bytesPerWeight(bits, "lm_head") * H * d.vocabSize,
-    attention: bytesPerWeight(bits, "attention") * H * H * (2 + 2 * kvRatio(d)) * L,
-    mlp: bytesPerWeight(bits, "mlp") * H * d.hiddenDim * (d.gated === false ? 2 : 3) * L,
-    kv_cache: kvCacheBytes(d, bits, seqLen),
-  };
-  return { ...fp, total: fp.embedding + fp.lm_head + fp.attention + fp.mlp + fp.kv_cache };
+  const r = sim.record(sim.simFootprint(seqLen), sim.layout.FOOTPRINT_TOTAL + 1);
+  const bytes = (field: keyof SimLayout) => r[sim.layout[field]];
+  return { embedding: bytes("WEIGHT_EMBEDDING"), lm_head: bytes("WEIGHT_LM_HEAD"), attention: bytes("WEIGHT_ATTENTION"), mlp: bytes("WEIGHT_MLP"), kv_cache: bytes("WEIGHT_KV_CACHE"), total: bytes("FOOTPRINT_TOTAL") };
 }
 
 /** Footprint of a loaded model's config (any object with ModelDims' fields, e.g. ModelConfig).
  *  Bits default to DEFAULT_BITS per missing group, seqLen to the config's context length. */
-export function footprintFromConfig(config: ModelDims, bits: Partial<Precision> = {}, seqLen?: number): Footprint {
-  return footprint(config, { ...DEFAULT_BITS, ...bits }, seqLen ?? config.seqLen);
+export function footprintFromConfig(exports: EngineExports, config: ModelDims, bits: Partial<Precision> = {}, seqLen?: number): Footprint {
+  return footprint(exports, config, { ...DEFAULT_BITS, ...bits }, seqLen ?? config.seqLen);
 }

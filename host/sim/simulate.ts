@@ -1,14 +1,9 @@
-// Turns masks into bytes and time (SIMULATOR.md). The wasm simulator counts the MLP column caches
-// (the dynamic part); this file adds the fixed part (static groups, streamed groups, overflow),
-// time to first token, memory, and means and spreads over sequences.
-//
-//   per token: t = fixed + sum over layers and groups of t_group      throughput = 1 / t
-//   t_group   = max(flash / BW_flash, dram / BW_dram) (concurrent I/O) or their sum (serial)
-//   fixed     = the same rule over the non-MLP reads: attention and lm_head whole, one embedding
-//               row, the KV cache at the sequence's average live length, each split between DRAM
-//               and Flash as placed by the partition.
+// Turns masks into bytes and time (SIMULATOR.md) by driving the wasm simulator: the caches count
+// the MLP reads, and assembly/sim/summary.ts adds the fixed part, time to first token, memory, and
+// means and spreads over sequences. This file checks the settings and names the results: the
+// SimResult object, its notes and the echo of the configuration.
 import { loadDefaultEngineWasm, type EngineExports } from "../wasm.js";
-import { DEFAULT_BITS, footprint, kvCacheBytes, type ModelDims, type Precision } from "./presets.js";
+import { DEFAULT_BITS, type ModelDims, type Precision } from "./presets.js";
 import { validateGroup, type MaskGroup } from "./groups.js";
 import { SimSettingsError, type DeviceProfile } from "./devices.js";
 import { partitionDram, STATIC_GROUPS, type DramPartition, type StaticGroup } from "./partition.js";
@@ -42,26 +37,23 @@ export interface Stats {
   n: number;
 }
 
-export interface SequenceResult {
-  prompt_tokens: number;
-  tokens: number;
-  tok_s: number;
-  /** byte-weighted: MLP bytes served from DRAM / MLP bytes needed (1 if none needed) */
-  hit_rate: number;
+/** A sequence's figures, in the order of assembly/sim/summary.ts's row (SEQ_<NAME>). */
+const SEQUENCE_FIGURES = [
+  "prompt_tokens", "tokens", "tok_s", "hit_rate", "flash_bytes_per_token", "dram_bytes_per_token",
+  "mlp_flash_bytes_per_token", "mlp_dram_bytes_per_token", "mlp_density", "fixed_seconds_per_token",
+  "dynamic_seconds_per_token", "ttft_s", "dense_flash_tok_s",
+] as const;
+
+/**
+ * hit_rate: byte-weighted, MLP bytes served from DRAM / MLP bytes needed (1 if none needed);
+ * mlp_density: MLP bytes needed per token / dense MLP bytes; dense_flash_tok_s: the dense model
+ * with the same static placement and its whole MLP read from Flash every token.
+ */
+export type SequenceResult = Record<(typeof SEQUENCE_FIGURES)[number], number> & {
   per_layer_hit_rate: number[];
   /** per mask group: |m and c| / |m| over all tokens and layers */
   group_hit_rate: Record<string, number>;
-  flash_bytes_per_token: number;
-  dram_bytes_per_token: number;
-  mlp_flash_bytes_per_token: number;
-  mlp_dram_bytes_per_token: number;
-  /** MLP bytes needed per token / dense MLP bytes */
-  mlp_density: number;
-  fixed_seconds_per_token: number;
-  dynamic_seconds_per_token: number;
-  ttft_s: number;
-  dense_flash_tok_s: number;
-}
+};
 
 export interface SimResult {
   /** mean over sequences of tokens / second */
@@ -133,6 +125,7 @@ const REPLAY_ERRORS: Record<number, string> = {
 
 /** Everything fixed for a run: shapes, settings and the DRAM partition. */
 interface SimContext {
+  sim: SimWasm;
   dims: ModelDims;
   groups: MaskGroup[];
   bits: Precision;
@@ -143,10 +136,11 @@ interface SimContext {
   partition: DramPartition;
   /** entries per layer, per group */
   capacities: number[];
-  cacheBytes: number;
+  /** capacities are settings.cacheEntries, not the partition's */
+  capacitiesOverridden: boolean;
 }
 
-function makeContext(dims: ModelDims, groups: MaskGroup[], s: SimSettings): SimContext {
+function makeContext(exports: EngineExports, dims: ModelDims, groups: MaskGroup[], s: SimSettings): SimContext {
   if (!CACHE_POLICIES.includes(s.policy)) throw new SimSettingsError(`unknown policy "${s.policy}"; choose from ${CACHE_POLICIES.join(", ")}`);
   if (!(s.device.flashGBps > 0) || !(s.device.dramGBps > 0)) throw new SimSettingsError(`bandwidths must be > 0 GB/s (flash ${s.device.flashGBps}, dram ${s.device.dramGBps})`);
   groups.forEach((g, i) => validateGroup(g, `group ${i}`));
@@ -154,7 +148,8 @@ function makeContext(dims: ModelDims, groups: MaskGroup[], s: SimSettings): SimC
   const staticGroups = [...(s.staticGroups ?? STATIC_GROUPS)];
   const seed = s.admissionSeed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) throw new SimSettingsError(`admission seed must be an integer in [0, 2^32), got ${seed}`);
-  const partition = partitionDram({ dims, bits, groups, dramBytes: s.device.dramBytes, staticGroups, kvSeqLen: s.kvSeqLen, tiedEmbeddings: s.tiedEmbeddings });
+  const sim = simWasm(exports);
+  const partition = partitionDram(exports, { dims, bits, groups, dramBytes: s.device.dramBytes, staticGroups, kvSeqLen: s.kvSeqLen, tiedEmbeddings: s.tiedEmbeddings });
   let capacities = partition.caches.map((c) => c.entriesPerLayer);
   if (s.cacheEntries) {
     if (s.cacheEntries.length !== groups.length) throw new SimSettingsError(`cache entries: ${s.cacheEntries.length} given for ${groups.length} groups`);
@@ -164,106 +159,45 @@ function makeContext(dims: ModelDims, groups: MaskGroup[], s: SimSettings): SimC
     capacities = s.cacheEntries.map((e, i) => Math.min(e, groups[i].nEntries));
   }
   if (s.policy === "none") capacities = capacities.map(() => 0);
-  const cacheBytes = capacities.reduce((sum, e, i) => sum + e * partition.caches[i].entryBytes * dims.nLayers, 0);
-  return { dims, groups, bits, device: s.device, policy: s.policy, admissionSeed: seed, staticGroups, partition, capacities, cacheBytes };
+  const capacitiesOverridden = s.cacheEntries !== undefined && s.policy !== "none";
+  return { sim, dims, groups, bits, device: s.device, policy: s.policy, admissionSeed: seed, staticGroups, partition, capacities, capacitiesOverridden };
 }
 
-function configureWasm(sim: SimWasm, ctx: SimContext): void {
-  const { dims, groups } = ctx;
-  const check = (rc: number, what: string) => {
-    if (rc !== 0) throw new Error(`simulator: ${what} failed (code ${rc})`);
-  };
-  check(sim.simConfigure(dims.nLayers, groups.length), "configure");
-  groups.forEach((g, i) => check(sim.simSetGroup(i, g.nEntries, g.columnHeight, g.nLin, ctx.bits.mlp / 8), `group ${g.name}`));
-  check(sim.simAllocate(), "allocating the caches (wasm memory)");
-  ctx.capacities.forEach((e, i) => check(sim.simSetCapacity(-1, i, e), `capacity of ${groups[i].name}`));
-  check(sim.simSetPolicy(POLICY_ID[ctx.policy]), "policy");
-  check(sim.simSetBandwidth(ctx.device.flashGBps * 1e9, ctx.device.dramGBps * 1e9, ctx.device.concurrentIO ? 1 : 0), "bandwidth");
-  sim.simSetAdmissionSeed(ctx.admissionSeed);
-  sim.simBeginSequence();
-  sim.simResetCounters();
-}
+const START_ERRORS: Record<number, string> = { [-1]: "a mask group is undescribed", [-2]: "allocating the caches (wasm memory)", [-3]: "policy", [-4]: "bandwidth" };
 
-const combine = (ctx: SimContext, flashBytes: number, dramBytes: number): number => {
-  const f = flashBytes / (ctx.device.flashGBps * 1e9);
-  const d = dramBytes / (ctx.device.dramGBps * 1e9);
-  return ctx.device.concurrentIO ? Math.max(f, d) : f + d;
-};
-
-/** Non-MLP bytes read per token, split by where they live. */
-function fixedReads(ctx: SimContext, kvPositions: number, embeddingRows: number): { flash: number; dram: number } {
-  const { dims, bits } = ctx;
-  const fp = footprint(dims, bits, 0);
-  let flash = 0;
-  let dram = 0;
-  for (const p of ctx.partition.placements) {
-    const read =
-      p.group === "kv_cache" ? kvCacheBytes(dims, bits, kvPositions)
-      : p.group === "embedding" ? (bits.embedding / 8) * dims.dim * embeddingRows
-      : fp[p.group];
-    dram += read * p.dramFraction;
-    flash += read * (1 - p.dramFraction);
-  }
-  return { flash, dram };
-}
-
-/** Reads the wasm counters of the sequence just run. */
-function collectSequence(sim: SimWasm, ctx: SimContext, promptTokens: number, tokens: number): SequenceResult {
-  const { dims, groups } = ctx;
-  const L = dims.nLayers;
-  const mlpFlash = sim.simTotalFlashBytes();
-  const mlpDram = sim.simTotalDramBytes();
-  const dynamicSeconds = sim.simTotalSeconds();
-  const perLayer: number[] = [];
-  for (let l = 0; l < L; l++) perLayer.push(sim.simLayerHitRate(l));
-  const groupHit: Record<string, number> = {};
-  groups.forEach((g, i) => {
-    let needed = 0;
-    let hits = 0;
-    for (let l = 0; l < L; l++) {
-      needed += sim.simNeeded(l, i);
-      hits += sim.simHits(l, i);
-    }
-    groupHit[g.name] = needed > 0 ? hits / needed : 1;
+/** Allocates the caches partitionDram described and starts a run; a cache size override replaces
+ *  the partition's capacities. */
+function configureWasm(ctx: SimContext): void {
+  const { sim, device } = ctx;
+  const rc = sim.simStartRun(POLICY_ID[ctx.policy], device.flashGBps, device.dramGBps, device.concurrentIO ? 1 : 0, ctx.admissionSeed);
+  if (rc !== 0) throw new Error(`simulator: ${START_ERRORS[rc] ?? "start"} failed (code ${rc})`);
+  if (!ctx.capacitiesOverridden) return;
+  ctx.capacities.forEach((e, i) => {
+    if (sim.simSetCapacity(-1, i, e) !== 0) throw new Error(`simulator: capacity of ${ctx.groups[i].name} failed`);
   });
-  // KV live length averaged over the generated tokens: prompt + 1 ... prompt + T
-  const avgLive = promptTokens + (tokens + 1) / 2;
-  const fixed = fixedReads(ctx, avgLive, 1);
-  const fixedSeconds = combine(ctx, fixed.flash, fixed.dram);
-  const dynamicPerToken = tokens > 0 ? dynamicSeconds / tokens : 0;
-  const mlpDense = ctx.partition.mlpFootprintBytes;
-  // prompt encoding: weights once (the MLP whole, from Flash: caches start empty and many
-  // tokens' masks together need nearly every column), embedding rows and KV at prompt length
-  const prompt = fixedReads(ctx, promptTokens, Math.max(1, promptTokens));
-  const ttft = combine(ctx, prompt.flash + mlpDense, prompt.dram);
-  return {
-    prompt_tokens: promptTokens,
-    tokens,
-    tok_s: 1 / (fixedSeconds + dynamicPerToken),
-    hit_rate: sim.simHitRate(),
-    per_layer_hit_rate: perLayer,
-    group_hit_rate: groupHit,
-    flash_bytes_per_token: fixed.flash + (tokens > 0 ? mlpFlash / tokens : 0),
-    dram_bytes_per_token: fixed.dram + (tokens > 0 ? mlpDram / tokens : 0),
-    mlp_flash_bytes_per_token: tokens > 0 ? mlpFlash / tokens : 0,
-    mlp_dram_bytes_per_token: tokens > 0 ? mlpDram / tokens : 0,
-    mlp_density: tokens > 0 && mlpDense > 0 ? (mlpFlash + mlpDram) / tokens / mlpDense : 0,
-    fixed_seconds_per_token: fixedSeconds,
-    dynamic_seconds_per_token: dynamicPerToken,
-    ttft_s: ttft,
-    dense_flash_tok_s: 1 / (fixedSeconds + combine(ctx, mlpDense, 0)),
-  };
 }
 
-export function stats(values: number[]): Stats {
-  const n = values.length;
-  if (n === 0) return { mean: 0, std: 0, min: 0, max: 0, n: 0 };
-  let sum = 0;
-  for (const v of values) sum += v;
-  const mean = sum / n;
-  let sq = 0;
-  for (const v of values) sq += (v - mean) * (v - mean);
-  return { mean, std: Math.sqrt(sq / n), min: Math.min(...values), max: Math.max(...values), n };
+/** Turns the counters of the sequence just run into row `index` of the wasm summary (assembly/sim/summary.ts). */
+function recordSequence(ctx: SimContext, index: number, promptTokens: number, tokens: number): void {
+  if (ptr(ctx.sim.simRecordSequence(index, promptTokens, tokens)) === 0) throw new Error("simulator: wasm memory exhausted recording a sequence");
+}
+
+/** Row `index` as the report names its fields. */
+function sequenceResult(ctx: SimContext, index: number): SequenceResult {
+  const { sim, dims, groups } = ctx;
+  const l = sim.layout;
+  const L = dims.nLayers;
+  const r = sim.record(sim.simSequenceRow(index), l.SEQ_PER_LAYER_HIT_RATE + L + groups.length);
+  const perLayer = Array.from(r.subarray(l.SEQ_PER_LAYER_HIT_RATE, l.SEQ_PER_LAYER_HIT_RATE + L));
+  const groupHit: Record<string, number> = {};
+  groups.forEach((g, i) => (groupHit[g.name] = r[l.SEQ_PER_LAYER_HIT_RATE + L + i]));
+  // the report's key order: the per-layer and per-group rates follow hit_rate
+  const figures: Partial<SequenceResult> = {};
+  for (const name of SEQUENCE_FIGURES) {
+    figures[name] = r[l[`SEQ_${name.toUpperCase() as Uppercase<typeof name>}`]];
+    if (name === "hit_rate") Object.assign(figures, { per_layer_hit_rate: perLayer, group_hit_rate: groupHit });
+  }
+  return figures as SequenceResult;
 }
 
 function admissionRule(seed: number, policy: CachePolicy): string {
@@ -273,25 +207,36 @@ function admissionRule(seed: number, policy: CachePolicy): string {
     : `when a mask is larger than its cache, cap - |old_active| new columns fit: those with the smallest fmix32(index ^ ${seed})`;
 }
 
-function summarize(ctx: SimContext, header: TraceHeader | null, method: string, all: SequenceResult[]): SimResult {
-  const seqs = all.filter((s) => s.tokens > 0);
-  if (seqs.length === 0) throw new SimSettingsError("no tokens to simulate: every sequence is empty");
-  const pick = (f: (s: SequenceResult) => number) => stats(seqs.map(f));
+/** The result over sequence rows [0, count) (recorded with recordSequence). */
+function summarize(ctx: SimContext, header: TraceHeader | null, method: string, count: number): SimResult {
+  const { sim, groups } = ctx;
+  const all = Array.from({ length: count }, (_, i) => sequenceResult(ctx, i));
+  if (!all.some((s) => s.tokens > 0)) throw new SimSettingsError("no tokens to simulate: every sequence is empty");
+  const l = sim.layout;
   const L = ctx.dims.nLayers;
-  const perLayer = Array.from({ length: L }, (_, l) => pick((s) => s.per_layer_hit_rate[l]).mean);
-  const perGroup: Record<string, number> = {};
-  for (const g of ctx.groups) perGroup[g.name] = pick((s) => s.group_hit_rate[g.name]).mean;
-  const spread = {
-    tok_s: pick((s) => s.tok_s),
-    hit_rate: pick((s) => s.hit_rate),
-    flash_bytes_per_token: pick((s) => s.flash_bytes_per_token),
-    dram_bytes_per_token: pick((s) => s.dram_bytes_per_token),
-    ttft_s: pick((s) => s.ttft_s),
-    mlp_density: pick((s) => s.mlp_density),
+  const G = groups.length;
+  const summaryPtr = ptr(sim.simSummarize(count));
+  if (summaryPtr === 0) throw new Error("simulator: wasm memory exhausted summarizing");
+  const r = sim.record(summaryPtr, l.SUM_PER_LAYER_HIT_RATE + L + 2 * G);
+  const stat = (k: number): Stats => {
+    const at = k * l.STAT_FIELDS;
+    return { mean: r[at + l.STAT_MEAN], std: r[at + l.STAT_STD], min: r[at + l.STAT_MIN], max: r[at + l.STAT_MAX], n: r[at + l.STAT_N] };
   };
+  // in the order of assembly/sim/summary.ts SPREAD
+  const spread = {
+    tok_s: stat(0),
+    hit_rate: stat(1),
+    flash_bytes_per_token: stat(2),
+    dram_bytes_per_token: stat(3),
+    ttft_s: stat(4),
+    mlp_density: stat(5),
+  };
+  const perLayer = Array.from(r.subarray(l.SUM_PER_LAYER_HIT_RATE, l.SUM_PER_LAYER_HIT_RATE + L));
+  const perGroup: Record<string, number> = {};
+  groups.forEach((g, i) => (perGroup[g.name] = r[l.SUM_PER_LAYER_HIT_RATE + L + i]));
+  const cacheBytesPerLayer = (i: number) => r[l.SUM_PER_LAYER_HIT_RATE + L + G + i];
   const p = ctx.partition;
-  const memory = p.staticResidentBytes + ctx.cacheBytes;
-  const denseTokS = pick((s) => s.dense_flash_tok_s).mean;
+  const memory = r[l.SUM_MEMORY_BYTES];
   const notes = [
     "Compute time is not modelled: token time is weight and KV-cache read time only (the memory-bound regime of batch-1 generation).",
     "hit_rate is byte-weighted over the MLP caches (DRAM bytes / needed bytes, 1 when nothing is needed); per_group rates count entries.",
@@ -315,9 +260,9 @@ function summarize(ctx: SimContext, header: TraceHeader | null, method: string, 
     memory_bytes: memory,
     dram_budget_bytes: p.dramBudgetBytes,
     dense_footprint_bytes: p.denseFootprintBytes,
-    memory_reduction: p.denseFootprintBytes > 0 ? 1 - memory / p.denseFootprintBytes : 0,
-    dense_flash_tok_s: denseTokS,
-    speedup_vs_dense_flash: spread.tok_s.mean / denseTokS,
+    memory_reduction: r[l.SUM_MEMORY_REDUCTION],
+    dense_flash_tok_s: r[l.SUM_DENSE_FLASH_TOK_S],
+    speedup_vs_dense_flash: r[l.SUM_SPEEDUP_VS_DENSE_FLASH],
     spread,
     sequences: all,
     partition: {
@@ -331,10 +276,10 @@ function summarize(ctx: SimContext, header: TraceHeader | null, method: string, 
         entries_per_layer: ctx.capacities[i],
         n_entries: c.nEntries,
         entry_bytes: c.entryBytes,
-        bytes_per_layer: ctx.capacities[i] * c.entryBytes,
+        bytes_per_layer: cacheBytesPerLayer(i),
         always_full: c.alwaysFull,
       })),
-      cache_bytes: ctx.cacheBytes,
+      cache_bytes: r[l.SUM_CACHE_BYTES],
     },
     config: {
       policy: ctx.policy,
@@ -362,10 +307,9 @@ function summarize(ctx: SimContext, header: TraceHeader | null, method: string, 
 export function simulateTraceWith(exports: EngineExports, trace: MaskTrace, settings: SimSettings): SimResult {
   const sim = simWasm(exports);
   const { header } = trace;
-  const ctx = makeContext(header.dims, header.groups, settings);
+  const ctx = makeContext(exports, header.dims, header.groups, settings);
   if (traceTokens(trace) === 0) throw new SimSettingsError("the trace has no tokens");
-  configureWasm(sim, ctx);
-  const results: SequenceResult[] = [];
+  configureWasm(ctx);
   trace.sequences.forEach((seq, s) => {
     sim.simResetCounters();
     const words = seq.words.length;
@@ -377,9 +321,9 @@ export function simulateTraceWith(exports: EngineExports, trace: MaskTrace, sett
       const at = `token ${sim.simReplayErrorToken()} layer ${sim.simReplayErrorLayer()} group ${sim.simReplayErrorGroup()} word ${sim.simReplayErrorWord()}`;
       throw new SimSettingsError(`sequence ${s}, ${at}: ${REPLAY_ERRORS[rc] ?? `replay failed (code ${rc})`}`);
     }
-    results.push(collectSequence(sim, ctx, seq.promptTokens, seq.tokens));
+    recordSequence(ctx, s, seq.promptTokens, seq.tokens);
   });
-  const result = summarize(ctx, header, header.method, results);
+  const result = summarize(ctx, header, header.method, trace.sequences.length);
   if (settings.cacheEntries) result.config.cache_entries_override = [...settings.cacheEntries];
   return result;
 }
@@ -401,21 +345,23 @@ export interface LiveSimOptions extends SimSettings {
  * Shares the engine's wasm instance: the engine's DIP-CA policy reads `cachedFlagsPtr` before
  * choosing each mask, then the engine (or host) reports the mask with `observe`.
  * Belady needs the future; record a trace and replay it instead. The wasm instance holds one
- * simulator: another LiveSimulator or a simulateTraceWith on the same instance reconfigures it.
+ * simulator: another LiveSimulator, a simulateTraceWith, or a footprint or partitionDram call on
+ * the same instance reconfigures it.
  */
 export class LiveSimulator {
   private readonly sim: SimWasm;
   private readonly ctx: SimContext;
   private readonly scratch: number;
-  private readonly finished: SequenceResult[] = [];
+  /** sequences recorded (rows 0 .. finished - 1 of the wasm summary) */
+  private finished = 0;
   private promptTokens = 0;
   private open = false;
 
   constructor(exports: EngineExports, readonly options: LiveSimOptions) {
     if (options.policy === "belady") throw new SimSettingsError("belady needs the whole sequence of masks: record a trace and replay it (simulate --trace)");
     this.sim = simWasm(exports);
-    this.ctx = makeContext(options.dims, options.groups, options);
-    configureWasm(this.sim, this.ctx);
+    this.ctx = makeContext(exports, options.dims, options.groups, options);
+    configureWasm(this.ctx);
     const widest = Math.max(...options.groups.map((g) => g.nEntries));
     this.scratch = ptr(this.sim.arenaAlloc(widest * 4));
     if (this.scratch === 0) throw new Error("simulator: wasm memory exhausted");
@@ -486,9 +432,9 @@ export class LiveSimulator {
 
   /** Results over the finished sequences and the open one. */
   result(): SimResult {
-    const all = this.finished.slice();
-    if (this.open) all.push(collectSequence(this.sim, this.ctx, this.promptTokens, this.tokensInSequence()));
-    const r = summarize(this.ctx, null, this.options.method ?? "unknown", all);
+    // the open sequence takes the next row without closing it
+    if (this.open) recordSequence(this.ctx, this.finished, this.promptTokens, this.tokensInSequence());
+    const r = summarize(this.ctx, null, this.options.method ?? "unknown", this.finished + (this.open ? 1 : 0));
     if (this.options.cacheEntries) r.config.cache_entries_override = [...this.options.cacheEntries];
     return r;
   }
@@ -496,7 +442,7 @@ export class LiveSimulator {
   private close(): void {
     if (!this.open) return;
     const tokens = this.tokensInSequence();
-    if (tokens > 0) this.finished.push(collectSequence(this.sim, this.ctx, this.promptTokens, tokens));
+    if (tokens > 0) recordSequence(this.ctx, this.finished++, this.promptTokens, tokens);
     this.open = false;
   }
 }

@@ -61,7 +61,7 @@ export async function streamReport(engine: Engine, stream: WeightStream, seconds
   const rows = s.residentRows;
   const overflow = rows.lmHead < V || rows.embedding < V;
   const simDramBytes = overflow
-    ? kvCacheBytes(dims, F32_BITS, dims.seqLen) + footprint(dims, F32_BITS, 0).attention + rows.lmHead * rowBytes + (tied ? 0 : rows.embedding * rowBytes)
+    ? kvCacheBytes(engine.exports, dims, F32_BITS, dims.seqLen) + footprint(engine.exports, dims, F32_BITS, 0).attention + rows.lmHead * rowBytes + (tied ? 0 : rows.embedding * rowBytes)
     : s.dramBytes;
   const predict = (device: DeviceProfile) =>
     simulateTrace(trace, { policy: s.policy, device, bits: F32_BITS, cacheEntries: [...s.cacheEntries], tiedEmbeddings: engine.config.tiedEmbeddings });
@@ -74,7 +74,7 @@ export async function streamReport(engine: Engine, stream: WeightStream, seconds
   const perToken = (x: number) => x / tokens;
   const p = pooled(sim);
   // the simulator's non-MLP DRAM reads: static weights plus the KV cache at the live length
-  const kvBytes = p.sum((q) => kvCacheBytes(trace.header.dims, F32_BITS, q.prompt_tokens + (q.tokens + 1) / 2)) / p.tokens;
+  const kvBytes = p.sum((q) => kvCacheBytes(engine.exports, trace.header.dims, F32_BITS, q.prompt_tokens + (q.tokens + 1) / 2)) / p.tokens;
   const fixedDram = p.sum((q) => q.dram_bytes_per_token - q.mlp_dram_bytes_per_token) / p.tokens;
   const memory = engine.exports.memory;
   const tokS = tokens / seconds;

@@ -1,13 +1,19 @@
 // Hand-computed traces for every cache policy (SIMULATOR.md "Cache update after each token").
 // One layer, one group of 4 columns unless said otherwise. Each entry: height 3 elements, 2
 // linears, 0.5 bytes per weight (4-bit) => 3 bytes per entry. Flash 1 B/s, DRAM 10 B/s.
+// Then the cost model (footprints, partition, a token's figures and the summary) against hand arithmetic.
 import {
   simConfigure, simSetGroup, simAllocate, simSetCapacity, simSetPolicy, simSetBandwidth,
   simSetAdmissionSeed, simBeginSequence, simResetCounters, simObserve, simObserveFull,
   simCachedFlags, simTraceBuffer, simReplay, simReplayErrorToken, simReplayErrorLayer,
   simReplayErrorGroup, simReplayErrorWord, simNeeded, simHits, simFlashBytes, simDramBytes,
   simSeconds, simCacheSize, simTotalFlashBytes, simTotalDramBytes, simTotalSeconds,
-  simLayerHitRate, simHitRate,
+  simLayerHitRate, simHitRate, simSetModel, simSetBits, simFootprint, simKvCacheBytes, simPartition,
+  simStartRun, simRecordSequence, simSummarize, WEIGHT_EMBEDDING, WEIGHT_LM_HEAD, WEIGHT_ATTENTION, WEIGHT_MLP,
+  WEIGHT_KV_CACHE, FOOTPRINT_TOTAL, PART_STATIC_RESIDENT, PART_OVERFLOW, PART_DYNAMIC_CAPACITY, PART_CACHES,
+  CACHE_PLAN_FIELDS, CACHE_PLAN_ENTRIES_PER_LAYER, SEQ_TOK_S, SEQ_HIT_RATE, SEQ_MLP_DENSITY, SEQ_FIXED_SECONDS_PER_TOKEN,
+  SEQ_DYNAMIC_SECONDS_PER_TOKEN, SEQ_TTFT_S, SEQ_DENSE_FLASH_TOK_S, STAT_STD, SUM_MEMORY_BYTES,
+  SUM_MEMORY_REDUCTION, SUM_SPEEDUP_VS_DENSE_FLASH,
 } from "../../assembly/sim/index";
 import { arenaAlloc } from "../../assembly/arena";
 
@@ -321,5 +327,72 @@ describe("replay errors", () => {
     store<u32>(buf, 2); store<u32>(buf + 4, 2);
     expect(simObserve(0, 0, buf, 2)).toBe(-1);
     expect(simObserve(3, 0, buf, 1)).toBe(-1);
+  });
+});
+
+// The cost model (assembly/sim/footprint.ts, partition.ts, summary.ts) against hand arithmetic.
+function field(record: usize, f: i32): f64 {
+  return load<f64>(record + (<usize>f << 3));
+}
+// kv_cache, attention, lm_head, embedding placed in that order: WEIGHT_* + 1, four bits each
+const DEFAULT_STATIC: u32 = <u32>(WEIGHT_KV_CACHE + 1) | <u32>(WEIGHT_ATTENTION + 1) << 4 | <u32>(WEIGHT_LM_HEAD + 1) << 8 | <u32>(WEIGHT_EMBEDDING + 1) << 12;
+
+describe("cost model", () => {
+  it("phi-3-medium at 8/8/4/4/8 bits: footprint and the 4 GB DIP partition", () => {
+    simSetModel(40, 32064, 5120, 17920, 40, 10, 1);
+    simSetBits(8, 8, 4, 4, 8);
+    const fp = simFootprint(4096);
+    expect(field(fp, WEIGHT_EMBEDDING)).toBe(164167680.0); // 1 * 5120 * 32064
+    expect(field(fp, WEIGHT_LM_HEAD)).toBe(164167680.0);
+    expect(field(fp, WEIGHT_ATTENTION)).toBe(1310720000.0); // 0.5 * 5120^2 * 2.5 * 40
+    expect(field(fp, WEIGHT_MLP)).toBe(5505024000.0); // 0.5 * 5120 * 17920 * 3 * 40
+    expect(field(fp, WEIGHT_KV_CACHE)).toBe(419430400.0); // 1 * 4096 * 5120 * 2 * 40 * 0.25
+    expect(field(fp, FOOTPRINT_TOTAL)).toBe(7563509760.0);
+    expect(simKvCacheBytes(1)).toBe(102400.0);
+    // DIP: the input cache's entry is a column of W_gate and W_up (height I), the hidden one of W_down
+    expect(simConfigure(40, 2)).toBe(0);
+    expect(simSetGroup(0, 5120, 17920, 2, 0.5)).toBe(0);
+    expect(simSetGroup(1, 17920, 5120, 1, 0.5)).toBe(0);
+    const p = simPartition(4e9, 4096, DEFAULT_STATIC, 0);
+    expect(field(p, PART_STATIC_RESIDENT)).toBe(2058485760.0);
+    expect(field(p, PART_OVERFLOW)).toBe(0.0);
+    expect(field(p, PART_DYNAMIC_CAPACITY)).toBe(1941514240.0);
+    // C_lin = 1,941,514,240 / 120 linears: floor(C_lin / 8960) and floor(C_lin / 2560)
+    expect(field(p, PART_CACHES + CACHE_PLAN_ENTRIES_PER_LAYER)).toBe(1805.0);
+    expect(field(p, PART_CACHES + CACHE_PLAN_FIELDS + CACHE_PLAN_ENTRIES_PER_LAYER)).toBe(6320.0);
+  });
+
+  it("one token of one layer, serial I/O: its figures and the summary", () => {
+    // L 1, V 10, H 4, I 8, one KV head per head, 8 bits everywhere (1 byte per weight):
+    // embedding = lm_head 40, attention 4 * 4 * 4 = 64, mlp 4 * 8 * 3 = 96, kv 8 per position
+    simSetModel(1, 10, 4, 8, 1, 1, 1);
+    simSetBits(8, 8, 8, 8, 8);
+    expect(simConfigure(1, 2)).toBe(0);
+    expect(simSetGroup(0, 4, 8, 2, 1.0)).toBe(0); // entry 16 bytes
+    expect(simSetGroup(1, 8, 4, 1, 1.0)).toBe(0); // entry 4 bytes
+    simPartition(1e6, 4, DEFAULT_STATIC, 0); // everything fits: static 32 + 64 + 40 + 40, caches full
+    expect(simStartRun(LRU, 1, 10, 0, 0)).toBe(0);
+    expect(simSetBandwidth(1.0, 10.0, 0)).toBe(0); // 1 B/s Flash, 10 B/s DRAM
+    const buf = arenaAlloc(8);
+    store<u32>(buf, 0); store<u32>(buf + 4, 1);
+    expect(simObserve(0, 0, buf, 2)).toBe(0); // 2 misses * 16 bytes
+    expect(simObserve(0, 1, buf, 1)).toBe(0); // 1 miss * 4 bytes
+    const row = simRecordSequence(0, 0, 1);
+    // fixed: kv at 1 live position 8 + attention 64 + lm_head 40 + one embedding row 4, from DRAM
+    expect(field(row, SEQ_FIXED_SECONDS_PER_TOKEN)).toBe(116.0 / 10.0);
+    expect(field(row, SEQ_DYNAMIC_SECONDS_PER_TOKEN)).toBe(36.0);
+    expect(field(row, SEQ_TOK_S)).toBe(1 / (116.0 / 10.0 + 36.0));
+    expect(field(row, SEQ_HIT_RATE)).toBe(0.0);
+    expect(field(row, SEQ_MLP_DENSITY)).toBe(36.0 / 96.0);
+    // first token: the MLP whole from Flash, attention, lm_head and one embedding row from DRAM
+    expect(field(row, SEQ_TTFT_S)).toBe(96.0 + 108.0 / 10.0);
+    expect(field(row, SEQ_DENSE_FLASH_TOK_S)).toBe(1 / (116.0 / 10.0 + 96.0));
+    const sum = simSummarize(1);
+    expect(field(sum, 0)).toBe(field(row, SEQ_TOK_S)); // the mean tok/s of one sequence
+    expect(field(sum, STAT_STD)).toBe(0.0);
+    // resident: static 176 + caches 4 * 16 + 8 * 4 = the dense footprint with the KV at 4 positions
+    expect(field(sum, SUM_MEMORY_BYTES)).toBe(272.0);
+    expect(field(sum, SUM_MEMORY_REDUCTION)).toBe(0.0);
+    expect(field(sum, SUM_SPEEDUP_VS_DENSE_FLASH)).toBe(field(row, SEQ_TOK_S) / field(row, SEQ_DENSE_FLASH_TOK_S));
   });
 });

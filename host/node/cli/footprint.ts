@@ -2,6 +2,7 @@
 import type { Argv, ArgumentsCamelCase } from "yargs";
 import { DEFAULT_BITS, PRECISION_GROUPS, PRESET_NAMES, footprint, presetByName, type Footprint, type Precision } from "../../sim/presets.js";
 import { parseBits } from "../../sim/devices.js";
+import { loadDefaultEngineWasm } from "../../wasm.js";
 import { loadModelFile } from "../load.js";
 import { resolveModelPath } from "../resolve.js";
 
@@ -68,6 +69,6 @@ export const footprintCommand = {
     const bits = a.bits !== undefined ? parseBits(a.bits) : { ...DEFAULT_BITS };
     const seq = a.seq ?? dims.seqLen;
     if (!Number.isSafeInteger(seq) || seq < 0) throw new Error(`--seq must be a non-negative integer, got ${a.seq}`);
-    printFootprint(name, footprint(dims, bits, seq), bits, seq, a.json);
+    printFootprint(name, footprint(await loadDefaultEngineWasm(), dims, bits, seq), bits, seq, a.json);
   },
 };

@@ -1,11 +1,30 @@
-// Mask trace decoding (docs/trace-format.md), with the checks and messages of host/sim/trace.ts.
-// The masks land in one arena block in the replay layout the simulator reads.
+// Mask trace decoding on the wasm side (docs/trace-format.md): the WASI replay reads its input
+// with it; the host decodes in TypeScript (host/sim/trace.ts), whose checks and messages these are.
+// The masks land in one arena block in the replay layout the simulator reads (replay.ts).
 import { arenaAlloc } from "../arena";
 import { JsonValue, J_ARRAY, J_BOOL, J_NUMBER, J_OBJECT, J_STRING, parseJson, parseError } from "./json";
-import { Dims, Group } from "./model";
 
 export const FULL_MASK: u32 = 0xffffffff;
 const FIXED_HEADER_BYTES: usize = 28;
+
+export class Dims {
+  nLayers: f64 = 0;
+  vocabSize: f64 = 0;
+  dim: f64 = 0;
+  hiddenDim: f64 = 0;
+  nHeads: f64 = 0;
+  nKvHeads: f64 = 0;
+  seqLen: f64 = 0;
+  gated: bool = true;
+}
+
+export class Group {
+  name: string = "";
+  nEntries: f64 = 0;
+  columnHeight: f64 = 0;
+  nLin: f64 = 0;
+  alwaysFull: bool = false;
+}
 
 export class Sequence {
   promptTokens: f64 = 0;
@@ -134,13 +153,14 @@ export function decodeTrace(ptr: usize, len: usize, source: string): Trace {
     }
   }
 
-  // sequences: count words first, then copy them in the replay layout (u32 per count and index)
+  // sequences, widened into one block in the replay layout (a u32 per count and per index): a
+  // count or an index takes at least 2 bytes of the file, so the block needs at most 2x the rest
   let o = FIXED_HEADER_BYTES + jsonLength;
   if (o + 4 > bodyEnd) return fail(source, "sequence count", "truncated at byte " + o.toString());
   const nSeq = load<u32>(ptr + o);
   o += 4;
-  const L = <i32>d.nLayers;
-  const G = t.groups.length;
+  let w = arenaAlloc((bodyEnd - o) * 2 + 4);
+  if (w == 0) return fail(source, "sequences", "out of memory");
   for (let s: u32 = 0; s < nSeq; s++) {
     if (o + 8 > bodyEnd) return fail(source, "sequence " + s.toString() + " header", "truncated at byte " + o.toString());
     const seq = new Sequence();
@@ -148,18 +168,17 @@ export function decodeTrace(ptr: usize, len: usize, source: string): Trace {
     const tokens = load<u32>(ptr + o + 4);
     if (tokens > 0x7fffffff) return fail(source, "sequence " + s.toString() + " header", "too many tokens");
     seq.tokens = <i32>tokens;
+    seq.words = w;
     o += 8;
-    // pass 1: bounds and the number of words
-    const start = o;
-    let nWords: usize = 0;
     for (let tk = 0; tk < seq.tokens; tk++) {
-      for (let l = 0; l < L; l++) {
-        for (let g = 0; g < G; g++) {
+      for (let l = 0; l < <i32>d.nLayers; l++) {
+        for (let g = 0; g < t.groups.length; g++) {
           const field = "sequence " + s.toString() + " token " + tk.toString() + " layer " + l.toString() + " group " + g.toString();
           if (o + 4 > bodyEnd) return fail(source, field + " count", "truncated at byte " + o.toString());
           const count = load<u32>(ptr + o);
           o += 4;
-          nWords++;
+          store<u32>(w, count);
+          w += 4;
           if (count == FULL_MASK) continue;
           const n = <u32>t.groups[g].nEntries;
           if (count > n) return fail(source, field + " count", count.toString() + " indices for a group of " + n.toString() + " columns");
@@ -171,28 +190,15 @@ export function decodeTrace(ptr: usize, len: usize, source: string): Trace {
             if (col >= n) return fail(source, field + " index " + k.toString(), "column " + col.toString() + " is out of range (group has " + n.toString() + ")");
             if (<i64>col <= prev) return fail(source, field + " index " + k.toString(), "column " + col.toString() + " after " + prev.toString() + ": indices must be strictly ascending");
             prev = <i64>col;
+            store<u32>(w, col);
+            w += 4;
           }
-          nWords += count;
         }
       }
     }
-    if (nWords > 0x3fffffff) return fail(source, "sequence " + s.toString(), "too many masks for one replay");
-    // pass 2: widen to u32 words
-    seq.nWords = <i32>nWords;
-    seq.words = arenaAlloc((nWords < 1 ? 1 : nWords) << 2);
-    if (seq.words == 0) return fail(source, "sequence " + s.toString(), "out of memory");
-    let r = start;
-    let w: usize = 0;
-    while (w < nWords) {
-      const count = load<u32>(ptr + r);
-      r += 4;
-      store<u32>(seq.words + (w++ << 2), count);
-      if (count == FULL_MASK) continue;
-      for (let k: u32 = 0; k < count; k++) {
-        store<u32>(seq.words + (w++ << 2), width == 2 ? <u32>load<u16>(ptr + r) : load<u32>(ptr + r));
-        r += width;
-      }
-    }
+    const words = (w - seq.words) >> 2;
+    if (words > 0x3fffffff) return fail(source, "sequence " + s.toString(), "too many masks for one replay");
+    seq.nWords = <i32>words;
     t.sequences.push(seq);
   }
   if (o != bodyEnd) return fail(source, "body", (bodyEnd - o).toString() + " unexpected bytes after sequence " + (nSeq - 1).toString());
