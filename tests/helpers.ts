@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { fixturesDir, modelsDir } from "../host/node/paths.js";
 import { loadModelFile } from "../host/node/load.js";
 import type { LoadedModel } from "../host/model.js";
+import type { Engine } from "../host/engine.js";
 
 export const STORIES_GGUF = () => resolve(modelsDir(), "stories260K", "stories260K-f32.gguf");
 export const STORIES_BIN = () => resolve(modelsDir(), "stories260K", "stories260K.bin");
@@ -29,4 +30,13 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
+}
+
+/** Logits of every position of `tokens` from a fresh sequence, T x V row-major (as `dip logits` writes them). */
+export function runLogits(engine: Engine, tokens: number[]): Float32Array {
+  const V = engine.config.vocabSize;
+  const out = new Float32Array(tokens.length * V);
+  engine.reset();
+  tokens.forEach((t, i) => out.set(engine.step(t), i * V));
+  return out;
 }

@@ -11,18 +11,10 @@ import { loadModelFile } from "../host/node/load.js";
 import { loadHfTokenizerFile } from "../host/node/hf-tokenizer.js";
 import { fixturesDir, projectRoot } from "../host/node/paths.js";
 import { ModelFormatError } from "../host/model.js";
-import { maxAbsDiff, readF32, readJson } from "./helpers.js";
+import { maxAbsDiff, readF32, readJson, runLogits } from "./helpers.js";
 
 const MODELS = ["llama", "qwen2", "phi3", "mistral"];
 const hfDir = (m: string) => resolve(fixturesDir(), "hf", m);
-
-function runLogits(engine: Engine, tokens: number[]): Float32Array {
-  const V = engine.config.vocabSize;
-  const out = new Float32Array(tokens.length * V);
-  engine.reset();
-  tokens.forEach((t, i) => out.set(engine.step(t), i * V));
-  return out;
-}
 
 /**
  * The references of the f16 / bf16 checkpoints were computed after a model-wide dtype cast, which

@@ -15,7 +15,7 @@ import { decodeAdapters, encodeAdapters, peftTensorName } from "../host/formats/
 import { encodeSafetensors } from "../host/formats/safetensors-writer.js";
 import { readAdaptersFile, writeAdaptersFile } from "../host/node/adapters-file.js";
 import type { Calibration } from "../host/thresholds.js";
-import { storiesModel } from "./helpers.js";
+import { storiesModel, runLogits } from "./helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "dip-lora-"));
 
@@ -136,14 +136,6 @@ test("gradients of gate/up/down A and B match central differences (ce and kd; de
   console.log(`# gradient check: ${report.length} coordinates, worst relative error ${worst.toExponential(2)}`);
   assert.ok(worst < 1e-3, `worst relative error ${worst}\n${report.join("\n")}`);
 });
-
-function runLogits(engine: Engine, tokens: number[]): Float32Array {
-  const V = engine.config.vocabSize;
-  const out = new Float32Array(tokens.length * V);
-  engine.reset();
-  tokens.forEach((t, i) => out.set(engine.step(t), i * V));
-  return out;
-}
 
 function bitsEqual(a: Float32Array, b: Float32Array): boolean {
   const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
