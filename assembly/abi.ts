@@ -67,3 +67,8 @@ export const LOSS_KD = 1; // KL(teacher || student), teacher = the dense base mo
 export const ERR_OUT_OF_MEMORY = -1;
 export const ERR_NO_ADAPTERS = -2; // trainInit before loraConfigure
 export const ERR_WINDOW_TOO_LONG = -3; // trainInit beyond the model's context
+
+// ---- mask trace words (docs/trace-format.md): the host writes them, assembly/sim replays them ----
+export const TRACE_VERSION = 1;
+export const TRACE_FIXED_HEADER_BYTES = 28; // magic (8), version, header JSON length, ... before the JSON
+export const TRACE_FULL_MASK = 0xffffffff; // a count word meaning "every column of the group"; no indices follow

@@ -28,11 +28,6 @@ import {
 } from "./replay";
 
 export {
-  POLICY_NONE as SIM_POLICY_NONE, POLICY_LRU as SIM_POLICY_LRU, POLICY_LFU as SIM_POLICY_LFU,
-  POLICY_BELADY as SIM_POLICY_BELADY,
-} from "./state";
-export { FULL_MASK as SIM_FULL_MASK } from "./replay";
-export {
   WEIGHT_EMBEDDING, WEIGHT_LM_HEAD, WEIGHT_ATTENTION, WEIGHT_MLP, WEIGHT_KV_CACHE, FOOTPRINT_TOTAL,
 } from "./footprint";
 export {

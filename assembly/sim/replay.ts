@@ -10,8 +10,7 @@ import {
   cacheRecord, currentPolicy, groupEntries, isAllocated, layerCount, groupCount, resetCaches,
 } from "./state";
 import { stepCache } from "./cache";
-
-export const FULL_MASK: u32 = 0xffffffff;
+import { FULL_MASK } from "./trace";
 
 export const REPLAY_OK: i32 = 0;
 export const REPLAY_TRUNCATED: i32 = -1;

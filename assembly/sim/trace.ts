@@ -4,8 +4,10 @@
 import { arenaAlloc } from "../arena";
 import { JsonValue, J_ARRAY, J_BOOL, J_NUMBER, J_OBJECT, J_STRING, parseJson, parseError } from "./json";
 
-export const FULL_MASK: u32 = 0xffffffff;
-const FIXED_HEADER_BYTES: usize = 28;
+import { TRACE_FIXED_HEADER_BYTES, TRACE_FULL_MASK, TRACE_VERSION } from "../abi";
+
+export const FULL_MASK: u32 = <u32>TRACE_FULL_MASK;
+const FIXED_HEADER_BYTES: usize = TRACE_FIXED_HEADER_BYTES;
 
 export class Dims {
   nLayers: f64 = 0;
@@ -81,7 +83,7 @@ export function decodeTrace(ptr: usize, len: usize, source: string): Trace {
   if (len < FIXED_HEADER_BYTES) return fail(source, "fixed header", "truncated: " + len.toString() + " bytes, a trace starts with 28");
   if (String.UTF8.decodeUnsafe(ptr, 8) != "DIPTRACE") return fail(source, "magic", "expected \"DIPTRACE\": not a DIP mask trace");
   const version = load<u32>(ptr, 8);
-  if (version != 1) return fail(source, "version", "version " + version.toString() + " is not supported (this build reads version 1)");
+  if (version != <u32>TRACE_VERSION) return fail(source, "version", "version " + version.toString() + " is not supported (this build reads version " + TRACE_VERSION.toString() + ")");
   const width = load<u32>(ptr, 12);
   if (width != 2 && width != 4) return fail(source, "index width", "must be 2 or 4 bytes, got " + width.toString());
   const declared = load<u64>(ptr, 16);

@@ -5,12 +5,13 @@ import type { ModelDims } from "./presets.js";
 import { validateDims } from "./presets.js";
 import { validateGroup, type MaskGroup } from "./groups.js";
 import { crc32 } from "../crc32.js";
+import { TRACE_FIXED_HEADER_BYTES, TRACE_FULL_MASK, TRACE_VERSION } from "../abi.js";
 
 export const TRACE_MAGIC = "DIPTRACE";
-export const TRACE_VERSION = 1;
+export { TRACE_VERSION };
 /** count word meaning "every column of the group"; no indices follow */
-export const FULL_MASK = 0xffffffff;
-const FIXED_HEADER_BYTES = 28;
+export const FULL_MASK = TRACE_FULL_MASK;
+const FIXED_HEADER_BYTES = TRACE_FIXED_HEADER_BYTES;
 
 export interface TraceHeader {
   /** model name, for reports */
