@@ -18,6 +18,8 @@ export const PROBE_FILES = {
   "/probe.html": resolve(root, "tests", "browser", "probe.html"),
   "/probe.js": resolve(root, "build", "browser-tests", "probe.js"),
   "/stream-probe.js": resolve(root, "build", "browser-tests", "stream-probe.js"),
+  "/tasks.html": resolve(root, "tests", "browser", "tasks.html"),
+  "/tasks.js": resolve(root, "build", "browser-tests", "tasks.js"),
 };
 
 export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];

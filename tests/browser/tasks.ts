@@ -1,0 +1,47 @@
+// The pages scripts/browser-pages.mjs opens in Chromium, Firefox and WebKit (tests/browser/tasks.html):
+// `?task=<name>&args=<JSON>&report=<id>` runs one task below and POSTs {ok, result} or
+// {ok: false, message} to /report?id=<id>, so no browser needs a WebDriver.
+import { fetchBytes } from "../../host/formats/bytes.js";
+import { logitsHashesFromUrls } from "./probe.js";
+import type { StreamProbeRequest } from "./stream-probe.js";
+
+type Task = (args: Record<string, unknown>) => Promise<unknown>;
+
+const TASKS: Record<string, Task> = {
+  /** the determinism probe: SHA-256 of the logits, dense and DIP (probe.ts) */
+  hashes: async (a) => logitsHashesFromUrls(a.model as string, "/engine.wasm", a.tokens as number[]),
+  /** the streamed probe in its worker (stream-probe.ts), through OPFS or Blob slices */
+  stream: (a) =>
+    new Promise((ok, fail) => {
+      const w = new Worker("/stream-probe.js", { type: "module" });
+      w.onmessage = (e: MessageEvent<{ ok: boolean; message?: string }>) => (w.terminate(), e.data.ok ? ok(e.data) : fail(new Error(e.data.message)));
+      w.onerror = (e) => (w.terminate(), fail(new Error(e.message)));
+      w.postMessage({ wasmUrl: "/engine.wasm", ...a } as unknown as StreamProbeRequest);
+    }),
+  /** which wasm features the engine finds here (fetches each build and validates it) */
+  features: async () => {
+    const valid = async (f: string) => WebAssembly.validate(await fetchBytes(`/${f}`));
+    return {
+      simd: await valid("engine.wasm"),
+      relaxed_simd: await valid("engine-relaxed.wasm"),
+      threads: await valid("engine-threads.wasm"),
+      cross_origin_isolated: globalThis.crossOriginIsolated === true,
+      user_agent: navigator.userAgent,
+    };
+  },
+};
+
+async function main(): Promise<void> {
+  const q = new URLSearchParams(location.search);
+  const post = (body: unknown) => fetch(`/report?id=${encodeURIComponent(q.get("report") ?? "")}`, { method: "POST", body: JSON.stringify(body) });
+  const name = q.get("task") ?? "";
+  try {
+    const task = TASKS[name];
+    if (!task) throw new Error(`no task ${JSON.stringify(name)} (tests/browser/tasks.ts)`);
+    await post({ ok: true, result: await task(JSON.parse(q.get("args") ?? "{}")) });
+  } catch (e) {
+    await post({ ok: false, message: (e as Error)?.message ?? String(e) });
+  }
+}
+
+void main();
