@@ -11,6 +11,7 @@ import { keepCount, maskKeeps, METHOD_ID, needsCalibration, normalizeSpec, Spars
 import type { Calibration } from "./thresholds.js";
 import { ropeInverseFrequencies } from "./rope.js";
 import { q8Blocks, q8InputMajorBytes, q8MatrixBytes, quantizeQ8InputMajorInto, quantizeQ8Into } from "./quant.js";
+import { checkMemoryCap } from "./memory-cap.js";
 import { AdapterError, checkAdapters, LORA_TARGET_ID, LORA_TARGETS, loraLinearShape, type LoraAdapters, type LoraTarget } from "./lora.js";
 
 /** Weight precision in wasm memory: f32, or q8 (int8 blocks of 32 with an f32 scale). */
@@ -108,6 +109,8 @@ export interface EngineOptions {
   threads?: number;
   /** with `threads` and `wasmBytes`: the bytes of build/thread-worker.wasm */
   workerWasmBytes?: BufferSource;
+  /** the most wasm memory the engine may take (webviews cap it): a model over it is refused up front (host/memory-cap.ts) */
+  maxMemoryBytes?: number;
 }
 
 /** Masks of one token: per layer, the kept indices (ascending) of the MLP input and hidden vectors. */
@@ -162,6 +165,10 @@ export class Engine {
           `over the ${(WASM32_USABLE_BYTES / 1e9).toFixed(2)} GB that wasm32 can address; ` +
           (fits.length ? `it fits with --dtype ${fits.join(" or ")}` : "no supported dtype fits"),
       );
+    }
+    if (opts.maxMemoryBytes !== undefined) {
+      const bytesIn = Object.fromEntries(WEIGHT_DTYPES.map((d) => [d, Engine.requiredBytes(model.config, d)]));
+      checkMemoryCap(model, { bytes: need, dtype, bytesIn, streamDramBytes: opts.stream?.dramBytes }, opts.maxMemoryBytes);
     }
     validateWeights(model, { mlpStreamed: opts.stream !== undefined });
     const threads = opts.threads ?? 1;
