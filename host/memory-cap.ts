@@ -31,10 +31,11 @@ export function checkMemoryCap(model: LoadedModel, need: MemoryNeed, maxMemoryBy
     throw new RangeError(`${model.name}: a DRAM budget of ${mb(need.streamDramBytes)} is over ${cap}; stream it with a budget of at most ${mb(maxMemoryBytes)}`);
   }
   if (need.bytes <= maxMemoryBytes) return;
+  const resident = need.bytesIn.f32 - mlpBytes(model);
   const smaller = Object.entries(need.bytesIn).filter(([dtype, bytes]) => dtype !== need.dtype && bytes < need.bytes);
   const options = [
     ...smaller.map(([dtype, bytes]) => `load it in dtype ${dtype} (${mb(bytes)}${bytes <= maxMemoryBytes ? "" : ", also over the cap"})`),
-    `stream it from a .dipstream with a DRAM budget of at most ${mb(maxMemoryBytes)} (its weights outside the MLP take ${mb(need.bytesIn.f32 - mlpBytes(model))})`,
+    `stream it from a .dipstream with a DRAM budget of at most ${mb(maxMemoryBytes)} (${mb(resident)} of weights outside the MLP stay resident${resident < maxMemoryBytes ? "" : ", also over the cap"})`,
   ];
   throw new RangeError(`${model.name} needs ${mb(need.bytes)} of wasm memory in ${need.dtype} (weights + KV cache for ${model.config.seqLen} positions), over ${cap}; options: ${options.join(", or ")}`);
 }

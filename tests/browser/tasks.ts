@@ -1,8 +1,9 @@
 // The pages scripts/browser-pages.mjs opens in Chromium, Firefox and WebKit (tests/browser/tasks.html):
 // `?task=<name>&args=<JSON>&report=<id>` runs one task below and POSTs {ok, result} or
 // {ok: false, message} to /report?id=<id>, so no browser needs a WebDriver.
-import { fetchBytes } from "../../host/formats/bytes.js";
-import { logitsHashesFromUrls } from "./probe.js";
+import { Engine } from "../../host/engine.js";
+import { fetchBytes, loadModelFromBytes, nameOf } from "../../host/formats/bytes.js";
+import { buildChecks, logitsHashesFromUrls, type BuildBytes } from "./probe.js";
 import type { StreamProbeRequest } from "./stream-probe.js";
 
 type Task = (args: Record<string, unknown>) => Promise<unknown>;
@@ -18,6 +19,22 @@ const TASKS: Record<string, Task> = {
       w.onerror = (e) => (w.terminate(), fail(new Error(e.message)));
       w.postMessage({ wasmUrl: "/engine.wasm", ...a } as unknown as StreamProbeRequest);
     }),
+  /** the optional builds (probe.ts buildChecks): threads at 2 against 1, relaxed SIMD against the default */
+  builds: async (a) => {
+    const files: Record<keyof BuildBytes, string> = { default: "engine.wasm", relaxed: "engine-relaxed.wasm", threads: "engine-threads.wasm", worker: "thread-worker.wasm" };
+    const wasm = Object.fromEntries(await Promise.all(Object.entries(files).map(async ([k, f]) => [k, await fetchBytes(`/${f}`)]))) as unknown as BuildBytes;
+    return buildChecks(await fetchBytes(a.model as string), nameOf(a.model as string), wasm, a.tokens as number[]);
+  },
+  /** the engine refused under a memory cap (host/memory-cap.ts): the message */
+  "memory-cap": async (a) => {
+    const model = loadModelFromBytes(await fetchBytes(a.model as string), nameOf(a.model as string));
+    try {
+      (await Engine.create(model, { wasmBytes: await fetchBytes("/engine.wasm"), maxMemoryBytes: a.maxMemoryBytes as number })).close();
+    } catch (e) {
+      return { message: (e as Error).message };
+    }
+    throw new Error(`the engine took the model under a cap of ${a.maxMemoryBytes} bytes`);
+  },
   /** which wasm features the engine finds here (fetches each build and validates it) */
   features: async () => {
     const valid = async (f: string) => WebAssembly.validate(await fetchBytes(`/${f}`));
@@ -26,6 +43,7 @@ const TASKS: Record<string, Task> = {
       relaxed_simd: await valid("engine-relaxed.wasm"),
       threads: await valid("engine-threads.wasm"),
       cross_origin_isolated: globalThis.crossOriginIsolated === true,
+      shared_array_buffer: typeof SharedArrayBuffer !== "undefined",
       user_agent: navigator.userAgent,
     };
   },

@@ -1,0 +1,47 @@
+// Checks that run in every browser through tests/browser/tasks.html (scripts/browser-pages.mjs),
+// for scripts/test-runtimes.mjs: the optional engine builds (threads bit-identical where
+// SharedArrayBuffer is allowed; relaxed SIMD close to the default where the engine has it, refused
+// with a clear message where not), and the memory cap's message (host/memory-cap.ts).
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { Engine, loadModelFromBytes } from "../build/web/dip.js";
+import { reportFromPage } from "./browser-pages.mjs";
+
+const log = (m) => process.stderr.write(`browser-checks: ${m}\n`);
+
+/** Runs `task` of tests/browser/tasks.ts in browser `name` and resolves with its result. */
+export const runTask = (name, server, reports, task, args = {}) => reportFromPage(name, server, reports, `tasks.html?task=${task}&args=${encodeURIComponent(JSON.stringify(args))}`);
+
+export async function checkBuilds(name, server, reports, { modelPath, tokens }) {
+  const features = await runTask(name, server, reports, "features");
+  const r = await runTask(name, server, reports, "builds", { model: `/models/${basename(modelPath)}`, tokens });
+  assert.ok(features.cross_origin_isolated, `${name}: the page is cross-origin isolated (COOP/COEP)`);
+  if (features.shared_array_buffer) {
+    assert.equal(r.threads2_identical_dense, true, `${name}: threads at 2 give the logits of 1 thread (dense): ${JSON.stringify(r)}`);
+    assert.equal(r.threads2_identical_dip, true, `${name}: threads at 2 give the logits of 1 thread (dip)`);
+    log(`${name}: threads at 2 bit-identical to 1 thread`);
+  } else {
+    assert.match(r.threads_error ?? "", /^threads need SharedArrayBuffer, which this runtime does not offer.*; run with threads: 1$/, `${name}: the threads build refused with a clear message`);
+    log(`${name}: no SharedArrayBuffer here, threads refused: ${r.threads_error}`);
+  }
+  if (features.relaxed_simd) {
+    assert.ok(r.relaxed_max_abs_diff < 1e-4, `${name}: relaxed SIMD within 1e-4 of the default: ${JSON.stringify(r)}`);
+    log(`${name}: relaxed SIMD runs, max |diff| ${r.relaxed_max_abs_diff}`);
+  } else {
+    assert.match(r.relaxed_error ?? "", /^this runtime cannot run the relaxed-SIMD engine \(build\/engine-relaxed\.wasm uses f32x4\.relaxed_madd\)/, `${name}: the relaxed build refused with a clear message`);
+    log(`${name}: no relaxed SIMD here, refused: ${r.relaxed_error}`);
+  }
+}
+
+/** A cap below the model's need: the same one line in the browser as in Node. */
+export async function checkMemoryCap(name, server, reports, { modelPath }) {
+  const model = loadModelFromBytes(readFileSync(modelPath), basename(modelPath));
+  const maxMemoryBytes = Math.floor(Engine.requiredBytes(model.config, "f32") / 2);
+  let want;
+  await Engine.create(model, { wasmBytes: new Uint8Array(readFileSync(new URL("../build/engine.wasm", import.meta.url))), maxMemoryBytes }).catch((e) => (want = e.message));
+  assert.match(want ?? "", /needs .* MB of wasm memory in f32 .* options: load it in dtype q8 .*, or stream it from a \.dipstream with a DRAM budget/);
+  const got = await runTask(name, server, reports, "memory-cap", { model: `/models/${basename(modelPath)}`, maxMemoryBytes });
+  assert.equal(got.message, want, `${name}: the memory cap's message`);
+  log(`${name}: under a ${maxMemoryBytes}-byte cap: ${got.message}`);
+}
