@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { logitsHashes } from "../build/browser-tests/probe.js";
 import { startDemoServer } from "../build/host/index.js";
-import { CHROMIUM_ARGS, PROBE_FILES, runBrowserE2E } from "./browser-e2e.mjs";
+import { CHROMIUM_ARGS, PROBE_FILES, runBrowserE2E, runBrowserE2EInPage } from "./browser-e2e.mjs";
 import { checkBuilds, checkMemoryCap } from "./browser-checks.mjs";
 import { acceptReports, browserVersion, PAGE_BROWSERS, reportFromPage } from "./browser-pages.mjs";
 import { runBrowserStreamE2EInFreshProfile } from "./browser-stream-e2e.mjs";
@@ -84,6 +84,14 @@ try {
     log(`FAIL: browser end-to-end: ${e.stack ?? e}`);
     failed = true;
   }
+  for (const name of ["firefox", "webkit"]) {
+    try {
+      await runBrowserE2EInPage(name, server, reports, { modelPath });
+    } catch (e) {
+      log(`FAIL: ${name} end-to-end: ${e.stack ?? e}`);
+      failedChecks++;
+    }
+  }
   for (const name of ["chromium", "firefox", "webkit"]) {
     for (const run of [checkBuilds, checkMemoryCap]) {
       try {
@@ -106,5 +114,5 @@ try {
   streamFailed = true;
 }
 const fails = Number(failed) + Number(streamFailed) + failedChecks;
-log(`${3 + 6 - fails} passed, ${fails} failed`);
+log(`${3 + 2 + 6 - fails} passed, ${fails} failed`);
 process.exit(fails ? 1 : 0);

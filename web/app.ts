@@ -361,3 +361,8 @@ const config = await serverConfig();
 if (config.streamModel) ui.streamUrl.value = config.streamModel;
 const url = config.defaultModel;
 load({ type: "load", url: new URL(url, location.href).href }, url.split("/").pop() ?? url);
+
+// Test hook: ?driver=/demo-driver.js runs that same-origin module on the page (browsers without
+// WebDriver; tests/browser/demo-driver.ts). Only a path on this server is accepted.
+const driver = new URLSearchParams(location.search).get("driver");
+if (driver && /^\/[\w-]+\.js$/.test(driver)) await import(driver);

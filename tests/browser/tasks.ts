@@ -1,9 +1,10 @@
 // The pages scripts/browser-pages.mjs opens in Chromium, Firefox and WebKit (tests/browser/tasks.html):
-// `?task=<name>&args=<JSON>&report=<id>` runs one task below and POSTs {ok, result} or
-// {ok: false, message} to /report?id=<id>, so no browser needs a WebDriver.
+// `?task=<name>&args=<JSON>&report=<id>` runs one task below and reports its result (report.ts),
+// so no browser needs a WebDriver.
 import { Engine } from "../../host/engine.js";
 import { fetchBytes, loadModelFromBytes, nameOf } from "../../host/formats/bytes.js";
 import { buildChecks, logitsHashesFromUrls, type BuildBytes } from "./probe.js";
+import { queryArgs, reportResult } from "./report.js";
 import type { StreamProbeRequest } from "./stream-probe.js";
 
 type Task = (args: Record<string, unknown>) => Promise<unknown>;
@@ -49,17 +50,9 @@ const TASKS: Record<string, Task> = {
   },
 };
 
-async function main(): Promise<void> {
-  const q = new URLSearchParams(location.search);
-  const post = (body: unknown) => fetch(`/report?id=${encodeURIComponent(q.get("report") ?? "")}`, { method: "POST", body: JSON.stringify(body) });
-  const name = q.get("task") ?? "";
-  try {
-    const task = TASKS[name];
-    if (!task) throw new Error(`no task ${JSON.stringify(name)} (tests/browser/tasks.ts)`);
-    await post({ ok: true, result: await task(JSON.parse(q.get("args") ?? "{}")) });
-  } catch (e) {
-    await post({ ok: false, message: (e as Error)?.message ?? String(e) });
-  }
-}
-
-void main();
+void reportResult(async () => {
+  const name = new URLSearchParams(location.search).get("task") ?? "";
+  const task = TASKS[name];
+  if (!task) throw new Error(`no task ${JSON.stringify(name)} (tests/browser/tasks.ts)`);
+  return task(queryArgs());
+});
