@@ -24,6 +24,7 @@ export const PROBE_FILES = {
   "/tasks.js": resolve(root, "build", "browser-tests", "tasks.js"),
   "/demo-page.js": resolve(root, "build", "browser-tests", "demo-page.js"),
   "/demo-driver.js": resolve(root, "build", "browser-tests", "demo-driver.js"),
+  "/stream-driver.js": resolve(root, "build", "browser-tests", "stream-driver.js"),
 };
 
 export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];

@@ -15,7 +15,7 @@ import { startDemoServer } from "../build/host/index.js";
 import { CHROMIUM_ARGS, PROBE_FILES, runBrowserE2E, runBrowserE2EInPage } from "./browser-e2e.mjs";
 import { checkBuilds, checkMemoryCap } from "./browser-checks.mjs";
 import { acceptReports, browserVersion, PAGE_BROWSERS, reportFromPage } from "./browser-pages.mjs";
-import { runBrowserStreamE2EInFreshProfile } from "./browser-stream-e2e.mjs";
+import { runBrowserStreamE2EInFreshProfile, runBrowserStreamE2EInPage } from "./browser-stream-e2e.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const shared = process.env.DIP_SHARED_DIR ? resolve(process.env.DIP_SHARED_DIR) : resolve(root, "..", "shared");
@@ -113,6 +113,14 @@ try {
   log(`FAIL: browser streaming: ${e.stack ?? e}`);
   streamFailed = true;
 }
+for (const name of ["firefox", "webkit"]) {
+  try {
+    await runBrowserStreamE2EInPage(name, { modelPath });
+  } catch (e) {
+    log(`FAIL: ${name} streaming: ${e.stack ?? e}`);
+    failedChecks++;
+  }
+}
 const fails = Number(failed) + Number(streamFailed) + failedChecks;
-log(`${3 + 2 + 6 - fails} passed, ${fails} failed`);
+log(`${3 + 2 + 6 + 2 - fails} passed, ${fails} failed`);
 process.exit(fails ? 1 : 0);

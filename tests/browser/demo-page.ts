@@ -27,6 +27,17 @@ export function shownRun(): ShownRun {
   };
 }
 
+/** What the page shows after a streamed run: the run, the measured/simulated table and summary. */
+export interface ShownStreamRun extends ShownRun {
+  tableHit: string;
+  tableSimHit: string;
+  summary: string;
+}
+
+export function shownStreamRun(): ShownStreamRun {
+  return { ...shownRun(), tableHit: textOf("t-hit"), tableSimHit: textOf("t-sim-hit"), summary: textOf("stream-summary") };
+}
+
 /** Sets a control's value as a user would (input and change events). */
 export function setValue(id: string, value: string): void {
   const el = byId(id) as HTMLInputElement | HTMLSelectElement;

@@ -5,21 +5,24 @@ import { Engine } from "../../host/engine.js";
 import { fetchBytes, loadModelFromBytes, nameOf } from "../../host/formats/bytes.js";
 import { buildChecks, logitsHashesFromUrls, type BuildBytes } from "./probe.js";
 import { queryArgs, reportResult } from "./report.js";
-import type { StreamProbeRequest } from "./stream-probe.js";
+import type { OpfsQuestion, StreamProbeRequest } from "./stream-probe.js";
 
 type Task = (args: Record<string, unknown>) => Promise<unknown>;
+
+/** One request to a fresh stream probe worker: its answer, or its message as an error. */
+const inStreamProbe = (request: StreamProbeRequest | OpfsQuestion) =>
+  new Promise((ok, fail) => {
+    const w = new Worker("/stream-probe.js", { type: "module" });
+    w.onmessage = (e: MessageEvent<{ ok: boolean; message?: string }>) => (w.terminate(), e.data.ok ? ok(e.data) : fail(new Error(e.data.message)));
+    w.onerror = (e) => (w.terminate(), fail(new Error(e.message)));
+    w.postMessage(request);
+  });
 
 const TASKS: Record<string, Task> = {
   /** the determinism probe: SHA-256 of the logits, dense and DIP (probe.ts) */
   hashes: async (a) => logitsHashesFromUrls(a.model as string, "/engine.wasm", a.tokens as number[]),
   /** the streamed probe in its worker (stream-probe.ts), through OPFS or Blob slices */
-  stream: (a) =>
-    new Promise((ok, fail) => {
-      const w = new Worker("/stream-probe.js", { type: "module" });
-      w.onmessage = (e: MessageEvent<{ ok: boolean; message?: string }>) => (w.terminate(), e.data.ok ? ok(e.data) : fail(new Error(e.data.message)));
-      w.onerror = (e) => (w.terminate(), fail(new Error(e.message)));
-      w.postMessage({ wasmUrl: "/engine.wasm", ...a } as unknown as StreamProbeRequest);
-    }),
+  stream: (a) => inStreamProbe({ wasmUrl: "/engine.wasm", ...a } as unknown as StreamProbeRequest),
   /** the optional builds (probe.ts buildChecks): threads at 2 against 1, relaxed SIMD against the default */
   builds: async (a) => {
     const files: Record<keyof BuildBytes, string> = { default: "engine.wasm", relaxed: "engine-relaxed.wasm", threads: "engine-threads.wasm", worker: "thread-worker.wasm" };
@@ -45,6 +48,7 @@ const TASKS: Record<string, Task> = {
       threads: await valid("engine-threads.wasm"),
       cross_origin_isolated: globalThis.crossOriginIsolated === true,
       shared_array_buffer: typeof SharedArrayBuffer !== "undefined",
+      opfs_sync: ((await inStreamProbe({ question: "opfsSync" })) as { opfsSync: boolean }).opfsSync,
       user_agent: navigator.userAgent,
     };
   },
