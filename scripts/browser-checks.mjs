@@ -6,12 +6,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { Engine, loadModelFromBytes } from "../build/web/dip.js";
-import { reportFromPage } from "./browser-pages.mjs";
+import { runTask } from "./browser-pages.mjs";
 
 const log = (m) => process.stderr.write(`browser-checks: ${m}\n`);
-
-/** Runs `task` of tests/browser/tasks.ts in browser `name` and resolves with its result. */
-export const runTask = (name, server, reports, task, args = {}) => reportFromPage(name, server, reports, `tasks.html?task=${task}&args=${encodeURIComponent(JSON.stringify(args))}`);
 
 export async function checkBuilds(name, server, reports, { modelPath, tokens }) {
   const features = await runTask(name, server, reports, "features");

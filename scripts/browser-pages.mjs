@@ -147,6 +147,9 @@ export async function reportFromPage(name, server, reports, path, { timeoutMs = 
   }
 }
 
+/** Runs `task` of tests/browser/tasks.ts in browser `name` and resolves with its result. */
+export const runTask = (name, server, reports, task, args = {}, opts = {}) => reportFromPage(name, server, reports, `tasks.html?task=${task}&args=${encodeURIComponent(JSON.stringify(args))}`, opts);
+
 /** SIGTERM to the process group, SIGKILL if it is still there after 3 s. */
 async function kill(child) {
   const signal = (s) => {

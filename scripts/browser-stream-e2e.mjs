@@ -21,7 +21,7 @@ import { greedyLogitsHashes } from "../build/browser-tests/probe.js";
 import { runStreamSession, setDefaultEngineWasm, streamEngine, streamMinimumBytes, streamTableBytes } from "../build/web/session.js";
 import { openStreamFile, startDemoServer, writeStreamFile } from "../build/host/index.js";
 import { PROBE_FILES, screenshotDir } from "./browser-e2e.mjs";
-import { acceptReports, reportFromPage } from "./browser-pages.mjs";
+import { acceptReports, reportFromPage, runTask } from "./browser-pages.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const STEPS = 48;
@@ -250,7 +250,7 @@ export async function runBrowserStreamE2EInPage(name, { modelPath }) {
   try {
     t = await prepare(dir, modelPath);
     const reports = acceptReports(t.server);
-    const task = (task, args) => reportFromPage(name, t.server, reports, `tasks.html?task=${task}&args=${encodeURIComponent(JSON.stringify(args))}`);
+    const task = (task, args) => runTask(name, t.server, reports, task, args);
     const { opfs_sync: opfs } = await task("features", {});
     const via = opfs ? "opfs" : "blob";
     if (opfs) checkProbe(`${name} opfs`, await task("stream", { url: "/models/stories260K.dipstream", via: "opfs", steps: STEPS, dramBytes: t.dramBytes }), t);

@@ -15,8 +15,8 @@ import { chromium } from "playwright-core";
 import { logitsHashes } from "../build/browser-tests/probe.js";
 import { startDemoServer } from "../build/host/index.js";
 import { CHROMIUM_ARGS, PROBE_FILES, runBrowserE2E, runBrowserE2EInPage } from "./browser-e2e.mjs";
-import { checkBuilds, checkMemoryCap, runTask } from "./browser-checks.mjs";
-import { acceptReports, browserVersion, PAGE_BROWSERS } from "./browser-pages.mjs";
+import { checkBuilds, checkMemoryCap } from "./browser-checks.mjs";
+import { acceptReports, browserVersion, PAGE_BROWSERS, runTask } from "./browser-pages.mjs";
 import { runBrowserStreamE2EInFreshProfile, runBrowserStreamE2EInPage } from "./browser-stream-e2e.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");

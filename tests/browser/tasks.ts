@@ -3,7 +3,8 @@
 // so no browser needs a WebDriver.
 import { Engine } from "../../host/engine.js";
 import { fetchBytes, loadModelFromBytes, nameOf } from "../../host/formats/bytes.js";
-import { buildChecks, logitsHashesFromUrls, type BuildBytes } from "./probe.js";
+import type { SyntheticShape } from "../../host/synthetic.js";
+import { buildChecks, decodeSpeed, logitsHashesFromUrls, type BuildBytes } from "./probe.js";
 import { queryArgs, reportResult } from "./report.js";
 import type { OpfsQuestion, StreamProbeRequest } from "./stream-probe.js";
 
@@ -39,6 +40,8 @@ const TASKS: Record<string, Task> = {
     }
     throw new Error(`the engine took the model under a cap of ${a.maxMemoryBytes} bytes`);
   },
+  /** decode speed (bench/browsers.mjs): tok/s of greedy steps on a synthetic shape, per spec (probe.ts decodeSpeed) */
+  decode: async (a) => decodeSpeed(a.shape as SyntheticShape, await fetchBytes("/engine.wasm"), a.tokens as number, a.warmup as number),
   /** which wasm features the engine finds here (fetches each build and validates it) */
   features: async () => {
     const valid = async (f: string) => WebAssembly.validate(await fetchBytes(`/${f}`));
