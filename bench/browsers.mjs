@@ -11,20 +11,19 @@ import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { decodeSpeed } from "../build/browser-tests/probe.js";
 import { startDemoServer } from "../build/host/index.js";
 import { PROBE_FILES } from "../scripts/browser-e2e.mjs";
 import { acceptReports, browserVersion, runTask } from "../scripts/browser-pages.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const argv = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback;
-};
+const { values: o } = parseArgs({
+  options: { tokens: { type: "string", default: "64" }, warmup: { type: "string", default: "4" }, shape: { type: "string", default: "stories110m" }, runtimes: { type: "string", default: "node,chromium,firefox,webkit" } },
+});
 const log = (m) => process.stderr.write(`bench-browsers: ${m}\n`);
-const args = { shape: opt("shape", "stories110m"), tokens: Number(opt("tokens", "64")), warmup: Number(opt("warmup", "4")) };
-const runtimes = opt("runtimes", "node,chromium,firefox,webkit").split(",");
+const args = { shape: o.shape, tokens: Number(o.tokens), warmup: Number(o.warmup) };
+const runtimes = o.runtimes.split(",");
 if (!(args.tokens >= 1 && args.warmup >= 0)) throw new RangeError("--tokens must be >= 1 and --warmup >= 0");
 
 const load = () => loadavg().map((x) => Number(x.toFixed(2)));
