@@ -83,6 +83,22 @@ function checkProbe(label, got, t) {
 
 const CORRUPT_PROBE = /corrupt\.dipstream: layer 1 hidden column 3: checksum mismatch .*the file is corrupt/;
 
+/**
+ * The stream probe worker in browser `name` (a fresh profile, scripts/browser-pages.mjs): through
+ * OPFS where a worker has sync access handles and through Blob slices, logits equal to Node's; a
+ * corrupt column refused with the checksum error. Returns whether there was OPFS.
+ */
+async function checkProbes(name, t) {
+  const reports = acceptReports(t.server);
+  const task = (task, args) => runTask(name, t.server, reports, task, args);
+  const { opfs_sync: opfs } = await task("features", {});
+  const vias = opfs ? ["opfs", "blob"] : ["blob"];
+  for (const via of vias) checkProbe(`${name} ${via}`, await task("stream", { url: "/models/stories260K.dipstream", via, steps: STEPS, dramBytes: t.dramBytes }), t);
+  await assert.rejects(task("stream", { url: "/models/corrupt.dipstream", via: vias[0], steps: STEPS, dramBytes: t.dramBytes }), CORRUPT_PROBE);
+  log(`${name} ${vias[0]}: the corrupt file refused`);
+  return { reports, opfs };
+}
+
 /** What the page showed after a streamed run (tests/browser/demo-page.ts shownStreamRun) against the same session in Node. */
 async function checkStreamRun(label, shown, t, gbps) {
   const got = shown.run;
@@ -128,24 +144,7 @@ export async function runBrowserStreamE2E(browser, { modelPath }) {
     const errors = [];
     page.on("pageerror", (e) => errors.push(e.message));
 
-    // ---- the probe worker: OPFS and Blob ----
-    await page.goto(`${server.url}probe.html`);
-    const probe = (req) =>
-      page.evaluate(
-        (r) =>
-          new Promise((ok) => {
-            const w = new Worker("/stream-probe.js", { type: "module" });
-            w.onmessage = (e) => (w.terminate(), ok(e.data));
-            w.onerror = (e) => (w.terminate(), ok({ ok: false, message: e.message }));
-            w.postMessage(r);
-          }),
-        { wasmUrl: "/engine.wasm", steps: STEPS, dramBytes, ...req },
-      );
-    for (const via of ["opfs", "blob"]) checkProbe(`chromium ${via}`, await probe({ url: "/models/stories260K.dipstream", via }), t);
-    const bad = await probe({ url: "/models/corrupt.dipstream", via: "opfs" });
-    assert.equal(bad.ok, false);
-    assert.match(bad.message, CORRUPT_PROBE);
-    log(`chromium opfs, corrupt file: ${bad.message}`);
+    await checkProbes("chromium", t);
 
     // ---- the demo page ----
     await page.goto(server.url);
@@ -249,13 +248,7 @@ export async function runBrowserStreamE2EInPage(name, { modelPath }) {
   let t;
   try {
     t = await prepare(dir, modelPath);
-    const reports = acceptReports(t.server);
-    const task = (task, args) => runTask(name, t.server, reports, task, args);
-    const { opfs_sync: opfs } = await task("features", {});
-    const via = opfs ? "opfs" : "blob";
-    if (opfs) checkProbe(`${name} opfs`, await task("stream", { url: "/models/stories260K.dipstream", via: "opfs", steps: STEPS, dramBytes: t.dramBytes }), t);
-    checkProbe(`${name} blob`, await task("stream", { url: "/models/stories260K.dipstream", via: "blob", steps: STEPS, dramBytes: t.dramBytes }), t);
-    await assert.rejects(task("stream", { url: "/models/corrupt.dipstream", via, steps: STEPS, dramBytes: t.dramBytes }), CORRUPT_PROBE);
+    const { reports, opfs } = await checkProbes(name, t);
 
     const args = { settings: SETTINGS, dramBytes: t.dramBytes, model: `/models/${basename(modelPath)}`, stream: "/models/stories260K.dipstream", corrupt: "/models/corrupt.dipstream" };
     const r = await reportFromPage(name, t.server, reports, `?driver=/stream-driver.js&args=${encodeURIComponent(JSON.stringify(args))}`);
