@@ -1,7 +1,8 @@
 // Checks that run in every browser through tests/browser/tasks.html (scripts/browser-pages.mjs),
 // for scripts/test-runtimes.mjs: the optional engine builds (threads bit-identical where
-// SharedArrayBuffer is allowed; relaxed SIMD close to the default where the engine has it, refused
-// with a clear message where not), and the memory cap's message (host/memory-cap.ts).
+// SharedArrayBuffer is allowed, a message naming the COOP/COEP headers on a page served without
+// them; relaxed SIMD close to the default where the engine has it, refused with a clear message
+// where not), and the memory cap's message (host/memory-cap.ts).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
@@ -22,6 +23,10 @@ export async function checkBuilds(name, server, reports, { modelPath, tokens }) 
     assert.match(r.threads_error ?? "", /^threads need SharedArrayBuffer, which this runtime does not offer.*; run with threads: 1$/, `${name}: the threads build refused with a clear message`);
     log(`${name}: no SharedArrayBuffer here, threads refused: ${r.threads_error}`);
   }
+  // the same page without COOP/COEP: the threads build says which headers it needs
+  const plain = await runTask(name, server, reports, "builds", { model: `/models/${basename(modelPath)}`, tokens }, { isolated: false });
+  assert.match(plain.threads_error ?? "", /^threads need SharedArrayBuffer, which this runtime does not offer to this page: serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp; run with threads: 1$/, `${name}: without COOP/COEP: ${JSON.stringify(plain)}`);
+  log(`${name}, a page without COOP/COEP: ${plain.threads_error}`);
   if (features.relaxed_simd) {
     assert.ok(r.relaxed_max_abs_diff < 1e-4, `${name}: relaxed SIMD within 1e-4 of the default: ${JSON.stringify(r)}`);
     log(`${name}: relaxed SIMD runs, max |diff| ${r.relaxed_max_abs_diff}`);

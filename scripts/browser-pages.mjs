@@ -75,9 +75,17 @@ export function browserVersion(name) {
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
+/** A page as a server without COOP/COEP would send it: not cross-origin isolated, so no SharedArrayBuffer. */
+function withoutIsolation(res) {
+  const writeHead = res.writeHead.bind(res);
+  const isolating = new Set(["cross-origin-opener-policy", "cross-origin-embedder-policy"]);
+  res.writeHead = (status, headers = {}) => writeHead(status, Object.fromEntries(Object.entries(headers).filter(([k]) => !isolating.has(k.toLowerCase()))));
+}
+
 /**
  * Lets `server` (startDemoServer's) take the pages' reports: POST /report?id=<id> with a JSON body
- * resolves the waiter of that id. The demo server itself serves GET and HEAD only.
+ * resolves the waiter of that id. The demo server itself serves GET and HEAD only. A page asked
+ * for with isolation=off in its query comes without the COOP/COEP headers.
  */
 export function acceptReports(server) {
   const http = server.server;
@@ -86,6 +94,7 @@ export function acceptReports(server) {
   const waiters = new Map();
   http.on("request", (req, res) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    if (url.searchParams.get("isolation") === "off") withoutIsolation(res);
     if (req.method !== "POST" || url.pathname !== "/report") return serve(req, res);
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
@@ -147,8 +156,12 @@ export async function reportFromPage(name, server, reports, path, { timeoutMs = 
   }
 }
 
-/** Runs `task` of tests/browser/tasks.ts in browser `name` and resolves with its result. */
-export const runTask = (name, server, reports, task, args = {}, opts = {}) => reportFromPage(name, server, reports, `tasks.html?task=${task}&args=${encodeURIComponent(JSON.stringify(args))}`, opts);
+/**
+ * Runs `task` of tests/browser/tasks.ts in browser `name` and resolves with its result;
+ * `isolated: false` serves the page without COOP/COEP.
+ */
+export const runTask = (name, server, reports, task, args = {}, { isolated = true, ...opts } = {}) =>
+  reportFromPage(name, server, reports, `tasks.html?task=${task}&args=${encodeURIComponent(JSON.stringify(args))}${isolated ? "" : "&isolation=off"}`, opts);
 
 /** SIGTERM to the process group, SIGKILL if it is still there after 3 s. */
 async function kill(child) {
