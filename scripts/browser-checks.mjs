@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { Engine, loadModelFromBytes } from "../build/web/dip.js";
-import { runTask } from "./browser-pages.mjs";
+import { reportFromPage, runTask } from "./browser-pages.mjs";
 
 const log = (m) => process.stderr.write(`browser-checks: ${m}\n`);
 
@@ -36,7 +36,7 @@ export async function checkBuilds(name, server, reports, { modelPath, tokens }) 
   }
 }
 
-/** A cap below the model's need: the same one line in the browser as in Node. */
+/** A cap below the model's need: the same one line in the browser as in Node, from the API and on the demo. */
 export async function checkMemoryCap(name, server, reports, { modelPath }) {
   const model = loadModelFromBytes(readFileSync(modelPath), basename(modelPath));
   const maxMemoryBytes = Math.floor(Engine.requiredBytes(model.config, "f32") / 2);
@@ -46,4 +46,7 @@ export async function checkMemoryCap(name, server, reports, { modelPath }) {
   const got = await runTask(name, server, reports, "memory-cap", { model: `/models/${basename(modelPath)}`, maxMemoryBytes });
   assert.equal(got.message, want, `${name}: the memory cap's message`);
   log(`${name}: under a ${maxMemoryBytes}-byte cap: ${got.message}`);
+  // the demo with the same cap (?maxMemory=): the line instead of a model, Generate disabled
+  const page = await reportFromPage(name, server, reports, `?maxMemory=${maxMemoryBytes}&driver=/demo-driver.js`);
+  assert.deepEqual(page, { state: "error", error: want, errorVisible: true, generateDisabled: true }, `${name}: the demo under the cap`);
 }

@@ -70,7 +70,7 @@ async function checkShownRun(browserName, run, shown, modelPath) {
 }
 
 /** A wrong file: one readable line, no model, Generate disabled. */
-function checkWrongFile(browserName, { message, errorVisible, generateDisabled }) {
+function checkWrongFile(browserName, { error: message, errorVisible, generateDisabled }) {
   assert.match(message, /holiday\.png: not a model this engine reads/);
   assert.ok(errorVisible, "the message is shown");
   assert.ok(generateDisabled, "Generate is disabled");
@@ -111,7 +111,7 @@ export async function runBrowserE2E(browser, baseUrl, { modelPath, screenshot = 
 
   await page.setInputFiles("#model-file", WRONG_FILE);
   await state(["error"]);
-  checkWrongFile("chromium", { message: await page.textContent("#error"), errorVisible: await page.isVisible("#error"), generateDisabled: await page.isDisabled("#generate") });
+  checkWrongFile("chromium", { error: await page.textContent("#error"), errorVisible: await page.isVisible("#error"), generateDisabled: await page.isDisabled("#generate") });
   await page.screenshot({ path: resolve(root, "build", "demo-error.png") });
 
   // a model from the file picker (the File path, not a URL)

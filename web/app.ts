@@ -357,6 +357,16 @@ async function serverConfig(): Promise<{ defaultModel: string; streamModel?: str
 
 setMode(false);
 send({ type: "list-stored" });
+// ?maxMemory=SIZE caps the engine's wasm memory as a webview would (iOS grows it well below 4 GiB):
+// a model over the cap is refused with the size it needs and the options
+const maxMemory = new URLSearchParams(location.search).get("maxMemory");
+if (maxMemory !== null) {
+  try {
+    send({ type: "memory-cap", maxMemoryBytes: parseSize(maxMemory, "maxMemory") });
+  } catch (e) {
+    showError((e as Error).message);
+  }
+}
 const config = await serverConfig();
 if (config.streamModel) ui.streamUrl.value = config.streamModel;
 const url = config.defaultModel;
