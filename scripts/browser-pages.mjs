@@ -128,6 +128,19 @@ export function acceptReports(server) {
 }
 
 let nextId = 0;
+/** Browsers still running; killed if this process exits first (an uncaught error, process.exit). */
+const running = new Set();
+process.on("exit", () => {
+  for (const child of running) signalGroup(child, "SIGKILL");
+});
+
+function signalGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
 
 /**
  * Opens `path` (relative to the server, with its query) in `name` with a fresh profile and
@@ -139,7 +152,10 @@ export async function reportFromPage(name, server, reports, path, { timeoutMs = 
   const url = `${server.url}${path}${path.includes("?") ? "&" : "?"}report=${encodeURIComponent(id)}`;
   const profile = mkdtempSync(join(tmpdir(), `dip-${name}-`));
   const { file, args, env } = command(name, url, profile);
+  // its own process group, so that killing it reaches its helpers (content processes, Xvfb)
   const child = spawn(file, args, { env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  running.add(child);
+  const what = `${name} ${path.replace(/&args=[^&]*/, "")}`;
   let output = "";
   const keep = (d) => (output = (output + d).slice(-4000));
   child.stdout.on("data", keep);
@@ -147,11 +163,12 @@ export async function reportFromPage(name, server, reports, path, { timeoutMs = 
   const exited = new Promise((_, fail) => child.on("exit", (code, signal) => fail(new Error(`${name} exited (${signal ?? code}) before the page reported:\n${output}`))));
   exited.catch(() => {});
   try {
-    const report = await Promise.race([reports.wait(id, timeoutMs, `${name} ${path}`), exited]);
-    if (!report.ok) throw new Error(`${name} ${path}: ${report.message}`);
+    const report = await Promise.race([reports.wait(id, timeoutMs, what), exited]);
+    if (!report.ok) throw new Error(`${what}: ${report.message}`);
     return report.result;
   } finally {
     await kill(child);
+    running.delete(child);
     rmSync(profile, { recursive: true, force: true });
   }
 }
@@ -165,18 +182,12 @@ export const runTask = (name, server, reports, task, args = {}, { isolated = tru
 
 /** SIGTERM to the process group, SIGKILL if it is still there after 3 s. */
 async function kill(child) {
-  const signal = (s) => {
-    try {
-      process.kill(-child.pid, s);
-    } catch {
-      // already gone
-    }
-  };
-  if (child.exitCode !== null || child.signalCode !== null) return signal("SIGKILL");
-  const gone = new Promise((ok) => child.once("exit", ok));
-  signal("SIGTERM");
-  const timer = setTimeout(() => signal("SIGKILL"), 3000);
-  await gone;
-  clearTimeout(timer);
-  signal("SIGKILL"); // helpers left in the group (content processes, Xvfb)
+  if (child.exitCode === null && child.signalCode === null) {
+    const gone = new Promise((ok) => child.once("exit", ok));
+    signalGroup(child, "SIGTERM");
+    const timer = setTimeout(() => signalGroup(child, "SIGKILL"), 3000);
+    await gone;
+    clearTimeout(timer);
+  }
+  signalGroup(child, "SIGKILL"); // helpers left in the group after the leader exited
 }
