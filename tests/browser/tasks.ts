@@ -4,6 +4,7 @@
 import { Engine } from "../../host/engine.js";
 import { fetchBytes, loadModelFromBytes, nameOf } from "../../host/formats/bytes.js";
 import type { SyntheticShape } from "../../host/synthetic.js";
+import { ENGINE_BUILD_FILES } from "../../host/wasm.js";
 import { buildChecks, decodeSpeed, logitsHashesFromUrls, type BuildBytes } from "./probe.js";
 import { queryArgs, reportResult } from "./report.js";
 import type { OpfsQuestion, StreamProbeRequest } from "./stream-probe.js";
@@ -26,7 +27,8 @@ const TASKS: Record<string, Task> = {
   stream: (a) => inStreamProbe({ wasmUrl: "/engine.wasm", ...a } as unknown as StreamProbeRequest),
   /** the optional builds (probe.ts buildChecks): threads at 2 against 1, relaxed SIMD against the default */
   builds: async (a) => {
-    const files: Record<keyof BuildBytes, string> = { default: "engine.wasm", relaxed: "engine-relaxed.wasm", threads: "engine-threads.wasm", worker: "thread-worker.wasm" };
+    const { default: plain, relaxed, threads, "thread-worker": worker } = ENGINE_BUILD_FILES;
+    const files: Record<keyof BuildBytes, string> = { default: plain, relaxed, threads, worker };
     const wasm = Object.fromEntries(await Promise.all(Object.entries(files).map(async ([k, f]) => [k, await fetchBytes(`/${f}`)]))) as unknown as BuildBytes;
     return buildChecks(await fetchBytes(a.model as string), nameOf(a.model as string), wasm, a.tokens as number[]);
   },
