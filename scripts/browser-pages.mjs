@@ -16,7 +16,7 @@ export const PAGE_BROWSERS = {
   chromium: { bin: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", apt: "chromium" },
   firefox: { bin: process.env.FIREFOX_PATH ?? "/usr/bin/firefox-esr", apt: "firefox-esr" },
   // python3-gi from Debian: /usr/bin/python3, not a python3 earlier on PATH
-  webkit: { bin: "/usr/bin/python3", apt: "gir1.2-webkit2-4.1 python3-gi xvfb" },
+  webkit: { bin: "/usr/bin/python3", apt: "gir1.2-webkit2-4.1 python3-gi xvfb xauth" },
 };
 
 /** A page that does not report within this time fails (a hung browser). */
@@ -69,7 +69,7 @@ export function browserVersion(name) {
   if (!existsSync(bin)) return undefined;
   if (name === "webkit") {
     const r = spawnSync(bin, ["-c", 'import gi; gi.require_version("WebKit2", "4.1"); from gi.repository import WebKit2 as W; print(f"WebKitGTK {W.get_major_version()}.{W.get_minor_version()}.{W.get_micro_version()}")'], { encoding: "utf8" });
-    return r.status === 0 && spawnSync("which", ["xvfb-run"]).status === 0 ? r.stdout.trim() : undefined;
+    return r.status === 0 && spawnSync("which", ["xvfb-run", "xauth"]).status === 0 ? r.stdout.trim() : undefined;
   }
   const r = spawnSync(bin, ["--version"], { encoding: "utf8", env: { ...process.env, MOZ_HEADLESS: "1" } });
   return r.status === 0 ? r.stdout.trim() : undefined;
