@@ -5,6 +5,7 @@
 import type { LoadedModel, ModelConfig } from "./model.js";
 import { headDim } from "./model.js";
 import { layoutBytes, WEIGHT_DTYPES, type EngineExports, type LayoutBytes, type WeightDtype } from "./abi.js";
+import type { MemoryNeed } from "./memory-cap.js";
 
 /** wasm32 addresses 4 GiB; a model may use all but headroom for the runtime and activations. */
 export const WASM32_USABLE_BYTES = 4 * 1024 ** 3 - 64 * 1024 ** 2;
@@ -38,6 +39,14 @@ function requiredBytes(wasm: EngineExports, c: ModelConfig, dtype: WeightDtype):
   const perLayer = 8 * c.dim + attentionMatrixBytes(bytes, c) + mlpStoredBytes(bytes, c);
   const kv = 4 * 2 * c.nLayers * c.seqLen * c.nKvHeads * headDim(c);
   return bytes.matrix(c.vocabSize, c.dim) * (c.tiedEmbeddings ? 1 : 2) + 4 * c.dim + c.nLayers * perLayer + kv;
+}
+
+/** What the model needs in wasm memory, for the cap a webview puts on it (host/memory-cap.ts). */
+export function memoryNeed(wasm: EngineExports, model: LoadedModel, dtype: WeightDtype, streamDramBytes?: number): MemoryNeed {
+  const c = model.config;
+  const bytesIn = Object.fromEntries(WEIGHT_DTYPES.map((d) => [d, requiredBytes(wasm, c, d)])) as Record<WeightDtype, number>;
+  const mlpF32 = c.nLayers * mlpStoredBytes(layoutBytes(wasm, "f32"), c);
+  return { bytes: bytesIn[dtype], dtype, bytesIn, streamDramBytes, residentOutsideMlpF32: bytesIn.f32 - mlpF32 };
 }
 
 /** Refuses a model that does not fit wasm32 in `dtype`, naming its size and the dtype that would fit. */

@@ -14,10 +14,11 @@ import type { Calibration } from "./thresholds.js";
 import type { LoraAdapters, LoraTarget } from "./lora.js";
 import { GROUP_HIDDEN, GROUP_INPUT, WEIGHT_DTYPES, type EngineExports, type WeightDtype } from "./abi.js";
 import { allocOrThrow, f32At, WeightLayout } from "./engine-layout.js";
-import { checkFitsWasm32, denseBytesPerToken, storedWeightBytes, type WeightBytes } from "./engine-bytes.js";
+import { checkFitsWasm32, denseBytesPerToken, memoryNeed, storedWeightBytes, type WeightBytes } from "./engine-bytes.js";
 import { checkThreadCount, startWorkers, threadsMemory } from "./engine-threads.js";
 import { EngineAdapters, type AdapterSettings } from "./lora-wasm.js";
 import { measureReadBandwidth } from "./read-bandwidth.js";
+import { checkMemoryCap } from "./memory-cap.js";
 
 export type { WeightDtype, WeightBytes };
 
@@ -45,6 +46,8 @@ export interface EngineOptions {
   threads?: number;
   /** with `threads` and `wasmBytes`: the bytes of build/thread-worker.wasm */
   workerWasmBytes?: BufferSource;
+  /** the most wasm memory the engine may take (webviews cap it): a model over it is refused up front (host/memory-cap.ts) */
+  maxMemoryBytes?: number;
 }
 
 /** Masks of one token: per layer, the kept indices (ascending) of the MLP input and hidden vectors. */
@@ -101,6 +104,7 @@ export class Engine {
     const exports = await instantiateEngine(bytes, memory);
     // refused before any weight is looked at, with the wasm's own layout sizes
     checkFitsWasm32(exports, model, dtype, opts.stream !== undefined);
+    if (opts.maxMemoryBytes !== undefined) checkMemoryCap(model, memoryNeed(exports, model, dtype, opts.stream?.dramBytes), opts.maxMemoryBytes);
     validateWeights(model, { mlpStreamed: opts.stream !== undefined });
     const engine = new Engine(exports, model, dtype, opts.stream !== undefined);
     engine.deterministic = !opts.relaxed;

@@ -54,7 +54,7 @@ export function checkRuntimeRuns(bytes: BufferSource, build: EngineBuild): void 
   if (build === "relaxed") {
     throw new Error(
       "this runtime cannot run the relaxed-SIMD engine (build/engine-relaxed.wasm uses f32x4.relaxed_madd): " +
-        "use Node >= 20 (the Node adapter turns on --experimental-wasm-relaxed-simd on Node 20), Deno >= 1.38 or Chromium >= 114, or run without --relaxed",
+        "use Node >= 20 (the Node adapter turns on --experimental-wasm-relaxed-simd on Node 20), Deno >= 1.38, Chromium >= 114 or Firefox >= 120 (Safari and WebKitGTK do not have it), or run without --relaxed",
     );
   }
   if (build === "threads" || build === "thread-worker") {

@@ -29,10 +29,12 @@ await build({
 });
 // Test harnesses, not part of the demo: probe.js the cross-runtime determinism probe
 // (scripts/test-runtimes.mjs, test-builds.mjs); stream-probe.js its streamed counterpart, a worker
-// reading a .dipstream through OPFS or Blob slices (scripts/browser-stream-e2e.mjs). The runners
+// reading a .dipstream through OPFS or Blob slices (scripts/browser-stream-e2e.mjs); tasks.js the
+// page that runs them and reports back in browsers without WebDriver (scripts/browser-pages.mjs);
+// demo-driver.js and stream-driver.js the demo's end-to-end scenarios inside the page, demo-page.js their helpers. The runners
 // serve them beside the demo (scripts/browser-e2e.mjs PROBE_FILES).
 await build({
   ...browser,
-  entryPoints: { probe: "tests/browser/probe.ts", "stream-probe": "tests/browser/stream-probe.ts" },
+  entryPoints: { probe: "tests/browser/probe.ts", "stream-probe": "tests/browser/stream-probe.ts", tasks: "tests/browser/tasks.ts", "demo-page": "tests/browser/demo-page.ts", "demo-driver": "tests/browser/demo-driver.ts", "stream-driver": "tests/browser/stream-driver.ts" },
   outdir: "build/browser-tests",
 });

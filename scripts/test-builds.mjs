@@ -50,7 +50,7 @@ try {
   await server.close();
 }
 process.stdout.write(JSON.stringify(out) + "\n");
-const bad = Object.entries(out).filter(([, r]) => r.error || r.relaxed_error || Object.entries(r).some(([k, v]) => k.startsWith("threads2") && v !== true) || !(r.relaxed_max_abs_diff < 1e-4));
+const bad = Object.entries(out).filter(([, r]) => r.error || r.threads_error || r.relaxed_error || Object.entries(r).some(([k, v]) => k.startsWith("threads2") && v !== true) || !(r.relaxed_max_abs_diff < 1e-4));
 for (const [rt, r] of bad) log(`FAIL in ${rt}: ${JSON.stringify(r)}`);
 log(bad.length ? `${bad.length} runtime(s) failed` : "threads bit-identical and relaxed SIMD within 1e-4 in node, deno and chromium");
 process.exit(bad.length ? 1 : 0);

@@ -357,7 +357,22 @@ async function serverConfig(): Promise<{ defaultModel: string; streamModel?: str
 
 setMode(false);
 send({ type: "list-stored" });
+// ?maxMemory=SIZE caps the engine's wasm memory as a webview would (iOS grows it well below 4 GiB):
+// a model over the cap is refused with the size it needs and the options
+const maxMemory = new URLSearchParams(location.search).get("maxMemory");
+if (maxMemory !== null) {
+  try {
+    send({ type: "memory-cap", maxMemoryBytes: parseSize(maxMemory, "maxMemory") });
+  } catch (e) {
+    showError((e as Error).message);
+  }
+}
 const config = await serverConfig();
 if (config.streamModel) ui.streamUrl.value = config.streamModel;
 const url = config.defaultModel;
 load({ type: "load", url: new URL(url, location.href).href }, url.split("/").pop() ?? url);
+
+// Test hook: ?driver=/demo-driver.js runs that same-origin module on the page (browsers without
+// WebDriver; tests/browser/demo-driver.ts). Only a path on this server is accepted.
+const driver = new URLSearchParams(location.search).get("driver");
+if (driver && /^\/[\w-]+\.js$/.test(driver)) await import(driver);

@@ -32,7 +32,9 @@ export type ToWorker =
   | { type: "load"; file: File }
   | { type: "load-stream"; source: StreamSource }
   | { type: "generate"; settings: RunSettings; stream?: StreamSettings }
-  | { type: "list-stored" };
+  | { type: "list-stored" }
+  /** the most wasm memory the engine may take (a webview's limit, emulated with the page's ?maxMemory=SIZE) */
+  | { type: "memory-cap"; maxMemoryBytes: number };
 
 /** Measured numbers of a streamed run after a step (the engine's real caches and reads). */
 export interface StreamSnapshot {

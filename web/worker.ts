@@ -27,6 +27,9 @@ function tokenizerOf(model: LoadedModel): Tokenizer {
   return new SentencePieceTokenizer(model.vocab);
 }
 
+/** the page's cap on the engine's wasm memory (host/memory-cap.ts), if any */
+let maxMemoryBytes: number | undefined;
+
 function release(): void {
   current?.stream?.open.close(); // frees the OPFS access handle (one per file at a time)
   current = undefined;
@@ -34,7 +37,7 @@ function release(): void {
 
 async function open(model: LoadedModel): Promise<void> {
   const tokenizer = tokenizerOf(model);
-  const engine = await Engine.create(model, { wasmBytes: await engineWasm() });
+  const engine = await Engine.create(model, { wasmBytes: await engineWasm(), maxMemoryBytes });
   current = { model, engine, tokenizer };
   const c = model.config;
   const w = engine.weightBytes();
@@ -143,6 +146,8 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
       await run(m.settings, m.stream);
     } else if (m.type === "list-stored") {
       await postStored();
+    } else if (m.type === "memory-cap") {
+      maxMemoryBytes = m.maxMemoryBytes;
     }
   } catch (e) {
     post({ type: "error", message: (e as Error).message ?? String(e) });

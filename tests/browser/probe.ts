@@ -7,7 +7,7 @@ import { Sha256 } from "../../host/sha256.js";
 import type { SparsitySpec } from "../../host/sparsity.js";
 import type { LoadedModel } from "../../host/model.js";
 import type { StreamPolicy, StreamSetup, WeightStream } from "../../host/stream/weights.js";
-import { syntheticModel } from "../../host/synthetic.js";
+import { syntheticModel, type SyntheticShape } from "../../host/synthetic.js";
 
 // Node runs this browser bundle too: it registers its worker_threads spawner here (test-builds.mjs)
 export { setThreadSpawner } from "../../host/threads.js";
@@ -34,6 +34,13 @@ export async function logitsHashes(modelBytes: Uint8Array, modelName: string, wa
 export async function logitsHashesFromUrls(modelUrl: string, wasmUrl: string, tokens: number[]): Promise<Record<string, string>> {
   const name = modelUrl.split(/[?#]/)[0].split("/").pop() ?? "model";
   return logitsHashes(await fetchBytes(modelUrl), name, await fetchBytes(wasmUrl), tokens);
+}
+
+/** The greedy token: the index of the largest logit, the first on ties. */
+function argmax(logits: Float32Array): number {
+  let best = 0;
+  for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+  return best;
 }
 
 /** Time and reads of one spec's greedy run (benchmarks; never asserted). */
@@ -75,8 +82,7 @@ export async function greedyLogitsHashes(
     for (let i = 0; i < steps; i++) {
       const logits = engine.step(t);
       h.update(logits);
-      t = 0;
-      for (let v = 1; v < logits.length; v++) if (logits[v] > logits[t]) t = v;
+      t = argmax(logits);
       seq.push(t);
     }
     const c = stream?.source.counters;
@@ -86,6 +92,25 @@ export async function greedyLogitsHashes(
     tokens[name] = seq;
   }
   return { hashes, tokens, bytesRead, cacheEntries: setup?.cacheEntries, minimumBytes: setup?.minimumBytes, stats };
+}
+
+/**
+ * Decode speed on a synthetic model of `shape` (random weights, as `dip bench --synthetic` builds
+ * it): `warmup` untimed greedy steps from BOS, then tok/s over `tokens` greedy steps, per spec.
+ * Benchmarks only (bench/browsers.mjs runs it in Node and in each browser); never asserted.
+ */
+export async function decodeSpeed(shape: SyntheticShape, wasmBytes: Uint8Array<ArrayBuffer>, tokens: number, warmup: number): Promise<Record<string, number>> {
+  const model = syntheticModel(shape, 1);
+  const out: Record<string, number> = {};
+  for (const [name, spec] of Object.entries(PROBE_SPECS)) {
+    const engine = await Engine.create(model, { wasmBytes, sparsity: spec });
+    let t = 1;
+    for (let i = 0; i < warmup; i++) t = argmax(engine.step(t));
+    const t0 = performance.now();
+    for (let i = 0; i < tokens; i++) t = argmax(engine.step(t));
+    out[name] = tokens / ((performance.now() - t0) / 1e3);
+  }
+  return out;
 }
 
 /** The bytes of the four engine builds (host/wasm.ts EngineBuild). */
@@ -110,12 +135,16 @@ export async function buildChecks(modelBytes: Uint8Array, modelName: string, was
     for (const t of ids) h.update(engine.step(t));
     return h.hex();
   };
-  for (const spec of Object.values(PROBE_SPECS)) {
-    const one = await Engine.create(synthetic, { wasmBytes: wasm.default, sparsity: spec });
-    const two = await Engine.create(synthetic, { wasmBytes: wasm.threads, workerWasmBytes: wasm.worker, threads: 2, sparsity: spec });
-    const same = hashOf(one) === hashOf(two);
-    two.close();
-    out[`threads2_identical_${spec.method}`] = same;
+  try {
+    for (const spec of Object.values(PROBE_SPECS)) {
+      const one = await Engine.create(synthetic, { wasmBytes: wasm.default, sparsity: spec });
+      const two = await Engine.create(synthetic, { wasmBytes: wasm.threads, workerWasmBytes: wasm.worker, threads: 2, sparsity: spec });
+      const same = hashOf(one) === hashOf(two);
+      two.close();
+      out[`threads2_identical_${spec.method}`] = same;
+    }
+  } catch (e) {
+    out.threads_error = (e as Error).message; // a runtime without shared memory: the message says so
   }
   const model = loadModelFromBytes(modelBytes, modelName);
   const exact = await Engine.create(model, { wasmBytes: wasm.default });

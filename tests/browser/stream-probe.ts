@@ -1,9 +1,10 @@
 // Streamed determinism probe, a module Web Worker (scripts/browser-stream-e2e.mjs): fetches a
 // .dipstream, opens it through OPFS (copied there first, then read with a sync access handle) or
 // as a Blob (FileReaderSync on slices), and answers with greedyLogitsHashes (probe.ts), the same
-// code Node runs on the resident model and on the file through fs.readSync.
+// code Node runs on the resident model and on the file through fs.readSync. Asked, it says whether
+// the browser has OPFS sync access handles (only workers can tell).
 import { fetchBytes, nameOf } from "../../host/formats/bytes.js";
-import { copyToOpfs, openStreamBlob, openStreamOpfs } from "../../host/web/stream-opfs.js";
+import { copyToOpfs, openStreamBlob, openStreamOpfs, opfsSyncAvailable } from "../../host/web/stream-opfs.js";
 import type { OpenStream } from "../../host/stream/open.js";
 import { greedyLogitsHashes } from "./probe.js";
 
@@ -19,7 +20,13 @@ export interface StreamProbeRequest {
 
 const post = (m: unknown) => (self as unknown as { postMessage(m: unknown): void }).postMessage(m);
 
-self.onmessage = async (ev: MessageEvent<StreamProbeRequest>) => {
+/** Asks whether this browser gives a worker OPFS sync access handles (the answer: {ok, opfsSync}). */
+export interface OpfsQuestion {
+  question: "opfsSync";
+}
+
+self.onmessage = async (ev: MessageEvent<StreamProbeRequest | OpfsQuestion>) => {
+  if ("question" in ev.data) return post({ ok: true, opfsSync: await opfsSyncAvailable() });
   const r = ev.data;
   let o: OpenStream | undefined;
   try {
