@@ -68,8 +68,8 @@ test("merge: joins, deduplicates identical rows, sorts by (method, keep)", async
   try {
     const a = join(dir, "a.csv");
     const b = join(dir, "b.csv");
-    writeCsvFile(a, { header: H, rows: [["m", "dip", "0.9", "0.92", "0.86", "3.78"], ["m", "dense", "1", "1", "1", "3.76"], ["m", "glu", "0.5", "1", "0.5", "3.87"]] });
-    writeCsvFile(b, { header: H, rows: [["m", "dip", "0.5", "0.57", "0.35", "5.59"], ["m", "dense", "1", "1", "1", "3.76"], ["m", "glu", "0.10", "1", "0.1", "9"]] });
+    await writeCsvFile(a, { header: H, rows: [["m", "dip", "0.9", "0.92", "0.86", "3.78"], ["m", "dense", "1", "1", "1", "3.76"], ["m", "glu", "0.5", "1", "0.5", "3.87"]] });
+    await writeCsvFile(b, { header: H, rows: [["m", "dip", "0.5", "0.57", "0.35", "5.59"], ["m", "dense", "1", "1", "1", "3.76"], ["m", "glu", "0.10", "1", "0.1", "9"]] });
     const merged = mergeCsv([a, b]);
     assert.deepEqual(merged.header, H);
     // dense first, then glu, then dip (paper's baseline order); keeps numerically ("0.10" < "0.5")
@@ -88,9 +88,9 @@ test("merge: refuses mismatched headers naming the file, and conflicting duplica
     const a = join(dir, "a.csv");
     const b = join(dir, "other.csv");
     const c = join(dir, "c.csv");
-    writeCsvFile(a, { header: H, rows: [["m", "dense", "1", "1", "1", "3.76"]] });
-    writeCsvFile(b, { header: [...H.slice(0, 5), "perplexity"], rows: [["m", "dense", "1", "1", "1", "3.76"]] });
-    writeCsvFile(c, { header: H, rows: [["m", "dense", "1", "1", "1", "4.00"]] });
+    await writeCsvFile(a, { header: H, rows: [["m", "dense", "1", "1", "1", "3.76"]] });
+    await writeCsvFile(b, { header: [...H.slice(0, 5), "perplexity"], rows: [["m", "dense", "1", "1", "1", "3.76"]] });
+    await writeCsvFile(c, { header: H, rows: [["m", "dense", "1", "1", "1", "4.00"]] });
     assert.throws(() => mergeCsv([a, b]), (e: Error) => e instanceof CsvError && e.message.startsWith(`${b}: its header differs`));
     assert.throws(() => mergeCsv([a, c]), (e: Error) => e instanceof CsvError && e.message.includes(c) && e.message.includes(a) && /method=dense/.test(e.message));
     assert.throws(() => mergeCsv([a, join(dir, "missing.csv")]), /missing\.csv: cannot read/);
@@ -151,8 +151,8 @@ test("overwrite: allowed over a table with the same header, refused otherwise", 
     const same = join(dir, "same.csv");
     const other = join(dir, "other.csv");
     const notes = join(dir, "notes.txt");
-    writeCsvFile(same, { header: [...SWEEP_HEADER], rows: [] });
-    writeCsvFile(other, { header: ["a", "b"], rows: [["1", "2"]] });
+    await writeCsvFile(same, { header: [...SWEEP_HEADER], rows: [] });
+    await writeCsvFile(other, { header: ["a", "b"], rows: [["1", "2"]] });
     await writeFile(notes, "precious notes\n");
     checkOverwrite(same, SWEEP_HEADER);
     checkOverwrite(join(dir, "new.csv"), SWEEP_HEADER);
@@ -181,8 +181,8 @@ test("sweep: merged shards equal the unsharded table; densities and bytes match 
     assert.equal(s1.rows.length + s2.rows.length, whole.rows.length);
     const f1 = join(dir, "s1.csv");
     const f2 = join(dir, "s2.csv");
-    writeCsvFile(f1, s1);
-    writeCsvFile(f2, s2);
+    await writeCsvFile(f1, s1);
+    await writeCsvFile(f2, s2);
     // shard 2 first: merge order must not matter
     const merged = mergeCsv([f2, f1]);
     assert.deepEqual(merged, whole);

@@ -14,7 +14,7 @@ import { sortSweepRows } from "../../report/sweep-table.js";
 import { sweepReport } from "../../report/sweep-report.js";
 import { tableJson, textTable } from "../../report/table-text.js";
 import { writeCsvFile } from "../csv-file.js";
-import { writeTextAtomically } from "../atomic-file.js";
+import { writeOutputFile } from "../atomic-file.js";
 import { checkOverwrite } from "./table-files.js";
 import { parseSimAxes, SIM_COLUMNS, simulatePoint, withGammas, type SimAxes } from "./sim-sweep.js";
 import { SWEEP_HEADER, sweepRow } from "./sweep-row.js";
@@ -159,8 +159,8 @@ interface SweepArgs extends ModelArgs {
 }
 
 /** Writes the Markdown report of a sweep and its plots (host/report/sweep-report.ts). */
-export function writeSweepReport(file: string, table: CsvTable, csvFile: string, argv: string[]): void {
-  for (const f of sweepReport(file, table, csvFile, argv)) writeTextAtomically(f.file, f.text);
+export async function writeSweepReport(file: string, table: CsvTable, csvFile: string, argv: string[]): Promise<void> {
+  for (const f of sweepReport(file, table, csvFile, argv)) await writeOutputFile(f.file, f.text);
 }
 
 export const sweepCommand = {
@@ -205,9 +205,9 @@ export const sweepCommand = {
       log: (line) => process.stderr.write(line + "\n"),
       sim,
     });
-    writeCsvFile(out, table);
+    await writeCsvFile(out, table);
     process.stderr.write(`wrote ${table.rows.length} rows to ${a.out}\n`);
-    if (a.report) writeSweepReport(resolve(a.report), table, out, process.argv.slice(2));
+    if (a.report) await writeSweepReport(resolve(a.report), table, out, process.argv.slice(2));
     process.stdout.write(a.json ? JSON.stringify(tableJson(table)) + "\n" : textTable(table));
   },
 };
