@@ -57,3 +57,24 @@ export async function writeFileAtomically(out: string, write: (fh: FileHandle) =
 export function writeOutputFile(out: string, data: Uint8Array | string): Promise<void> {
   return writeFileAtomically(out, (fh) => fh.writeFile(data));
 }
+
+/**
+ * Takes `out`.lock (created exclusively) so that two runs writing the same output, e.g. two sweep
+ * shards given the same --out, cannot both write it: the second is refused while the first runs.
+ * Returns the release function; the lock is also removed on SIGINT/SIGTERM.
+ */
+export async function lockOutput(out: string): Promise<() => Promise<void>> {
+  const lock = `${out}.lock`;
+  await mkdir(dirname(out), { recursive: true });
+  const fh = await open(lock, "wx").catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== "EEXIST") throw e;
+    throw new Error(`${out} is being written by another run (lock file ${lock}; delete it if no run is going)`);
+  });
+  const unregister = removeOnInterrupt(lock);
+  await fh.writeFile(`${process.pid}\n`);
+  await fh.close();
+  return async () => {
+    await rm(lock, { force: true });
+    unregister();
+  };
+}
