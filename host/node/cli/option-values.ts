@@ -20,11 +20,12 @@ export function checkOptionValues(rawArgs: readonly string[], argv: Record<strin
   for (const [name, aliases] of Object.entries(options.alias)) if (takesValue.has(name)) for (const a of aliases) takesValue.add(a);
   const end = rawArgs.indexOf("--");
   const args = end >= 0 ? rawArgs.slice(0, end) : rawArgs;
+  // an explicit empty value (--prompt "" or --prompt=) is a value
   for (const [i, token] of args.entries()) {
-    const m = /^--?([^=]+)(=(.*))?$/.exec(token);
+    const m = /^--?([^=]+)$/.exec(token);
     if (!m || !takesValue.has(m[1])) continue;
-    const value = m[2] !== undefined ? m[3] : args[i + 1];
-    if (value === undefined || value === "" || (m[2] === undefined && isFlag(value))) throw new UsageError(`--${m[1]} needs a value`);
+    const value = args[i + 1];
+    if (value === undefined || isFlag(value)) throw new UsageError(`--${m[1]} needs a value`);
   }
   for (const name of options.number) {
     const values = [argv[name]].flat();
