@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CsvError, formatCsv, parseCsv, type CsvTable } from "../host/report/csv.js";
 import { mergeCsv, writeCsvFile } from "../host/node/csv-file.js";
-import { plotTable } from "../host/report/plot-table.js";
+import { defaultGroup, plotTable } from "../host/report/plot-table.js";
 import { formatTick, linePlot, logTicks, niceTicks } from "../host/report/svg.js";
 import { parseKeeps, parseMethods, parseShard, runSweep, sweepGrid, SWEEP_HEADER } from "../host/node/cli/sweep.js";
 import { parseRange } from "../host/node/cli/plot.js";
@@ -338,4 +338,30 @@ test("plot: one line per method, dense as a reference line, columns checked", ()
   for (const bad of ["1,0.5", "1", "a,b", "0,1,2", ",1"]) assert.throws(() => parseRange(bad, "--x-range"), /--x-range must be lo,hi/, bad);
   assert.throws(() => plotTable(t, { x: "nope", y: "ppl" }), /no column "nope"/);
   assert.throws(() => plotTable(t, { x: "method", y: "ppl" }), /column method is "dense", not a number/);
+});
+
+test("plot: by default one line per combination of the settings that vary (no zig-zag across policies); bytes in KB/MB/GB", () => {
+  const t: CsvTable = {
+    header: ["model", "method", "keep", "policy", "dram_bytes", "ppl", "hit_rate", "tok_s", "flash_bytes_per_token"],
+    rows: [
+      ["m", "dip", "0.5", "lru", "300000", "5.6", "0.50", "10", "2000000"],
+      ["m", "dip", "0.9", "lru", "300000", "3.8", "0.40", "8", "4000000"],
+      ["m", "dip", "0.5", "lfu", "300000", "5.6", "0.60", "12", "1500000"],
+      ["m", "dip", "0.9", "lfu", "300000", "3.8", "0.45", "9", "3500000"],
+      ["m", "dip", "0.5", "lru", "600000", "5.6", "0.70", "14", "1000000"],
+      ["m", "dip", "0.9", "lru", "600000", "3.8", "0.55", "11", "3000000"],
+    ],
+  };
+  assert.deepEqual(defaultGroup(t, "ppl"), ["method", "policy", "dram_bytes"]);
+  // along a setting axis the keeps are lines of their own
+  assert.deepEqual(defaultGroup(t, "dram_bytes"), ["method", "keep", "policy"]);
+  const svg = plotTable(t, { x: "ppl", y: "tok_s" });
+  assert.equal((svg.match(/<path /g) ?? []).length, 3, "dip lru 300000, dip lfu 300000, dip lru 600000");
+  for (const path of svg.match(/<path d="[^"]*"/g) ?? []) assert.equal(path.match(/[ML]/g)!.length, 2, `two keeps per line: ${path}`);
+  const bytes = plotTable(t, { x: "dram_bytes", y: "flash_bytes_per_token" });
+  assert.ok(bytes.includes(">DRAM budget (KB)</text>"), "x axis in KB");
+  assert.ok(bytes.includes(">Flash bytes read per token (MB)</text>"), "y axis in MB");
+  assert.ok(bytes.includes(">300</text>") && bytes.includes(">600</text>"), "ticks in KB");
+  // an explicit --group is kept as given
+  assert.equal((plotTable(t, { x: "ppl", y: "tok_s", group: "method" }).match(/<path /g) ?? []).length, 1);
 });

@@ -38,7 +38,7 @@ export const plotCommand = {
       .option("out", { type: "string", demandOption: true, describe: "SVG file to write" })
       .option("x", { type: "string", default: "mlp_density", describe: "column on the x axis" })
       .option("y", { type: "string", default: "ppl", describe: "column on the y axis" })
-      .option("group", { type: "string", default: "method", describe: "one line per value of this column (or of several: method,policy)" })
+      .option("group", { type: "string", describe: "one line per value of this column (or of several: method,policy); default: method and every setting that varies (policy, dram_bytes, ...)" })
       .option("log-y", { type: "boolean", default: false, describe: "logarithmic y axis" })
       .option("x-range", { type: "string", describe: "lo,hi: plot only rows with x in this range (zoom)" })
       .option("y-range", { type: "string", describe: "lo,hi: plot only rows with y in this range (zoom)" })
