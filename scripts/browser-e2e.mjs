@@ -87,13 +87,19 @@ export async function runBrowserE2E(browser, baseUrl, { modelPath, screenshot = 
   await page.screenshot({ path: screenshot });
   log(`screenshot ${screenshot}`);
 
-  // a wrong file: one readable line, no model, Generate disabled
+  // a wrong file: one readable line; the working model stays loaded and still generates
+  const loadedName = await page.textContent("#model-name");
   await page.setInputFiles("#model-file", { name: "holiday.png", mimeType: "image/png", buffer: Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from(" a picture, not a model")]) });
   await state(["error"]);
   const message = await page.textContent("#error");
-  assert.match(message, /holiday\.png: not a model this engine reads/);
+  assert.match(message, /holiday\.png: not a model this engine reads.*still loaded/);
   assert.ok(await page.isVisible("#error"));
-  assert.ok(await page.isDisabled("#generate"));
+  assert.equal(await page.textContent("#model-name"), loadedName, "the previous model is still shown");
+  assert.ok(!(await page.isDisabled("#generate")), "the previous model can still generate");
+  await page.evaluate(() => (window.dipLastRun = undefined));
+  await page.click("#generate");
+  await state(["done", "error"]);
+  assert.equal((await page.evaluate(() => window.dipLastRun))?.type, "done", `the kept model did not generate: ${await page.textContent("#error")}`);
   await page.screenshot({ path: resolve(root, "build", "demo-error.png") });
   log(`wrong file: ${message}`);
 

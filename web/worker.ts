@@ -35,6 +35,7 @@ function release(): void {
 async function open(model: LoadedModel): Promise<void> {
   const tokenizer = tokenizerOf(model);
   const engine = await Engine.create(model, { wasmBytes: await engineWasm() });
+  release(); // the new model is good: only now does the previous one go
   current = { model, engine, tokenizer };
   const c = model.config;
   const w = engine.weightBytes();
@@ -60,6 +61,7 @@ async function openStreamed(source: StreamSource, progress: ProgressCallback): P
   try {
     const tokenizer = tokenizerOf(o.model);
     const minimumDramBytes = await streamMinimumBytes(o);
+    release();
     current = { model: o.model, tokenizer, stream: { open: o, via } };
     const c = o.model.config;
     const mlpBytes = c.nLayers * 3 * 4 * c.dim * c.hiddenDim;
@@ -129,7 +131,9 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
   try {
     if (m.type === "load" || m.type === "load-stream") {
-      release();
+      // a wrong file keeps the working model: it is released only once the new one has loaded,
+      // except where OPFS allows one open handle per file (a stored or stored-copy .dipstream)
+      if (m.type === "load-stream" && ("stored" in m.source || m.source.store)) release();
       let lastPost = 0;
       const progress: ProgressCallback = (loaded, total) => {
         const now = performance.now();
@@ -145,6 +149,6 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
       await postStored();
     }
   } catch (e) {
-    post({ type: "error", message: (e as Error).message ?? String(e) });
+    post({ type: "error", message: (e as Error).message ?? String(e), loaded: current?.model.name });
   }
 };
