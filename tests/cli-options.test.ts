@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, utimesSync, writeFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { projectRoot } from "../host/node/paths.js";
@@ -60,4 +61,29 @@ test("--model DIR without Hugging Face weights lists the model files it holds", 
   copyFileSync(STORIES_BIN(), join(dir, "stories260K.bin"));
   copyFileSync(resolve(STORIES_BIN(), "..", "tok512.bin"), join(dir, "tok512.bin"));
   assertRefused(["info", "--model", dir], /no model\.safetensors .*model files here: stories260K-f32\.gguf, stories260K\.bin \(pass one as --model\)/);
+});
+
+test("first hour: npm ci's build (prepare) runs only when a source is newer than an output, and says so", () => {
+  const dir = mkdtempSync(join(tmp, "build-"));
+  mkdirSync(join(dir, "src"));
+  const reason = () => {
+    const script = pathToFileURL(resolve(projectRoot(), "scripts", "build-if-stale.mjs")).href;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", `const m = await import(${JSON.stringify(script)}); console.log(m.staleReason(${JSON.stringify(dir)}, ["src"], ["out.wasm"]) ?? "up to date")`], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  assert.equal(reason(), "out.wasm is missing");
+  writeFileSync(join(dir, "src", "a.ts"), "");
+  writeFileSync(join(dir, "out.wasm"), "");
+  utimesSync(join(dir, "src", "a.ts"), 1000, 1000);
+  utimesSync(join(dir, "src"), 1000, 1000);
+  assert.equal(reason(), "up to date");
+  utimesSync(join(dir, "src", "a.ts"), new Date(), new Date(Date.now() + 60_000));
+  assert.equal(reason(), "src changed since the last build");
+  // in this checkout, just built by the test run: nothing to do, in well under the minute a build takes
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [resolve(projectRoot(), "scripts", "build-if-stale.mjs")], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /dip: the build is up to date/);
+  assert.ok(Date.now() - t0 < 10_000);
 });
