@@ -122,5 +122,10 @@ if (INTERRUPTED_OUT) {
     assert.equal(locked.code, 1);
     assert.match(locked.stderr, /being written by another run/);
     assert.ok(!existsSync(`${out}.lock`));
+    // a lock left by a run that was killed (its process is gone) does not block the next run
+    writeFileSync(`${out}.lock`, `${spawnSync(process.execPath, ["-e", ""]).pid}\n`);
+    const after = dip(...args, "--shard", "1/2");
+    assert.equal(after.code, 0, after.stderr);
+    assert.ok(!existsSync(`${out}.lock`));
   });
 }

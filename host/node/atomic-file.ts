@@ -1,13 +1,13 @@
 // Every file the CLI writes goes through writeFileAtomically: a temporary file beside the target,
 // synced, then renamed over it, so a reader never sees half a file and a full disk or a crash
-// leaves the old file in place. Temporary files (and sweep locks) are registered while they
-// exist; SIGINT/SIGTERM removes them before exiting, so an interrupted convert leaves nothing.
+// leaves the old file in place. Temporary files are registered while they exist; SIGINT/SIGTERM
+// removes them before exiting, so an interrupted convert leaves nothing.
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
-import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
-/** Files to delete if the process is interrupted: temporary outputs and lock files. */
+/** Files to delete if the process is interrupted: temporary outputs being written. */
 const interruptible = new Set<string>();
 /** The usual shell exit status of a process ended by each signal (128 + its number). */
 const SIGNAL_EXIT: Record<"SIGINT" | "SIGTERM", number> = { SIGINT: 130, SIGTERM: 143 };
@@ -22,7 +22,7 @@ function removeAndExit(signal: "SIGINT" | "SIGTERM"): void {
  * handlers exist only while something is registered, so the default signal behaviour is kept
  * otherwise.
  */
-export function removeOnInterrupt(file: string): () => void {
+function removeOnInterrupt(file: string): () => void {
   if (interruptible.size === 0) for (const s of ["SIGINT", "SIGTERM"] as const) process.on(s, removeAndExit);
   interruptible.add(file);
   return () => {
@@ -58,23 +58,38 @@ export function writeOutputFile(out: string, data: Uint8Array | string): Promise
   return writeFileAtomically(out, (fh) => fh.writeFile(data));
 }
 
+/** Whether process `pid` is running (signal 0 only checks). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"; // running, under another user
+  }
+}
+
 /**
- * Takes `out`.lock (created exclusively) so that two runs writing the same output, e.g. two sweep
- * shards given the same --out, cannot both write it: the second is refused while the first runs.
- * Returns the release function; the lock is also removed on SIGINT/SIGTERM.
+ * Takes `out`.lock (created exclusively, holding this process's id) so that two runs writing the
+ * same output, e.g. two sweep shards given the same --out, cannot both write it: the second is
+ * refused while the first runs. A lock whose process has ended (killed by Ctrl-C in the middle of
+ * a long computation, which no signal handler interrupts) is taken over. Returns the release function.
  */
 export async function lockOutput(out: string): Promise<() => Promise<void>> {
   const lock = `${out}.lock`;
   await mkdir(dirname(out), { recursive: true });
-  const fh = await open(lock, "wx").catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== "EEXIST") throw e;
-    throw new Error(`${out} is being written by another run (lock file ${lock}; delete it if no run is going)`);
-  });
-  const unregister = removeOnInterrupt(lock);
-  await fh.writeFile(`${process.pid}\n`);
-  await fh.close();
-  return async () => {
-    await rm(lock, { force: true });
-    unregister();
-  };
+  for (;;) {
+    try {
+      const fh = await open(lock, "wx");
+      await fh.writeFile(`${process.pid}\n`);
+      await fh.close();
+      return () => rm(lock, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const holder = Number((await readFile(lock, "utf8").catch(() => "")).trim());
+    if (Number.isInteger(holder) && holder > 0 && isRunning(holder)) {
+      throw new Error(`${out} is being written by another run (process ${holder}; lock file ${lock})`);
+    }
+    await rm(lock, { force: true }); // left by a run that ended without releasing it
+  }
 }
