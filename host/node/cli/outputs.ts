@@ -7,9 +7,9 @@ import { defaultModelPath } from "../resolve.js";
 import { UsageError } from "./common.js";
 
 /** Flags that name a file a command writes. */
-export const OUTPUT_FLAGS = ["out", "trace-out", "report"] as const;
-/** Flags (and positionals) that name files a command reads. */
-const INPUT_FLAGS = ["model", "tokenizer", "text", "calib-text", "adapters", "trace", "file", "files"] as const;
+const OUTPUT_FLAGS = ["out", "trace-out", "report"] as const;
+/** Flags (and positionals) that name files a command reads (--calib is read when it exists). */
+const INPUT_FLAGS = ["model", "tokenizer", "text", "calib", "calib-text", "adapters", "trace", "file", "files"] as const;
 
 /**
  * The files a model is read from: the file itself and the companions its loader may read: a
@@ -38,7 +38,6 @@ export async function refuseOverwritingInputs(flag: string, out: string, inputs:
 /** Every input file named by a command's arguments (the default model when --model is absent). */
 async function inputsOf(argv: Record<string, unknown>): Promise<string[]> {
   const named = INPUT_FLAGS.flatMap((f) => [argv[f]].flat()).filter((v): v is string => typeof v === "string" && v !== "");
-  if (typeof argv.calib === "string") named.push(argv.calib);
   const model = typeof argv.model === "string" ? resolve(argv.model) : argv.synthetic === undefined ? defaultModelOrNone() : undefined;
   return [...named, ...(model ? await modelInputFiles(model) : [])];
 }
