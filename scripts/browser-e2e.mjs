@@ -69,11 +69,11 @@ async function checkShownRun(browserName, run, shown, modelPath) {
   log(`${browserName} ${run.method}: ${JSON.stringify(got.text)} (hit rate ${(100 * got.sim.hitRate).toFixed(1)}%) matches Node`);
 }
 
-/** A wrong file: one readable line, no model, Generate disabled. */
+/** A wrong file: one readable line; the model loaded before stays loaded (Generate stays enabled). */
 function checkWrongFile(browserName, { error: message, errorVisible, generateDisabled }) {
-  assert.match(message, /holiday\.png: not a model this engine reads/);
+  assert.match(message, /holiday\.png: not a model this engine reads.*still loaded/);
   assert.ok(errorVisible, "the message is shown");
-  assert.ok(generateDisabled, "Generate is disabled");
+  assert.ok(!generateDisabled, "the previous model can still generate");
   log(`${browserName} wrong file: ${message}`);
 }
 
@@ -109,9 +109,16 @@ export async function runBrowserE2E(browser, baseUrl, { modelPath, screenshot = 
   await page.screenshot({ path: screenshot });
   log(`screenshot ${screenshot}`);
 
+  // a wrong file: one readable line; the working model stays loaded and still generates
+  const loadedName = await page.textContent("#model-name");
   await page.setInputFiles("#model-file", WRONG_FILE);
   await state(["error"]);
   checkWrongFile("chromium", { error: await page.textContent("#error"), errorVisible: await page.isVisible("#error"), generateDisabled: await page.isDisabled("#generate") });
+  assert.equal(await page.textContent("#model-name"), loadedName, "the previous model is still shown");
+  await page.evaluate(() => (window.dipLastRun = undefined));
+  await page.click("#generate");
+  await state(["done", "error"]);
+  assert.equal((await page.evaluate(() => window.dipLastRun))?.type, "done", `the kept model did not generate: ${await page.textContent("#error")}`);
   await page.screenshot({ path: resolve(root, "build", "demo-error.png") });
 
   // a model from the file picker (the File path, not a URL)

@@ -316,7 +316,9 @@ test("CLI: finetune writes adapters that eval/logits load with --adapters; bad i
   const j = JSON.parse(r.stdout);
   assert.equal(j.steps, 3);
   assert.equal(j.rank, 4);
-  assert.ok(j.val_ppl_best <= j.val_ppl_before && j.train_tok_s > 0);
+  assert.ok(j.val_ppl_best < j.val_ppl_before, `training did not lower the validation ppl: ${j.val_ppl_before} -> ${j.val_ppl_best}`);
+  assert.ok(j.best_step >= 1 && j.best_step <= 3, `best step ${j.best_step}`);
+  assert.ok(j.train_tok_s > 0);
   assert.equal(j.adapter_bytes, 4 * 5 * 4 * (3 * (64 + 172)));
   assert.match(r.stderr, /val ppl/);
   const cfg = JSON.parse(readFileSync(join(tmp, "cli.adapter_config.json"), "utf8"));

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
 import { build } from "esbuild";
 import { resolve } from "node:path";
 import { projectRoot } from "../host/node/paths.js";
@@ -90,10 +91,28 @@ test("sha256 matches node:crypto at every block boundary, incrementally", () => 
   assert.equal(h.hex(), createHash("sha256").update("abc").update(Buffer.from(new Float32Array([1.5]).buffer)).digest("hex"));
 });
 
+/** Sends `GET path` exactly as written (no URL normalization); resolves to the whole response. */
+function rawGet(host: string, port: number, path: string): Promise<string> {
+  return new Promise((done, fail) => {
+    const socket = connect({ host, port, timeout: 5000 }, () => socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    let response = "";
+    socket.on("data", (d: Buffer) => (response += d.toString("latin1")));
+    socket.on("end", () => done(response));
+    socket.on("timeout", () => socket.destroy(new Error(`${host}:${port}: no answer`)));
+    socket.on("error", fail);
+  });
+}
+
 test("dip serve: the demo, the wasm and the model on 127.0.0.1 with COOP/COEP; nothing else", async () => {
   const s = await startDemoServer({ port: 0, modelPath: STORIES_GGUF() });
   try {
     assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    // the socket itself is bound to loopback only: no other interface of this machine answers
+    const { address, port } = s.server.address() as AddressInfo;
+    assert.equal(address, "127.0.0.1");
+    for (const external of Object.values(networkInterfaces()).flat().filter((i) => i && i.family === "IPv4" && !i.internal)) {
+      assert.equal(await rawGet(external!.address, port, "/").catch((e: NodeJS.ErrnoException) => e.code), "ECONNREFUSED", `answers on ${external!.address}`);
+    }
     const get = (p: string) => fetch(new URL(p, s.url));
     const page = await get("/");
     assert.equal(page.status, 200);
@@ -107,10 +126,16 @@ test("dip serve: the demo, the wasm and the model on 127.0.0.1 with COOP/COEP; n
       await r.arrayBuffer();
     }
     assert.deepEqual(await (await get("/config.json")).json(), { defaultModel: "models/stories260K-f32.gguf" });
-    for (const p of ["/app.ts", "/../package.json", "/%2e%2e/package.json", "/models/other.gguf", "/nope"]) {
+    for (const p of ["/app.ts", "/models/other.gguf", "/nope"]) {
       const r = await get(p);
       assert.equal(r.status, 404, p);
       await r.text();
+    }
+    // traversal: raw request lines over a socket (fetch and URL would normalize "/../" away first)
+    for (const p of ["/../package.json", "/%2e%2e/package.json", "/..%2fpackage.json", "/%2e%2e%2f%2e%2e%2fpackage.json", "/models/../../package.json", "/web/..%5c..%5cpackage.json", "/../web/app.ts"]) {
+      const response = await rawGet("127.0.0.1", port, p);
+      assert.match(response, /^HTTP\/1\.1 (404|400) /, `${p}: ${response.split("\r\n")[0]}`);
+      assert.doesNotMatch(response, /dip-engine|import /, `${p} leaked a file`);
     }
   } finally {
     await s.close();

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CsvError, formatCsv, parseCsv, type CsvTable } from "../host/report/csv.js";
 import { mergeCsv, writeCsvFile } from "../host/node/csv-file.js";
-import { plotTable } from "../host/report/plot-table.js";
+import { defaultGroup, plotTable } from "../host/report/plot-table.js";
 import { formatTick, linePlot, logTicks, niceTicks } from "../host/report/svg.js";
 import { parseKeeps, parseMethods, parseShard, runSweep, sweepGrid, SWEEP_HEADER } from "../host/node/cli/sweep.js";
 import { parseRange } from "../host/node/cli/plot.js";
@@ -68,8 +68,8 @@ test("merge: joins, deduplicates identical rows, sorts by (method, keep)", async
   try {
     const a = join(dir, "a.csv");
     const b = join(dir, "b.csv");
-    writeCsvFile(a, { header: H, rows: [["m", "dip", "0.9", "0.92", "0.86", "3.78"], ["m", "dense", "1", "1", "1", "3.76"], ["m", "glu", "0.5", "1", "0.5", "3.87"]] });
-    writeCsvFile(b, { header: H, rows: [["m", "dip", "0.5", "0.57", "0.35", "5.59"], ["m", "dense", "1", "1", "1", "3.76"], ["m", "glu", "0.10", "1", "0.1", "9"]] });
+    await writeCsvFile(a, { header: H, rows: [["m", "dip", "0.9", "0.92", "0.86", "3.78"], ["m", "dense", "1", "1", "1", "3.76"], ["m", "glu", "0.5", "1", "0.5", "3.87"]] });
+    await writeCsvFile(b, { header: H, rows: [["m", "dip", "0.5", "0.57", "0.35", "5.59"], ["m", "dense", "1", "1", "1", "3.76"], ["m", "glu", "0.10", "1", "0.1", "9"]] });
     const merged = mergeCsv([a, b]);
     assert.deepEqual(merged.header, H);
     // dense first, then glu, then dip (paper's baseline order); keeps numerically ("0.10" < "0.5")
@@ -88,9 +88,9 @@ test("merge: refuses mismatched headers naming the file, and conflicting duplica
     const a = join(dir, "a.csv");
     const b = join(dir, "other.csv");
     const c = join(dir, "c.csv");
-    writeCsvFile(a, { header: H, rows: [["m", "dense", "1", "1", "1", "3.76"]] });
-    writeCsvFile(b, { header: [...H.slice(0, 5), "perplexity"], rows: [["m", "dense", "1", "1", "1", "3.76"]] });
-    writeCsvFile(c, { header: H, rows: [["m", "dense", "1", "1", "1", "4.00"]] });
+    await writeCsvFile(a, { header: H, rows: [["m", "dense", "1", "1", "1", "3.76"]] });
+    await writeCsvFile(b, { header: [...H.slice(0, 5), "perplexity"], rows: [["m", "dense", "1", "1", "1", "3.76"]] });
+    await writeCsvFile(c, { header: H, rows: [["m", "dense", "1", "1", "1", "4.00"]] });
     assert.throws(() => mergeCsv([a, b]), (e: Error) => e instanceof CsvError && e.message.startsWith(`${b}: its header differs`));
     assert.throws(() => mergeCsv([a, c]), (e: Error) => e instanceof CsvError && e.message.includes(c) && e.message.includes(a) && /method=dense/.test(e.message));
     assert.throws(() => mergeCsv([a, join(dir, "missing.csv")]), /missing\.csv: cannot read/);
@@ -151,8 +151,8 @@ test("overwrite: allowed over a table with the same header, refused otherwise", 
     const same = join(dir, "same.csv");
     const other = join(dir, "other.csv");
     const notes = join(dir, "notes.txt");
-    writeCsvFile(same, { header: [...SWEEP_HEADER], rows: [] });
-    writeCsvFile(other, { header: ["a", "b"], rows: [["1", "2"]] });
+    await writeCsvFile(same, { header: [...SWEEP_HEADER], rows: [] });
+    await writeCsvFile(other, { header: ["a", "b"], rows: [["1", "2"]] });
     await writeFile(notes, "precious notes\n");
     checkOverwrite(same, SWEEP_HEADER);
     checkOverwrite(join(dir, "new.csv"), SWEEP_HEADER);
@@ -181,8 +181,8 @@ test("sweep: merged shards equal the unsharded table; densities and bytes match 
     assert.equal(s1.rows.length + s2.rows.length, whole.rows.length);
     const f1 = join(dir, "s1.csv");
     const f2 = join(dir, "s2.csv");
-    writeCsvFile(f1, s1);
-    writeCsvFile(f2, s2);
+    await writeCsvFile(f1, s1);
+    await writeCsvFile(f2, s2);
     // shard 2 first: merge order must not matter
     const merged = mergeCsv([f2, f1]);
     assert.deepEqual(merged, whole);
@@ -338,4 +338,30 @@ test("plot: one line per method, dense as a reference line, columns checked", ()
   for (const bad of ["1,0.5", "1", "a,b", "0,1,2", ",1"]) assert.throws(() => parseRange(bad, "--x-range"), /--x-range must be lo,hi/, bad);
   assert.throws(() => plotTable(t, { x: "nope", y: "ppl" }), /no column "nope"/);
   assert.throws(() => plotTable(t, { x: "method", y: "ppl" }), /column method is "dense", not a number/);
+});
+
+test("plot: by default one line per combination of the settings that vary (no zig-zag across policies); bytes in KB/MB/GB", () => {
+  const t: CsvTable = {
+    header: ["model", "method", "keep", "policy", "dram_bytes", "ppl", "hit_rate", "tok_s", "flash_bytes_per_token"],
+    rows: [
+      ["m", "dip", "0.5", "lru", "300000", "5.6", "0.50", "10", "2000000"],
+      ["m", "dip", "0.9", "lru", "300000", "3.8", "0.40", "8", "4000000"],
+      ["m", "dip", "0.5", "lfu", "300000", "5.6", "0.60", "12", "1500000"],
+      ["m", "dip", "0.9", "lfu", "300000", "3.8", "0.45", "9", "3500000"],
+      ["m", "dip", "0.5", "lru", "600000", "5.6", "0.70", "14", "1000000"],
+      ["m", "dip", "0.9", "lru", "600000", "3.8", "0.55", "11", "3000000"],
+    ],
+  };
+  assert.deepEqual(defaultGroup(t, "ppl"), ["method", "policy", "dram_bytes"]);
+  // along a setting axis the keeps are lines of their own
+  assert.deepEqual(defaultGroup(t, "dram_bytes"), ["method", "keep", "policy"]);
+  const svg = plotTable(t, { x: "ppl", y: "tok_s" });
+  assert.equal((svg.match(/<path /g) ?? []).length, 3, "dip lru 300000, dip lfu 300000, dip lru 600000");
+  for (const path of svg.match(/<path d="[^"]*"/g) ?? []) assert.equal(path.match(/[ML]/g)!.length, 2, `two keeps per line: ${path}`);
+  const bytes = plotTable(t, { x: "dram_bytes", y: "flash_bytes_per_token" });
+  assert.ok(bytes.includes(">DRAM budget (KB)</text>"), "x axis in KB");
+  assert.ok(bytes.includes(">Flash bytes read per token (MB)</text>"), "y axis in MB");
+  assert.ok(bytes.includes(">300</text>") && bytes.includes(">600</text>"), "ticks in KB");
+  // an explicit --group is kept as given
+  assert.equal((plotTable(t, { x: "ppl", y: "tok_s", group: "method" }).match(/<path /g) ?? []).length, 1);
 });

@@ -103,7 +103,7 @@ test("sweep --report writes a Markdown report with the table and links to plots 
   const { existsSync, readFileSync: read } = await import("node:fs");
   const t = await runSweep({ stories: 1, methods: ["dip"], keeps: [0.5], sim: parseSimAxes({ policies: "lru", drams: "300KB,320KB" }) });
   const md = join(tmp, "report.md");
-  writeSweepReport(md, t, join(tmp, "table.csv"), ["sweep", "--report", md]);
+  await writeSweepReport(md, t, join(tmp, "table.csv"), ["sweep", "--report", md]);
   const text = read(md, "utf8");
   assert.match(text, /\| method \| keep \| mlp_density .* \| tok_s \| hit_rate \|/);
   assert.equal(text.split("\n").filter((l) => l.startsWith("| dip |")).length, 2);

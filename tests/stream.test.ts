@@ -323,15 +323,18 @@ test("CLI: convert --stream-layout, generate and eval --stream report measured a
   assert.ok(Math.abs(g.hit_rate - g.simulated_hit_rate) < 1e-12);
   assert.ok(Math.abs(g.storage_bytes_per_token - g.simulated_flash_bytes_per_token) < 1e-6);
   assert.ok(g.arena_bytes <= 1.6e6);
-  assert.equal(g.simulated_device.flash_gbps, 2);
+  // --flash-gbps 2 really paces the reads: neither the run nor the simulation of it can beat 2 GB/s
+  // for the bytes it read from storage
+  assert.ok(g.tok_s <= 2e9 / g.storage_bytes_per_token, `measured ${g.tok_s} tok/s beats the 2 GB/s pace (${2e9 / g.storage_bytes_per_token})`);
+  assert.ok(g.simulated_tok_s <= 2e9 / g.simulated_flash_bytes_per_token, `simulated ${g.simulated_tok_s} tok/s beats 2 GB/s`);
   // paced: the prediction to compare with is this machine's (measured DRAM bandwidth; concurrent
   // I/O, as the engine pipelines reads with its gathers)
   assert.equal(g.simulated_device.name, "host");
   assert.equal(g.simulated_device.concurrent_io, true);
   assert.equal(g.stream_io, "thread");
-  assert.equal(g.simulated_device.dram_gbps, g.dram_read_gbps);
   assert.ok(g.dram_read_gbps > 0 && g.mobile_simulated_tok_s > 0 && g.mobile_device.flash_gbps === 2);
-  assert.ok(Math.abs(g.measured_over_simulated - g.tok_s / g.simulated_tok_s) < 1e-12);
+  // compute time is not modelled, so the prediction is an upper bound of the measured speed
+  assert.ok(g.measured_over_simulated > 0 && g.measured_over_simulated <= 1.05, `measured / simulated = ${g.measured_over_simulated}`);
   // the simulator charges the bytes the engine's counters saw: weights once (tied head once), MLP the same
   const b = g.bytes_per_token;
   assert.equal(b.simulated_static_dram, b.engine_embedding + b.engine_attention + b.engine_lm_head);

@@ -92,6 +92,9 @@ test("relaxed SIMD: stories260K logits within 1e-4 of the default build and of t
   const differing = bits(a).filter((x, i) => x !== bits(b)[i]).length;
   // fused multiply-add rounds once where mul+add rounds twice: on an FMA machine some bits differ
   t.diagnostic(`relaxed vs default: ${differing} of ${a.length} logits differ, max |diff| ${maxAbsDiff(a, b).toExponential(2)}`);
+  // every machine this runs on fuses (x86-64 with FMA3, arm64): identical bits would mean the
+  // relaxed build was not the one that ran
+  assert.ok(differing > 0, "relaxed SIMD gave the default build's bits exactly: is --relaxed loading the relaxed build?");
   const da = logitsOf(exact, { method: "dip", keep: 0.5 }, tokens);
   const db = logitsOf(relaxed, { method: "dip", keep: 0.5 }, tokens);
   assert.ok(maxAbsDiff(da, db) < 1e-3, `dip@0.5: max |relaxed - default| = ${maxAbsDiff(da, db)}`);

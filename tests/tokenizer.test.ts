@@ -211,10 +211,14 @@ test("a ~1.5 MB text encodes quickly and its stories agree with the rescan", asy
   const text = await readFile(join(dataDir(), "tinystories", "valid-sample.txt"), "utf8");
   const [[, vocab]] = await storiesVocabularies();
   const tok = new SentencePieceTokenizer(vocab);
-  const start = performance.now();
+  // CPU time, not wall time: on a loaded machine the wall clock also counts other processes' turns
+  const start = process.cpuUsage();
   const ids = tok.encode(text);
-  const ms = performance.now() - start;
-  assert.ok(ms < 20000, `encoding ${text.length} characters took ${ms.toFixed(0)} ms`);
+  const used = process.cpuUsage(start);
+  const ms = (used.user + used.system) / 1000;
+  // README: "well under a second" on an idle machine; 3 s of CPU leaves room for a loaded 2-core CI
+  // machine, where shared caches slow every thread (measured 2.2 s at load average 8 there)
+  assert.ok(ms < 3000, `encoding ${text.length} characters took ${ms.toFixed(0)} ms of CPU time`);
   assert.ok(ids.length > text.length / 4 && ids.length < text.length);
   assert.equal(tok.decode(ids), text);
   const stories = text.split("<|endoftext|>").slice(0, 4);

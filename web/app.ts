@@ -95,7 +95,11 @@ function clearRun(): void {
   ui.streamSummary.textContent = "";
 }
 
+/** While another model loads: what the panel showed for the loaded one, put back if loading fails. */
+let shownModel: { nLayers: number; name: string; info: string; streaming: boolean } | undefined;
+
 function load(m: ToWorker & { type: "load" | "load-stream" }, label: string): void {
+  shownModel = nLayers > 0 ? { nLayers, name: ui.modelName.textContent ?? "", info: ui.modelInfo.textContent ?? "", streaming } : undefined;
   showError(null);
   clearRun();
   drawHitChart([]);
@@ -221,6 +225,7 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       ui.modelInfo.textContent = `${loadingVerb} ${fmtBytes(m.loaded)}${m.total ? ` of ${fmtBytes(m.total)}` : ""}`;
       break;
     case "loaded": {
+      shownModel = undefined;
       const c = m.config;
       nLayers = c.nLayers;
       ui.modelName.textContent = m.name;
@@ -270,7 +275,17 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       requestAnimationFrame(() => setState("done"));
       break;
     case "error":
-      showError(m.message);
+      showError(m.loaded && shownModel ? `${m.message} (still loaded: ${shownModel.name})` : m.message);
+      if (m.loaded && shownModel && nLayers === 0) {
+        // the worker kept the previous model: show it again, ready to generate
+        ({ nLayers } = shownModel);
+        ui.modelName.textContent = shownModel.name;
+        ui.modelInfo.textContent = shownModel.info;
+        setMode(shownModel.streaming);
+        ui.progress.value = ui.progress.max;
+        drawHitChart(new Array(nLayers).fill(0));
+      }
+      shownModel = undefined;
       if (nLayers === 0) ui.modelName.textContent = "no model loaded";
       setState("error");
       ui.generate.disabled = nLayers === 0;

@@ -69,4 +69,5 @@ export type FromWorker =
   | { type: "stored"; files: { name: string; bytes: number }[] }
   | { type: "stream-step"; position: number; stream: StreamSnapshot }
   | { type: "done"; text: string; tokens: number[]; generated: number; tokS: number; sim: SimSnapshot | null; stream?: StreamReport; summary?: string }
-  | { type: "error"; message: string };
+  /** loaded: the model still loaded after the error (a wrong file keeps the previous one) */
+  | { type: "error"; message: string; loaded?: string };

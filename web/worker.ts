@@ -38,6 +38,7 @@ function release(): void {
 async function open(model: LoadedModel): Promise<void> {
   const tokenizer = tokenizerOf(model);
   const engine = await Engine.create(model, { wasmBytes: await engineWasm(), maxMemoryBytes });
+  release(); // the new model is good: only now does the previous one go
   current = { model, engine, tokenizer };
   const c = model.config;
   const w = engine.weightBytes();
@@ -63,6 +64,7 @@ async function openStreamed(source: StreamSource, progress: ProgressCallback): P
   try {
     const tokenizer = tokenizerOf(o.model);
     const minimumDramBytes = await streamMinimumBytes(o);
+    release();
     current = { model: o.model, tokenizer, stream: { open: o, via } };
     const c = o.model.config;
     const mlpBytes = c.nLayers * 3 * 4 * c.dim * c.hiddenDim;
@@ -132,7 +134,9 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
   try {
     if (m.type === "load" || m.type === "load-stream") {
-      release();
+      // a wrong file keeps the working model: it is released only once the new one has loaded,
+      // except where OPFS allows one open handle per file (a stored or stored-copy .dipstream)
+      if (m.type === "load-stream" && ("stored" in m.source || m.source.store)) release();
       let lastPost = 0;
       const progress: ProgressCallback = (loaded, total) => {
         const now = performance.now();
@@ -150,6 +154,6 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
       maxMemoryBytes = m.maxMemoryBytes;
     }
   } catch (e) {
-    post({ type: "error", message: (e as Error).message ?? String(e) });
+    post({ type: "error", message: (e as Error).message ?? String(e), loaded: current?.model.name });
   }
 };

@@ -6,10 +6,10 @@
 //          adapter_config.json in the same folder), or a PEFT folder (adapter_model.safetensors +
 //          adapter_config.json).
 import { existsSync, statSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { AdapterError, type LoraAdapters } from "../lora.js";
-import { writeFileAtomically } from "./atomic-file.js";
+import { writeOutputFile } from "./atomic-file.js";
 import { decodeAdapters, encodeAdapters } from "../formats/lora.js";
 
 /** The config written beside an adapter file: X.safetensors -> X.adapter_config.json. */
@@ -17,19 +17,12 @@ export function adapterConfigPath(file: string): string {
   return file.replace(/\.safetensors$/i, "") + ".adapter_config.json";
 }
 
-async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
-  await writeFileAtomically(file, async (fh) => {
-    await fh.writeFile(data);
-  });
-}
-
 /** Writes adapters (and their config beside them); returns the config's path. */
 export async function writeAdaptersFile(file: string, adapters: LoraAdapters, baseModel?: string): Promise<string> {
   const { safetensors, config } = encodeAdapters(adapters, baseModel);
-  await mkdir(dirname(file), { recursive: true });
   const configFile = adapterConfigPath(file);
-  await writeAtomic(file, safetensors);
-  await writeAtomic(configFile, config);
+  await writeOutputFile(file, safetensors);
+  await writeOutputFile(configFile, config);
   return configFile;
 }
 

@@ -1,6 +1,6 @@
 // Node adapter: calibration files (the thresholds themselves are computed in host/calibration.ts).
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { readFile } from "node:fs/promises";
+import { writeOutputFile } from "./atomic-file.js";
 import type { Engine } from "../engine.js";
 import { checkCalibration } from "../calibration.js";
 import type { Calibration } from "../thresholds.js";
@@ -18,6 +18,5 @@ export async function readCalibration(file: string, engine: Engine, spec: Sparsi
 }
 
 export async function writeCalibration(file: string, cal: Calibration): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, JSON.stringify(cal, null, 1));
+  await writeOutputFile(file, JSON.stringify(cal, null, 1));
 }

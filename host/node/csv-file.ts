@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { CsvError, formatCsv, parseCsv, type CsvTable } from "../report/csv.js";
 import { mergeTables, type MergeOptions } from "../report/sweep-table.js";
-import { writeTextAtomically } from "./atomic-file.js";
+import { writeOutputFile } from "./atomic-file.js";
 
 export function readCsvFile(file: string): CsvTable {
   let text: string;
@@ -15,8 +15,8 @@ export function readCsvFile(file: string): CsvTable {
   return parseCsv(text, file);
 }
 
-export function writeCsvFile(file: string, t: CsvTable): void {
-  writeTextAtomically(file, formatCsv(t));
+export function writeCsvFile(file: string, t: CsvTable): Promise<void> {
+  return writeOutputFile(file, formatCsv(t));
 }
 
 /** Joins shard files into one table (mergeTables; errors name the files). */

@@ -1,6 +1,6 @@
 // Node adapter: Hugging Face checkpoints on disk (config.json, safetensors files read tensor by
 // tensor through file handles, sharded indexes). The parsing and checks are in host/formats/hf.ts.
-import { open, readFile, stat } from "node:fs/promises";
+import { open, readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ModelFormatError, type LoadedModel } from "../model.js";
 import { buildHfModel, INDEX_FILE, parseHfConfig, type TensorSource } from "../formats/hf.js";
@@ -113,7 +113,10 @@ export async function loadHfDirectory(dir: string): Promise<LoadedModel> {
   if (await exists(index)) return loadHf(dir, index);
   if (await exists(single)) return loadHf(dir, single);
   const hint = (await exists(join(dir, "pytorch_model.bin"))) ? " (PyTorch .bin checkpoints are not supported: save with safe_serialization=True)" : "";
-  throw new ModelFormatError(dir, `no ${SINGLE_FILE} or ${INDEX_FILE} in this folder${hint}`);
+  // a folder holding a .gguf or a llama2.c .bin: name the files --model could take instead
+  const models = (await readdir(dir).catch(() => [] as string[])).filter((f) => /\.(gguf|bin|safetensors|dipstream)$/i.test(f) && f !== "pytorch_model.bin" && !/^tok.*\.bin$/.test(f));
+  const found = models.length > 0 ? `; model files here: ${models.sort().join(", ")} (pass one as --model)` : "";
+  throw new ModelFormatError(dir, `no ${SINGLE_FILE} or ${INDEX_FILE} in this folder${hint}${found}`);
 }
 
 /** One .safetensors file (or an index .json) with config.json beside it. */

@@ -1,5 +1,6 @@
 // Node file I/O for mask traces (the codec in trace.ts runs anywhere).
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
+import { writeOutputFile } from "./atomic-file.js";
 import { decodeTrace, encodeTrace, type MaskTrace } from "../sim/trace.js";
 
 export async function readTraceFile(path: string): Promise<MaskTrace> {
@@ -8,5 +9,5 @@ export async function readTraceFile(path: string): Promise<MaskTrace> {
 }
 
 export async function writeTraceFile(path: string, trace: MaskTrace): Promise<void> {
-  await writeFile(path, encodeTrace(trace));
+  await writeOutputFile(path, encodeTrace(trace));
 }

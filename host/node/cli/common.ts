@@ -91,7 +91,12 @@ export function withSparsity<T>(y: Argv<T>) {
     .option("adapters", { type: "string", describe: "LoRA adapters (.safetensors from `dip finetune`, or a PEFT folder) applied to gate/up/down" });
 }
 
+/** Sparsity flags that mean nothing for the dense model: given with it, they are refused rather than ignored. */
+const SPARSE_ONLY_FLAGS = ["keep", "up-keep", "down-keep", "gamma", "fixed-top-n"] as const;
+
 export function specFromArgs(a: SparsityArgs): SparsitySpec {
+  const ignored = a.method === "dense" ? SPARSE_ONLY_FLAGS.find((f) => a[f] !== undefined) : undefined;
+  if (ignored) throw new UsageError(`--${ignored} has no effect on the dense model; choose a sparsity --method (${METHODS.filter((m) => m !== "dense").join(", ")})`);
   return normalizeSpec({
     method: a.method as Method,
     keep: a.keep,

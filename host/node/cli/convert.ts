@@ -2,8 +2,8 @@
 // Written to a temporary file beside the output and renamed into place, so a failed or
 // interrupted conversion never leaves a half-written GGUF under the requested name.
 import type { Argv, ArgumentsCamelCase } from "yargs";
-import { readdir, realpath, stat } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { stat } from "node:fs/promises";
+import { resolve } from "node:path";
 import { loadModelFile } from "../load.js";
 import { type GgufOutputType, planGguf, tensorBytes } from "../../formats/gguf-writer.js";
 import { GGML_TYPE_Q8_0 } from "../../formats/gguf.js";
@@ -12,6 +12,7 @@ import { SYNTHETIC_SHAPES, isSyntheticShape, syntheticModel, syntheticVocab } fr
 import { UsageError } from "./common.js";
 import { writeStreamFile } from "../stream-file.js";
 import { writeFileAtomically } from "../atomic-file.js";
+import { modelInputFiles, refuseOverwritingInputs } from "./outputs.js";
 
 interface Args {
   model?: string;
@@ -104,27 +105,10 @@ export async function convertModel(model: LoadedModel, out: string, type: GgufOu
   };
 }
 
-/** The files a model was read from: the file itself, or a folder's weights, configs and tokenizer. */
-async function inputFiles(model: LoadedModel, extra: string[]): Promise<string[]> {
-  const files = [model.source, ...extra];
-  if (model.tokenizerJson) files.push(model.tokenizerJson);
-  const source = await stat(model.source).catch(() => undefined);
-  const dir = source?.isDirectory() ? model.source : dirname(model.source);
-  // a folder's or a checkpoint's companions: shards, config.json, tokenizer.json, tokenizer.bin
-  for (const f of await readdir(dir).catch(() => [] as string[])) {
-    if (/\.(safetensors|json)$/.test(f) || /^tok.*\.bin$/.test(f)) files.push(join(dir, f));
-  }
-  return files;
-}
-
+/** Refuses an --out that is the model, one of its companions, its tokenizer, or a directory. */
 async function refuseInputOverwrite(model: LoadedModel, out: string, extra: string[]): Promise<void> {
-  const outReal = await realpath(out).catch(() => undefined);
-  if (outReal === undefined) return; // nothing there yet: cannot be an input
-  if ((await stat(outReal)).isDirectory()) throw new UsageError(`--out ${out} is a directory, expected a file name`);
-  for (const f of await inputFiles(model, extra)) {
-    const real = await realpath(f).catch(() => undefined);
-    if (real === outReal) throw new UsageError(`--out ${out} is ${real === resolve(model.source) ? "the input model" : `an input file (${f})`}; refusing to overwrite it`);
-  }
+  const inputs = [...extra, ...(model.tokenizerJson ? [model.tokenizerJson] : []), ...(await modelInputFiles(model.source))];
+  await refuseOverwritingInputs("out", out, inputs);
 }
 
 /** `--stream-layout`: the model as a .dipstream file (f32). */

@@ -1,5 +1,5 @@
 import type { Argv, ArgumentsCamelCase } from "yargs";
-import { writeFile } from "node:fs/promises";
+import { writeOutputFile } from "../atomic-file.js";
 import { applySparsity, openModel, parseIdList, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
 import { openStreamed, withStream, type StreamArgs } from "./stream-options.js";
 
@@ -27,7 +27,7 @@ export const logitsCommand = {
     o.engine.reset();
     ids.forEach((t, i) => out.set(o.engine.step(t), i * c.vocabSize));
     // Float32Array is little-endian on every platform wasm runs on; write its bytes as-is
-    await writeFile(a.out, new Uint8Array(out.buffer));
+    await writeOutputFile(a.out, new Uint8Array(out.buffer));
     process.stderr.write(`wrote ${ids.length} x ${c.vocabSize} logits to ${a.out}\n`);
   },
 };

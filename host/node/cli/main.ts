@@ -18,25 +18,40 @@ import { simulateCommand } from "./simulate.js";
 import { serveCommand } from "./serve.js";
 import { finetuneCommand } from "./finetune.js";
 import { WasmAbort } from "../../wasm.js";
+import { checkOptionValues, type DeclaredOptions } from "./option-values.js";
+import { checkOutputFlags } from "./outputs.js";
+
+const COMMANDS = [
+  generateCommand,
+  logitsCommand,
+  encodeCommand,
+  evalCommand,
+  infoCommand,
+  convertCommand,
+  sweepCommand,
+  mergeCommand,
+  plotCommand,
+  benchCommand,
+  footprintCommand,
+  simulateCommand,
+  serveCommand,
+  finetuneCommand,
+];
+const COMMAND_NAMES = COMMANDS.map((c) => c.command.split(" ")[0]);
 
 export async function main(argv: string[]): Promise<void> {
+  // yargs reports an unknown command as unknown arguments ("Unknown arguments: steps, gen")
+  const first = argv[0];
+  if (first !== undefined && !first.startsWith("-") && !COMMAND_NAMES.includes(first)) {
+    process.stderr.write(`dip: unknown command "${first}"; the commands are: ${COMMAND_NAMES.join(", ")}\nRun 'dip --help' for usage.\n`);
+    process.exit(2);
+  }
   const cli = yargs(argv)
     .scriptName("dip")
     .usage("$0 <command> [options]\n\nA WebAssembly LLM engine with dynamic input pruning (DIP).")
-    .command(generateCommand as never)
-    .command(logitsCommand as never)
-    .command(encodeCommand as never)
-    .command(evalCommand as never)
-    .command(infoCommand as never)
-    .command(convertCommand as never)
-    .command(sweepCommand as never)
-    .command(mergeCommand as never)
-    .command(plotCommand as never)
-    .command(benchCommand as never)
-    .command(footprintCommand as never)
-    .command(simulateCommand as never)
-    .command(serveCommand as never)
-    .command(finetuneCommand as never)
+    .command(COMMANDS as never)
+    .middleware((a): void => checkOptionValues(argv, a, (cli as unknown as { getOptions(): DeclaredOptions }).getOptions()), true)
+    .middleware((a): Promise<void> => checkOutputFlags(a))
     .demandCommand(1, "name a command (see --help)")
     .strict()
     .help()

@@ -20,11 +20,11 @@ export const mergeCommand = {
       .positional("files", { type: "string", array: true, describe: "CSV shards" })
       .option("out", { type: "string", demandOption: true, describe: "CSV file to write" })
       .option("json", { type: "boolean", default: false, describe: "print the rows as JSON on stdout" }),
-  handler: (a: ArgumentsCamelCase<MergeArgs>) => {
+  handler: async (a: ArgumentsCamelCase<MergeArgs>) => {
     const table = usageErrorsFromCsv(() => mergeCsv(a.files.map(String)));
     const out = resolve(a.out);
     checkOverwrite(out, table.header);
-    writeCsvFile(out, table);
+    await writeCsvFile(out, table);
     process.stderr.write(`merged ${a.files.length} files into ${table.rows.length} rows in ${a.out}\n`);
     if (a.json) process.stdout.write(JSON.stringify(tableJson(table)) + "\n");
   },

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { plotTable } from "../../report/plot-table.js";
 import { readCsvFile } from "../csv-file.js";
-import { writeTextAtomically } from "../atomic-file.js";
+import { writeOutputFile } from "../atomic-file.js";
 import { UsageError } from "./common.js";
 import { usageErrorsFromCsv } from "./table-files.js";
 
@@ -38,12 +38,12 @@ export const plotCommand = {
       .option("out", { type: "string", demandOption: true, describe: "SVG file to write" })
       .option("x", { type: "string", default: "mlp_density", describe: "column on the x axis" })
       .option("y", { type: "string", default: "ppl", describe: "column on the y axis" })
-      .option("group", { type: "string", default: "method", describe: "one line per value of this column (or of several: method,policy)" })
+      .option("group", { type: "string", describe: "one line per value of this column (or of several: method,policy); default: method and every setting that varies (policy, dram_bytes, ...)" })
       .option("log-y", { type: "boolean", default: false, describe: "logarithmic y axis" })
       .option("x-range", { type: "string", describe: "lo,hi: plot only rows with x in this range (zoom)" })
       .option("y-range", { type: "string", describe: "lo,hi: plot only rows with y in this range (zoom)" })
       .option("title", { type: "string", describe: "plot title (default from the columns, model and stories)" }),
-  handler: (a: ArgumentsCamelCase<PlotArgs>) => {
+  handler: async (a: ArgumentsCamelCase<PlotArgs>) => {
     const file = String(a.file);
     const xRange = a["x-range"] !== undefined ? parseRange(a["x-range"], "--x-range") : undefined;
     const yRange = a["y-range"] !== undefined ? parseRange(a["y-range"], "--y-range") : undefined;
@@ -52,7 +52,7 @@ export const plotCommand = {
     if (existsSync(out) && (statSync(out).isDirectory() || !readFileSync(out, "utf8").slice(0, 512).includes("<svg"))) {
       throw new UsageError(`--out ${a.out} exists and is not an SVG file; refusing to overwrite it`);
     }
-    writeTextAtomically(out, svg);
+    await writeOutputFile(out, svg);
     process.stderr.write(`wrote ${a.out}\n`);
   },
 };

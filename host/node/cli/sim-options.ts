@@ -1,6 +1,6 @@
 // Options shared by `dip simulate` (host/node/cli/simulate.ts): device, precision, cache policy, report.
 import type { Argv, ArgumentsCamelCase } from "yargs";
-import { writeFile } from "node:fs/promises";
+import { writeOutputFile } from "../atomic-file.js";
 import { DEVICES, DEFAULT_DEVICE, parseBits, parseSize, resolveDevice, SimSettingsError } from "../../sim/devices.js";
 import { STATIC_GROUPS } from "../../sim/partition.js";
 import type { SimResult, SimSettings } from "../../sim/simulate.js";
@@ -71,9 +71,9 @@ export function settingsFromArgs(a: SimulateArgs): SimSettings {
   };
 }
 
-/** Writes the Markdown report of a result. */
-export async function writeSimReport(result: SimResult, path: string, title?: string): Promise<void> {
-  await writeFile(path, formatSimReport(result, title));
+/** Writes the Markdown report of a result, with `extra` Markdown sections after it. */
+export async function writeSimReport(result: SimResult, path: string, title?: string, extra = ""): Promise<void> {
+  await writeOutputFile(path, formatSimReport(result, title) + extra);
 }
 
 export function formatSimSummary(r: SimResult): string {

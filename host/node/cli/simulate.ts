@@ -3,7 +3,6 @@
 // so a live run and the replay of its --trace-out give identical JSON. With --stream the model runs
 // on the streaming engine (host/stream/weights.ts) and the measured numbers are printed beside the simulated.
 import type { Argv, ArgumentsCamelCase } from "yargs";
-import { appendFile } from "node:fs/promises";
 import { applySparsity, openModel, progress, readStories, UsageError, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
 import { formatSimSummary, settingsFromArgs, withSimulatorOptions, writeSimReport, type SimulateArgs } from "./sim-options.js";
 import { perplexity, tokenStream } from "../../eval.js";
@@ -134,11 +133,12 @@ export const simulateCommand = {
         : formatSimSummary(result) + adapterLine + (out.ppl !== null ? `perplexity     ${out.ppl.toFixed(4)} over ${out.eval_tokens} tokens\n` : "") + (streamOut ? formatStreamSummary(streamOut) : ""),
     );
     if (a.report) {
-      await writeSimReport(result, a.report);
+      let accuracy = "";
       if (out.ppl !== null) {
         const e = trace.header.evaluation!;
-        await appendFile(a.report, `\n## Accuracy\n\nPerplexity ${out.ppl.toFixed(4)} (mean NLL ${out.mean_nll!.toFixed(5)}) over ${out.eval_tokens} predicted tokens of ${e.stories ?? "?"} stories${e.text ? ` of ${e.text}` : ""}, measured in the same run that produced the masks.\n`);
+        accuracy = `\n## Accuracy\n\nPerplexity ${out.ppl.toFixed(4)} (mean NLL ${out.mean_nll!.toFixed(5)}) over ${out.eval_tokens} predicted tokens of ${e.stories ?? "?"} stories${e.text ? ` of ${e.text}` : ""}, measured in the same run that produced the masks.\n`;
       }
+      await writeSimReport(result, a.report, undefined, accuracy);
     }
   },
 };

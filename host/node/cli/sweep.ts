@@ -5,6 +5,7 @@
 // calibrations are cached by applySparsity, so a sweep calibrates each (method, keep) once.
 
 import type { Argv, ArgumentsCamelCase } from "yargs";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { applySparsity, openModel, progress, readStories, UsageError, withModel, type ModelArgs, type Opened } from "./common.js";
 import { perplexity, tokenStream } from "../../eval.js";
@@ -13,8 +14,8 @@ import type { CsvTable } from "../../report/csv.js";
 import { sortSweepRows } from "../../report/sweep-table.js";
 import { sweepReport } from "../../report/sweep-report.js";
 import { tableJson, textTable } from "../../report/table-text.js";
-import { writeCsvFile } from "../csv-file.js";
-import { writeTextAtomically } from "../atomic-file.js";
+import { readCsvFile, writeCsvFile } from "../csv-file.js";
+import { lockOutput, writeOutputFile } from "../atomic-file.js";
 import { checkOverwrite } from "./table-files.js";
 import { parseSimAxes, SIM_COLUMNS, simulatePoint, withGammas, type SimAxes } from "./sim-sweep.js";
 import { SWEEP_HEADER, sweepRow } from "./sweep-row.js";
@@ -159,8 +160,8 @@ interface SweepArgs extends ModelArgs {
 }
 
 /** Writes the Markdown report of a sweep and its plots (host/report/sweep-report.ts). */
-export function writeSweepReport(file: string, table: CsvTable, csvFile: string, argv: string[]): void {
-  for (const f of sweepReport(file, table, csvFile, argv)) writeTextAtomically(f.file, f.text);
+export async function writeSweepReport(file: string, table: CsvTable, csvFile: string, argv: string[]): Promise<void> {
+  for (const f of sweepReport(file, table, csvFile, argv)) await writeOutputFile(f.file, f.text);
 }
 
 export const sweepCommand = {
@@ -171,7 +172,7 @@ export const sweepCommand = {
       .option("text", { type: "string", describe: "text file of stories separated by <|endoftext|> (default: TinyStories valid sample)" })
       .option("stories", { type: "number", default: 200, describe: "how many stories" })
       .option("first-story", { type: "number", default: 0, describe: "index of the first story" })
-      .option("methods", { type: "string", default: "dip,glu,cats", describe: `comma-separated, from ${SWEEP_METHODS.join(", ")}` })
+      .option("methods", { type: "string", default: "dip,glu,cats", describe: `comma-separated, from ${SWEEP_METHODS.join(", ")}; with simulator axes also dip-ca (with --gammas)` })
       .option("keeps", { type: "string", default: "0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", describe: "comma-separated keep fractions in (0, 1]" })
       .option("shard", { type: "string", describe: "run only shard i of n (i/n, 1-based); join the shards with `dip merge`" })
       .option("window", { type: "number", describe: "tokens per window (default: the model's context)" })
@@ -187,27 +188,54 @@ export const sweepCommand = {
   handler: async (a: ArgumentsCamelCase<SweepArgs>) => {
     const sim = parseSimAxes(a);
     const methods = parseMethods(a.methods, sim !== undefined);
+    if (a.gammas !== undefined && !methods.includes("dip-ca")) throw new UsageError("--gammas sets dip-ca's penalty; add dip-ca to --methods");
     const keeps = parseKeeps(a.keeps);
     const shard = a.shard !== undefined ? parseShard(a.shard) : undefined;
     const out = resolve(a.out);
-    checkOverwrite(out, sim ? SIM_SWEEP_HEADER : SWEEP_HEADER);
-    const table = await runSweep({
-      model: a.model,
-      tokenizer: a.tokenizer,
-      text: a.text,
-      stories: a.stories,
-      firstStory: a["first-story"],
-      methods,
-      keeps,
-      shard,
-      window: a.window,
-      calibText: a["calib-text"],
-      log: (line) => process.stderr.write(line + "\n"),
-      sim,
-    });
-    writeCsvFile(out, table);
-    process.stderr.write(`wrote ${table.rows.length} rows to ${a.out}\n`);
-    if (a.report) writeSweepReport(resolve(a.report), table, out, process.argv.slice(2));
-    process.stdout.write(a.json ? JSON.stringify(tableJson(table)) + "\n" : textTable(table));
+    const release = await lockOutput(out);
+    try {
+      checkOverwrite(out, sim ? SIM_SWEEP_HEADER : SWEEP_HEADER);
+      refuseOtherPointsRows(out, sweepGrid(methods, keeps, shard));
+      await sweepInto(out, a, { methods, keeps, shard, sim });
+    } finally {
+      await release();
+    }
   },
 };
+
+/**
+ * An existing --out may be overwritten only if it holds no rows of other grid points: a second
+ * shard given the first one's --out would otherwise silently drop the first shard's rows.
+ */
+function refuseOtherPointsRows(out: string, points: GridPoint[]): void {
+  if (!existsSync(out)) return;
+  const table = readCsvFile(out);
+  const [method, keep] = ["method", "keep"].map((c) => table.header.indexOf(c));
+  const key = (m: string, k: number | undefined): string => `${m} ${k ?? 1}`;
+  const mine = new Set(points.map((p) => key(p.method, p.keep)));
+  const other = table.rows.find((r) => !mine.has(key(r[method], Number(r[keep]))));
+  if (other) throw new UsageError(`--out ${out} holds rows this run does not produce (${other[method]} keep ${other[keep]}); give each shard its own --out and join them with \`dip merge\``);
+}
+
+/** Runs the sweep and writes its table (and --report). */
+async function sweepInto(out: string, a: SweepArgs, grid: { methods: Method[]; keeps: number[]; shard?: Shard; sim?: SimAxes }): Promise<void> {
+  const { methods, keeps, shard, sim } = grid;
+  const table = await runSweep({
+    model: a.model,
+    tokenizer: a.tokenizer,
+    text: a.text,
+    stories: a.stories,
+    firstStory: a["first-story"],
+    methods,
+    keeps,
+    shard,
+    window: a.window,
+    calibText: a["calib-text"],
+    log: (line) => process.stderr.write(line + "\n"),
+    sim,
+  });
+  await writeCsvFile(out, table);
+  process.stderr.write(`wrote ${table.rows.length} rows to ${a.out}\n`);
+  if (a.report) await writeSweepReport(resolve(a.report), table, out, process.argv.slice(2));
+  process.stdout.write(a.json ? JSON.stringify(tableJson(table)) + "\n" : textTable(table));
+}
