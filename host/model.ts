@@ -113,10 +113,13 @@ export function printable(text: string, max = MAX_MESSAGE_CHARS): string {
   return out;
 }
 
-/** A short, escaped, quoted excerpt of file content for an error message: "abc..." (at most `max` characters). */
-export function quote(text: unknown, max = 40): string {
-  const s = typeof text === "string" ? text : (JSON.stringify(text) ?? String(text));
-  return `"${printable(s, max)}"`;
+/**
+ * A value from a file, for an error message: a string as a short escaped excerpt in quotes
+ * ("abc..."), anything else as short JSON (null, -1, [1,2...]), at most `max` characters.
+ */
+export function quote(value: unknown, max = 40): string {
+  if (typeof value === "string") return `"${printable(value, max)}"`;
+  return printable(JSON.stringify(value) ?? String(value), max);
 }
 
 /** An error in something the user gave us: names the file, the field and what was expected, on one printable line. */

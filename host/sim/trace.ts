@@ -344,7 +344,7 @@ function validateHeader(h: TraceHeader, where: string): void {
     throw new TraceFormatError(where, "dims", (e as Error).message);
   }
   for (const k of TRACE_DIMS) {
-    if (h.dims[k] > MAX_TRACE_DIM) throw new TraceFormatError(where, `dims.${k}`, `is ${h.dims[k]}, expected at most ${MAX_TRACE_DIM} (the simulator counts in i32)`);
+    if (h.dims[k] > MAX_TRACE_DIM) throw new TraceFormatError(where, "dims", `${k} must be at most ${MAX_TRACE_DIM} (the simulator counts in i32), got ${h.dims[k]}`);
   }
   if (!Array.isArray(h.groups) || h.groups.length === 0 || h.groups.length > 8) {
     throw new TraceFormatError(where, "groups", "must be a list of 1 to 8 mask groups");
