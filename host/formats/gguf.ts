@@ -3,7 +3,7 @@
 // is allocated: a corrupt header must fail with a message, never with a 2^40-element allocation.
 // Spec: https://github.com/ggerganov/ggml/blob/master/docs/gguf.md
 import { halfToFloat } from "../float16.js";
-import { type LayerWeights, type LoadedModel, type ModelConfig, type RopeScaling, type Vocabulary, ModelFormatError, headDim, validateConfig, validateWeights } from "../model.js";
+import { type LayerWeights, type LoadedModel, type ModelConfig, type RopeScaling, type Vocabulary, ModelFormatError, headDim, quote, validateConfig, validateWeights } from "../model.js";
 import { BinaryReader, f32Array } from "./binary.js";
 
 export const GGUF_MAGIC = "GGUF";
@@ -152,29 +152,31 @@ export function readGgufHeader(bytes: Uint8Array, file: string): GgufHeader {
   const metadata = new Map<string, GgufValue>();
   for (let i = 0; i < kvCount; i++) {
     const key = readString(`metadata key ${i}`);
-    if (metadata.has(key)) throw new ModelFormatError(file, `duplicate metadata key ${key}`);
-    const type = r.u32(`the type of metadata ${key}`);
-    metadata.set(key, readValue(type, `metadata ${key}`));
+    const keyShown = shownName(key);
+    if (metadata.has(key)) throw new ModelFormatError(file, `duplicate metadata key ${keyShown}`);
+    const type = r.u32(`the type of metadata ${keyShown}`);
+    metadata.set(key, readValue(type, `metadata ${keyShown}`));
   }
 
   const tensors: GgufTensorInfo[] = [];
   const names = new Set<string>();
   for (let i = 0; i < tensorCount; i++) {
     const name = readString(`the name of tensor ${i}`);
-    if (names.has(name)) throw new ModelFormatError(file, `duplicate tensor ${name}`);
+    const shown = shownName(name);
+    if (names.has(name)) throw new ModelFormatError(file, `duplicate tensor ${shown}`);
     names.add(name);
-    const nDims = r.u32(`the dimension count of tensor ${name}`);
-    if (nDims < 1 || nDims > MAX_DIMS) throw new ModelFormatError(file, `tensor ${name} has ${nDims} dimensions, expected 1 to ${MAX_DIMS}`);
+    const nDims = r.u32(`the dimension count of tensor ${shown}`);
+    if (nDims < 1 || nDims > MAX_DIMS) throw new ModelFormatError(file, `tensor ${shown} has ${nDims} dimensions, expected 1 to ${MAX_DIMS}`);
     const dims: number[] = [];
     let elements = 1;
     for (let d = 0; d < nDims; d++) {
-      const ne = readLen(`dimension ${d} of tensor ${name}`);
+      const ne = readLen(`dimension ${d} of tensor ${shown}`);
       dims.push(ne);
       elements *= ne;
     }
-    if (!Number.isSafeInteger(elements)) throw new ModelFormatError(file, `tensor ${name} has dims [${dims.join(", ")}], too many elements`);
-    const type = r.u32(`the type of tensor ${name}`);
-    const offset = r.u64(`the data offset of tensor ${name}`);
+    if (!Number.isSafeInteger(elements)) throw new ModelFormatError(file, `tensor ${shown} has dims [${dims.join(", ")}], too many elements`);
+    const type = r.u32(`the type of tensor ${shown}`);
+    const offset = r.u64(`the data offset of tensor ${shown}`);
     tensors.push({ name, dims, type, offset, elements });
   }
 
@@ -201,6 +203,14 @@ export function readGgufHeader(bytes: Uint8Array, file: string): GgufHeader {
   }
   refuseOverlaps(tensors, file);
   return { version, metadata, tensors, alignment, dataStart };
+}
+
+/**
+ * A key or tensor name for an error message: as it is when it looks like one (short printable
+ * ASCII), else a short escaped excerpt, so a misread header cannot print kilobytes of itself.
+ */
+function shownName(name: string): string {
+  return /^[\x21-\x7e]{1,80}$/.test(name) ? name : quote(name);
 }
 
 /** Two tensors sharing bytes would be two names for (part of) one weight: ggml never writes that. */
