@@ -10,6 +10,13 @@ import { quantizeQ8InputMajorInto, quantizeQ8Into } from "./quant.js";
 import { ATTN_NORM, BK, BQ, BV, DTYPE_ID, FFN_NORM, layoutBytes, ROPE_HALF, ROPE_INTERLEAVED, W_DOWN_T, W_GATE_T, W_UP, WK, WO, WQ, WV, type EngineExports, type LayoutBytes, type WeightDtype } from "./abi.js";
 import { WASM32_USABLE_BYTES } from "./engine-bytes.js";
 
+/**
+ * The largest weight magnitude accepted at load: what q8's f16 block scale can hold (65504 x 127,
+ * host/quant.ts), far beyond any trained model. A larger one is a corrupt value (a flipped
+ * exponent bit) that would overflow to NaN logits.
+ */
+export const MAX_WEIGHT_MAGNITUDE = 65504 * 127;
+
 /** A view of n f32 at ptr of the engine's memory (valid until memory grows). */
 export function f32At(wasm: EngineExports, ptr: number, n: number): Float32Array {
   return new Float32Array(wasm.memory.buffer, ptr, n);
@@ -106,25 +113,29 @@ export class WeightLayout {
     this.upRowMajor = rowMajor;
   }
 
-  /** Writes f32 values, refusing the tensor if any is NaN or infinite (one SIMD pass in wasm). */
-  private put(name: string, a: Float32Array): number {
+  /**
+   * Writes f32 values, refusing the tensor if any is NaN, infinite or absurdly large (one SIMD
+   * pass in wasm); `tensor` is the values in the tensor's own order, for the error.
+   */
+  private put(name: string, a: Float32Array, tensor = a): number {
     const ptr = allocOrThrow(this.wasm, a.length * 4);
     f32At(this.wasm, ptr, a.length).set(a);
-    const at = this.wasm.firstNonFiniteF32(ptr, a.length);
-    if (at >= 0) this.refuseNonFinite(name, a, at);
+    if (this.wasm.firstAbsAboveF32(ptr, a.length, MAX_WEIGHT_MAGNITUDE) >= 0) this.refuseWeight(name, tensor);
     return ptr;
   }
 
   /**
-   * Quantized tensors never reach wasm memory as f32, so their source is checked here (the
-   * q8 quantizer reads every value anyway; a NaN would become a NaN block scale).
+   * Quantized tensors never reach wasm memory as f32, so their source is checked here, as put
+   * checks f32 ones (the q8 quantizer reads every value anyway).
    */
   private checkSource(name: string, a: Float32Array): void {
-    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) this.refuseNonFinite(name, a, i);
+    for (let i = 0; i < a.length; i++) if (!(Math.abs(a[i]) <= MAX_WEIGHT_MAGNITUDE)) this.refuseWeight(name, a);
   }
 
-  private refuseNonFinite(name: string, a: Float32Array, at: number): never {
-    throw new ModelFormatError(this.model.source, `tensor ${name} holds ${a[at]} at element ${at}; expected finite weights`);
+  /** Throws naming the tensor and its first bad element (only on the error path: a second scan). */
+  private refuseWeight(name: string, a: Float32Array): never {
+    const at = a.findIndex((v) => !(Math.abs(v) <= MAX_WEIGHT_MAGNITUDE));
+    throw new ModelFormatError(this.model.source, `tensor ${name} holds ${a[at]} at element ${at}; expected finite weights of magnitude at most ${MAX_WEIGHT_MAGNITUDE}`);
   }
 
   /** Writes a row-major [rows x cols] matrix in the engine's dtype. */
@@ -151,6 +162,6 @@ export class WeightLayout {
       const base = r * cols;
       for (let c = 0; c < cols; c++) t[c * rows + r] = a[base + c];
     }
-    return this.put(name, t);
+    return this.put(name, t, a);
   }
 }

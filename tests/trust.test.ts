@@ -149,7 +149,7 @@ test("config.json: num_hidden_layers 2^31 fails at once, naming the field", asyn
 // ---- non-finite weights ---------------------------------------------------------------------
 
 for (const dtype of ["f32", "q8"] as const) {
-  test(`engine (${dtype}): NaN or Inf in a weight tensor is refused at load, naming the tensor`, async () => {
+  test(`engine (${dtype}): NaN, Inf or an absurd magnitude in a weight tensor is refused at load, naming the tensor`, async () => {
     const nanEmbedding = tiny();
     nanEmbedding.weights.tokenEmbedding[100] = NaN;
     await assertRejects(Engine.create(nanEmbedding, { dtype }), nanEmbedding.source, /tensor token embedding holds NaN at element 100/);
@@ -159,6 +159,9 @@ for (const dtype of ["f32", "q8"] as const) {
     const nanNorm = tiny();
     nanNorm.weights.layers[3].ffnNorm[0] = NaN;
     await assertRejects(Engine.create(nanNorm, { dtype }), nanNorm.source, /tensor layer 3 ffn_norm holds NaN at element 0/);
+    const huge = tiny(); // a flipped exponent bit: finite, but it would overflow to NaN logits
+    huge.weights.layers[0].wDown[7] = 1e30;
+    await assertRejects(Engine.create(huge, { dtype }), huge.source, /tensor layer 0 w_down holds 1\.0*\d*e\+30 at element 7; expected finite weights of magnitude at most/);
   });
 }
 
