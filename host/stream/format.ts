@@ -262,11 +262,13 @@ function checkHeaderShape(parsed: unknown, file: string): StreamHeader {
       fail(`tensors[${i}]`, "{name, offset, bytes (a multiple of 4), crc32}", t);
     }
   });
-  if (!Array.isArray(h.groups) || h.groups.length !== 2) return fail("groups", "a list of 2 groups", h.groups);
+  if (!Array.isArray(h.groups) || h.groups.length !== 2 || !h.groups.every((g) => isObject(g) && isCount(g.entries) && isCount(g.entry_bytes))) {
+    fail("groups", "a list of 2 groups {name, parts, entries, entry_bytes}", h.groups);
+  }
   if (!Array.isArray(h.column_offsets) || h.column_offsets.length !== 2 * config.nLayers || !h.column_offsets.every(isCount)) {
     fail("column_offsets", `${2 * config.nLayers} byte offsets (2 per layer)`, h.column_offsets);
   }
-  if (!isObject(h.crc_table) || !isCount(h.crc_table.offset) || !isCount(h.crc_table.bytes)) fail("crc_table", "{offset, bytes, crc32}", h.crc_table);
+  if (!isObject(h.crc_table) || !isCount(h.crc_table.offset) || !isCount(h.crc_table.bytes) || !isCount(h.crc_table.crc32)) fail("crc_table", "{offset, bytes, crc32}", h.crc_table);
   if (!isCount(h.file_bytes)) fail("file_bytes", "a byte count", h.file_bytes);
   if (h.vocab !== undefined) checkVocab(h.vocab, config.vocabSize, fail);
   // A tokenizer comes only from inside the file; an older writer stored a path here, which is

@@ -23,18 +23,23 @@ export class HfTokenizer implements Tokenizer {
   private readonly tok: HfTokenizerImpl;
 
   constructor(tokenizerJson: Json, opts: HfTokenizerOptions = {}, readonly file = "tokenizer.json") {
+    let vocab: Map<string, number>;
+    let withSpecial: number[];
+    let without: number[];
+    // the library trusts its JSON: a malformed one fails inside it, on construction or first use
     try {
       this.tok = new HfTokenizerImpl(tokenizerJson, opts.tokenizerConfig ?? {});
+      vocab = this.tok.get_vocab(true);
+      // BOS: the token the post-processor puts before the text, if any
+      withSpecial = this.tok.encode("a", { add_special_tokens: true }).ids;
+      without = this.tok.encode("a", { add_special_tokens: false }).ids;
+      this.decodeSkippingSpecial(without); // the decoder chain, too
     } catch (e) {
       throw new ModelFormatError(file, `cannot build a tokenizer from it: ${(e as Error).message}`);
     }
-    const vocab = this.tok.get_vocab(true);
     let maxId = -1;
     for (const id of vocab.values()) maxId = Math.max(maxId, id);
     this.vocabSize = maxId + 1;
-    // BOS: the token the post-processor puts before the text, if any
-    const withSpecial = this.tok.encode("a", { add_special_tokens: true }).ids;
-    const without = this.tok.encode("a", { add_special_tokens: false }).ids;
     this.bosId = withSpecial.length > without.length && withSpecial[0] !== without[0] ? withSpecial[0] : -1;
     const eosName = tokenName(opts.tokenizerConfig?.eos_token);
     const eosFromConfig = eosName !== undefined ? this.tok.token_to_id(eosName) : undefined;
