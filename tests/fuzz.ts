@@ -27,12 +27,11 @@ import { decodeAdapters, encodeAdapters } from "../host/formats/lora.js";
 import { SparsityError } from "../host/sparsity.js";
 import { decodeTrace, encodeTrace, TraceBuilder, TraceFormatError } from "../host/sim/trace.js";
 import { maskGroupsFor } from "../host/sim/groups.js";
-import { PresetError } from "../host/sim/presets.js";
 import { fixturesDir, modelsDir } from "../host/node/paths.js";
 import { seededRandom } from "../host/finetune.js";
 
 /** The errors a reader may end with: each names the file in a one-line message. */
-const INPUT_ERRORS = [ModelFormatError, AdapterError, TraceFormatError, SparsityError, PresetError];
+const INPUT_ERRORS = [ModelFormatError, AdapterError, TraceFormatError, SparsityError];
 /** A case slower than this counts as a hang (a reader must bound its work by the file's size). */
 const SLOW_CASE_MS = 5000;
 const MAX_MESSAGE = 1000;
@@ -46,13 +45,20 @@ const pick = <T>(r: Rng, a: readonly T[]): T => a[int(r, a.length)];
 
 // ---- mutations ----
 
-const ascii = (s: string) => new TextEncoder().encode(s);
+interface Case {
+  /** the mutated file */
+  bytes: Uint8Array;
+  /** the mutation, for the failure report; "config: ..." when the case is a target's config file */
+  how: string;
+}
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
 const HEADER_INTEGERS = [0n, 0xffffffffffffffffn, 2n ** 31n, 2n ** 63n, 1n, 2n ** 32n - 1n];
 const BAD_F32 = [NaN, Infinity, -Infinity, 3.4e38];
 const BAD_JSON_VALUES: unknown[] = [null, -1, 0, 2 ** 31, 2 ** 63, 1e308, -1e-300, "x", "", [], {}, true, "\u0000\u001b[31m", "../../../etc/passwd"];
 
 /** Byte-level mutations any format gets; `header` is how many leading bytes hold the header. */
-function mutateBytes(r: Rng, seed: Uint8Array, header: number): { bytes: Uint8Array; how: string } {
+function mutateBytes(r: Rng, seed: Uint8Array, header: number): Case {
   const b = seed.slice();
   const v = new DataView(b.buffer);
   const anywhere = () => int(r, b.length);
@@ -104,7 +110,7 @@ function mutateBytes(r: Rng, seed: Uint8Array, header: number): { bytes: Uint8Ar
   }
 }
 
-/** A random path into a JSON value (objects and arrays), and a setter for it. */
+/** Deletes or replaces (with a hostile value) the value at a random path into `root`, in place; says which. */
 function jsonEdit(r: Rng, root: unknown): string {
   let node = root as Record<string, unknown>;
   const path: string[] = [];
@@ -143,17 +149,10 @@ function mutateJsonText(r: Rng, text: string): { text: string; how: string } {
 /** A JSON file's case: its text corrupted, `label` prefixed to the mutation. */
 function jsonCase(r: Rng, text: string, label = ""): Case {
   const m = mutateJsonText(r, text);
-  return { bytes: ascii(m.text), how: label + m.how };
+  return { bytes: utf8(m.text), how: label + m.how };
 }
 
 // ---- targets ----
-
-interface Case {
-  /** the mutated file */
-  bytes: Uint8Array;
-  /** the mutation, for the failure report; "config...:" when the case is a config file */
-  how: string;
-}
 
 interface Target {
   name: string;
@@ -162,7 +161,6 @@ interface Target {
   /** reads it as the CLI would, in `dir`; returns when the input was valid and its result correct */
   read(c: Case, dir: string): Promise<void>;
 }
-
 
 /** A dense model's first logits must be finite; loads and a step exercise every weight. */
 async function checkModel(model: LoadedModel, dtype: "f32" | "q8" = "f32"): Promise<void> {
@@ -188,7 +186,7 @@ export function resealTrace(bytes: Uint8Array, edit: (h: unknown) => string): Ca
   const jsonLength = v.getUint32(24, true);
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(28, 28 + jsonLength)));
   const how = edit(header);
-  const json = ascii(JSON.stringify(header));
+  const json = utf8(JSON.stringify(header));
   const rest = bytes.subarray(28 + jsonLength, bytes.length - 4);
   const out = new Uint8Array(28 + json.length + rest.length + 4);
   out.set(bytes.subarray(0, 28));
@@ -207,7 +205,7 @@ function resealStream(bytes: Uint8Array, edit: (h: unknown) => string): Case {
   const len = v.getUint32(8, true);
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + len)));
   const how = edit(header);
-  const json = ascii(JSON.stringify(header));
+  const json = utf8(JSON.stringify(header));
   const dataStart = (header as { tensors?: { offset?: number }[] }).tensors?.[0]?.offset;
   const room = typeof dataStart === "number" && dataStart >= 16 + json.length ? dataStart - 16 : json.length;
   const out = bytes.slice();
@@ -225,7 +223,7 @@ function resealSafetensors(bytes: Uint8Array, edit: (h: unknown) => string): Cas
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
   const how = edit(header);
-  const json = ascii(JSON.stringify(header));
+  const json = utf8(JSON.stringify(header));
   const out = new Uint8Array(8 + json.length + bytes.length - 8 - n);
   new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
   out.set(json, 8);
@@ -300,7 +298,7 @@ async function buildTargets(): Promise<Target[]> {
       async read(c, dir) {
         // the case carries either a config (JSON text) or the weights
         const isConfig = c.how.startsWith("config:");
-        await writeFile(join(dir, "config.json"), isConfig ? c.bytes : ascii(hfConfig));
+        await writeFile(join(dir, "config.json"), isConfig ? c.bytes : utf8(hfConfig));
         await writeFile(join(dir, "model.safetensors"), isConfig ? hfWeights : c.bytes);
         await checkModel(await loadModelFile(dir));
       },

@@ -4,7 +4,7 @@
 // BOS is whatever the tokenizer's post-processor adds (as transformers' `tokenizer(text)` does);
 // EOS comes from tokenizer_config.json, else generation_config.json / config.json beside it.
 import { Tokenizer as HfTokenizerImpl } from "@huggingface/tokenizers";
-import { ModelFormatError } from "../model.js";
+import { ModelFormatError, quote } from "../model.js";
 import type { StreamDecoder, Tokenizer } from "./types.js";
 
 type Json = Record<string, unknown>;
@@ -26,7 +26,13 @@ export class HfTokenizer implements Tokenizer {
     let vocab: Map<string, number>;
     let withSpecial: number[];
     let without: number[];
-    // the library trusts its JSON: a malformed one fails inside it, on construction or first use
+    // the library trusts its JSON: a malformed one fails inside it, on construction or first use,
+    // and an added token's id is used as given
+    const added = tokenizerJson.added_tokens;
+    for (const t of Array.isArray(added) ? added : []) {
+      const id = (t as { id?: unknown } | null)?.id;
+      if (!Number.isSafeInteger(id) || (id as number) < 0) throw new ModelFormatError(file, `added_tokens entry ${quote(t)} has id ${quote(id)}, expected a non-negative integer`);
+    }
     try {
       this.tok = new HfTokenizerImpl(tokenizerJson, opts.tokenizerConfig ?? {});
       vocab = this.tok.get_vocab(true);
@@ -38,7 +44,10 @@ export class HfTokenizer implements Tokenizer {
       throw new ModelFormatError(file, `cannot build a tokenizer from it: ${(e as Error).message}`);
     }
     let maxId = -1;
-    for (const id of vocab.values()) maxId = Math.max(maxId, id);
+    for (const [token, id] of vocab) {
+      if (!Number.isSafeInteger(id) || id < 0) throw new ModelFormatError(file, `token ${quote(token)} has id ${quote(id)}, expected a non-negative integer`);
+      maxId = Math.max(maxId, id);
+    }
     this.vocabSize = maxId + 1;
     this.bosId = withSpecial.length > without.length && withSpecial[0] !== without[0] ? withSpecial[0] : -1;
     const eosName = tokenName(opts.tokenizerConfig?.eos_token);
