@@ -3,6 +3,7 @@
 // silently wrong model, a slow giant allocation or a raw dump of file bytes.
 import { test } from "node:test";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { type LoadedModel, ModelFormatError, printable } from "../host/model.js";
 import { syntheticModel } from "../host/synthetic.js";
@@ -21,6 +22,8 @@ import { decodeTrace, encodeTrace, TraceBuilder, TraceFormatError } from "../hos
 import { maskGroupsFor } from "../host/sim/groups.js";
 import type { ModelDims } from "../host/sim/presets.js";
 import { STORIES_GGUF } from "./helpers.js";
+import { fixturesDir } from "../host/node/paths.js";
+import { HfTokenizer } from "../host/tokenizer/hf.js";
 import { resealTrace } from "./fuzz.js";
 
 /** A small model every test can afford to build, encode and load, with plain (not lazy) weight arrays to edit. */
@@ -259,4 +262,23 @@ test("printable: control characters and U+FFFD are escaped and long text is cut"
   assert.equal(printable("a\nb\u0000c\ufffd"), "a\\u{a}b\\u{0}c\\u{fffd}");
   assert.equal(printable("x".repeat(50), 10), "xxxxxxxxxx...");
   assert.equal(new ModelFormatError("f", "raw \u001b[31m bytes").message, "f: raw \\u{1b}[31m bytes");
+});
+
+// ---- tokenizer.json ---------------------------------------------------------------------------
+
+test("tokenizer.json: a bad added-token id or a broken decoder chain is refused at load, naming the file", () => {
+  const base = () => JSON.parse(readFileSync(join(fixturesDir(), "hf", "llama", "tokenizer.json"), "utf8"));
+  HfTokenizer.fromFiles({ tokenizer: base() }, "ok/tokenizer.json");
+  const badId = base();
+  badId.added_tokens[1].id = -1e-300;
+  assertClearError(() => HfTokenizer.fromFiles({ tokenizer: badId }, "id/tokenizer.json"), "id/tokenizer.json", /added_tokens entry .* has id -1e-300, expected a non-negative integer/);
+  const badDecoder = base();
+  badDecoder.decoder.decoders[1] = null;
+  assertClearError(() => HfTokenizer.fromFiles({ tokenizer: badDecoder }, "dec/tokenizer.json"), "dec/tokenizer.json", /cannot build a tokenizer from it/);
+});
+
+test("dipstream: groups and crc_table fields of the wrong type are refused, not a TypeError", () => {
+  const { header } = planStream(tiny());
+  assertClearError(() => parseStreamHeader(streamPrefix({ ...header, groups: [null, header.groups[1]] }), header.file_bytes, "g.dipstream"), "g.dipstream", /header field groups/);
+  assertClearError(() => parseStreamHeader(streamPrefix({ ...header, crc_table: { ...header.crc_table, crc32: undefined } }), header.file_bytes, "c.dipstream"), "c.dipstream", /header field crc_table/);
 });
