@@ -10,6 +10,7 @@ export { setMethod, setLayerThresholds, setCacheAware, setCachedFlags, sparsityA
 export { seedRng, argmax, sample, nllOf } from "./model/sampler";
 export { threadsSetup, threadsStop, threadsChunks, threadsChunksOnMain } from "./threads/pool";
 export { readSumF32, readSum4StreamsF32 } from "./kernels/bandwidth";
+export { firstAbsAboveF32 } from "./kernels/finite";
 export { streamSetGroup, streamAllocate, streamSetCapacity, streamEnable, streamBeginSequence } from "./stream/store";
 export * from "./sim/index";
 export * from "./train/index";
@@ -31,4 +32,5 @@ export { matvecF32, matvecF32Rows4, matvecF32Scalar } from "./kernels/matvec";
 export { gatherColumnsF32, gatherColumnsF32Scalar } from "./kernels/gather";
 export { matvecQ8, matvecQ8Scalar, gatherColumnsQ8, gatherColumnsQ8Scalar, q8Bytes, q8InBytes } from "./kernels/q8";
 export { copyBytes } from "./kernels/bandwidth";
+export { firstAbsAboveF32Scalar } from "./kernels/finite";
 export { threadsMainWorks } from "./threads/pool";

@@ -64,6 +64,8 @@ export interface EngineFunctions {
   // read-bandwidth probe (assembly/kernels/bandwidth.ts)
   readSumF32(ptr: number, n: number): number;
   readSum4StreamsF32(ptr: number, n: number): number;
+  // load-time weight check (assembly/kernels/finite.ts): index of the first NaN or |x| > limit, or -1
+  firstAbsAboveF32(ptr: number, n: number, limit: number): number;
   // weight stream (assembly/stream/store.ts) and the simulator's caches that govern it (assembly/sim/index.ts)
   streamSetGroup(group: number, entries: number, entryBytes: number): void;
   streamAllocate(layers: number, stageBytes: number): number;
@@ -148,7 +150,7 @@ const ENGINE_FUNCTIONS: Record<keyof EngineFunctions, true> = {
   setMethod: true, sparsityAllocate: true, setLayerThresholds: true, setCacheAware: true, setCachedFlags: true,
   seedRng: true, argmax: true, sample: true, nllOf: true,
   threadsSetup: true, threadsStop: true, threadsChunks: true, threadsChunksOnMain: true,
-  readSumF32: true, readSum4StreamsF32: true,
+  readSumF32: true, readSum4StreamsF32: true, firstAbsAboveF32: true,
   streamSetGroup: true, streamAllocate: true, streamSetCapacity: true, streamEnable: true, streamBeginSequence: true,
   simConfigure: true, simSetGroup: true, simAllocate: true, simSetCapacity: true, simSetPolicy: true,
   simSetAdmissionSeed: true, simResetCounters: true, simCachedFlags: true, simTotalFlashBytes: true,

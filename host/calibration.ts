@@ -6,6 +6,7 @@ import type { Engine } from "./engine.js";
 import { Sha256 } from "./sha256.js";
 import { maskKeeps, normalizeSpec, SparsityError, type SparsitySpec } from "./sparsity.js";
 import type { Calibration } from "./thresholds.js";
+import { printable, quote } from "./model.js";
 
 /** A short hash identifying a model's weights (config plus a sample of every layer's MLP). */
 export function modelKey(engine: Engine): string {
@@ -83,10 +84,21 @@ export function calibrate(engine: Engine, spec: SparsitySpec, sequences: number[
 
 /** Checks that parsed calibration JSON belongs to this model and method (`file` names it in errors). */
 export function checkCalibration(parsed: Calibration, file: string, engine: Engine, spec: SparsitySpec): Calibration {
-  if (parsed.version !== 1 || !Array.isArray(parsed.thresholds)) throw new SparsityError(`${file}: not a calibration file (version 1 with thresholds expected)`);
+  if (typeof parsed !== "object" || parsed === null || parsed.version !== 1 || !Array.isArray(parsed.thresholds)) throw new SparsityError(`${file}: not a calibration file (version 1 with thresholds expected)`);
   const key = modelKey(engine);
-  if (parsed.modelKey !== key) throw new SparsityError(`${file}: calibration is for model ${parsed.modelKey}, not ${key}`);
-  if (parsed.method !== spec.method) throw new SparsityError(`${file}: calibration is for method ${parsed.method}, not ${spec.method}`);
-  if (spec.keep !== undefined && parsed.keep !== spec.keep) throw new SparsityError(`${file}: calibration is for keep ${parsed.keep}, not ${spec.keep}`);
+  if (parsed.modelKey !== key) throw new SparsityError(`${file}: calibration is for model ${printable(String(parsed.modelKey), 40)}, not ${key}`);
+  if (parsed.method !== spec.method) throw new SparsityError(`${file}: calibration is for method ${printable(String(parsed.method), 40)}, not ${spec.method}`);
+  if (spec.keep !== undefined && parsed.keep !== spec.keep) throw new SparsityError(`${file}: calibration is for keep ${printable(String(parsed.keep), 40)}, not ${spec.keep}`);
+  const layers = engine.config.nLayers;
+  if (parsed.thresholds.length !== layers) throw new SparsityError(`${file}: thresholds has ${parsed.thresholds.length} layers, the model has ${layers}`);
+  parsed.thresholds.forEach((t: unknown, l) => {
+    const fields = typeof t === "object" && t !== null ? (t as Record<string, unknown>) : {};
+    for (const k of ["input", "hidden"]) {
+      const v = fields[k];
+      if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+        throw new SparsityError(`${file}: thresholds[${l}].${k} is ${quote(v)}, expected a finite number >= 0`);
+      }
+    }
+  });
   return parsed;
 }

@@ -4,11 +4,18 @@
 // matrices are stored input-major, so a pruned input is a skipped contiguous column.
 
 import type { LoadedModel } from "./model.js";
-import { headDim } from "./model.js";
+import { headDim, ModelFormatError } from "./model.js";
 import { ropeInverseFrequencies } from "./rope.js";
 import { quantizeQ8InputMajorInto, quantizeQ8Into } from "./quant.js";
 import { ATTN_NORM, BK, BQ, BV, DTYPE_ID, FFN_NORM, layoutBytes, ROPE_HALF, ROPE_INTERLEAVED, W_DOWN_T, W_GATE_T, W_UP, WK, WO, WQ, WV, type EngineExports, type LayoutBytes, type WeightDtype } from "./abi.js";
 import { WASM32_USABLE_BYTES } from "./engine-bytes.js";
+
+/**
+ * The largest weight magnitude accepted at load: what q8's f16 block scale can hold (65504 x 127,
+ * host/quant.ts), far beyond any trained model. A larger one is a corrupt value (a flipped
+ * exponent bit) that would overflow to NaN logits.
+ */
+export const MAX_WEIGHT_MAGNITUDE = 65504 * 127;
 
 /** A view of n f32 at ptr of the engine's memory (valid until memory grows). */
 export function f32At(wasm: EngineExports, ptr: number, n: number): Float32Array {
@@ -56,23 +63,24 @@ export class WeightLayout {
     this.span.start = this.wasm.arenaUsedBytes() >>> 0;
     w.layers.forEach((l, i) => {
       const set = (field: number, ptr: number) => this.wasm.setLayerWeight(i, field, ptr);
-      set(ATTN_NORM, this.put(l.attnNorm));
-      set(WQ, this.putMatrix(l.wq, c.nHeads * hd, c.dim));
-      set(WK, this.putMatrix(l.wk, c.nKvHeads * hd, c.dim));
-      set(WV, this.putMatrix(l.wv, c.nKvHeads * hd, c.dim));
-      set(WO, this.putMatrix(l.wo, c.dim, c.nHeads * hd));
-      if (l.bq) set(BQ, this.put(l.bq));
-      if (l.bk) set(BK, this.put(l.bk));
-      if (l.bv) set(BV, this.put(l.bv));
-      set(FFN_NORM, this.put(l.ffnNorm));
+      const p = `layer ${i} `;
+      set(ATTN_NORM, this.put(p + "attn_norm", l.attnNorm));
+      set(WQ, this.putMatrix(p + "wq", l.wq, c.nHeads * hd, c.dim));
+      set(WK, this.putMatrix(p + "wk", l.wk, c.nKvHeads * hd, c.dim));
+      set(WV, this.putMatrix(p + "wv", l.wv, c.nKvHeads * hd, c.dim));
+      set(WO, this.putMatrix(p + "wo", l.wo, c.dim, c.nHeads * hd));
+      if (l.bq) set(BQ, this.put(p + "bq", l.bq));
+      if (l.bk) set(BK, this.put(p + "bk", l.bk));
+      if (l.bv) set(BV, this.put(p + "bv", l.bv));
+      set(FFN_NORM, this.put(p + "ffn_norm", l.ffnNorm));
       if (this.streamed) return; // MLP columns live in the stream's cache slots
-      set(W_GATE_T, this.putTransposed(l.wGate, c.hiddenDim, c.dim));
-      const up = this.putTransposed(l.wUp, c.hiddenDim, c.dim);
+      set(W_GATE_T, this.putTransposed(p + "w_gate", l.wGate, c.hiddenDim, c.dim));
+      const up = this.putTransposed(p + "w_up", l.wUp, c.hiddenDim, c.dim);
       this.upPtrs.inputMajor.push(up);
       set(W_UP, up);
-      set(W_DOWN_T, this.putTransposed(l.wDown, c.dim, c.hiddenDim));
+      set(W_DOWN_T, this.putTransposed(p + "w_down", l.wDown, c.dim, c.hiddenDim));
     });
-    this.finalNorm = this.put(w.finalNorm);
+    this.finalNorm = this.put("final norm", w.finalNorm);
     // a streamed model places the embedding and the LM head last, as many rows as its budget holds (attachStream)
     if (!this.streamed) this.placeTableRows(c.vocabSize, c.vocabSize);
     this.span.end = this.wasm.arenaUsedBytes() >>> 0;
@@ -82,9 +90,9 @@ export class WeightLayout {
   placeTableRows(embeddingRows: number, lmHeadRows: number): void {
     const c = this.model.config;
     const w = this.model.weights;
-    const rows = (m: Float32Array, n: number) => (n > 0 ? this.putMatrix(m.subarray(0, n * c.dim), n, c.dim) : 0);
-    const emb = rows(w.tokenEmbedding, embeddingRows);
-    const lmHead = c.tiedEmbeddings ? emb : rows(w.lmHead!, lmHeadRows);
+    const rows = (name: string, m: Float32Array, n: number) => (n > 0 ? this.putMatrix(name, m.subarray(0, n * c.dim), n, c.dim) : 0);
+    const emb = rows("token embedding", w.tokenEmbedding, embeddingRows);
+    const lmHead = c.tiedEmbeddings ? emb : rows("lm_head", w.lmHead!, lmHeadRows);
     this.wasm.setGlobalWeights(emb, this.finalNorm, lmHead, 0);
     this.wasm.setResidentRows(embeddingRows, lmHeadRows, c.tiedEmbeddings ? 1 : 0);
   }
@@ -97,7 +105,7 @@ export class WeightLayout {
     if (rowMajor === this.upRowMajor) return;
     if (rowMajor && this.upPtrs.rowMajor.length === 0) {
       const c = this.model.config;
-      for (const l of this.model.weights.layers) this.upPtrs.rowMajor.push(this.putMatrix(l.wUp, c.hiddenDim, c.dim));
+      this.model.weights.layers.forEach((l, i) => this.upPtrs.rowMajor.push(this.putMatrix(`layer ${i} w_up`, l.wUp, c.hiddenDim, c.dim)));
     }
     const ptrs = rowMajor ? this.upPtrs.rowMajor : this.upPtrs.inputMajor;
     ptrs.forEach((p, i) => this.wasm.setLayerWeight(i, W_UP, p));
@@ -105,15 +113,35 @@ export class WeightLayout {
     this.upRowMajor = rowMajor;
   }
 
-  private put(a: Float32Array): number {
+  /**
+   * Writes f32 values, refusing the tensor if any is NaN, infinite or absurdly large (one SIMD
+   * pass in wasm); `tensor` is the values in the tensor's own order, for the error.
+   */
+  private put(name: string, a: Float32Array, tensor = a): number {
     const ptr = allocOrThrow(this.wasm, a.length * 4);
     f32At(this.wasm, ptr, a.length).set(a);
+    if (this.wasm.firstAbsAboveF32(ptr, a.length, MAX_WEIGHT_MAGNITUDE) >= 0) this.refuseWeight(name, tensor);
     return ptr;
   }
 
+  /**
+   * Quantized tensors never reach wasm memory as f32, so their source is checked here, as put
+   * checks f32 ones (the q8 quantizer reads every value anyway).
+   */
+  private checkSource(name: string, a: Float32Array): void {
+    for (let i = 0; i < a.length; i++) if (!(Math.abs(a[i]) <= MAX_WEIGHT_MAGNITUDE)) this.refuseWeight(name, a);
+  }
+
+  /** Throws naming the tensor and its first bad element (only on the error path: a second scan). */
+  private refuseWeight(name: string, a: Float32Array): never {
+    const at = a.findIndex((v) => !(Math.abs(v) <= MAX_WEIGHT_MAGNITUDE));
+    throw new ModelFormatError(this.model.source, `tensor ${name} holds ${a[at]} at element ${at}; expected finite weights of magnitude at most ${MAX_WEIGHT_MAGNITUDE}`);
+  }
+
   /** Writes a row-major [rows x cols] matrix in the engine's dtype. */
-  private putMatrix(a: Float32Array, rows: number, cols: number): number {
-    if (this.dtype === "f32") return this.put(a);
+  private putMatrix(name: string, a: Float32Array, rows: number, cols: number): number {
+    if (this.dtype === "f32") return this.put(name, a);
+    this.checkSource(name, a);
     const bytes = this.bytes.matrix(rows, cols);
     const ptr = allocOrThrow(this.wasm, bytes);
     quantizeQ8Into(new Uint8Array(this.wasm.memory.buffer, ptr, bytes), a, rows, cols);
@@ -121,8 +149,9 @@ export class WeightLayout {
   }
 
   /** Writes W^T of a [rows x cols] matrix: input-major, so one input's column is contiguous. */
-  private putTransposed(a: Float32Array, rows: number, cols: number): number {
+  private putTransposed(name: string, a: Float32Array, rows: number, cols: number): number {
     if (this.dtype === "q8") {
+      this.checkSource(name, a);
       const bytes = this.bytes.inputMajor(cols, rows);
       const ptr = allocOrThrow(this.wasm, bytes);
       quantizeQ8InputMajorInto(new Uint8Array(this.wasm.memory.buffer, ptr, bytes), a, rows, cols);
@@ -133,6 +162,6 @@ export class WeightLayout {
       const base = r * cols;
       for (let c = 0; c < cols; c++) t[c * rows + r] = a[base + c];
     }
-    return this.put(t);
+    return this.put(name, t, a);
   }
 }

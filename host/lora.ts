@@ -3,7 +3,7 @@
 // onto adapter_model.safetensors tensors. The engine lays them out for its kernels
 // (Engine.setAdapters) and applies  out += ((x*m) A^T) B^T * (alpha / r)  after each gather.
 
-import type { ModelConfig } from "./model.js";
+import { type ModelConfig, printable } from "./model.js";
 import type { SparsitySpec } from "./sparsity.js";
 import { LORA_DOWN, LORA_GATE, LORA_UP } from "./abi.js";
 
@@ -39,9 +39,15 @@ export interface LoraAdapters {
   info?: Record<string, unknown>;
 }
 
+/** the largest finite f32 */
+const MAX_F32 = 3.4028234663852886e38;
+
 /** Adapters that do not fit the model, or a malformed adapter file: the message says which tensor and why. */
 export class AdapterError extends Error {
   override name = "AdapterError";
+  constructor(message: string) {
+    super(printable(message));
+  }
 }
 
 /** (in, out) features of a target's linear: gate/up map dim -> hiddenDim, down maps hiddenDim -> dim. */
@@ -66,6 +72,8 @@ export function parseLoraTargets(s: string | string[]): LoraTarget[] {
 export function checkAdapters(ad: LoraAdapters, c: ModelConfig, source = "adapters"): void {
   if (!Number.isInteger(ad.rank) || ad.rank < 1) throw new AdapterError(`${source}: rank must be a positive integer, got ${ad.rank}`);
   if (!Number.isFinite(ad.alpha) || ad.alpha <= 0) throw new AdapterError(`${source}: lora_alpha must be > 0, got ${ad.alpha}`);
+  // the wasm scales the update by alpha / rank in f32: it must stay a finite f32
+  if (!Number.isFinite(Math.fround(ad.alpha / ad.rank))) throw new AdapterError(`${source}: lora_alpha ${ad.alpha} / r ${ad.rank} overflows f32; expected a scale below ${MAX_F32}`);
   if (ad.targets.length === 0) throw new AdapterError(`${source}: no target modules`);
   if (ad.layers.length !== c.nLayers) {
     throw new AdapterError(`${source}: adapters have ${ad.layers.length} layers, the model has ${c.nLayers}`);
@@ -84,6 +92,10 @@ export function checkAdapters(ad: LoraAdapters, c: ModelConfig, source = "adapte
       }
       if (m.a.length !== ad.rank * m.inFeatures) throw new AdapterError(`${source}: ${name} lora_A has ${m.a.length} values, expected rank ${ad.rank} x ${m.inFeatures}`);
       if (m.b.length !== m.outFeatures * ad.rank) throw new AdapterError(`${source}: ${name} lora_B has ${m.b.length} values, expected ${m.outFeatures} x rank ${ad.rank}`);
+      for (const [which, values] of [["lora_A", m.a], ["lora_B", m.b]] as const) {
+        const at = values.findIndex((v) => !Number.isFinite(v));
+        if (at >= 0) throw new AdapterError(`${source}: ${name} ${which} holds ${values[at]} at element ${at}; expected finite weights`);
+      }
     }
     for (const t of LORA_TARGETS) {
       if (layer[t] && !ad.targets.includes(t)) throw new AdapterError(`${source}: layer ${l} has a ${PEFT_MODULE[t]} adapter that target_modules does not list`);

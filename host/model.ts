@@ -93,13 +93,42 @@ export interface LoadedModel {
   tokenizerJson?: string;
 }
 
-/** An error in something the user gave us: names the file, the field and what was expected. */
+/** The longest error message a reader prints: a corrupt file must not print kilobytes of itself. */
+const MAX_MESSAGE_CHARS = 600;
+
+/**
+ * Text fit for one printable line: control characters, line separators, lone surrogates and
+ * U+FFFD are escaped, and anything past `max` characters is cut with an ellipsis. Every reader's
+ * error goes through it (ModelFormatError, and the other input errors), so bytes from a corrupt
+ * file cannot reach the terminal raw.
+ */
+export function printable(text: string, max = MAX_MESSAGE_CHARS): string {
+  let out = "";
+  for (const ch of text) {
+    if (out.length >= max) return out + "...";
+    const cp = ch.codePointAt(0)!;
+    const unsafe = cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp === 0x2028 || cp === 0x2029 || cp === 0xfffd || (cp >= 0xd800 && cp < 0xe000);
+    out += unsafe ? `\\u{${cp.toString(16)}}` : ch;
+  }
+  return out;
+}
+
+/**
+ * A value from a file, for an error message: a string as a short escaped excerpt in quotes
+ * ("abc..."), anything else as short JSON (null, -1, [1,2...]), at most `max` characters.
+ */
+export function quote(value: unknown, max = 40): string {
+  if (typeof value === "string") return `"${printable(value, max)}"`;
+  return printable(JSON.stringify(value) ?? String(value), max);
+}
+
+/** An error in something the user gave us: names the file, the field and what was expected, on one printable line. */
 export class ModelFormatError extends Error {
   constructor(
     readonly file: string,
     message: string,
   ) {
-    super(`${file}: ${message}`);
+    super(printable(`${file}: ${message}`));
     this.name = "ModelFormatError";
   }
 }

@@ -401,6 +401,16 @@ test("gguf errors: unsupported tensor type names the tensor and the type", () =>
   assertModelFormatError(() => parseGguf(unknown, "u.gguf"), /tensor output\.weight has type 99 \(unknown\)/);
 });
 
+test("gguf errors: a tensor count one short (the data start shifts) is refused, not read shifted", () => {
+  // output.weight last in the directory: one short, the model would silently turn tied
+  const tensors = tinyTensorDims(false)
+    .map(([name, dims], i): GgufTensorSpec => ({ name, dims, type: GGML_TYPE_F32, data: f32Bytes(values(dims.reduce((a, b) => a * b, 1), i + 1)) }))
+    .sort((a, b) => Number(a.name === "output.weight") - Number(b.name === "output.weight"));
+  parseGguf(buildGguf({ version: 3, kvs: tinyKvs(), tensors }), "ok.gguf");
+  const short = buildGguf({ version: 3, kvs: tinyKvs(), tensors, tensorCount: tensors.length - 1 });
+  assertModelFormatError(() => parseGguf(short, "short.gguf"), /the data section .* expected no bytes beyond the last tensor/);
+});
+
 test("gguf errors: absurd counts fail fast, without allocating", () => {
   const { bytes } = tinyGguf({ version: 3 });
   const start = performance.now();

@@ -106,6 +106,8 @@ export function decodeTrace(ptr: usize, len: usize, source: string): Trace {
   const names = ["nLayers", "vocabSize", "dim", "hiddenDim", "nHeads", "nKvHeads", "seqLen"];
   for (let i = 0; i < names.length; i++) {
     if (!isCount(dims.get(names[i]))) return fail(source, "header", "header: dims: dims: " + names[i] + " must be a positive integer");
+    // the simulator counts in i32 (as host/sim/trace.ts refuses)
+    if (dims.get(names[i])!.num > 2147483647) return fail(source, "dims", names[i] + " must be at most 2147483647 (the simulator counts in i32), got " + (<i64>dims.get(names[i])!.num).toString());
   }
   const d = t.dims;
   d.nLayers = dims.get("nLayers")!.num;
@@ -169,6 +171,9 @@ export function decodeTrace(ptr: usize, len: usize, source: string): Trace {
     seq.promptTokens = <f64>load<u32>(ptr + o);
     const tokens = load<u32>(ptr + o + 4);
     if (tokens > 0x7fffffff) return fail(source, "sequence " + s.toString() + " header", "too many tokens");
+    if (seq.promptTokens + <f64>tokens > t.dims.seqLen) {
+      return fail(source, "sequence " + s.toString() + " promptTokens", (<u32>seq.promptTokens).toString() + " prompt + " + tokens.toString() + " traced tokens exceed dims.seqLen " + (<i64>t.dims.seqLen).toString());
+    }
     seq.tokens = <i32>tokens;
     seq.words = w;
     o += 8;

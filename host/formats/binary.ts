@@ -54,42 +54,36 @@ export class BinaryReader {
     this.offset += n;
   }
 
+  /** An n-byte value read by `get` at the current offset, after the bounds check. */
+  private fixed(n: number, what: string, get: (at: number) => number): number {
+    this.need(n, what);
+    const v = get(this.offset);
+    this.offset += n;
+    return v;
+  }
+
   u8(what = "u8"): number {
-    this.need(1, what);
-    return this.view.getUint8(this.offset++);
+    return this.fixed(1, what, (at) => this.view.getUint8(at));
   }
 
   i8(what = "i8"): number {
-    this.need(1, what);
-    return this.view.getInt8(this.offset++);
+    return this.fixed(1, what, (at) => this.view.getInt8(at));
   }
 
   u16(what = "u16"): number {
-    this.need(2, what);
-    const v = this.view.getUint16(this.offset, true);
-    this.offset += 2;
-    return v;
+    return this.fixed(2, what, (at) => this.view.getUint16(at, true));
   }
 
   i16(what = "i16"): number {
-    this.need(2, what);
-    const v = this.view.getInt16(this.offset, true);
-    this.offset += 2;
-    return v;
+    return this.fixed(2, what, (at) => this.view.getInt16(at, true));
   }
 
   u32(what = "u32"): number {
-    this.need(4, what);
-    const v = this.view.getUint32(this.offset, true);
-    this.offset += 4;
-    return v;
+    return this.fixed(4, what, (at) => this.view.getUint32(at, true));
   }
 
   i32(what = "i32"): number {
-    this.need(4, what);
-    const v = this.view.getInt32(this.offset, true);
-    this.offset += 4;
-    return v;
+    return this.fixed(4, what, (at) => this.view.getInt32(at, true));
   }
 
   /** An unsigned 64-bit integer as a number; values >= 2^53 are an error, not a rounded count. */
@@ -117,17 +111,11 @@ export class BinaryReader {
   }
 
   f32(what = "f32"): number {
-    this.need(4, what);
-    const v = this.view.getFloat32(this.offset, true);
-    this.offset += 4;
-    return v;
+    return this.fixed(4, what, (at) => this.view.getFloat32(at, true));
   }
 
   f64(what = "f64"): number {
-    this.need(8, what);
-    const v = this.view.getFloat64(this.offset, true);
-    this.offset += 8;
-    return v;
+    return this.fixed(8, what, (at) => this.view.getFloat64(at, true));
   }
 
   /** n raw bytes, as a view into the file (no copy). */

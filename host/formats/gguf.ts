@@ -3,7 +3,7 @@
 // is allocated: a corrupt header must fail with a message, never with a 2^40-element allocation.
 // Spec: https://github.com/ggerganov/ggml/blob/master/docs/gguf.md
 import { halfToFloat } from "../float16.js";
-import { type LayerWeights, type LoadedModel, type ModelConfig, type RopeScaling, type Vocabulary, ModelFormatError, headDim, validateConfig, validateWeights } from "../model.js";
+import { type LayerWeights, type LoadedModel, type ModelConfig, type RopeScaling, type Vocabulary, ModelFormatError, headDim, quote, validateConfig, validateWeights } from "../model.js";
 import { BinaryReader, f32Array } from "./binary.js";
 
 export const GGUF_MAGIC = "GGUF";
@@ -13,6 +13,8 @@ export const SUPPORTED_ARCHITECTURES = ["llama"];
 const MAX_DIMS = 4;
 const DEFAULT_ALIGNMENT = 32;
 const MAX_ARRAY_NESTING = 8;
+/** weight tensors every llama layer has (norms, q/k/v/o, gate/up/down) */
+const TENSORS_PER_LAYER = 9;
 
 /** ggml_type numbers (ggml.h), so an unsupported tensor type can be named in the error. */
 const GGML_TYPE_NAMES: Record<number, string> = {
@@ -150,29 +152,31 @@ export function readGgufHeader(bytes: Uint8Array, file: string): GgufHeader {
   const metadata = new Map<string, GgufValue>();
   for (let i = 0; i < kvCount; i++) {
     const key = readString(`metadata key ${i}`);
-    if (metadata.has(key)) throw new ModelFormatError(file, `duplicate metadata key ${key}`);
-    const type = r.u32(`the type of metadata ${key}`);
-    metadata.set(key, readValue(type, `metadata ${key}`));
+    const keyShown = shownName(key);
+    if (metadata.has(key)) throw new ModelFormatError(file, `duplicate metadata key ${keyShown}`);
+    const type = r.u32(`the type of metadata ${keyShown}`);
+    metadata.set(key, readValue(type, `metadata ${keyShown}`));
   }
 
   const tensors: GgufTensorInfo[] = [];
   const names = new Set<string>();
   for (let i = 0; i < tensorCount; i++) {
     const name = readString(`the name of tensor ${i}`);
-    if (names.has(name)) throw new ModelFormatError(file, `duplicate tensor ${name}`);
+    const shown = shownName(name);
+    if (names.has(name)) throw new ModelFormatError(file, `duplicate tensor ${shown}`);
     names.add(name);
-    const nDims = r.u32(`the dimension count of tensor ${name}`);
-    if (nDims < 1 || nDims > MAX_DIMS) throw new ModelFormatError(file, `tensor ${name} has ${nDims} dimensions, expected 1 to ${MAX_DIMS}`);
+    const nDims = r.u32(`the dimension count of tensor ${shown}`);
+    if (nDims < 1 || nDims > MAX_DIMS) throw new ModelFormatError(file, `tensor ${shown} has ${nDims} dimensions, expected 1 to ${MAX_DIMS}`);
     const dims: number[] = [];
     let elements = 1;
     for (let d = 0; d < nDims; d++) {
-      const ne = readLen(`dimension ${d} of tensor ${name}`);
+      const ne = readLen(`dimension ${d} of tensor ${shown}`);
       dims.push(ne);
       elements *= ne;
     }
-    if (!Number.isSafeInteger(elements)) throw new ModelFormatError(file, `tensor ${name} has dims [${dims.join(", ")}], too many elements`);
-    const type = r.u32(`the type of tensor ${name}`);
-    const offset = r.u64(`the data offset of tensor ${name}`);
+    if (!Number.isSafeInteger(elements)) throw new ModelFormatError(file, `tensor ${shown} has dims [${dims.join(", ")}], too many elements`);
+    const type = r.u32(`the type of tensor ${shown}`);
+    const offset = r.u64(`the data offset of tensor ${shown}`);
     tensors.push({ name, dims, type, offset, elements });
   }
 
@@ -197,7 +201,48 @@ export function readGgufHeader(bytes: Uint8Array, file: string): GgufHeader {
       );
     }
   }
+  refuseOverlaps(tensors, file);
   return { version, metadata, tensors, alignment, dataStart };
+}
+
+/**
+ * A key or tensor name for an error message: as it is when it looks like one (short printable
+ * ASCII), else a short escaped excerpt, so a misread header cannot print kilobytes of itself.
+ */
+function shownName(name: string): string {
+  return /^[\x21-\x7e]{1,80}$/.test(name) ? name : quote(name);
+}
+
+/** Two tensors sharing bytes would be two names for (part of) one weight: ggml never writes that. */
+function refuseOverlaps(tensors: GgufTensorInfo[], file: string): void {
+  const sized = tensors.filter((t) => LOADABLE_TYPES[t.type] && t.elements > 0).sort((a, b) => a.offset - b.offset);
+  for (let i = 1; i < sized.length; i++) {
+    const a = sized[i - 1];
+    const b = sized[i];
+    const aEnd = a.offset + tensorBytes(a, file);
+    if (b.offset < aEnd) {
+      throw new ModelFormatError(file, `tensors ${a.name} (data bytes ${a.offset} to ${aEnd}) and ${b.name} (from ${b.offset}) overlap; expected each tensor's data to have its own bytes`);
+    }
+  }
+}
+
+/**
+ * The data section must end with the last tensor (padded to the alignment at most): a header
+ * whose tensor count is one short ends early, which moves the data start and would read every
+ * weight shifted. Called once every tensor is known to be loadable (and so to have a size).
+ */
+function checkDataSectionEnd(header: GgufHeader, fileBytes: number, file: string): void {
+  let end = 0;
+  for (const t of header.tensors) end = Math.max(end, t.offset + tensorBytes(t, file));
+  const dataBytes = fileBytes - header.dataStart;
+  const padded = Math.ceil(end / header.alignment) * header.alignment;
+  if (dataBytes < end || dataBytes > padded) {
+    throw new ModelFormatError(
+      file,
+      `the data section (from byte ${header.dataStart}) has ${dataBytes} bytes, but the ${header.tensors.length} tensors the header lists end at ${end} (${padded} padded): ` +
+        `expected no bytes beyond the last tensor (a wrong tensor or metadata count?)`,
+    );
+  }
 }
 
 /** Byte size of a tensor of a loadable type (the caller has checked the type). */
@@ -332,6 +377,11 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
     tiedEmbeddings: !byName.has("output.weight"),
   };
   validateConfig(config, file);
+  // Bound the layer count by what the file holds before anything per layer is built (a near
+  // miss falls through to "missing tensor", which names the first one absent).
+  if (config.nLayers > header.tensors.length) {
+    throw new ModelFormatError(file, `${arch}.block_count is ${config.nLayers}, but the file has only ${header.tensors.length} tensors; expected ${TENSORS_PER_LAYER} per layer`);
+  }
   const hd = headDim(config);
   const ropeDims = metaInt(meta, `${arch}.rope.dimension_count`, file, hd);
   if (ropeDims !== hd) throw new ModelFormatError(file, `${arch}.rope.dimension_count is ${ropeDims}, expected the head dimension ${hd} (partial rotary embeddings are not supported)`);
@@ -373,6 +423,14 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
   };
   for (const [name, dims] of expected) check(name, dims);
   for (const [name, dims] of optional) if (byName.has(name)) check(name, dims);
+  // As llama.cpp: a tensor no layer uses means the file is not what its metadata says (a block
+  // count too low, a misnamed tensor); refuse it rather than ignore weights.
+  const unused = header.tensors.filter((t) => !expected.has(t.name) && !optional.has(t.name)).map((t) => t.name);
+  if (unused.length > 0) {
+    const shown = unused.slice(0, 5).join(", ") + (unused.length > 5 ? `, ... (${unused.length} in all)` : "");
+    throw new ModelFormatError(file, `tensors that no layer of the ${config.nLayers} in ${arch}.block_count uses: ${shown}`);
+  }
+  checkDataSectionEnd(header, bytes.length, file);
   const vocab = ggufVocabulary(meta, vocabSize, file);
 
   const load = (name: string): Float32Array => tensorData(bytes, header, byName.get(name)!);

@@ -193,6 +193,11 @@ export async function buildHfModel(spec: HfModelSpec, source: TensorSource, file
     q: `num_attention_heads ${config.nHeads} x head_dim ${hd}`,
     kv: `num_key_value_heads ${config.nKvHeads} x head_dim ${hd}`,
   };
+  // Bound the layer count by the tensors present before anything per layer is built (a near
+  // miss falls through to "missing tensor", which names the first one absent).
+  if (nLayers > source.tensors.size) {
+    throw new ModelFormatError(file, `num_hidden_layers is ${nLayers}, but the checkpoint has only ${source.tensors.size} tensors; expected several per layer`);
+  }
   const expected = new Map<string, { shape: number[]; from: string }>();
   const want = (name: string, shape: number[], from: string) => expected.set(name, { shape, from });
   want("model.embed_tokens.weight", [vocabSize, dim], `vocab_size, hidden_size`);

@@ -77,17 +77,24 @@ export function parseSafetensorsHeader(json: Uint8Array, fileSize: number, file:
     }
     tensors.set(name, tensorEntry(name, entry, dataStart, dataBytes, file));
   }
-  // Overlap check: sorted by start, each tensor must end before the next begins.
-  const sorted = [...tensors.values()].filter((t) => t.byteLength > 0).sort((a, b) => a.offset - b.offset);
-  for (let i = 1; i < sorted.length; i++) {
-    const a = sorted[i - 1];
-    const b = sorted[i];
-    if (b.offset < a.offset + a.byteLength) {
-      throw new ModelFormatError(
-        file,
-        `tensors ${a.name} (data_offsets [${a.offset - dataStart}, ${a.offset - dataStart + a.byteLength}]) and ${b.name} (data_offsets [${b.offset - dataStart}, ${b.offset - dataStart + b.byteLength}]) overlap`,
-      );
+  // The format requires the tensors to tile the data section: sorted by offset, each starts where
+  // the previous ends, the first at 0 and the last at the end of the file. A gap or an overlap
+  // means a wrong header length or offsets (a header one byte short reads every tensor shifted).
+  const sorted = [...tensors.values()].sort((a, b) => a.offset - b.offset || a.byteLength - b.byteLength);
+  const span = (t: SafetensorsTensor) => `data_offsets [${t.offset - dataStart}, ${t.offset - dataStart + t.byteLength}]`;
+  let covered = 0;
+  let previous: SafetensorsTensor | undefined;
+  for (const t of sorted) {
+    const begin = t.offset - dataStart;
+    if (begin < covered) throw new ModelFormatError(file, `tensors ${previous!.name} (${span(previous!)}) and ${t.name} (${span(t)}) overlap`);
+    if (begin > covered) {
+      throw new ModelFormatError(file, `tensor ${t.name} (${span(t)}) leaves a gap of ${begin - covered} bytes after ${previous ? `tensor ${previous.name}` : "the start of the data section"}; expected the tensors to tile the data section`);
     }
+    covered = begin + t.byteLength;
+    previous = t;
+  }
+  if (covered !== dataBytes) {
+    throw new ModelFormatError(file, `the tensors cover ${covered} bytes of the ${dataBytes}-byte data section (from byte ${dataStart}); expected exactly all of it (a wrong header length?)`);
   }
   return { dataStart, tensors, metadata };
 }

@@ -5,6 +5,7 @@ import type { Engine } from "../engine.js";
 import { checkCalibration } from "../calibration.js";
 import type { Calibration } from "../thresholds.js";
 import { SparsityError, type SparsitySpec } from "../sparsity.js";
+import { printable } from "../model.js";
 
 /** Reads a calibration file and checks it belongs to this model and method. */
 export async function readCalibration(file: string, engine: Engine, spec: SparsitySpec): Promise<Calibration> {
@@ -12,7 +13,7 @@ export async function readCalibration(file: string, engine: Engine, spec: Sparsi
   try {
     parsed = JSON.parse(await readFile(file, "utf8")) as Calibration;
   } catch (e) {
-    throw new SparsityError(`${file}: not a readable calibration file (${(e as Error).message})`);
+    throw new SparsityError(printable(`${file}: not a readable calibration file (${(e as Error).message})`));
   }
   return checkCalibration(parsed, file, engine, spec);
 }

@@ -6,6 +6,7 @@ import { validateDims } from "./presets.js";
 import { validateGroup, type MaskGroup } from "./groups.js";
 import { crc32 } from "../crc32.js";
 import { TRACE_FIXED_HEADER_BYTES, TRACE_FULL_MASK, TRACE_VERSION } from "../abi.js";
+import { printable } from "../model.js";
 
 export const TRACE_MAGIC = "DIPTRACE";
 export { TRACE_VERSION };
@@ -51,7 +52,7 @@ export class TraceFormatError extends Error {
     readonly field: string,
     message: string,
   ) {
-    super(`${source}: ${field}: ${message}`);
+    super(printable(`${source}: ${field}: ${message}`));
   }
 }
 
@@ -282,6 +283,9 @@ export function decodeTrace(bytes: Uint8Array, source = "trace"): MaskTrace {
     const promptTokens = v.getUint32(o, true);
     const tokens = v.getUint32(o + 4, true);
     o += 8;
+    if (promptTokens + tokens > header.dims.seqLen) {
+      fail(`sequence ${s} promptTokens`, `${promptTokens} prompt + ${tokens} traced tokens exceed dims.seqLen ${header.dims.seqLen}`);
+    }
     // replay layout: a count word per mask plus one word per index
     let words = new Uint32Array(1024);
     let used = 0;
@@ -327,6 +331,10 @@ const hex = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
 
 // ---- checks ----
 
+const TRACE_DIMS = ["nLayers", "vocabSize", "dim", "hiddenDim", "nHeads", "nKvHeads", "seqLen"] as const;
+/** the wasm simulator takes every dimension as an i32 */
+const MAX_TRACE_DIM = 2 ** 31 - 1;
+
 function validateHeader(h: TraceHeader, where: string): void {
   if (typeof h !== "object" || h === null) throw new TraceFormatError(where, "header", "must be a JSON object");
   if (typeof h.method !== "string" || h.method.length === 0) throw new TraceFormatError(where, "method", "must be a non-empty string");
@@ -335,6 +343,9 @@ function validateHeader(h: TraceHeader, where: string): void {
     validateDims(h.dims, "dims");
   } catch (e) {
     throw new TraceFormatError(where, "dims", (e as Error).message);
+  }
+  for (const k of TRACE_DIMS) {
+    if (h.dims[k] > MAX_TRACE_DIM) throw new TraceFormatError(where, "dims", `${k} must be at most ${MAX_TRACE_DIM} (the simulator counts in i32), got ${h.dims[k]}`);
   }
   if (!Array.isArray(h.groups) || h.groups.length === 0 || h.groups.length > 8) {
     throw new TraceFormatError(where, "groups", "must be a list of 1 to 8 mask groups");

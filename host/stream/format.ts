@@ -8,7 +8,7 @@
 // Everything is little-endian f32. This file only plans, encodes and parses: the Node adapter
 // (host/node/stream-file.ts) does the file I/O, so the format works in any runtime.
 
-import { headDim, type LoadedModel, type ModelConfig, ModelFormatError, type Vocabulary } from "../model.js";
+import { headDim, type LoadedModel, type ModelConfig, ModelFormatError, quote, validateConfig, type Vocabulary } from "../model.js";
 import { crc32 } from "../crc32.js";
 
 export const STREAM_MAGIC = "DIPSTRM1";
@@ -40,6 +40,7 @@ export interface StreamHeader {
   dtype: "f32";
   config: ModelConfig;
   vocab?: { pieces: string[]; scores: number[]; bosId: number; eosId: number };
+  /** written by older versions as a path to a tokenizer.json; read, never opened */
   tokenizer_json?: string;
   tensors: StreamTensor[];
   groups: StreamGroupInfo[];
@@ -151,7 +152,6 @@ export function planStream(m: LoadedModel, crc: (bytes: Uint8Array) => number = 
       dtype: "f32",
       config: c,
       ...(v ? { vocab: { pieces: v.pieces, scores: Array.from(v.scores), bosId: v.bosId, eosId: v.eosId } } : {}),
-      ...(m.tokenizerJson ? { tokenizer_json: m.tokenizerJson } : {}),
       tensors: tensorInfo,
       groups,
       column_offsets: columnOffsets,
@@ -203,9 +203,15 @@ export function parseStreamHeader(prefixAndJson: Uint8Array, fileBytes: number, 
   const stored = new DataView(prefixAndJson.buffer, prefixAndJson.byteOffset).getUint32(12, true);
   const actual = crc32(json);
   if (stored !== actual) throw new ModelFormatError(file, `header checksum mismatch (stored ${stored.toString(16)}, computed ${actual.toString(16)}): the file is corrupt`);
-  const h = JSON.parse(new TextDecoder().decode(json)) as StreamHeader;
-  if (h.format !== "dipstream" || h.version !== STREAM_VERSION) throw new ModelFormatError(file, `unsupported .dipstream version ${h.version} (this build reads ${STREAM_VERSION})`);
-  if (h.dtype !== "f32") throw new ModelFormatError(file, `unsupported dtype ${h.dtype}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
+  } catch (e) {
+    throw new ModelFormatError(file, `header is not valid UTF-8 JSON: ${(e as Error).message}`);
+  }
+  const h = checkHeaderShape(parsed, file);
+  if (h.format !== "dipstream" || h.version !== STREAM_VERSION) throw new ModelFormatError(file, `unsupported .dipstream version ${quote(h.version)} (this build reads ${STREAM_VERSION})`);
+  if (h.dtype !== "f32") throw new ModelFormatError(file, `unsupported dtype ${quote(h.dtype)}`);
   if (fileBytes !== h.file_bytes) {
     throw new ModelFormatError(file, `file is ${fileBytes} bytes, the header says ${h.file_bytes}: ${fileBytes < h.file_bytes ? "truncated" : "trailing data"}`);
   }
@@ -222,6 +228,72 @@ export function parseStreamHeader(prefixAndJson: Uint8Array, fileBytes: number, 
   if (h.crc_table.bytes !== 4 * c.nLayers * (c.dim + c.hiddenDim)) throw new ModelFormatError(file, "CRC table size does not match the config");
   h.column_offsets.forEach((o, i) => inside(o, h.groups[i % 2].entries * h.groups[i % 2].entry_bytes, `columns of layer ${i >> 1} group ${i % 2}`));
   return h;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * The header's fields have the types the reader relies on, and its config is valid like any model
+ * config: a header with a valid CRC is still only as trustworthy as whatever wrote it.
+ */
+function checkHeaderShape(parsed: unknown, file: string): StreamHeader {
+  const fail = (field: string, expected: string, got: unknown): never => {
+    throw new ModelFormatError(file, `header field ${field} is ${quote(got)}, expected ${expected}`);
+  };
+  if (!isObject(parsed)) return fail("(root)", "a JSON object", parsed);
+  const h = parsed;
+  if (typeof h.name !== "string") fail("name", "a string", h.name);
+  if (!isObject(h.config)) return fail("config", "a model config object", h.config);
+  const c = h.config;
+  for (const k of ["dim", "hiddenDim", "nLayers", "nHeads", "nKvHeads", "vocabSize", "seqLen"]) if (!isCount(c[k])) fail(`config.${k}`, "a positive integer", c[k]);
+  if (c.headDim !== undefined && !isCount(c.headDim)) fail("config.headDim", "a positive integer", c.headDim);
+  for (const k of ["ropeTheta", "rmsEps"]) if (typeof c[k] !== "number" || !Number.isFinite(c[k])) fail(`config.${k}`, "a finite number", c[k]);
+  if (c.ropeLayout !== "interleaved" && c.ropeLayout !== "half") fail("config.ropeLayout", `"interleaved" or "half"`, c.ropeLayout);
+  if (typeof c.tiedEmbeddings !== "boolean") fail("config.tiedEmbeddings", "true or false", c.tiedEmbeddings);
+  if (typeof c.architecture !== "string") fail("config.architecture", "a string", c.architecture);
+  if (c.ropeFreqDtype !== undefined && c.ropeFreqDtype !== "f16" && c.ropeFreqDtype !== "bf16") fail("config.ropeFreqDtype", `"f16" or "bf16"`, c.ropeFreqDtype);
+  if (c.ropeScaling !== undefined) checkRopeScaling(c.ropeScaling, fail);
+  const config = c as unknown as ModelConfig;
+  validateConfig(config, file);
+  if (!Array.isArray(h.tensors)) return fail("tensors", "a list", h.tensors);
+  h.tensors.forEach((t: unknown, i) => {
+    if (!isObject(t) || typeof t.name !== "string" || !isCount(t.offset) || !isCount(t.bytes) || t.bytes % 4 !== 0 || !isCount(t.crc32)) {
+      fail(`tensors[${i}]`, "{name, offset, bytes (a multiple of 4), crc32}", t);
+    }
+  });
+  if (!Array.isArray(h.groups) || h.groups.length !== 2 || !h.groups.every((g) => isObject(g) && isCount(g.entries) && isCount(g.entry_bytes))) {
+    fail("groups", "a list of 2 groups {name, parts, entries, entry_bytes}", h.groups);
+  }
+  if (!Array.isArray(h.column_offsets) || h.column_offsets.length !== 2 * config.nLayers || !h.column_offsets.every(isCount)) {
+    fail("column_offsets", `${2 * config.nLayers} byte offsets (2 per layer)`, h.column_offsets);
+  }
+  if (!isObject(h.crc_table) || !isCount(h.crc_table.offset) || !isCount(h.crc_table.bytes) || !isCount(h.crc_table.crc32)) fail("crc_table", "{offset, bytes, crc32}", h.crc_table);
+  if (!isCount(h.file_bytes)) fail("file_bytes", "a byte count", h.file_bytes);
+  if (h.vocab !== undefined) checkVocab(h.vocab, config.vocabSize, fail);
+  // A tokenizer comes only from inside the file; an older writer stored a path here, which is
+  // never opened (a file must not make the reader open another file on disk).
+  if (h.tokenizer_json !== undefined && typeof h.tokenizer_json !== "string") fail("tokenizer_json", "a string", h.tokenizer_json);
+  return h as unknown as StreamHeader;
+}
+
+function checkRopeScaling(r: unknown, fail: (field: string, expected: string, got: unknown) => never): void {
+  const positive = (v: unknown) => typeof v === "number" && Number.isFinite(v) && v > 0;
+  if (!isObject(r) || (r.type !== "linear" && r.type !== "llama3") || !positive(r.factor)) fail("config.ropeScaling", "{type: linear or llama3, factor > 0}", r);
+  const s = r as Record<string, unknown>;
+  if (s.type === "llama3" && !(positive(s.lowFreqFactor) && positive(s.highFreqFactor) && positive(s.originalMaxPositions) && (s.highFreqFactor as number) > (s.lowFreqFactor as number))) {
+    fail("config.ropeScaling", "llama3 factors > 0 with highFreqFactor > lowFreqFactor", r);
+  }
+}
+
+function checkVocab(v: unknown, vocabSize: number, fail: (field: string, expected: string, got: unknown) => never): void {
+  if (!isObject(v)) return fail("vocab", "an object", v);
+  if (!Array.isArray(v.pieces) || v.pieces.length !== vocabSize || !v.pieces.every((p) => typeof p === "string")) fail("vocab.pieces", `${vocabSize} strings (config.vocabSize)`, v.pieces);
+  if (!Array.isArray(v.scores) || v.scores.length !== vocabSize || !v.scores.every((x) => typeof x === "number" && Number.isFinite(x))) fail("vocab.scores", `${vocabSize} finite numbers`, v.scores);
+  for (const k of ["bosId", "eosId"]) {
+    const id = v[k];
+    if (!isCount(id) || id >= vocabSize) fail(`vocab.${k}`, `a token id below ${vocabSize}`, id);
+  }
 }
 
 /** Builds the static part of a LoadedModel from checked tensors; MLP weights are empty (streamed). */
@@ -255,7 +327,6 @@ export function streamModel(h: StreamHeader, tensor: (name: string) => Float32Ar
     config: c,
     weights: { tokenEmbedding: tensor("token_embedding"), layers, finalNorm: tensor("final_norm"), lmHead: c.tiedEmbeddings ? undefined : tensor("lm_head") },
     ...(v ? { vocab: { pieces: v.pieces, scores: Float32Array.from(v.scores), bosId: v.bosId, eosId: v.eosId } } : {}),
-    ...(h.tokenizer_json ? { tokenizerJson: h.tokenizer_json } : {}),
   };
 }
 

@@ -4,7 +4,7 @@
 // BOS is whatever the tokenizer's post-processor adds (as transformers' `tokenizer(text)` does);
 // EOS comes from tokenizer_config.json, else generation_config.json / config.json beside it.
 import { Tokenizer as HfTokenizerImpl } from "@huggingface/tokenizers";
-import { ModelFormatError } from "../model.js";
+import { ModelFormatError, quote } from "../model.js";
 import type { StreamDecoder, Tokenizer } from "./types.js";
 
 type Json = Record<string, unknown>;
@@ -23,18 +23,32 @@ export class HfTokenizer implements Tokenizer {
   private readonly tok: HfTokenizerImpl;
 
   constructor(tokenizerJson: Json, opts: HfTokenizerOptions = {}, readonly file = "tokenizer.json") {
+    let vocab: Map<string, number>;
+    let withSpecial: number[];
+    let without: number[];
+    // the library trusts its JSON: a malformed one fails inside it, on construction or first use,
+    // and an added token's id is used as given
+    const added = tokenizerJson.added_tokens;
+    for (const t of Array.isArray(added) ? added : []) {
+      const id = (t as { id?: unknown } | null)?.id;
+      if (!Number.isSafeInteger(id) || (id as number) < 0) throw new ModelFormatError(file, `added_tokens entry ${quote(t)} has id ${quote(id)}, expected a non-negative integer`);
+    }
     try {
       this.tok = new HfTokenizerImpl(tokenizerJson, opts.tokenizerConfig ?? {});
+      vocab = this.tok.get_vocab(true);
+      // BOS: the token the post-processor puts before the text, if any
+      withSpecial = this.tok.encode("a", { add_special_tokens: true }).ids;
+      without = this.tok.encode("a", { add_special_tokens: false }).ids;
+      this.decodeSkippingSpecial(without); // the decoder chain, too
     } catch (e) {
       throw new ModelFormatError(file, `cannot build a tokenizer from it: ${(e as Error).message}`);
     }
-    const vocab = this.tok.get_vocab(true);
     let maxId = -1;
-    for (const id of vocab.values()) maxId = Math.max(maxId, id);
+    for (const [token, id] of vocab) {
+      if (!Number.isSafeInteger(id) || id < 0) throw new ModelFormatError(file, `token ${quote(token)} has id ${quote(id)}, expected a non-negative integer`);
+      maxId = Math.max(maxId, id);
+    }
     this.vocabSize = maxId + 1;
-    // BOS: the token the post-processor puts before the text, if any
-    const withSpecial = this.tok.encode("a", { add_special_tokens: true }).ids;
-    const without = this.tok.encode("a", { add_special_tokens: false }).ids;
     this.bosId = withSpecial.length > without.length && withSpecial[0] !== without[0] ? withSpecial[0] : -1;
     const eosName = tokenName(opts.tokenizerConfig?.eos_token);
     const eosFromConfig = eosName !== undefined ? this.tok.token_to_id(eosName) : undefined;
