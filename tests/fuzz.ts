@@ -28,7 +28,7 @@ import { SparsityError } from "../host/sparsity.js";
 import { decodeTrace, encodeTrace, TraceBuilder, TraceFormatError } from "../host/sim/trace.js";
 import { maskGroupsFor } from "../host/sim/groups.js";
 import { fixturesDir, modelsDir } from "../host/node/paths.js";
-import { seededRandom } from "../host/finetune.js";
+import { seededRandom } from "../host/prng.js";
 
 /** The errors a reader may end with: each names the file in a one-line message. */
 const INPUT_ERRORS = [ModelFormatError, AdapterError, TraceFormatError, SparsityError];
