@@ -91,6 +91,16 @@ export interface LoadedModel {
   vocab?: Vocabulary;
   /** a Hugging Face tokenizer.json for this model (HF folders), used instead of `vocab` */
   tokenizerJson?: string;
+  /** a Hugging Face tokenizer carried inside the model file (a .dipstream), as parsed JSON */
+  hfTokenizer?: HfTokenizerFiles;
+}
+
+/** The JSON files a Hugging Face tokenizer is built from (host/tokenizer/hf.ts HfTokenizer.fromFiles). */
+export interface HfTokenizerFiles {
+  tokenizer: unknown;
+  tokenizerConfig?: unknown;
+  generationConfig?: unknown;
+  config?: unknown;
 }
 
 /** The longest error message a reader prints: a corrupt file must not print kilobytes of itself. */

@@ -363,3 +363,23 @@ test("the CLI picks tokenizer.json for a Hugging Face folder", () => {
   assert.equal(g.status, 0, g.stderr);
   assert.ok(JSON.parse(g.stdout).text.startsWith("Once upon a time"));
 });
+
+test("a .dipstream converted from a Hugging Face folder carries its tokenizer: the same ids, no --tokenizer, no path", async () => {
+  await withTemp(async (dir) => {
+    const run = (...args: string[]) => spawnSync(process.execPath, [resolve(projectRoot(), "bin", "dip.js"), ...args], { encoding: "utf8" });
+    for (const m of ["llama", "qwen2"]) {
+      const out = join(dir, `${m}.dipstream`);
+      const conv = run("convert", "--model", hfDir(m), "--stream-layout", "--out", out, "--json");
+      assert.equal(conv.status, 0, conv.stderr);
+      assert.equal(JSON.parse(conv.stdout).tokenizer_embedded, true);
+      for (const c of readJson(join(hfDir(m), "reference.json")).tokenizer_cases) {
+        const r = run("encode", "--model", out, "--text", c.text);
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(JSON.parse(r.stdout), c.ids, `${m}: ${JSON.stringify(c.text)}`);
+      }
+      const model = await loadModelFile(out);
+      assert.equal(model.tokenizerJson, undefined, "no path to another file");
+      assert.ok(model.hfTokenizer);
+    }
+  });
+});

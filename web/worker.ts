@@ -3,7 +3,7 @@
 // A .dipstream is streamed instead: its MLP columns are read on demand from OPFS (sync access
 // handle) or the picked File (Blob slices) into the engine's DRAM-budgeted column cache, and the
 // run reports what `dip generate --stream` reports.
-import { Engine, fetchBytes, loadModel, nameOf, streamStaticBytes, StreamBudgetError, formatStreamSummary, SentencePieceTokenizer, copyToOpfs, listOpfsStreams, openStreamBlob, openStreamOpfs, opfsSyncAvailable } from "../host/web/index.js";
+import { Engine, fetchBytes, loadModel, nameOf, streamStaticBytes, StreamBudgetError, formatStreamSummary, SentencePieceTokenizer, HfTokenizer, copyToOpfs, listOpfsStreams, openStreamBlob, openStreamOpfs, opfsSyncAvailable } from "../host/web/index.js";
 import type { ProgressCallback, LoadedModel, OpenStream, Tokenizer } from "../host/web/index.js";
 import type { FromWorker, RunSettings, StreamSettings, StreamSource, ToWorker } from "./protocol.js";
 import { runSession, runStreamSession, setDefaultEngineWasm, streamEngine, streamMinimumBytes, streamTableBytes } from "./session.js";
@@ -23,6 +23,7 @@ interface Streamed {
 let current: { model: LoadedModel; engine?: Engine; tokenizer: Tokenizer; stream?: Streamed } | undefined;
 
 function tokenizerOf(model: LoadedModel): Tokenizer {
+  if (model.hfTokenizer) return HfTokenizer.fromFiles(model.hfTokenizer, `${model.name} (its tokenizer.json)`);
   if (!model.vocab) throw new Error(`${model.name}: the file has no vocabulary (tokenizer.ggml.tokens); the demo needs a model with one`);
   return new SentencePieceTokenizer(model.vocab);
 }

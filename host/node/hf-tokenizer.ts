@@ -3,19 +3,21 @@
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { HfTokenizer } from "../tokenizer/hf.js";
-import { ModelFormatError } from "../model.js";
+import { ModelFormatError, type HfTokenizerFiles } from "../model.js";
 
 export async function loadHfTokenizerFile(path: string): Promise<HfTokenizer> {
+  return HfTokenizer.fromFiles(await readHfTokenizerFiles(path), path);
+}
+
+/** tokenizer.json at `path` and the settings files beside it, parsed (what a .dipstream embeds). */
+export async function readHfTokenizerFiles(path: string): Promise<HfTokenizerFiles> {
   const dir = dirname(path);
-  return HfTokenizer.fromFiles(
-    {
-      tokenizer: await readJson(path, true),
-      tokenizerConfig: await readJson(join(dir, "tokenizer_config.json"), false),
-      generationConfig: await readJson(join(dir, "generation_config.json"), false),
-      config: await readJson(join(dir, "config.json"), false),
-    },
-    path,
-  );
+  return {
+    tokenizer: await readJson(path, true),
+    tokenizerConfig: await readJson(join(dir, "tokenizer_config.json"), false),
+    generationConfig: await readJson(join(dir, "generation_config.json"), false),
+    config: await readJson(join(dir, "config.json"), false),
+  };
 }
 
 async function readJson(path: string, required: boolean): Promise<unknown> {

@@ -8,7 +8,7 @@
 // Everything is little-endian f32. This file only plans, encodes and parses: the Node adapter
 // (host/node/stream-file.ts) does the file I/O, so the format works in any runtime.
 
-import { headDim, type LoadedModel, type ModelConfig, ModelFormatError, quote, validateConfig, type Vocabulary } from "../model.js";
+import { headDim, type LoadedModel, type ModelConfig, ModelFormatError, quote, validateConfig, type Vocabulary, type HfTokenizerFiles } from "../model.js";
 import { crc32 } from "../crc32.js";
 
 export const STREAM_MAGIC = "DIPSTRM1";
@@ -42,6 +42,8 @@ export interface StreamHeader {
   vocab?: { pieces: string[]; scores: number[]; bosId: number; eosId: number };
   /** written by older versions as a path to a tokenizer.json; read, never opened */
   tokenizer_json?: string;
+  /** a Hugging Face tokenizer carried in the file: tokenizer.json and the settings files beside it */
+  hf_tokenizer?: HfTokenizerFiles;
   tensors: StreamTensor[];
   groups: StreamGroupInfo[];
   /** offset of column 0 of (layer, group), layer-major */
@@ -152,6 +154,7 @@ export function planStream(m: LoadedModel, crc: (bytes: Uint8Array) => number = 
       dtype: "f32",
       config: c,
       ...(v ? { vocab: { pieces: v.pieces, scores: Array.from(v.scores), bosId: v.bosId, eosId: v.eosId } } : {}),
+      ...(m.hfTokenizer ? { hf_tokenizer: m.hfTokenizer } : {}),
       tensors: tensorInfo,
       groups,
       column_offsets: columnOffsets,
@@ -274,6 +277,8 @@ function checkHeaderShape(parsed: unknown, file: string): StreamHeader {
   // A tokenizer comes only from inside the file; an older writer stored a path here, which is
   // never opened (a file must not make the reader open another file on disk).
   if (h.tokenizer_json !== undefined && typeof h.tokenizer_json !== "string") fail("tokenizer_json", "a string", h.tokenizer_json);
+  // its contents are checked by HfTokenizer.fromFiles when the tokenizer is built
+  if (h.hf_tokenizer !== undefined && !(isObject(h.hf_tokenizer) && isObject(h.hf_tokenizer.tokenizer))) fail("hf_tokenizer", "{tokenizer: a tokenizer.json object, ...}", h.hf_tokenizer);
   return h as unknown as StreamHeader;
 }
 
@@ -327,6 +332,7 @@ export function streamModel(h: StreamHeader, tensor: (name: string) => Float32Ar
     config: c,
     weights: { tokenEmbedding: tensor("token_embedding"), layers, finalNorm: tensor("final_norm"), lmHead: c.tiedEmbeddings ? undefined : tensor("lm_head") },
     ...(v ? { vocab: { pieces: v.pieces, scores: Float32Array.from(v.scores), bosId: v.bosId, eosId: v.eosId } } : {}),
+    ...(h.hf_tokenizer ? { hfTokenizer: h.hf_tokenizer } : {}),
   };
 }
 

@@ -4,7 +4,7 @@
 // BOS is whatever the tokenizer's post-processor adds (as transformers' `tokenizer(text)` does);
 // EOS comes from tokenizer_config.json, else generation_config.json / config.json beside it.
 import { Tokenizer as HfTokenizerImpl } from "@huggingface/tokenizers";
-import { ModelFormatError, quote } from "../model.js";
+import { ModelFormatError, quote, type HfTokenizerFiles } from "../model.js";
 import type { StreamDecoder, Tokenizer } from "./types.js";
 
 type Json = Record<string, unknown>;
@@ -60,7 +60,7 @@ export class HfTokenizer implements Tokenizer {
    * A tokenizer from the parsed JSON files of a Hugging Face model: tokenizer.json, and when there
    * are any, tokenizer_config.json and the eos_token_id of generation_config.json or config.json.
    */
-  static fromFiles(files: { tokenizer: unknown; tokenizerConfig?: unknown; generationConfig?: unknown; config?: unknown }, name = "tokenizer.json"): HfTokenizer {
+  static fromFiles(files: HfTokenizerFiles, name = "tokenizer.json"): HfTokenizer {
     const json = files.tokenizer;
     if (typeof json !== "object" || json === null || Array.isArray(json)) throw new ModelFormatError(name, "expected a JSON object");
     const tokenizerConfig = isJson(files.tokenizerConfig) ? files.tokenizerConfig : undefined;

@@ -7,6 +7,7 @@ import type { LoadedModel } from "../../model.js";
 import { resolveModelPath, verifyAgainstManifest } from "../resolve.js";
 import { METHODS, needsCalibration, normalizeSpec, type Method, type SparsitySpec } from "../../sparsity.js";
 import { SentencePieceTokenizer } from "../../tokenizer/sentencepiece.js";
+import { HfTokenizer } from "../../tokenizer/hf.js";
 import type { Tokenizer } from "../../tokenizer/types.js";
 import { calibrate, dataKey, modelKey } from "../../calibration.js";
 import type { Calibration } from "../../thresholds.js";
@@ -138,6 +139,7 @@ export async function loadWithTokenizer(path: string, tokenizer?: string): Promi
 export async function tokenizerFor(model: LoadedModel, path: string): Promise<Tokenizer> {
   let tokenizer: Tokenizer;
   if (model.tokenizerJson) tokenizer = await loadHfTokenizerFile(model.tokenizerJson);
+  else if (model.hfTokenizer) tokenizer = HfTokenizer.fromFiles(model.hfTokenizer, `${path} (its tokenizer.json)`);
   else if (model.vocab) tokenizer = new SentencePieceTokenizer(model.vocab);
   else throw new UsageError(`${path}: the model has no vocabulary; pass --tokenizer (a llama2.c .bin or a tokenizer.json)`);
   if (tokenizer.vocabSize > model.config.vocabSize) {

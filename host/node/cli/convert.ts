@@ -11,6 +11,7 @@ import type { LoadedModel } from "../../model.js";
 import { SYNTHETIC_SHAPES, isSyntheticShape, syntheticModel, syntheticVocab } from "../../synthetic.js";
 import { UsageError } from "./common.js";
 import { writeStreamFile } from "../stream-file.js";
+import { readHfTokenizerFiles } from "../hf-tokenizer.js";
 import { writeFileAtomically } from "../atomic-file.js";
 import { modelInputFiles, refuseOverwritingInputs } from "./outputs.js";
 
@@ -115,9 +116,11 @@ async function refuseInputOverwrite(model: LoadedModel, out: string, extra: stri
 async function writeStreamLayout(model: LoadedModel, out: string, a: Args): Promise<void> {
   if (a.dtype !== "f32") throw new UsageError("--stream-layout writes f32 only in this version");
   await refuseInputOverwrite(model, out, a.tokenizer ? [resolve(a.tokenizer)] : []);
+  // the file carries its tokenizer: a .dipstream never names another file to open
+  if (model.tokenizerJson && !model.hfTokenizer) model = { ...model, hfTokenizer: await readHfTokenizerFiles(model.tokenizerJson) };
   const { bytes, header } = await writeStreamFile(model, out);
   const c = header.config;
-  const summary = { out, bytes, format: "dipstream", version: header.version, static_tensors: header.tensors.length, column_blocks: c.nLayers * (c.dim + c.hiddenDim), tokenizer_embedded: header.vocab !== undefined };
+  const summary = { out, bytes, format: "dipstream", version: header.version, static_tensors: header.tensors.length, column_blocks: c.nLayers * (c.dim + c.hiddenDim), tokenizer_embedded: header.vocab !== undefined || header.hf_tokenizer !== undefined };
   process.stdout.write(
     a.json
       ? JSON.stringify(summary, null, 2) + "\n"
