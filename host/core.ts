@@ -35,6 +35,7 @@ export { crc32 } from "./crc32.js";
 export { AdapterError, LORA_TARGETS, checkAdapters, makeAdapters, adaptersByteSize, parseLoraTargets } from "./lora.js";
 export type { LoraAdapters, LoraLinear, LoraTarget } from "./lora.js";
 export { encodeAdapters, decodeAdapters, adapterConfig, peftTensorName } from "./formats/lora.js";
+export { mergeAdapters } from "./lora-merge.js";
 export { encodeSafetensors } from "./formats/safetensors-writer.js";
 export { LoraTrainer } from "./lora-train.js";
 export type { LossKind, AdamWOptions } from "./lora-train.js";

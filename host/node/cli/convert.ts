@@ -1,4 +1,5 @@
-// `dip convert`: any model we read (GGUF, llama2.c, Hugging Face) -> GGUF v3, f32 or Q8_0.
+// `dip convert`: any model we read (GGUF, llama2.c, Hugging Face) -> GGUF v3, f32 or Q8_0, or a
+// .dipstream; with --adapters, LoRA adapters merged into the weights first (host/lora-merge.ts).
 // Written to a temporary file beside the output and renamed into place, so a failed or
 // interrupted conversion never leaves a half-written GGUF under the requested name.
 import type { Argv, ArgumentsCamelCase } from "yargs";
@@ -14,6 +15,9 @@ import { writeStreamFile } from "../stream-file.js";
 import { readHfTokenizerFiles } from "../hf-tokenizer.js";
 import { writeFileAtomically } from "../atomic-file.js";
 import { modelInputFiles, refuseOverwritingInputs } from "./outputs.js";
+import { readAdaptersFile } from "../adapters-file.js";
+import { mergeAdapters } from "../../lora-merge.js";
+import type { LoraTarget } from "../../lora.js";
 
 interface Args {
   model?: string;
@@ -21,6 +25,7 @@ interface Args {
   out: string;
   dtype: string;
   tokenizer?: string;
+  adapters?: string;
   json: boolean;
   "stream-layout"?: boolean;
 }
@@ -36,11 +41,20 @@ export interface ConvertSummary {
   /** 2-D matrices kept f32 in a q8 file (rows not a multiple of 32) */
   kept_f32: string[];
   tokenizer_embedded: boolean;
+  /** the LoRA adapters merged into the weights (--adapters), or null */
+  adapters_merged: MergedAdapters | null;
+}
+
+export interface MergedAdapters {
+  file: string;
+  rank: number;
+  alpha: number;
+  targets: LoraTarget[];
 }
 
 export const convertCommand = {
   command: "convert",
-  describe: "write a model (GGUF, llama2.c .bin, Hugging Face folder or .safetensors) as GGUF v3",
+  describe: "write a model (GGUF, llama2.c .bin, Hugging Face folder or .safetensors) as GGUF v3 or .dipstream, optionally with LoRA adapters merged in",
   builder: (y: Argv) =>
     y
       .option("model", { type: "string", describe: "input model: .gguf, llama2.c .bin, Hugging Face folder or .safetensors" })
@@ -48,6 +62,7 @@ export const convertCommand = {
       .option("out", { type: "string", demandOption: true, describe: "output .gguf file (written atomically; never the input)" })
       .option("dtype", { type: "string", default: "f32", describe: `tensor type: ${OUTPUT_TYPES.join("|")} (q8 = Q8_0 weight matrices, f32 norms)` })
       .option("tokenizer", { type: "string", describe: "llama2.c tokenizer .bin for a .bin checkpoint (embedded in the GGUF)" })
+      .option("adapters", { type: "string", describe: "LoRA adapters (.safetensors from `dip finetune`, or a PEFT folder) merged into gate/up/down: W + (alpha/r) B A, no bytes added (docs/lora.md)" })
       .option("json", { type: "boolean", default: false, describe: "print the summary as JSON" })
       .option("stream-layout", { type: "boolean", default: false, describe: "write a .dipstream file instead: one contiguous block per MLP column, for --stream (docs/stream-format.md)" }),
   handler: async (a: ArgumentsCamelCase<Args>) => {
@@ -65,8 +80,15 @@ export const convertCommand = {
       });
       model = await loadModelFile(input, { tokenizer: a.tokenizer });
     }
-    if (a["stream-layout"]) return writeStreamLayout(model, resolve(a.out), a);
-    const summary = await convertModel(model, resolve(a.out), a.dtype as GgufOutputType, a.tokenizer ? [resolve(a.tokenizer)] : []);
+    const inputs = [...(a.tokenizer ? [resolve(a.tokenizer)] : []), ...(a.adapters ? [resolve(a.adapters)] : [])];
+    let merged: MergedAdapters | null = null;
+    if (a.adapters !== undefined) {
+      const adapters = await readAdaptersFile(resolve(a.adapters));
+      model = mergeAdapters(model, adapters, a.adapters);
+      merged = { file: resolve(a.adapters), rank: adapters.rank, alpha: adapters.alpha, targets: adapters.targets };
+    }
+    if (a["stream-layout"]) return writeStreamLayout(model, resolve(a.out), a, inputs, merged);
+    const summary = await convertModel(model, resolve(a.out), a.dtype as GgufOutputType, inputs, merged);
     if (a.json) {
       process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
       return;
@@ -74,6 +96,7 @@ export const convertCommand = {
     const lines = [
       `wrote ${summary.out}: ${summary.tensors} tensors (${summary.q8_0_tensors} Q8_0, ${summary.f32_tensors} F32), ${(summary.bytes / 1e6).toFixed(3)} MB, from ${model.source} (${model.format})`,
     ];
+    if (merged) lines.push(mergedLine(merged));
     if (summary.kept_f32.length > 0) lines.push(`kept F32 (rows not a multiple of 32 values): ${summary.kept_f32.join(", ")}`);
     if (!summary.tokenizer_embedded) {
       lines.push(
@@ -87,7 +110,7 @@ export const convertCommand = {
 };
 
 /** Writes `model` as GGUF to `out` (atomically), refusing to overwrite any file it was read from. */
-export async function convertModel(model: LoadedModel, out: string, type: GgufOutputType, extraInputs: string[] = []): Promise<ConvertSummary> {
+export async function convertModel(model: LoadedModel, out: string, type: GgufOutputType, extraInputs: string[] = [], merged: MergedAdapters | null = null): Promise<ConvertSummary> {
   await refuseInputOverwrite(model, out, extraInputs);
   const plan = planGguf(model, type);
   await writeFileAtomically(out, async (fh) => {
@@ -103,7 +126,12 @@ export async function convertModel(model: LoadedModel, out: string, type: GgufOu
     f32_tensors: plan.tensors.length - q8,
     kept_f32: plan.keptF32,
     tokenizer_embedded: model.vocab !== undefined,
+    adapters_merged: merged,
   };
+}
+
+function mergedLine(m: MergedAdapters): string {
+  return `merged LoRA adapters ${m.file} (rank ${m.rank}, alpha ${m.alpha}, ${m.targets.join("/")}) into the weights`;
 }
 
 /** Refuses an --out that is the model, one of its companions, its tokenizer, or a directory. */
@@ -113,17 +141,18 @@ async function refuseInputOverwrite(model: LoadedModel, out: string, extra: stri
 }
 
 /** `--stream-layout`: the model as a .dipstream file (f32). */
-async function writeStreamLayout(model: LoadedModel, out: string, a: Args): Promise<void> {
+async function writeStreamLayout(model: LoadedModel, out: string, a: Args, inputs: string[], merged: MergedAdapters | null): Promise<void> {
   if (a.dtype !== "f32") throw new UsageError("--stream-layout writes f32 only in this version");
-  await refuseInputOverwrite(model, out, a.tokenizer ? [resolve(a.tokenizer)] : []);
+  await refuseInputOverwrite(model, out, inputs);
   // the file carries its tokenizer: a .dipstream never names another file to open
   if (model.tokenizerJson && !model.hfTokenizer) model = { ...model, hfTokenizer: await readHfTokenizerFiles(model.tokenizerJson) };
   const { bytes, header } = await writeStreamFile(model, out);
   const c = header.config;
-  const summary = { out, bytes, format: "dipstream", version: header.version, static_tensors: header.tensors.length, column_blocks: c.nLayers * (c.dim + c.hiddenDim), tokenizer_embedded: header.vocab !== undefined || header.hf_tokenizer !== undefined };
+  const summary = { out, bytes, format: "dipstream", version: header.version, static_tensors: header.tensors.length, column_blocks: c.nLayers * (c.dim + c.hiddenDim), tokenizer_embedded: header.vocab !== undefined || header.hf_tokenizer !== undefined, adapters_merged: merged };
   process.stdout.write(
     a.json
       ? JSON.stringify(summary, null, 2) + "\n"
-      : `wrote ${out}: ${(bytes / 1e6).toFixed(3)} MB, ${summary.static_tensors} static tensors, ${summary.column_blocks} MLP column blocks, from ${model.source} (${model.format})\n`,
+      : `wrote ${out}: ${(bytes / 1e6).toFixed(3)} MB, ${summary.static_tensors} static tensors, ${summary.column_blocks} MLP column blocks, from ${model.source} (${model.format})\n` +
+          (merged ? mergedLine(merged) + "\n" : ""),
   );
 }
