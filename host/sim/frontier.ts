@@ -8,6 +8,7 @@ import type { ModelDims } from "./presets.js";
 import { maskGroupsFor } from "./groups.js";
 import { TraceBuilder, type MaskTrace } from "./trace.js";
 import { keepCount, maskKeeps, type SparsitySpec } from "../sparsity.js";
+import { seededRandom } from "../prng.js";
 
 /** What a search needs from one evaluation: its throughput. */
 export interface Throughput {
@@ -46,18 +47,6 @@ export function minBudgetFor<T extends Throughput>(evaluate: (budget: number) =>
     else lo = mid;
   }
   return { budget: hi, at: hiResult, evaluations };
-}
-
-/** A simple seeded generator (mulberry32): synthetic traces are the same on every run. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface SyntheticTraceOptions {
