@@ -5,7 +5,7 @@
 // replayed per budget; dip-ca chooses its masks from the live cache, so it runs once per budget.
 // --preset replays synthetic masks of a shape without weights (no perplexity).
 import type { Argv, ArgumentsCamelCase } from "yargs";
-import { applySparsity, openModel, readStories, UsageError, withModel, type ModelArgs, type Opened } from "./common.js";
+import { applySparsity, openModel, readStories, UsageError, withModel, withStories, type ModelArgs, type Opened } from "./common.js";
 import { recordedRun } from "./sim-sweep.js";
 import { writeOutputFile } from "../atomic-file.js";
 import { tokenStream } from "../../eval.js";
@@ -142,7 +142,7 @@ export const frontierCommand = {
   command: "frontier",
   describe: "memory at equal throughput: each method's smallest DRAM budget reaching a target simulated tok/s, with its perplexity",
   builder: (y: Argv) =>
-    withModel(y)
+    withStories(withModel(y))
       .option("preset", { type: "string", describe: `a model shape without weights (${PRESET_NAMES.join("|")}): synthetic masks, no perplexity` })
       .conflicts("preset", "model")
       .option("methods", { type: "string", describe: `comma-separated, from ${FRONTIER_METHODS.join(",")} (default: all; with --preset all but dip-ca)` })
@@ -153,10 +153,6 @@ export const frontierCommand = {
       .option("policy", { type: "string", choices: CACHE_POLICIES.filter((p) => p !== "belady" && p !== "none"), default: "lru", describe: "MLP column cache policy" })
       .option("bits", { type: "string", describe: "bits per group, e.g. embedding=8,lm_head=8,attention=4,mlp=4,kv_cache=8" })
       .option("tolerance", { type: "number", describe: "bisection stops when the bracket is this many bytes wide (default: dense footprint / 1000, rounded up)" })
-      .option("text", { type: "string", describe: "stories separated by <|endoftext|> (default: TinyStories valid sample)" })
-      .option("stories", { type: "number", default: 200 })
-      .option("first-story", { type: "number", default: 0 })
-      .option("window", { type: "number", describe: "tokens per sequence (default: the model's context)" })
       .option("calib-text", { type: "string", describe: "cats: calibration text (default: TinyStories stories 200..219)" })
       .option("tokens", { type: "number", default: 32, describe: "--preset: tokens of synthetic masks" })
       .option("seed", { type: "number", default: 1, describe: "--preset: seed of the synthetic masks" })
