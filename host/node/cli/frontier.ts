@@ -13,7 +13,7 @@ import { loadDefaultEngineWasm, type EngineExports } from "../../wasm.js";
 import { minBudgetFor, syntheticTrace } from "../../sim/frontier.js";
 import { modelDims } from "../../sim/run.js";
 import { simulateTraceWith, type SimResult, type SimSettings } from "../../sim/simulate.js";
-import { DEFAULT_DEVICE, DEVICES, parseBits, resolveDevice } from "../../sim/devices.js";
+import { DEFAULT_DEVICE, DEVICES, parseBits, parseSize, resolveDevice } from "../../sim/devices.js";
 import { DEFAULT_BITS, PRESET_NAMES, presetByName, type ModelDims } from "../../sim/presets.js";
 import { maskGroupsFor } from "../../sim/groups.js";
 import { partitionDram } from "../../sim/partition.js";
@@ -30,6 +30,7 @@ interface Args extends ModelArgs {
   keep: number;
   gamma: number;
   "target-tok-s"?: number;
+  "target-dram"?: string;
   device: string;
   policy: string;
   bits?: string;
@@ -72,8 +73,8 @@ export interface FrontierOutput {
   device: string;
   policy: CachePolicy;
   target_tok_s: number;
-  /** the target is dense at its whole footprint (no --target-tok-s) */
-  target_is_dense: boolean;
+  /** the DRAM budget of dense whose tok/s is the target (its whole footprint by default); null with --target-tok-s */
+  target_dense_dram_bytes: number | null;
   dense_footprint_bytes: number;
   tolerance_bytes: number;
   masks: "recorded" | "synthetic";
@@ -149,6 +150,8 @@ export const frontierCommand = {
       .option("keep", { type: "number", default: 0.5, describe: "every sparse method's keep (dip*: target MLP density; glu, cats: hidden keep)" })
       .option("gamma", { type: "number", default: 0.5, describe: "dip-ca: penalty for uncached columns, in (0, 1]" })
       .option("target-tok-s", { type: "number", describe: "throughput to reach (default: dense with its whole footprint in DRAM)" })
+      .option("target-dram", { type: "string", describe: "the target is dense's tok/s with this much DRAM, e.g. 4GB (instead of its whole footprint)" })
+      .conflicts("target-tok-s", "target-dram")
       .option("device", { type: "string", default: DEFAULT_DEVICE, describe: `device profile: ${Object.keys(DEVICES).join("|")} (its DRAM is what the search varies)` })
       .option("policy", { type: "string", choices: CACHE_POLICIES.filter((p) => p !== "belady" && p !== "none"), default: "lru", describe: "MLP column cache policy" })
       .option("bits", { type: "string", describe: "bits per group, e.g. embedding=8,lm_head=8,attention=4,mlp=4,kv_cache=8" })
@@ -196,7 +199,8 @@ export const frontierCommand = {
       if (!r) seen.set(budget, (r = runners.get(method)!.simulate(settingsAt(budget))));
       return r;
     };
-    const target = a["target-tok-s"] ?? at("dense", footprintBytes).tok_s;
+    const targetDram = a["target-dram"] !== undefined ? parseSize(a["target-dram"], "--target-dram") : footprintBytes;
+    const target = a["target-tok-s"] ?? at("dense", targetDram).tok_s;
     if (!(target > 0)) throw new UsageError(`--target-tok-s must be > 0, got ${target}`);
     const search = (method: Method) => {
       process.stderr.write(`frontier: searching ${method}...\n`);
@@ -227,7 +231,7 @@ export const frontierCommand = {
       device: a.device,
       policy,
       target_tok_s: target,
-      target_is_dense: a["target-tok-s"] === undefined,
+      target_dense_dram_bytes: a["target-tok-s"] === undefined ? targetDram : null,
       dense_footprint_bytes: footprintBytes,
       tolerance_bytes: tolerance,
       masks: a.preset ? "synthetic" : "recorded",
@@ -241,7 +245,7 @@ export const frontierCommand = {
 export function formatFrontier(f: FrontierOutput): string {
   const pct = (v: number | null) => (v === null ? "-" : `${v >= 0 ? "+" : ""}${(100 * v).toFixed(1)}%`);
   const lines = [
-    `${f.model} on ${f.device} (${f.policy}, ${f.masks} masks): target ${f.target_tok_s.toPrecision(5)} tok/s${f.target_is_dense ? " (dense, whole footprint in DRAM)" : ""}; dense footprint ${f.dense_footprint_bytes} bytes; tolerance ${f.tolerance_bytes} bytes`,
+    `${f.model} on ${f.device} (${f.policy}, ${f.masks} masks): target ${f.target_tok_s.toPrecision(5)} tok/s${f.target_dense_dram_bytes === null ? "" : ` (dense with ${f.target_dense_dram_bytes} bytes of DRAM)`}; dense footprint ${f.dense_footprint_bytes} bytes; tolerance ${f.tolerance_bytes} bytes`,
     "method   keep  gamma  min_dram_bytes  vs dense   tok/s       ppl      speedup at dense's DRAM",
   ];
   for (const r of f.rows) {
