@@ -273,5 +273,6 @@ export function frontierPlot(f: FrontierOutput): string {
     yLabel: "simulated tokens/s",
     series: f.rows.map((r) => ({ name: r.gamma === null ? `${r.method} ${r.keep}` : `${r.method} ${r.keep} g${r.gamma}`, points: r.curve.map(([b, t]): [number, number] => [b / 1e6, t]) })),
     references: [{ name: `target ${f.target_tok_s.toPrecision(4)} tok/s`, y: f.target_tok_s }],
+    logY: true, // tok/s spans orders of magnitude between all-Flash and all-DRAM
   });
 }
