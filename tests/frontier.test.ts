@@ -92,13 +92,16 @@ describe("the frontier on a fixture trace", () => {
 });
 
 describe("dip frontier (CLI)", () => {
-  test("unknown methods (predictor is not built yet) and dip-ca on a preset are refused", () => {
+  test("unknown methods (predictor is not built yet), dip-ca on a preset and a zero tolerance are refused", () => {
     const r = runDip("frontier", "--methods", "dense,predictor");
     assert.equal(r.code, 1);
     assert.match(r.stderr, /unknown method "predictor"; frontier methods: dense, dip, dip-ca, glu, cats/);
     const p = runDip("frontier", "--preset", "phi-3-mini", "--methods", "dip-ca");
     assert.equal(p.code, 1);
     assert.match(p.stderr, /dip-ca chooses its masks from a model's activations/);
+    const t = runDip("frontier", "--tolerance", "0");
+    assert.equal(t.code, 1);
+    assert.match(t.stderr, /--tolerance must be at least 1 byte/);
   });
 
   test("stories260K: dip-ca needs no more DRAM than dip, dip no more than dense, at dense's throughput", () => {

@@ -165,6 +165,7 @@ export const frontierCommand = {
       .option("json", { type: "boolean", default: false, describe: "print the result as JSON" }),
   handler: async (a: ArgumentsCamelCase<Args>) => {
     const methods = parseMethods(a.methods ?? FRONTIER_METHODS.filter((m) => !(a.preset && m === "dip-ca")).join(","), a.preset !== undefined);
+    if (a.tolerance !== undefined && !(a.tolerance >= 1)) throw new UsageError(`--tolerance must be at least 1 byte, got ${a.tolerance}`);
     if (!Number.isSafeInteger(a["plot-points"]) || a["plot-points"] < 0) throw new UsageError(`--plot-points must be a non-negative integer, got ${a["plot-points"]}`);
     const bits = a.bits !== undefined ? parseBits(a.bits) : { ...DEFAULT_BITS };
     resolveDevice(a.device); // unknown names fail before any work
@@ -188,7 +189,6 @@ export const frontierCommand = {
     const settingsAt = (budget: number): SimSettings => ({ policy, device: resolveDevice(a.device, { dramBytes: budget }), bits });
     const footprintBytes = partitionDram(exports, { dims, bits, groups: maskGroupsFor("dense", dims), dramBytes: 0 }).denseFootprintBytes;
     const tolerance = a.tolerance ?? Math.ceil(footprintBytes / 1000);
-    if (!(tolerance >= 1)) throw new UsageError(`--tolerance must be at least 1 byte, got ${tolerance}`);
 
     /** Every budget simulated for a method, so the curve and the search share the evaluations. */
     const evaluated = new Map<Method, Map<number, SimResult & { ppl: number | null }>>();
