@@ -1,7 +1,8 @@
 // Shared test helpers: fixture paths and loading the default model once per test file.
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { fixturesDir, modelsDir } from "../host/node/paths.js";
+import { fixturesDir, modelsDir, projectRoot } from "../host/node/paths.js";
 import { loadModelFile } from "../host/node/load.js";
 import type { LoadedModel } from "../host/model.js";
 import type { Engine } from "../host/engine.js";
@@ -39,4 +40,10 @@ export function runLogits(engine: Engine, tokens: number[]): Float32Array {
   engine.reset();
   tokens.forEach((t, i) => out.set(engine.step(t), i * V));
   return out;
+}
+
+/** Runs the `dip` CLI (bin/dip.js) in a child process. */
+export function runDip(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [resolve(projectRoot(), "bin", "dip.js"), ...args], { encoding: "utf8" });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

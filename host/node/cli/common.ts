@@ -220,6 +220,15 @@ export async function readAllStories(file: string | undefined): Promise<{ file: 
   return { file: path, stories: splitStories(text) };
 }
 
+/** --text, --stories, --first-story, --window: the stories a simulator run evaluates (simulate, frontier). */
+export function withStories<T>(y: Argv<T>) {
+  return y
+    .option("text", { type: "string", describe: "stories separated by <|endoftext|> (default: TinyStories valid sample)" })
+    .option("stories", { type: "number", default: 200 })
+    .option("first-story", { type: "number", default: 0 })
+    .option("window", { type: "number", describe: "tokens per sequence (default: the model's context)" });
+}
+
 /**
  * Stories first..first+count of a text file (stories separated by <|endoftext|>), with clear
  * errors for an unreadable file, a bad count or an empty range.

@@ -17,6 +17,7 @@ import { footprintCommand } from "./footprint.js";
 import { simulateCommand } from "./simulate.js";
 import { serveCommand } from "./serve.js";
 import { finetuneCommand } from "./finetune.js";
+import { frontierCommand } from "./frontier.js";
 import { WasmAbort } from "../../wasm.js";
 import { checkOptionValues, type DeclaredOptions } from "./option-values.js";
 import { checkOutputFlags } from "./outputs.js";
@@ -36,6 +37,7 @@ const COMMANDS = [
   simulateCommand,
   serveCommand,
   finetuneCommand,
+  frontierCommand,
 ];
 const COMMAND_NAMES = COMMANDS.map((c) => c.command.split(" ")[0]);
 

@@ -86,7 +86,7 @@ function combos(axes: SimAxes): Combo[] {
 }
 
 /** Runs the model over the stream with masks recorded (and a live cache for dip-ca). */
-function recordedRun(o: Opened, stream: number[], window: number | undefined, live?: SimSettings): { r: EvalResult; trace: MaskTrace } {
+export function recordedRun(o: Opened, stream: number[], window: number | undefined, live?: SimSettings): { r: EvalResult; trace: MaskTrace } {
   const recorder = new MaskRecorder(o.engine, { settings: live, live: live !== undefined });
   let sequence = -1;
   const r = perplexity(o.engine, stream, {

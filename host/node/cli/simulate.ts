@@ -3,7 +3,7 @@
 // so a live run and the replay of its --trace-out give identical JSON. With --stream the model runs
 // on the streaming engine (host/stream/weights.ts) and the measured numbers are printed beside the simulated.
 import type { Argv, ArgumentsCamelCase } from "yargs";
-import { applySparsity, openModel, progress, readStories, UsageError, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
+import { applySparsity, openModel, progress, readStories, UsageError, withModel, withSparsity, withStories, type ModelArgs, type SparsityArgs } from "./common.js";
 import { formatSimSummary, settingsFromArgs, withSimulatorOptions, writeSimReport, type SimulateArgs } from "./sim-options.js";
 import { perplexity, tokenStream } from "../../eval.js";
 import { MaskRecorder, modelDims } from "../../sim/run.js";
@@ -95,13 +95,11 @@ export const simulateCommand = {
   command: "simulate",
   describe: "Flash -> DRAM cache simulation of the engine's real masks (tokens/s, hit rate, bytes, memory, ppl)",
   builder: (y: Argv) =>
-    withSimulatorOptions(withSparsity(withModel(y)))
-      .option("trace", { type: "string", describe: "replay this mask trace instead of running the model (docs/trace-format.md)" })
-      .option("trace-out", { type: "string", describe: "also write the run's masks as a trace" })
-      .option("text", { type: "string", describe: "stories separated by <|endoftext|> (default: TinyStories valid sample)" })
-      .option("stories", { type: "number", default: 200 })
-      .option("first-story", { type: "number", default: 0 })
-      .option("window", { type: "number", describe: "tokens per sequence (default: the model's context)" })
+    withStories(
+      withSimulatorOptions(withSparsity(withModel(y)))
+        .option("trace", { type: "string", describe: "replay this mask trace instead of running the model (docs/trace-format.md)" })
+        .option("trace-out", { type: "string", describe: "also write the run's masks as a trace" }),
+    )
       .option("stream", { type: "boolean", default: false, describe: "run the streaming engine: MLP columns read from the --model .dipstream file into a --dram cache (--flash-gbps paces the reads); prints measured next to simulated" })
       .option("stage-bytes", { type: "string", describe: "--stream: staging area for columns read but not cached, e.g. 4MB; default 1 MiB" }),
   handler: async (a: ArgumentsCamelCase<Args>) => {
