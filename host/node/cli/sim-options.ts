@@ -17,6 +17,8 @@ export interface SimulateArgs {
   bits?: string;
   "concurrent-io"?: boolean;
   "serial-io"?: boolean;
+  "page-bytes"?: number;
+  "read-latency-us"?: number;
   static?: string;
   "kv-seq"?: number;
   "admission-seed"?: number;
@@ -36,6 +38,8 @@ export function withSimulatorOptions<T>(y: Argv<T>) {
     .option("concurrent-io", { type: "boolean", describe: "Flash and DRAM reads overlap (time = max)" })
     .option("serial-io", { type: "boolean", describe: "Flash and DRAM reads do not overlap (time = sum)" })
     .conflicts("concurrent-io", "serial-io")
+    .option("page-bytes", { type: "number", describe: "Flash read granularity: each read moves whole pages of this many bytes (default 1: bandwidth only; UFS: 4096)" })
+    .option("read-latency-us", { type: "number", describe: "fixed cost of each Flash read, microseconds (default 0); a run of adjacent columns is one read" })
     .option("static", { type: "string", describe: `groups placed in DRAM, in order (default ${STATIC_GROUPS.join(",")}; "none" streams them all)` })
     .option("kv-seq", { type: "number", describe: "KV positions reserved in DRAM (default: the model's context length)" })
     .option("admission-seed", { type: "number", default: 0, describe: "0: a mask larger than its cache admits its lowest columns; else a seeded ranking" })
@@ -54,6 +58,8 @@ export function settingsFromArgs(a: SimulateArgs): SimSettings {
     dramGBps: a["dram-gbps"],
     flashGBps: a["flash-gbps"],
     concurrentIO,
+    pageBytes: a["page-bytes"],
+    readLatencyUs: a["read-latency-us"],
   });
   let staticGroups: string[] | undefined;
   if (a.static !== undefined) {
@@ -80,6 +86,8 @@ export function formatSimSummary(r: SimResult): string {
   const c = r.config;
   const gb = formatBytes;
   const mb = formatBytes;
+  // the bandwidth-only default keeps its summary; read granularity adds its line
+  const pagedFlash = (c.device.pageBytes ?? 1) > 1 || (c.device.readLatencyUs ?? 0) > 0;
   return [
     `${c.model ?? "trace"} (${c.method}), ${c.sequences} sequences, ${c.tokens} tokens; policy ${c.policy}; device ${c.device.name}`,
     `throughput     ${r.tok_s.toPrecision(4)} tok/s (std ${r.spread.tok_s.std.toPrecision(3)}); dense from Flash ${r.dense_flash_tok_s.toPrecision(4)} tok/s (x${r.speedup_vs_dense_flash.toFixed(3)})`,
@@ -87,6 +95,7 @@ export function formatSimSummary(r: SimResult): string {
     `bytes / token  Flash ${mb(r.flash_bytes_per_token)}, DRAM ${mb(r.dram_bytes_per_token)}; MLP density ${(100 * r.mlp_density).toFixed(1)}%`,
     `first token    ${r.ttft_s.toPrecision(4)} s`,
     `memory         ${gb(r.memory_bytes)} resident of a ${gb(r.dram_budget_bytes)} budget; dense footprint ${gb(r.dense_footprint_bytes)} (${r.memory_reduction >= 0 ? "-" : "+"}${Math.abs(100 * r.memory_reduction).toFixed(1)}%)`,
+    ...(pagedFlash ? [`Flash reads    ${r.flash_reads_per_token.toPrecision(4)} / token; ${r.flash_bytes_read_per_useful_byte.toFixed(3)} bytes read per useful byte (page ${c.device.pageBytes ?? 1} B, ${c.device.readLatencyUs ?? 0} us / read)`] : []),
     `note           compute time is not modelled (memory-bound reads only)`,
   ].join("\n") + "\n";
 }

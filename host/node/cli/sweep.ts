@@ -156,6 +156,8 @@ interface SweepArgs extends ModelArgs {
   devices?: string;
   gammas?: string;
   bits?: string;
+  "page-bytes"?: number;
+  "read-latency-us"?: number;
   report?: string;
 }
 
@@ -184,6 +186,8 @@ export const sweepCommand = {
       .option("devices", { type: "string", describe: "simulator axis: device profiles (default mobile)" })
       .option("gammas", { type: "string", describe: "simulator axis: dip-ca gammas, e.g. 0.1,0.3,0.5" })
       .option("bits", { type: "string", describe: "simulator precision, e.g. mlp=4,attention=4" })
+      .option("page-bytes", { type: "number", describe: "simulator: Flash reads move whole pages of this many bytes (default 1: bandwidth only)" })
+      .option("read-latency-us", { type: "number", describe: "simulator: fixed cost of each Flash read, microseconds (default 0)" })
       .option("report", { type: "string", describe: "also write a Markdown report (settings, table, plots beside it)" }),
   handler: async (a: ArgumentsCamelCase<SweepArgs>) => {
     const sim = parseSimAxes(a);
