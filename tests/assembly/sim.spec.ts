@@ -340,6 +340,21 @@ function field(record: usize, f: i32): f64 {
 // kv_cache, attention, lm_head, embedding placed in that order: WEIGHT_* + 1, four bits each
 const DEFAULT_STATIC: u32 = <u32>(WEIGHT_KV_CACHE + 1) | <u32>(WEIGHT_ATTENTION + 1) << 4 | <u32>(WEIGHT_LM_HEAD + 1) << 8 | <u32>(WEIGHT_EMBEDDING + 1) << 12;
 
+/** L 1, V 10, H 4, I 8, one KV head per head, 8 bits everywhere (1 byte per weight):
+ *  embedding = lm_head 40, attention 4 * 4 * 4 = 64, mlp 4 * 8 * 3 = 96, kv 8 per position;
+ *  groups of 4 entries of 16 bytes and 8 of 4 bytes; DRAM partitioned at dramBytes (KV at 4
+ *  positions), an LRU run with 1 B/s Flash, 10 B/s DRAM, serial I/O. */
+function startOneLayerRun(dramBytes: f64): void {
+  simSetModel(1, 10, 4, 8, 1, 1, 1);
+  simSetBits(8, 8, 8, 8, 8);
+  expect(simConfigure(1, 2)).toBe(0);
+  expect(simSetGroup(0, 4, 8, 2, 1.0)).toBe(0); // entry 16 bytes
+  expect(simSetGroup(1, 8, 4, 1, 1.0)).toBe(0); // entry 4 bytes
+  simPartition(dramBytes, 4, DEFAULT_STATIC, 0);
+  expect(simStartRun(LRU, 1, 10, 0, 0)).toBe(0);
+  expect(simSetBandwidth(1.0, 10.0, 0)).toBe(0); // 1 B/s Flash, 10 B/s DRAM
+}
+
 describe("cost model", () => {
   it("phi-3-medium at 8/8/4/4/8 bits: footprint and the 4 GB DIP partition", () => {
     simSetModel(40, 32064, 5120, 17920, 40, 10, 1);
@@ -366,16 +381,7 @@ describe("cost model", () => {
   });
 
   it("one token of one layer, serial I/O: its figures and the summary", () => {
-    // L 1, V 10, H 4, I 8, one KV head per head, 8 bits everywhere (1 byte per weight):
-    // embedding = lm_head 40, attention 4 * 4 * 4 = 64, mlp 4 * 8 * 3 = 96, kv 8 per position
-    simSetModel(1, 10, 4, 8, 1, 1, 1);
-    simSetBits(8, 8, 8, 8, 8);
-    expect(simConfigure(1, 2)).toBe(0);
-    expect(simSetGroup(0, 4, 8, 2, 1.0)).toBe(0); // entry 16 bytes
-    expect(simSetGroup(1, 8, 4, 1, 1.0)).toBe(0); // entry 4 bytes
-    simPartition(1e6, 4, DEFAULT_STATIC, 0); // everything fits: static 32 + 64 + 40 + 40, caches full
-    expect(simStartRun(LRU, 1, 10, 0, 0)).toBe(0);
-    expect(simSetBandwidth(1.0, 10.0, 0)).toBe(0); // 1 B/s Flash, 10 B/s DRAM
+    startOneLayerRun(1e6); // everything fits: static 32 + 64 + 40 + 40, caches full
     const buf = arenaAlloc(8);
     store<u32>(buf, 0); store<u32>(buf + 4, 1);
     expect(simObserve(0, 0, buf, 2)).toBe(0); // 2 misses * 16 bytes
@@ -452,15 +458,7 @@ describe("Flash reads", () => {
   });
 
   it("fixed reads and the dense MLP in pages: one token, everything from Flash, serial I/O", () => {
-    // the model of "one token of one layer" above with no DRAM: every group read from Flash
-    simSetModel(1, 10, 4, 8, 1, 1, 1);
-    simSetBits(8, 8, 8, 8, 8);
-    expect(simConfigure(1, 2)).toBe(0);
-    expect(simSetGroup(0, 4, 8, 2, 1.0)).toBe(0); // entry 16 bytes
-    expect(simSetGroup(1, 8, 4, 1, 1.0)).toBe(0); // entry 4 bytes
-    simPartition(0, 4, DEFAULT_STATIC, 0);
-    expect(simStartRun(LRU, 1, 10, 0, 0)).toBe(0);
-    expect(simSetBandwidth(1.0, 10.0, 0)).toBe(0);
+    startOneLayerRun(0); // no DRAM: every group read from Flash
     expect(simSetFlashReads(16, 0.5)).toBe(0);
     const buf = arenaAlloc(8);
     store<u32>(buf, 0); store<u32>(buf + 4, 1);

@@ -26,9 +26,16 @@ export interface SimulateArgs {
   report?: string;
 }
 
+/** Flash read granularity (docs/simulator.md "Flash reads"), for simulate and sweep. */
+export const flashReadOptions = {
+  "page-bytes": { type: "number", describe: "Flash read granularity: each read moves whole pages of this many bytes (default 1: bandwidth only; UFS: 4096)" },
+  "read-latency-us": { type: "number", describe: "fixed cost of each Flash read, microseconds (default 0); a run of adjacent columns is one read" },
+} as const;
+
 /** The device, precision and cache options (shared with a live `simulate --model` variant). */
 export function withSimulatorOptions<T>(y: Argv<T>) {
   return y
+    .options(flashReadOptions)
     .option("policy", { type: "string", choices: CACHE_POLICIES, default: "lru", describe: "MLP column cache policy" })
     .option("device", { type: "string", default: DEFAULT_DEVICE, describe: `device profile: ${Object.keys(DEVICES).join("|")}` })
     .option("dram", { type: "string", describe: "DRAM for the model, e.g. 6e9, 6GB, 512MB (powers of 10)" })
@@ -38,8 +45,6 @@ export function withSimulatorOptions<T>(y: Argv<T>) {
     .option("concurrent-io", { type: "boolean", describe: "Flash and DRAM reads overlap (time = max)" })
     .option("serial-io", { type: "boolean", describe: "Flash and DRAM reads do not overlap (time = sum)" })
     .conflicts("concurrent-io", "serial-io")
-    .option("page-bytes", { type: "number", describe: "Flash read granularity: each read moves whole pages of this many bytes (default 1: bandwidth only; UFS: 4096)" })
-    .option("read-latency-us", { type: "number", describe: "fixed cost of each Flash read, microseconds (default 0); a run of adjacent columns is one read" })
     .option("static", { type: "string", describe: `groups placed in DRAM, in order (default ${STATIC_GROUPS.join(",")}; "none" streams them all)` })
     .option("kv-seq", { type: "number", describe: "KV positions reserved in DRAM (default: the model's context length)" })
     .option("admission-seed", { type: "number", default: 0, describe: "0: a mask larger than its cache admits its lowest columns; else a seeded ranking" })

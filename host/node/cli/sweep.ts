@@ -19,6 +19,7 @@ import { lockOutput, writeOutputFile } from "../atomic-file.js";
 import { checkOverwrite } from "./table-files.js";
 import { parseSimAxes, SIM_COLUMNS, simulatePoint, withGammas, type SimAxes } from "./sim-sweep.js";
 import { SWEEP_HEADER, sweepRow } from "./sweep-row.js";
+import { flashReadOptions } from "./sim-options.js";
 
 export { SWEEP_HEADER };
 
@@ -186,9 +187,9 @@ export const sweepCommand = {
       .option("devices", { type: "string", describe: "simulator axis: device profiles (default mobile)" })
       .option("gammas", { type: "string", describe: "simulator axis: dip-ca gammas, e.g. 0.1,0.3,0.5" })
       .option("bits", { type: "string", describe: "simulator precision, e.g. mlp=4,attention=4" })
-      .option("page-bytes", { type: "number", describe: "simulator: Flash reads move whole pages of this many bytes (default 1: bandwidth only)" })
-      .option("read-latency-us", { type: "number", describe: "simulator: fixed cost of each Flash read, microseconds (default 0)" })
-      .option("report", { type: "string", describe: "also write a Markdown report (settings, table, plots beside it)" }),
+      .option("report", { type: "string", describe: "also write a Markdown report (settings, table, plots beside it)" })
+      // simulator: Flash read granularity on every device of the grid
+      .options(flashReadOptions),
   handler: async (a: ArgumentsCamelCase<SweepArgs>) => {
     const sim = parseSimAxes(a);
     const methods = parseMethods(a.methods, sim !== undefined);
