@@ -99,6 +99,9 @@ export interface EngineFunctions {
   simFlashBytes(layer: number, group: number): number;
   simDramBytes(layer: number, group: number): number;
   simSeconds(layer: number, group: number): number;
+  simFlashReads(layer: number, group: number): number;
+  simFlashBytesMoved(layer: number, group: number): number;
+  simSetFlashReads(pageBytes: number, readSeconds: number): number;
   simCacheSize(layer: number, group: number): number;
   simCacheCapacity(layer: number, group: number): number;
   simCacheClock(layer: number, group: number): number;
@@ -155,7 +158,7 @@ const ENGINE_FUNCTIONS: Record<keyof EngineFunctions, true> = {
   simConfigure: true, simSetGroup: true, simAllocate: true, simSetCapacity: true, simSetPolicy: true,
   simSetAdmissionSeed: true, simResetCounters: true, simCachedFlags: true, simTotalFlashBytes: true,
   simTotalDramBytes: true, simLayerHitRate: true,
-  simSetBandwidth: true, simBeginSequence: true, simObserve: true, simObserveFull: true, simTraceBuffer: true, simReplay: true, simReplayErrorToken: true, simReplayErrorLayer: true, simReplayErrorGroup: true, simReplayErrorWord: true, simNeeded: true, simHits: true, simFlashBytes: true, simDramBytes: true, simSeconds: true, simCacheSize: true, simCacheCapacity: true, simCacheClock: true, simTotalSeconds: true, simHitRate: true, simSetModel: true, simSetBits: true, simFootprint: true, simKvCacheBytes: true, simSetGroupAlwaysFull: true, simPartition: true, simStartRun: true, simRecordSequence: true, simSequenceRow: true, simSummarize: true,
+  simSetBandwidth: true, simBeginSequence: true, simObserve: true, simObserveFull: true, simTraceBuffer: true, simReplay: true, simReplayErrorToken: true, simReplayErrorLayer: true, simReplayErrorGroup: true, simReplayErrorWord: true, simNeeded: true, simHits: true, simFlashBytes: true, simDramBytes: true, simSeconds: true, simFlashReads: true, simFlashBytesMoved: true, simSetFlashReads: true, simCacheSize: true, simCacheCapacity: true, simCacheClock: true, simTotalSeconds: true, simHitRate: true, simSetModel: true, simSetBits: true, simFootprint: true, simKvCacheBytes: true, simSetGroupAlwaysFull: true, simPartition: true, simStartRun: true, simRecordSequence: true, simSequenceRow: true, simSummarize: true,
   loraConfigure: true, loraEnable: true, loraSetScale: true, loraA: true, loraB: true, loraInit: true,
   loraParamsPtr: true, loraParamFloats: true, trainInit: true, trainReady: true, trainTokensPtr: true,
   trainLogitsPtr: true, trainGradsPtr: true, trainFreezeMasks: true, trainLoss: true, trainWindow: true,

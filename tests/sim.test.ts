@@ -564,3 +564,67 @@ describe("trace format", () => {
     assert.throws(() => run(bad, "lru"), /sequence 0, token 4 layer 0 group 0 word \d+: the masks end early/);
   });
 });
+
+// ---- Flash read granularity (docs/simulator.md "Flash reads") ----
+
+describe("Flash reads", () => {
+  /** One token: input {0,1} and hidden {2} in every layer of TINY (the cost model test's trace). */
+  function oneTokenTrace(): MaskTrace {
+    const dims = TINY;
+    const b = new TraceBuilder({ method: "dip", dims, groups: maskGroupsFor("dip", dims) });
+    b.beginSequence(3);
+    for (let l = 0; l < dims.nLayers; l++) { b.addMask(l, 0, [0, 1]); b.addMask(l, 1, [2]); }
+    return b.build();
+  }
+
+  test("4 KiB pages and 100 us per read, by hand: each run of columns costs a page and a latency", () => {
+    const device: DeviceProfile = { name: "t", description: "", dramBytes: 1e12, dramGBps: 10, flashGBps: 1, concurrentIO: false, pageBytes: 4096, readLatencyUs: 100 };
+    const r = simulateTraceWith(wasm, oneTokenTrace(), { policy: "none", device });
+    // per layer: input entries 0,1 (40 bytes each) are one 80-byte read, hidden entry 2 (8 bytes)
+    // another: 2 reads of a page each; 3 layers. The static groups are in DRAM (no Flash reads).
+    const mlpFlash = 3 * (2 * 40 + 8);
+    assert.equal(r.flash_bytes_per_token, mlpFlash);
+    assert.equal(r.flash_reads_per_token, 6);
+    assert.equal(r.flash_bytes_read_per_useful_byte, (6 * 4096) / mlpFlash);
+    const fixedDram = 1152 + 1600 + 16 + 192;
+    const expected = 1 / (fixedDram / 10e9 + (6 * 4096) / 1e9 + 6 * 100e-6);
+    assert.ok(Math.abs(r.tok_s - expected) / expected < 1e-12, `${r.tok_s} vs ${expected}`);
+  });
+
+  test("--page-bytes 4096 charges at least a page per read; more pages or latency never speed up", () => {
+    const trace = randomTrace(21);
+    const at = (pageBytes: number, readLatencyUs = 0) => run(trace, "lru", { device: { ...DEVICE, dramBytes: 150e3, pageBytes, readLatencyUs } });
+    const paged = at(4096);
+    assert.ok(paged.flash_reads_per_token > 0);
+    assert.ok(paged.flash_bytes_read_per_useful_byte * paged.flash_bytes_per_token >= 4096 * paged.flash_reads_per_token);
+    const bytesOnly = at(1);
+    assert.equal(bytesOnly.flash_bytes_read_per_useful_byte, 1);
+    assert.equal(bytesOnly.flash_reads_per_token, paged.flash_reads_per_token, "the page does not change which reads are made");
+    assert.ok(at(512).tok_s <= bytesOnly.tok_s && paged.tok_s <= at(512).tok_s);
+    assert.ok(at(1, 50).tok_s < bytesOnly.tok_s);
+    assert.ok(paged.ttft_s > bytesOnly.ttft_s && paged.dense_flash_tok_s < bytesOnly.dense_flash_tok_s);
+  });
+
+  test("page 1 and latency 0 give the numbers of a device without them, bit for bit", () => {
+    const trace = randomTrace(22);
+    for (const policy of ["lru", "lfu", "belady", "none"] as const) {
+      const device = { ...DEVICE, dramBytes: 120e3 };
+      const without = run(trace, policy, { device });
+      const explicit = run(trace, policy, { device: { ...device, pageBytes: 1, readLatencyUs: 0 } });
+      assert.deepEqual({ ...explicit, config: { ...explicit.config, device } }, without, policy);
+    }
+  });
+
+  test("resolveDevice takes --page-bytes and --read-latency-us and rejects bad values", () => {
+    const d = resolveDevice("mobile", { pageBytes: 4096, readLatencyUs: 80 });
+    assert.equal(d.pageBytes, 4096);
+    assert.equal(d.readLatencyUs, 80);
+    assert.match(d.name, /custom page-bytes, read-latency-us/);
+    assert.equal(DEVICES.mobile.pageBytes, 1, "the profiles charge bandwidth only");
+    assert.throws(() => resolveDevice("mobile", { pageBytes: 0 }), /--page-bytes/);
+    assert.throws(() => resolveDevice("mobile", { pageBytes: 1.5 }), /--page-bytes/);
+    assert.throws(() => resolveDevice("mobile", { readLatencyUs: -1 }), /--read-latency-us/);
+    assert.throws(() => run(randomTrace(23), "lru", { device: { ...DEVICE, pageBytes: 0 } }), /--page-bytes/);
+    assert.equal(hostDevice(1e6, 10, 0.05, 12.5).readLatencyUs, 12.5);
+  });
+});

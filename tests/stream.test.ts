@@ -19,6 +19,7 @@ import { projectRoot } from "../host/node/paths.js";
 import { MaskRecorder } from "../host/sim/run.js";
 import { simulateTrace } from "../host/sim/simulate.js";
 import { resolveDevice } from "../host/sim/devices.js";
+import { measuredReadLatencyUs } from "../host/stream/report.js";
 
 const TOKENS = [1, 403, 407, 261, 378, 1009 % 512, 267, 374, 395, 290, 301, 480, 290, 414, 261, 264];
 const dir = mkdtempSync(join(tmpdir(), "dip-stream-"));
@@ -335,6 +336,12 @@ test("CLI: convert --stream-layout, generate and eval --stream report measured a
   assert.ok(g.dram_read_gbps > 0 && g.mobile_simulated_tok_s > 0 && g.mobile_device.flash_gbps === 2);
   // compute time is not modelled, so the prediction is an upper bound of the measured speed
   assert.ok(g.measured_over_simulated > 0 && g.measured_over_simulated <= 1.05, `measured / simulated = ${g.measured_over_simulated}`);
+  // the host prediction charges the per-read cost the stream measured: never faster than bandwidth only
+  assert.ok(g.measured_read_latency_us >= 0);
+  assert.equal(g.simulated_device.read_latency_us, g.measured_read_latency_us);
+  assert.ok(g.bandwidth_only_simulated_tok_s >= g.simulated_tok_s);
+  // a run of adjacent columns is one read for both; the stream also splits runs at chunk ends
+  assert.ok(g.simulated_flash_reads_per_token > 0 && g.simulated_flash_reads_per_token <= g.storage_reads_per_token);
   // the simulator charges the bytes the engine's counters saw: weights once (tied head once), MLP the same
   const b = g.bytes_per_token;
   assert.equal(b.simulated_static_dram, b.engine_embedding + b.engine_attention + b.engine_lm_head);
@@ -392,4 +399,11 @@ test("CLI: convert --stream-layout, generate and eval --stream report measured a
   r = dip("generate", "--model", STORIES_BIN(), "--stream", "--dram", "1MB");
   assert.equal(r.code, 1);
   assert.match(r.stderr, /--stream reads a \.dipstream file/);
+});
+
+test("measuredReadLatencyUs: fetch time beyond the paced transfer, per read", () => {
+  // 100 reads of 1 MB in all at 0.05 GB/s take 0.02 s paced; 0.025 s measured leaves 50 us per read
+  assert.ok(Math.abs(measuredReadLatencyUs({ reads: 100, bytes: 1e6, seconds: 0.025 }, 0.05) - 50) < 1e-9);
+  assert.equal(measuredReadLatencyUs({ reads: 100, bytes: 1e6, seconds: 0.01 }, 0.05), 0, "never negative");
+  assert.equal(measuredReadLatencyUs({ reads: 0, bytes: 0, seconds: 0 }, 0.05), 0);
 });

@@ -70,6 +70,8 @@ const CASES: string[][] = [
   ["--policy", "belady", "--dram", "150000", "--kv-seq", "96", "--flash-gbps", "2.5", "--dram-gbps", "33.3"],
   ["--policy", "lru", "--device", "budget", "--dram", "120KB", "--bits", "mlp=8,attention=8,kv_cache=16", "--static", "kv_cache,embedding"],
   ["--policy", "none", "--static", "none"],
+  ["--policy", "lru", "--dram", "150KB", "--kv-seq", "96", "--page-bytes", "4096", "--read-latency-us", "80"],
+  ["--policy", "lfu", "--dram", "120KB", "--static", "kv_cache", "--page-bytes", "512", "--serial-io"],
 ];
 
 test("replay.wasm prints the host's numbers for every policy and setting", async () => {
@@ -86,7 +88,7 @@ test("replay.wasm prints the host's numbers for every policy and setting", async
       const key = args[i].slice(2);
       if (key === "serial-io") { a["serial-io"] = true; i--; continue; }
       const v = args[i + 1];
-      (a as unknown as Record<string, unknown>)[key] = ["kv-seq", "admission-seed", "flash-gbps", "dram-gbps"].includes(key) ? Number(v) : v;
+      (a as unknown as Record<string, unknown>)[key] = ["kv-seq", "admission-seed", "flash-gbps", "dram-gbps", "page-bytes", "read-latency-us"].includes(key) ? Number(v) : v;
     }
     const settings: SimSettings = settingsFromArgs(a);
     const result = await simulateTrace(trace, settings);
@@ -121,6 +123,8 @@ test("replay.wasm: bad input exits 1 with one readable line", async () => {
     [["/data/dip.trace", "--dram", "6GiB"], /--dram: "6GiB" is not a size/],
     [["/data/dip.trace", "--bits", "mlp=0"], /--bits/],
     [["/data/dip.trace", "--frobnicate", "1"], /unknown option --frobnicate/],
+    [["/data/dip.trace", "--page-bytes", "0"], /--page-bytes must be a whole number of bytes >= 1/],
+    [["/data/dip.trace", "--read-latency-us", "-3"], /--read-latency-us must be a non-negative/],
   ];
   for (const [args, re] of cases) {
     const r = await replay(args);

@@ -11,9 +11,9 @@
 // and with a fixed rule it could fall below lru on such tokens.
 import {
   C_CAPACITY, C_SIZE, C_CLOCK, C_ENTRIES, C_FLAGS, C_LAST_USE, C_USES, C_NEXT_USE, C_MEMBERS, C_SLOT,
-  C_NEEDED, C_HITS, C_FLASH, C_DRAM, C_SECONDS,
+  C_NEEDED, C_HITS, C_FLASH, C_DRAM, C_SECONDS, C_FLASH_READS, C_FLASH_PAGED,
   POLICY_NONE, POLICY_BELADY, cacheRecord, currentPolicy, groupEntryBytes, inMaskPtr, candidatesPtr, seed,
-  flashBps, dramBps, isConcurrent,
+  byteExactFlash, pagedBytes, readSecondsOf,
 } from "./state";
 import { setOrder, selectFirst, ORDER_ADMIT_SEEDED, ORDER_ADMIT_BELADY } from "./order";
 
@@ -53,25 +53,44 @@ export function stepCache(layer: i32, g: i32, idxPtr: usize, count: i32, full: b
   const cap = policy == POLICY_NONE ? 0 : load<i32>(c, C_CAPACITY);
   const clock = load<i32>(c, C_CLOCK);
 
+  // a run of adjacent missed columns is one Flash read (the stream store coalesces neighbours:
+  // host/stream/weights.ts); each read moves whole pages (docs/simulator.md "Flash reads")
+  const entryBytes = groupEntryBytes(g);
   let hits: i32 = 0;
+  let reads: i32 = 0;
+  let moved: f64 = 0;
+  let run: i32 = 0;
+  let lastMiss: i64 = -2;
   for (let k = 0; k < count; k++) {
     const col = column(idxPtr, k, full);
     store<u8>(inMask + <usize>col, 1);
-    hits += <i32>load<u8>(flags + <usize>col);
+    if (load<u8>(flags + <usize>col) != 0) {
+      hits++;
+      continue;
+    }
+    if (<i64>col != lastMiss + 1) {
+      if (run > 0) moved += pagedBytes(<f64>run * entryBytes, 1);
+      run = 0;
+      reads++;
+    }
+    run++;
+    lastMiss = <i64>col;
   }
+  if (run > 0) moved += pagedBytes(<f64>run * entryBytes, 1);
   const misses = count - hits;
 
-  const entryBytes = groupEntryBytes(g);
   const flashBytes = <f64>misses * entryBytes;
   const dramBytes = <f64>hits * entryBytes;
-  const flashSeconds = flashBytes / flashBps();
-  const dramSeconds = dramBytes / dramBps();
-  const seconds = isConcurrent() ? Math.max(flashSeconds, dramSeconds) : flashSeconds + dramSeconds;
+  // byte-exact reads move the missed bytes: the same product as the bandwidth-only model
+  const flashMoved = byteExactFlash() ? flashBytes : moved;
+  const seconds = readSecondsOf(flashMoved, <f64>reads, dramBytes);
   store<f64>(c, load<f64>(c, C_NEEDED) + <f64>count, C_NEEDED);
   store<f64>(c, load<f64>(c, C_HITS) + <f64>hits, C_HITS);
   store<f64>(c, load<f64>(c, C_FLASH) + flashBytes, C_FLASH);
   store<f64>(c, load<f64>(c, C_DRAM) + dramBytes, C_DRAM);
   store<f64>(c, load<f64>(c, C_SECONDS) + seconds, C_SECONDS);
+  store<f64>(c, load<f64>(c, C_FLASH_READS) + <f64>reads, C_FLASH_READS);
+  store<f64>(c, load<f64>(c, C_FLASH_PAGED) + flashMoved, C_FLASH_PAGED);
 
   if (cap > 0) {
     let size = load<i32>(c, C_SIZE);

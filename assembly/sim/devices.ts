@@ -14,14 +14,20 @@ export class DeviceProfile {
   flashGBps: number = 0;
   /** DRAM and Flash reads overlap: a layer group's time is the max of the two, else the sum */
   concurrentIO: boolean = true;
+  /** Flash read granularity: a read of b bytes moves ceil(b / pageBytes) pages (1: byte-exact) */
+  pageBytes: number = 1;
+  /** fixed cost of each Flash read (command, seek), microseconds, on top of its pages' transfer */
+  readLatencyUs: number = 0;
 }
 
-/** Illustrative phone-like profiles (round numbers of their memory classes, not measurements). */
+/** Illustrative phone-like profiles (round numbers of their memory classes, not measurements). They
+ *  charge bandwidth only (page 1, latency 0), as the paper's model does: --page-bytes and
+ *  --read-latency-us add read granularity (docs/simulator.md "Flash reads"). */
 export const DEVICE_PROFILES: DeviceProfile[] = [
-  { name: "mobile", description: "generic phone: 60 GB/s DRAM, 1 GB/s Flash, 4 GB for the model (default)", dramBytes: 4e9, dramGBps: 60, flashGBps: 1, concurrentIO: true },
-  { name: "flagship", description: "LPDDR5X-class DRAM (~77 GB/s), UFS 4.0-class Flash (~4 GB/s), 8 GB for the model", dramBytes: 8e9, dramGBps: 77, flashGBps: 4, concurrentIO: true },
-  { name: "midrange", description: "LPDDR4X-class DRAM (~34 GB/s), UFS 3.1-class Flash (~2 GB/s), 3 GB for the model", dramBytes: 3e9, dramGBps: 34, flashGBps: 2, concurrentIO: true },
-  { name: "budget", description: "32-bit LPDDR4X (~17 GB/s), UFS 2.2-class Flash (~0.8 GB/s), 2 GB, no I/O overlap", dramBytes: 2e9, dramGBps: 17, flashGBps: 0.8, concurrentIO: false },
+  { name: "mobile", description: "generic phone: 60 GB/s DRAM, 1 GB/s Flash, 4 GB for the model (default)", dramBytes: 4e9, dramGBps: 60, flashGBps: 1, concurrentIO: true, pageBytes: 1, readLatencyUs: 0 },
+  { name: "flagship", description: "LPDDR5X-class DRAM (~77 GB/s), UFS 4.0-class Flash (~4 GB/s), 8 GB for the model", dramBytes: 8e9, dramGBps: 77, flashGBps: 4, concurrentIO: true, pageBytes: 1, readLatencyUs: 0 },
+  { name: "midrange", description: "LPDDR4X-class DRAM (~34 GB/s), UFS 3.1-class Flash (~2 GB/s), 3 GB for the model", dramBytes: 3e9, dramGBps: 34, flashGBps: 2, concurrentIO: true, pageBytes: 1, readLatencyUs: 0 },
+  { name: "budget", description: "32-bit LPDDR4X (~17 GB/s), UFS 2.2-class Flash (~0.8 GB/s), 2 GB, no I/O overlap", dramBytes: 2e9, dramGBps: 17, flashGBps: 0.8, concurrentIO: false, pageBytes: 1, readLatencyUs: 0 },
 ];
 export const DEFAULT_DEVICE: string = "mobile";
 

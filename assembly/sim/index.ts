@@ -14,8 +14,8 @@
 // the exported constants below (FOOTPRINT_*, PART_*, SEQ_*, SUM_*): host/sim/wasm-sim.ts reads them.
 // Pointers are byte offsets into memory; masks are u32 column indices in ascending order.
 import {
-  C_CAPACITY, C_SIZE, C_CLOCK, C_FLAGS, C_NEEDED, C_HITS, C_FLASH, C_DRAM, C_SECONDS,
-  POLICY_BELADY, configure, setGroup, allocate, setCapacity, setPolicy, setBandwidth,
+  C_CAPACITY, C_SIZE, C_CLOCK, C_FLAGS, C_NEEDED, C_HITS, C_FLASH, C_DRAM, C_SECONDS, C_FLASH_READS, C_FLASH_PAGED,
+  POLICY_BELADY, configure, setGroup, allocate, setCapacity, setPolicy, setBandwidth, setFlashReads,
   setAdmissionSeed, resetCaches, resetCounters, cacheRecord, validCache, currentPolicy,
   groupEntries, groupCount, counterSum, layerHitRate, setGroupAlwaysFull, POLICY_NONE,
 } from "./state";
@@ -39,9 +39,11 @@ export {
 export {
   SEQ_PROMPT_TOKENS, SEQ_TOKENS, SEQ_TOK_S, SEQ_HIT_RATE, SEQ_FLASH_BYTES_PER_TOKEN, SEQ_DRAM_BYTES_PER_TOKEN,
   SEQ_MLP_FLASH_BYTES_PER_TOKEN, SEQ_MLP_DRAM_BYTES_PER_TOKEN, SEQ_MLP_DENSITY, SEQ_FIXED_SECONDS_PER_TOKEN,
-  SEQ_DYNAMIC_SECONDS_PER_TOKEN, SEQ_TTFT_S, SEQ_DENSE_FLASH_TOK_S, SEQ_PER_LAYER_HIT_RATE, STAT_MEAN, STAT_STD,
+  SEQ_DYNAMIC_SECONDS_PER_TOKEN, SEQ_TTFT_S, SEQ_DENSE_FLASH_TOK_S, SEQ_FLASH_READS_PER_TOKEN,
+  SEQ_FLASH_BYTES_READ_PER_USEFUL_BYTE, SEQ_PER_LAYER_HIT_RATE, STAT_MEAN, STAT_STD,
   STAT_MIN, STAT_MAX, STAT_N, STAT_FIELDS, SPREAD_FIELDS, SUM_DENSE_FLASH_TOK_S, SUM_MEMORY_BYTES,
-  SUM_MEMORY_REDUCTION, SUM_SPEEDUP_VS_DENSE_FLASH, SUM_CACHE_BYTES, SUM_PER_LAYER_HIT_RATE,
+  SUM_MEMORY_REDUCTION, SUM_SPEEDUP_VS_DENSE_FLASH, SUM_CACHE_BYTES, SUM_FLASH_READS_PER_TOKEN,
+  SUM_FLASH_BYTES_READ_PER_USEFUL_BYTE, SUM_PER_LAYER_HIT_RATE,
 } from "./summary";
 
 // ---- the cost model (footprint.ts, partition.ts, summary.ts) ----
@@ -78,15 +80,17 @@ export function simPartition(dramBytes: f64, kvSeqLen: f64, staticOrder: u32, ti
 }
 
 /** Starts a run on the partition just made: allocates the caches at the planned capacities (0 for
- *  policy none), sets the policy, the bandwidths (GB/s, powers of 10), the admission seed, and
- *  empties caches and counters. Returns 0, -1 (a group undescribed), -2 (out of memory), -3 (bad
- *  policy) or -4 (bad bandwidth). */
+ *  policy none), sets the policy, the bandwidths (GB/s, powers of 10), byte-exact Flash reads
+ *  (page 1, no read latency: simSetFlashReads after this call changes them), the admission seed,
+ *  and empties caches and counters. Returns 0, -1 (a group undescribed), -2 (out of memory), -3
+ *  (bad policy) or -4 (bad bandwidth). */
 export function simStartRun(policy: i32, flashGBps: f64, dramGBps: f64, concurrent: i32, seed: u32): i32 {
   const rc = allocate();
   if (rc != 0) return rc;
   for (let g = 0; g < groupCount(); g++) setCapacity(-1, g, policy == POLICY_NONE ? 0 : <i32>plannedEntries(g));
   if (setPolicy(policy) != 0) return -3;
   if (setBandwidth(flashGBps * 1e9, dramGBps * 1e9, concurrent != 0) != 0) return -4;
+  setFlashReads(1, 0);
   setAdmissionSeed(seed);
   resetCaches();
   resetCounters();
@@ -137,6 +141,12 @@ export function simSetPolicy(policy: i32): i32 {
 /** Bandwidths in bytes/s; concurrent != 0: Flash and DRAM reads overlap (time = max, else sum). */
 export function simSetBandwidth(flashBytesPerSecond: f64, dramBytesPerSecond: f64, concurrent: i32): i32 {
   return setBandwidth(flashBytesPerSecond, dramBytesPerSecond, concurrent != 0);
+}
+
+/** Flash reads move whole pages of pageBytes (>= 1; 1: bytes only) and each costs readSeconds
+ *  (>= 0) more (docs/simulator.md "Flash reads"). Returns 0 or -1. */
+export function simSetFlashReads(pageBytes: f64, readSeconds: f64): i32 {
+  return setFlashReads(pageBytes, readSeconds);
 }
 
 /** Which new columns fit when a mask is larger than the cache: 0 = lowest indices, else a fixed
@@ -210,6 +220,10 @@ export function simHits(layer: i32, group: i32): f64 { return cacheF64(layer, gr
 export function simFlashBytes(layer: i32, group: i32): f64 { return cacheF64(layer, group, C_FLASH); }
 export function simDramBytes(layer: i32, group: i32): f64 { return cacheF64(layer, group, C_DRAM); }
 export function simSeconds(layer: i32, group: i32): f64 { return cacheF64(layer, group, C_SECONDS); }
+/** Flash reads: runs of adjacent missed columns */
+export function simFlashReads(layer: i32, group: i32): f64 { return cacheF64(layer, group, C_FLASH_READS); }
+/** bytes those reads move, whole pages each (= simFlashBytes with page 1) */
+export function simFlashBytesMoved(layer: i32, group: i32): f64 { return cacheF64(layer, group, C_FLASH_PAGED); }
 
 export function simCacheSize(layer: i32, group: i32): i32 {
   return validCache(layer, group) ? load<i32>(cacheRecord(layer, group), C_SIZE) : -1;

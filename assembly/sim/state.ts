@@ -33,6 +33,8 @@ export const C_HITS: usize = 48; //     f64  sum of |m and c|
 export const C_FLASH: usize = 56; //    f64  bytes read from Flash
 export const C_DRAM: usize = 64; //     f64  bytes read from DRAM
 export const C_SECONDS: usize = 72; //  f64  read time
+export const C_FLASH_READS: usize = 80; // f64 Flash reads: runs of adjacent missed columns
+export const C_FLASH_PAGED: usize = 88; // f64 bytes those reads move, whole pages each
 const CACHE_BYTES: usize = 128;
 // bytes of per-column state per cache entry: flags + 5 u32 arrays
 const BYTES_PER_COLUMN: usize = 1 + 4 * 5;
@@ -52,6 +54,9 @@ let flashBytesPerSecond: f64 = 1e9;
 let dramBytesPerSecond: f64 = 60e9;
 let concurrentIO: bool = true;
 let admissionSeed: u32 = 0;
+// Flash read granularity (docs/simulator.md "Flash reads"): page 1 and latency 0 charge bytes only
+let flashPageBytes: f64 = 1;
+let flashReadSeconds: f64 = 0;
 
 // Scratch shared by all caches (they are stepped one at a time): sized to the largest group.
 let maxEntries: i32 = 0;
@@ -167,7 +172,7 @@ export function resetCounters(): void {
   for (let l = 0; l < nLayers; l++) {
     for (let g = 0; g < nGroups; g++) {
       const c = cacheRecord(l, g);
-      memory.fill(c + C_NEEDED, 0, C_SECONDS + 8 - C_NEEDED);
+      memory.fill(c + C_NEEDED, 0, C_FLASH_PAGED + 8 - C_NEEDED);
     }
   }
 }
@@ -198,6 +203,15 @@ export function setBandwidth(flashBps: f64, dramBps: f64, concurrent: bool): i32
   return 0;
 }
 
+/** Flash reads move whole pages of pageBytes (>= 1) and each costs readSeconds (>= 0) more.
+ *  Returns 0, or -1 on a bad value (the settings are then unchanged). */
+export function setFlashReads(pageBytes: f64, readSeconds: f64): i32 {
+  if (!(pageBytes >= 1) || !isFinite(pageBytes) || !(readSeconds >= 0) || !isFinite(readSeconds)) return -1;
+  flashPageBytes = pageBytes;
+  flashReadSeconds = readSeconds;
+  return 0;
+}
+
 export function setAdmissionSeed(seed: u32): void {
   admissionSeed = seed;
 }
@@ -213,12 +227,24 @@ export function setAdmissionSeed(seed: u32): void {
 @inline export function currentPolicy(): i32 { return policy; }
 // @ts-ignore: decorator
 @inline export function seed(): u32 { return admissionSeed; }
+/** true with page 1: Flash reads move exactly the bytes asked for */
 // @ts-ignore: decorator
-@inline export function flashBps(): f64 { return flashBytesPerSecond; }
-// @ts-ignore: decorator
-@inline export function dramBps(): f64 { return dramBytesPerSecond; }
-// @ts-ignore: decorator
-@inline export function isConcurrent(): bool { return concurrentIO; }
+@inline export function byteExactFlash(): bool { return flashPageBytes <= 1; }
+
+
+/** Bytes `reads` equal Flash reads of `bytes` in all move: whole pages each (docs/simulator.md
+ *  "Flash reads"); with page 1, `bytes` itself, so fractional sizes stay exact. */
+export function pagedBytes(bytes: f64, reads: f64): f64 {
+  return flashPageBytes > 1 ? reads * Math.ceil(bytes / reads / flashPageBytes) * flashPageBytes : bytes;
+}
+
+/** Read time of one layer group (SIMULATOR.md): Flash moves `flashMoved` bytes (whole pages) in
+ *  `flashReads` reads, DRAM `dramBytes`; overlapped (max) with concurrent I/O, else the sum. */
+export function readSecondsOf(flashMoved: f64, flashReads: f64, dramBytes: f64): f64 {
+  const f = flashMoved / flashBytesPerSecond + flashReads * flashReadSeconds;
+  const d = dramBytes / dramBytesPerSecond;
+  return concurrentIO ? Math.max(f, d) : f + d;
+}
 // @ts-ignore: decorator
 @inline export function inMaskPtr(): usize { return inMask; }
 // @ts-ignore: decorator

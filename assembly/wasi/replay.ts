@@ -4,13 +4,14 @@
 // `dip simulate --trace F --json` for the fields it covers (README: "Standalone WASI replay").
 // This file only parses arguments and prints. Run: wasmtime run --dir . build/replay.wasm -- trace.bin
 import {
-  simSetModel, simSetBits, simConfigure, simSetGroup, simSetGroupAlwaysFull, simPartition, simStartRun, simResetCounters, simReplay, simRecordSequence,
+  simSetModel, simSetBits, simConfigure, simSetGroup, simSetGroupAlwaysFull, simPartition, simStartRun, simSetFlashReads, simResetCounters, simReplay, simRecordSequence,
   simSummarize, simSequenceRow, simReplayErrorToken, simReplayErrorLayer, simReplayErrorGroup, simReplayErrorWord,
 } from "../sim/index";
 import { PART_DRAM_BUDGET, PART_DENSE_FOOTPRINT } from "../sim/partition";
 import {
   SEQ_HIT_RATE, SEQ_PER_LAYER_HIT_RATE, STAT_FIELDS, SPREAD_FIELDS, SUM_DENSE_FLASH_TOK_S, SUM_MEMORY_BYTES,
-  SUM_MEMORY_REDUCTION, SUM_SPEEDUP_VS_DENSE_FLASH, SUM_PER_LAYER_HIT_RATE,
+  SUM_MEMORY_REDUCTION, SUM_SPEEDUP_VS_DENSE_FLASH, SUM_PER_LAYER_HIT_RATE, SUM_FLASH_READS_PER_TOKEN,
+  SUM_FLASH_BYTES_READ_PER_USEFUL_BYTE,
 } from "../sim/summary";
 import { DEVICE_PROFILES, DEFAULT_DEVICE, DeviceProfile, sizeBytes } from "../sim/devices";
 import { JsonWriter } from "./json";
@@ -25,6 +26,8 @@ const USAGE = `usage: replay [TRACE] [options]   (no TRACE or "-": read the trac
   --dram-gbps X        DRAM read bandwidth, GB/s
   --bits G=B,...       bits per group: embedding, lm_head, attention, mlp, kv_cache
   --concurrent-io | --serial-io
+  --page-bytes N       Flash reads move whole pages of N bytes (default 1: bandwidth only)
+  --read-latency-us X  fixed cost of each Flash read, microseconds (default 0)
   --static G,...|none  groups placed in DRAM, in order (default kv_cache,attention,lm_head,embedding)
   --kv-seq N           KV positions reserved in DRAM (default: the model's context length)
   --admission-seed N   0: a mask larger than its cache admits its lowest columns; else a seeded ranking
@@ -37,7 +40,7 @@ const PLACEABLE = ["kv_cache", "attention", "lm_head", "embedding"];
 // indexed by policy id (assembly/abi.ts POLICY_NONE 0, LRU 1, LFU 2, BELADY 3)
 const POLICIES = ["none", "lru", "lfu", "belady"];
 // report names, in the order of the records (assembly/sim/summary.ts SEQ_*, SPREAD, STAT_*)
-const SEQUENCE_FIELDS = ["prompt_tokens", "tokens", "tok_s", "hit_rate", "flash_bytes_per_token", "dram_bytes_per_token", "mlp_flash_bytes_per_token", "mlp_dram_bytes_per_token", "mlp_density", "fixed_seconds_per_token", "dynamic_seconds_per_token", "ttft_s", "dense_flash_tok_s"];
+const SEQUENCE_FIELDS = ["prompt_tokens", "tokens", "tok_s", "hit_rate", "flash_bytes_per_token", "dram_bytes_per_token", "mlp_flash_bytes_per_token", "mlp_dram_bytes_per_token", "mlp_density", "fixed_seconds_per_token", "dynamic_seconds_per_token", "ttft_s", "dense_flash_tok_s", "flash_reads_per_token", "flash_bytes_read_per_useful_byte"];
 const SPREAD = ["tok_s", "hit_rate", "flash_bytes_per_token", "dram_bytes_per_token", "ttft_s", "mlp_density"];
 const STATS = ["mean", "std", "min", "max", "n"];
 
@@ -111,6 +114,8 @@ function parseArgs(argv: string[]): Settings {
   let dram = "";
   let flash: f64 = -1;
   let dramGBps: f64 = -1;
+  let pageBytes: f64 = -1;
+  let readLatencyUs: f64 = -1;
   let io = 0; // 1 concurrent, 2 serial, -1 both
   let positional = 0;
   for (let i = 1; i < argv.length && s.error.length == 0; i++) {
@@ -142,6 +147,13 @@ function parseArgs(argv: string[]): Settings {
     else if (a == "--dram") dram = v;
     else if (a == "--flash-gbps") flash = toNumber(v);
     else if (a == "--dram-gbps") dramGBps = toNumber(v);
+    else if (a == "--page-bytes") {
+      pageBytes = toNumber(v);
+      if (!(pageBytes >= 1) || pageBytes != Math.floor(pageBytes) || !isFinite(pageBytes)) s.error = "--page-bytes must be a whole number of bytes >= 1, got " + v;
+    } else if (a == "--read-latency-us") {
+      readLatencyUs = toNumber(v);
+      if (!(readLatencyUs >= 0) || !isFinite(readLatencyUs)) s.error = "--read-latency-us must be a non-negative finite number, got " + v;
+    }
     else if (a == "--bits") parseBits(v, s);
     else if (a == "--static") parseStatic(v, s);
     else if (a == "--kv-seq") {
@@ -162,6 +174,8 @@ function parseArgs(argv: string[]): Settings {
   d.dramGBps = dramGBps != -1 ? dramGBps : s.device.dramGBps;
   d.flashGBps = flash != -1 ? flash : s.device.flashGBps;
   d.concurrentIO = io == 0 ? s.device.concurrentIO : io == 1;
+  d.pageBytes = pageBytes != -1 ? pageBytes : s.device.pageBytes;
+  d.readLatencyUs = readLatencyUs != -1 ? readLatencyUs : s.device.readLatencyUs;
   s.device = d;
   if (d.dramBytes < 0) s.error = "--dram: \"" + dram + "\" is not a size; use e.g. 6e9, 6GB, 512MB or \"700 MB\" (powers of 10)";
   else if (!(d.flashGBps > 0) || !isFinite(d.flashGBps)) s.error = "--flash-gbps must be a positive finite number";
@@ -190,6 +204,7 @@ function configure(s: Settings, trace: Trace): string | null {
   partition = simPartition(s.device.dramBytes, s.kvSeq >= 0 ? s.kvSeq : dims.seqLen, s.staticOrder, 0);
   const rc = simStartRun(s.policy, s.device.flashGBps, s.device.dramGBps, s.device.concurrentIO ? 1 : 0, <u32>s.admissionSeed);
   if (rc != 0) return "starting the run failed (code " + rc.toString() + ")";
+  if (simSetFlashReads(s.device.pageBytes, s.device.readLatencyUs * 1e-6) != 0) return "Flash page size or read latency rejected";
   return null;
 }
 
@@ -212,6 +227,8 @@ function report(trace: Trace, summary: usize): string {
   rates(w, "per_group", summary, SUM_PER_LAYER_HIT_RATE + L, G, trace);
   w.close("}");
   for (let k = 2; k < SPREAD_FIELDS; k++) w.num(SPREAD[k], f64At(summary, k * STAT_FIELDS));
+  w.num("flash_reads_per_token", f64At(summary, SUM_FLASH_READS_PER_TOKEN));
+  w.num("flash_bytes_read_per_useful_byte", f64At(summary, SUM_FLASH_BYTES_READ_PER_USEFUL_BYTE));
   w.num("memory_bytes", f64At(summary, SUM_MEMORY_BYTES));
   w.num("dram_budget_bytes", f64At(partition, PART_DRAM_BUDGET));
   w.num("dense_footprint_bytes", f64At(partition, PART_DENSE_FOOTPRINT));

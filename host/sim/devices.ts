@@ -7,8 +7,10 @@ import {
   type DeviceProfile as DeviceRow,
 } from "../../assembly/sim/devices.js";
 
-/** A device: DRAM budget, bandwidths, I/O overlap (fields in assembly/sim/devices.ts). */
-export type DeviceProfile = DeviceRow;
+/** A device: DRAM budget, bandwidths, I/O overlap, Flash read granularity (fields in
+ *  assembly/sim/devices.ts). pageBytes (default 1) and readLatencyUs (default 0) may be left out:
+ *  then Flash costs bandwidth only, as before they existed. */
+export type DeviceProfile = Omit<DeviceRow, "pageBytes" | "readLatencyUs"> & Partial<Pick<DeviceRow, "pageBytes" | "readLatencyUs">>;
 
 /** The named profiles of assembly/sim/devices.ts, by name. */
 export const DEVICES: Readonly<Record<string, DeviceProfile>> = Object.fromEntries(DEVICE_PROFILES.map((d) => [d.name, d]));
@@ -21,15 +23,19 @@ export { DEFAULT_DEVICE };
  * (assembly/stream/store.ts). Nothing overlaps across groups: DIP's masks depend on the data, so
  * a group's reads cannot start before the compute that chooses them.
  */
-export function hostDevice(dramBytes: number, dramGBps: number, flashGBps: number): DeviceProfile {
+export function hostDevice(dramBytes: number, dramGBps: number, flashGBps: number, readLatencyUs = 0): DeviceProfile {
   for (const [what, v] of [["measured DRAM bandwidth", dramGBps], ["--flash-gbps", flashGBps]] as const) checkNumber(what, v, false);
+  checkNumber("read latency", readLatencyUs, true);
+  const latency = readLatencyUs > 0 ? `, ${readLatencyUs.toFixed(1)} us per read (measured)` : "";
   return {
     name: "host",
-    description: `this machine: ${dramGBps.toFixed(2)} GB/s DRAM (read-sum probe, same run), ${flashGBps} GB/s emulated Flash, concurrent I/O (the engine gathers one chunk while the device delivers the next)`,
+    description: `this machine: ${dramGBps.toFixed(2)} GB/s DRAM (read-sum probe, same run), ${flashGBps} GB/s emulated Flash${latency}, concurrent I/O (the engine gathers one chunk while the device delivers the next)`,
     dramBytes,
     dramGBps,
     flashGBps,
     concurrentIO: true,
+    pageBytes: 1,
+    readLatencyUs,
   };
 }
 
@@ -42,6 +48,8 @@ export interface DeviceOverrides {
   dramGBps?: number;
   flashGBps?: number;
   concurrentIO?: boolean;
+  pageBytes?: number;
+  readLatencyUs?: number;
 }
 
 /** A named profile with custom numbers on top; throws on unknown names or bad numbers. */
@@ -69,8 +77,25 @@ export function resolveDevice(name: string = DEFAULT_DEVICE, overrides: DeviceOv
     d.concurrentIO = overrides.concurrentIO;
     custom.push(d.concurrentIO ? "concurrent-io" : "serial-io");
   }
+  if (overrides.pageBytes !== undefined) {
+    d.pageBytes = overrides.pageBytes;
+    custom.push("page-bytes");
+  }
+  if (overrides.readLatencyUs !== undefined) {
+    d.readLatencyUs = overrides.readLatencyUs;
+    custom.push("read-latency-us");
+  }
+  checkFlashReads(d);
   if (custom.length > 0) d.name = `${base.name} (custom ${custom.join(", ")})`;
   return d;
+}
+
+/** A device's Flash read granularity (docs/simulator.md "Flash reads"): whole pages of at least a
+ *  byte, a non-negative latency per read. */
+export function checkFlashReads(d: DeviceProfile): void {
+  const page = d.pageBytes ?? 1;
+  if (!Number.isSafeInteger(page) || page < 1) throw new SimSettingsError(`--page-bytes must be a whole number of bytes >= 1, got ${page}`);
+  checkNumber("--read-latency-us", d.readLatencyUs ?? 0, true);
 }
 
 function checkNumber(what: string, v: number, zeroOk: boolean): void {

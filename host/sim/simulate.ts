@@ -5,7 +5,7 @@
 import { loadDefaultEngineWasm, type EngineExports } from "../wasm.js";
 import { DEFAULT_BITS, type ModelDims, type Precision } from "./presets.js";
 import { validateGroup, type MaskGroup } from "./groups.js";
-import { SimSettingsError, type DeviceProfile } from "./devices.js";
+import { SimSettingsError, checkFlashReads, type DeviceProfile } from "./devices.js";
 import { partitionDram, STATIC_GROUPS, type DramPartition, type StaticGroup } from "./partition.js";
 import { traceTokens, type MaskTrace, type TraceHeader } from "./trace.js";
 import { simWasm, POLICY_ID, CACHE_POLICIES, ptr, type CachePolicy, type SimWasm } from "./wasm-sim.js";
@@ -41,13 +41,15 @@ export interface Stats {
 const SEQUENCE_FIGURES = [
   "prompt_tokens", "tokens", "tok_s", "hit_rate", "flash_bytes_per_token", "dram_bytes_per_token",
   "mlp_flash_bytes_per_token", "mlp_dram_bytes_per_token", "mlp_density", "fixed_seconds_per_token",
-  "dynamic_seconds_per_token", "ttft_s", "dense_flash_tok_s",
+  "dynamic_seconds_per_token", "ttft_s", "dense_flash_tok_s", "flash_reads_per_token", "flash_bytes_read_per_useful_byte",
 ] as const;
 
 /**
  * hit_rate: byte-weighted, MLP bytes served from DRAM / MLP bytes needed (1 if none needed);
  * mlp_density: MLP bytes needed per token / dense MLP bytes; dense_flash_tok_s: the dense model
- * with the same static placement and its whole MLP read from Flash every token.
+ * with the same static placement and its whole MLP read from Flash every token;
+ * flash_reads_per_token: Flash reads (a run of adjacent missed columns is one read);
+ * flash_bytes_read_per_useful_byte: bytes the reads move in whole pages / bytes needed from Flash.
  */
 export type SequenceResult = Record<(typeof SEQUENCE_FIGURES)[number], number> & {
   per_layer_hit_rate: number[];
@@ -60,6 +62,10 @@ export interface SimResult {
   tok_s: number;
   hit_rate: { overall: number; per_layer: number[]; per_group: Record<string, number> };
   flash_bytes_per_token: number;
+  /** Flash reads per token: a run of adjacent missed columns is one read (docs/simulator.md "Flash reads") */
+  flash_reads_per_token: number;
+  /** bytes the Flash reads move (whole pages of device.pageBytes) / bytes needed from Flash; 1 with page 1 */
+  flash_bytes_read_per_useful_byte: number;
   dram_bytes_per_token: number;
   mlp_density: number;
   ttft_s: number;
@@ -143,6 +149,7 @@ interface SimContext {
 function makeContext(exports: EngineExports, dims: ModelDims, groups: MaskGroup[], s: SimSettings): SimContext {
   if (!CACHE_POLICIES.includes(s.policy)) throw new SimSettingsError(`unknown policy "${s.policy}"; choose from ${CACHE_POLICIES.join(", ")}`);
   if (!(s.device.flashGBps > 0) || !(s.device.dramGBps > 0)) throw new SimSettingsError(`bandwidths must be > 0 GB/s (flash ${s.device.flashGBps}, dram ${s.device.dramGBps})`);
+  checkFlashReads(s.device);
   groups.forEach((g, i) => validateGroup(g, `group ${i}`));
   const bits: Precision = { ...DEFAULT_BITS, ...(s.bits ?? {}) };
   const staticGroups = [...(s.staticGroups ?? STATIC_GROUPS)];
@@ -171,6 +178,7 @@ function configureWasm(ctx: SimContext): void {
   const { sim, device } = ctx;
   const rc = sim.simStartRun(POLICY_ID[ctx.policy], device.flashGBps, device.dramGBps, device.concurrentIO ? 1 : 0, ctx.admissionSeed);
   if (rc !== 0) throw new Error(`simulator: ${START_ERRORS[rc] ?? "start"} failed (code ${rc})`);
+  if (sim.simSetFlashReads(device.pageBytes ?? 1, (device.readLatencyUs ?? 0) * 1e-6) !== 0) throw new Error("simulator: Flash page size or read latency rejected");
   if (!ctx.capacitiesOverridden) return;
   ctx.capacities.forEach((e, i) => {
     if (sim.simSetCapacity(-1, i, e) !== 0) throw new Error(`simulator: capacity of ${ctx.groups[i].name} failed`);
@@ -254,6 +262,8 @@ function summarize(ctx: SimContext, header: TraceHeader | null, method: string, 
     tok_s: spread.tok_s.mean,
     hit_rate: { overall: spread.hit_rate.mean, per_layer: perLayer, per_group: perGroup },
     flash_bytes_per_token: spread.flash_bytes_per_token.mean,
+    flash_reads_per_token: r[l.SUM_FLASH_READS_PER_TOKEN],
+    flash_bytes_read_per_useful_byte: r[l.SUM_FLASH_BYTES_READ_PER_USEFUL_BYTE],
     dram_bytes_per_token: spread.dram_bytes_per_token.mean,
     mlp_density: spread.mlp_density.mean,
     ttft_s: spread.ttft_s.mean,

@@ -1,8 +1,8 @@
 // What a streamed run reports, in any runtime (the CLI's --stream --json and the web demo): the
 // measured side (tok/s, bytes from storage per token, hit rate, memory) beside the simulator's
 // prediction for the recorded masks with the same cache capacities and policy, on this machine
-// (DRAM bandwidth probed in the same run, the paced Flash bandwidth, serial I/O) and on the mobile
-// profile.
+// (DRAM bandwidth probed in the same run, the paced Flash bandwidth, the per-read cost the stream's
+// own counters measured, serial I/O) and on the mobile profile.
 import type { Engine } from "../engine.js";
 import type { WeightStream } from "./weights.js";
 import { DEFAULT_DEVICE, hostDevice, resolveDevice, type DeviceProfile } from "../sim/devices.js";
@@ -36,6 +36,15 @@ export function streamHitRates(engine: Engine): { overall: number; perLayer: num
 export const F32_BITS = { embedding: 32, lm_head: 32, attention: 32, mlp: 32, kv_cache: 32 };
 
 /**
+ * What one storage read cost the stream beyond moving its bytes at the paced bandwidth, in
+ * microseconds: (fetch seconds - bytes / bandwidth) / reads (host call, positioned read, CRC, copy
+ * and wake-up per request). The simulator charges it per read (docs/simulator.md "Flash reads").
+ */
+export function measuredReadLatencyUs(c: { reads: number; bytes: number; seconds: number }, flashGBps: number): number {
+  return c.reads > 0 ? (Math.max(0, c.seconds - c.bytes / (flashGBps * 1e9)) / c.reads) * 1e6 : 0;
+}
+
+/**
  * The measured side (tok/s, bytes from storage per token, hit rate, memory) and the simulator's
  * prediction for the recorded masks with the same cache capacities and policy, on two devices:
  * this machine (host: DRAM bandwidth from the read-sum probe just before and after the run, the emulated
@@ -67,7 +76,10 @@ export async function streamReport(engine: Engine, stream: WeightStream, seconds
     simulateTrace(trace, { policy: s.policy, device, bits: F32_BITS, cacheEntries: [...s.cacheEntries], tiedEmbeddings: engine.config.tiedEmbeddings });
   const mobileDevice = resolveDevice(DEFAULT_DEVICE, { dramBytes: simDramBytes, flashGBps });
   const mobile = await predict(mobileDevice);
-  const host = flashGBps !== undefined ? await predict(hostDevice(simDramBytes, dramGBps, flashGBps)) : undefined;
+  const readLatencyUs = flashGBps !== undefined ? measuredReadLatencyUs(c, flashGBps) : 0;
+  const host = flashGBps !== undefined ? await predict(hostDevice(simDramBytes, dramGBps, flashGBps, readLatencyUs)) : undefined;
+  // the same machine charged for bandwidth only, as before reads had a cost: what the latency adds
+  const bandwidthOnly = flashGBps !== undefined ? await predict(hostDevice(simDramBytes, dramGBps, flashGBps)) : undefined;
   const sim = host ?? mobile;
   // every forward pass is one token for the simulator and here (prompt tokens included)
   const tokens = Math.max(1, traceTokens(trace));
@@ -109,6 +121,12 @@ export async function streamReport(engine: Engine, stream: WeightStream, seconds
     dram_read_gbps_before_after: [dramGBpsBefore ?? null, after],
     simulated_tok_s: p.tok_s,
     measured_over_simulated: tokS / p.tok_s,
+    /** the host prediction without the per-read cost (bandwidth only); null without --flash-gbps */
+    bandwidth_only_simulated_tok_s: bandwidthOnly ? pooled(bandwidthOnly).tok_s : null,
+    /** per-read cost measured by the stream's counters and charged by the host prediction, microseconds */
+    measured_read_latency_us: flashGBps !== undefined ? readLatencyUs : null,
+    /** reads the simulator counts (runs of adjacent missed columns) next to storage_reads_per_token */
+    simulated_flash_reads_per_token: p.flash_reads_per_token,
     simulated_hit_rate: p.hit_rate,
     simulated_flash_bytes_per_token: p.flash_bytes_per_token,
     simulated_dram_bytes_per_token: p.dram_bytes_per_token,
@@ -146,11 +164,12 @@ function pooled(r: SimResult) {
     hit_rate: mlpNeeded > 0 ? mlpDram / mlpNeeded : 1,
     flash_bytes_per_token: sum((q) => q.flash_bytes_per_token) / tokens,
     dram_bytes_per_token: sum((q) => q.dram_bytes_per_token) / tokens,
+    flash_reads_per_token: sum((q) => q.flash_reads_per_token) / tokens,
   };
 }
 
 function deviceEcho(d: DeviceProfile) {
-  return { name: d.name, flash_gbps: d.flashGBps, dram_gbps: d.dramGBps, concurrent_io: d.concurrentIO };
+  return { name: d.name, flash_gbps: d.flashGBps, dram_gbps: d.dramGBps, concurrent_io: d.concurrentIO, read_latency_us: d.readLatencyUs ?? 0 };
 }
 
 export type StreamReport = Awaited<ReturnType<typeof streamReport>>;
@@ -159,10 +178,10 @@ export function formatStreamSummary(r: StreamReport): string {
   const mb = (b: number) => `${(b / 1e6).toFixed(3)} MB`;
   const host = r.flash_gbps !== null;
   return (
-    `stream: ${r.tok_s.toFixed(2)} tok/s measured vs ${r.simulated_tok_s.toPrecision(4)} simulated on ${host ? `this machine (DRAM ${r.dram_read_gbps.toFixed(2)} GB/s measured, Flash ${r.flash_gbps} GB/s paced, serial I/O)` : "the mobile profile (Flash not paced)"}: ` +
+    `stream: ${r.tok_s.toFixed(2)} tok/s measured vs ${r.simulated_tok_s.toPrecision(4)} simulated on ${host ? `this machine (DRAM ${r.dram_read_gbps.toFixed(2)} GB/s measured, Flash ${r.flash_gbps} GB/s paced, ${(r.measured_read_latency_us ?? 0).toFixed(1)} us per read measured, serial I/O)` : "the mobile profile (Flash not paced)"}: ` +
     `measured / simulated ${r.measured_over_simulated.toFixed(3)}` +
     (host ? `; mobile profile ${r.mobile_simulated_tok_s.toPrecision(4)} tok/s` : "") +
-    `\nstream: ${mb(r.storage_bytes_per_token)} read from storage per token in ${r.storage_reads_per_token.toFixed(0)} reads (simulated ${mb(r.simulated_flash_bytes_per_token)} from Flash), hit rate ${(100 * r.hit_rate).toFixed(2)}% (simulated ${(100 * r.simulated_hit_rate).toFixed(2)}%); ` +
+    `\nstream: ${mb(r.storage_bytes_per_token)} read from storage per token in ${r.storage_reads_per_token.toFixed(0)} reads (simulated ${mb(r.simulated_flash_bytes_per_token)} from Flash in ${r.simulated_flash_reads_per_token.toFixed(0)} reads), hit rate ${(100 * r.hit_rate).toFixed(2)}% (simulated ${(100 * r.simulated_hit_rate).toFixed(2)}%); ` +
     `peak wasm memory ${mb(r.peak_wasm_memory_bytes)} (arena ${mb(r.arena_bytes)}) for a ${mb(r.dram_budget_bytes)} budget (minimum ${mb(r.minimum_dram_bytes)})\n`
   );
 }

@@ -13,7 +13,9 @@ import {
   WEIGHT_KV_CACHE, FOOTPRINT_TOTAL, PART_STATIC_RESIDENT, PART_OVERFLOW, PART_DYNAMIC_CAPACITY, PART_CACHES,
   CACHE_PLAN_FIELDS, CACHE_PLAN_ENTRIES_PER_LAYER, SEQ_TOK_S, SEQ_HIT_RATE, SEQ_MLP_DENSITY, SEQ_FIXED_SECONDS_PER_TOKEN,
   SEQ_DYNAMIC_SECONDS_PER_TOKEN, SEQ_TTFT_S, SEQ_DENSE_FLASH_TOK_S, STAT_STD, SUM_MEMORY_BYTES,
-  SUM_MEMORY_REDUCTION, SUM_SPEEDUP_VS_DENSE_FLASH,
+  SUM_MEMORY_REDUCTION, SUM_SPEEDUP_VS_DENSE_FLASH, simSetFlashReads, simFlashReads, simFlashBytesMoved,
+  SEQ_FLASH_READS_PER_TOKEN, SEQ_FLASH_BYTES_READ_PER_USEFUL_BYTE, SUM_FLASH_READS_PER_TOKEN,
+  SUM_FLASH_BYTES_READ_PER_USEFUL_BYTE,
 } from "../../assembly/sim/index";
 import { arenaAlloc } from "../../assembly/arena";
 
@@ -30,6 +32,7 @@ function setup(policy: i32, capacity: i32, layers: i32 = 1, groups: i32 = 1, ent
   for (let g = 0; g < groups; g++) expect(simSetCapacity(-1, g, capacity)).toBe(0);
   expect(simSetPolicy(policy)).toBe(0);
   expect(simSetBandwidth(1.0, 10.0, 1)).toBe(0);
+  expect(simSetFlashReads(1, 0)).toBe(0);
   simSetAdmissionSeed(0);
   simBeginSequence();
   simResetCounters();
@@ -337,6 +340,21 @@ function field(record: usize, f: i32): f64 {
 // kv_cache, attention, lm_head, embedding placed in that order: WEIGHT_* + 1, four bits each
 const DEFAULT_STATIC: u32 = <u32>(WEIGHT_KV_CACHE + 1) | <u32>(WEIGHT_ATTENTION + 1) << 4 | <u32>(WEIGHT_LM_HEAD + 1) << 8 | <u32>(WEIGHT_EMBEDDING + 1) << 12;
 
+/** L 1, V 10, H 4, I 8, one KV head per head, 8 bits everywhere (1 byte per weight):
+ *  embedding = lm_head 40, attention 4 * 4 * 4 = 64, mlp 4 * 8 * 3 = 96, kv 8 per position;
+ *  groups of 4 entries of 16 bytes and 8 of 4 bytes; DRAM partitioned at dramBytes (KV at 4
+ *  positions), an LRU run with 1 B/s Flash, 10 B/s DRAM, serial I/O. */
+function startOneLayerRun(dramBytes: f64): void {
+  simSetModel(1, 10, 4, 8, 1, 1, 1);
+  simSetBits(8, 8, 8, 8, 8);
+  expect(simConfigure(1, 2)).toBe(0);
+  expect(simSetGroup(0, 4, 8, 2, 1.0)).toBe(0); // entry 16 bytes
+  expect(simSetGroup(1, 8, 4, 1, 1.0)).toBe(0); // entry 4 bytes
+  simPartition(dramBytes, 4, DEFAULT_STATIC, 0);
+  expect(simStartRun(LRU, 1, 10, 0, 0)).toBe(0);
+  expect(simSetBandwidth(1.0, 10.0, 0)).toBe(0); // 1 B/s Flash, 10 B/s DRAM
+}
+
 describe("cost model", () => {
   it("phi-3-medium at 8/8/4/4/8 bits: footprint and the 4 GB DIP partition", () => {
     simSetModel(40, 32064, 5120, 17920, 40, 10, 1);
@@ -363,16 +381,7 @@ describe("cost model", () => {
   });
 
   it("one token of one layer, serial I/O: its figures and the summary", () => {
-    // L 1, V 10, H 4, I 8, one KV head per head, 8 bits everywhere (1 byte per weight):
-    // embedding = lm_head 40, attention 4 * 4 * 4 = 64, mlp 4 * 8 * 3 = 96, kv 8 per position
-    simSetModel(1, 10, 4, 8, 1, 1, 1);
-    simSetBits(8, 8, 8, 8, 8);
-    expect(simConfigure(1, 2)).toBe(0);
-    expect(simSetGroup(0, 4, 8, 2, 1.0)).toBe(0); // entry 16 bytes
-    expect(simSetGroup(1, 8, 4, 1, 1.0)).toBe(0); // entry 4 bytes
-    simPartition(1e6, 4, DEFAULT_STATIC, 0); // everything fits: static 32 + 64 + 40 + 40, caches full
-    expect(simStartRun(LRU, 1, 10, 0, 0)).toBe(0);
-    expect(simSetBandwidth(1.0, 10.0, 0)).toBe(0); // 1 B/s Flash, 10 B/s DRAM
+    startOneLayerRun(1e6); // everything fits: static 32 + 64 + 40 + 40, caches full
     const buf = arenaAlloc(8);
     store<u32>(buf, 0); store<u32>(buf + 4, 1);
     expect(simObserve(0, 0, buf, 2)).toBe(0); // 2 misses * 16 bytes
@@ -394,5 +403,80 @@ describe("cost model", () => {
     expect(field(sum, SUM_MEMORY_BYTES)).toBe(272.0);
     expect(field(sum, SUM_MEMORY_REDUCTION)).toBe(0.0);
     expect(field(sum, SUM_SPEEDUP_VS_DENSE_FLASH)).toBe(field(row, SEQ_TOK_S) / field(row, SEQ_DENSE_FLASH_TOK_S));
+  });
+});
+
+// Flash read granularity (docs/simulator.md "Flash reads"): a run of adjacent missed columns is one
+// read moving whole pages, plus a fixed latency per read.
+describe("Flash reads", () => {
+  it("a run of adjacent misses is one read of whole pages", () => {
+    setup(NONE, 0, 1, 1, 8); // 8 columns of 3 bytes, Flash 1 B/s, concurrent I/O
+    expect(simSetFlashReads(4, 0)).toBe(0);
+    const buf = arenaAlloc(20);
+    const mask: u32[] = [0, 1, 2, 5, 7];
+    for (let k = 0; k < mask.length; k++) store<u32>(buf + (<usize>k << 2), mask[k]);
+    expect(simObserve(0, 0, buf, 5)).toBe(0);
+    // runs {0,1,2} 9 bytes -> 3 pages, {5} 3 -> 1 page, {7} 3 -> 1 page
+    expect(simFlashReads(0, 0)).toBe(3.0);
+    expect(simFlashBytes(0, 0)).toBe(15.0);
+    expect(simFlashBytesMoved(0, 0)).toBe(20.0);
+    expect(simSeconds(0, 0)).toBe(20.0);
+    // 0.5 s per read: 20 + 3 * 0.5
+    expect(simSetFlashReads(4, 0.5)).toBe(0);
+    simResetCounters();
+    expect(simObserve(0, 0, buf, 5)).toBe(0);
+    expect(simSeconds(0, 0)).toBe(21.5);
+    // the full mask is one read: 24 bytes, 6 pages
+    simResetCounters();
+    expect(simObserveFull(0, 0)).toBe(0);
+    expect(simFlashReads(0, 0)).toBe(1.0);
+    expect(simFlashBytesMoved(0, 0)).toBe(24.0);
+    expect(simSeconds(0, 0)).toBe(24.5);
+    expect(simSetFlashReads(1, 0)).toBe(0);
+  });
+
+  it("cached columns split runs; page 1 moves exactly the missed bytes", () => {
+    setup(LRU, 8, 1, 1, 8);
+    expect(simSetFlashReads(4, 0)).toBe(0);
+    // t0 {1}: one read, 3 bytes -> 4; t1 {0,1,2}: 1 hit, misses 0 and 2 are two reads -> 4 + 4
+    expectHits(observeHits([[1], [0, 1, 2]]), [0, 1]);
+    expect(simFlashReads(0, 0)).toBe(3.0);
+    expect(simFlashBytes(0, 0)).toBe(9.0);
+    expect(simFlashBytesMoved(0, 0)).toBe(12.0);
+    setup(LRU, 8, 1, 1, 8);
+    expectHits(observeHits([[1], [0, 1, 2]]), [0, 1]);
+    expect(simFlashReads(0, 0)).toBe(3.0);
+    expect(simFlashBytesMoved(0, 0)).toBe(9.0);
+    expect(simSeconds(0, 0)).toBe(9.0);
+  });
+
+  it("rejects a page below one byte or a negative latency", () => {
+    expect(simSetFlashReads(0.5, 0)).toBe(-1);
+    expect(simSetFlashReads(4, -1)).toBe(-1);
+    expect(simSetFlashReads(NaN, 0)).toBe(-1);
+    expect(simSetFlashReads(1, 0)).toBe(0);
+  });
+
+  it("fixed reads and the dense MLP in pages: one token, everything from Flash, serial I/O", () => {
+    startOneLayerRun(0); // no DRAM: every group read from Flash
+    expect(simSetFlashReads(16, 0.5)).toBe(0);
+    const buf = arenaAlloc(8);
+    store<u32>(buf, 0); store<u32>(buf + 4, 1);
+    expect(simObserve(0, 0, buf, 2)).toBe(0); // one run of 32 bytes: 2 pages
+    expect(simObserve(0, 1, buf, 1)).toBe(0); // 4 bytes: 1 page
+    const row = simRecordSequence(0, 0, 1);
+    // fixed, one read each: kv 8 -> 16, attention 64 -> 64, lm_head 40 -> 48, embedding row 4 -> 16
+    expect(field(row, SEQ_FIXED_SECONDS_PER_TOKEN)).toBe(144.0 + 4 * 0.5);
+    expect(field(row, SEQ_DYNAMIC_SECONDS_PER_TOKEN)).toBe(48.0 + 2 * 0.5);
+    expect(field(row, SEQ_FLASH_READS_PER_TOKEN)).toBe(6.0);
+    expect(field(row, SEQ_FLASH_BYTES_READ_PER_USEFUL_BYTE)).toBe(192.0 / 152.0);
+    // first token, KV empty: attention 64, lm_head 48, embedding 16 in 3 reads; the dense MLP 96
+    // bytes (64 + 32, whole pages) in 2 reads
+    expect(field(row, SEQ_TTFT_S)).toBe(224.0 + 5 * 0.5);
+    expect(field(row, SEQ_DENSE_FLASH_TOK_S)).toBe(1 / (146.0 + 96.0 + 2 * 0.5));
+    const sum = simSummarize(1);
+    expect(field(sum, SUM_FLASH_READS_PER_TOKEN)).toBe(6.0);
+    expect(field(sum, SUM_FLASH_BYTES_READ_PER_USEFUL_BYTE)).toBe(192.0 / 152.0);
+    expect(simSetFlashReads(1, 0)).toBe(0);
   });
 });

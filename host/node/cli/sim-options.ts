@@ -17,6 +17,8 @@ export interface SimulateArgs {
   bits?: string;
   "concurrent-io"?: boolean;
   "serial-io"?: boolean;
+  "page-bytes"?: number;
+  "read-latency-us"?: number;
   static?: string;
   "kv-seq"?: number;
   "admission-seed"?: number;
@@ -24,9 +26,16 @@ export interface SimulateArgs {
   report?: string;
 }
 
+/** Flash read granularity (docs/simulator.md "Flash reads"), for simulate and sweep. */
+export const flashReadOptions = {
+  "page-bytes": { type: "number", describe: "Flash read granularity: each read moves whole pages of this many bytes (default 1: bandwidth only; UFS: 4096)" },
+  "read-latency-us": { type: "number", describe: "fixed cost of each Flash read, microseconds (default 0); a run of adjacent columns is one read" },
+} as const;
+
 /** The device, precision and cache options (shared with a live `simulate --model` variant). */
 export function withSimulatorOptions<T>(y: Argv<T>) {
   return y
+    .options(flashReadOptions)
     .option("policy", { type: "string", choices: CACHE_POLICIES, default: "lru", describe: "MLP column cache policy" })
     .option("device", { type: "string", default: DEFAULT_DEVICE, describe: `device profile: ${Object.keys(DEVICES).join("|")}` })
     .option("dram", { type: "string", describe: "DRAM for the model, e.g. 6e9, 6GB, 512MB (powers of 10)" })
@@ -54,6 +63,8 @@ export function settingsFromArgs(a: SimulateArgs): SimSettings {
     dramGBps: a["dram-gbps"],
     flashGBps: a["flash-gbps"],
     concurrentIO,
+    pageBytes: a["page-bytes"],
+    readLatencyUs: a["read-latency-us"],
   });
   let staticGroups: string[] | undefined;
   if (a.static !== undefined) {
@@ -80,6 +91,8 @@ export function formatSimSummary(r: SimResult): string {
   const c = r.config;
   const gb = formatBytes;
   const mb = formatBytes;
+  // the bandwidth-only default keeps its summary; read granularity adds its line
+  const pagedFlash = (c.device.pageBytes ?? 1) > 1 || (c.device.readLatencyUs ?? 0) > 0;
   return [
     `${c.model ?? "trace"} (${c.method}), ${c.sequences} sequences, ${c.tokens} tokens; policy ${c.policy}; device ${c.device.name}`,
     `throughput     ${r.tok_s.toPrecision(4)} tok/s (std ${r.spread.tok_s.std.toPrecision(3)}); dense from Flash ${r.dense_flash_tok_s.toPrecision(4)} tok/s (x${r.speedup_vs_dense_flash.toFixed(3)})`,
@@ -87,6 +100,7 @@ export function formatSimSummary(r: SimResult): string {
     `bytes / token  Flash ${mb(r.flash_bytes_per_token)}, DRAM ${mb(r.dram_bytes_per_token)}; MLP density ${(100 * r.mlp_density).toFixed(1)}%`,
     `first token    ${r.ttft_s.toPrecision(4)} s`,
     `memory         ${gb(r.memory_bytes)} resident of a ${gb(r.dram_budget_bytes)} budget; dense footprint ${gb(r.dense_footprint_bytes)} (${r.memory_reduction >= 0 ? "-" : "+"}${Math.abs(100 * r.memory_reduction).toFixed(1)}%)`,
+    ...(pagedFlash ? [`Flash reads    ${r.flash_reads_per_token.toPrecision(4)} / token; ${r.flash_bytes_read_per_useful_byte.toFixed(3)} bytes read per useful byte (page ${c.device.pageBytes ?? 1} B, ${c.device.readLatencyUs ?? 0} us / read)`] : []),
     `note           compute time is not modelled (memory-bound reads only)`,
   ].join("\n") + "\n";
 }

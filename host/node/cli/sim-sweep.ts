@@ -38,23 +38,29 @@ export interface SimAxes {
   /** dip-ca gammas */
   gammas: number[];
   bits?: string;
+  /** Flash read granularity on every device (docs/simulator.md "Flash reads") */
+  pageBytes?: number;
+  readLatencyUs?: number;
 }
 
-export function parseSimAxes(a: { policies?: string; drams?: string; devices?: string; gammas?: string; bits?: string }): SimAxes | undefined {
+export function parseSimAxes(a: {
+  policies?: string; drams?: string; devices?: string; gammas?: string; bits?: string; "page-bytes"?: number; "read-latency-us"?: number;
+}): SimAxes | undefined {
   if (a.policies === undefined && a.drams === undefined && a.devices === undefined && a.gammas === undefined) return undefined;
   const list = (s: string | undefined) => (s ?? "").split(",").map((x) => x.trim()).filter((x) => x.length > 0);
   const policies = list(a.policies ?? "lru");
   for (const p of policies) if (!(CACHE_POLICIES as string[]).includes(p)) throw new UsageError(`--policies: unknown policy "${p}" (choose from ${CACHE_POLICIES.join(", ")})`);
   const drams = a.drams === undefined ? [undefined] : list(a.drams).map((d) => parseSize(d, "--drams"));
   const devices = list(a.devices ?? "mobile");
-  devices.forEach((d) => resolveDevice(d, {})); // unknown names fail here, before any work
+  const flashReads = { pageBytes: a["page-bytes"], readLatencyUs: a["read-latency-us"] };
+  devices.forEach((d) => resolveDevice(d, flashReads)); // unknown names and bad values fail here, before any work
   const gammas = list(a.gammas ?? "").map((g) => {
     const v = Number(g);
     if (!(v > 0 && v <= 1)) throw new UsageError(`--gammas: "${g}" is not in (0, 1]`);
     return v;
   });
   if (a.bits !== undefined) parseBits(a.bits);
-  return { policies: policies as CachePolicy[], drams, devices, gammas, bits: a.bits };
+  return { policies: policies as CachePolicy[], drams, devices, gammas, bits: a.bits, ...flashReads };
 }
 
 interface Combo {
@@ -75,7 +81,7 @@ function combos(axes: SimAxes): Combo[] {
           dram,
           settings: {
             policy,
-            device: resolveDevice(device, { dramBytes: dram }),
+            device: resolveDevice(device, { dramBytes: dram, pageBytes: axes.pageBytes, readLatencyUs: axes.readLatencyUs }),
             bits: axes.bits !== undefined ? parseBits(axes.bits) : undefined,
           },
         });

@@ -19,6 +19,7 @@ import { lockOutput, writeOutputFile } from "../atomic-file.js";
 import { checkOverwrite } from "./table-files.js";
 import { parseSimAxes, SIM_COLUMNS, simulatePoint, withGammas, type SimAxes } from "./sim-sweep.js";
 import { SWEEP_HEADER, sweepRow } from "./sweep-row.js";
+import { flashReadOptions } from "./sim-options.js";
 
 export { SWEEP_HEADER };
 
@@ -156,6 +157,8 @@ interface SweepArgs extends ModelArgs {
   devices?: string;
   gammas?: string;
   bits?: string;
+  "page-bytes"?: number;
+  "read-latency-us"?: number;
   report?: string;
 }
 
@@ -184,7 +187,9 @@ export const sweepCommand = {
       .option("devices", { type: "string", describe: "simulator axis: device profiles (default mobile)" })
       .option("gammas", { type: "string", describe: "simulator axis: dip-ca gammas, e.g. 0.1,0.3,0.5" })
       .option("bits", { type: "string", describe: "simulator precision, e.g. mlp=4,attention=4" })
-      .option("report", { type: "string", describe: "also write a Markdown report (settings, table, plots beside it)" }),
+      .option("report", { type: "string", describe: "also write a Markdown report (settings, table, plots beside it)" })
+      // simulator: Flash read granularity on every device of the grid
+      .options(flashReadOptions),
   handler: async (a: ArgumentsCamelCase<SweepArgs>) => {
     const sim = parseSimAxes(a);
     const methods = parseMethods(a.methods, sim !== undefined);
