@@ -40,6 +40,7 @@ export const METHOD_DIP = 2;
 export const METHOD_CATS = 3;
 export const METHOD_DIP_THRESHOLD = 4;
 export const METHOD_DIP_CA = 5;
+export const METHOD_PREDICTOR = 6; // Deja Vu style: a trained low-rank predictor picks the hidden units (docs/predictor.md)
 
 // ---- column cache policies (assembly/sim/state.ts simSetPolicy) ----
 export const POLICY_NONE = 0;

@@ -6,7 +6,7 @@ export { arenaAlloc, arenaUsedBytes } from "./arena";
 export { engineConfigure, setRopeFrequencies, setLayerWeight, setGlobalWeights, setResidentRows, setUpRowMajor, resetByteCounters } from "./model/state";
 export { forward, setCapture } from "./model/forward";
 export { setWeightDtype, rowBytesIn, matrixBytesIn, inputMajorBytesIn, allColumnsBytesIn } from "./model/linear";
-export { setMethod, setLayerThresholds, setCacheAware, setCachedFlags, sparsityAllocate } from "./sparsity/policy";
+export { setMethod, setLayerThresholds, setCacheAware, setCachedFlags, sparsityAllocate, predictorConfigure, setPredictorLayer } from "./sparsity/policy";
 export { seedRng, argmax, sample, nllOf } from "./model/sampler";
 export { threadsSetup, threadsStop, threadsChunks, threadsChunksOnMain } from "./threads/pool";
 export { readSumF32, readSum4StreamsF32 } from "./kernels/bandwidth";

@@ -51,6 +51,8 @@ export interface EngineFunctions {
   setLayerThresholds(layer: number, input: number, hidden: number): void;
   setCacheAware(gamma: number, warmup: number, fixedTopN: number, hiddenToo: number): void;
   setCachedFlags(layer: number, inputFlags: number, hiddenFlags: number): void;
+  predictorConfigure(rank: number): number;
+  setPredictorLayer(layer: number, a: number, b: number): void;
   // sampling (assembly/model/sampler.ts)
   seedRng(seed: number): void;
   argmax(): number;
@@ -138,6 +140,16 @@ export interface EngineFunctions {
   trainGradNorm(): number;
   trainAdamw(lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, gradScale: number): void;
   trainResetOptimizer(): void;
+  // predictor training (assembly/train/predictor.ts)
+  predictorTrainInit(rank: number, dim: number, hidden: number, maxBatch: number): number;
+  predictorTrainParamsPtr(): number;
+  predictorTrainGradsPtr(): number;
+  predictorTrainInputsPtr(): number;
+  predictorTrainTargetsPtr(): number;
+  predictorTrainResetOptimizer(): void;
+  predictorTrainLoss(n: number, withGrads: number): number;
+  predictorTrainAdamw(lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
+  predictorTrainRecall(n: number): number;
 }
 
 /** The exports of an engine build (pointers are u32 byte offsets into `memory`). */
@@ -151,6 +163,7 @@ const ENGINE_FUNCTIONS: Record<keyof EngineFunctions, true> = {
   hiddenKeptCount: true, bytesEmbedding: true, bytesAttention: true, bytesMlp: true, bytesLmHead: true,
   setWeightDtype: true, rowBytesIn: true, matrixBytesIn: true, inputMajorBytesIn: true, allColumnsBytesIn: true,
   setMethod: true, sparsityAllocate: true, setLayerThresholds: true, setCacheAware: true, setCachedFlags: true,
+  predictorConfigure: true, setPredictorLayer: true,
   seedRng: true, argmax: true, sample: true, nllOf: true,
   threadsSetup: true, threadsStop: true, threadsChunks: true, threadsChunksOnMain: true,
   readSumF32: true, readSum4StreamsF32: true, firstAbsAboveF32: true,
@@ -163,6 +176,8 @@ const ENGINE_FUNCTIONS: Record<keyof EngineFunctions, true> = {
   loraParamsPtr: true, loraParamFloats: true, trainInit: true, trainReady: true, trainTokensPtr: true,
   trainLogitsPtr: true, trainGradsPtr: true, trainFreezeMasks: true, trainLoss: true, trainWindow: true,
   trainZeroGrads: true, trainGradNorm: true, trainAdamw: true, trainResetOptimizer: true,
+  predictorTrainInit: true, predictorTrainParamsPtr: true, predictorTrainGradsPtr: true, predictorTrainInputsPtr: true, predictorTrainTargetsPtr: true,
+  predictorTrainResetOptimizer: true, predictorTrainLoss: true, predictorTrainAdamw: true, predictorTrainRecall: true,
 };
 
 /** The instance's exports as EngineExports; throws naming what is missing (a stale or foreign build). */

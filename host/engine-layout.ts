@@ -35,8 +35,11 @@ export class WeightLayout {
   private readonly bytes: LayoutBytes;
   /** the final norm's weights (placed with the layers; the embedding and LM head may come later) */
   private finalNorm = 0;
-  private upRowMajor = false;
-  private readonly upPtrs: { inputMajor: number[]; rowMajor: number[] } = { inputMajor: [], rowMajor: [] };
+  /** W_gate / W_up: which layout the layer table points at, and both layouts' pointers (row-major made on first use) */
+  private readonly mlpLayouts = {
+    gate: { field: W_GATE_T, rowMajor: false, inputMajorPtrs: [] as number[], rowMajorPtrs: [] as number[] },
+    up: { field: W_UP, rowMajor: false, inputMajorPtrs: [] as number[], rowMajorPtrs: [] as number[] },
+  };
 
   constructor(
     private readonly wasm: EngineExports,
@@ -74,9 +77,11 @@ export class WeightLayout {
       if (l.bv) set(BV, this.put(p + "bv", l.bv));
       set(FFN_NORM, this.put(p + "ffn_norm", l.ffnNorm));
       if (this.streamed) return; // MLP columns live in the stream's cache slots
-      set(W_GATE_T, this.putTransposed(p + "w_gate", l.wGate, c.hiddenDim, c.dim));
+      const gate = this.putTransposed(p + "w_gate", l.wGate, c.hiddenDim, c.dim);
+      this.mlpLayouts.gate.inputMajorPtrs.push(gate);
+      set(W_GATE_T, gate);
       const up = this.putTransposed(p + "w_up", l.wUp, c.hiddenDim, c.dim);
-      this.upPtrs.inputMajor.push(up);
+      this.mlpLayouts.up.inputMajorPtrs.push(up);
       set(W_UP, up);
       set(W_DOWN_T, this.putTransposed(p + "w_down", l.wDown, c.dim, c.hiddenDim));
     });
@@ -98,19 +103,25 @@ export class WeightLayout {
   }
 
   /**
-   * CATS reads rows of W_up (one per kept hidden unit), so it needs W_up row-major; the other
-   * methods gather its columns. The row-major copy is made on first use and kept.
+   * CATS reads rows of W_up (one per kept hidden unit), and the predictor rows of W_gate and W_up,
+   * so they need those matrices row-major; the other methods gather their columns. The row-major
+   * copy is made on first use and kept; the layer table points at the layout in use.
    */
-  useUpRowMajor(rowMajor: boolean): void {
-    if (rowMajor === this.upRowMajor) return;
-    if (rowMajor && this.upPtrs.rowMajor.length === 0) {
+  useRowMajor(which: "gate" | "up", rowMajor: boolean): void {
+    const m = this.mlpLayouts[which];
+    if (rowMajor === m.rowMajor) return;
+    if (rowMajor && m.rowMajorPtrs.length === 0) {
       const c = this.model.config;
-      this.model.weights.layers.forEach((l, i) => this.upPtrs.rowMajor.push(this.putMatrix(`layer ${i} w_up`, l.wUp, c.hiddenDim, c.dim)));
+      this.model.weights.layers.forEach((l, i) => m.rowMajorPtrs.push(this.putMatrix(`layer ${i} w_${which}`, which === "up" ? l.wUp : l.wGate, c.hiddenDim, c.dim)));
     }
-    const ptrs = rowMajor ? this.upPtrs.rowMajor : this.upPtrs.inputMajor;
-    ptrs.forEach((p, i) => this.wasm.setLayerWeight(i, W_UP, p));
-    this.wasm.setUpRowMajor(rowMajor ? 1 : 0);
-    this.upRowMajor = rowMajor;
+    (rowMajor ? m.rowMajorPtrs : m.inputMajorPtrs).forEach((p, i) => this.wasm.setLayerWeight(i, m.field, p));
+    if (which === "up") this.wasm.setUpRowMajor(rowMajor ? 1 : 0);
+    m.rowMajor = rowMajor;
+  }
+
+  /** Writes f32 values that stay f32 whatever the dtype (the predictor's matrices), checked finite. */
+  putF32(name: string, a: Float32Array): number {
+    return this.put(name, a);
   }
 
   /**

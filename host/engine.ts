@@ -18,6 +18,7 @@ import { checkFitsWasm32, denseBytesPerToken, memoryNeed, storedWeightBytes, typ
 import { checkThreadCount, startWorkers, threadsMemory } from "./engine-threads.js";
 import { EngineAdapters, type AdapterSettings } from "./lora-wasm.js";
 import { measureReadBandwidth } from "./read-bandwidth.js";
+import { checkPredictor, PredictorError, predictorByteSize, type Predictor } from "./predictor.js";
 import { checkMemoryCap } from "./memory-cap.js";
 
 export type { WeightDtype, WeightBytes };
@@ -29,6 +30,8 @@ export interface EngineOptions {
   sparsity?: SparsitySpec;
   /** per-layer thresholds for cats / dip-threshold */
   calibration?: Calibration;
+  /** the trained predictor for method predictor (host/predictor.ts) */
+  predictor?: Predictor;
   /** weight precision in wasm memory (default f32); q8 quantizes matrices at load */
   dtype?: WeightDtype;
   /** stream the MLP columns from storage into a DRAM-budgeted column cache (host/stream.ts); f32 only */
@@ -76,6 +79,7 @@ export class Engine {
   private threadHandles: ThreadHandle[] = [];
   private readonly layout: WeightLayout;
   private readonly adapters: EngineAdapters;
+  private predictorState: { predictor: Predictor; source: string } | null = null;
 
   private constructor(
     /** the raw exports, shared with the simulator (same memory) */
@@ -117,6 +121,7 @@ export class Engine {
         // DIP-CA sees the real cache: its flags are the stream's (the simulator state that governs it)
         for (let l = 0; l < model.config.nLayers; l++) engine.setCachedFlags(l, exports.simCachedFlags(l, GROUP_INPUT) >>> 0, exports.simCachedFlags(l, GROUP_HIDDEN) >>> 0);
       }
+      if (opts.predictor) engine.setPredictor(opts.predictor);
       engine.setSparsity(opts.sparsity ?? { method: "dense" }, opts.calibration);
     } catch (e) {
       engine.close(); // no workers left behind
@@ -154,7 +159,11 @@ export class Engine {
   setSparsity(spec: SparsitySpec, calibration?: Calibration): void {
     const s = normalizeSpec(spec);
     const c = this.config;
-    if (this.streamed && s.method === "cats") throw new SparsityError("cats reads rows of W_up, which a weight stream does not store: not available with --stream");
+    if (this.streamed && (s.method === "cats" || s.method === "predictor")) throw new SparsityError(`${s.method} reads rows of W_up, which a weight stream does not store: not available with --stream`);
+    if (s.method === "predictor") {
+      if (!this.predictorState) throw new SparsityError("method predictor needs a trained predictor (--predictor P, from dip train-predictor)");
+      if (this.adapters.settings) throw new SparsityError("method predictor does not apply LoRA adapters (they act on gathered columns); drop --adapters");
+    }
     const { inputKeep, hiddenKeep } = maskKeeps(s);
     if (needsCalibration(s.method)) {
       if (!calibration) throw new SparsityError(`method ${s.method} needs a calibration (thresholds per layer); see --calib`);
@@ -163,7 +172,8 @@ export class Engine {
       }
       calibration.thresholds.forEach((t, l) => this.exports.setLayerThresholds(l, t.input, t.hidden));
     }
-    this.layout.useUpRowMajor(s.method === "cats");
+    this.layout.useRowMajor("up", s.method === "cats" || s.method === "predictor");
+    this.layout.useRowMajor("gate", s.method === "predictor");
     this.exports.setMethod(METHOD_ID[s.method], keepCount(inputKeep, c.dim), keepCount(hiddenKeep, c.hiddenDim));
     if (s.method === "dip-ca") this.exports.setCacheAware(s.gamma!, s.warmup ? 1 : 0, s.fixedTopN!, s.cacheAwareHidden ? 1 : 0);
     this.spec = s;
@@ -298,7 +308,33 @@ export class Engine {
    *     engine.setAdapters(await readAdaptersFile("adapters.safetensors"));
    */
   setAdapters(adapters: LoraAdapters | null): void {
+    if (adapters && this.spec.method === "predictor") throw new SparsityError("method predictor does not apply LoRA adapters (they act on gathered columns); drop --adapters");
     this.adapters.set(adapters);
+  }
+
+  /**
+   * Places a trained predictor (host/predictor.ts) in wasm memory for `--method predictor`; its
+   * matrices stay f32 whatever the dtype. Throws PredictorError when it was made for another shape.
+   */
+  setPredictor(predictor: Predictor, source = "predictor"): void {
+    checkPredictor(predictor, this.config, source);
+    if (this.exports.predictorConfigure(predictor.rank) !== 0) throw new PredictorError(`${source}: out of wasm memory placing the predictor`);
+    predictor.layers.forEach((l, i) => {
+      const a = this.layout.putF32(`${source} layer ${i} A`, l.a);
+      const b = this.layout.putF32(`${source} layer ${i} B`, l.b);
+      this.exports.setPredictorLayer(i, a, b);
+    });
+    this.predictorState = { predictor, source };
+  }
+
+  /** The loaded predictor's f32 bytes (0 without one): read every token, so always resident. */
+  get predictorBytes(): number {
+    return this.predictorState ? predictorByteSize(this.predictorState.predictor) : 0;
+  }
+
+  /** The loaded predictor, or null. */
+  get predictor(): Predictor | null {
+    return this.predictorState?.predictor ?? null;
   }
 
   /**

@@ -1,8 +1,8 @@
 // Sparsity settings as the user gives them, and how they map onto the engine's masks (DIP.md).
 
-import { METHOD_CATS, METHOD_DENSE, METHOD_DIP, METHOD_DIP_CA, METHOD_DIP_THRESHOLD, METHOD_GLU } from "./abi.js";
+import { METHOD_CATS, METHOD_DENSE, METHOD_DIP, METHOD_DIP_CA, METHOD_DIP_THRESHOLD, METHOD_GLU, METHOD_PREDICTOR } from "./abi.js";
 
-export const METHODS = ["dense", "glu", "dip", "cats", "dip-threshold", "dip-ca"] as const;
+export const METHODS = ["dense", "glu", "dip", "cats", "dip-threshold", "dip-ca", "predictor"] as const;
 export type Method = (typeof METHODS)[number];
 
 /** The wasm-side method ids (assembly/abi.ts). */
@@ -13,11 +13,12 @@ export const METHOD_ID: Record<Method, number> = {
   cats: METHOD_CATS,
   "dip-threshold": METHOD_DIP_THRESHOLD,
   "dip-ca": METHOD_DIP_CA,
+  predictor: METHOD_PREDICTOR,
 };
 
 export interface SparsitySpec {
   method: Method;
-  /** glu: hidden keep; cats: gate keep; dip, dip-threshold, dip-ca: target MLP density */
+  /** glu, predictor: hidden keep; cats: gate keep; dip, dip-threshold, dip-ca: target MLP density */
   keep?: number;
   /** dip family: explicit input keep (overrides the fitted split; needs downKeep too) */
   upKeep?: number;
@@ -102,6 +103,7 @@ export function maskKeeps(spec: SparsitySpec): { inputKeep: number; hiddenKeep: 
       return { inputKeep: 1, hiddenKeep: 1 };
     case "glu":
     case "cats":
+    case "predictor":
       return { inputKeep: 1, hiddenKeep: spec.keep! };
     default: {
       if (spec.upKeep !== undefined) return { inputKeep: spec.upKeep, hiddenKeep: spec.downKeep! };

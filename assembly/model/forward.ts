@@ -7,7 +7,7 @@ import { gatherBytes, gatherColumns, linear, linearRows, matrixBytes, rowBytes, 
 import { rmsnorm, swiglu, addInPlace, silu } from "../kernels/elementwise";
 import { applyRope } from "../kernels/rope";
 import * as S from "./state";
-import { catsMask, hiddenMask, inputMask, method, METHOD_CATS, prunesInput } from "../sparsity/policy";
+import { catsMask, hiddenMask, inputMask, method, METHOD_CATS, METHOD_PREDICTOR, predictorMask, predictorWeights, prunesInput } from "../sparsity/policy";
 import { LORA_DOWN, LORA_GATE, LORA_UP, loraApply, loraApplyRows, loraOn } from "./adapters";
 import { ROWS_EMBEDDING, ROWS_LM_HEAD, streamGather, streamLinearRows, streamOn, streamTableRow } from "../stream/store";
 
@@ -94,6 +94,11 @@ function mlp(l: i32, pos: i32): void {
 
   if (captureInput) memory.copy(captureInput + <usize>l * <usize>D * f4, S.xb, <usize>D * f4);
 
+  if (method == METHOD_PREDICTOR) {
+    predictedMlp(l, hidIdx, wGateT, wUp, wDownT);
+    return;
+  }
+
   // m_in; x' = x * m_in is implicit: the gather reads only kept inputs
   const nIn = inputMask(l, S.xb, pos, inIdx);
   store<i32>(S.inputKeptCount + <usize>l * 4, nIn);
@@ -133,6 +138,30 @@ function mlp(l: i32, pos: i32): void {
   else gatherColumns(S.xb2, wDownT, S.h, hidIdx, nHidden, I, D);
   if (loraOn) loraApply(l, LORA_DOWN, S.xb2, S.h, hidIdx, nHidden);
   S.countBytes(S.COUNTER_MLP, gatherBytes(hidIdx, nHidden, D));
+}
+
+/**
+ * The MLP under a trained predictor (Deja Vu): the predictor's top-k picks the hidden units before
+ * anything else is read; only their rows of W_gate and W_up (both row-major for this method; the
+ * host swaps the layout) and their columns of W_down are read. No input column is gathered.
+ */
+function predictedMlp(l: i32, hidIdx: usize, wGate: usize, wUp: usize, wDownT: usize): void {
+  const D = S.dim;
+  const I = S.hiddenDim;
+  const f4 = <usize>4;
+  store<i32>(S.inputKeptCount + <usize>l * 4, 0);
+  const nHidden = predictorMask(l, S.xb, hidIdx);
+  linearRows(S.gate, wGate, S.xb, hidIdx, nHidden, I, D);
+  linearRows(S.up, wUp, S.xb, hidIdx, nHidden, I, D);
+  memory.fill(S.h, 0, <usize>I * f4);
+  for (let k = 0; k < nHidden; k++) {
+    const off = <usize>k << 2;
+    store<f32>(S.h + <usize>load<u32>(hidIdx + off) * f4, silu(load<f32>(S.gate + off)) * load<f32>(S.up + off));
+  }
+  store<i32>(S.hiddenKeptCount + <usize>l * 4, nHidden);
+  gatherColumns(S.xb2, wDownT, S.h, hidIdx, nHidden, I, D);
+  // the predictor's own weights are f32 and read whole every token
+  S.countBytes(S.COUNTER_MLP, 2.0 * <f64>nHidden * rowBytes(D) + gatherBytes(hidIdx, nHidden, D) + 4.0 * <f64>predictorWeights());
 }
 
 export { prunesInput };

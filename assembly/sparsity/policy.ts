@@ -7,9 +7,10 @@
 import { arenaAlloc } from "../arena";
 import { absInto, selectAbove, selectTopK } from "../kernels/topk";
 import { silu } from "../kernels/elementwise";
+import { matvecF32 } from "../kernels/matvec";
 
-import { ERR_OUT_OF_MEMORY, METHOD_CATS, METHOD_DENSE, METHOD_DIP, METHOD_DIP_CA, METHOD_DIP_THRESHOLD, METHOD_GLU } from "../abi";
-export { METHOD_DENSE, METHOD_GLU, METHOD_DIP, METHOD_CATS, METHOD_DIP_THRESHOLD, METHOD_DIP_CA } from "../abi";
+import { ERR_OUT_OF_MEMORY, METHOD_CATS, METHOD_DENSE, METHOD_DIP, METHOD_DIP_CA, METHOD_DIP_THRESHOLD, METHOD_GLU, METHOD_PREDICTOR } from "../abi";
+export { METHOD_DENSE, METHOD_GLU, METHOD_DIP, METHOD_CATS, METHOD_DIP_THRESHOLD, METHOD_DIP_CA, METHOD_PREDICTOR } from "../abi";
 
 export let method: i32 = METHOD_DENSE;
 export let inputK: i32 = 0; // k of the input top-k (dip, dip-ca)
@@ -34,6 +35,13 @@ let cacheAwareHidden: bool = false;
 let inputCachedFlags: usize = 0; // (layer) pointers to u8 flags (dim), 0 = nothing cached
 let hiddenCachedFlags: usize = 0; // (layer) pointers to u8 flags (hiddenDim)
 let fixedIdx: usize = 0; // (max(dim, hiddenDim)) u32 workspace for fixed_top_n
+
+// Predictor (Deja Vu style): per layer scores = B (A x), A (rank, dim) and B (hiddenDim, rank)
+// row-major f32 whatever the model's dtype; the host places them (Engine.setPredictor).
+export let predictorRank: i32 = 0;
+let predictorA: usize = 0; // (layer) pointers to A
+let predictorB: usize = 0; // (layer) pointers to B
+let predictorZ: usize = 0; // (rank) A x
 
 /** Sets the dims and lays out the mask workspace (part of the run state, allocated once). */
 export function masksConfigure(nLayers_: i32, dim_: i32, hiddenDim_: i32): void {
@@ -92,6 +100,40 @@ export function setCachedFlags(layer: i32, inputFlags: usize, hiddenFlags: usize
   ensureTables();
   store<u32>(inputCachedFlags + (<usize>layer << 2), <u32>inputFlags);
   store<u32>(hiddenCachedFlags + (<usize>layer << 2), <u32>hiddenFlags);
+}
+
+/** Sets the predictor's rank and lays out its tables (once per rank). Returns 0, or -1 when out of wasm memory. */
+export function predictorConfigure(rank: i32): i32 {
+  if (rank != predictorRank || predictorA == 0) {
+    predictorA = arenaAlloc(<usize>nLayers * 4);
+    predictorB = arenaAlloc(<usize>nLayers * 4);
+    predictorZ = arenaAlloc(<usize>max(rank, 1) * 4);
+    predictorRank = rank;
+  }
+  return predictorZ == 0 ? ERR_OUT_OF_MEMORY : 0;
+}
+
+/** Points the predictor of `layer` at its A (rank, dim) and B (hiddenDim, rank) matrices. */
+export function setPredictorLayer(layer: i32, a: usize, b: usize): void {
+  store<u32>(predictorA + (<usize>layer << 2), <u32>a);
+  store<u32>(predictorB + (<usize>layer << 2), <u32>b);
+}
+
+/** Weights the predictor reads per layer and token (f32): A and B whole. */
+export function predictorWeights(): i32 {
+  return predictorRank * (dim + hiddenDim);
+}
+
+/**
+ * The predictor's hidden mask of `layer` for MLP input xIn: the hiddenK units with the largest
+ * scores B (A x) (the logits of "unit is active"; ties to the lower index), ascending, into outIdx.
+ */
+export function predictorMask(layer: i32, xIn: usize, outIdx: usize): i32 {
+  const a = <usize>load<u32>(predictorA + (<usize>layer << 2));
+  const b = <usize>load<u32>(predictorB + (<usize>layer << 2));
+  matvecF32(predictorZ, a, xIn, predictorRank, dim);
+  matvecF32(scores, b, predictorZ, hiddenDim, predictorRank);
+  return selectTopK(scores, hiddenDim, hiddenK, outIdx, scratch);
 }
 
 /** Whether the MLP input is pruned (so W_gate/W_up columns are gathered) under the current method. */

@@ -13,6 +13,7 @@ import * as W from "./state";
 import { ERR_NO_ADAPTERS, ERR_WINDOW_TOO_LONG } from "../abi";
 
 export { loraConfigure, loraEnable, loraSetScale, loraA, loraB, loraInit } from "../model/adapters";
+export { predictorTrainInit, predictorTrainParamsPtr, predictorTrainGradsPtr, predictorTrainInputsPtr, predictorTrainTargetsPtr, predictorTrainResetOptimizer, predictorTrainLoss, predictorTrainAdamw, predictorTrainRecall } from "./predictor";
 
 export function loraParamsPtr(): usize {
   return loraParams;

@@ -4,7 +4,7 @@
 import type { ModelDims } from "./presets.js";
 
 export interface MaskGroup {
-  /** "input" (DIP input mask), "hidden" (mask over the intermediate), "gate" (cats' dense W_gate) */
+  /** "input" (DIP input mask), "hidden" (mask over the intermediate), "gate" (cats' dense W_gate), "predictor" (its A and B, read whole) */
   name: string;
   /** columns one mask indexes */
   nEntries: number;
@@ -18,7 +18,7 @@ export interface MaskGroup {
   alwaysFull: boolean;
 }
 
-export const MASK_METHODS = ["dense", "glu", "dip", "cats", "dip-threshold", "dip-ca"] as const;
+export const MASK_METHODS = ["dense", "glu", "dip", "cats", "dip-threshold", "dip-ca", "predictor"] as const;
 export type MaskMethod = (typeof MASK_METHODS)[number];
 
 export class MaskGroupError extends Error {
@@ -33,9 +33,12 @@ export class MaskGroupError extends Error {
  *   dense: both read dense
  *   cats:  gate = W_gate read dense (H entries, height I, nLin 1);
  *          hidden = I entries of height H: W_up rows + W_down columns (nLin 2)
- * Without a gate (gated false) the input group spans W_up only (nLin 1); cats needs a gate.
+ *   predictor: predictor = its own A and B, read whole every token (rank entries, each a row of A
+ *          and a column of B: height H + I, nLin 1); hidden = I entries of height H: W_gate rows,
+ *          W_up rows and W_down columns (nLin 3). No input column is read.
+ * Without a gate (gated false) the input group spans W_up only (nLin 1); cats and predictor need a gate.
  */
-export function maskGroupsFor(method: string, d: ModelDims): MaskGroup[] {
+export function maskGroupsFor(method: string, d: ModelDims, predictorRank = 0): MaskGroup[] {
   const H = d.dim;
   const I = d.hiddenDim;
   const gated = d.gated !== false;
@@ -64,6 +67,13 @@ export function maskGroupsFor(method: string, d: ModelDims): MaskGroup[] {
       return [
         { name: "gate", nEntries: H, columnHeight: I, nLin: 1, linears: ["w_gate"], alwaysFull: true },
         { name: "hidden", nEntries: I, columnHeight: H, nLin: 2, linears: ["w_up", "w_down"], alwaysFull: false },
+      ];
+    case "predictor":
+      if (!gated) throw new MaskGroupError("predictor needs a gated (SwiGLU) MLP");
+      if (!(predictorRank > 0)) throw new MaskGroupError("predictor: the simulator needs the predictor's rank");
+      return [
+        { name: "predictor", nEntries: predictorRank, columnHeight: H + I, nLin: 1, linears: ["predictor_a", "predictor_b"], alwaysFull: true },
+        { name: "hidden", nEntries: I, columnHeight: H, nLin: 3, linears: ["w_gate", "w_up", "w_down"], alwaysFull: false },
       ];
     default:
       throw new MaskGroupError(`unknown method "${method}"; supported: ${MASK_METHODS.join(", ")}`);

@@ -35,7 +35,7 @@ export class MaskRecorder {
   ) {
     const spec = engine.sparsity;
     const dims = modelDims(engine);
-    this.groups = maskGroupsFor(spec.method, dims);
+    this.groups = maskGroupsFor(spec.method, dims, engine.predictor?.rank);
     this.builder = new TraceBuilder({
       model: engine.model.name,
       method: spec.method,

@@ -14,6 +14,7 @@ import type { Calibration } from "../../thresholds.js";
 import { readCalibration, writeCalibration } from "../calibration-file.js";
 import { loadHfTokenizerFile } from "../hf-tokenizer.js";
 import { readAdaptersFile } from "../adapters-file.js";
+import { readPredictorFile } from "../predictor-file.js";
 import { cacheDir, dataDir } from "../paths.js";
 import { splitStories } from "../../eval.js";
 import { existsSync, readFileSync } from "node:fs";
@@ -76,12 +77,13 @@ export interface SparsityArgs {
   calib?: string;
   "calib-text"?: string;
   adapters?: string;
+  predictor?: string;
 }
 
 export function withSparsity<T>(y: Argv<T>) {
   return y
     .option("method", { type: "string", default: "dense", describe: `sparsity method: ${METHODS.join("|")}` })
-    .option("keep", { type: "number", describe: "glu: hidden keep; cats: gate keep; dip*: target MLP density, in (0, 1]" })
+    .option("keep", { type: "number", describe: "glu, predictor: hidden keep; cats: gate keep; dip*: target MLP density, in (0, 1]" })
     .option("up-keep", { type: "number", describe: "dip*: input keep (with --down-keep, instead of --keep)" })
     .option("down-keep", { type: "number", describe: "dip*: hidden keep" })
     .option("gamma", { type: "number", describe: "dip-ca: penalty for uncached columns, in (0, 1]" })
@@ -89,7 +91,8 @@ export function withSparsity<T>(y: Argv<T>) {
     .option("fixed-top-n", { type: "number", describe: "dip-ca: strongest inputs exempt from the penalty" })
     .option("calib", { type: "string", describe: "cats/dip-threshold: calibration file (read if it exists, else written)" })
     .option("calib-text", { type: "string", describe: "calibration text (default: TinyStories stories 200..219, never the evaluation set)" })
-    .option("adapters", { type: "string", describe: "LoRA adapters (.safetensors from `dip finetune`, or a PEFT folder) applied to gate/up/down" });
+    .option("adapters", { type: "string", describe: "LoRA adapters (.safetensors from `dip finetune`, or a PEFT folder) applied to gate/up/down" })
+    .option("predictor", { type: "string", describe: "predictor: the trained predictor file (from `dip train-predictor`)" });
 }
 
 /** Sparsity flags that mean nothing for the dense model: given with it, they are refused rather than ignored. */
@@ -156,11 +159,20 @@ export const DEFAULT_CALIBRATION_STORIES: [number, number] = [200, 220];
  */
 export async function applySparsity(o: Opened, a: SparsityArgs): Promise<SparsitySpec> {
   const spec = specFromArgs(a);
+  await loadPredictor(o, a);
   let calibration: Calibration | undefined;
   if (needsCalibration(spec.method)) calibration = await calibrationFor(o, spec, a);
   o.engine.setSparsity(spec, calibration);
   if (a.adapters) o.engine.setAdapters(await readAdaptersFile(a.adapters));
   return spec;
+}
+
+/** --predictor F: loads the predictor into the engine (refused with any method but predictor, which needs it). */
+export async function loadPredictor(o: Opened, a: SparsityArgs & { methods?: string }): Promise<void> {
+  const usesPredictor = a.method === "predictor" || (a.methods ?? "").split(",").map((m) => m.trim()).includes("predictor");
+  if (a.predictor === undefined) return;
+  if (!usesPredictor) throw new UsageError(`--predictor applies to --method predictor only`);
+  o.engine.setPredictor(await readPredictorFile(a.predictor), a.predictor);
 }
 
 async function calibrationFor(o: Opened, spec: SparsitySpec, a: SparsityArgs): Promise<Calibration> {

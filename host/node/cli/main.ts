@@ -18,6 +18,7 @@ import { simulateCommand } from "./simulate.js";
 import { serveCommand } from "./serve.js";
 import { finetuneCommand } from "./finetune.js";
 import { frontierCommand } from "./frontier.js";
+import { trainPredictorCommand } from "./train-predictor.js";
 import { WasmAbort } from "../../wasm.js";
 import { checkOptionValues, type DeclaredOptions } from "./option-values.js";
 import { checkOutputFlags } from "./outputs.js";
@@ -38,6 +39,7 @@ const COMMANDS = [
   serveCommand,
   finetuneCommand,
   frontierCommand,
+  trainPredictorCommand,
 ];
 const COMMAND_NAMES = COMMANDS.map((c) => c.command.split(" ")[0]);
 

@@ -9,7 +9,7 @@ import { UsageError } from "./common.js";
 /** Flags that name a file a command writes. */
 const OUTPUT_FLAGS = ["out", "trace-out", "report"] as const;
 /** Flags (and positionals) that name files a command reads (--calib is read when it exists). */
-const INPUT_FLAGS = ["model", "tokenizer", "text", "calib", "calib-text", "adapters", "trace", "file", "files"] as const;
+const INPUT_FLAGS = ["model", "tokenizer", "text", "calib", "calib-text", "adapters", "predictor", "trace", "file", "files"] as const;
 
 /**
  * The files a model is read from: the file itself and the companions its loader may read: a
