@@ -5,7 +5,7 @@ import type { Argv, ArgumentsCamelCase } from "yargs";
 import { basename } from "node:path";
 import { openModel, readAllStories, UsageError, withModel, type ModelArgs } from "./common.js";
 import { EVALUATION_STORIES, parseStoryRange } from "./finetune.js";
-import { trainPredictor } from "../../predictor.js";
+import { trainPredictor } from "../../predictor-train.js";
 import { writePredictorFile } from "../predictor-file.js";
 
 interface Args extends ModelArgs {
