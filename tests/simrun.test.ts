@@ -112,3 +112,38 @@ test("sweep --report writes a Markdown report with the table and links to plots 
     assert.ok(existsSync(join(tmp, plot)) && read(join(tmp, plot), "utf8").includes("<svg"), plot);
   }
 });
+
+test("sweep: --page-bytes, --read-latency-us and --bits without a simulator axis are refused, not ignored", async () => {
+  const { parseSimAxes } = await import("../host/node/cli/sim-sweep.js");
+  assert.throws(() => parseSimAxes({ "page-bytes": 4096 }), /--page-bytes is a simulator setting; add a simulator axis/);
+  assert.throws(() => parseSimAxes({ "read-latency-us": 80 }), /--read-latency-us is a simulator setting/);
+  assert.throws(() => parseSimAxes({ bits: "mlp=4" }), /--bits is a simulator setting/);
+  assert.equal(parseSimAxes({}), undefined);
+});
+
+test("sweep with simulator axes: predictor rows, and Flash reads per token from the page model (a whole page per read)", async () => {
+  const { runSweep } = await import("../host/node/cli/sweep.js");
+  const { parseSimAxes } = await import("../host/node/cli/sim-sweep.js");
+  const { encodePredictor } = await import("../host/predictor.js");
+  const { writeFileSync } = await import("node:fs");
+  const c = (await storiesModel()).config;
+  let seed = 5;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
+  const rank = 4;
+  const file = join(tmp, "random-predictor.safetensors");
+  const layers = Array.from({ length: c.nLayers }, () => ({ a: Float32Array.from({ length: rank * c.dim }, rnd), b: Float32Array.from({ length: c.hiddenDim * rank }, rnd) }));
+  writeFileSync(file, encodePredictor({ rank, dim: c.dim, hiddenDim: c.hiddenDim, targetKeep: 0.5, layers }));
+  const t = await runSweep({ stories: 1, methods: ["dip", "predictor"], keeps: [0.5], predictor: file, sim: parseSimAxes({ policies: "lru", drams: "300KB", "page-bytes": 4096, "read-latency-us": 80 })! });
+  const col = (name: string) => t.header.indexOf(name);
+  const rows = t.rows.map((r) => ({ method: r[col("method")], density: Number(r[col("mlp_density")]), reads: Number(r[col("flash_reads_per_token")]), perUseful: Number(r[col("flash_bytes_read_per_useful_byte")]), flash: Number(r[col("flash_bytes_per_token")]) }));
+  assert.deepEqual(rows.map((r) => r.method).sort(), ["dense", "dip", "predictor"]);
+  for (const r of rows.filter((r) => r.flash > 0)) {
+    assert.ok(r.reads > 0, `${r.method}: reads ${r.reads}`);
+    // a 256-byte (f32 x 64) column costs a 4 KiB page: far more bytes read than used
+    assert.ok(r.perUseful >= 1, `${r.method}: ${r.perUseful} bytes read per useful byte`);
+  }
+  const predictor = rows.find((r) => r.method === "predictor")!;
+  // rows of W_gate, W_up and columns of W_down for half the units, plus the rank-4 predictor
+  const expected = 0.5 + (4 * rank * (c.dim + c.hiddenDim)) / (4 * 3 * c.dim * c.hiddenDim);
+  assert.ok(Math.abs(predictor.density - (3 * Math.floor(0.5 * c.hiddenDim) * c.dim * 4 + 4 * rank * (c.dim + c.hiddenDim)) / (4 * 3 * c.dim * c.hiddenDim)) < 1e-12, `density ${predictor.density} (about ${expected})`);
+});

@@ -10,7 +10,7 @@ export const SWEEP_KEY = ["model", "method", "keep", "up_keep", "down_keep", "ga
 const SIM_ORDER = ["gamma", "policy", "device", "dram_bytes"];
 
 /** Method order in sorted tables: the baseline first, then as in the paper's comparisons. */
-const METHOD_ORDER = ["dense", "glu", "cats", "dip", "dip-threshold", "dip-ca"];
+const METHOD_ORDER = ["dense", "glu", "cats", "predictor", "dip", "dip-threshold", "dip-ca"];
 
 /** Sorts rows by (method, keep), then model: the order sweep and merge both write. */
 export function sortSweepRows(t: CsvTable, source = "CSV"): string[][] {

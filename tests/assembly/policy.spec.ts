@@ -3,8 +3,8 @@
 // cache-aware top-k, whose gamma schedule is probed at the score where the choice must flip.
 import {
   masksConfigure, sparsityAllocate, setMethod, setLayerThresholds, setCacheAware, setCachedFlags,
-  inputMask, hiddenMask, catsMask, prunesInput,
-  METHOD_DENSE, METHOD_GLU, METHOD_DIP, METHOD_CATS, METHOD_DIP_THRESHOLD, METHOD_DIP_CA,
+  inputMask, hiddenMask, catsMask, prunesInput, predictorConfigure, setPredictorLayer, predictorMask, predictorWeights,
+  METHOD_DENSE, METHOD_GLU, METHOD_DIP, METHOD_CATS, METHOD_DIP_THRESHOLD, METHOD_DIP_CA, METHOD_PREDICTOR,
 } from "../../assembly/sparsity/policy";
 import { buf, setF, u } from "./buffers";
 
@@ -137,5 +137,26 @@ describe("dip-ca (cache-aware top-k)", () => {
     cached(hiddenFlags, 0, 0, 1);
     expect(cacheAwareKept(true, 1, 0, false)).toBe(1);
     expect(cacheAwareKept(true, 1, 0, true)).toBe(3);
+  });
+});
+
+describe("predictor", () => {
+  it("keeps the k largest scores B (A x) (signed: logits, not magnitudes), hand-computed at rank 2", () => {
+    // A = [[1, 0, 0], [0, 1, 0]] picks (x0, x1); B = [[1, 0], [0, 1], [-1, -1]]: scores (x0, x1, -x0 - x1)
+    expect(predictorConfigure(2)).toBe(0);
+    const a = buf(6), b = buf(6);
+    for (let i = 0; i < 6; i++) { setF(a, i, 0); setF(b, i, 0); }
+    setF(a, 0, 1); setF(a, 4, 1);
+    setF(b, 0, 1); setF(b, 3, 1); setF(b, 4, -1); setF(b, 5, -1);
+    setPredictorLayer(0, a, b);
+    setMethod(METHOD_PREDICTOR, N, 2);
+    // x = (2, -1, 9): scores (2, -1, -1): keep 0 and the tie -1 at the lower index 1
+    expect(kept(predictorMask(0, values(2, -1, 9), idx))).toBe(12);
+    // x = (-2, -3, 0): scores (-2, -3, 5): keep 2 and 0; |score| would have kept 1 and 2
+    expect(kept(predictorMask(0, values(-2, -3, 0), idx))).toBe(13);
+    setMethod(METHOD_PREDICTOR, N, 1);
+    expect(kept(predictorMask(0, values(-2, -3, 0), idx))).toBe(3);
+    expect(predictorWeights()).toBe(2 * (N + N));
+    expect(prunesInput()).toBe(false);
   });
 });

@@ -21,8 +21,8 @@ import { CACHE_POLICIES, type CachePolicy } from "../../sim/wasm-sim.js";
 import { normalizeSpec, type Method, type SparsitySpec } from "../../sparsity.js";
 import { linePlot } from "../../report/svg.js";
 
-/** The methods a frontier can place; `predictor` (issue #18 item 2) joins when it exists. */
-export const FRONTIER_METHODS = ["dense", "dip", "dip-ca", "glu", "cats"] as const;
+/** The methods a frontier can place (predictor with --predictor P; not on a --preset, which has no trained predictor). */
+export const FRONTIER_METHODS = ["dense", "dip", "dip-ca", "glu", "cats", "predictor"] as const;
 
 interface Args extends ModelArgs {
   preset?: string;
@@ -40,6 +40,7 @@ interface Args extends ModelArgs {
   "first-story": number;
   window?: number;
   "calib-text"?: string;
+  predictor?: string;
   tokens: number;
   seed: number;
   zipf: number;
@@ -91,7 +92,7 @@ function parseMethods(text: string, preset: boolean): Method[] {
   const methods = text.split(",").map((m) => m.trim()).filter((m) => m.length > 0);
   for (const m of methods) {
     if (!(FRONTIER_METHODS as readonly string[]).includes(m)) throw new UsageError(`--methods: unknown method "${m}"; frontier methods: ${FRONTIER_METHODS.join(", ")}`);
-    if (preset && m === "dip-ca") throw new UsageError("--methods: dip-ca chooses its masks from a model's activations and the live cache; a --preset has no weights (use --model)");
+    if (preset && (m === "dip-ca" || m === "predictor")) throw new UsageError(`--methods: ${m} chooses its masks from a model's activations${m === "dip-ca" ? " and the live cache" : ""}; a --preset has no weights (use --model)`);
   }
   if (methods.length === 0) throw new UsageError("--methods: name at least one method");
   return methods as Method[];
@@ -107,6 +108,7 @@ async function modelRunners(o: Opened, methods: Method[], a: ArgumentsCamelCase<
   const { stories } = await readStories(a.text, a["first-story"], a.stories);
   const stream = tokenStream(o.tokenizer, stories);
   const runners = new Map<Method, MethodRunner>();
+  if (a.predictor !== undefined && !methods.includes("predictor")) throw new UsageError("--predictor applies to the predictor method; add it to --methods");
   for (const method of methods) {
     const spec = specFor(method, a);
     if (method === "dip-ca") {
@@ -120,7 +122,7 @@ async function modelRunners(o: Opened, methods: Method[], a: ArgumentsCamelCase<
       });
       continue;
     }
-    await applySparsity(o, { method, keep: spec.keep, "calib-text": a["calib-text"] });
+    await applySparsity(o, { method, keep: spec.keep, "calib-text": a["calib-text"], predictor: method === "predictor" ? a.predictor : undefined });
     process.stderr.write(`frontier: recording ${method} masks over ${stories.length} stories...\n`);
     const { r, trace } = recordedRun(o, stream, a.window);
     runners.set(method, { spec, simulate: (settings) => ({ ...simulateTraceWith(o.engine.exports, trace, settings), ppl: r.ppl }) });
@@ -157,6 +159,7 @@ export const frontierCommand = {
       .option("bits", { type: "string", describe: "bits per group, e.g. embedding=8,lm_head=8,attention=4,mlp=4,kv_cache=8" })
       .option("tolerance", { type: "number", describe: "bisection stops when the bracket is this many bytes wide (default: dense footprint / 1000, rounded up)" })
       .option("calib-text", { type: "string", describe: "cats: calibration text (default: TinyStories stories 200..219)" })
+      .option("predictor", { type: "string", describe: "predictor: the trained predictor file (from dip train-predictor)" })
       .option("tokens", { type: "number", default: 32, describe: "--preset: tokens of synthetic masks" })
       .option("seed", { type: "number", default: 1, describe: "--preset: seed of the synthetic masks" })
       .option("zipf", { type: "number", default: 1, describe: "--preset: Zipf exponent of column popularity (0: uniform)" })
@@ -164,7 +167,8 @@ export const frontierCommand = {
       .option("plot", { type: "string", describe: "write an SVG of tok/s against DRAM budget, the target as a line" })
       .option("json", { type: "boolean", default: false, describe: "print the result as JSON" }),
   handler: async (a: ArgumentsCamelCase<Args>) => {
-    const methods = parseMethods(a.methods ?? FRONTIER_METHODS.filter((m) => !(a.preset && m === "dip-ca")).join(","), a.preset !== undefined);
+    // by default every method that can run here: dip-ca needs a model, predictor a predictor file
+    const methods = parseMethods(a.methods ?? FRONTIER_METHODS.filter((m) => !(a.preset && m === "dip-ca") && (m !== "predictor" || a.predictor !== undefined)).join(","), a.preset !== undefined);
     if (a.tolerance !== undefined && !(a.tolerance >= 1)) throw new UsageError(`--tolerance must be at least 1 byte, got ${a.tolerance}`);
     if (!Number.isSafeInteger(a["plot-points"]) || a["plot-points"] < 0) throw new UsageError(`--plot-points must be a non-negative integer, got ${a["plot-points"]}`);
     const bits = a.bits !== undefined ? parseBits(a.bits) : { ...DEFAULT_BITS };

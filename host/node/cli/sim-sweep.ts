@@ -28,6 +28,10 @@ export const SIM_COLUMNS = [
   "memory_bytes",
   "dense_flash_tok_s",
   "ttft_s",
+  // Flash reads of the page model (docs/simulator.md "Flash reads"): with page 1 and no per-read
+  // latency they are counted all the same, and bytes read per useful byte is 1
+  "flash_reads_per_token",
+  "flash_bytes_read_per_useful_byte",
 ] as const;
 
 export interface SimAxes {
@@ -46,7 +50,12 @@ export interface SimAxes {
 export function parseSimAxes(a: {
   policies?: string; drams?: string; devices?: string; gammas?: string; bits?: string; "page-bytes"?: number; "read-latency-us"?: number;
 }): SimAxes | undefined {
-  if (a.policies === undefined && a.drams === undefined && a.devices === undefined && a.gammas === undefined) return undefined;
+  if (a.policies === undefined && a.drams === undefined && a.devices === undefined && a.gammas === undefined) {
+    // simulator settings without a simulator axis would be silently ignored: refuse them
+    const simOnly = (["page-bytes", "read-latency-us", "bits"] as const).find((f) => a[f] !== undefined);
+    if (simOnly) throw new UsageError(`--${simOnly} is a simulator setting; add a simulator axis (--policies, --drams, --devices or --gammas) or leave it out`);
+    return undefined;
+  }
   const list = (s: string | undefined) => (s ?? "").split(",").map((x) => x.trim()).filter((x) => x.length > 0);
   const policies = list(a.policies ?? "lru");
   for (const p of policies) if (!(CACHE_POLICIES as string[]).includes(p)) throw new UsageError(`--policies: unknown policy "${p}" (choose from ${CACHE_POLICIES.join(", ")})`);
@@ -144,6 +153,8 @@ export async function simulatePoint(
     String(s.memory_bytes),
     String(s.dense_flash_tok_s),
     String(s.ttft_s),
+    String(s.flash_reads_per_token),
+    String(s.flash_bytes_read_per_useful_byte),
   ];
   const rows: string[][] = [];
   if (p.method !== "dip-ca") {

@@ -20,6 +20,7 @@ import { checkOverwrite } from "./table-files.js";
 import { parseSimAxes, SIM_COLUMNS, simulatePoint, withGammas, type SimAxes } from "./sim-sweep.js";
 import { SWEEP_HEADER, sweepRow } from "./sweep-row.js";
 import { flashReadOptions } from "./sim-options.js";
+import { readPredictorFile } from "../predictor-file.js";
 
 export { SWEEP_HEADER };
 
@@ -97,6 +98,8 @@ export interface SweepOptions extends ModelArgs {
   shard?: Shard;
   window?: number;
   calibText?: string;
+  /** the trained predictor file for the predictor method */
+  predictor?: string;
   /** progress lines (default: none) */
   log?: (line: string) => void;
   /** an already opened model to reuse (tests) */
@@ -111,6 +114,10 @@ export async function runSweep(opts: SweepOptions): Promise<CsvTable> {
   const points = sweepGrid(opts.methods, opts.keeps, opts.shard);
   const { stories } = await readStories(opts.text, opts.firstStory ?? 0, opts.stories);
   const o = opts.opened ?? (await openModel(opts));
+  if (opts.methods.includes("predictor")) {
+    if (opts.predictor === undefined) throw new UsageError("--methods predictor needs --predictor P (from dip train-predictor)");
+    o.engine.setPredictor(await readPredictorFile(opts.predictor), opts.predictor);
+  } else if (opts.predictor !== undefined) throw new UsageError("--predictor applies to the predictor method; add it to --methods");
   const stream = tokenStream(o.tokenizer, stories);
   const log = opts.log ?? (() => {});
   const rows: string[][] = [];
@@ -150,6 +157,7 @@ interface SweepArgs extends ModelArgs {
   shard?: string;
   window?: number;
   "calib-text"?: string;
+  predictor?: string;
   out: string;
   json: boolean;
   policies?: string;
@@ -180,6 +188,7 @@ export const sweepCommand = {
       .option("shard", { type: "string", describe: "run only shard i of n (i/n, 1-based); join the shards with `dip merge`" })
       .option("window", { type: "number", describe: "tokens per window (default: the model's context)" })
       .option("calib-text", { type: "string", describe: "cats/dip-threshold calibration text (default: TinyStories stories 200..219)" })
+      .option("predictor", { type: "string", describe: "predictor: the trained predictor file (from dip train-predictor)" })
       .option("out", { type: "string", demandOption: true, describe: "CSV file to write" })
       .option("json", { type: "boolean", default: false, describe: "print the rows as JSON on stdout" })
       .option("policies", { type: "string", describe: "simulator axis: cache policies, e.g. lru,lfu,belady" })
@@ -236,6 +245,7 @@ async function sweepInto(out: string, a: SweepArgs, grid: { methods: Method[]; k
     shard,
     window: a.window,
     calibText: a["calib-text"],
+    predictor: a.predictor,
     log: (line) => process.stderr.write(line + "\n"),
     sim,
   });
