@@ -315,6 +315,7 @@ export class Engine {
   /**
    * Places a trained predictor (host/predictor.ts) in wasm memory for `--method predictor`; its
    * matrices stay f32 whatever the dtype. Throws PredictorError when it was made for another shape.
+   * Each call places a new copy (the arena never frees): load a predictor once per engine.
    */
   setPredictor(predictor: Predictor, source = "predictor"): void {
     checkPredictor(predictor, this.config, source);

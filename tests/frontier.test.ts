@@ -92,13 +92,19 @@ describe("the frontier on a fixture trace", () => {
 });
 
 describe("dip frontier (CLI)", () => {
-  test("unknown methods (predictor is not built yet), dip-ca on a preset and a zero tolerance are refused", () => {
+  test("unknown methods, predictor without --predictor or on a preset, dip-ca on a preset and a zero tolerance are refused before any run", () => {
+    const u = runDip("frontier", "--methods", "dense,oracle");
+    assert.equal(u.code, 1);
+    assert.match(u.stderr, /unknown method "oracle"; frontier methods: dense, dip, dip-ca, glu, cats, predictor/);
     const r = runDip("frontier", "--methods", "dense,predictor");
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /unknown method "predictor"; frontier methods: dense, dip, dip-ca, glu, cats/);
+    assert.equal(r.stderr, "dip: error: --methods predictor needs --predictor P (from dip train-predictor)\n");
     const p = runDip("frontier", "--preset", "phi-3-mini", "--methods", "dip-ca");
     assert.equal(p.code, 1);
     assert.match(p.stderr, /dip-ca chooses its masks from a model's activations/);
+    const pp = runDip("frontier", "--preset", "phi-3-mini", "--methods", "predictor");
+    assert.equal(pp.code, 1);
+    assert.match(pp.stderr, /predictor chooses its masks from a model's activations; a --preset has no weights/);
     const t = runDip("frontier", "--tolerance", "0");
     assert.equal(t.code, 1);
     assert.match(t.stderr, /--tolerance must be at least 1 byte/);

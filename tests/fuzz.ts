@@ -23,6 +23,7 @@ import { readCalibration } from "../host/node/calibration-file.js";
 import { modelKey } from "../host/calibration.js";
 import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
 import { AdapterError, checkAdapters, makeAdapters } from "../host/lora.js";
+import { decodePredictor, encodePredictor, PredictorError } from "../host/predictor.js";
 import { decodeAdapters, encodeAdapters } from "../host/formats/lora.js";
 import { SparsityError } from "../host/sparsity.js";
 import { decodeTrace, encodeTrace, TraceBuilder, TraceFormatError } from "../host/sim/trace.js";
@@ -31,7 +32,7 @@ import { fixturesDir, modelsDir } from "../host/node/paths.js";
 import { seededRandom } from "../host/prng.js";
 
 /** The errors a reader may end with: each names the file in a one-line message. */
-const INPUT_ERRORS = [ModelFormatError, AdapterError, TraceFormatError, SparsityError];
+const INPUT_ERRORS = [ModelFormatError, AdapterError, TraceFormatError, SparsityError, PredictorError];
 /** A case slower than this counts as a hang (a reader must bound its work by the file's size). */
 const SLOW_CASE_MS = 5000;
 const MAX_MESSAGE = 1000;
@@ -344,7 +345,29 @@ async function buildTargets(): Promise<Target[]> {
       },
     },
     await calibrationTarget(),
+    await predictorTarget(),
   ];
+}
+
+/** Predictor files: a valid rank-2 one for the tiny model, mutated as bytes or as its header JSON, then run. */
+async function predictorTarget(): Promise<Target> {
+  const e = await Engine.create(tiny(6));
+  const c = e.config;
+  const r0 = seededRandom(6);
+  const layers = Array.from({ length: c.nLayers }, () => ({ a: Float32Array.from({ length: 2 * c.dim }, () => r0() - 0.5), b: Float32Array.from({ length: c.hiddenDim * 2 }, () => r0() - 0.5) }));
+  const bytes = encodePredictor({ rank: 2, dim: c.dim, hiddenDim: c.hiddenDim, targetKeep: 0.5, layers });
+  return {
+    name: "predictor",
+    mutate: (r) => (r() < 0.5 ? resealSafetensors(bytes, (h) => jsonEdit(r, h)) : mutateBytes(r, bytes, 1024)),
+    async read(cs) {
+      e.setPredictor(decodePredictor(cs.bytes, "predictor.safetensors"), "predictor.safetensors");
+      e.reset();
+      e.setSparsity({ method: "predictor", keep: 0.5 });
+      const logits = e.step(1);
+      e.setSparsity({ method: "dense" });
+      if (!logits.every(Number.isFinite)) throw new FuzzFailure("non-finite logits with the predictor");
+    },
+  };
 }
 
 /** Calibration files: a valid one for the tiny model, edited as JSON. */

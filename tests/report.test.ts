@@ -365,3 +365,14 @@ test("plot: by default one line per combination of the settings that vary (no zi
   // an explicit --group is kept as given
   assert.equal((plotTable(t, { x: "ppl", y: "tok_s", group: "method" }).match(/<path /g) ?? []).length, 1);
 });
+
+test("plot --where keeps only the rows with the given values, and names an unknown column or an empty selection", async () => {
+  const { rowsWhere } = await import("../host/node/cli/plot.js");
+  const t = { header: ["method", "device", "ppl"], rows: [["dip", "mobile", "4"], ["dip", "budget", "4"], ["glu", "mobile", "5"]] };
+  assert.deepEqual(rowsWhere(t, "device=mobile").rows, [["dip", "mobile", "4"], ["glu", "mobile", "5"]]);
+  assert.deepEqual(rowsWhere(t, "device=mobile, method=glu").rows, [["glu", "mobile", "5"]]);
+  assert.equal(rowsWhere(t, undefined), t);
+  assert.throws(() => rowsWhere(t, "colour=red"), /--where: no column "colour"/);
+  assert.throws(() => rowsWhere(t, "device=phone"), /no row matches/);
+  assert.throws(() => rowsWhere(t, "device"), /expected col=value/);
+});

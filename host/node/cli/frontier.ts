@@ -169,6 +169,7 @@ export const frontierCommand = {
   handler: async (a: ArgumentsCamelCase<Args>) => {
     // by default every method that can run here: dip-ca needs a model, predictor a predictor file
     const methods = parseMethods(a.methods ?? FRONTIER_METHODS.filter((m) => !(a.preset && m === "dip-ca") && (m !== "predictor" || a.predictor !== undefined)).join(","), a.preset !== undefined);
+    if (methods.includes("predictor") && a.predictor === undefined) throw new UsageError("--methods predictor needs --predictor P (from dip train-predictor)");
     if (a.tolerance !== undefined && !(a.tolerance >= 1)) throw new UsageError(`--tolerance must be at least 1 byte, got ${a.tolerance}`);
     if (!Number.isSafeInteger(a["plot-points"]) || a["plot-points"] < 0) throw new UsageError(`--plot-points must be a non-negative integer, got ${a["plot-points"]}`);
     const bits = a.bits !== undefined ? parseBits(a.bits) : { ...DEFAULT_BITS };

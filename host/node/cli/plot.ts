@@ -8,6 +8,7 @@ import { readCsvFile } from "../csv-file.js";
 import { writeOutputFile } from "../atomic-file.js";
 import { UsageError } from "./common.js";
 import { usageErrorsFromCsv } from "./table-files.js";
+import type { CsvTable } from "../../report/csv.js";
 
 interface PlotArgs {
   file: string;
@@ -19,6 +20,22 @@ interface PlotArgs {
   "x-range"?: string;
   "y-range"?: string;
   title?: string;
+  where?: string;
+}
+
+/** The rows whose columns equal every col=value of `where` (all rows without it); unknown columns are refused. */
+export function rowsWhere(t: CsvTable, where: string | undefined): CsvTable {
+  if (where === undefined) return t;
+  const conditions = where.split(",").map((c) => {
+    const m = /^\s*([^=]+?)\s*=\s*(.*?)\s*$/.exec(c);
+    if (!m) throw new UsageError(`--where: expected col=value, got "${c}"`);
+    const i = t.header.indexOf(m[1]);
+    if (i < 0) throw new UsageError(`--where: no column "${m[1]}" (columns: ${t.header.join(", ")})`);
+    return { i, value: m[2] };
+  });
+  const rows = t.rows.filter((r) => conditions.every((c) => r[c.i] === c.value));
+  if (rows.length === 0) throw new UsageError(`--where ${where}: no row matches`);
+  return { header: t.header, rows };
 }
 
 /** "lo,hi" with lo < hi. */
@@ -42,12 +59,13 @@ export const plotCommand = {
       .option("log-y", { type: "boolean", default: false, describe: "logarithmic y axis" })
       .option("x-range", { type: "string", describe: "lo,hi: plot only rows with x in this range (zoom)" })
       .option("y-range", { type: "string", describe: "lo,hi: plot only rows with y in this range (zoom)" })
-      .option("title", { type: "string", describe: "plot title (default from the columns, model and stories)" }),
+      .option("title", { type: "string", describe: "plot title (default from the columns, model and stories)" })
+      .option("where", { type: "string", describe: "col=value[,col=value]: plot only the rows with these values (e.g. device=mobile)" }),
   handler: async (a: ArgumentsCamelCase<PlotArgs>) => {
     const file = String(a.file);
     const xRange = a["x-range"] !== undefined ? parseRange(a["x-range"], "--x-range") : undefined;
     const yRange = a["y-range"] !== undefined ? parseRange(a["y-range"], "--y-range") : undefined;
-    const svg = usageErrorsFromCsv(() => plotTable(readCsvFile(file), { x: a.x, y: a.y, group: a.group, logY: a["log-y"], xRange, yRange, title: a.title, source: file }));
+    const svg = usageErrorsFromCsv(() => plotTable(rowsWhere(readCsvFile(file), a.where), { x: a.x, y: a.y, group: a.group, logY: a["log-y"], xRange, yRange, title: a.title, source: file }));
     const out = resolve(a.out);
     if (existsSync(out) && (statSync(out).isDirectory() || !readFileSync(out, "utf8").slice(0, 512).includes("<svg"))) {
       throw new UsageError(`--out ${a.out} exists and is not an SVG file; refusing to overwrite it`);
