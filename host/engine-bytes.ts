@@ -49,6 +49,11 @@ export function memoryNeed(wasm: EngineExports, model: LoadedModel, dtype: Weigh
   return { bytes: bytesIn[dtype], dtype, bytesIn, streamDramBytes, residentOutsideMlpF32: bytesIn.f32 - mlpF32 };
 }
 
+/** A model (as its file describes it: dims, context) too large for wasm32: a clear refusal of that input. */
+export class ModelTooLargeError extends RangeError {
+  override name = "ModelTooLargeError";
+}
+
 /** Refuses a model that does not fit wasm32 in `dtype`, naming its size and the dtype that would fit. */
 export function checkFitsWasm32(wasm: EngineExports, model: LoadedModel, dtype: WeightDtype, mlpStreamed: boolean): void {
   const c = model.config;
@@ -56,7 +61,7 @@ export function checkFitsWasm32(wasm: EngineExports, model: LoadedModel, dtype: 
   const need = requiredBytes(wasm, c, dtype) - (mlpStreamed ? c.nLayers * mlpStoredBytes(layoutBytes(wasm, dtype), c) : 0);
   if (need <= WASM32_USABLE_BYTES) return;
   const fits = WEIGHT_DTYPES.filter((d) => requiredBytes(wasm, c, d) <= WASM32_USABLE_BYTES);
-  throw new RangeError(
+  throw new ModelTooLargeError(
     `${model.name} needs ${(need / 1e9).toFixed(2)} GB of wasm memory in ${dtype} (weights + KV cache for ${c.seqLen} positions), ` +
       `over the ${(WASM32_USABLE_BYTES / 1e9).toFixed(2)} GB that wasm32 can address; ` +
       (fits.length ? `it fits with --dtype ${fits.join(" or ")}` : "no supported dtype fits"),

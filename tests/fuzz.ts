@@ -17,6 +17,7 @@ import { syntheticModel } from "../host/synthetic.js";
 import { planStream } from "../host/stream/format.js";
 import { crc32 } from "../host/crc32.js";
 import { Engine } from "../host/engine.js";
+import { ModelTooLargeError } from "../host/engine-bytes.js";
 import { loadModelFile } from "../host/node/load.js";
 import { loadHfTokenizerFile } from "../host/node/hf-tokenizer.js";
 import { readCalibration } from "../host/node/calibration-file.js";
@@ -32,7 +33,8 @@ import { fixturesDir, modelsDir } from "../host/node/paths.js";
 import { seededRandom } from "../host/prng.js";
 
 /** The errors a reader may end with: each names the file in a one-line message. */
-const INPUT_ERRORS = [ModelFormatError, AdapterError, TraceFormatError, SparsityError, PredictorError];
+// ModelTooLargeError: a well-formed file whose dims (e.g. a 2^31-token context) need more than wasm32 holds
+const INPUT_ERRORS = [ModelFormatError, AdapterError, TraceFormatError, SparsityError, PredictorError, ModelTooLargeError];
 /** A case slower than this counts as a hang (a reader must bound its work by the file's size). */
 const SLOW_CASE_MS = 5000;
 const MAX_MESSAGE = 1000;
