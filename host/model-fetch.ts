@@ -88,11 +88,13 @@ export async function downloadBytes(url: string, store: ModelStore | undefined, 
     if (range && Number(range[1]) === have) {
       total = range[2] === "*" ? undefined : Number(range[2]);
     } else {
-      // the server ignored the range (200) or answered another one: start over
-      await res.body?.cancel();
+      // the server ignored the range (200: this is the whole file) or answered another one: start over
       await store.discardPartial(key);
       have = 0;
-      res = res.status === 200 ? res : await fetchChecked(url, signal);
+      if (res.status !== 200) {
+        await res.body?.cancel();
+        res = await fetchChecked(url, signal);
+      }
       total = contentLength(res);
     }
   }

@@ -5,7 +5,7 @@
 import { appendFile, mkdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { makeFetchModel, type FetchModel, type ModelStore } from "../model-fetch.js";
+import { downloadBytes, makeFetchModel, modelCacheKey, resolveModelUrl, type FetchModel, type FetchModelOptions, type ModelStore } from "../model-fetch.js";
 
 /** Where downloaded models go: $DIP_CACHE_DIR/models, else the platform's user cache folder + dip-engine/models. */
 export function modelCacheDir(): string {
@@ -50,3 +50,19 @@ export const fetchModel: FetchModel = (source, options, legacy) => {
   const opts = typeof options === "function" ? { onProgress: options } : (options ?? {});
   return fetchModelCached(source, { hfBaseUrl: process.env.HF_ENDPOINT, ...opts }, legacy);
 };
+
+/** True for what --model takes besides a path: an http(s) URL or an hf: name. */
+export function isRemoteModel(spec: string): boolean {
+  return /^(https?:\/\/|hf:)/i.test(spec);
+}
+
+/**
+ * Downloads a model by URL or hf: name into the cache folder (a cached one is not downloaded
+ * again; an interrupted one resumes) and returns the cached file's path, for code that reads files.
+ */
+export async function downloadModelFile(source: string, opts: Pick<FetchModelOptions, "onProgress" | "signal" | "hfBaseUrl"> = {}): Promise<string> {
+  const url = resolveModelUrl(source, { hfBaseUrl: opts.hfBaseUrl ?? process.env.HF_ENDPOINT });
+  const dir = modelCacheDir();
+  await downloadBytes(url, folderModelStore(dir), opts);
+  return join(dir, modelCacheKey(url));
+}
