@@ -2,7 +2,8 @@
 // the built library, its types and wasm only), installs the tarball into a fresh app in a temporary
 // folder offline (its dependencies come from the npm cache `npm ci` filled), then:
 // - type-checks both examples (examples/) with `tsc --strict` against the shipped .d.ts;
-// - runs the Node example (the `node` export condition) and compares its text with the CLI's;
+// - runs the Node example (the `node` export condition) and compares its text with the CLI's, and
+//   the same under Deno (the `deno` condition);
 // - bundles the browser example with esbuild for platform=browser from the bare specifier
 //   `dip-engine` (the `browser` condition: no node:* may be reached), serves it and runs it in
 //   headless Chromium until its text appears (the same text as in Node), reloads it and checks the
@@ -97,6 +98,12 @@ try {
   assert.ok(nodeText.length > prompt.length + 20, `the Node example wrote a story: ${JSON.stringify(nodeText)}`);
   assert.equal(nodeText, cli.text.trim(), "the Node example's text is the CLI's");
   log(`node example: ${JSON.stringify(nodeText.slice(0, 60))}...`);
+  // Deno reads the app's package.json and node_modules, and the package's `deno` condition
+  const denoText = run(resolve(root, "node_modules", ".bin", "deno"), ["run", "--allow-read", "--allow-env", "--no-prompt", join(app, "node", "dist", "generate.js"), modelPath, prompt], app, {
+    env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+  }).trim();
+  assert.equal(denoText, nodeText, "the same example under Deno");
+  log("deno runs the Node example: same text");
 
   // ---- the browser example: esbuild from the bare specifier, for the browser ----
   run(process.execPath, [join(app, "browser", "build.mjs")], app);
@@ -162,6 +169,6 @@ try {
 } finally {
   await browser?.close();
   server?.close();
-  rmSync(app, { recursive: true, force: true });
+  if (!process.env.KEEP_APP) rmSync(app, { recursive: true, force: true });
 }
 log(`ok in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -3,7 +3,7 @@
 // host/web/worker.ts starts it on `self`; an app's own worker may call serveEngine() too.
 import { Engine } from "../engine.js";
 import { generateAsync } from "../generate.js";
-import { loadModel } from "../formats/bytes.js";
+import { loadModel, type ProgressCallback } from "../formats/bytes.js";
 import type { LoadedModel } from "../model.js";
 import type { Tokenizer } from "../tokenizer/types.js";
 import { tokenizerOf } from "../tokenizer/for-model.js";
@@ -18,14 +18,41 @@ export interface WorkerScope {
 
 const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-async function loadSource(source: WorkerModelSource, o: WorkerLoadOptions, onProgress: (loaded: number, total: number | undefined) => void): Promise<LoadedModel> {
-  if (typeof source === "string") return fetchModel(source, { cache: o.cache ?? false, onProgress, hfBaseUrl: o.hfBaseUrl, tokenizerUrl: o.tokenizerUrl });
-  return loadModel(source, o.name, onProgress);
+/** A model loaded with its tokenizer and an engine on it. */
+export interface OpenedEngine {
+  model: LoadedModel;
+  tokenizer: Tokenizer;
+  engine: Engine;
+}
+
+/**
+ * Loads a model (a URL or hf: name, with the download cache if asked; a File/Blob; or bytes), its
+ * tokenizer and an engine: what an engine worker does on "load" (serveEngine, and the web demo's).
+ */
+export async function openEngine(source: WorkerModelSource, o: WorkerLoadOptions, onProgress?: ProgressCallback): Promise<OpenedEngine> {
+  const model =
+    typeof source === "string"
+      ? await fetchModel(source, { cache: o.cache ?? false, onProgress, hfBaseUrl: o.hfBaseUrl, tokenizerUrl: o.tokenizerUrl })
+      : await loadModel(source, o.name, onProgress);
+  const tokenizer = tokenizerOf(model);
+  const engine = await Engine.create(model, { sparsity: o.sparsity, dtype: o.dtype, threads: o.threads, relaxed: o.relaxed, maxMemoryBytes: o.maxMemoryBytes, wasmUrl: o.wasmUrl, workerWasmUrl: o.workerWasmUrl });
+  return { model, tokenizer, engine };
+}
+
+/** A progress callback that passes on a few calls a second (and the last), not one per chunk. */
+export function throttledProgress(onProgress: ProgressCallback, everyMs = 50): ProgressCallback {
+  let last = 0;
+  return (loaded, total) => {
+    const now = performance.now();
+    if (now - last < everyMs && loaded !== total) return;
+    last = now;
+    onProgress(loaded, total);
+  };
 }
 
 /** Serves one engine on this worker: answers createWorkerEngine's messages until the worker ends. */
 export function serveEngine(scope: WorkerScope): void {
-  let loaded: { engine: Engine; tokenizer: Tokenizer } | undefined;
+  let loaded: OpenedEngine | undefined;
   const running = new Map<number, AbortController>();
   const post = (m: FromEngineWorker) => scope.postMessage(m);
 
@@ -33,18 +60,10 @@ export function serveEngine(scope: WorkerScope): void {
     const m = ev.data;
     if (m.type === "load") {
       try {
-        let lastPost = 0;
-        const model = await loadSource(m.source, m.options, (done, total) => {
-          const now = performance.now();
-          if (now - lastPost < 50 && done !== total) return; // a few messages a second, not one per chunk
-          lastPost = now;
-          post({ type: "progress", loaded: done, total });
-        });
-        const tokenizer = tokenizerOf(model);
-        const o = m.options;
-        const engine = await Engine.create(model, { sparsity: o.sparsity, dtype: o.dtype, threads: o.threads, relaxed: o.relaxed, maxMemoryBytes: o.maxMemoryBytes, wasmUrl: o.wasmUrl, workerWasmUrl: o.workerWasmUrl });
+        const opened = await openEngine(m.source, m.options, throttledProgress((done, total) => post({ type: "progress", loaded: done, total })));
         loaded?.engine.close();
-        loaded = { engine, tokenizer };
+        loaded = opened;
+        const { model } = opened;
         post({ type: "loaded", name: model.name, config: model.config });
       } catch (e) {
         post({ type: "load-error", message: errorMessage(e) });

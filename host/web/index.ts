@@ -8,5 +8,5 @@ export type { SyncAccessHandle } from "./stream-opfs.js";
 export { fetchModel, browserModelStore, opfsModelStore, cacheApiModelStore, OPFS_MODEL_DIR, CACHE_API_NAME } from "./model-cache.js";
 export { createWorkerEngine } from "./worker-engine.js";
 export type { WorkerEngine, WorkerEngineOptions, WorkerGenerateOptions, WorkerGenerateSettings, TextStream } from "./worker-engine.js";
-export { serveEngine } from "./engine-worker.js";
-export type { WorkerScope } from "./engine-worker.js";
+export { serveEngine, openEngine, throttledProgress } from "./engine-worker.js";
+export type { WorkerScope, OpenedEngine } from "./engine-worker.js";
