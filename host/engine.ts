@@ -66,6 +66,11 @@ export interface TokenMasks {
   hidden: Uint32Array[];
 }
 
+/**
+ * One model in one wasm instance: weights laid out in its memory, a KV cache, and the sparsity
+ * method that picks the MLP columns each token reads. Make one with {@link Engine.create}; run it
+ * with `step(token)` (or `generate()`), and call `close()` when done with a threads engine.
+ */
 export class Engine {
   readonly config: ModelConfig;
   /** next position to fill in the KV cache */
@@ -93,6 +98,14 @@ export class Engine {
     this.adapters = new EngineAdapters(exports, model.config);
   }
 
+  /**
+   * Instantiates the engine wasm and lays the model's weights out in it.
+   * @param model a loaded model (loadModelFile, fetchModel, loadModel, loadModelFromBytes)
+   * @param opts sparsity, dtype, optional builds; the wasm comes from `wasmBytes`, `wasmUrl`, the
+   *   registered loader (Node) or beside the library (browsers)
+   * @throws RangeError for bad options, ModelFormatError for weights the engine refuses, Error when
+   *   the model does not fit (wasm32, `maxMemoryBytes`)
+   */
   static async create(model: LoadedModel, opts: EngineOptions = {}): Promise<Engine> {
     const dtype = opts.dtype ?? "f32";
     if (!WEIGHT_DTYPES.includes(dtype)) throw new RangeError(`--dtype must be one of ${WEIGHT_DTYPES.join(", ")}, got ${dtype}`);
@@ -208,6 +221,7 @@ export class Engine {
     return this.logits();
   }
 
+  /** The logits of the last step (a view into wasm memory: copy it to keep it past the next step). */
   logits(): Float32Array {
     return f32At(this.exports, this.exports.logitsPtr() >>> 0, this.config.vocabSize);
   }
@@ -254,6 +268,7 @@ export class Engine {
     };
   }
 
+  /** Zeroes the weight-byte counters that bytesRead() reports. */
   resetBytes(): void {
     this.exports.resetByteCounters();
   }
@@ -285,6 +300,7 @@ export class Engine {
     };
   }
 
+  /** Stops capturing activations (turned on for LoRA training). */
   disableCapture(): void {
     this.exports.setCapture(0, 0, 0);
   }

@@ -112,7 +112,13 @@ function* generationSteps(engine: Engine, tokenizer: Tokenizer, opts: GenerateOp
   };
 }
 
-/** Generates text synchronously (the CLI, tests, a worker that needs no cancellation). */
+/**
+ * Generates text from a prompt, synchronously (the CLI, tests, a worker that needs no
+ * cancellation; generateAsync can be stopped): feeds BOS and the prompt, then samples until
+ * `steps` positions, BOS/EOS, or the end of the context.
+ * @example
+ * const out = generate(engine, tokenizerOf(model), { prompt: "Once upon a time", steps: 64, temperature: 0, onText: (t) => process.stdout.write(t) });
+ */
 export function generate(engine: Engine, tokenizer: Tokenizer, opts: GenerateOptions = {}): GenerateResult {
   const steps = generationSteps(engine, tokenizer, opts);
   for (;;) {

@@ -30,8 +30,8 @@ const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 const started = Date.now();
 
 // ---- what the package ships ----
-/** Paths a package may contain: the built library, its types, the wasm builds, the CLI, the manifests. */
-const ALLOWED = [/^package\.json$/, /^README\.md$/, /^LICENSE/, /^bin\/dip\.js$/, /^build\/[a-z-]+\.wasm$/, /^build\/host\/[a-z-]+\.js$/, /^build\/browser\/[A-Za-z0-9-]+\.js$/, /^build\/types\/.+\.d\.ts$/, /^models\/[^/]+\.json$/];
+/** Paths a package may contain: the built library, its types, the wasm builds, the CLI (and the demo `dip serve` serves), the manifests. */
+const ALLOWED = [/^package\.json$/, /^README\.md$/, /^LICENSE/, /^bin\/dip\.js$/, /^build\/[a-z-]+\.wasm$/, /^build\/host\/[a-z-]+\.js$/, /^build\/browser\/[A-Za-z0-9-]+\.js$/, /^build\/types\/.+\.d\.ts$/, /^models\/[^/]+\.json$/, /^build\/web\/(app|worker)\.js$/, /^web\/index\.html$/, /^web\/style\.css$/];
 const [dry] = JSON.parse(run(npm, ["pack", "--dry-run", "--json", "--ignore-scripts"], root));
 const paths = dry.files.map((f) => f.path);
 const stray = paths.filter((p) => !ALLOWED.some((re) => re.test(p)));
@@ -98,6 +98,9 @@ try {
   assert.ok(nodeText.length > prompt.length + 20, `the Node example wrote a story: ${JSON.stringify(nodeText)}`);
   assert.equal(nodeText, cli.text.trim(), "the Node example's text is the CLI's");
   log(`node example: ${JSON.stringify(nodeText.slice(0, 60))}...`);
+  // the installed CLI (its yargs from the app's node_modules)
+  const installedCli = JSON.parse(run(join(app, "node_modules", ".bin", "dip"), ["generate", "--model", modelPath, "--prompt", prompt, "--steps", "64", "--temperature", "0", "--method", "dip", "--keep", "0.5", "--json"], app));
+  assert.deepEqual(installedCli.tokens, cli.tokens, "the installed dip command gives the checkout's tokens");
   // Deno reads the app's package.json and node_modules, and the package's `deno` condition
   const denoText = run(resolve(root, "node_modules", ".bin", "deno"), ["run", "--allow-read", "--allow-env", "--no-prompt", join(app, "node", "dist", "generate.js"), modelPath, prompt], app, {
     env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
