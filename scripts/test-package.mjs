@@ -9,7 +9,8 @@
 //   headless Chromium until its text appears (the same text as in Node), reloads it and checks the
 //   model came from the browser's cache (no second download), and stops a generation by its AbortSignal;
 // - imports the installed build/browser/index.js unbundled in the page: createWorkerEngine with no
-//   options finds its worker and engine.wasm beside itself (new URL(..., import.meta.url)).
+//   options finds its worker and engine.wasm beside itself (new URL(..., import.meta.url)), and
+//   fetchModel resumes a download cut midway from the bytes kept in OPFS.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -115,6 +116,8 @@ try {
   assert.ok(!/from\s*"node:|require\("node:/.test(bundled), "the browser bundles reach no node:* module");
   const requests = { model: 0, modelBytes: 0 };
   const pkgBuild = join(app, "node_modules", "dip-engine", "build");
+  const cutRequests = [];
+  const CUT = 400_000;
   const model = readFileSync(modelPath);
   const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
   server = createServer((req, res) => {
@@ -123,6 +126,19 @@ try {
       requests.model++;
       requests.modelBytes += model.length;
       return void res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": String(model.length) }).end(model);
+    }
+    if (path === "/cut/stories260K-f32.gguf") {
+      // the first download breaks after CUT bytes; later ones honour Range
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
+      const start = range ? Number(range[1]) : 0;
+      const part = model.subarray(start);
+      cutRequests.push({ range: req.headers.range ?? null });
+      res.writeHead(range ? 206 : 200, { "Content-Type": "application/octet-stream", "Content-Length": String(part.length), ...(range ? { "Content-Range": `bytes ${start}-${model.length - 1}/${model.length}` } : {}) });
+      const cut = cutRequests.length === 1;
+      const sent = cut ? part.subarray(0, CUT) : part;
+      cutRequests.at(-1).bytes = sent.length;
+      if (cut) return void res.write(sent, () => setTimeout(() => res.destroy(), 50));
+      return void res.end(sent);
     }
     // /pkg/: the installed package's build/ as is, for native ESM without a bundler
     const file = path.startsWith("/pkg/") ? join(pkgBuild, path.slice(5)) : join(dist, path === "/" ? "index.html" : path.slice(1));
@@ -147,13 +163,15 @@ try {
   assert.equal(requests.model, 1, "one download");
   log(`chromium: ${JSON.stringify(first.text.slice(0, 60))}... (${first.status})`);
 
-  await page.goto(`${url}?autorun=1&stopAfter=5`);
+  // a long generation (to the story's end, about 250 tokens) stopped after 5 pieces of text
+  const long = JSON.parse(run(process.execPath, [resolve(root, "bin", "dip.js"), "generate", "--model", modelPath, "--prompt", prompt, "--steps", "512", "--temperature", "0", "--method", "dip", "--keep", "0.5", "--json"], root));
+  await page.goto(`${url}?autorun=1&steps=512&stopAfter=5`);
   const stopped = await finished();
   assert.equal(requests.model, 1, "the second load came from the browser's cache: no network bytes");
   assert.match(stopped.status, /^stopped: \d+ tokens/, "the AbortSignal stopped the generation");
   const generated = Number(/(\d+) tokens/.exec(stopped.status)[1]);
-  assert.ok(generated < Number(/(\d+) tokens/.exec(first.status)[1]), `stopped early (${generated} tokens)`);
-  assert.ok(cli.text.startsWith(stopped.text.trimEnd()), "the text before the stop is the start of the full text");
+  assert.ok(generated < long.generated_tokens, `stopped early (${generated} of ${long.generated_tokens} tokens)`);
+  assert.ok(long.text.startsWith(stopped.text.trimEnd()), "the text before the stop is the start of the full text");
 
   // no configuration at all: the library served as is finds its worker and wasm beside itself
   const plain = await page.evaluate(async (prompt) => {
@@ -167,6 +185,18 @@ try {
   assert.equal(plain.trim(), cli.text.trim(), "the unbundled library with its default worker and wasm gives the same text");
   assert.equal(requests.model, 1, "the same URL again: from the cache");
   log("chromium: the unbundled library found its worker and engine.wasm by itself; same text");
+
+  // in the browser too, a download cut midway resumes from what OPFS kept
+  const resumed = await page.evaluate(async () => {
+    const dip = await import("/pkg/browser/index.js");
+    const first = await dip.fetchModel("/cut/stories260K-f32.gguf", { cache: true }).then(() => "loaded", (e) => `failed: ${e.message}`);
+    const model = await dip.fetchModel("/cut/stories260K-f32.gguf", { cache: true });
+    return { first, layers: model.config.nLayers };
+  });
+  assert.match(resumed.first, /^failed/, "the cut download fails");
+  assert.equal(resumed.layers, 5);
+  assert.deepEqual(cutRequests, [{ range: null, bytes: CUT }, { range: `bytes=${CUT}-`, bytes: model.length - CUT }], "the second request asked for the rest only");
+  log(`chromium: a download cut at ${CUT} bytes resumed with Range (OPFS)`);
   assert.deepEqual(errors, [], "no page errors");
   log(`chromium: reload read the model from its cache (${requests.model} download), stop after 5 pieces: ${stopped.status}`);
 } finally {

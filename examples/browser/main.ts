@@ -1,7 +1,8 @@
 // A page that generates with a GGUF in a Web Worker: the page never blocks on the model, text
 // streams in, Stop aborts. The model is downloaded once (kept in OPFS or the Cache API).
 // URL parameters: ?model=URL (default stories260K-f32.gguf beside the page), &autorun=1 generates
-// at once, &stopAfter=N aborts after N pieces of text (the package test uses both).
+// at once, &steps=N sets the length (default 64), &stopAfter=N aborts after N pieces of text (the
+// package test uses them).
 import { createWorkerEngine, type WorkerEngine } from "dip-engine";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -38,7 +39,7 @@ async function run(): Promise<void> {
   status.textContent = "generating...";
   let pieces = 0;
   try {
-    const stream = engine.generate({ prompt: $<HTMLInputElement>("prompt").value, steps: 64, temperature: 0, signal: controller.signal });
+    const stream = engine.generate({ prompt: $<HTMLInputElement>("prompt").value, steps: Number(params.get("steps") ?? 64), temperature: 0, signal: controller.signal });
     for await (const piece of stream) {
       out.textContent += piece;
       if (++pieces === stopAfter) controller.abort();
