@@ -81,7 +81,14 @@ export async function downloadBytes(url: string, store: ModelStore | undefined, 
     return cached;
   }
   let have = await store.partialSize(key);
-  let res = await fetchChecked(url, signal, have > 0 ? { Range: `bytes=${have}-` } : undefined);
+  let res = await fetchChecked(url, signal, have > 0 ? { Range: `bytes=${have}-` } : undefined, have > 0 ? [416] : []);
+  if (res.status === 416) {
+    // nothing the server has lies past the kept bytes (the file changed, or the part was complete): start over
+    await res.body?.cancel();
+    await store.discardPartial(key);
+    have = 0;
+    res = await fetchChecked(url, signal);
+  }
   let total = contentLength(res);
   if (have > 0) {
     const range = res.status === 206 ? /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(res.headers.get("content-range") ?? "") : null;
@@ -143,9 +150,9 @@ export async function downloadBytes(url: string, store: ModelStore | undefined, 
   return bytes;
 }
 
-async function fetchChecked(url: string, signal: AbortSignal | undefined, headers?: Record<string, string>): Promise<Response> {
+async function fetchChecked(url: string, signal: AbortSignal | undefined, headers?: Record<string, string>, accept: number[] = []): Promise<Response> {
   const res = await fetch(url, { signal, headers });
-  if (!res.ok) {
+  if (!res.ok && !accept.includes(res.status)) {
     await res.body?.cancel();
     throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`.trim());
   }

@@ -131,6 +131,30 @@ test("a download interrupted midway resumes from the bytes kept (Range), and res
   }
 });
 
+test("a kept part the server cannot continue (416) is dropped and the file downloaded whole", async () => {
+  const gguf = new Uint8Array(readFileSync(STORIES_GGUF()));
+  const dir = tempDir();
+  const requests: (string | undefined)[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req.headers.range);
+    if (req.headers.range) return void res.writeHead(416, { "Content-Range": `bytes */${gguf.length}` }).end();
+    res.writeHead(200, { "Content-Length": String(gguf.length) }).end(gguf);
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/m.gguf`;
+    const store = folderModelStore(dir);
+    await store.append(modelCacheKey(url), gguf); // a part as long as the file: nothing left to ask for
+    const model = await makeFetchModel(() => store)(url, { cache: true });
+    assert.equal(model.config.nLayers, 5);
+    assert.deepEqual(requests, [`bytes=${gguf.length}-`, undefined]);
+    assert.deepEqual(new Uint8Array(readFileSync(join(dir, modelCacheKey(url)))), gguf);
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("Node's fetchModel caches under DIP_CACHE_DIR/models and reads HF_ENDPOINT; the CLI takes --model hf:... with a progress bar", async () => {
   const gguf = new Uint8Array(readFileSync(STORIES_GGUF()));
   const hub = await startHub({ "/owner/repo/resolve/main/stories.gguf": gguf });
