@@ -84,6 +84,28 @@ test("Engine.create with wasmBytes needs no registered loader", async () => {
   }
 });
 
+test("Engine.create({ wasmUrl }) fetches the engine from there; a missing file names the URL and the option", async () => {
+  const wasm = await readEngineWasmBytes();
+  const served: string[] = [];
+  const server = createServer((req, res) => {
+    served.push(req.url!);
+    if (req.url === "/assets/engine.wasm") res.writeHead(200, { "Content-Type": "application/wasm" }).end(wasm);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const model = loadModelFromBytes(new Uint8Array(readFileSync(STORIES_GGUF())), "stories.gguf");
+  try {
+    const fromUrl = await Engine.create(model, { wasmUrl: `${base}/assets/engine.wasm` });
+    const fromBytes = await Engine.create(model, { wasmBytes: wasm });
+    assert.deepEqual(Array.from(fromUrl.step(1)), Array.from(fromBytes.step(1)));
+    assert.deepEqual(served, ["/assets/engine.wasm"]);
+    await assert.rejects(Engine.create(model, { wasmUrl: new URL("/nowhere/engine.wasm", base) }), /^Error: engine wasm http:.*\/nowhere\/engine\.wasm: HTTP 404 \(serve the file there or pass `wasmUrl` \/ wasmBytes\)$/);
+  } finally {
+    server.close();
+  }
+});
+
 test("sha256 matches node:crypto at every block boundary, incrementally", () => {
   for (const n of [0, 1, 55, 56, 63, 64, 65, 127, 128, 1000, 70000]) {
     const b = randomBytes(n);
