@@ -10,7 +10,8 @@
 //   model came from the browser's cache (no second download), and stops a generation by its AbortSignal;
 // - imports the installed build/browser/index.js unbundled in the page: createWorkerEngine with no
 //   options finds its worker and engine.wasm beside itself (new URL(..., import.meta.url)), and
-//   fetchModel resumes a download cut midway from the bytes kept in OPFS.
+//   fetchModel resumes a download cut midway from the bytes kept in OPFS (and the Cache API store,
+//   the fallback without OPFS writes, serves a second load).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -163,7 +164,7 @@ try {
   assert.equal(requests.model, 1, "one download");
   log(`chromium: ${JSON.stringify(first.text.slice(0, 60))}... (${first.status})`);
 
-  // a long generation (to the story's end, about 250 tokens) stopped after 5 pieces of text
+  // a long generation (to the story's end, about 250 tokens) stopped after 5 pieces of text, the prompt's included
   const long = JSON.parse(run(process.execPath, [resolve(root, "bin", "dip.js"), "generate", "--model", modelPath, "--prompt", prompt, "--steps", "512", "--temperature", "0", "--method", "dip", "--keep", "0.5", "--json"], root));
   await page.goto(`${url}?autorun=1&steps=512&stopAfter=5`);
   const stopped = await finished();
@@ -172,6 +173,7 @@ try {
   const generated = Number(/(\d+) tokens/.exec(stopped.status)[1]);
   assert.ok(generated < long.generated_tokens, `stopped early (${generated} of ${long.generated_tokens} tokens)`);
   assert.ok(long.text.startsWith(stopped.text.trimEnd()), "the text before the stop is the start of the full text");
+  log(`chromium: the reload read the model from its cache (no download); stopped after 5 pieces of text (the prompt's included): ${stopped.status} of ${long.generated_tokens}`);
 
   // no configuration at all: the library served as is finds its worker and wasm beside itself
   const plain = await page.evaluate(async (prompt) => {
@@ -197,8 +199,20 @@ try {
   assert.equal(resumed.layers, 5);
   assert.deepEqual(cutRequests, [{ range: null, bytes: CUT }, { range: `bytes=${CUT}-`, bytes: model.length - CUT }], "the second request asked for the rest only");
   log(`chromium: a download cut at ${CUT} bytes resumed with Range (OPFS)`);
+
+  // the Cache API store (browsers without OPFS writes): whole files, reused
+  const before = requests.model;
+  const viaCacheApi = await page.evaluate(async () => {
+    const dip = await import("/pkg/browser/index.js");
+    const store = dip.cacheApiModelStore();
+    const a = await dip.fetchModel("/stories260K-f32.gguf?store=cache-api", { cache: store });
+    const b = await dip.fetchModel("/stories260K-f32.gguf?store=cache-api", { cache: store });
+    return [a.config.dim, b.config.dim];
+  });
+  assert.deepEqual(viaCacheApi, [64, 64]);
+  assert.equal(requests.model, before + 1, "the Cache API store served the second load");
+  log("chromium: the Cache API store serves a second load without a download");
   assert.deepEqual(errors, [], "no page errors");
-  log(`chromium: reload read the model from its cache (${requests.model} download), stop after 5 pieces: ${stopped.status}`);
 } finally {
   await browser?.close();
   server?.close();
