@@ -6,7 +6,7 @@
 
 import type { LoadedModel, ModelConfig } from "./model.js";
 import { validateWeights } from "./model.js";
-import { checkRuntimeRuns, defaultEngineBytes, hostHooks, instantiateEngine, type EngineBuild } from "./wasm.js";
+import { checkRuntimeRuns, defaultEngineBytes, fetchEngineWasm, hostHooks, instantiateEngine, type EngineBuild } from "./wasm.js";
 import type { ThreadHandle } from "./threads.js";
 import { attachStream, streamIOMode, type StreamOptions, type StreamSetup } from "./stream/weights.js";
 import { keepCount, maskKeeps, METHOD_ID, needsCalibration, normalizeSpec, SparsityError, type SparsitySpec } from "./sparsity.js";
@@ -24,8 +24,10 @@ import { checkMemoryCap } from "./memory-cap.js";
 export type { WeightDtype, WeightBytes };
 
 export interface EngineOptions {
-  /** wasm bytes to instantiate (the runtime-neutral path); default: the registered loader (Node: build/engine.wasm) */
+  /** wasm bytes to instantiate (the runtime-neutral path); default: the registered loader (Node: build/engine.wasm), else fetched from beside the library */
   wasmBytes?: BufferSource;
+  /** where to fetch the engine wasm of the build these options pick (engine.wasm, engine-relaxed.wasm or engine-threads.wasm), for hosts that serve it elsewhere; `wasmBytes` wins */
+  wasmUrl?: string | URL;
   /** sparsity to start with (default dense) */
   sparsity?: SparsitySpec;
   /** per-layer thresholds for cats / dip-threshold */
@@ -49,6 +51,8 @@ export interface EngineOptions {
   threads?: number;
   /** with `threads` and `wasmBytes`: the bytes of build/thread-worker.wasm */
   workerWasmBytes?: BufferSource;
+  /** with `threads`: where to fetch build/thread-worker.wasm (default beside the library, as the engine's) */
+  workerWasmUrl?: string | URL;
   /** the most wasm memory the engine may take (webviews cap it): a model over it is refused up front (host/memory-cap.ts) */
   maxMemoryBytes?: number;
 }
@@ -65,6 +69,11 @@ export interface TokenMasks {
   hidden: Uint32Array[];
 }
 
+/**
+ * One model in one wasm instance: weights laid out in its memory, a KV cache, and the sparsity
+ * method that picks the MLP columns each token reads. Make one with {@link Engine.create}; run it
+ * with `step(token)` (or `generate()`), and call `close()` when done with a threads engine.
+ */
 export class Engine {
   readonly config: ModelConfig;
   /** next position to fill in the KV cache */
@@ -93,6 +102,14 @@ export class Engine {
     this.adapters = new EngineAdapters(exports, model.config);
   }
 
+  /**
+   * Instantiates the engine wasm and lays the model's weights out in it.
+   * @param model a loaded model (loadModelFile, fetchModel, loadModel, loadModelFromBytes)
+   * @param opts sparsity, dtype, optional builds; the wasm comes from `wasmBytes`, `wasmUrl`, the
+   *   registered loader (Node) or beside the library (browsers)
+   * @throws RangeError for bad options, ModelFormatError for weights the engine refuses, Error when
+   *   the model does not fit (wasm32, `maxMemoryBytes`)
+   */
   static async create(model: LoadedModel, opts: EngineOptions = {}): Promise<Engine> {
     const dtype = opts.dtype ?? "f32";
     if (!WEIGHT_DTYPES.includes(dtype)) throw new RangeError(`--dtype must be one of ${WEIGHT_DTYPES.join(", ")}, got ${dtype}`);
@@ -100,9 +117,9 @@ export class Engine {
     const threads = opts.threads ?? 1;
     checkThreadCount(threads, opts.relaxed);
     // reads on an I/O thread need a shared memory: the threads build, with one compute thread if asked for one
-    if (opts.stream) opts = { ...opts, stream: { ...opts.stream, io: streamIOMode(opts.stream, { relaxed: opts.relaxed, callerBytes: opts.wasmBytes !== undefined }) } };
+    if (opts.stream) opts = { ...opts, stream: { ...opts.stream, io: streamIOMode(opts.stream, { relaxed: opts.relaxed, callerBytes: opts.wasmBytes !== undefined || opts.wasmUrl !== undefined }) } };
     const build: EngineBuild = opts.relaxed ? "relaxed" : threads > 1 || opts.stream?.io === "thread" ? "threads" : "default";
-    const bytes = opts.wasmBytes ?? (await defaultEngineBytes(build));
+    const bytes = opts.wasmBytes ?? (opts.wasmUrl !== undefined ? await fetchEngineWasm(opts.wasmUrl) : await defaultEngineBytes(build));
     checkRuntimeRuns(bytes, build);
     const memory = build === "threads" ? threadsMemory(threads) : undefined;
     const exports = await instantiateEngine(bytes, memory);
@@ -114,7 +131,7 @@ export class Engine {
     engine.deterministic = !opts.relaxed;
     engine.threads = threads;
     try {
-      if (memory) engine.threadHandles = await startWorkers(exports, memory, threads, async () => opts.workerWasmBytes ?? (await defaultEngineBytes("thread-worker")));
+      if (memory) engine.threadHandles = await startWorkers(exports, memory, threads, async () => opts.workerWasmBytes ?? (opts.workerWasmUrl !== undefined ? await fetchEngineWasm(opts.workerWasmUrl, "workerWasmUrl") : await defaultEngineBytes("thread-worker")));
       engine.layout.layOut();
       if (opts.stream) {
         engine.streamSetup = attachStream(exports, hostHooks(exports), opts.stream, (e, h) => engine.layout.placeTableRows(e, h));
@@ -214,6 +231,7 @@ export class Engine {
     return this.logits();
   }
 
+  /** The logits of the last step (a view into wasm memory: copy it to keep it past the next step). */
   logits(): Float32Array {
     return f32At(this.exports, this.exports.logitsPtr() >>> 0, this.config.vocabSize);
   }
@@ -260,6 +278,7 @@ export class Engine {
     };
   }
 
+  /** Zeroes the weight-byte counters that bytesRead() reports. */
   resetBytes(): void {
     this.exports.resetByteCounters();
   }
@@ -291,6 +310,7 @@ export class Engine {
     };
   }
 
+  /** Stops capturing activations (turned on for LoRA training). */
   disableCapture(): void {
     this.exports.setCapture(0, 0, 0);
   }

@@ -15,6 +15,8 @@ export interface GenerateOptions {
   onText?: (text: string) => void;
   /** called after every engine step (masks of that step) */
   onStep?: (info: { position: number; masks: () => TokenMasks }) => void;
+  /** stops the generation after the current step once aborted (checked between steps) */
+  signal?: AbortSignal;
 }
 
 export interface GenerateResult {
@@ -29,16 +31,18 @@ export interface GenerateResult {
   /** prompt tokens per second (one step per token) */
   prompt_tok_s: number;
   seconds: number;
+  /** true when `signal` stopped the generation before its end */
+  aborted?: boolean;
 }
 
-export function generate(engine: Engine, tokenizer: Tokenizer, opts: GenerateOptions = {}): GenerateResult {
+/** Checks the options and feeds the prompt's setup (seed, reset); shared by generate and generateAsync. */
+function startGeneration(engine: Engine, tokenizer: Tokenizer, opts: GenerateOptions) {
   const steps = opts.steps ?? 256;
   const temperature = opts.temperature ?? 1.0;
   const topP = opts.topP ?? 0.9;
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`--steps must be a positive integer, got ${opts.steps}`);
   if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`--temperature must be >= 0, got ${opts.temperature}`);
   if (!(topP > 0 && topP <= 1)) throw new RangeError(`--top-p must be in (0, 1], got ${opts.topP}`);
-  const limit = Math.min(steps, engine.config.seqLen);
   const promptTokens = tokenizer.encode(opts.prompt ?? "", { bos: true });
   if (promptTokens.length === 0) throw new RangeError("the prompt is empty and the tokenizer adds no BOS token: give a prompt to start from");
   if (promptTokens.length > engine.config.seqLen) {
@@ -46,6 +50,16 @@ export function generate(engine: Engine, tokenizer: Tokenizer, opts: GenerateOpt
   }
   engine.seed(opts.seed ?? 42);
   engine.reset();
+  return { limit: Math.min(steps, engine.config.seqLen), temperature, topP, promptTokens };
+}
+
+/**
+ * The generation loop, one engine step per iteration (llama2.c's: one forward per position; every
+ * position from the prompt's last on yields a token). A generator, so the synchronous generate()
+ * and the interruptible generateAsync() run the very same loop.
+ */
+function* generationSteps(engine: Engine, tokenizer: Tokenizer, opts: GenerateOptions): Generator<void, GenerateResult, void> {
+  const { limit, temperature, topP, promptTokens } = startGeneration(engine, tokenizer, opts);
   const decoder = tokenizer.createStreamDecoder();
   const tokens = [...promptTokens];
   let text = "";
@@ -61,16 +75,22 @@ export function generate(engine: Engine, tokenizer: Tokenizer, opts: GenerateOpt
   const t0 = performance.now();
   let tPromptDone = t0;
   let next = -1;
-  // llama2.c's loop: one forward per position; every position from the prompt's last on yields a token
+  let stopped = false;
   for (let pos = 0; pos < Math.max(limit, promptTokens.length); pos++) {
     engine.step(tokens[pos]);
     opts.onStep?.({ position: pos, masks: () => engine.lastMasks() });
     if (pos === promptTokens.length - 1) tPromptDone = performance.now();
-    if (pos < promptTokens.length - 1) continue; // still feeding the prompt
-    next = engine.sample(temperature, topP);
-    if (next === tokenizer.bosId || next === tokenizer.eosId) break; // end of the story
-    tokens.push(next);
-    emit(next);
+    if (pos >= promptTokens.length - 1) {
+      next = engine.sample(temperature, topP);
+      if (next === tokenizer.bosId || next === tokenizer.eosId) break; // end of the story
+      tokens.push(next);
+      emit(next);
+    }
+    yield;
+    if (opts.signal?.aborted) {
+      stopped = true;
+      break;
+    }
   }
   const tEnd = performance.now();
   const tail = decoder.flush();
@@ -88,5 +108,45 @@ export function generate(engine: Engine, tokenizer: Tokenizer, opts: GenerateOpt
     tok_s: generated > 0 && decodeSeconds > 0 ? generated / decodeSeconds : 0,
     prompt_tok_s: (promptTokens.length / Math.max(1e-9, tPromptDone - t0)) * 1000,
     seconds: (tEnd - t0) / 1000,
+    ...(stopped ? { aborted: true } : {}),
   };
+}
+
+/**
+ * Generates text from a prompt, synchronously (the CLI, tests, a worker that needs no
+ * cancellation; generateAsync can be stopped): feeds BOS and the prompt, then samples until
+ * `steps` positions, BOS/EOS, or the end of the context.
+ * @example
+ * const out = generate(engine, tokenizerOf(model), { prompt: "Once upon a time", steps: 64, temperature: 0, onText: (t) => process.stdout.write(t) });
+ */
+export function generate(engine: Engine, tokenizer: Tokenizer, opts: GenerateOptions = {}): GenerateResult {
+  const steps = generationSteps(engine, tokenizer, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Hands the thread back to the event loop (a macrotask), so messages such as an abort arrive. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * generate() that gives the event loop a turn every `yieldEveryMs` (default 16) of work, so the
+ * thread it runs on still receives messages, and stops after the current step once `opts.signal`
+ * is aborted (the result then has `aborted: true` and the text so far). For workers and pages.
+ */
+export async function generateAsync(engine: Engine, tokenizer: Tokenizer, opts: GenerateOptions & { yieldEveryMs?: number } = {}): Promise<GenerateResult> {
+  const steps = generationSteps(engine, tokenizer, opts);
+  const every = opts.yieldEveryMs ?? 16;
+  let lastYield = performance.now();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (performance.now() - lastYield >= every) {
+      await yieldToEventLoop();
+      lastYield = performance.now();
+    }
+  }
 }

@@ -1,6 +1,7 @@
 // Instantiates the engine's wasm module from bytes, so it runs anywhere (Node, Deno, browsers).
 // Where the default bytes come from is the host's business: the Node adapter (host/node/wasm.ts)
-// registers a loader that reads build/engine.wasm; a page passes `Engine.create(model, { wasmBytes })`.
+// registers a loader that reads build/engine.wasm; elsewhere they are fetched from beside the built
+// library (bundledEngineUrl), or a page passes `Engine.create(model, { wasmUrl })` or `{ wasmBytes }`.
 
 import { engineExports, type EngineExports } from "./abi.js";
 
@@ -114,15 +115,47 @@ export function setDefaultEngineWasm(loader: EngineWasmLoader | undefined): void
   defaultLoader = loader;
 }
 
-/** The bytes of an engine build from the registered loader; throws when none is registered (browsers: pass wasmBytes). */
-export async function defaultEngineBytes(build: EngineBuild = "default"): Promise<BufferSource> {
-  if (!defaultLoader) {
-    throw new Error(`no engine wasm: pass Engine.create(model, { wasmBytes }) with the bytes of build/${ENGINE_BUILD_FILES[build]} (e.g. from fetch), or import the Node adapter (host/node)`);
+/**
+ * Where an engine build sits beside the built browser library (the package's build/browser/*.js;
+ * the wasm files are in build/). Each URL is a literal `new URL("...", import.meta.url)` so that
+ * bundlers (Vite, webpack, Parcel) see it and emit the file with the app; esbuild leaves it as is,
+ * so an app bundled with esbuild copies the file (`dip-engine/engine.wasm`) or passes `wasmUrl`.
+ */
+export function bundledEngineUrl(build: EngineBuild): URL {
+  switch (build) {
+    case "default":
+      return new URL("../engine.wasm", import.meta.url);
+    case "relaxed":
+      return new URL("../engine-relaxed.wasm", import.meta.url);
+    case "threads":
+      return new URL("../engine-threads.wasm", import.meta.url);
+    case "thread-worker":
+      return new URL("../thread-worker.wasm", import.meta.url);
   }
-  return defaultLoader(build);
 }
 
-/** A fresh instance of the default engine wasm; throws when no loader is registered (browsers: pass wasmBytes). */
+/** Fetches wasm bytes from a URL, naming the URL and the option to set when it fails. */
+export async function fetchEngineWasm(url: string | URL, option = "wasmUrl"): Promise<Uint8Array<ArrayBuffer>> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new Error(`engine wasm ${String(url)}: ${(e as Error).message} (serve the file there or pass \`${option}\` / wasmBytes)`);
+  }
+  if (!res.ok) throw new Error(`engine wasm ${String(url)}: HTTP ${res.status} (serve the file there or pass \`${option}\` / wasmBytes)`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/**
+ * The bytes of an engine build: from the registered loader (the Node adapter reads build/), else
+ * fetched from beside the built library (bundledEngineUrl).
+ */
+export async function defaultEngineBytes(build: EngineBuild = "default"): Promise<BufferSource> {
+  if (defaultLoader) return defaultLoader(build);
+  return fetchEngineWasm(bundledEngineUrl(build));
+}
+
+/** A fresh instance of the default engine wasm (defaultEngineBytes). */
 export async function loadDefaultEngineWasm(): Promise<EngineExports> {
   return instantiateEngine(await defaultEngineBytes());
 }

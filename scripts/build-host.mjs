@@ -1,7 +1,9 @@
-// Bundles the TypeScript host: the Node CLI and library entry into build/host/, the browser side
-// (the browser entry, the web demo page and its engine worker) into build/web/, and the browser
-// test harnesses (tests/browser/) into build/browser-tests/.
+// Bundles the TypeScript host: the Node CLI and library entry into build/host/, the package's
+// browser library into build/browser/, the web demo (the browser entry, its page and engine worker)
+// into build/web/, and the browser test harnesses (tests/browser/) into build/browser-tests/.
+// Type declarations: `npm run build:types` (tsconfig.types.json -> build/types/).
 import { build } from "esbuild";
+import { rmSync } from "node:fs";
 
 // Node bundles: the Node adapter registers build/engine.wasm as the default engine.
 await build({
@@ -26,6 +28,21 @@ await build({
   ...browser,
   entryPoints: { dip: "host/web/index.ts", app: "web/app.ts", worker: "web/worker.ts", session: "web/session.ts" },
   outdir: "build/web",
+});
+// The package's browser library (package.json "exports": the browser condition and subpaths): the
+// entry, the engine worker's script (createWorkerEngine's default worker: "./worker.js" beside it)
+// and the OPFS stream adapters, sharing chunks. It finds the wasm files one folder up, in build/
+// (host/wasm.ts bundledEngineUrl), so nothing here copies them.
+// Emptied first: chunk names change with their contents, and stale chunks must not be packed. Its
+// source maps are external (not packed: no dangling sourceMappingURL in an app's bundle).
+rmSync("build/browser", { recursive: true, force: true });
+await build({
+  ...browser,
+  entryPoints: { index: "host/web/index.ts", worker: "host/web/worker.ts", opfs: "host/web/stream-opfs.ts" },
+  outdir: "build/browser",
+  splitting: true,
+  chunkNames: "chunk-[hash]",
+  sourcemap: "external",
 });
 // Test harnesses, not part of the demo: probe.js the cross-runtime determinism probe
 // (scripts/test-runtimes.mjs, test-builds.mjs); stream-probe.js its streamed counterpart, a worker

@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const root = resolve(fileURLToPath(import.meta.url), "..", "..");
 
 /** What the build reads: the engine, the host, the demo, and the build's own configuration. */
-export const BUILD_SOURCES = ["assembly", "host", "web", "tests/browser", "asconfig.json", "package.json", "scripts/build-host.mjs"];
+export const BUILD_SOURCES = ["assembly", "host", "web", "tests/browser", "asconfig.json", "package.json", "scripts/build-host.mjs", "tsconfig.json", "tsconfig.types.json"];
 /** What it writes (one file per build step). */
 export const BUILD_OUTPUTS = [
   "build/engine.wasm",
@@ -20,6 +20,8 @@ export const BUILD_OUTPUTS = [
   "build/host/cli.js",
   "build/host/index.js",
   "build/web/app.js",
+  "build/browser/index.js",
+  "build/types/host/index.d.ts",
   "build/browser-tests/probe.js",
 ];
 

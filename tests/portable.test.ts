@@ -10,7 +10,8 @@ import { networkInterfaces } from "node:os";
 import { build } from "esbuild";
 import { resolve } from "node:path";
 import { projectRoot } from "../host/node/paths.js";
-import { fetchModel, loadModel, loadModelFromBytes, nameOf } from "../host/formats/bytes.js";
+import { loadModel, loadModelFromBytes, nameOf } from "../host/formats/bytes.js";
+import { fetchModel } from "../host/model-fetch.js";
 import { ModelFormatError } from "../host/model.js";
 import { Sha256, sha256Hex } from "../host/sha256.js";
 import { Engine } from "../host/engine.js";
@@ -74,11 +75,34 @@ test("Engine.create with wasmBytes needs no registered loader", async () => {
   const a = await Engine.create(model, { wasmBytes: await readEngineWasmBytes() });
   setDefaultEngineWasm(undefined);
   try {
-    await assert.rejects(loadDefaultEngineWasm(), /pass Engine.create\(model, \{ wasmBytes \}\)/);
+    // no loader: the bytes are fetched from beside the built library, which Node's fetch cannot read from file:
+    await assert.rejects(loadDefaultEngineWasm(), /^Error: engine wasm file:.*\/engine\.wasm: .*pass `wasmUrl` \/ wasmBytes/);
     const b = await Engine.create(model, { wasmBytes: await readEngineWasmBytes() });
     assert.deepEqual(Array.from(a.step(1)), Array.from(b.step(1)));
   } finally {
     setDefaultEngineWasm(readEngineWasmBytes);
+  }
+});
+
+test("Engine.create({ wasmUrl }) fetches the engine from there; a missing file names the URL and the option", async () => {
+  const wasm = await readEngineWasmBytes();
+  const served: string[] = [];
+  const server = createServer((req, res) => {
+    served.push(req.url!);
+    if (req.url === "/assets/engine.wasm") res.writeHead(200, { "Content-Type": "application/wasm" }).end(wasm);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const model = loadModelFromBytes(new Uint8Array(readFileSync(STORIES_GGUF())), "stories.gguf");
+  try {
+    const fromUrl = await Engine.create(model, { wasmUrl: `${base}/assets/engine.wasm` });
+    const fromBytes = await Engine.create(model, { wasmBytes: wasm });
+    assert.deepEqual(Array.from(fromUrl.step(1)), Array.from(fromBytes.step(1)));
+    assert.deepEqual(served, ["/assets/engine.wasm"]);
+    await assert.rejects(Engine.create(model, { wasmUrl: new URL("/nowhere/engine.wasm", base) }), /^Error: engine wasm http:.*\/nowhere\/engine\.wasm: HTTP 404 \(serve the file there or pass `wasmUrl` \/ wasmBytes\)$/);
+  } finally {
+    server.close();
   }
 });
 

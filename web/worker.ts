@@ -3,16 +3,19 @@
 // A .dipstream is streamed instead: its MLP columns are read on demand from OPFS (sync access
 // handle) or the picked File (Blob slices) into the engine's DRAM-budgeted column cache, and the
 // run reports what `dip generate --stream` reports.
-import { Engine, fetchBytes, loadModel, nameOf, streamStaticBytes, StreamBudgetError, formatStreamSummary, SentencePieceTokenizer, HfTokenizer, copyToOpfs, listOpfsStreams, openStreamBlob, openStreamOpfs, opfsSyncAvailable } from "../host/web/index.js";
-import type { ProgressCallback, LoadedModel, OpenStream, Tokenizer } from "../host/web/index.js";
+// Loading a model (file or URL) is the package's engine worker's own (openEngine, host/web/engine-worker.ts).
+import { Engine, fetchBytes, nameOf, streamStaticBytes, StreamBudgetError, formatStreamSummary, tokenizerOf, copyToOpfs, listOpfsStreams, openStreamBlob, openStreamOpfs, opfsSyncAvailable, openEngine, throttledProgress } from "../host/web/index.js";
+import type { ProgressCallback, LoadedModel, OpenStream, Tokenizer, OpenedEngine } from "../host/web/index.js";
 import type { FromWorker, RunSettings, StreamSettings, StreamSource, ToWorker } from "./protocol.js";
 import { runSession, runStreamSession, setDefaultEngineWasm, streamEngine, streamMinimumBytes, streamTableBytes } from "./session.js";
 
 const post = (m: FromWorker) => (self as unknown as { postMessage(m: FromWorker): void }).postMessage(m);
 
+// dip serve puts engine.wasm beside this script (the package's library finds it one folder up instead)
+const engineWasmUrl = new URL("./engine.wasm", import.meta.url);
 let wasmBytes: Promise<Uint8Array<ArrayBuffer>> | undefined;
-const engineWasm = () => (wasmBytes ??= fetchBytes(new URL("./engine.wasm", import.meta.url)));
-setDefaultEngineWasm(engineWasm); // streamed engines and the stream report's simulator
+const engineWasm = () => (wasmBytes ??= fetchBytes(engineWasmUrl));
+setDefaultEngineWasm(engineWasm); // every engine here, the streamed ones and the stream report's simulator
 
 interface Streamed {
   open: OpenStream;
@@ -22,12 +25,6 @@ interface Streamed {
 }
 let current: { model: LoadedModel; engine?: Engine; tokenizer: Tokenizer; stream?: Streamed } | undefined;
 
-function tokenizerOf(model: LoadedModel): Tokenizer {
-  if (model.hfTokenizer) return HfTokenizer.fromFiles(model.hfTokenizer, `${model.name} (its tokenizer.json)`);
-  if (!model.vocab) throw new Error(`${model.name}: the file has no vocabulary (tokenizer.ggml.tokens); the demo needs a model with one`);
-  return new SentencePieceTokenizer(model.vocab);
-}
-
 /** the page's cap on the engine's wasm memory (host/memory-cap.ts), if any */
 let maxMemoryBytes: number | undefined;
 
@@ -36,10 +33,11 @@ function release(): void {
   current = undefined;
 }
 
-async function open(model: LoadedModel): Promise<void> {
-  const tokenizer = tokenizerOf(model);
-  const engine = await Engine.create(model, { wasmBytes: await engineWasm(), maxMemoryBytes });
+/** A model file or URL, opened as the package's engine worker opens one. */
+async function open(source: File | string, progress: ProgressCallback): Promise<void> {
+  const opened: OpenedEngine = await openEngine(source, { maxMemoryBytes, ...(source instanceof File ? { name: source.name } : {}) }, progress);
   release(); // the new model is good: only now does the previous one go
+  const { model, engine, tokenizer } = opened;
   current = { model, engine, tokenizer };
   const c = model.config;
   const w = engine.weightBytes();
@@ -138,15 +136,9 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
       // a wrong file keeps the working model: it is released only once the new one has loaded,
       // except where OPFS allows one open handle per file (a stored or stored-copy .dipstream)
       if (m.type === "load-stream" && ("stored" in m.source || m.source.store)) release();
-      let lastPost = 0;
-      const progress: ProgressCallback = (loaded, total) => {
-        const now = performance.now();
-        if (now - lastPost < 50 && loaded !== total) return; // a few messages a second, not one per chunk
-        lastPost = now;
-        post({ type: "progress", loaded, total });
-      };
+      const progress = throttledProgress((loaded, total) => post({ type: "progress", loaded, total }));
       if (m.type === "load-stream") await openStreamed(m.source, progress);
-      else await open("file" in m ? await loadModel(m.file, m.file.name, progress) : await loadModel(await fetchBytes(m.url, progress), nameOf(m.url)));
+      else await open("file" in m ? m.file : m.url, progress);
     } else if (m.type === "generate") {
       await run(m.settings, m.stream);
     } else if (m.type === "list-stored") {

@@ -84,13 +84,6 @@ export function nameOf(url: string | URL): string {
   return name || "model";
 }
 
-/** Fetches a GGUF (or a llama2.c .bin, with `tokenizerUrl`) and loads it, reporting download progress. */
-export async function fetchModel(url: string | URL, onProgress?: ProgressCallback, opts: { tokenizerUrl?: string | URL } = {}): Promise<LoadedModel> {
-  const bytes = await fetchBytes(url, onProgress);
-  const tokenizerBytes = opts.tokenizerUrl ? await fetchBytes(opts.tokenizerUrl) : undefined;
-  return loadModelFromBytes(bytes, nameOf(url), { tokenizerBytes, tokenizerName: opts.tokenizerUrl ? nameOf(opts.tokenizerUrl) : undefined });
-}
-
 /** Loads a model from an ArrayBuffer, typed array, Blob or File (a File's own name is used). */
 export async function loadModel(source: ArrayBuffer | Uint8Array | Blob, name?: string, onProgress?: ProgressCallback): Promise<LoadedModel> {
   if (typeof Blob !== "undefined" && source instanceof Blob) {

@@ -16,6 +16,7 @@ export interface HfTokenizerOptions {
   eosId?: number;
 }
 
+/** A Hugging Face tokenizer.json (byte-level or SentencePiece-style BPE), through @huggingface/tokenizers; ids as transformers' `tokenizer(text)`. */
 export class HfTokenizer implements Tokenizer {
   readonly bosId: number;
   readonly eosId: number;

@@ -25,6 +25,7 @@ const MIN_MERGE_SCORE = -1e10;
 const utf8Encoder = new TextEncoder();
 const PAIR_CACHE_LIMIT = 1 << 20;
 
+/** llama2.c's SentencePiece-BPE tokenizer over a model's vocabulary (GGUF `tokenizer.ggml.*`, tokenizer.bin). */
 export class SentencePieceTokenizer implements Tokenizer {
   readonly pieces: readonly string[];
   readonly scores: Float32Array;

@@ -22,6 +22,7 @@ import { trainPredictorCommand } from "./train-predictor.js";
 import { WasmAbort } from "../../wasm.js";
 import { checkOptionValues, type DeclaredOptions } from "./option-values.js";
 import { checkOutputFlags } from "./outputs.js";
+import { fetchRemoteModel } from "./remote-model.js";
 
 const COMMANDS = [
   generateCommand,
@@ -55,6 +56,7 @@ export async function main(argv: string[]): Promise<void> {
     .usage("$0 <command> [options]\n\nA WebAssembly LLM engine with dynamic input pruning (DIP).")
     .command(COMMANDS as never)
     .middleware((a): void => checkOptionValues(argv, a, (cli as unknown as { getOptions(): DeclaredOptions }).getOptions()), true)
+    .middleware((a): Promise<void> => fetchRemoteModel(a)) // --model hf:... / https://...: the cached file
     .middleware((a): Promise<void> => checkOutputFlags(a))
     .demandCommand(1, "name a command (see --help)")
     .strict()
