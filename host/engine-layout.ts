@@ -1,13 +1,16 @@
 // Lays a LoadedModel out in the engine's wasm memory (../shared/spec/ARCHITECTURE.md, "Memory
-// and layout decisions"): the run state, the rotary table, then every weight in the engine's dtype,
-// written with typed-array views into arena blocks and handed to the wasm by pointer. The MLP
-// matrices are stored input-major, so a pruned input is a skipped contiguous column.
+// and layout decisions"): the run state, the rotary table, then every weight, each matrix in the
+// dtype host/matrix-dtype.ts gives it for the engine's --dtype, written with typed-array views into
+// arena blocks and handed to the wasm by pointer with that dtype. The MLP matrices are stored
+// input-major, so a pruned input is a skipped contiguous column.
 
-import type { LoadedModel } from "./model.js";
+import type { LoadedModel, QuantizedMatrix } from "./model.js";
 import { headDim, ModelFormatError } from "./model.js";
 import { ropeInverseFrequencies } from "./rope.js";
-import { quantizeQ8InputMajorInto, quantizeQ8Into } from "./quant.js";
-import { ATTN_NORM, BK, BQ, BV, DTYPE_ID, FFN_NORM, layoutBytes, ROPE_HALF, ROPE_INTERLEAVED, W_DOWN_T, W_GATE_T, W_UP, WK, WO, WQ, WV, type EngineExports, type LayoutBytes, type WeightDtype } from "./abi.js";
+import { quantizedIntoQ8, quantizedIntoQ8InputMajor, quantizeQ8InputMajorInto, quantizeQ8Into } from "./quant.js";
+import { inputMajorDtype, rowMajorDtype } from "./matrix-dtype.js";
+import { ggmlRowBytes } from "./formats/ggml-blocks.js";
+import { ATTN_NORM, BK, BQ, BV, DTYPE_F32, DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q6_K, DTYPE_Q8, FFN_NORM, Q8_BLOCK, Q8_TILE_BYTES, Q8_TILE_ROWS, layoutBytes, ROPE_HALF, ROPE_INTERLEAVED, W_DOWN_T, W_GATE_T, W_UP, WK, WO, WQ, WV, type EngineExports, type WeightDtype } from "./abi.js";
 import { WASM32_USABLE_BYTES } from "./engine-bytes.js";
 
 /**
@@ -29,14 +32,28 @@ export function allocOrThrow(wasm: EngineExports, bytes: number): number {
   return ptr;
 }
 
+/** A weight placed in wasm memory: where, and in which dtype id (assembly/abi.ts DTYPE_*). */
+interface Placed {
+  ptr: number;
+  dtype: number;
+}
+
+/** Byte offsets, within one block, of the f16 scales of the ggml types laid out as stored (checked finite at load). */
+const STORED_SCALES: Record<number, { blockBytes: number; offsets: number[] }> = {
+  [DTYPE_Q4_0]: { blockBytes: 18, offsets: [0] },
+  [DTYPE_Q4_K]: { blockBytes: 144, offsets: [0, 2] },
+  [DTYPE_Q6_K]: { blockBytes: 210, offsets: [208] },
+};
+
 export class WeightLayout {
   /** the resident weights' span of wasm memory [start, end): what the read-bandwidth probe sums */
   readonly span = { start: 0, end: 0 };
-  private readonly bytes: LayoutBytes;
   /** the final norm's weights (placed with the layers; the embedding and LM head may come later) */
   private finalNorm = 0;
   private upRowMajor = false;
-  private readonly upPtrs: { inputMajor: number[]; rowMajor: number[] } = { inputMajor: [], rowMajor: [] };
+  private readonly upPtrs: { inputMajor: Placed[]; rowMajor: Placed[] } = { inputMajor: [], rowMajor: [] };
+  /** MLP matrices whose file values could not be kept exactly in the input-major q8 layout (re-encoded) */
+  reencodedMlpMatrices = 0;
 
   constructor(
     private readonly wasm: EngineExports,
@@ -44,15 +61,12 @@ export class WeightLayout {
     private readonly dtype: WeightDtype,
     /** the MLP columns live in a weight stream's cache slots, not here */
     private readonly streamed: boolean,
-  ) {
-    this.bytes = layoutBytes(wasm, dtype);
-  }
+  ) {}
 
   /** The run state, then the weights; a streamed model's embedding and LM head wait for placeTableRows. */
   layOut(): void {
     const c = this.model.config;
     const hd = headDim(c);
-    this.wasm.setWeightDtype(DTYPE_ID[this.dtype]);
     const rc = this.wasm.engineConfigure(c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, hd, c.vocabSize, c.seqLen, c.rmsEps, c.ropeLayout === "interleaved" ? ROPE_INTERLEAVED : ROPE_HALF);
     if (rc !== 0 || this.wasm.sparsityAllocate() !== 0) throw new Error(`out of wasm memory allocating the run state (KV cache for ${c.seqLen} positions)`);
     const invFreq = ropeInverseFrequencies(c);
@@ -62,23 +76,25 @@ export class WeightLayout {
     const w = this.model.weights;
     this.span.start = this.wasm.arenaUsedBytes() >>> 0;
     w.layers.forEach((l, i) => {
-      const set = (field: number, ptr: number) => this.wasm.setLayerWeight(i, field, ptr);
+      const set = (field: number, placed: Placed) => this.wasm.setLayerWeight(i, field, placed.ptr, placed.dtype);
+      const f32 = (ptr: number): Placed => ({ ptr, dtype: DTYPE_F32 });
       const p = `layer ${i} `;
-      set(ATTN_NORM, this.put(p + "attn_norm", l.attnNorm));
-      set(WQ, this.putMatrix(p + "wq", l.wq, c.nHeads * hd, c.dim));
-      set(WK, this.putMatrix(p + "wk", l.wk, c.nKvHeads * hd, c.dim));
-      set(WV, this.putMatrix(p + "wv", l.wv, c.nKvHeads * hd, c.dim));
-      set(WO, this.putMatrix(p + "wo", l.wo, c.dim, c.nHeads * hd));
-      if (l.bq) set(BQ, this.put(p + "bq", l.bq));
-      if (l.bk) set(BK, this.put(p + "bk", l.bk));
-      if (l.bv) set(BV, this.put(p + "bv", l.bv));
-      set(FFN_NORM, this.put(p + "ffn_norm", l.ffnNorm));
+      const q = l.quantized ?? {};
+      set(ATTN_NORM, f32(this.put(p + "attn_norm", l.attnNorm)));
+      set(WQ, this.putMatrix(p + "wq", () => l.wq, q.wq, c.nHeads * hd, c.dim));
+      set(WK, this.putMatrix(p + "wk", () => l.wk, q.wk, c.nKvHeads * hd, c.dim));
+      set(WV, this.putMatrix(p + "wv", () => l.wv, q.wv, c.nKvHeads * hd, c.dim));
+      set(WO, this.putMatrix(p + "wo", () => l.wo, q.wo, c.dim, c.nHeads * hd));
+      if (l.bq) set(BQ, f32(this.put(p + "bq", l.bq)));
+      if (l.bk) set(BK, f32(this.put(p + "bk", l.bk)));
+      if (l.bv) set(BV, f32(this.put(p + "bv", l.bv)));
+      set(FFN_NORM, f32(this.put(p + "ffn_norm", l.ffnNorm)));
       if (this.streamed) return; // MLP columns live in the stream's cache slots
-      set(W_GATE_T, this.putTransposed(p + "w_gate", l.wGate, c.hiddenDim, c.dim));
-      const up = this.putTransposed(p + "w_up", l.wUp, c.hiddenDim, c.dim);
+      set(W_GATE_T, this.putTransposed(p + "w_gate", () => l.wGate, q.wGate, c.hiddenDim, c.dim));
+      const up = this.putTransposed(p + "w_up", () => l.wUp, q.wUp, c.hiddenDim, c.dim);
       this.upPtrs.inputMajor.push(up);
       set(W_UP, up);
-      set(W_DOWN_T, this.putTransposed(p + "w_down", l.wDown, c.dim, c.hiddenDim));
+      set(W_DOWN_T, this.putTransposed(p + "w_down", () => l.wDown, q.wDown, c.dim, c.hiddenDim));
     });
     this.finalNorm = this.put("final norm", w.finalNorm);
     // a streamed model places the embedding and the LM head last, as many rows as its budget holds (attachStream)
@@ -90,10 +106,11 @@ export class WeightLayout {
   placeTableRows(embeddingRows: number, lmHeadRows: number): void {
     const c = this.model.config;
     const w = this.model.weights;
-    const rows = (name: string, m: Float32Array, n: number) => (n > 0 ? this.putMatrix(name, m.subarray(0, n * c.dim), n, c.dim) : 0);
-    const emb = rows("token embedding", w.tokenEmbedding, embeddingRows);
-    const lmHead = c.tiedEmbeddings ? emb : rows("lm_head", w.lmHead!, lmHeadRows);
-    this.wasm.setGlobalWeights(emb, this.finalNorm, lmHead, 0);
+    const rows = (name: string, m: () => Float32Array, q: QuantizedMatrix | undefined, n: number): Placed =>
+      n > 0 ? this.putMatrix(name, () => m().subarray(0, n * c.dim), q && firstRows(q, n), n, c.dim) : { ptr: 0, dtype: DTYPE_F32 };
+    const emb = rows("token embedding", () => w.tokenEmbedding, w.quantized?.tokenEmbedding, embeddingRows);
+    const lmHead = c.tiedEmbeddings ? emb : rows("lm_head", () => w.lmHead!, w.quantized?.lmHead, lmHeadRows);
+    this.wasm.setGlobalWeights(emb.ptr, emb.dtype, this.finalNorm, lmHead.ptr, lmHead.dtype, 0);
     this.wasm.setResidentRows(embeddingRows, lmHeadRows, c.tiedEmbeddings ? 1 : 0);
   }
 
@@ -105,10 +122,10 @@ export class WeightLayout {
     if (rowMajor === this.upRowMajor) return;
     if (rowMajor && this.upPtrs.rowMajor.length === 0) {
       const c = this.model.config;
-      this.model.weights.layers.forEach((l, i) => this.upPtrs.rowMajor.push(this.putMatrix(`layer ${i} w_up`, l.wUp, c.hiddenDim, c.dim)));
+      this.model.weights.layers.forEach((l, i) => this.upPtrs.rowMajor.push(this.putMatrix(`layer ${i} w_up`, () => l.wUp, l.quantized?.wUp, c.hiddenDim, c.dim)));
     }
-    const ptrs = rowMajor ? this.upPtrs.rowMajor : this.upPtrs.inputMajor;
-    ptrs.forEach((p, i) => this.wasm.setLayerWeight(i, W_UP, p));
+    const placed = rowMajor ? this.upPtrs.rowMajor : this.upPtrs.inputMajor;
+    placed.forEach((p, i) => this.wasm.setLayerWeight(i, W_UP, p.ptr, p.dtype));
     this.wasm.setUpRowMajor(rowMajor ? 1 : 0);
     this.upRowMajor = rowMajor;
   }
@@ -138,30 +155,98 @@ export class WeightLayout {
     throw new ModelFormatError(this.model.source, `tensor ${name} holds ${a[at]} at element ${at}; expected finite weights of magnitude at most ${MAX_WEIGHT_MAGNITUDE}`);
   }
 
-  /** Writes a row-major [rows x cols] matrix in the engine's dtype. */
-  private putMatrix(name: string, a: Float32Array, rows: number, cols: number): number {
-    if (this.dtype === "f32") return this.put(name, a);
-    this.checkSource(name, a);
-    const bytes = this.bytes.matrix(rows, cols);
+  /**
+   * Writes a row-major [rows x cols] matrix in its dtype (host/matrix-dtype.ts): `values` gives
+   * its f32 values (read only when the dtype needs them), `q` the file's blocks if it has them.
+   */
+  private putMatrix(name: string, values: () => Float32Array, q: QuantizedMatrix | undefined, rows: number, cols: number): Placed {
+    const dtype = rowMajorDtype(this.dtype, q);
+    if (dtype === DTYPE_F32) return { ptr: this.put(name, values()), dtype };
+    const bytes = layoutBytes(this.wasm, dtype).matrix(rows, cols);
     const ptr = allocOrThrow(this.wasm, bytes);
-    quantizeQ8Into(new Uint8Array(this.wasm.memory.buffer, ptr, bytes), a, rows, cols);
-    return ptr;
+    const out = new Uint8Array(this.wasm.memory.buffer, ptr, bytes);
+    if (dtype !== DTYPE_Q8) {
+      // the file's blocks as stored
+      out.set(q!.bytes);
+      this.checkStoredScales(name, out, dtype);
+    } else if (q) {
+      quantizedIntoQ8(out, q);
+      this.checkQ8Scales(name, out, rows, cols);
+    } else {
+      const a = values();
+      this.checkSource(name, a);
+      quantizeQ8Into(out, a, rows, cols);
+    }
+    return { ptr, dtype };
   }
 
   /** Writes W^T of a [rows x cols] matrix: input-major, so one input's column is contiguous. */
-  private putTransposed(name: string, a: Float32Array, rows: number, cols: number): number {
-    if (this.dtype === "q8") {
-      this.checkSource(name, a);
-      const bytes = this.bytes.inputMajor(cols, rows);
+  private putTransposed(name: string, values: () => Float32Array, q: QuantizedMatrix | undefined, rows: number, cols: number): Placed {
+    const dtype = inputMajorDtype(this.dtype, q);
+    if (dtype === DTYPE_Q8) {
+      const bytes = layoutBytes(this.wasm, dtype).inputMajor(cols, rows);
       const ptr = allocOrThrow(this.wasm, bytes);
-      quantizeQ8InputMajorInto(new Uint8Array(this.wasm.memory.buffer, ptr, bytes), a, rows, cols);
-      return ptr;
+      const out = new Uint8Array(this.wasm.memory.buffer, ptr, bytes);
+      if (q) {
+        let exact: boolean;
+        try {
+          exact = quantizedIntoQ8InputMajor(out, q);
+        } catch (e) {
+          // re-encoding met a value beyond q8's f16 scale (an infinite or NaN block scale in the file)
+          throw new ModelFormatError(this.model.source, `tensor ${name}: ${(e as Error).message}; expected finite weights`);
+        }
+        if (!exact) this.reencodedMlpMatrices++;
+        this.checkQ8InputMajorScales(name, out, rows, cols);
+      } else {
+        const a = values();
+        this.checkSource(name, a);
+        quantizeQ8InputMajorInto(out, a, rows, cols);
+      }
+      return { ptr, dtype };
     }
+    const a = values();
     const t = new Float32Array(a.length);
     for (let r = 0; r < rows; r++) {
       const base = r * cols;
       for (let c = 0; c < cols; c++) t[c * rows + r] = a[base + c];
     }
-    return this.put(name, t, a);
+    return { ptr: this.put(name, t, a), dtype };
   }
+
+  /** Refuses ggml blocks laid out as stored whose f16 scale is infinite or NaN (every value of its block would be). */
+  private checkStoredScales(name: string, bytes: Uint8Array, dtype: number): void {
+    const { blockBytes, offsets } = STORED_SCALES[dtype];
+    for (let at = 0; at < bytes.length; at += blockBytes) {
+      for (const o of offsets) {
+        if (((bytes[at + o + 1] << 8) & 0x7c00) === 0x7c00) {
+          throw new ModelFormatError(this.model.source, `tensor ${name} has a non-finite f16 block scale in block ${at / blockBytes}; expected finite weights`);
+        }
+      }
+    }
+  }
+
+  /** Refuses a q8 matrix made from the file's blocks whose f32 scale is not finite (an f16 inf/NaN in the file). */
+  private checkQ8Scales(name: string, bytes: Uint8Array, rows: number, cols: number): void {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const nb = Math.ceil(cols / Q8_BLOCK);
+    for (let t = 0; t < Math.ceil(rows / Q8_TILE_ROWS) * nb; t++) {
+      for (let i = 0; i < Q8_TILE_ROWS; i++) {
+        const s = view.getFloat32(t * Q8_TILE_BYTES + Q8_TILE_ROWS * Q8_BLOCK + 4 * i, true);
+        if (!Number.isFinite(s)) throw new ModelFormatError(this.model.source, `tensor ${name} has a non-finite block scale; expected finite weights`);
+      }
+    }
+  }
+
+  /** As checkQ8Scales for the input-major layout (f16 scales after the quants). */
+  private checkQ8InputMajorScales(name: string, bytes: Uint8Array, rows: number, cols: number): void {
+    const start = Math.ceil((rows * cols) / 4) * 4;
+    for (let at = start; at < bytes.length; at += 2) {
+      if ((bytes[at + 1] & 0x7c) === 0x7c) throw new ModelFormatError(this.model.source, `tensor ${name} has a non-finite block scale; expected finite weights`);
+    }
+  }
+}
+
+/** The first n rows of a quantized matrix (a view). */
+function firstRows(q: QuantizedMatrix, n: number): QuantizedMatrix {
+  return n === q.rows ? q : { ...q, rows: n, bytes: q.bytes.subarray(0, n * ggmlRowBytes(q.ggmlType, q.cols)) };
 }

@@ -9,6 +9,8 @@
 
 import { floatToHalfBits, halfToFloat } from "./float16.js";
 import { Q8_BLOCK, Q8_TILE_BYTES, Q8_TILE_ROWS } from "./abi.js";
+import { dequantizeRow, GGML_TYPE, ggmlRowBytes } from "./formats/ggml-blocks.js";
+import type { QuantizedMatrix } from "./model.js";
 
 const q8Blocks = (n: number): number => Math.ceil(n / Q8_BLOCK);
 
@@ -102,4 +104,92 @@ export function dequantizeQ8Matrix(bytes: Uint8Array, rows: number, n: number): 
     }
   }
   return out;
+}
+
+// ---- a GGUF file's ggml blocks (QuantizedMatrix) into the engine's layouts ----
+
+/** Rows [from, from + n) of a quantized matrix as f32, exactly as ggml dequantizes them. */
+export function dequantizeRows(q: QuantizedMatrix, from: number, n: number): Float32Array {
+  const out = new Float32Array(n * q.cols);
+  dequantizeRow(q.ggmlType, q.bytes, from * ggmlRowBytes(q.ggmlType, q.cols), n * q.cols, out);
+  return out;
+}
+
+/** The whole matrix as f32 (what a quantized file's lazy f32 fields hold once read). */
+export function dequantizeMatrix(q: QuantizedMatrix): Float32Array {
+  return dequantizeRows(q, 0, q.rows);
+}
+
+/** Rows per chunk when a quantized matrix is re-encoded through f32 (a multiple of the tile's 8 rows). */
+const REENCODE_ROWS = 1024;
+
+/**
+ * A quantized matrix into the row-major q8 layout (`out` as for quantizeQ8Into): Q8_0 exactly (the
+ * same quants, each f16 block scale widened to f32), any other type re-encoded from its exact f32
+ * values a chunk of rows at a time (never the whole matrix in f32).
+ */
+export function quantizedIntoQ8(out: Uint8Array, q: QuantizedMatrix): void {
+  const nb = q8Blocks(q.cols);
+  if (q.ggmlType !== GGML_TYPE.Q8_0) {
+    for (let r = 0; r < q.rows; r += REENCODE_ROWS) {
+      const n = Math.min(REENCODE_ROWS, q.rows - r);
+      const tiles = out.subarray(tileAt(nb, r, 0), tileAt(nb, r + Math.ceil(n / Q8_TILE_ROWS) * Q8_TILE_ROWS, 0));
+      quantizeQ8Into(tiles, dequantizeRows(q, r, n), n, q.cols);
+    }
+    return;
+  }
+  out.fill(0);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const src = new DataView(q.bytes.buffer, q.bytes.byteOffset, q.bytes.byteLength);
+  for (let r = 0; r < q.rows; r++) {
+    for (let b = 0; b < nb; b++) {
+      const block = (r * nb + b) * 34;
+      view.setFloat32(scaleAt(nb, r, b), halfToFloat(src.getUint16(block, true)), true);
+      out.set(q.bytes.subarray(block + 2, block + 34), blockAt(nb, r, b));
+    }
+  }
+}
+
+/**
+ * W, quantized [nOut x nIn] by the file, into the input-major q8 layout (`out` as for
+ * quantizeQ8InputMajorInto). Q8_0 and Q4_0 keep their values exactly: the block's f16 d becomes
+ * the (block, output) scale and the quants q (Q4_0: q - 8) stay, negated with d when d < 0; this
+ * needs every d to be a normal f16 (the kernels' scale decode) and, when negated, no Q8_0 quant of
+ * -128. Any other type, or a matrix failing that, is re-encoded from its exact f32 values.
+ * Returns whether the values were kept exactly.
+ */
+export function quantizedIntoQ8InputMajor(out: Uint8Array, q: QuantizedMatrix): boolean {
+  const nOut = q.rows, nIn = q.cols;
+  const exact = q.ggmlType === GGML_TYPE.Q8_0 || q.ggmlType === GGML_TYPE.Q4_0;
+  if (exact && transposeBlocksExactly(out, q)) return true;
+  quantizeQ8InputMajorInto(out, dequantizeMatrix(q), nOut, nIn);
+  return false;
+}
+
+/** The exact transposition of quantizedIntoQ8InputMajor; false (out partly written) when a block does not allow it. */
+function transposeBlocksExactly(out: Uint8Array, q: QuantizedMatrix): boolean {
+  const nOut = q.rows, nIn = q.cols, nb = nIn / Q8_BLOCK;
+  const isQ8 = q.ggmlType === GGML_TYPE.Q8_0;
+  const blockBytes = isQ8 ? 34 : 18;
+  const quants = new Int8Array(out.buffer, out.byteOffset, nIn * nOut);
+  const scales = new Uint16Array(out.buffer, out.byteOffset + inputMajorScalesAt(nIn, nOut), nb * nOut);
+  const src = q.bytes;
+  const value = new Int8Array(Q8_BLOCK);
+  for (let o = 0; o < nOut; o++) {
+    for (let b = 0; b < nb; b++) {
+      const at = (o * nb + b) * blockBytes;
+      const h = src[at] | (src[at + 1] << 8);
+      const magnitude = h & 0x7fff;
+      if (magnitude < HALF_MIN_NORMAL || magnitude >= 0x7c00) return false;
+      const sign = h & 0x8000 ? -1 : 1;
+      for (let i = 0; i < Q8_BLOCK; i++) {
+        const v = isQ8 ? (src[at + 2 + i] << 24) >> 24 : i < 16 ? (src[at + 2 + i] & 15) - 8 : (src[at + 2 + i - 16] >> 4) - 8;
+        if (sign * v > 127) return false; // -128 negated
+        value[i] = sign * v;
+      }
+      scales[b * nOut + o] = magnitude;
+      for (let i = 0; i < Q8_BLOCK; i++) quants[(b * Q8_BLOCK + i) * nOut + o] = value[i];
+    }
+  }
+  return true;
 }

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Engine } from "../host/engine.js";
 import { dequantizeQ8InputMajor, dequantizeQ8Matrix, quantizeQ8InputMajorInto, quantizeQ8Into } from "../host/quant.js";
-import { layoutBytes } from "../host/abi.js";
+import { DTYPE_Q8, layoutBytes } from "../host/abi.js";
 import { loadDefaultEngineWasm } from "../host/wasm.js";
 import { halfToFloat } from "../host/float16.js";
 import { perplexity, splitStories, tokenStream } from "../host/eval.js";
@@ -15,7 +15,7 @@ import type { LoadedModel } from "../host/model.js";
 import { maxAbsDiff, readF32, readJson, storiesFixture, storiesModel } from "./helpers.js";
 
 // buffer sizes of the q8 layouts, from the wasm that owns them
-const q8Bytes = layoutBytes(await loadDefaultEngineWasm(), "q8");
+const q8Bytes = layoutBytes(await loadDefaultEngineWasm(), DTYPE_Q8);
 
 test("q8 quantization: hand-made block, and every value within half a step of the original", () => {
   // one row of 3: max |x| = 1.27 -> scale 0.01; 0.5 -> 50, -1.27 -> -127, 0.004 -> 0

@@ -3,7 +3,9 @@
 // is allocated: a corrupt header must fail with a message, never with a 2^40-element allocation.
 // Spec: https://github.com/ggerganov/ggml/blob/master/docs/gguf.md
 import { halfToFloat } from "../float16.js";
-import { type LayerWeights, type LoadedModel, type ModelConfig, type RopeScaling, type Vocabulary, ModelFormatError, headDim, quote, validateConfig, validateWeights } from "../model.js";
+import { dequantizeMatrix } from "../quant.js";
+import { ggmlRowBytes } from "./ggml-blocks.js";
+import { LAYER_MATRIX_NAMES, lazyMatrix, type LayerMatrixName, type ModelWeights, type QuantizedMatrix, type LayerWeights, type LoadedModel, type ModelConfig, type RopeScaling, type Vocabulary, ModelFormatError, headDim, quote, validateConfig, validateWeights } from "../model.js";
 import { BinaryReader, f32Array } from "./binary.js";
 
 export const GGUF_MAGIC = "GGUF";
@@ -28,6 +30,7 @@ const GGML_TYPE_NAMES: Record<number, string> = {
 export const GGML_TYPE_F32 = 0;
 export const GGML_TYPE_F16 = 1;
 export const GGML_TYPE_Q8_0 = 8;
+const GGML_TYPE_BF16 = 30;
 
 /** The tensor types this loader turns into f32: elements per block and bytes per block. */
 const LOADABLE_TYPES: Record<number, { blockElems: number; blockBytes: number }> = {
@@ -332,6 +335,16 @@ function basename(path: string): string {
   return path.split(/[\\/]/).pop() ?? path;
 }
 
+/** Types whose values the engine holds in f32 (read exactly); every other type is quantized blocks. */
+const UNQUANTIZED_TYPES = new Set<number>([GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16]);
+
+/** Tensor t as stored, when it is a matrix of a quantized type (a view of the file's bytes). */
+function keptQuantized(bytes: Uint8Array, header: GgufHeader, t: GgufTensorInfo): QuantizedMatrix | undefined {
+  if (t.dims.length !== 2 || UNQUANTIZED_TYPES.has(t.type)) return undefined;
+  const at = header.dataStart + t.offset;
+  return { ggmlType: t.type, rows: t.dims[1], cols: t.dims[0], bytes: bytes.subarray(at, at + ggmlRowBytes(t.type, t.dims[0]) * t.dims[1]) };
+}
+
 /** Parses a GGUF file of a supported architecture into f32 weights (F16 and Q8_0 dequantized). */
 export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
   const header = readGgufHeader(bytes, file);
@@ -435,20 +448,24 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
 
   const load = (name: string): Float32Array => tensorData(bytes, header, byName.get(name)!);
   const loadOptional = (name: string): Float32Array | undefined => (byName.has(name) ? load(name) : undefined);
+  // A matrix the file stores in quantized blocks is kept as stored, for the engine's native
+  // kernels (--dtype native); its f32 field dequantizes on first read (model.ts lazyMatrix).
+  const quantized = (name: string): QuantizedMatrix | undefined => keptQuantized(bytes, header, byName.get(name)!);
+  const setMatrix = (target: { quantized?: Record<string, QuantizedMatrix> }, key: string, name: string): void => {
+    const q = quantized(name);
+    if (q) {
+      (target.quantized ??= {})[key] = q;
+      lazyMatrix(target, key, q, dequantizeMatrix);
+    } else Object.assign(target, { [key]: load(name) });
+  };
   const layers: LayerWeights[] = [];
   for (let l = 0; l < config.nLayers; l++) {
     const p = `blk.${l}.`;
-    const layer: LayerWeights = {
-      attnNorm: load(`${p}attn_norm.weight`),
-      wq: load(`${p}attn_q.weight`),
-      wk: load(`${p}attn_k.weight`),
-      wv: load(`${p}attn_v.weight`),
-      wo: load(`${p}attn_output.weight`),
-      ffnNorm: load(`${p}ffn_norm.weight`),
-      wGate: load(`${p}ffn_gate.weight`),
-      wUp: load(`${p}ffn_up.weight`),
-      wDown: load(`${p}ffn_down.weight`),
+    const layer = { attnNorm: load(`${p}attn_norm.weight`), ffnNorm: load(`${p}ffn_norm.weight`) } as LayerWeights;
+    const tensorOf: Record<LayerMatrixName, string> = {
+      wq: "attn_q", wk: "attn_k", wv: "attn_v", wo: "attn_output", wGate: "ffn_gate", wUp: "ffn_up", wDown: "ffn_down",
     };
+    for (const key of LAYER_MATRIX_NAMES) setMatrix(layer, key, `${p}${tensorOf[key]}.weight`);
     const bq = loadOptional(`${p}attn_q.bias`);
     const bk = loadOptional(`${p}attn_k.bias`);
     const bv = loadOptional(`${p}attn_v.bias`);
@@ -462,16 +479,13 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
     source: file,
     format: "gguf",
     config,
-    weights: {
-      tokenEmbedding: load("token_embd.weight"),
-      layers,
-      finalNorm: load("output_norm.weight"),
-      ...(config.tiedEmbeddings ? {} : { lmHead: load("output.weight") }),
-    },
+    weights: { layers, finalNorm: load("output_norm.weight") } as ModelWeights,
     ...(vocab ? { vocab } : {}),
-    // a GGUF whose weight matrices are Q8_0 runs in q8 unless the user asks otherwise
-    ...(header.tensors.some((t) => t.dims.length === 2 && t.type === GGML_TYPE_Q8_0) ? { storedDtype: "q8" as const } : {}),
+    // a GGUF with quantized weight matrices runs them as stored unless the user asks otherwise
+    ...(header.tensors.some((t) => t.dims.length === 2 && !UNQUANTIZED_TYPES.has(t.type)) ? { storedDtype: "native" as const } : {}),
   };
+  setMatrix(model.weights, "tokenEmbedding", "token_embd.weight");
+  if (!config.tiedEmbeddings) setMatrix(model.weights, "lmHead", "output.weight");
   validateWeights(model);
   return model;
 }
