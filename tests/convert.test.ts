@@ -9,7 +9,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Engine } from "../host/engine.js";
 import { loadModelFile } from "../host/node/load.js";
-import { GGML_TYPE_F32, GGML_TYPE_Q8_0, halfToFloat, parseGguf, readGgufHeader } from "../host/formats/gguf.js";
+import { parseGguf, readGgufHeader } from "../host/formats/gguf.js";
+import { GGML_TYPE } from "../host/formats/ggml-blocks.js";
+import { halfToFloat } from "../host/float16.js";
 import { encodeGguf, permuteHalfToInterleaved, quantizeQ8_0 } from "../host/formats/gguf-writer.js";
 import { convertModel } from "../host/node/cli/convert.js";
 import { syntheticVocab } from "../host/synthetic.js";
@@ -61,7 +63,7 @@ test("stories260K GGUF v1 -> our GGUF v3 f32 -> the same logits bit for bit, and
   assert.equal(header.dataStart % 32, 0);
   for (const t of header.tensors) {
     assert.equal(t.offset % 32, 0, t.name);
-    assert.equal(t.type, GGML_TYPE_F32, t.name);
+    assert.equal(t.type, GGML_TYPE.F32, t.name);
   }
   const back = parseGguf(bytes, out);
   assert.deepEqual(back.config, source.config);
@@ -100,8 +102,8 @@ test("Q8_0 blocks dequantize back within half a step of the f32 values", async (
   let q8Tensors = 0;
   let worstSteps = 0;
   for (const t of header.tensors) {
-    if (t.dims.length === 1) assert.equal(t.type, GGML_TYPE_F32, `${t.name}: norms stay f32`);
-    if (t.type !== GGML_TYPE_Q8_0) continue;
+    if (t.dims.length === 1) assert.equal(t.type, GGML_TYPE.F32, `${t.name}: norms stay f32`);
+    if (t.type !== GGML_TYPE.Q8_0) continue;
     q8Tensors++;
     const x = sourceOf(t.name);
     const at = header.dataStart + t.offset;

@@ -8,8 +8,8 @@
 // does (reshape (heads, 2, headDim/2, in) -> swap axes 1 and 2), so every GGUF reader gets the
 // same model, and our reader reports ropeLayout "interleaved" again.
 import { type LoadedModel, ModelFormatError, headDim } from "../model.js";
-import { floatToHalfBits } from "../float16.js";
-import { GGML_TYPE_F32, GGML_TYPE_Q8_0, halfToFloat } from "./gguf.js";
+import { floatToHalfBits, halfToFloat } from "../float16.js";
+import { GGML_TYPE } from "./ggml-blocks.js";
 
 export type GgufOutputType = "f32" | "q8";
 
@@ -75,12 +75,12 @@ export function planGguf(model: LoadedModel, type: GgufOutputType): GgufPlan {
   let offset = 0;
   const add = (name: string, values: Float32Array, rows: number, cols: number | undefined) => {
     const dims = cols === undefined ? [rows] : [cols, rows];
-    let ggmlType = GGML_TYPE_F32;
+    let ggmlType: number = GGML_TYPE.F32;
     if (type === "q8" && cols !== undefined) {
-      if (cols % QK8_0 === 0) ggmlType = GGML_TYPE_Q8_0;
+      if (cols % QK8_0 === 0) ggmlType = GGML_TYPE.Q8_0;
       else keptF32.push(name);
     }
-    const byteLength = ggmlType === GGML_TYPE_Q8_0 ? (values.length / QK8_0) * Q8_0_BLOCK_BYTES : values.length * 4;
+    const byteLength = ggmlType === GGML_TYPE.Q8_0 ? (values.length / QK8_0) * Q8_0_BLOCK_BYTES : values.length * 4;
     tensors.push({ name, dims, type: ggmlType, offset, byteLength, values });
     offset += alignUp(byteLength);
   };
@@ -153,7 +153,7 @@ export function planGguf(model: LoadedModel, type: GgufOutputType): GgufPlan {
 /** The data of one planned tensor, padded to the alignment. */
 export function tensorBytes(t: GgufTensorPlan): Uint8Array {
   const out = new Uint8Array(alignUp(t.byteLength));
-  if (t.type === GGML_TYPE_Q8_0) out.set(quantizeQ8_0(t.values));
+  if (t.type === GGML_TYPE.Q8_0) out.set(quantizeQ8_0(t.values));
   else new Float32Array(out.buffer, 0, t.values.length).set(t.values);
   return out;
 }

@@ -7,7 +7,7 @@ import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { loadModelFile } from "../load.js";
 import { type GgufOutputType, planGguf, tensorBytes } from "../../formats/gguf-writer.js";
-import { GGML_TYPE_Q8_0 } from "../../formats/gguf.js";
+import { GGML_TYPE } from "../../formats/ggml-blocks.js";
 import type { LoadedModel } from "../../model.js";
 import { SYNTHETIC_SHAPES, isSyntheticShape, syntheticModel, syntheticVocab } from "../../synthetic.js";
 import { UsageError } from "./common.js";
@@ -117,7 +117,7 @@ export async function convertModel(model: LoadedModel, out: string, type: GgufOu
     await fh.write(plan.header);
     for (const t of plan.tensors) await fh.write(tensorBytes(t));
   });
-  const q8 = plan.tensors.filter((t) => t.type === GGML_TYPE_Q8_0).length;
+  const q8 = plan.tensors.filter((t) => t.type === GGML_TYPE.Q8_0).length;
   return {
     out,
     bytes: plan.bytes,
