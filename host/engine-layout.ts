@@ -7,7 +7,7 @@
 import type { LoadedModel, QuantizedMatrix } from "./model.js";
 import { headDim, ModelFormatError } from "./model.js";
 import { ropeInverseFrequencies } from "./rope.js";
-import { quantizedIntoQ8, quantizedIntoQ8InputMajor, quantizeQ8InputMajorInto, quantizeQ8Into } from "./quant.js";
+import { dequantizeMatrix, q4_0IntoInputMajor, quantizedIntoQ8, quantizedIntoQ8InputMajor, quantizeQ8InputMajorInto, quantizeQ8Into } from "./quant.js";
 import { inputMajorDtype, rowMajorDtype } from "./matrix-dtype.js";
 import { ggmlRowBytes } from "./formats/ggml-blocks.js";
 import { ATTN_NORM, BK, BQ, BV, DTYPE_F32, DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q6_K, DTYPE_Q8, FFN_NORM, Q8_BLOCK, Q8_TILE_BYTES, Q8_TILE_ROWS, layoutBytes, ROPE_HALF, ROPE_INTERLEAVED, W_DOWN_T, W_GATE_T, W_UP, WK, WO, WQ, WV, type EngineExports, type WeightDtype } from "./abi.js";
@@ -168,10 +168,10 @@ export class WeightLayout {
     if (dtype !== DTYPE_Q8) {
       // the file's blocks as stored
       out.set(q!.bytes);
-      this.checkStoredScales(name, out, dtype);
+      if (!storedScalesFinite(out, dtype)) this.refuseWeight(name, dequantizeMatrix(q!));
     } else if (q) {
       quantizedIntoQ8(out, q);
-      this.checkQ8Scales(name, out, rows, cols);
+      if (!q8ScalesFinite(out, rows, cols)) this.refuseWeight(name, dequantizeMatrix(q));
     } else {
       const a = values();
       this.checkSource(name, a);
@@ -183,20 +183,27 @@ export class WeightLayout {
   /** Writes W^T of a [rows x cols] matrix: input-major, so one input's column is contiguous. */
   private putTransposed(name: string, values: () => Float32Array, q: QuantizedMatrix | undefined, rows: number, cols: number): Placed {
     const dtype = inputMajorDtype(this.dtype, q);
+    if (dtype === DTYPE_Q4_0) {
+      // the file's Q4_0 values transposed, 4.5 bits per weight (inputMajorDtype checked its scales fit)
+      const bytes = layoutBytes(this.wasm, dtype).inputMajor(cols, rows);
+      const ptr = allocOrThrow(this.wasm, bytes);
+      q4_0IntoInputMajor(new Uint8Array(this.wasm.memory.buffer, ptr, bytes), q!);
+      return { ptr, dtype };
+    }
     if (dtype === DTYPE_Q8) {
       const bytes = layoutBytes(this.wasm, dtype).inputMajor(cols, rows);
       const ptr = allocOrThrow(this.wasm, bytes);
       const out = new Uint8Array(this.wasm.memory.buffer, ptr, bytes);
       if (q) {
-        let exact: boolean;
+        // a non-finite block scale in the file fails the re-encoding or the scale check
+        let exact = false;
         try {
           exact = quantizedIntoQ8InputMajor(out, q);
-        } catch (e) {
-          // re-encoding met a value beyond q8's f16 scale (an infinite or NaN block scale in the file)
-          throw new ModelFormatError(this.model.source, `tensor ${name}: ${(e as Error).message}; expected finite weights`);
+        } catch {
+          this.refuseWeight(name, dequantizeMatrix(q));
         }
+        if (!q8InputMajorScalesFinite(out, rows, cols)) this.refuseWeight(name, dequantizeMatrix(q));
         if (!exact) this.reencodedMlpMatrices++;
-        this.checkQ8InputMajorScales(name, out, rows, cols);
       } else {
         const a = values();
         this.checkSource(name, a);
@@ -212,38 +219,31 @@ export class WeightLayout {
     }
     return { ptr: this.put(name, t, a), dtype };
   }
+}
 
-  /** Refuses ggml blocks laid out as stored whose f16 scale is infinite or NaN (every value of its block would be). */
-  private checkStoredScales(name: string, bytes: Uint8Array, dtype: number): void {
-    const { blockBytes, offsets } = STORED_SCALES[dtype];
-    for (let at = 0; at < bytes.length; at += blockBytes) {
-      for (const o of offsets) {
-        if (((bytes[at + o + 1] << 8) & 0x7c00) === 0x7c00) {
-          throw new ModelFormatError(this.model.source, `tensor ${name} has a non-finite f16 block scale in block ${at / blockBytes}; expected finite weights`);
-        }
-      }
-    }
+/** Whether every f16 scale of ggml blocks laid out as stored is finite (an infinite or NaN one makes its whole block so). */
+function storedScalesFinite(bytes: Uint8Array, dtype: number): boolean {
+  const { blockBytes, offsets } = STORED_SCALES[dtype];
+  for (let at = 0; at < bytes.length; at += blockBytes) {
+    for (const o of offsets) if ((bytes[at + o + 1] & 0x7c) === 0x7c) return false;
   }
+  return true;
+}
 
-  /** Refuses a q8 matrix made from the file's blocks whose f32 scale is not finite (an f16 inf/NaN in the file). */
-  private checkQ8Scales(name: string, bytes: Uint8Array, rows: number, cols: number): void {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const nb = Math.ceil(cols / Q8_BLOCK);
-    for (let t = 0; t < Math.ceil(rows / Q8_TILE_ROWS) * nb; t++) {
-      for (let i = 0; i < Q8_TILE_ROWS; i++) {
-        const s = view.getFloat32(t * Q8_TILE_BYTES + Q8_TILE_ROWS * Q8_BLOCK + 4 * i, true);
-        if (!Number.isFinite(s)) throw new ModelFormatError(this.model.source, `tensor ${name} has a non-finite block scale; expected finite weights`);
-      }
-    }
+/** Whether every f32 scale of a row-major q8 matrix is finite. */
+function q8ScalesFinite(bytes: Uint8Array, rows: number, cols: number): boolean {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tiles = Math.ceil(rows / Q8_TILE_ROWS) * Math.ceil(cols / Q8_BLOCK);
+  for (let t = 0; t < tiles; t++) {
+    for (let i = 0; i < Q8_TILE_ROWS; i++) if (!Number.isFinite(view.getFloat32(t * Q8_TILE_BYTES + Q8_TILE_ROWS * Q8_BLOCK + 4 * i, true))) return false;
   }
+  return true;
+}
 
-  /** As checkQ8Scales for the input-major layout (f16 scales after the quants). */
-  private checkQ8InputMajorScales(name: string, bytes: Uint8Array, rows: number, cols: number): void {
-    const start = Math.ceil((rows * cols) / 4) * 4;
-    for (let at = start; at < bytes.length; at += 2) {
-      if ((bytes[at + 1] & 0x7c) === 0x7c) throw new ModelFormatError(this.model.source, `tensor ${name} has a non-finite block scale; expected finite weights`);
-    }
-  }
+/** Whether every f16 scale of an input-major q8 matrix of W [rows x cols] (after its quants) is finite. */
+function q8InputMajorScalesFinite(bytes: Uint8Array, rows: number, cols: number): boolean {
+  for (let at = Math.ceil((rows * cols) / 4) * 4; at < bytes.length; at += 2) if ((bytes[at + 1] & 0x7c) === 0x7c) return false;
+  return true;
 }
 
 /** The first n rows of a quantized matrix (a view). */

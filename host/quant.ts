@@ -8,7 +8,7 @@
 // Buffer sizes come from the wasm (host/abi.ts layoutBytes), which owns the layouts.
 
 import { floatToHalfBits, halfToFloat } from "./float16.js";
-import { Q8_BLOCK, Q8_TILE_BYTES, Q8_TILE_ROWS } from "./abi.js";
+import { Q4_0_BLOCK_BYTES, Q8_BLOCK, Q8_TILE_BYTES, Q8_TILE_ROWS } from "./abi.js";
 import { dequantizeRow, GGML_TYPE, ggmlRowBytes } from "./formats/ggml-blocks.js";
 import type { QuantizedMatrix } from "./model.js";
 
@@ -192,4 +192,42 @@ function transposeBlocksExactly(out: Uint8Array, q: QuantizedMatrix): boolean {
     }
   }
   return true;
+}
+
+/** Whether every block scale d of a Q4_0 matrix is zero or a finite normal f16 (what the input-major Q4_0 layout holds exactly). */
+export function q4_0ScalesFitInputMajor(q: QuantizedMatrix): boolean {
+  for (let at = 0; at < q.bytes.length; at += Q4_0_BLOCK_BYTES) {
+    const magnitude = (q.bytes[at] | (q.bytes[at + 1] << 8)) & 0x7fff;
+    if (magnitude !== 0 && (magnitude < HALF_MIN_NORMAL || magnitude >= 0x7c00)) return false;
+  }
+  return true;
+}
+
+/**
+ * W, a Q4_0 matrix [nOut x nIn] whose scales pass q4_0ScalesFitInputMajor, into the input-major
+ * Q4_0 layout (assembly/kernels/q4.ts: column j's nibbles in tiles of 32 outputs, then f16 d per
+ * (block of 32 inputs, output)), every value kept exactly: a block with d = 0 (all values 0) gets
+ * the smallest normal d and nibbles 8.
+ */
+export function q4_0IntoInputMajor(out: Uint8Array, q: QuantizedMatrix): void {
+  const nOut = q.rows, nIn = q.cols, nb = nIn / Q8_BLOCK;
+  const colBytes = Math.ceil(nOut / 32) * 16;
+  out.fill(0x88, 0, nIn * colBytes); // padding outputs: q = 8, value 0
+  const scales = new Uint16Array(out.buffer, out.byteOffset + Math.ceil((nIn * colBytes) / 4) * 4, nb * nOut);
+  const src = q.bytes;
+  for (let o = 0; o < nOut; o++) {
+    const byteInColumn = (o >> 5) * 16 + (o & 15);
+    const high = (o & 16) !== 0;
+    for (let b = 0; b < nb; b++) {
+      const at = (o * nb + b) * Q4_0_BLOCK_BYTES;
+      const h = src[at] | (src[at + 1] << 8);
+      const zero = (h & 0x7fff) === 0;
+      scales[b * nOut + o] = zero ? HALF_MIN_NORMAL : h;
+      for (let i = 0; i < Q8_BLOCK; i++) {
+        const nibble = zero ? 8 : i < 16 ? src[at + 2 + i] & 15 : src[at + 2 + i - 16] >> 4;
+        const p = (b * Q8_BLOCK + i) * colBytes + byteInColumn;
+        out[p] = high ? (out[p] & 0x0f) | (nibble << 4) : (out[p] & 0xf0) | nibble;
+      }
+    }
+  }
 }

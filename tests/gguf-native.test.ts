@@ -11,7 +11,7 @@ import { fixturesDir } from "../host/node/paths.js";
 import { loadModelFile } from "../host/node/load.js";
 import { Engine } from "../host/engine.js";
 import { headDim, type LoadedModel, type QuantizedMatrix } from "../host/model.js";
-import { dequantizeRows } from "../host/quant.js";
+import { dequantizeRows, q4_0ScalesFitInputMajor } from "../host/quant.js";
 import { GGML_TYPE, ggmlRowBytes, ggmlTypeName } from "../host/formats/ggml-blocks.js";
 import { allocOrThrow } from "../host/engine-layout.js";
 import { readF32, runLogits } from "./helpers.js";
@@ -90,7 +90,22 @@ function nativeRowMajorBytes(q: QuantizedMatrix | undefined, rows: number, cols:
   return Math.ceil(rows / 8) * 8 * Math.ceil(cols / 32) * 36;
 }
 
-test("native dense bytes per token: the attention and LM head read the files' blocks as stored, the MLP its q8 columns", async () => {
+/**
+ * Bytes a gather of `kept` columns (touching `blocks` blocks of 32 inputs) reads from an MLP matrix
+ * laid out natively, by hand: Q4_0 (the fixtures' d all fit) 16 bytes per 32 outputs per column
+ * and an f16 d per (block, output); other quantized types a q8 byte per weight and an f16 scale
+ * per (block, output); f32 when the file has f32/f16.
+ */
+function mlpColumnBytes(m: QuantizedMatrix | undefined, kept: number, nOut: number, nIn: number, blocks = Math.ceil(nIn / 32)): number {
+  if (!m) return 4 * kept * nOut;
+  if (m.ggmlType === GGML_TYPE.Q4_0) {
+    assert.ok(q4_0ScalesFitInputMajor(m), "a fixture Q4_0 matrix with subnormal scales");
+    return kept * Math.ceil(nOut / 32) * 16 + 2 * nOut * blocks;
+  }
+  return kept * nOut + 2 * nOut * blocks;
+}
+
+test("native dense bytes per token: the attention and LM head read the files' blocks as stored, the MLP its Q4_0 or q8 columns", async () => {
   for (const f of quantizedFiles) {
     const model = await loadModelFile(resolve(dir, f.file));
     const c = model.config;
@@ -101,8 +116,7 @@ test("native dense bytes per token: the attention and LM head read the files' bl
       const q = l.quantized ?? {};
       attention += nativeRowMajorBytes(q.wq, c.nHeads * hd, c.dim) + nativeRowMajorBytes(q.wk, c.nKvHeads * hd, c.dim);
       attention += nativeRowMajorBytes(q.wv, c.nKvHeads * hd, c.dim) + nativeRowMajorBytes(q.wo, c.dim, c.nHeads * hd);
-      // q8 input-major read whole: a byte per weight and an f16 scale per (32 inputs, output); f32 when the file has f32/f16
-      const columns = (m: QuantizedMatrix | undefined, nIn: number, nOut: number) => (m ? nIn * nOut + 2 * nOut * Math.ceil(nIn / 32) : 4 * nIn * nOut);
+      const columns = (m: QuantizedMatrix | undefined, nIn: number, nOut: number) => mlpColumnBytes(m, nIn, nOut, nIn);
       mlp += columns(q.wGate, c.dim, c.hiddenDim) + columns(q.wUp, c.dim, c.hiddenDim) + columns(q.wDown, c.hiddenDim, c.dim);
     });
     const lmHead = model.weights.quantized?.[c.tiedEmbeddings ? "tokenEmbedding" : "lmHead"];
@@ -117,6 +131,29 @@ test("native dense bytes per token: the attention and LM head read the files' bl
     assert.equal(counted.lm_head, expected.lm_head, `${f.file} counted LM head bytes`);
     assert.equal(counted.mlp, expected.mlp, `${f.file} counted MLP bytes`);
   }
+});
+
+test("DIP on a 4-bit file reads only the kept columns, in 4 bits: the byte counter against the hand formula from the masks", async () => {
+  const model = await loadModelFile(resolve(dir, "stories260K-Q4_0.gguf"));
+  const c = model.config;
+  const engine = await Engine.create(model, { dtype: "native", sparsity: { method: "dip", keep: 0.5 } });
+  const dense = engine.denseBytesPerToken().mlp;
+  engine.resetBytes();
+  engine.step(1);
+  const masks = engine.lastMasks();
+  const blocksOf = (idx: Uint32Array) => new Set(Array.from(idx, (j) => j >> 5)).size;
+  let expected = 0;
+  model.weights.layers.forEach((l, i) => {
+    const q = l.quantized ?? {};
+    const input = masks.input[i], hidden = masks.hidden[i];
+    expected += mlpColumnBytes(q.wGate, input.length, c.hiddenDim, c.dim, blocksOf(input));
+    expected += mlpColumnBytes(q.wUp, input.length, c.hiddenDim, c.dim, blocksOf(input));
+    expected += mlpColumnBytes(q.wDown, hidden.length, c.dim, c.hiddenDim, blocksOf(hidden));
+    assert.ok(input.length < c.dim && hidden.length < c.hiddenDim);
+  });
+  assert.ok(model.weights.layers[0].quantized?.wGate?.ggmlType === GGML_TYPE.Q4_0);
+  assert.equal(engine.bytesRead().mlp, expected);
+  assert.ok(expected < dense, `${expected} < ${dense}`);
 });
 
 test("a native engine never expands the file's quantized matrices to f32", async () => {

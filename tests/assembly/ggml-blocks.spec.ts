@@ -3,11 +3,11 @@
 // within the bound of the activation quantization (x is rounded by at most half its block's step
 // max|x|/127 per value, so |error| <= sum |w| * step / 2, plus f32 rounding); and the dequantizers
 // against hand-decoded values of hand-packed blocks.
-import { matvecQ4_0, matvecQ4_0Scalar, matvecRowsQ4_0, dequantRowQ4_0 } from "../../assembly/kernels/q4";
+import { matvecQ4_0, matvecQ4_0Scalar, matvecRowsQ4_0, dequantRowQ4_0, gatherColumnsQ4_0, gatherColumnsQ4_0Scalar, gatherBytesQ4_0, q4_0InBytes, q4_0InColumnBytes, q4_0InScales } from "../../assembly/kernels/q4";
 import { matvecQ4_K, matvecQ4_KScalar, matvecRowsQ4_K, dequantRowQ4_K, matvecQ6_K, matvecQ6_KScalar, matvecRowsQ6_K, dequantRowQ6_K } from "../../assembly/kernels/kquants";
 import { halfBitsToF32 } from "../../assembly/kernels/half";
 import { DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q6_K } from "../../assembly/abi";
-import { matrixBytesIn, rowBytesIn } from "../../assembly/model/linear";
+import { allColumnsBytesIn, inputMajorBytesIn, matrixBytesIn, rowBytesIn } from "../../assembly/model/linear";
 import { seedRandom, rand, buf, randomBuf, f, u, bitsEqual } from "./buffers";
 
 seedRandom(24681);
@@ -161,6 +161,60 @@ describe("ggml block kernels (Q4_0, Q4_K, Q6_K as stored)", () => {
     dequantRowQ6_K(out, q6k, 0, 256);
     expect(f(out, 200)).toBe(-7.5);
     expect(f(out, 0)).toBe(-6.5);
+  });
+
+  it("input-major Q4_0 gather: SIMD == scalar on odd sizes and subsets, within the quantization bound of the hand-decoded product, bytes by hand", () => {
+    const outs: i32[] = [5, 32, 64, 80, 172];
+    const ins: i32[] = [32, 96];
+    for (let s = 0; s < outs.length; s++) {
+      for (let t = 0; t < ins.length; t++) {
+        const nOut = outs[s], nIn = ins[t];
+        const bytes = q4_0InBytes(nIn, nOut);
+        const wT = heap.alloc(bytes);
+        for (let i = 0; i < <i32>bytes; i++) store<u8>(wT + <usize>i, randomByte());
+        const sc = q4_0InScales(wT, nIn, nOut);
+        for (let i = 0; i < (nIn / 32) * nOut; i++) store<u16>(sc + (<usize>i << 1), randomHalf() | (i % 3 == 1 ? 0x8000 : 0)); // some negative, as ggml's
+        const x = randomBuf(nIn);
+        const idx = buf(nIn);
+        for (let pattern = 0; pattern < 4; pattern++) {
+          // all; every third dropped; the second block pruned; one column
+          let k = 0;
+          for (let j = 0; j < nIn; j++) {
+            if (pattern == 1 && j % 3 == 1) continue;
+            if (pattern == 2 && j >= 32 && j < 64) continue;
+            if (pattern == 3 && j != nIn - 2) continue;
+            store<u32>(idx + (<usize>k << 2), j);
+            k++;
+          }
+          const a = buf(nOut), b = buf(nOut);
+          gatherColumnsQ4_0(a, wT, x, idx, k, nIn, nOut);
+          gatherColumnsQ4_0Scalar(b, wT, x, idx, k, nIn, nOut);
+          expect(bitsEqual(a, b, nOut)).toBe(true, "nIn " + nIn.toString() + " nOut " + nOut.toString() + " pattern " + pattern.toString());
+          const colBytes = <i32>q4_0InColumnBytes(nOut);
+          for (let o = 0; o < nOut; o++) {
+            let ref: f64 = 0, bound: f64 = 1e-5;
+            for (let i = 0; i < k; i++) {
+              const j = <i32>u(idx, i);
+              // hand decode: output o's nibble of column j (low nibble for o mod 32 < 16), minus 8, times d
+              const byte = <i32>load<u8>(wT + <usize>(j * colBytes + (o >> 5) * 16 + (o & 15)));
+              const nib = (o & 16) != 0 ? byte >> 4 : byte & 15;
+              const wv = <f64>halfBitsToF32(load<u16>(sc + (<usize>((j / 32) * nOut + o) << 1))) * <f64>(nib - 8);
+              ref += wv * <f64>f(x, j);
+              let m: f64 = 0;
+              for (let i2 = 0; i2 < k; i2++) if (<i32>u(idx, i2) / 32 == j / 32) m = Math.max(m, Math.abs(<f64>f(x, <i32>u(idx, i2))));
+              bound += Math.abs(wv) * 0.5 * m / 127.0;
+            }
+            expect(Math.abs(<f64>f(a, o) - ref) <= bound).toBe(true, "o " + o.toString());
+          }
+          // bytes: ceil(nOut / 32) * 16 per kept column, 2 * nOut per touched block
+          const blocks = pattern == 3 ? 1 : pattern == 2 ? nIn / 32 - (nIn > 32 ? 1 : 0) : nIn / 32;
+          expect(gatherBytesQ4_0(idx, k, nOut)).toBe(<f64>(k * ((nOut + 31) / 32) * 16 + 2 * blocks * nOut));
+        }
+      }
+    }
+    // a dense read of 4.5 bits per weight when nOut is a multiple of 32
+    expect(allColumnsBytesIn(DTYPE_Q4_0, 64, 128)).toBe(<f64>(64 * 64 + 2 * 2 * 128));
+    expect(inputMajorBytesIn(DTYPE_Q4_0, 64, 128)).toBe(<f64>(64 * 64 + 2 * 2 * 128));
   });
 
   it("byte formulas: whole blocks as stored", () => {
