@@ -273,6 +273,19 @@ function basename(path: string): string {
   return path.split(/[\\/]/).pop() ?? path;
 }
 
+/** Types at 8 bits or more: a file of these and Q8_0 loses nothing when it runs in q8. */
+const WIDE_TYPES: number[] = [GGML_TYPE.F32, GGML_TYPE.F16, GGML_TYPE.BF16, GGML_TYPE.Q8_0];
+
+/**
+ * A file whose weight matrices are Q8_0 (with F16/F32 leftovers) runs in q8 unless the user asks
+ * otherwise; one with 2-6-bit matrices (Q4_0 with a Q8_0 output, Q4_K_M, ...) runs dequantized
+ * to f32 until the engine has kernels for them.
+ */
+function storedInQ8(tensors: GgufTensorInfo[]): boolean {
+  const matrices = tensors.filter((t) => t.dims.length === 2);
+  return matrices.some((t) => t.type === GGML_TYPE.Q8_0) && matrices.every((t) => WIDE_TYPES.includes(t.type));
+}
+
 const SUPPORTED_TYPE_LIST = Object.entries(GGML_TYPE).map(([name, id]) => `${name} (${id})`).join(", ");
 
 /** Parses a GGUF file of a supported architecture into f32 weights (every other type dequantized). */
@@ -413,7 +426,7 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
     },
     ...(vocab ? { vocab } : {}),
     // a GGUF whose weight matrices are Q8_0 runs in q8 unless the user asks otherwise
-    ...(header.tensors.some((t) => t.dims.length === 2 && t.type === GGML_TYPE.Q8_0) ? { storedDtype: "q8" as const } : {}),
+    ...(storedInQ8(header.tensors) ? { storedDtype: "q8" as const } : {}),
   };
   validateWeights(model);
   return model;
