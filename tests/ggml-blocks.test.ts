@@ -8,10 +8,12 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Engine } from "../host/engine.js";
 import { parseGguf, readGgufHeader } from "../host/formats/gguf.js";
-import { GGML_TYPE, QK_K, dequantizeRow, ggmlBlock, ggmlRowBytes, quantizeRow } from "../host/formats/ggml-blocks.js";
+import { GGML_TYPE, QUANTIZABLE_TYPES, dequantizeRow, ggmlBlock, ggmlRowBytes, quantizeRow } from "../host/formats/ggml-blocks.js";
 import { floatToHalfBits } from "../host/float16.js";
 import { fixturesDir } from "../host/node/paths.js";
 import { ModelFormatError } from "../host/model.js";
+import { seededRandom } from "../host/prng.js";
+import { sha256Hex } from "../host/sha256.js";
 import { readF32, readJson } from "./helpers.js";
 
 const ggufDir = resolve(fixturesDir(), "gguf");
@@ -258,4 +260,161 @@ test("ggml blocks: dequantizeRow refuses partial blocks, short input and unknown
   assert.throws(() => dequantizeRow(GGML_TYPE.Q4_0, new Uint8Array(35), 0, 64, out), /Q4_0: 64 values need bytes 0 to 36, source has 35/);
   assert.throws(() => dequantizeRow(39, new Uint8Array(64), 0, 32, out), /cannot dequantize ggml type 39 \(MXFP4\)/);
   assert.throws(() => dequantizeRow(GGML_TYPE.Q8_0, new Uint8Array(34 * 3), 0, 96, out), /output holds 64 values, 96 needed/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Quantizers
+
+/**
+ * Seeded test rows of 256-value super-blocks (a multiple of 32 too): Gaussian blocks over eight
+ * decades of scale, and the awkward ones: all zero, constant, all positive, all negative,
+ * half-zero sub-blocks, rare large outliers.
+ */
+function quantizerInput(blocks: number): Float32Array {
+  const random = seededRandom(20261202);
+  const gauss = () => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
+  const x = new Float32Array(256 * blocks);
+  for (let b = 0; b < blocks; b++) {
+    const scale = 10 ** (random() * 8 - 6);
+    for (let i = 0; i < 256; i++) {
+      let v = gauss() * scale;
+      switch (b % 10) {
+        case 1: v = 0; break;
+        case 2: v = scale; break;
+        case 3: v = Math.abs(v); break;
+        case 4: v = -Math.abs(v) - scale; break;
+        case 5: if (i % 32 < 16) v = 0; break;
+        case 6: if (random() < 0.05) v *= 50; break;
+      }
+      x[b * 256 + i] = v;
+    }
+  }
+  return x;
+}
+
+function quantize(type: number, x: Float32Array): Uint8Array {
+  const out = new Uint8Array(ggmlRowBytes(type, x.length));
+  quantizeRow(type, x, x.length, out);
+  return out;
+}
+
+function roundTrip(type: number, x: Float32Array): Float32Array {
+  const y = new Float32Array(x.length);
+  dequantizeRow(type, quantize(type, x), 0, x.length, y);
+  return y;
+}
+
+test("quantizers: Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 of stories260K's f32 weights equal the fixture files' blocks (gguf-py's reference quantizers)", () => {
+  const f32Path = resolve(fixturesDir(), "..", "models", "stories260K", "stories260K-f32.gguf");
+  const f32Bytes = new Uint8Array(readFileSync(f32Path));
+  const f32Header = readGgufHeader(f32Bytes, f32Path);
+  const source = new Map(f32Header.tensors.map((t) => [t.name, t]));
+  for (const type of [GGML_TYPE.Q4_0, GGML_TYPE.Q4_1, GGML_TYPE.Q5_0, GGML_TYPE.Q5_1, GGML_TYPE.Q8_0]) {
+    const name = ggmlBlock(type)!.name;
+    const file = `stories260K-${name}.gguf`;
+    const bytes = new Uint8Array(readFileSync(resolve(ggufDir, file)));
+    const header = readGgufHeader(bytes, file);
+    let tensors = 0;
+    for (const t of header.tensors.filter((t) => t.type === type)) {
+      const src = source.get(t.name)!;
+      assert.equal(src.type, GGML_TYPE.F32);
+      const x = new Float32Array(t.elements);
+      dequantizeRow(GGML_TYPE.F32, f32Bytes, f32Header.dataStart + src.offset, t.elements, x);
+      const ours = quantize(type, x);
+      const theirs = bytes.subarray(header.dataStart + t.offset, header.dataStart + t.offset + ours.length);
+      assert.ok(Buffer.from(ours).equals(Buffer.from(theirs)), `${file}: ${t.name} differs`);
+      tensors++;
+    }
+    assert.equal(tensors, 32, `${file}: every 2-D ${name} tensor compared`);
+  }
+});
+
+test("quantizers: Q4_K, Q5_K and Q6_K equal ggml's quantize_row_*_ref compiled in C, on 400 awkward super-blocks", () => {
+  // SHA-256 of the blocks ggml-quants.c's reference quantizers (compiled with gcc -O2
+  // -ffp-contract=off, a one-off harness outside this repository) wrote for quantizerInput(400).
+  const expected: [number, string][] = [
+    [GGML_TYPE.Q4_K, "6216a89549a2c004630efe953c8e4c4c38c7a2d06aaf282b600c1f211b5712bd"],
+    [GGML_TYPE.Q5_K, "cc63099618e8e42488cc156efabb18273a9aa059c055ede81cafbcf9de67f1bb"],
+    [GGML_TYPE.Q6_K, "626d9e623315a74185ba601d954157ba79074c4808b7389ebb3866d76fb3a724"],
+  ];
+  const x = quantizerInput(400);
+  for (const [type, hash] of expected) assert.equal(sha256Hex(quantize(type, x)), hash, ggmlBlock(type)!.name);
+});
+
+test("quantizers: hand-computed Q8_0 and Q4_0 blocks", () => {
+  // Q8_0: amax 1.27 -> d = 0.01 (stored as f16), q = roundf(x / d): 0.5 -> 50, -1.27 -> -127,
+  // 0.004 -> 0, 0.005 -> 1 (roundf: half away from zero; 0.005 / 0.01 is 0.5 in f32)
+  const x8 = new Float32Array(32);
+  x8.set([0.5, -1.27, 0.004, 0.005, -0.015]);
+  const q8 = quantize(GGML_TYPE.Q8_0, x8);
+  assert.equal(q8[0] | (q8[1] << 8), floatToHalfBits(0.01));
+  assert.deepEqual(Array.from(new Int8Array(q8.buffer, 2, 6)), [50, -127, 0, 1, -2, 0]);
+  // Q4_0: the value of largest magnitude, -8, gives d = -8 / -8 = 1; q = trunc(x / d + 8.5),
+  // at most 15: element j of the first half is j - 8 -> q = j; the second half 0.5 j' -> 8 + round-half-up(j' / 2)
+  const x4 = Float32Array.from({ length: 32 }, (_, i) => (i < 16 ? i - 8 : (i - 16) * 0.5));
+  const q4 = quantize(GGML_TYPE.Q4_0, x4);
+  assert.equal(q4[0] | (q4[1] << 8), floatToHalfBits(1));
+  for (let j = 0; j < 16; j++) {
+    assert.equal(q4[2 + j] & 15, j, `low nibble ${j}`);
+    assert.equal(q4[2 + j] >> 4, Math.min(15, 8 + Math.floor(j / 2 + 0.5)), `high nibble ${j}`);
+  }
+  // all zero: d = 0 / -8 = -0 (f16 0x8000, as ggml writes it), every quant at the zero point
+  const zero = quantize(GGML_TYPE.Q4_0, new Float32Array(32));
+  assert.deepEqual(Array.from(zero), [0x00, 0x80, ...new Array(16).fill(0x88)]);
+});
+
+test("quantizers: Q6_K reproduces values on its own grid exactly; an all-zero super-block is all zeros", () => {
+  // every 16-value group spans q = -32..31 (times 2^-7), so scale 2^-7 is exact: d = -2^-7 / 128 * -128...
+  const x = Float32Array.from({ length: 256 }, (_, i) => (((i * 7) % 64) - 32) * 2 ** -7);
+  for (let g = 0; g < 16; g++) x[16 * g] = -32 * 2 ** -7; // the largest magnitude in every group
+  assert.deepEqual(Array.from(roundTrip(GGML_TYPE.Q6_K, x)), Array.from(x));
+  assert.deepEqual(Array.from(quantize(GGML_TYPE.Q6_K, new Float32Array(256))), new Array(210).fill(0));
+});
+
+test("quantizers: round-trip error within each type's bound, and ordered by bits", (t) => {
+  // Gaussian rows (sigma 1): a uniform grid of step s has RMS error s / sqrt(12). Expected steps:
+  // Q8_0 amax/127 (amax of 32 ~ 2.2), Q4_0 amax/8, Q5_0 amax/16, Q4_1 range/15 (~4.4), Q5_1
+  // range/31, Q4_K ~ range/15 and Q5_K range/31 with 6-bit sub-scales, Q6_K amax/32 of 16
+  // values. Bounds are ~1.3x those estimates: a wrong scale or layout is off by far more.
+  const random = seededRandom(5);
+  const gauss = () => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
+  const x = Float32Array.from({ length: 256 * 64 }, gauss);
+  const bounds: [number, number][] = [
+    [GGML_TYPE.Q8_0, 0.0065], [GGML_TYPE.Q6_K, 0.025], [GGML_TYPE.Q5_1, 0.045], [GGML_TYPE.Q5_K, 0.045],
+    [GGML_TYPE.Q5_0, 0.05], [GGML_TYPE.Q4_1, 0.09], [GGML_TYPE.Q4_K, 0.09], [GGML_TYPE.Q4_0, 0.1],
+  ];
+  const rms = new Map<number, number>();
+  for (const [type, bound] of bounds) {
+    const y = roundTrip(type, x);
+    let se = 0;
+    for (let i = 0; i < x.length; i++) se += (y[i] - x[i]) ** 2;
+    const err = Math.sqrt(se / x.length);
+    rms.set(type, err);
+    t.diagnostic(`${ggmlBlock(type)!.name} RMS error ${err.toFixed(4)} (bound ${bound})`);
+    assert.ok(err < bound, `${ggmlBlock(type)!.name}: RMS error ${err} >= ${bound}`);
+  }
+  assert.ok(rms.get(GGML_TYPE.Q8_0)! < rms.get(GGML_TYPE.Q6_K)! && rms.get(GGML_TYPE.Q6_K)! < rms.get(GGML_TYPE.Q5_K)! && rms.get(GGML_TYPE.Q5_K)! < rms.get(GGML_TYPE.Q4_K)!);
+  // per element, Q8_0 is within half a step of the stored scale plus the f16 rounding of the scale
+  const y8 = roundTrip(GGML_TYPE.Q8_0, x);
+  for (let b = 0; b < x.length / 32; b++) {
+    let amax = 0;
+    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[32 * b + j]));
+    const d = amax / 127;
+    for (let j = 0; j < 32; j++) assert.ok(Math.abs(y8[32 * b + j] - x[32 * b + j]) <= d * (0.5 + 127 * 2 ** -11), `Q8_0 block ${b} element ${j}`);
+  }
+  // the awkward blocks: finite, and constant or zero blocks come back (nearly) as they were
+  const awkward = quantizerInput(40);
+  for (const type of QUANTIZABLE_TYPES) {
+    const y = roundTrip(type, awkward);
+    assert.ok(y.every(Number.isFinite), ggmlBlock(type)!.name);
+    for (let i = 256; i < 512; i++) assert.ok(y[i] === 0, `${ggmlBlock(type)!.name}: zero block`); // 0 or -0 ((q - 8) * 0)
+  }
+});
+
+test("quantizers: refuse what they cannot write", () => {
+  const out = new Uint8Array(1024);
+  assert.throws(() => quantizeRow(GGML_TYPE.Q3_K, new Float32Array(256), 256, out), /cannot quantize to ggml type 11 \(Q3_K\); supported: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K/);
+  assert.throws(() => quantizeRow(GGML_TYPE.Q4_K, new Float32Array(300), 300, out), /Q4_K: 300 values is not a multiple of the block size 256/);
+  assert.throws(() => quantizeRow(GGML_TYPE.Q4_K, new Float32Array(256), 256, out, 0, new Float32Array(256)), /importance weights \(imatrix\) are not supported/);
+  assert.throws(() => quantizeRow(GGML_TYPE.Q6_K, new Float32Array(1024), 1024, out.subarray(0, 800)), /Q6_K: output needs bytes 0 to 840, has 800/);
 });
