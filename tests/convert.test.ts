@@ -226,8 +226,8 @@ test("stories260K -> q4_0 and q4_k_m: types as llama-quantize picks them, read b
     assert.deepEqual(summary.tensor_types, expected[dtype].types, dtype);
     assert.equal(summary.fallbacks.length, expected[dtype].fallbacks, summary.fallbacks.join("; "));
     const back = await loadModelFile(out);
-    assert.equal(back.storedDtype, undefined, "a 4/5-bit file runs dequantized to f32 (the native kernels are another change)");
-    const ppl = perplexity(await Engine.create(back), stream).ppl;
+    assert.equal(back.storedDtype, "native", "a quantized file runs its blocks natively by default");
+    const ppl = perplexity(await Engine.create(back, { dtype: back.storedDtype }), stream).ppl;
     t.diagnostic(`${dtype}: perplexity on 5 stories ${ppl.toFixed(4)} vs f32 ${pF32.toFixed(4)}`);
     // 4-bit weights on a 260K-parameter model cost a few percent; a wrong block decodes to noise (ppl in the hundreds)
     assert.ok(ppl / pF32 < 1.15 && ppl / pF32 > 0.97, `${dtype}: ${ppl} vs ${pF32}`);
