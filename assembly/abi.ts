@@ -24,8 +24,8 @@ export const LAYER_FIELDS = 12;
 export const DTYPE_F32 = 0;
 export const DTYPE_Q8 = 1; // int8 blocks of Q8_BLOCK with a scale each (assembly/kernels/q8.ts)
 // ggml's blocks exactly as a GGUF file stores them, row-major, each row its cols / block values'
-// blocks back to back (assembly/kernels/q4.ts, kquants.ts); Q4_0 also has an input-major layout
-// (the file's values transposed, q4.ts) for the MLP matrices
+// blocks back to back (assembly/kernels/q4.ts, kquants.ts); Q4_0 and Q4_K also have input-major
+// layouts (the file's values transposed exactly, q4.ts / kquants.ts) for the MLP matrices
 export const DTYPE_Q4_0 = 2; // 32 values in 18 bytes: f16 d, 16 bytes of 4-bit q; w = d * (q - 8)
 export const DTYPE_Q4_K = 3; // 256 values in 144 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 128 of 4-bit q
 export const DTYPE_Q6_K = 4; // 256 values in 210 bytes: 128 bytes low 4 bits, 64 high 2 bits, i8 scales[16], f16 d

@@ -7,10 +7,10 @@
 import type { LoadedModel, QuantizedMatrix } from "./model.js";
 import { headDim, ModelFormatError } from "./model.js";
 import { ropeInverseFrequencies } from "./rope.js";
-import { dequantizeMatrix, q4_0IntoInputMajor, quantizedIntoQ8, quantizedIntoQ8InputMajor, quantizeQ8InputMajorInto, quantizeQ8Into } from "./quant.js";
+import { dequantizeMatrix, q4_0IntoInputMajor, q4_KIntoInputMajor, quantizedIntoQ8, quantizedIntoQ8InputMajor, quantizeQ8InputMajorInto, quantizeQ8Into } from "./quant.js";
 import { inputMajorDtype, rowMajorDtype } from "./matrix-dtype.js";
 import { ggmlRowBytes } from "./formats/ggml-blocks.js";
-import { ATTN_NORM, BK, BQ, BV, DTYPE_F32, DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q6_K, DTYPE_Q8, FFN_NORM, Q8_BLOCK, Q8_TILE_BYTES, Q8_TILE_ROWS, layoutBytes, ROPE_HALF, ROPE_INTERLEAVED, W_DOWN_T, W_GATE_T, W_UP, WK, WO, WQ, WV, type EngineExports, type WeightDtype } from "./abi.js";
+import { ATTN_NORM, BK, BQ, BV, DTYPE_F32, DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q6_K, DTYPE_Q8, FFN_NORM, Q8_BLOCK, Q8_TILE_BYTES, Q8_TILE_ROWS, QK_K, layoutBytes, ROPE_HALF, ROPE_INTERLEAVED, W_DOWN_T, W_GATE_T, W_UP, WK, WO, WQ, WV, type EngineExports, type WeightDtype } from "./abi.js";
 import { WASM32_USABLE_BYTES } from "./engine-bytes.js";
 
 /**
@@ -183,11 +183,18 @@ export class WeightLayout {
   /** Writes W^T of a [rows x cols] matrix: input-major, so one input's column is contiguous. */
   private putTransposed(name: string, values: () => Float32Array, q: QuantizedMatrix | undefined, rows: number, cols: number): Placed {
     const dtype = inputMajorDtype(this.dtype, q);
-    if (dtype === DTYPE_Q4_0) {
-      // the file's Q4_0 values transposed, 4.5 bits per weight (inputMajorDtype checked its scales fit)
+    if (dtype === DTYPE_Q4_0 || dtype === DTYPE_Q4_K) {
+      // the file's values transposed exactly: Q4_0 at 4.5 bits per weight (inputMajorDtype checked
+      // its scales fit), Q4_K at 4.75 (its d and dmin widened to f32, checked finite here)
       const bytes = layoutBytes(this.wasm, dtype).inputMajor(cols, rows);
       const ptr = allocOrThrow(this.wasm, bytes);
-      q4_0IntoInputMajor(new Uint8Array(this.wasm.memory.buffer, ptr, bytes), q!);
+      const out = new Uint8Array(this.wasm.memory.buffer, ptr, bytes);
+      if (dtype === DTYPE_Q4_0) q4_0IntoInputMajor(out, q!);
+      else {
+        q4_KIntoInputMajor(out, q!);
+        const superScales = new Float32Array(this.wasm.memory.buffer, ptr + bytes - 8 * (cols / QK_K) * rows, 2 * (cols / QK_K) * rows);
+        if (!superScales.every(Number.isFinite)) this.refuseWeight(name, dequantizeMatrix(q!));
+      }
       return { ptr, dtype };
     }
     if (dtype === DTYPE_Q8) {

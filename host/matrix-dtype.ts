@@ -8,9 +8,10 @@
 //            (8.5 bits per weight; Q4_1, Q5_0, Q5_1, Q5_K, Q3_K, Q2_K have no kernel of their own yet)
 //          - input-major (the MLP, which DIP gathers by column): Q4_0 transposed into the input-major
 //            Q4_0 layout (4.5 bits per weight, exact) when its scales are zero or normal f16;
-//            otherwise the q8 input-major layout, exact for Q8_0 and Q4_0 (f16 block scales kept,
-//            quant values unchanged) and re-encoded from the exact f32 values for the other
-//            types (bench/README.md has the cost)
+//            Q4_K into the input-major Q4_K layout (4.75 bits, exact); otherwise the q8
+//            input-major layout, exact for Q8_0 and Q4_0 (f16 block scales kept, quant values
+//            unchanged) and re-encoded from the exact f32 values for the other types (Q6_K,
+//            Q5_K, ...: bench/README.md has the cost)
 //          - matrices the file stores as F32/F16/BF16: f32, exactly
 // The layout (host/engine-layout.ts) and the byte accounting (host/engine-bytes.ts) both ask here.
 
@@ -35,5 +36,6 @@ export function inputMajorDtype(dtype: WeightDtype, q: QuantizedMatrix | undefin
   if (dtype === "f32") return DTYPE_F32;
   if (dtype === "q8") return DTYPE_Q8;
   if (!q) return DTYPE_F32;
+  if (q.ggmlType === GGML_TYPE.Q4_K) return DTYPE_Q4_K;
   return q.ggmlType === GGML_TYPE.Q4_0 && q4_0ScalesFitInputMajor(q) ? DTYPE_Q4_0 : DTYPE_Q8;
 }

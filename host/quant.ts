@@ -8,7 +8,7 @@
 // Buffer sizes come from the wasm (host/abi.ts layoutBytes), which owns the layouts.
 
 import { floatToHalfBits, halfToFloat } from "./float16.js";
-import { Q4_0_BLOCK_BYTES, Q8_BLOCK, Q8_TILE_BYTES, Q8_TILE_ROWS } from "./abi.js";
+import { Q4_0_BLOCK_BYTES, Q4_K_BLOCK_BYTES, Q8_BLOCK, Q8_TILE_BYTES, Q8_TILE_ROWS, QK_K } from "./abi.js";
 import { dequantizeRow, GGML_TYPE, ggmlRowBytes } from "./formats/ggml-blocks.js";
 import type { QuantizedMatrix } from "./model.js";
 
@@ -227,6 +227,47 @@ export function q4_0IntoInputMajor(out: Uint8Array, q: QuantizedMatrix): void {
         const nibble = zero ? 8 : i < 16 ? src[at + 2 + i] & 15 : src[at + 2 + i - 16] >> 4;
         const p = (b * Q8_BLOCK + i) * colBytes + byteInColumn;
         out[p] = high ? (out[p] & 0x0f) | (nibble << 4) : (out[p] & 0xf0) | nibble;
+      }
+    }
+  }
+}
+
+/**
+ * W, a Q4_K matrix [nOut x nIn], into the input-major Q4_K layout (assembly/kernels/kquants.ts:
+ * column j's nibbles in tiles of 32 outputs; u8 sc and m per (32 inputs, output); f32 d and dmin
+ * per (256 inputs, output)), every value kept exactly (the f16 d and dmin widened to f32).
+ */
+export function q4_KIntoInputMajor(out: Uint8Array, q: QuantizedMatrix): void {
+  const nOut = q.rows, nIn = q.cols, nb = nIn / Q8_BLOCK, nsb = nIn / QK_K;
+  const colBytes = Math.ceil(nOut / 32) * 16;
+  out.fill(0, 0, nIn * colBytes);
+  const sc = out.subarray(nIn * colBytes, nIn * colBytes + nb * nOut);
+  const mins = out.subarray(nIn * colBytes + nb * nOut, nIn * colBytes + 2 * nb * nOut);
+  const superAt = Math.ceil((nIn * colBytes + 2 * nb * nOut) / 4) * 4;
+  const d = new Float32Array(out.buffer, out.byteOffset + superAt, nsb * nOut);
+  const dmin = new Float32Array(out.buffer, out.byteOffset + superAt + 4 * nsb * nOut, nsb * nOut);
+  const src = q.bytes;
+  for (let o = 0; o < nOut; o++) {
+    const byteInColumn = (o >> 5) * 16 + (o & 15);
+    const high = (o & 16) !== 0;
+    for (let s = 0; s < nsb; s++) {
+      const at = (o * nsb + s) * Q4_K_BLOCK_BYTES;
+      d[s * nOut + o] = halfToFloat(src[at] | (src[at + 1] << 8));
+      dmin[s * nOut + o] = halfToFloat(src[at + 2] | (src[at + 3] << 8));
+      const packed = at + 4;
+      for (let j = 0; j < 8; j++) {
+        // ggml's get_scale_min_k4
+        const scale = j < 4 ? src[packed + j] & 63 : (src[packed + j + 4] & 15) | ((src[packed + j - 4] >> 6) << 4);
+        const min = j < 4 ? src[packed + j + 4] & 63 : (src[packed + j + 4] >> 4) | ((src[packed + j] >> 6) << 4);
+        sc[(s * 8 + j) * nOut + o] = scale;
+        mins[(s * 8 + j) * nOut + o] = min;
+        const qs = at + 16 + 32 * (j >> 1);
+        const shift = 4 * (j & 1);
+        for (let i = 0; i < 32; i++) {
+          const nibble = (src[qs + i] >> shift) & 15;
+          const p = (s * QK_K + 32 * j + i) * colBytes + byteInColumn;
+          out[p] = high ? (out[p] & 0x0f) | (nibble << 4) : (out[p] & 0xf0) | nibble;
+        }
       }
     }
   }

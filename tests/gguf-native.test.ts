@@ -91,21 +91,23 @@ function nativeRowMajorBytes(q: QuantizedMatrix | undefined, rows: number, cols:
 }
 
 /**
- * Bytes a gather of `kept` columns (touching `blocks` blocks of 32 inputs) reads from an MLP matrix
- * laid out natively, by hand: Q4_0 (the fixtures' d all fit) 16 bytes per 32 outputs per column
- * and an f16 d per (block, output); other quantized types a q8 byte per weight and an f16 scale
- * per (block, output); f32 when the file has f32/f16.
+ * Bytes a gather of `kept` columns (touching `blocks` blocks of 32 inputs, `supers` of 256) reads
+ * from an MLP matrix laid out natively, by hand: Q4_0 (the fixtures' d all fit) 16 bytes per 32
+ * outputs per column and an f16 d per (block, output); Q4_K as below; other quantized types a q8
+ * byte per weight and an f16 scale per (block, output); f32 when the file has f32/f16.
  */
-function mlpColumnBytes(m: QuantizedMatrix | undefined, kept: number, nOut: number, nIn: number, blocks = Math.ceil(nIn / 32)): number {
+function mlpColumnBytes(m: QuantizedMatrix | undefined, kept: number, nOut: number, nIn: number, blocks = Math.ceil(nIn / 32), supers = nIn / 256): number {
   if (!m) return 4 * kept * nOut;
   if (m.ggmlType === GGML_TYPE.Q4_0) {
     assert.ok(q4_0ScalesFitInputMajor(m), "a fixture Q4_0 matrix with subnormal scales");
     return kept * Math.ceil(nOut / 32) * 16 + 2 * nOut * blocks;
   }
+  // Q4_K: nibbles as Q4_0, u8 sc and m per (block, output), f32 d and dmin per (256-block, output)
+  if (m.ggmlType === GGML_TYPE.Q4_K) return kept * Math.ceil(nOut / 32) * 16 + 2 * nOut * blocks + 8 * nOut * supers;
   return kept * nOut + 2 * nOut * blocks;
 }
 
-test("native dense bytes per token: the attention and LM head read the files' blocks as stored, the MLP its Q4_0 or q8 columns", async () => {
+test("native dense bytes per token: the attention and LM head read the files' blocks as stored, the MLP its Q4_0, Q4_K or q8 columns", async () => {
   for (const f of quantizedFiles) {
     const model = await loadModelFile(resolve(dir, f.file));
     const c = model.config;
@@ -133,8 +135,8 @@ test("native dense bytes per token: the attention and LM head read the files' bl
   }
 });
 
-test("DIP on a 4-bit file reads only the kept columns, in 4 bits: the byte counter against the hand formula from the masks", async () => {
-  const model = await loadModelFile(resolve(dir, "stories260K-Q4_0.gguf"));
+for (const file of ["stories260K-Q4_0.gguf", "synth-k-Q4_K_M.gguf"]) test(`DIP on ${file} reads only the kept columns, 4-bit ones in 4 bits: the byte counter against the hand formula from the masks`, async () => {
+  const model = await loadModelFile(resolve(dir, file));
   const c = model.config;
   const engine = await Engine.create(model, { dtype: "native", sparsity: { method: "dip", keep: 0.5 } });
   const dense = engine.denseBytesPerToken().mlp;
@@ -142,16 +144,17 @@ test("DIP on a 4-bit file reads only the kept columns, in 4 bits: the byte count
   engine.step(1);
   const masks = engine.lastMasks();
   const blocksOf = (idx: Uint32Array) => new Set(Array.from(idx, (j) => j >> 5)).size;
+  const supersOf = (idx: Uint32Array) => new Set(Array.from(idx, (j) => j >> 8)).size;
   let expected = 0;
   model.weights.layers.forEach((l, i) => {
     const q = l.quantized ?? {};
     const input = masks.input[i], hidden = masks.hidden[i];
-    expected += mlpColumnBytes(q.wGate, input.length, c.hiddenDim, c.dim, blocksOf(input));
-    expected += mlpColumnBytes(q.wUp, input.length, c.hiddenDim, c.dim, blocksOf(input));
-    expected += mlpColumnBytes(q.wDown, hidden.length, c.dim, c.hiddenDim, blocksOf(hidden));
+    expected += mlpColumnBytes(q.wGate, input.length, c.hiddenDim, c.dim, blocksOf(input), supersOf(input));
+    expected += mlpColumnBytes(q.wUp, input.length, c.hiddenDim, c.dim, blocksOf(input), supersOf(input));
+    expected += mlpColumnBytes(q.wDown, hidden.length, c.dim, c.hiddenDim, blocksOf(hidden), supersOf(hidden));
     assert.ok(input.length < c.dim && hidden.length < c.hiddenDim);
   });
-  assert.ok(model.weights.layers[0].quantized?.wGate?.ggmlType === GGML_TYPE.Q4_0);
+  assert.ok([GGML_TYPE.Q4_0, GGML_TYPE.Q4_K].includes(model.weights.layers[0].quantized?.wGate?.ggmlType as never));
   assert.equal(engine.bytesRead().mlp, expected);
   assert.ok(expected < dense, `${expected} < ${dense}`);
 });

@@ -263,3 +263,200 @@ export function dequantRowQ6_K(out: usize, w: usize, r: i32, cols: i32): void {
     }
   }
 }
+
+// ---- input-major Q4_K: out = sum over kept j of x[j] * W[:, j], W a Q4_K matrix [nOut x nIn] ----
+//
+// The file's Q4_K values transposed so that input j's nOut values are contiguous and a pruned
+// input is never read, every value kept exactly (w = d * sc * q - dmin * m as in the file):
+//   quants  u8[nIn * colBytes]       column j at wT + j * colBytes, colBytes = ceil(nOut / 32) * 16:
+//           per tile of 32 outputs 16 bytes, output 32t + i in byte i's low nibble, 32t + 16 + i in
+//           its high nibble (padding outputs 0); the nibble is the file's q
+//   sc, m   u8[nbIn * nOut] each      the 6-bit scale and min of (32-input sub-block, output), block
+//           jb's nOut together, at q4_KInScales / + nbIn * nOut
+//   d, dmin f32[nsbIn * nOut] each    of (256-input super-block, output), at q4_KInSuper / +
+//           nsbIn * nOut * 4: the file's f16 values widened (exact; any f16, no decode in the kernel)
+// 4 bits + 16 bits per 32 + 64 bits per 256 = 4.75 bits per weight when every column is kept.
+// Bytes read for a kept list: colBytes per kept column, 2 * nOut per run (its sub-block's sc and m),
+// 8 * nOut per touched super-block (its d and dmin).
+//
+// Runs (kept entries in one 32-input sub-block) as gatherColumnsQ4_0, x quantized per run (xq,
+// scale xd), S = sum of the run's xq, and per output
+//   out[o] = out[o] + (f32(sc * T) * d - f32(m * S) * dmin) * xd,  T = sum over the run of q * xq
+// over the runs in list order (the row-major kernel's step; the bounds above make both exact).
+
+/** Bytes of one column of an input-major Q4_K matrix with nOut outputs (whole tiles of 32). */
+// @ts-ignore: decorator
+@inline export function q4_KInColumnBytes(nOut: i32): usize {
+  return <usize>((nOut + 31) >> 5) << 4;
+}
+
+/** Where the sc bytes of an input-major Q4_K matrix start (after the quants); the m bytes follow them. */
+// @ts-ignore: decorator
+@inline export function q4_KInScales(wT: usize, nIn: i32, nOut: i32): usize {
+  return wT + <usize>nIn * q4_KInColumnBytes(nOut);
+}
+
+/** Where the f32 d of an input-major Q4_K matrix start (4-byte aligned after sc and m); dmin follow them. */
+// @ts-ignore: decorator
+@inline export function q4_KInSuper(wT: usize, nIn: i32, nOut: i32): usize {
+  return (q4_KInScales(wT, nIn, nOut) + 2 * <usize>(nIn >> 5) * <usize>nOut + 3) & ~(<usize>3);
+}
+
+/** Bytes of an input-major Q4_K matrix (nIn a multiple of 256). */
+export function q4_KInBytes(nIn: i32, nOut: i32): usize {
+  return q4_KInSuper(0, nIn, nOut) + 8 * <usize>(nIn / QK_K) * <usize>nOut;
+}
+
+/** End of the run (entries in one block of 32 inputs) that starts at entry k. */
+// @ts-ignore: decorator
+@inline function runEndK(idx: usize, k: i32, nKept: i32): i32 {
+  const block = load<u32>(idx + (<usize>k << 2)) >> 5;
+  let e = k + 1;
+  while (e < nKept && load<u32>(idx + (<usize>e << 2)) >> 5 == block) e++;
+  return e;
+}
+
+/** Weight bytes gatherColumnsQ4_K reads for this kept list. */
+export function gatherBytesQ4_K(idx: usize, nKept: i32, nOut: i32): f64 {
+  let runs = 0, supers = 0;
+  let lastSuper: i32 = -1;
+  for (let k = 0; k < nKept; k = runEndK(idx, k, nKept)) {
+    runs++;
+    const sb = <i32>(load<u32>(idx + (<usize>k << 2)) >> 8);
+    if (sb != lastSuper) supers++;
+    lastSuper = sb;
+  }
+  return <f64>nKept * <f64>q4_KInColumnBytes(nOut) + 2.0 * <f64>runs * <f64>nOut + 8.0 * <f64>supers * <f64>nOut;
+}
+
+let runXq: usize = 0;
+
+/** The run's quantized x (i32 per entry, at most 32) in a kept scratch; returns xd, with S stored after the 32 entries. */
+function quantizeRunK(x: usize, idx: usize, k: i32, e: i32): f32 {
+  if (runXq == 0) runXq = heap.alloc(33 * 4);
+  let amax: f32 = 0;
+  for (let i = k; i < e; i++) amax = max(amax, Mathf.abs(load<f32>(x + (<usize>load<u32>(idx + (<usize>i << 2)) << 2))));
+  const d = amax / 127.0;
+  const inv: f32 = d > 0 ? <f32>1.0 / d : 0;
+  let s: i32 = 0;
+  for (let i = k; i < e; i++) {
+    const q = <i32>nearest<f32>(load<f32>(x + (<usize>load<u32>(idx + (<usize>i << 2)) << 2)) * inv);
+    store<i32>(runXq + (<usize>(i - k) << 2), q);
+    s += q;
+  }
+  store<i32>(runXq + 128, s);
+  return d;
+}
+
+/** out[o..o+4) += (f32(sc * t) * d - f32(m * S) * dmin) * xd for four outputs. */
+// @ts-ignore: decorator
+@inline function flushK4(out: usize, o: usize, t: v128, sc: usize, m: usize, d: usize, dmin: usize, sv: v128, xdv: v128): void {
+  const scv = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(sc + o)));
+  const mv = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(m + o)));
+  const a = f32x4.mul(f32x4.convert_i32x4_s(i32x4.mul(scv, t)), v128.load(d + (o << 2)));
+  const b = f32x4.mul(f32x4.convert_i32x4_s(i32x4.mul(mv, sv)), v128.load(dmin + (o << 2)));
+  const p = out + (o << 2);
+  v128.store(p, f32x4.add(v128.load(p), f32x4.mul(f32x4.sub(a, b), xdv)));
+}
+
+/** The scalar step of output o: T over the run's entries [k, e), then the f32 update (the SIMD tail's and the reference's). */
+// @ts-ignore: decorator
+@inline function stepK(out: usize, wT: usize, colBytes: usize, idx: usize, k: i32, e: i32, o: i32, sc: usize, m: usize, d: usize, dmin: usize, xd: f32): void {
+  const byte = <usize>((o >> 5) << 4) + <usize>(o & 15);
+  const shift = (o & 16) >> 2;
+  let t: i32 = 0;
+  for (let i = k; i < e; i++) {
+    const col = wT + <usize>load<u32>(idx + (<usize>i << 2)) * colBytes;
+    t += ((<i32>load<u8>(col + byte) >> shift) & 15) * load<i32>(runXq + (<usize>(i - k) << 2));
+  }
+  const ou = <usize>o;
+  const s = load<i32>(runXq + 128);
+  const term = <f32>(<i32>load<u8>(sc + ou) * t) * load<f32>(d + (ou << 2)) - <f32>(<i32>load<u8>(m + ou) * s) * load<f32>(dmin + (ou << 2));
+  const p = out + (ou << 2);
+  store<f32>(p, load<f32>(p) + term * xd);
+}
+
+/** Where the sc row of input j's sub-block starts (its m row is nbIn * nOut bytes on). */
+// @ts-ignore: decorator
+@inline function scRow(wT: usize, j: usize, nIn: i32, nOut: i32): usize {
+  return q4_KInScales(wT, nIn, nOut) + (j >> 5) * <usize>nOut;
+}
+
+/** Where the f32 d row of input j's super-block starts (its dmin row is nsbIn * nOut floats on). */
+// @ts-ignore: decorator
+@inline function dRow(wT: usize, j: usize, nIn: i32, nOut: i32): usize {
+  return q4_KInSuper(wT, nIn, nOut) + (((j >> 8) * <usize>nOut) << 2);
+}
+
+/** Column gather on an input-major Q4_K matrix [nIn x nOut] (layout above), x quantized per run. */
+export function gatherColumnsQ4_K(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
+  const colBytes = q4_KInColumnBytes(nOut);
+  const full = nOut & ~31;
+  memory.fill(out, 0, <usize>nOut << 2);
+  let k = 0;
+  while (k < nKept) {
+    const e = runEndK(idx, k, nKept);
+    const xd = quantizeRunK(x, idx, k, e);
+    const j = <usize>load<u32>(idx + (<usize>k << 2));
+    const sc = scRow(wT, j, nIn, nOut), m = sc + <usize>(nIn >> 5) * <usize>nOut;
+    const d = dRow(wT, j, nIn, nOut), dmin = d + ((<usize>(nIn >> 8) * <usize>nOut) << 2);
+    const sv = i32x4.splat(load<i32>(runXq + 128));
+    const xdv = f32x4.splat(xd);
+    for (let o = 0; o < full; o += 32) {
+      const tile = <usize>(o >> 5) << 4;
+      let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+      let a4 = i32x4.splat(0), a5 = i32x4.splat(0), a6 = i32x4.splat(0), a7 = i32x4.splat(0);
+      for (let i = k; i < e; i += 2) {
+        const two = i + 1 < e;
+        const ca = wT + <usize>load<u32>(idx + (<usize>i << 2)) * colBytes + tile;
+        const cb = two ? wT + <usize>load<u32>(idx + (<usize>(i + 1) << 2)) * colBytes + tile : ca;
+        const xa = load<i32>(runXq + (<usize>(i - k) << 2));
+        const xb = two ? load<i32>(runXq + (<usize>(i + 1 - k) << 2)) : 0;
+        const xp = i32x4.splat((xb << 16) | (xa & 0xffff));
+        const va = v128.load(ca), vb = v128.load(cb);
+        const mask = i8x16.splat(15);
+        const la = v128.and(va, mask), lb = v128.and(vb, mask); // outputs o .. o+15
+        const ha = i8x16.shr_u(va, 4), hb = i8x16.shr_u(vb, 4); // outputs o+16 .. o+31
+        const l0 = i8x16.shuffle(la, lb, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const l1 = i8x16.shuffle(la, lb, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        const h0 = i8x16.shuffle(ha, hb, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const h1 = i8x16.shuffle(ha, hb, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(l0), xp));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(l0), xp));
+        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(l1), xp));
+        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(l1), xp));
+        a4 = i32x4.add(a4, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(h0), xp));
+        a5 = i32x4.add(a5, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(h0), xp));
+        a6 = i32x4.add(a6, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(h1), xp));
+        a7 = i32x4.add(a7, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(h1), xp));
+      }
+      const ou = <usize>o;
+      flushK4(out, ou, a0, sc, m, d, dmin, sv, xdv);
+      flushK4(out, ou + 4, a1, sc, m, d, dmin, sv, xdv);
+      flushK4(out, ou + 8, a2, sc, m, d, dmin, sv, xdv);
+      flushK4(out, ou + 12, a3, sc, m, d, dmin, sv, xdv);
+      flushK4(out, ou + 16, a4, sc, m, d, dmin, sv, xdv);
+      flushK4(out, ou + 20, a5, sc, m, d, dmin, sv, xdv);
+      flushK4(out, ou + 24, a6, sc, m, d, dmin, sv, xdv);
+      flushK4(out, ou + 28, a7, sc, m, d, dmin, sv, xdv);
+    }
+    for (let o = full; o < nOut; o++) stepK(out, wT, colBytes, idx, k, e, o, sc, m, d, dmin, xd);
+    k = e;
+  }
+}
+
+/** Scalar reference for gatherColumnsQ4_K (same runs, same quantized x, same f32 order). */
+export function gatherColumnsQ4_KScalar(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
+  const colBytes = q4_KInColumnBytes(nOut);
+  memory.fill(out, 0, <usize>nOut << 2);
+  let k = 0;
+  while (k < nKept) {
+    const e = runEndK(idx, k, nKept);
+    const xd = quantizeRunK(x, idx, k, e);
+    const j = <usize>load<u32>(idx + (<usize>k << 2));
+    const sc = scRow(wT, j, nIn, nOut), m = sc + <usize>(nIn >> 5) * <usize>nOut;
+    const d = dRow(wT, j, nIn, nOut), dmin = d + ((<usize>(nIn >> 8) * <usize>nOut) << 2);
+    for (let o = 0; o < nOut; o++) stepK(out, wT, colBytes, idx, k, e, o, sc, m, d, dmin, xd);
+    k = e;
+  }
+}

@@ -13,7 +13,7 @@ import { matvecF32, matvecRowsF32 } from "../kernels/matvec";
 import { gatherColumnsF32 } from "../kernels/gather";
 import { dequantRowQ8, gatherBytesQ8, gatherColumnsQ8, gatherPlanQ8, matvecQ8, matvecRowsQ8, q8Blocks, q8Bytes, q8InBytes, quantizeXQ8 } from "../kernels/q8";
 import { dequantRowQ4_0, gatherBytesQ4_0, gatherColumnsQ4_0, matvecQ4_0, matvecRowsQ4_0, q4_0InBytes, q4_0InColumnBytes, q4_0RowBytes } from "../kernels/q4";
-import { dequantRowQ4_K, dequantRowQ6_K, matvecQ4_K, matvecQ6_K, matvecRowsQ4_K, matvecRowsQ6_K, q4_KRowBytes, q6_KRowBytes } from "../kernels/kquants";
+import { dequantRowQ4_K, dequantRowQ6_K, gatherBytesQ4_K, gatherColumnsQ4_K, matvecQ4_K, matvecQ6_K, matvecRowsQ4_K, matvecRowsQ6_K, q4_KInBytes, q4_KInColumnBytes, q4_KRowBytes, q6_KRowBytes } from "../kernels/kquants";
 import { KERNEL_GATHER_F32, KERNEL_GATHER_Q8, KERNEL_MATVEC_F32, KERNEL_MATVEC_Q8 } from "../threads/jobs";
 import { MIN_PARALLEL_WEIGHTS, parallelFor, poolThreads } from "../threads/pool";
 import { DTYPE_F32, DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q6_K, DTYPE_Q8 } from "../abi";
@@ -53,13 +53,14 @@ export function linearRows(dtype: i32, out: usize, w: usize, x: usize, rowIdx: u
 
 /**
  * out = sum over kept inputs j of x[j] * WT[j, :] for an input-major [nIn x nOut] matrix; its
- * dtype is f32, q8 or Q4_0 (the input-major layouts; the host lays the MLP out in one of them).
+ * dtype is f32, q8, Q4_0 or Q4_K (the input-major layouts; the host lays the MLP out in one of them).
  */
 export function gatherColumns(dtype: i32, out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
   if (dtype == DTYPE_Q8) {
     if (ASC_FEATURE_THREADS && split(nKept, nOut)) parallelFor(KERNEL_GATHER_Q8, out, gatherPlanQ8(wT, x, idx, nKept, nIn, nOut), 0, 0, 0, nOut, 0);
     else gatherColumnsQ8(out, wT, x, idx, nKept, nIn, nOut);
   } else if (dtype == DTYPE_Q4_0) gatherColumnsQ4_0(out, wT, x, idx, nKept, nIn, nOut);
+  else if (dtype == DTYPE_Q4_K) gatherColumnsQ4_K(out, wT, x, idx, nKept, nIn, nOut);
   else if (ASC_FEATURE_THREADS && split(nKept, nOut)) parallelFor(KERNEL_GATHER_F32, out, wT, x, idx, nKept, nOut, 0);
   else gatherColumnsF32(out, wT, x, idx, nKept, nOut);
 }
@@ -94,17 +95,20 @@ export function matrixBytesIn(dtype: i32, rows: i32, cols: i32): f64 {
 /** Bytes an input-major [nIn x nOut] matrix takes in memory (q8: quants, alignment, f16 scales). */
 export function inputMajorBytesIn(dtype: i32, nIn: i32, nOut: i32): f64 {
   if (dtype == DTYPE_Q4_0) return <f64>q4_0InBytes(nIn, nOut);
+  if (dtype == DTYPE_Q4_K) return <f64>q4_KInBytes(nIn, nOut);
   return dtype == DTYPE_Q8 ? <f64>q8InBytes(nIn, nOut) : 4.0 * <f64>nIn * <f64>nOut;
 }
 
 /** Bytes gatherColumns reads when every one of the nIn columns is kept (q8: every quant and every block's scales). */
 export function allColumnsBytesIn(dtype: i32, nIn: i32, nOut: i32): f64 {
   if (dtype == DTYPE_Q4_0) return <f64>nIn * <f64>q4_0InColumnBytes(nOut) + 2.0 * <f64>nOut * <f64>q8Blocks(nIn);
+  if (dtype == DTYPE_Q4_K) return <f64>nIn * <f64>q4_KInColumnBytes(nOut) + 2.0 * <f64>nOut * <f64>q8Blocks(nIn) + 8.0 * <f64>nOut * <f64>(nIn >> 8);
   return dtype == DTYPE_Q8 ? <f64>nIn * <f64>nOut + 2.0 * <f64>nOut * <f64>q8Blocks(nIn) : 4.0 * <f64>nIn * <f64>nOut;
 }
 
 /** Bytes gatherColumns reads for this kept list (q8: the kept quants and the touched blocks' scales). */
 export function gatherBytes(dtype: i32, idx: usize, nKept: i32, nOut: i32): f64 {
   if (dtype == DTYPE_Q4_0) return gatherBytesQ4_0(idx, nKept, nOut);
+  if (dtype == DTYPE_Q4_K) return gatherBytesQ4_K(idx, nKept, nOut);
   return dtype == DTYPE_Q8 ? gatherBytesQ8(idx, nKept, nOut) : 4.0 * <f64>nKept * <f64>nOut;
 }

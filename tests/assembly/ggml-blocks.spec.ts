@@ -4,7 +4,7 @@
 // max|x|/127 per value, so |error| <= sum |w| * step / 2, plus f32 rounding); and the dequantizers
 // against hand-decoded values of hand-packed blocks.
 import { matvecQ4_0, matvecQ4_0Scalar, matvecRowsQ4_0, dequantRowQ4_0, gatherColumnsQ4_0, gatherColumnsQ4_0Scalar, gatherBytesQ4_0, q4_0InBytes, q4_0InColumnBytes, q4_0InScales } from "../../assembly/kernels/q4";
-import { matvecQ4_K, matvecQ4_KScalar, matvecRowsQ4_K, dequantRowQ4_K, matvecQ6_K, matvecQ6_KScalar, matvecRowsQ6_K, dequantRowQ6_K } from "../../assembly/kernels/kquants";
+import { matvecQ4_K, matvecQ4_KScalar, matvecRowsQ4_K, dequantRowQ4_K, matvecQ6_K, matvecQ6_KScalar, matvecRowsQ6_K, dequantRowQ6_K, gatherColumnsQ4_K, gatherColumnsQ4_KScalar, gatherBytesQ4_K, q4_KInBytes, q4_KInColumnBytes, q4_KInScales, q4_KInSuper } from "../../assembly/kernels/kquants";
 import { halfBitsToF32 } from "../../assembly/kernels/half";
 import { DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q6_K } from "../../assembly/abi";
 import { allColumnsBytesIn, inputMajorBytesIn, matrixBytesIn, rowBytesIn } from "../../assembly/model/linear";
@@ -215,6 +215,65 @@ describe("ggml block kernels (Q4_0, Q4_K, Q6_K as stored)", () => {
     // a dense read of 4.5 bits per weight when nOut is a multiple of 32
     expect(allColumnsBytesIn(DTYPE_Q4_0, 64, 128)).toBe(<f64>(64 * 64 + 2 * 2 * 128));
     expect(inputMajorBytesIn(DTYPE_Q4_0, 64, 128)).toBe(<f64>(64 * 64 + 2 * 2 * 128));
+  });
+
+  it("input-major Q4_K gather: SIMD == scalar on odd sizes and subsets, within the quantization bound of the hand-decoded product, bytes by hand", () => {
+    const outs: i32[] = [7, 32, 96, 172];
+    const nIn = 512;
+    for (let s = 0; s < outs.length; s++) {
+      const nOut = outs[s];
+      const bytes = q4_KInBytes(nIn, nOut);
+      const wT = heap.alloc(bytes);
+      for (let i = 0; i < <i32>bytes; i++) store<u8>(wT + <usize>i, randomByte());
+      const sc = q4_KInScales(wT, nIn, nOut);
+      for (let i = 0; i < 2 * (nIn / 32) * nOut; i++) store<u8>(sc + <usize>i, <u8>(randomByte() & 63));
+      const sup = q4_KInSuper(wT, nIn, nOut);
+      for (let i = 0; i < 2 * (nIn / 256) * nOut; i++) store<f32>(sup + (<usize>i << 2), <f32>0.001 + <f32>0.0005 * rand());
+      const x = randomBuf(nIn);
+      const idx = buf(nIn);
+      for (let pattern = 0; pattern < 4; pattern++) {
+        // all; every third dropped; the second super-block pruned; one column
+        let k = 0;
+        for (let j = 0; j < nIn; j++) {
+          if (pattern == 1 && j % 3 == 1) continue;
+          if (pattern == 2 && j >= 256) continue;
+          if (pattern == 3 && j != 300) continue;
+          store<u32>(idx + (<usize>k << 2), j);
+          k++;
+        }
+        const a = buf(nOut), b = buf(nOut);
+        gatherColumnsQ4_K(a, wT, x, idx, k, nIn, nOut);
+        gatherColumnsQ4_KScalar(b, wT, x, idx, k, nIn, nOut);
+        expect(bitsEqual(a, b, nOut)).toBe(true, "nOut " + nOut.toString() + " pattern " + pattern.toString());
+        const colBytes = <i32>q4_KInColumnBytes(nOut);
+        const nb = nIn / 32, nsb = nIn / 256;
+        for (let o = 0; o < nOut; o++) {
+          let ref: f64 = 0, bound: f64 = 1e-5;
+          for (let i = 0; i < k; i++) {
+            const j = <i32>u(idx, i);
+            // hand decode: nibble q of output o in column j, w = d * sc * q - dmin * m
+            const byte = <i32>load<u8>(wT + <usize>(j * colBytes + (o >> 5) * 16 + (o & 15)));
+            const q = (o & 16) != 0 ? byte >> 4 : byte & 15;
+            const scv = <f64>load<u8>(sc + <usize>((j >> 5) * nOut + o));
+            const mv = <f64>load<u8>(sc + <usize>(nb * nOut + (j >> 5) * nOut + o));
+            const d = <f64>load<f32>(sup + (<usize>((j >> 8) * nOut + o) << 2));
+            const dmin = <f64>load<f32>(sup + (<usize>(nsb * nOut + (j >> 8) * nOut + o) << 2));
+            const wv = d * scv * <f64>q - dmin * mv;
+            ref += wv * <f64>f(x, j);
+            let m: f64 = 0;
+            for (let i2 = 0; i2 < k; i2++) if (<i32>u(idx, i2) / 32 == j / 32) m = Math.max(m, Math.abs(<f64>f(x, <i32>u(idx, i2))));
+            bound += Math.abs(wv) * 0.5 * m / 127.0 + 1e-6 * Math.abs(wv * <f64>f(x, j));
+          }
+          expect(Math.abs(<f64>f(a, o) - ref) <= bound).toBe(true, "o " + o.toString() + " pattern " + pattern.toString());
+        }
+        // bytes: colBytes per kept column, 2 * nOut per touched 32-block, 8 * nOut per touched 256-block
+        const blocks = pattern == 3 ? 1 : pattern == 2 ? 8 : 16;
+        const supers = pattern == 0 || pattern == 1 ? 2 : 1;
+        expect(gatherBytesQ4_K(idx, k, nOut)).toBe(<f64>(k * colBytes + 2 * blocks * nOut + 8 * supers * nOut));
+      }
+    }
+    // 4.75 bits per weight read whole when nOut is a multiple of 32
+    expect(allColumnsBytesIn(DTYPE_Q4_K, 256, 64)).toBe(<f64>(256 * 32 + 2 * 8 * 64 + 8 * 64));
   });
 
   it("byte formulas: whole blocks as stored", () => {
