@@ -48,6 +48,8 @@ interface KernelExports {
   matvecQ6_KScalar(out: number, w: number, x: number, rows: number, cols: number): void;
   gatherColumnsQ4_0(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
   gatherColumnsQ4_0Scalar(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
+  gatherColumnsQ4_K(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
+  gatherColumnsQ4_KScalar(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
   rowBytesIn(dtype: number, n: number): number;
   inputMajorBytesIn(dtype: number, nIn: number, nOut: number): number;
   readSumF32(ptr: number, n: number): number;
@@ -253,9 +255,11 @@ if (!noShapes) {
 // ---- ggml block types on the same shapes (the GGUF file's blocks as stored; --dtype native):
 // row-major Q4_0 on the three row-major shapes, Q4_K and Q6_K where the row is whole 256-blocks
 // (W_down's 4864 inputs; 896 is not a multiple of 256, which is why llama.cpp's Q4_K_M files of
-// this shape store those matrices as Q5_0/Q8_0 fallbacks), and the input-major Q4_0 gathers. The
-// bytes are the random f32 bits read as blocks; every block scale in each slice is first set to
-// a finite f16 (0x2400, 2^-6), so results stay finite and SIMD == scalar can be checked. ----
+// this shape store those matrices as Q5_0/Q8_0 fallbacks), the input-major Q4_0 gathers, and the
+// input-major Q4_K gather on W_down (4864 inputs: whole 256-blocks). The bytes are the random f32
+// bits read as blocks; every f16 block scale in each slice is first set to a finite value (0x2400,
+// 2^-6; the Q4_K gather's f32 d/dmin likewise to 2^-6), so results stay finite and SIMD == scalar
+// can be checked. ----
 /** Rotating slices of a matrix of `bytes` whose blocks (`blockBytes`, f16 scales at `scaleOffsets`) have finite scales. */
 function ggmlRotating(bytes: number, blockBytes: number, scaleOffsets: number[], scaleStart = 0, scaleStride = 0): () => number {
   const stride = Math.ceil(bytes / 64) * 64;
@@ -310,6 +314,29 @@ if (!noShapes) {
       const readBytes = kept * colBytes + 2 * nOut * new Set(Array.from(list, (j) => j >> 5)).size;
       const setIdx = () => u32(idxShape, kept).set(list);
       shapeCases.push({ name: `Q4_0 gather ${keepLabel} ${label}`, bytes: readBytes, paired: true, run: () => (setIdx(), e.gatherColumnsQ4_0(outSimd, next(), x, idxShape, kept, nIn, nOut)) });
+    }
+  }
+  {
+    // input-major Q4_K, W_down: nibbles, then u8 sc and m per (32 inputs, output), then f32 d and dmin per (256 inputs, output)
+    const nIn = 4864, nOut = 896, label = "4864x896 (down)";
+    const bytes = e.inputMajorBytesIn(DTYPE_Q4_K, nIn, nOut);
+    const superBytes = 8 * (nIn / 256) * nOut;
+    const stride = Math.ceil(bytes / 64) * 64;
+    const slices = Math.floor(bwBytes / stride);
+    const words = new Uint32Array(e.memory.buffer);
+    for (let s = 0; s < slices; s++) words.fill(0x3c800000, (w + s * stride + bytes - superBytes) >> 2, (w + s * stride + bytes) >> 2); // 2^-6
+    let at = 0;
+    const next = () => w + (at++ % slices) * stride;
+    for (const half of [false, true]) {
+      const kept = shapeIdx(nIn, half);
+      const list = u32(idxShape, kept).slice();
+      const keepLabel = half ? "50%" : "all";
+      e.gatherColumnsQ4_K(outSimd, w, x, idxShape, kept, nIn, nOut);
+      e.gatherColumnsQ4_KScalar(outScalar, w, x, idxShape, kept, nIn, nOut);
+      sameBits(`gatherColumnsQ4_K ${label} ${keepLabel}`, outSimd, outScalar, nOut);
+      const readBytes = kept * (nOut / 2) + 2 * nOut * new Set(Array.from(list, (j) => j >> 5)).size + 8 * nOut * new Set(Array.from(list, (j) => j >> 8)).size;
+      const setIdx = () => u32(idxShape, kept).set(list);
+      shapeCases.push({ name: `Q4_K gather ${keepLabel} ${label}`, bytes: readBytes, paired: true, run: () => (setIdx(), e.gatherColumnsQ4_K(outSimd, next(), x, idxShape, kept, nIn, nOut)) });
     }
   }
 }
