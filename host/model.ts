@@ -125,11 +125,8 @@ export interface LoadedModel {
   /** the path or URL it came from */
   source: string;
   format: "gguf" | "llama2c" | "synthetic" | "safetensors" | "dipstream";
-  /**
-   * the default --dtype for this file: "q8" for a q8 .dipstream, "native" for a GGUF with quantized
-   * matrices (its ggml blocks kept and run as stored, host/engine-layout.ts)
-   */
-  storedDtype?: "q8" | "native";
+  /** the default --dtype for this file: "native" for a GGUF with quantized matrices (host/matrix-dtype.ts) */
+  storedDtype?: "native";
   config: ModelConfig;
   weights: ModelWeights;
   vocab?: Vocabulary;

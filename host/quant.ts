@@ -32,7 +32,7 @@ function absMax(a: Float32Array, start: number, end: number): number {
 /** v in scale steps to an int8 quant: round half away from zero, clamped to [-127, 127]. */
 const roundQ8 = (v: number): number => Math.sign(v) * Math.min(127, Math.round(Math.abs(v)));
 
-/** Quantizes a row-major [rows x n] f32 matrix into `out` (layoutBytes(wasm, "q8").matrix(rows, n) bytes; padding 0). */
+/** Quantizes a row-major [rows x n] f32 matrix into `out` (layoutBytes(wasm, DTYPE_Q8).matrix(rows, n) bytes; padding 0). */
 export function quantizeQ8Into(out: Uint8Array, a: Float32Array, rows: number, n: number): void {
   if (a.length !== rows * n) throw new Error(`quantizeQ8: ${a.length} values for ${rows} x ${n}`);
   out.fill(0);
@@ -56,7 +56,7 @@ const HALF_MIN_NORMAL = 0x0400; // 2^-14
 
 /**
  * Quantizes W, a row-major [nOut x nIn] f32 matrix, into the input-major q8 layout in `out`
- * (layoutBytes(wasm, "q8").inputMajor(nIn, nOut) bytes): quants q[j * nOut + o], then f16 scales s[jb * nOut + o].
+ * (layoutBytes(wasm, DTYPE_Q8).inputMajor(nIn, nOut) bytes): quants q[j * nOut + o], then f16 scales s[jb * nOut + o].
  */
 export function quantizeQ8InputMajorInto(out: Uint8Array, a: Float32Array, nOut: number, nIn: number): void {
   if (a.length !== nOut * nIn) throw new Error(`quantizeQ8InputMajor: ${a.length} values for ${nOut} x ${nIn}`);
