@@ -29,7 +29,9 @@ export const DTYPE_Q8 = 1; // int8 blocks of Q8_BLOCK with a scale each (assembl
 export const DTYPE_Q4_0 = 2; // 32 values in 18 bytes: f16 d, 16 bytes of 4-bit q; w = d * (q - 8)
 export const DTYPE_Q4_K = 3; // 256 values in 144 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 128 of 4-bit q
 export const DTYPE_Q6_K = 4; // 256 values in 210 bytes: 128 bytes low 4 bits, 64 high 2 bits, i8 scales[16], f16 d
-export const QK4_0 = 32; // values per Q4_0 block
+export const DTYPE_Q5_0 = 5; // 32 values in 22 bytes: f16 d, u32 qh (bit i: value i's 5th bit), 16 bytes of low 4 bits; w = d * (q - 16)
+export const QK4_0 = 32; // values per Q4_0 block (and Q5_0's)
+export const Q5_0_BLOCK_BYTES = 22;
 export const Q4_0_BLOCK_BYTES = 18;
 export const QK_K = 256; // values per k-quant super-block
 export const Q4_K_BLOCK_BYTES = 144;

@@ -81,10 +81,11 @@ for (const f of quantizedFiles) {
   });
 }
 
-/** Bytes of a matrix as the native layout holds it, by hand: the file's blocks for Q4_0/Q4_K/Q6_K, q8 tiles (36 B per 32 values, rows in 8s) otherwise, f32 when not quantized. */
+/** Bytes of a matrix as the native layout holds it, by hand: the file's blocks for Q4_0/Q5_0/Q4_K/Q6_K, q8 tiles (36 B per 32 values, rows in 8s) otherwise, f32 when not quantized. */
 function nativeRowMajorBytes(q: QuantizedMatrix | undefined, rows: number, cols: number): number {
   if (!q) return 4 * rows * cols;
   if (q.ggmlType === GGML_TYPE.Q4_0) return rows * (cols / 32) * 18;
+  if (q.ggmlType === GGML_TYPE.Q5_0) return rows * (cols / 32) * 22;
   if (q.ggmlType === GGML_TYPE.Q4_K) return rows * (cols / 256) * 144;
   if (q.ggmlType === GGML_TYPE.Q6_K) return rows * (cols / 256) * 210;
   return Math.ceil(rows / 8) * 8 * Math.ceil(cols / 32) * 36;
@@ -187,6 +188,7 @@ function c(model: LoadedModel): { qRows: number } {
 test("the wasm kernels on the files' own blocks: scalar reference == SIMD, and within the activation-quantization bound of the TypeScript dequantizer's f32 product", async () => {
   const kernels: Record<number, [string, string]> = {
     [GGML_TYPE.Q4_0]: ["matvecQ4_0", "matvecQ4_0Scalar"],
+    [GGML_TYPE.Q5_0]: ["matvecQ5_0", "matvecQ5_0Scalar"],
     [GGML_TYPE.Q4_K]: ["matvecQ4_K", "matvecQ4_KScalar"],
     [GGML_TYPE.Q6_K]: ["matvecQ6_K", "matvecQ6_KScalar"],
   };
@@ -229,5 +231,5 @@ test("the wasm kernels on the files' own blocks: scalar reference == SIMD, and w
       }
     }
   }
-  assert.deepEqual([...seen].sort(), [GGML_TYPE.Q4_0, GGML_TYPE.Q4_K, GGML_TYPE.Q6_K].sort(), "every native type met in the fixtures");
+  assert.deepEqual([...seen].sort(), [GGML_TYPE.Q4_0, GGML_TYPE.Q5_0, GGML_TYPE.Q4_K, GGML_TYPE.Q6_K].sort(), "every native type met in the fixtures");
 });

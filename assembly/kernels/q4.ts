@@ -13,7 +13,7 @@
 // reference agree bit for bit. The SIMD kernel takes four rows per pass (four sequential streams,
 // their four T side by side with reduce4, one convert and one multiply-add for all four).
 
-import { QK4_0, Q4_0_BLOCK_BYTES } from "../abi";
+import { QK4_0, Q4_0_BLOCK_BYTES, Q5_0_BLOCK_BYTES } from "../abi";
 import { halfBitsToF32 } from "./half";
 import { quantizeXQ8, reduce4 } from "./q8";
 
@@ -324,5 +324,103 @@ export function gatherColumnsQ4_0Scalar(out: usize, wT: usize, x: usize, idx: us
       store<f32>(p, load<f32>(p) + <f32>runDotQ4(wT, colBytes, idx, k, e, o) * (halfNormal(<u32>load<u16>(sc + (<usize>o << 1))) * xd));
     }
     k = e;
+  }
+}
+
+// ---- Q5_0, row-major (DTYPE_Q5_0): ggml's blocks as stored, the Q4_0 kernels' scheme ----
+// Block (22 bytes): f16 d, u32 qh, 16 bytes qs; value i of the block is d * (q_i - 16) with
+// q_i = (qs[i] & 15 | bit i of qh << 4) for i < 16 and (qs[i - 16] >> 4 | bit i of qh << 4) after
+// (ggml's dequantize_row_q5_0). |T| <= 32 * 16 * 127: exact.
+
+const BLOCK5 = <usize>Q5_0_BLOCK_BYTES;
+
+// @ts-ignore: decorator
+@inline export function q5_0RowBytes(n: i32): usize {
+  return <usize>(n / QK4_0) * BLOCK5;
+}
+
+/** The 5th bits of 16 values as 0 or 16 per byte: bytes b0, b1 of qh (splatted in v) give values 16k .. 16k + 15. */
+// @ts-ignore: decorator
+@inline function fifthBits(qh: v128, high: bool): v128 {
+  const bytes = high
+    ? i8x16.swizzle(qh, i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3))
+    : i8x16.swizzle(qh, i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  const bit = v128.and(bytes, i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128));
+  return v128.and(i8x16.ne(bit, i8x16.splat(0)), i8x16.splat(16));
+}
+
+/** T of one Q5_0 block at p against the 32 i16 activations x0..x3. */
+// @ts-ignore: decorator
+@inline function blockDotQ5_0(p: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const qh = v128.load32_splat(p, 2);
+  const qs = v128.load(p, 6);
+  const sixteen = i8x16.splat(16);
+  const lo = i8x16.sub(v128.or(v128.and(qs, i8x16.splat(15)), fifthBits(qh, false)), sixteen);
+  const hi = i8x16.sub(v128.or(i8x16.shr_u(qs, 4), fifthBits(qh, true)), sixteen);
+  const s0 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(lo), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(lo), x1));
+  const s1 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(hi), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(hi), x3));
+  return i32x4.add(s0, s1);
+}
+
+/** q_i - 16 of value i of the Q5_0 block at p (scalar). */
+// @ts-ignore: decorator
+@inline function q5Value(p: usize, i: i32): i32 {
+  const low = i < 16 ? <i32>load<u8>(p + 6 + <usize>i) & 15 : <i32>load<u8>(p + 6 + <usize>(i - 16)) >> 4;
+  return (low | (((<i32>load<u32>(p + 2) >>> i) & 1) << 4)) - 16;
+}
+
+/** One Q5_0 row (nb blocks at w) against the quantized x; `simd` picks the T kernel (a compile-time constant). */
+// @ts-ignore: decorator
+@inline function dotRowQ5_0(w: usize, nb: i32, xq: usize, xs: usize, simd: bool): f32 {
+  let acc: f32 = 0;
+  for (let b = 0; b < nb; b++) {
+    const xb = xq + (<usize>b << 6);
+    const p = w + <usize>b * BLOCK5;
+    let t: i32 = 0;
+    if (simd) {
+      const s = blockDotQ5_0(p, v128.load(xb), v128.load(xb, 16), v128.load(xb, 32), v128.load(xb, 48));
+      t = (i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1)) + (i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3));
+    } else {
+      for (let i = 0; i < 32; i++) t += q5Value(p, i) * <i32>load<i16>(xb + (<usize>i << 1));
+    }
+    acc += <f32>t * (halfBitsToF32(load<u16>(p)) * load<f32>(xs + (<usize>b << 2)));
+  }
+  return acc;
+}
+
+/** out[r] = dot(W[r, :], x) for a Q5_0 matrix [rows x cols] (cols a multiple of 32). */
+export function matvecQ5_0(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const xq = quantizeXQ8(x, cols);
+  const rowBytes = q5_0RowBytes(cols);
+  for (let r = 0; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ5_0(w + <usize>r * rowBytes, nb, xq, xq + (<usize>nb << 6), true));
+}
+
+/** Scalar reference for matvecQ5_0 (same quantized x, same order). */
+export function matvecQ5_0Scalar(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const xq = quantizeXQ8(x, cols);
+  const rowBytes = q5_0RowBytes(cols);
+  for (let r = 0; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ5_0(w + <usize>r * rowBytes, nb, xq, xq + (<usize>nb << 6), false));
+}
+
+/** Listed rows only (CATS's W_up), as matvecQ5_0 per row. */
+export function matvecRowsQ5_0(out: usize, w: usize, x: usize, rowIdx: usize, nRows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const xq = quantizeXQ8(x, cols);
+  const rowBytes = q5_0RowBytes(cols);
+  for (let k = 0; k < nRows; k++) {
+    store<f32>(out + (<usize>k << 2), dotRowQ5_0(w + <usize>load<u32>(rowIdx + (<usize>k << 2)) * rowBytes, nb, xq, xq + (<usize>nb << 6), true));
+  }
+}
+
+/** Row r dequantized into out, exactly as ggml's dequantize_row_q5_0: (q - 16) * d. */
+export function dequantRowQ5_0(out: usize, w: usize, r: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const row = w + <usize>r * q5_0RowBytes(cols);
+  for (let b = 0; b < nb; b++) {
+    const p = row + <usize>b * BLOCK5;
+    const d = halfBitsToF32(load<u16>(p));
+    for (let i = 0; i < 32; i++) store<f32>(out + (<usize>(b * 32 + i) << 2), <f32>q5Value(p, i) * d);
   }
 }

@@ -3,10 +3,10 @@
 // within the bound of the activation quantization (x is rounded by at most half its block's step
 // max|x|/127 per value, so |error| <= sum |w| * step / 2, plus f32 rounding); and the dequantizers
 // against hand-decoded values of hand-packed blocks.
-import { matvecQ4_0, matvecQ4_0Scalar, matvecRowsQ4_0, dequantRowQ4_0, gatherColumnsQ4_0, gatherColumnsQ4_0Scalar, gatherBytesQ4_0, q4_0InBytes, q4_0InColumnBytes, q4_0InScales } from "../../assembly/kernels/q4";
+import { matvecQ5_0, matvecQ5_0Scalar, matvecRowsQ5_0, dequantRowQ5_0, matvecQ4_0, matvecQ4_0Scalar, matvecRowsQ4_0, dequantRowQ4_0, gatherColumnsQ4_0, gatherColumnsQ4_0Scalar, gatherBytesQ4_0, q4_0InBytes, q4_0InColumnBytes, q4_0InScales } from "../../assembly/kernels/q4";
 import { matvecQ4_K, matvecQ4_KScalar, matvecRowsQ4_K, dequantRowQ4_K, matvecQ6_K, matvecQ6_KScalar, matvecRowsQ6_K, dequantRowQ6_K, gatherColumnsQ4_K, gatherColumnsQ4_KScalar, gatherBytesQ4_K, q4_KInBytes, q4_KInColumnBytes, q4_KInScales, q4_KInSuper } from "../../assembly/kernels/kquants";
 import { halfBitsToF32 } from "../../assembly/kernels/half";
-import { DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q6_K } from "../../assembly/abi";
+import { DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q6_K } from "../../assembly/abi";
 import { allColumnsBytesIn, inputMajorBytesIn, matrixBytesIn, rowBytesIn } from "../../assembly/model/linear";
 import { seedRandom, rand, buf, randomBuf, f, u, bitsEqual } from "./buffers";
 
@@ -50,6 +50,9 @@ function checkKernel(dtype: i32, rows: i32, cols: i32, w: usize): void {
   if (dtype == DTYPE_Q4_0) {
     matvecQ4_0(a, w, x, rows, cols);
     matvecQ4_0Scalar(b, w, x, rows, cols);
+  } else if (dtype == DTYPE_Q5_0) {
+    matvecQ5_0(a, w, x, rows, cols);
+    matvecQ5_0Scalar(b, w, x, rows, cols);
   } else if (dtype == DTYPE_Q4_K) {
     matvecQ4_K(a, w, x, rows, cols);
     matvecQ4_KScalar(b, w, x, rows, cols);
@@ -61,6 +64,7 @@ function checkKernel(dtype: i32, rows: i32, cols: i32, w: usize): void {
   const deq = buf(cols);
   for (let r = 0; r < rows; r++) {
     if (dtype == DTYPE_Q4_0) dequantRowQ4_0(deq, w, r, cols);
+    else if (dtype == DTYPE_Q5_0) dequantRowQ5_0(deq, w, r, cols);
     else if (dtype == DTYPE_Q4_K) dequantRowQ4_K(deq, w, r, cols);
     else dequantRowQ6_K(deq, w, r, cols);
     let ref: f64 = 0;
@@ -80,6 +84,7 @@ function checkKernel(dtype: i32, rows: i32, cols: i32, w: usize): void {
   store<u32>(rowIdx, rows / 2, 8);
   const c = buf(3);
   if (dtype == DTYPE_Q4_0) matvecRowsQ4_0(c, w, x, rowIdx, 3, cols);
+  else if (dtype == DTYPE_Q5_0) matvecRowsQ5_0(c, w, x, rowIdx, 3, cols);
   else if (dtype == DTYPE_Q4_K) matvecRowsQ4_K(c, w, x, rowIdx, 3, cols);
   else matvecRowsQ6_K(c, w, x, rowIdx, 3, cols);
   expect(u(c, 0) == u(a, rows - 1) && u(c, 1) == u(a, 0) && u(c, 2) == u(a, rows / 2)).toBe(true, "listed rows");
@@ -105,6 +110,15 @@ describe("ggml block kernels (Q4_0, Q4_K, Q6_K as stored)", () => {
     }
   });
 
+  it("Q5_0 SIMD == scalar, and the dequantized product within the quantization bound", () => {
+    const rowsList: i32[] = [1, 5, 8];
+    const colsList: i32[] = [32, 96, 256];
+    for (let i = 0; i < rowsList.length; i++) {
+      const rows = rowsList[i], cols = colsList[i];
+      checkKernel(DTYPE_Q5_0, rows, cols, randomBlocks(rows, cols / 32, 22, 0, -1));
+    }
+  });
+
   it("Q4_K SIMD == scalar, and the dequantized product within the quantization bound", () => {
     checkKernel(DTYPE_Q4_K, 5, 256, randomBlocks(5, 1, 144, 0, 2));
     checkKernel(DTYPE_Q4_K, 3, 768, randomBlocks(3, 3, 144, 0, 2));
@@ -126,6 +140,20 @@ describe("ggml block kernels (Q4_0, Q4_K, Q6_K as stored)", () => {
     expect(f(out, 0)).toBe(3.5);
     expect(f(out, 16)).toBe(-3.5);
     expect(f(out, 1)).toBe(0);
+
+    // Q5_0: d = 0.25; qh bit 0 set, bit 17 set; qs[0] = 0x2c, qs[1] = 0x70 -> value 0 = (12 | 16) - 16
+    // = 12 -> 3, value 16 = (2 | 0) - 16 = -14 -> -3.5, value 17 = (7 | 16) - 16 = 7 -> 1.75
+    const q50 = heap.alloc(22);
+    memory.fill(q50, 0, 22);
+    store<u16>(q50, 0x3400);
+    store<u32>(q50 + 2, 0x00020001);
+    store<u8>(q50 + 6, 0x2c);
+    store<u8>(q50 + 7, 0x70);
+    dequantRowQ5_0(out, q50, 0, 32);
+    expect(f(out, 0)).toBe(3);
+    expect(f(out, 16)).toBe(-3.5);
+    expect(f(out, 17)).toBe(1.75);
+    expect(f(out, 1)).toBe(-4); // (0 | 0) - 16 = -16 -> -4
 
     // Q4_K: d = 1, dmin = 0.5. Sub-block 0: sc = s[0] & 63 = 2, m = s[4] & 63 = 3; value 0 is the low
     // nibble of qs[0] = 5 -> 1 * 2 * 5 - 0.5 * 3 = 8.5. Sub-block 5: sc = (s[9] & 15) | ((s[1] >> 6) << 4)
