@@ -24,7 +24,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { fillUniform } from "../host/synthetic.js";
-import { DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q6_K } from "../assembly/abi.js";
+import { DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q6_K } from "../assembly/abi.js";
 
 interface KernelExports {
   memory: WebAssembly.Memory;
@@ -42,6 +42,8 @@ interface KernelExports {
   gatherColumnsF32Scalar(out: number, wT: number, x: number, idx: number, nKept: number, nOut: number): void;
   matvecQ4_0(out: number, w: number, x: number, rows: number, cols: number): void;
   matvecQ4_0Scalar(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ5_0(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ5_0Scalar(out: number, w: number, x: number, rows: number, cols: number): void;
   matvecQ4_K(out: number, w: number, x: number, rows: number, cols: number): void;
   matvecQ4_KScalar(out: number, w: number, x: number, rows: number, cols: number): void;
   matvecQ6_K(out: number, w: number, x: number, rows: number, cols: number): void;
@@ -253,7 +255,8 @@ if (!noShapes) {
 }
 
 // ---- ggml block types on the same shapes (the GGUF file's blocks as stored; --dtype native):
-// row-major Q4_0 on the three row-major shapes, Q4_K and Q6_K where the row is whole 256-blocks
+// row-major Q4_0 on the three row-major shapes, Q5_0 (Q4_K_M's fallback for 896-wide rows) on
+// W_up's, Q4_K and Q6_K where the row is whole 256-blocks
 // (W_down's 4864 inputs; 896 is not a multiple of 256, which is why llama.cpp's Q4_K_M files of
 // this shape store those matrices as Q5_0/Q8_0 fallbacks), the input-major Q4_0 gathers, and the
 // input-major Q4_K gather on W_down (4864 inputs: whole 256-blocks). The bytes are the random f32
@@ -280,11 +283,13 @@ if (!noShapes) {
     ["Q4_0", DTYPE_Q4_0, 4864, 896, "4864x896 (up, row-major)"],
     ["Q4_0", DTYPE_Q4_0, 896, 4864, "896x4864 (down, row-major)"],
     ["Q4_0", DTYPE_Q4_0, 151936, 896, "151936x896 (LM head)"],
+    ["Q5_0", DTYPE_Q5_0, 4864, 896, "4864x896 (up, row-major)"],
     ["Q4_K", DTYPE_Q4_K, 896, 4864, "896x4864 (down, row-major)"],
     ["Q6_K", DTYPE_Q6_K, 896, 4864, "896x4864 (down, row-major)"],
   ];
   const blocks: Record<string, { bytes: number; scales: number[]; simd: keyof KernelExports; scalar: keyof KernelExports }> = {
     Q4_0: { bytes: 18, scales: [0], simd: "matvecQ4_0", scalar: "matvecQ4_0Scalar" },
+    Q5_0: { bytes: 22, scales: [0], simd: "matvecQ5_0", scalar: "matvecQ5_0Scalar" },
     Q4_K: { bytes: 144, scales: [0, 2], simd: "matvecQ4_K", scalar: "matvecQ4_KScalar" },
     Q6_K: { bytes: 210, scales: [208], simd: "matvecQ6_K", scalar: "matvecQ6_KScalar" },
   };
