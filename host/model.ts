@@ -86,6 +86,8 @@ export interface LoadedModel {
   format: "gguf" | "llama2c" | "synthetic" | "safetensors" | "dipstream";
   /** the precision the file stores its weight matrices in, when it is quantized (default for --dtype) */
   storedDtype?: "q8";
+  /** GGUF: how many tensors the file stores in each ggml type, e.g. { Q4_K: 13, Q6_K: 3, F32: 5 } */
+  tensorTypes?: Record<string, number>;
   config: ModelConfig;
   weights: ModelWeights;
   vocab?: Vocabulary;

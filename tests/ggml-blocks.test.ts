@@ -4,8 +4,9 @@
 // re-quantizing the fixtures' own blocks).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { Engine } from "../host/engine.js";
 import { parseGguf, readGgufHeader } from "../host/formats/gguf.js";
 import { GGML_TYPE, QUANTIZABLE_TYPES, dequantizeRow, ggmlBlock, ggmlRowBytes, quantizeRow } from "../host/formats/ggml-blocks.js";
@@ -14,7 +15,7 @@ import { fixturesDir } from "../host/node/paths.js";
 import { ModelFormatError } from "../host/model.js";
 import { seededRandom } from "../host/prng.js";
 import { sha256Hex } from "../host/sha256.js";
-import { readF32, readJson } from "./helpers.js";
+import { readF32, readJson, runDip } from "./helpers.js";
 
 const ggufDir = resolve(fixturesDir(), "gguf");
 const manifest = readJson(resolve(ggufDir, "manifest.json"));
@@ -417,4 +418,33 @@ test("quantizers: refuse what they cannot write", () => {
   assert.throws(() => quantizeRow(GGML_TYPE.Q4_K, new Float32Array(300), 300, out), /Q4_K: 300 values is not a multiple of the block size 256/);
   assert.throws(() => quantizeRow(GGML_TYPE.Q4_K, new Float32Array(256), 256, out, 0, new Float32Array(256)), /importance weights \(imatrix\) are not supported/);
   assert.throws(() => quantizeRow(GGML_TYPE.Q6_K, new Float32Array(1024), 1024, out.subarray(0, 800)), /Q6_K: output needs bytes 0 to 840, has 800/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The command line on the fixtures
+
+test("dip info counts the stored tensor types; dip logits --dtype f32 on a k-quant file matches the reference", () => {
+  const file = (name: string) => resolve(ggufDir, name);
+  const entryOf = (name: string) => manifest.files.find((f: { file: string }) => f.file === name);
+  for (const [name, dtype] of [["synth-k-Q4_K_M.gguf", "f32"], ["stories260K-Q4_0.gguf", "f32"], ["stories260K-Q8_0.gguf", "q8"]]) {
+    const r = runDip("info", "--model", file(name), "--json");
+    assert.equal(r.code, 0, r.stderr);
+    const info = JSON.parse(r.stdout);
+    assert.deepEqual(info.tensor_types, entryOf(name).tensor_types, name);
+    // only an all-8-bit file defaults to q8; 4/5-bit ones run dequantized until native kernels exist
+    assert.equal(info.dtype, dtype, name);
+  }
+  const text = runDip("info", "--model", file("synth-k-Q4_K_M.gguf"));
+  assert.match(text.stdout, /tensors +13 Q4_K, 5 F32, 3 Q6_K \(as stored; in wasm memory as f32\)/);
+
+  const entry = entryOf("synth-k-Q6_K.gguf");
+  const out = resolve(mkdtempSync(join(tmpdir(), "dip-ggml-")), "logits.f32");
+  const r = runDip("logits", "--model", file(entry.file), "--tokens", entry.tokens.join(","), "--dtype", "f32", "--out", out);
+  assert.equal(r.code, 0, r.stderr);
+  const got = readF32(out);
+  const want = readF32(file(entry.logits_file));
+  assert.equal(got.length, want.length);
+  let maxDiff = 0;
+  for (let i = 0; i < got.length; i++) maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
+  assert.ok(maxDiff < LOGIT_TOLERANCE, `dip logits: ${maxDiff}`);
 });

@@ -286,6 +286,13 @@ function storedInQ8(tensors: GgufTensorInfo[]): boolean {
   return matrices.some((t) => t.type === GGML_TYPE.Q8_0) && matrices.every((t) => WIDE_TYPES.includes(t.type));
 }
 
+/** Tensors per ggml type name, most common first (as the fixtures' manifest lists them). */
+export function countTensorTypes(tensors: { type: number }[]): Record<string, number> {
+  const counts = new Map<string, number>();
+  for (const t of tensors) counts.set(ggmlTypeName(t.type), (counts.get(ggmlTypeName(t.type)) ?? 0) + 1);
+  return Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]));
+}
+
 const SUPPORTED_TYPE_LIST = Object.entries(GGML_TYPE).map(([name, id]) => `${name} (${id})`).join(", ");
 
 /** Parses a GGUF file of a supported architecture into f32 weights (every other type dequantized). */
@@ -427,6 +434,7 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
     ...(vocab ? { vocab } : {}),
     // a GGUF whose weight matrices are Q8_0 runs in q8 unless the user asks otherwise
     ...(storedInQ8(header.tensors) ? { storedDtype: "q8" as const } : {}),
+    tensorTypes: countTensorTypes(header.tensors),
   };
   validateWeights(model);
   return model;

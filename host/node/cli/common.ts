@@ -61,7 +61,7 @@ export function buildNote(engine: Engine): string {
 export function withModel<T>(y: Argv<T>) {
   return y
     .option("model", { type: "string", describe: "model: .gguf, llama2.c .bin, or a Hugging Face folder / .safetensors; default: stories260K from the models directory" })
-    .option("dtype", { type: "string", describe: "weight precision in memory: f32 | q8 (int8 blocks of 32 with a scale); default: q8 for a Q8_0 GGUF, else f32" })
+    .option("dtype", { type: "string", describe: "weight precision in memory: f32 | q8 (int8 blocks of 32 with a scale); default: q8 for a GGUF whose matrices are Q8_0 (F16/F32 leftovers allowed), else f32 (2-6-bit GGUF tensors are dequantized to f32)" })
     .option("tokenizer", { type: "string", describe: "llama2.c tokenizer .bin (default: tokenizer.bin or tok<vocab>.bin beside the model), or a Hugging Face tokenizer.json" });
 }
 

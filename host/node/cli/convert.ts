@@ -8,7 +8,7 @@ import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { loadModelFile } from "../load.js";
 import { GGUF_OUTPUT_TYPES, type GgufOutputType, planGguf, tensorBytes } from "../../formats/gguf-writer.js";
-import { ggmlTypeName } from "../../formats/ggml-blocks.js";
+import { countTensorTypes } from "../../formats/gguf.js";
 import type { LoadedModel } from "../../model.js";
 import { SYNTHETIC_SHAPES, isSyntheticShape, syntheticModel, syntheticVocab } from "../../synthetic.js";
 import { UsageError } from "./common.js";
@@ -117,13 +117,11 @@ export async function convertModel(model: LoadedModel, out: string, type: GgufOu
     await fh.write(plan.header);
     for (const t of plan.tensors) await fh.write(tensorBytes(t));
   });
-  const tensorTypes: Record<string, number> = {};
-  for (const t of plan.tensors) tensorTypes[ggmlTypeName(t.type)] = (tensorTypes[ggmlTypeName(t.type)] ?? 0) + 1;
   return {
     out,
     bytes: plan.bytes,
     tensors: plan.tensors.length,
-    tensor_types: tensorTypes,
+    tensor_types: countTensorTypes(plan.tensors),
     fallbacks: plan.fallbacks,
     tokenizer_embedded: model.vocab !== undefined,
     adapters_merged: merged,

@@ -18,6 +18,8 @@ export const infoCommand = {
       file: o.path,
       format: o.model.format,
       dtype: o.engine.dtype,
+      // GGUF: tensors per stored ggml type (null for other formats)
+      tensor_types: o.model.tensorTypes ?? null,
       config: o.model.config,
       weight_bytes: { ...bytes, total },
       dense_bytes_read_per_token: o.engine.denseBytesPerToken(),
@@ -32,6 +34,7 @@ export const infoCommand = {
     process.stdout.write(
       [
         `model        ${o.model.name} (${o.model.format}) ${o.path}`,
+        ...(o.model.tensorTypes ? [`tensors      ${Object.entries(o.model.tensorTypes).map(([type, n]) => `${n} ${type}`).join(", ")} (as stored; in wasm memory as ${o.engine.dtype})`] : []),
         `architecture ${c.architecture}: dim ${c.dim}, ${c.nLayers} layers, ${c.nHeads} heads (${c.nKvHeads} kv), head dim ${c.dim / c.nHeads}, MLP hidden ${c.hiddenDim}`,
         `             vocab ${c.vocabSize}, context ${c.seqLen}, rope theta ${c.ropeTheta} (${c.ropeLayout}), rms eps ${c.rmsEps}, ${c.tiedEmbeddings ? "tied" : "separate"} embeddings`,
         `weights (${o.engine.dtype}) embedding ${mb(bytes.embedding)}, attention ${mb(bytes.attention)}, mlp ${mb(bytes.mlp)}, lm_head ${mb(bytes.lm_head)}, total ${mb(total)}`,
