@@ -3,7 +3,7 @@
 // dequantize_row_* step by step in f32 (Math.fround after each operation ggml does in float), so
 // every value equals what ggml (and gguf-py) produce, bit for bit. Quantizers follow ggml's
 // quantize_row_*_ref (no importance matrix): what llama-quantize writes without --imatrix.
-// This module is runtime-neutral and has no state beyond two lookup tables.
+// Runtime-neutral; its only state is the f16 lookup table and a scratch word for nearestInt.
 import { floatToHalfBits, halfToFloat } from "../float16.js";
 
 /** ggml_type numbers (ggml.h) of the types this module reads. */

@@ -16,8 +16,6 @@ const MAX_ARRAY_NESTING = 8;
 /** weight tensors every llama layer has (norms, q/k/v/o, gate/up/down) */
 const TENSORS_PER_LAYER = 9;
 
-export { GGML_TYPE, ggmlTypeName };
-
 /** Every tensor type this loader reads (and dequantizes to f32): ggml's block layouts. */
 const isLoadable = (type: number): boolean => ggmlBlock(type) !== undefined;
 
