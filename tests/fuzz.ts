@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LoadedModel, ModelFormatError, printable } from "../host/model.js";
 import { encodeGguf } from "../host/formats/gguf-writer.js";
+import { readGgufHeader } from "../host/formats/gguf.js";
 import { parseLlama2cTokenizer } from "../host/formats/llama2c.js";
 import { syntheticModel } from "../host/synthetic.js";
 import { planStream } from "../host/stream/format.js";
@@ -243,9 +244,12 @@ async function buildTargets(): Promise<Target[]> {
   const hfTokenizer = readFileSync(join(hfDir, "tokenizer.json"), "utf8");
   const ggufF32 = encodeGguf(tiny(1), "f32");
   const ggufQ8 = encodeGguf(tiny(2), "q8");
-  const gguf = (name: string, seed: Uint8Array, dtype: "f32" | "q8"): Target => ({
+  // ggml block formats from the fixtures: k-quants and Q6_K (Q4_K_M mix), a legacy type with a min (Q4_1)
+  const ggufQ4KM = read(join(fixturesDir(), "gguf", "synth-k-Q4_K_M.gguf"));
+  const ggufQ41 = read(join(fixturesDir(), "gguf", "stories260K-Q4_1.gguf"));
+  const gguf = (name: string, seed: Uint8Array, dtype: "f32" | "q8", headerBytes = 4096): Target => ({
     name,
-    mutate: (r) => mutateBytes(r, seed, Math.min(seed.length, 4096)),
+    mutate: (r) => mutateBytes(r, seed, Math.min(seed.length, headerBytes)),
     async read(c, dir) {
       const path = join(dir, "model.gguf");
       await writeFile(path, c.bytes);
@@ -270,6 +274,8 @@ async function buildTargets(): Promise<Target[]> {
     gguf("gguf v3 f32", ggufF32, "f32"),
     gguf("gguf v3 q8", ggufQ8, "q8"),
     gguf("gguf v1 stories260K", stories, "f32"),
+    gguf("gguf v3 Q4_K_M/Q6_K blocks", ggufQ4KM, "f32", readGgufHeader(ggufQ4KM, "seed").dataStart),
+    gguf("gguf v3 Q4_1 blocks", ggufQ41, "f32", readGgufHeader(ggufQ41, "seed").dataStart),
     {
       name: "llama2.c checkpoint",
       mutate: (r) => mutateBytes(r, storiesBin, 28),
