@@ -68,7 +68,7 @@ export function generate(engine: Engine, tokenizer: Tokenizer, opts: GenerateOpt
     if (pos === promptTokens.length - 1) tPromptDone = performance.now();
     if (pos < promptTokens.length - 1) continue; // still feeding the prompt
     next = engine.sample(temperature, topP);
-    if (next === tokenizer.bosId || next === tokenizer.eosId) break; // end of the story
+    if (next === tokenizer.bosId || tokenizer.stopIds.includes(next)) break; // end of the story (or of the turn)
     tokens.push(next);
     emit(next);
   }

@@ -88,6 +88,7 @@ export function planGguf(model: LoadedModel, type: GgufOutputType): GgufPlan {
   add("token_embd.weight", w.tokenEmbedding, c.vocabSize, c.dim);
   add("output_norm.weight", w.finalNorm, c.dim, undefined);
   if (!c.tiedEmbeddings) add("output.weight", w.lmHead!, c.vocabSize, c.dim);
+  if (c.ropeFreqFactors) add("rope_freqs.weight", Float32Array.from(c.ropeFreqFactors), hd / 2, undefined);
   w.layers.forEach((l, i) => {
     const p = `blk.${i}.`;
     add(`${p}attn_norm.weight`, l.attnNorm, c.dim, undefined);
