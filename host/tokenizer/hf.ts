@@ -90,6 +90,10 @@ export class HfTokenizer implements Tokenizer {
     return this.tok.encode(text, { add_special_tokens: bos }).ids;
   }
 
+  tokenText(id: number): string {
+    return this.tok.id_to_token(id) ?? "";
+  }
+
   decode(ids: readonly number[]): string {
     for (const id of ids) this.check(id);
     return this.decodeSkippingSpecial(ids);

@@ -77,6 +77,10 @@ export class SentencePieceTokenizer implements Tokenizer {
     return this.pieces.length;
   }
 
+  tokenText(id: number): string {
+    return this.pieces[id] ?? "";
+  }
+
   /** The id of a piece (spaces as ' '), or undefined. */
   pieceId(piece: string): number | undefined {
     return this.pieceIds.get(piece);

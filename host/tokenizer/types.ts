@@ -25,6 +25,8 @@ export interface Tokenizer {
   /** text of the ids, special tokens (BOS, EOS, ...) skipped */
   decode(ids: readonly number[]): string;
   createStreamDecoder(): StreamDecoder;
+  /** the text of one token as the vocabulary stores it (special tokens included), e.g. "<|im_end|>" */
+  tokenText(id: number): string;
   /** beginning-of-sequence id, or -1 when the tokenizer adds none */
   bosId: number;
   /** end-of-sequence id, or -1 when none is known */

@@ -6,6 +6,8 @@ import { hideBin } from "yargs/helpers";
 import { generateCommand } from "./generate.js";
 import { logitsCommand } from "./logits.js";
 import { encodeCommand } from "./encode.js";
+import { templateCommand } from "./template.js";
+import { chatCommand } from "./chat.js";
 import { evalCommand } from "./eval.js";
 import { infoCommand } from "./info.js";
 import { convertCommand } from "./convert.js";
@@ -26,6 +28,8 @@ const COMMANDS = [
   generateCommand,
   logitsCommand,
   encodeCommand,
+  templateCommand,
+  chatCommand,
   evalCommand,
   infoCommand,
   convertCommand,
