@@ -6,7 +6,7 @@ import { halfToFloat } from "../float16.js";
 import { type LayerWeights, type LoadedModel, type ModelConfig, type RopeLayout, type RopeScaling, ModelFormatError, headDim, quote, validateConfig, validateWeights } from "../model.js";
 import { BinaryReader, f32Array } from "./binary.js";
 import { type GgufValue, metaInt, metaNumber, metaString } from "./gguf-meta.js";
-import { ggufTokenizer } from "./gguf-tokenizer.js";
+import { type GgufTokenizer, ggufTokenizer } from "./gguf-tokenizer.js";
 
 export const GGUF_MAGIC = "GGUF";
 const SUPPORTED_VERSIONS = [1, 2, 3];
@@ -528,4 +528,16 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
   };
   validateWeights(model);
   return model;
+}
+
+/**
+ * Only the tokenizer and chat template of a GGUF, from its header (no weight is read or
+ * decoded): what `dip encode` and `dip template` need, whatever the tensor types.
+ */
+export function parseGgufTokenizer(bytes: Uint8Array, file: string): GgufTokenizer {
+  const header = readGgufHeader(bytes, file);
+  const embedding = header.tensors.find((t) => t.name === "token_embd.weight");
+  if (!embedding) throw new ModelFormatError(file, "missing tensor token_embd.weight");
+  if (embedding.dims.length !== 2) throw new ModelFormatError(file, `tensor token_embd.weight has dims [${embedding.dims.join(", ")}], expected [dim, vocab]`);
+  return ggufTokenizer(header.metadata, embedding.dims[1], file);
 }

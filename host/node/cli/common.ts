@@ -14,6 +14,7 @@ import type { Calibration } from "../../thresholds.js";
 import { readCalibration, writeCalibration } from "../calibration-file.js";
 import { loadHfTokenizerFile, readHfTokenizerFiles } from "../hf-tokenizer.js";
 import { ChatTemplate } from "../../chat.js";
+import { parseGgufTokenizer } from "../../formats/gguf.js";
 import { readAdaptersFile } from "../adapters-file.js";
 import { cacheDir, dataDir } from "../paths.js";
 import { splitStories } from "../../eval.js";
@@ -136,8 +137,34 @@ export async function loadWithTokenizer(path: string, tokenizer?: string): Promi
   return { model, tokenizer: await tokenizerFor(model, path) };
 }
 
+/** The parts of a model a tokenizer and a chat template come from. */
+export type TokenizerSources = Pick<LoadedModel, "vocab" | "tokenizerJson" | "hfTokenizer" | "chatTemplate"> & { config: { vocabSize: number } };
+
+/**
+ * A model's tokenizer without its weights when it can be had so (a GGUF's header), else from
+ * the loaded model: for `dip encode` and `dip template`, whatever the file's tensor types.
+ */
+export async function loadTokenizerOnly(path: string, tokenizer?: string): Promise<{ model: TokenizerSources; tokenizer: Tokenizer }> {
+  if (tokenizer !== undefined || !path.toLowerCase().endsWith(".gguf")) return loadWithTokenizer(path, tokenizer);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new UsageError(`cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const parts = parseGgufTokenizer(bytes, path);
+  const rows = parts.vocab?.pieces.length ?? 0;
+  const model: TokenizerSources = { ...parts, config: { vocabSize: rows } };
+  if (parts.hfTokenizer) {
+    const t = HfTokenizer.fromFiles(parts.hfTokenizer, `${path} (tokenizer.ggml.*)`);
+    model.config.vocabSize = t.vocabSize;
+    return { model, tokenizer: t };
+  }
+  return { model, tokenizer: await tokenizerFor(model, path) };
+}
+
 /** The model's tokenizer: its tokenizer.json when it has one, else its SentencePiece vocabulary. */
-export async function tokenizerFor(model: LoadedModel, path: string): Promise<Tokenizer> {
+export async function tokenizerFor(model: TokenizerSources, path: string): Promise<Tokenizer> {
   let tokenizer: Tokenizer;
   if (model.tokenizerJson) tokenizer = await loadHfTokenizerFile(model.tokenizerJson);
   else if (model.hfTokenizer) tokenizer = HfTokenizer.fromFiles(model.hfTokenizer, `${path} (its tokenizer.json)`);
@@ -270,7 +297,7 @@ export function withChatTemplate<T>(y: Argv<T>) {
  * The chat template for a model: --chat-template F, else the model's own (a GGUF's
  * tokenizer.chat_template, or chat_template in the tokenizer_config.json beside a tokenizer.json).
  */
-export async function chatTemplateFor(model: LoadedModel, tokenizer: Tokenizer, path: string, templateFile?: string): Promise<ChatTemplate> {
+export async function chatTemplateFor(model: TokenizerSources, tokenizer: Tokenizer, path: string, templateFile?: string): Promise<ChatTemplate> {
   if (templateFile !== undefined) {
     let source: string;
     try {

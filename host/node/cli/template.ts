@@ -1,6 +1,6 @@
 import type { Argv, ArgumentsCamelCase } from "yargs";
 import { resolveModelPath } from "../resolve.js";
-import { chatTemplateFor, loadWithTokenizer, withChatTemplate, withModel, type ModelArgs } from "./common.js";
+import { chatTemplateFor, loadTokenizerOnly, withChatTemplate, withModel, type ModelArgs } from "./common.js";
 import { parseMessages } from "../../chat.js";
 
 interface Args extends ModelArgs {
@@ -16,7 +16,7 @@ export const templateCommand = {
   handler: async (a: ArgumentsCamelCase<Args>) => {
     const messages = parseMessages(a.messages);
     const path = resolveModelPath(a.model);
-    const { model, tokenizer } = await loadWithTokenizer(path, a.tokenizer);
+    const { model, tokenizer } = await loadTokenizerOnly(path, a.tokenizer);
     const template = await chatTemplateFor(model, tokenizer, path, a["chat-template"]);
     process.stdout.write(template.render(messages, true));
   },
