@@ -126,10 +126,12 @@ export class ChatSession {
   /**
    * Adds the user's message and generates the assistant's reply, streaming its text. When the
    * turn's prompt does not fit in the context left, nothing is fed and the message is not kept:
-   * the reply is empty with stop "context".
+   * the reply is empty with stop "context". `turn` overrides the session's options for this turn
+   * (the seed applies at the session's start only).
    */
-  reply(userText: string, onText?: (text: string) => void): ChatReply {
+  reply(userText: string, onText?: (text: string) => void, turn: ChatOptions = {}): ChatReply {
     const engine = this.engine;
+    const opts = { ...this.opts, ...turn };
     const messages = [...this.messages, { role: "user", content: userText }];
     const rendered = this.template.render(messages, true);
     // Feed only what the template added after the text already in the cache; if it rewrote
@@ -143,9 +145,9 @@ export class ChatSession {
     for (const t of prompt) engine.step(t);
     this.messages.push(messages[messages.length - 1]);
 
-    const temperature = this.opts.temperature ?? 0.7;
-    const topP = this.opts.topP ?? 0.9;
-    const limit = this.opts.maxReplyTokens ?? Infinity;
+    const temperature = opts.temperature ?? 0.7;
+    const topP = opts.topP ?? 0.9;
+    const limit = opts.maxReplyTokens ?? Infinity;
     const decoder = this.tokenizer.createStreamDecoder();
     const tokens: number[] = [];
     let text = "";

@@ -20,6 +20,7 @@ import { Engine } from "../host/engine.js";
 import { generate } from "../host/generate.js";
 import { ChatTemplate, encodeChatText } from "../host/chat.js";
 import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
+import { runChatTurn, startChat } from "../web/session.js";
 import { maxAbsDiff, readF32, readJson, runLogits } from "./helpers.js";
 
 const GGUF_DIR = resolve(fixturesDir(), "gguf");
@@ -271,4 +272,26 @@ test("generate --chat applies the template to the prompt; --prompt-file equals -
   const rendered = entry("tiny-qwen2-Q8_0.gguf").tokenizer.chat_template_case.rendered;
   assert.deepEqual(a.tokens.slice(0, a.prompt_tokens), encodeChatText(tokenizer, rendered, true));
   assertOneLineError(dip(["generate", "--model", QWEN2, "--prompt", "a", "--prompt-file", promptFile]), /give --prompt or --prompt-file, not both/);
+});
+
+test("the web demo's chat mode (web/session.ts, as its worker runs it): turns continue one sequence, the page's sparsity applies", async () => {
+  const model = await loadModelFile(QWEN2);
+  const tokenizer = await tokenizerFor(model, QWEN2);
+  const engine = await Engine.create(model, { dtype: "q8" });
+  const settings = { prompt: "Hello!", tokens: 5, method: "dip" as const, keep: 0.5, gamma: 0.5, policy: "lru" as const, dramFraction: 1, temperature: 0, seed: 42 };
+  const chat = startChat(engine, tokenizer, model.chatTemplate!, model.name, settings.seed);
+  let streamed = "";
+  const first = runChatTurn(chat, engine, settings, (t) => (streamed += t));
+  assert.equal(streamed, first.reply.text);
+  assert.equal(first.reply.tokens.length, 5);
+  assert.ok(first.info.mlpDensity < 0.9, `density ${first.info.mlpDensity}`);
+  const posAfterFirst = engine.pos;
+  const second = runChatTurn(chat, engine, { ...settings, prompt: "How are you?", method: "dense" }, undefined);
+  assert.ok(second.reply.cacheKept);
+  assert.equal(engine.pos, posAfterFirst + second.reply.promptTokens + second.reply.tokens.length);
+  assert.equal(second.info.contextLeft, engine.config.seqLen - engine.pos);
+  assert.ok(Math.abs(second.info.mlpDensity - 1) < 1e-9);
+  // the same two turns through dip chat (same settings per turn: dip, then dip) agree on turn one
+  const cli = dip(["chat", "--model", QWEN2, "--temperature", "0", "--max-tokens", "5", "--json", "--method", "dip", "--keep", "0.5"], "Hello!\n");
+  assert.deepEqual(JSON.parse(cli.stdout.trim()).tokens, first.reply.tokens);
 });

@@ -4,9 +4,9 @@
 // handle) or the picked File (Blob slices) into the engine's DRAM-budgeted column cache, and the
 // run reports what `dip generate --stream` reports.
 import { Engine, fetchBytes, loadModel, nameOf, streamStaticBytes, StreamBudgetError, formatStreamSummary, SentencePieceTokenizer, HfTokenizer, copyToOpfs, listOpfsStreams, openStreamBlob, openStreamOpfs, opfsSyncAvailable } from "../host/web/index.js";
-import type { ProgressCallback, LoadedModel, OpenStream, Tokenizer } from "../host/web/index.js";
+import type { ProgressCallback, LoadedModel, OpenStream, Tokenizer, ChatSession } from "../host/web/index.js";
 import type { FromWorker, RunSettings, StreamSettings, StreamSource, ToWorker } from "./protocol.js";
-import { runSession, runStreamSession, setDefaultEngineWasm, streamEngine, streamMinimumBytes, streamTableBytes } from "./session.js";
+import { runChatTurn, runSession, runStreamSession, setDefaultEngineWasm, startChat, streamEngine, streamMinimumBytes, streamTableBytes } from "./session.js";
 
 const post = (m: FromWorker) => (self as unknown as { postMessage(m: FromWorker): void }).postMessage(m);
 
@@ -20,7 +20,8 @@ interface Streamed {
   /** the settings `engine` was made with (undefined: no engine yet) */
   settings?: Pick<StreamSettings, "dramBytes" | "policy">;
 }
-let current: { model: LoadedModel; engine?: Engine; tokenizer: Tokenizer; stream?: Streamed } | undefined;
+/** chat: the conversation going on in chat mode (it owns the engine's KV cache until another run) */
+let current: { model: LoadedModel; engine?: Engine; tokenizer: Tokenizer; stream?: Streamed; chat?: ChatSession } | undefined;
 
 function tokenizerOf(model: LoadedModel): Tokenizer {
   if (model.hfTokenizer) return HfTokenizer.fromFiles(model.hfTokenizer, `${model.name} (its tokenizer.json)`);
@@ -43,7 +44,7 @@ async function open(model: LoadedModel): Promise<void> {
   current = { model, engine, tokenizer };
   const c = model.config;
   const w = engine.weightBytes();
-  post({ type: "loaded", name: model.name, config: c, params: (w.embedding + w.attention + w.mlp + w.lm_head) / 4, bytes: engine.memoryBytes() });
+  post({ type: "loaded", name: model.name, config: c, params: (w.embedding + w.attention + w.mlp + w.lm_head) / 4, bytes: engine.memoryBytes(), chatTemplate: model.chatTemplate !== undefined });
 }
 
 async function openStreamed(source: StreamSource, progress: ProgressCallback): Promise<void> {
@@ -106,6 +107,7 @@ async function streamedEngine(s: Streamed, settings: StreamSettings): Promise<En
 
 async function run(s: RunSettings, streamSettings: StreamSettings | undefined): Promise<void> {
   if (!current) throw new Error("load a model first");
+  current.chat = undefined; // a plain run starts a new sequence: the conversation is over
   const onText = (text: string) => post({ type: "text", text });
   if (current.stream) {
     if (!streamSettings) throw new Error("a streamed model needs a DRAM budget");
@@ -131,6 +133,16 @@ async function run(s: RunSettings, streamSettings: StreamSettings | undefined): 
   post({ type: "done", text: result.text, tokens: result.tokens, generated: result.generated_tokens, tokS: result.tok_s, sim });
 }
 
+/** One chat turn on the resident engine; the conversation starts with the first turn after a load or reset. */
+function chatTurn(s: RunSettings): void {
+  if (!current) throw new Error("load a model first");
+  if (current.stream || !current.engine) throw new Error("chat mode runs a model loaded whole (not a streamed .dipstream)");
+  if (current.model.chatTemplate === undefined) throw new Error(`${current.model.name} has no chat template (tokenizer.chat_template): use Generate`);
+  current.chat ??= startChat(current.engine, current.tokenizer, current.model.chatTemplate, current.model.name, s.seed);
+  const { reply, info, tokS } = runChatTurn(current.chat, current.engine, s, (text) => post({ type: "text", text }));
+  post({ type: "done", text: reply.text, tokens: reply.tokens, generated: reply.tokens.length, tokS, sim: null, chat: info });
+}
+
 self.onmessage = async (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
   try {
@@ -149,6 +161,10 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
       else await open("file" in m ? await loadModel(m.file, m.file.name, progress) : await loadModel(await fetchBytes(m.url, progress), nameOf(m.url)));
     } else if (m.type === "generate") {
       await run(m.settings, m.stream);
+    } else if (m.type === "chat") {
+      chatTurn(m.settings);
+    } else if (m.type === "chat-reset") {
+      if (current) current.chat = undefined;
     } else if (m.type === "list-stored") {
       await postStored();
     } else if (m.type === "memory-cap") {
