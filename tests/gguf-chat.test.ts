@@ -295,3 +295,14 @@ test("the web demo's chat mode (web/session.ts, as its worker runs it): turns co
   const cli = dip(["chat", "--model", QWEN2, "--temperature", "0", "--max-tokens", "5", "--json", "--method", "dip", "--keep", "0.5"], "Hello!\n");
   assert.deepEqual(JSON.parse(cli.stdout.trim()).tokens, first.reply.tokens);
 });
+
+test("a sliding window shorter than the context cuts the context to it (attention stays exact)", () => {
+  const bytes = Buffer.from(readFileSync(resolve(GGUF_DIR, "tiny-phi3-F16.gguf")));
+  const key = Buffer.from("phi3.attention.sliding_window");
+  const at = bytes.indexOf(key);
+  assert.ok(at > 0);
+  assert.equal(bytes.readUInt32LE(at + key.length), 4); // GGUF u32
+  bytes.writeUInt32LE(100, at + key.length + 4);
+  assert.equal(parseGguf(bytes, "swa.gguf").config.seqLen, 100);
+  assert.equal(parseGguf(readFileSync(resolve(GGUF_DIR, "tiny-phi3-F16.gguf")), "phi3.gguf").config.seqLen, 256);
+});
