@@ -306,3 +306,28 @@ test("a sliding window shorter than the context cuts the context to it (attentio
   assert.equal(parseGguf(bytes, "swa.gguf").config.seqLen, 100);
   assert.equal(parseGguf(readFileSync(resolve(GGUF_DIR, "tiny-phi3-F16.gguf")), "phi3.gguf").config.seqLen, 256);
 });
+
+test("a gpt2 vocabulary with add_bos_token true starts every encoding with BOS", async () => {
+  const bytes = Buffer.from(readFileSync(QWEN2));
+  const key = Buffer.from("tokenizer.ggml.add_bos_token");
+  const at = bytes.indexOf(key);
+  assert.equal(bytes.readUInt32LE(at + key.length), 7); // GGUF bool
+  assert.equal(bytes[at + key.length + 4], 0);
+  bytes[at + key.length + 4] = 1;
+  const file = join(tmp, "bos.gguf");
+  writeFileSync(file, bytes);
+  const { tokenizer } = await loadTokenizerOnly(file);
+  const c = entry("tiny-qwen2-Q8_0.gguf").tokenizer.cases[0];
+  assert.equal(tokenizer.bosId, 1);
+  assert.deepEqual(tokenizer.encode(c.text, { bos: true }), [1, ...c.ids]);
+  assert.deepEqual(tokenizer.encode(c.text, { bos: false }), c.ids);
+});
+
+test("a chat template that writes BOS itself (as Llama 3's does) gets no second one", async () => {
+  const { tokenizer } = await loadTokenizerOnly(resolve(GGUF_DIR, "tiny-llama-F16.gguf"));
+  const bos = tokenizer.tokenText(tokenizer.bosId);
+  assert.equal(bos, "<s>");
+  const plain = encodeChatText(tokenizer, "Hello", true);
+  assert.equal(plain[0], tokenizer.bosId);
+  assert.deepEqual(encodeChatText(tokenizer, `${bos}Hello`, true), plain);
+});

@@ -75,14 +75,14 @@ export function ggufTokenizer(meta: GgufMetadata, vocabSize: number, file: strin
     throw new ModelFormatError(file, `tokenizer.ggml.tokens has ${tokens.length} pieces, but token_embd.weight has ${vocabSize} rows`);
   }
   const common = commonSettings(meta, tokens as string[], file);
-  if (model === "gpt2") return { hfTokenizer: bpeTokenizerFiles(meta, tokens as string[], common, file), ...withTemplate };
+  if (model === "gpt2") return { hfTokenizer: bpeTokenizerFiles(meta, tokens as string[], common, chatTemplate, file), ...withTemplate };
   return { vocab: sentencePieceVocabulary(meta, tokens as string[], common, file), ...withTemplate };
 }
 
 interface CommonSettings {
   bosId: number;
   eosId: number;
-  /** -1 when the file names no token */
+  /** undefined when the file does not say (each tokenizer model has its own default) */
   addBos: boolean | undefined;
   addEos: boolean;
   endIds: number[];
@@ -158,7 +158,7 @@ function sentencePieceVocabulary(meta: GgufMetadata, tokens: string[], s: Common
 }
 
 /** The tokenizer.json (and settings) of a GGUF "gpt2" vocabulary, for HfTokenizer.fromFiles. */
-function bpeTokenizerFiles(meta: GgufMetadata, tokens: string[], s: CommonSettings, file: string): HfTokenizerFiles {
+function bpeTokenizerFiles(meta: GgufMetadata, tokens: string[], s: CommonSettings, chatTemplate: string | undefined, file: string): HfTokenizerFiles {
   const preName = metaString(meta, "tokenizer.ggml.pre", file) ?? "default";
   const pre = Object.hasOwn(PRE_TOKENIZERS, preName) ? PRE_TOKENIZERS[preName] : undefined;
   if (!pre) throw new ModelFormatError(file, `tokenizer.ggml.pre ${quote(preName)} is not supported; supported: ${SUPPORTED_BPE_PRE_TOKENIZERS.join(", ")}`);
@@ -184,10 +184,10 @@ function bpeTokenizerFiles(meta: GgufMetadata, tokens: string[], s: CommonSettin
   });
   const addBos = s.addBos ?? pre.addBos ?? false;
   const special = (id: number, isSpecial: boolean) => ({ id, content: tokens[id], single_word: false, lstrip: false, rstrip: false, normalized: false, special: isSpecial });
-  // control tokens (and BOS/EOS) are special: split out of text, skipped when decoding; user-defined
-  // ones are split out too but decode to their text (llama.cpp's parse of special tokens)
-  const controls = new Set([...s.controlIds, s.bosId, s.eosId]);
-  const addedTokens = [...[...controls].map((id) => special(id, true)), ...s.userDefinedIds.map((id) => special(id, false))].sort((a, b) => a.id - b.id);
+  // control tokens are special: split out of text, skipped when decoding; user-defined ones are
+  // split out too but decode to their text (llama.cpp's special-token partition, by token type:
+  // a BOS or EOS of type NORMAL is ordinary text there, and here)
+  const addedTokens = [...s.controlIds.map((id) => special(id, true)), ...s.userDefinedIds.map((id) => special(id, false))].sort((a, b) => a.id - b.id);
   const bos = tokens[s.bosId];
   const eos = tokens[s.eosId];
   const single = [
@@ -228,8 +228,9 @@ function bpeTokenizerFiles(meta: GgufMetadata, tokens: string[], s: CommonSettin
   };
   return {
     tokenizer,
-    // what transformers' tokenizer_config.json would say: no clean-up of spaces (llama.cpp does none)
-    tokenizerConfig: { eos_token: eos, clean_up_tokenization_spaces: false },
+    // what transformers' tokenizer_config.json would say: no clean-up of spaces (llama.cpp does
+    // none), and the chat template (so a .dipstream made from this model keeps it)
+    tokenizerConfig: { eos_token: eos, clean_up_tokenization_spaces: false, ...(chatTemplate !== undefined ? { chat_template: chatTemplate } : {}) },
     // every end-of-generation id, as a generation_config.json lists several
     generationConfig: { eos_token_id: [s.eosId, ...s.endIds.filter((id) => id !== s.eosId)] },
   };

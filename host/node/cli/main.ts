@@ -28,8 +28,6 @@ const COMMANDS = [
   generateCommand,
   logitsCommand,
   encodeCommand,
-  templateCommand,
-  chatCommand,
   evalCommand,
   infoCommand,
   convertCommand,
@@ -42,6 +40,8 @@ const COMMANDS = [
   serveCommand,
   finetuneCommand,
   frontierCommand,
+  chatCommand,
+  templateCommand,
 ];
 const COMMAND_NAMES = COMMANDS.map((c) => c.command.split(" ")[0]);
 
