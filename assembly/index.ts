@@ -5,6 +5,7 @@ import * as S from "./model/state";
 export { arenaAlloc, arenaUsedBytes } from "./arena";
 export { engineConfigure, setRopeFrequencies, setLayerWeight, setGlobalWeights, setResidentRows, setUpRowMajor, resetByteCounters } from "./model/state";
 export { forward, setCapture } from "./model/forward";
+export { forwardPrompt } from "./model/prompt";
 export { setWeightDtype, rowBytesIn, matrixBytesIn, inputMajorBytesIn, allColumnsBytesIn } from "./model/linear";
 export { setMethod, setLayerThresholds, setCacheAware, setCachedFlags, sparsityAllocate } from "./sparsity/policy";
 export { seedRng, argmax, sample, nllOf } from "./model/sampler";
@@ -30,6 +31,7 @@ export function bytesLmHead(): f64 { return S.bytesLmHead; }
 // bench/builds.bench.ts and tests/threads.test.ts (the engine never calls these from the host) ----
 export { matvecF32, matvecF32Rows4, matvecF32Scalar } from "./kernels/matvec";
 export { gatherColumnsF32, gatherColumnsF32Scalar } from "./kernels/gather";
+export { matmatF32, gatherColumnsBatchF32 } from "./kernels/matmat";
 export { matvecQ8, matvecQ8Scalar, gatherColumnsQ8, gatherColumnsQ8Scalar, q8Bytes, q8InBytes } from "./kernels/q8";
 export { copyBytes } from "./kernels/bandwidth";
 export { firstAbsAboveF32Scalar } from "./kernels/finite";

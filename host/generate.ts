@@ -2,6 +2,7 @@
 // filled, BOS/EOS comes up, or the context is full.
 
 import type { Engine, TokenMasks } from "./engine.js";
+import type { WeightBytes } from "./engine-bytes.js";
 import type { Tokenizer } from "./tokenizer/types.js";
 
 export interface GenerateOptions {
@@ -26,8 +27,12 @@ export interface GenerateResult {
   text: string;
   /** generated tokens per second (decode steps only) */
   tok_s: number;
-  /** prompt tokens per second (one step per token) */
+  /** prompt tokens per second (Engine.prefill: dense, in blocks) */
   prompt_tok_s: number;
+  /** weight bytes the prompt read (the engine's counters; each weight once per block) */
+  prompt_bytes: WeightBytes;
+  /** forward steps after the prompt (the engine's byte counters cover these only when generate returns) */
+  decode_steps: number;
   seconds: number;
 }
 
@@ -59,18 +64,24 @@ export function generate(engine: Engine, tokenizer: Tokenizer, opts: GenerateOpt
   promptTokens.forEach(emit);
 
   const t0 = performance.now();
-  let tPromptDone = t0;
-  let next = -1;
-  // llama2.c's loop: one forward per position; every position from the prompt's last on yields a token
-  for (let pos = 0; pos < Math.max(limit, promptTokens.length); pos++) {
-    engine.step(tokens[pos]);
-    opts.onStep?.({ position: pos, masks: () => engine.lastMasks() });
-    if (pos === promptTokens.length - 1) tPromptDone = performance.now();
-    if (pos < promptTokens.length - 1) continue; // still feeding the prompt
-    next = engine.sample(temperature, topP);
+  // the prompt in one call: dense, in blocks that read each weight once per block (Engine.prefill);
+  // onStep still comes once per prompt position, with the masks that position used (dense)
+  engine.prefill(promptTokens);
+  for (let pos = 0; pos < promptTokens.length; pos++) opts.onStep?.({ position: pos, masks: () => engine.lastMasks() });
+  const tPromptDone = performance.now();
+  const promptBytes = engine.bytesRead();
+  engine.resetBytes(); // from here the counters hold the decode steps' bytes only
+  let decodeSteps = 0;
+  // llama2.c's loop from the prompt's last position on: sample, then one forward per new token
+  for (let pos = promptTokens.length - 1; ; ) {
+    const next = engine.sample(temperature, topP);
     if (next === tokenizer.bosId || next === tokenizer.eosId) break; // end of the story
     tokens.push(next);
     emit(next);
+    if (++pos >= limit) break;
+    engine.step(next);
+    decodeSteps++;
+    opts.onStep?.({ position: pos, masks: () => engine.lastMasks() });
   }
   const tEnd = performance.now();
   const tail = decoder.flush();
@@ -87,6 +98,8 @@ export function generate(engine: Engine, tokenizer: Tokenizer, opts: GenerateOpt
     text,
     tok_s: generated > 0 && decodeSeconds > 0 ? generated / decodeSeconds : 0,
     prompt_tok_s: (promptTokens.length / Math.max(1e-9, tPromptDone - t0)) * 1000,
+    prompt_bytes: promptBytes,
+    decode_steps: decodeSteps,
     seconds: (tEnd - t0) / 1000,
   };
 }

@@ -10,6 +10,7 @@
 import { matvecF32, matvecRowsF32 } from "../kernels/matvec";
 import { gatherColumnsF32 } from "../kernels/gather";
 import { dequantRowQ8, gatherBytesQ8, gatherColumnsQ8, gatherPlanQ8, matvecQ8, matvecRowsQ8, q8Blocks, q8Bytes, q8InBytes, quantizeXQ8 } from "../kernels/q8";
+import { gatherColumnsBatchF32, gatherColumnsBatchQ8, matmatF32, matmatQ8 } from "../kernels/matmat";
 import { KERNEL_GATHER_F32, KERNEL_GATHER_Q8, KERNEL_MATVEC_F32, KERNEL_MATVEC_Q8 } from "../threads/jobs";
 import { MIN_PARALLEL_WEIGHTS, parallelFor, poolThreads } from "../threads/pool";
 import { DTYPE_F32, DTYPE_Q8 } from "../abi";
@@ -49,6 +50,24 @@ export function gatherColumns(out: usize, wT: usize, x: usize, idx: usize, nKept
     else gatherColumnsQ8(out, wT, x, idx, nKept, nIn, nOut);
   } else if (ASC_FEATURE_THREADS && split(nKept, nOut)) parallelFor(KERNEL_GATHER_F32, out, wT, x, idx, nKept, nOut, 0);
   else gatherColumnsF32(out, wT, x, idx, nKept, nOut);
+}
+
+// Batched forms for prompt processing (model/prompt.ts): nTok token vectors, token b's at
+// x + b * xStride floats and its result at out + b * outStride floats. Each weight is read from
+// memory once per call, and each token's result has the bits of the one-token function above.
+// A new dtype plugs in with its own matmat kernels (kernels/matmat.ts) in these two branches.
+// One thread: the threads build runs prompts on the calling thread only.
+
+/** linear() for a block of tokens: out_b = W x_b. */
+export function linearBatch(out: usize, w: usize, x: usize, rows: i32, cols: i32, nTok: i32, outStride: i32, xStride: i32): void {
+  if (weightDtype == DTYPE_Q8) matmatQ8(out, w, x, rows, cols, nTok, outStride, xStride);
+  else matmatF32(out, w, x, rows, cols, nTok, outStride, xStride);
+}
+
+/** gatherColumns() for a block of tokens with one kept list: out_b = sum over kept j of x_b[j] * WT[j, :]. */
+export function gatherColumnsBatch(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32, nTok: i32, outStride: i32, xStride: i32): void {
+  if (weightDtype == DTYPE_Q8) gatherColumnsBatchQ8(out, wT, x, idx, nKept, nIn, nOut, nTok, outStride, xStride);
+  else gatherColumnsBatchF32(out, wT, x, idx, nKept, nOut, nTok, outStride, xStride);
 }
 
 /** out = row r of a row-major [rows x cols] table (the token embedding). */

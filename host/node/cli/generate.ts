@@ -48,8 +48,10 @@ export const generateCommand = {
       onStep: recorder ? () => recorder.afterStep() : undefined,
     });
     if (a["trace-out"]) await writeTraceFile(a["trace-out"], recorder!.trace());
+    // generate() leaves the decode steps' bytes in the counters; the prompt's are in result.prompt_bytes
     const bytes = o.engine.bytesRead();
-    const stepsRun = Math.max(1, result.tokens.length - 1);
+    const stepsRun = Math.max(1, result.decode_steps);
+    const promptBytes = result.prompt_bytes;
     const weightBytesPerToken = (bytes.embedding + bytes.attention + bytes.mlp + bytes.lm_head) / stepsRun;
     const mlpDensity = bytes.mlp / stepsRun / o.engine.denseBytesPerToken().mlp;
     const stream = streamed ? await streamReport(streamed, result.seconds, recorder!.trace(), a) : undefined;
@@ -67,6 +69,7 @@ export const generateCommand = {
           prompt_tok_s: result.prompt_tok_s,
           mlp_density: mlpDensity,
           weight_bytes_per_token: weightBytesPerToken,
+          prompt_weight_bytes_per_token: (promptBytes.embedding + promptBytes.attention + promptBytes.mlp + promptBytes.lm_head) / result.prompt_tokens,
           seed: a.seed,
           temperature: a.temperature,
           top_p: a["top-p"],
