@@ -63,7 +63,7 @@ async function checkBitIdentical(model: LoadedModel, dtype: WeightDtype): Promis
 }
 
 // Qwen2-like: q/k/v biases, grouped-query attention (3 query heads per kv head), half rope, tied embeddings
-const qwenLike = () => syntheticModel("qwen2.5-0.5b", 3, { config: { dim: 96, hiddenDim: 224, nLayers: 2, nHeads: 6, nKvHeads: 2, vocabSize: 300, seqLen: 96 } });
+const qwenLike = () => syntheticModel("qwen2.5-0.5b", 3, { config: { dim: 96, hiddenDim: 230, nLayers: 2, nHeads: 6, nKvHeads: 2, vocabSize: 300, seqLen: 96 } });
 
 test("prefill = the prompt step by step, bit for bit (stories260K f32 and q8, odd hidden size 172)", async () => {
   const model = await storiesModel();
@@ -71,7 +71,7 @@ test("prefill = the prompt step by step, bit for bit (stories260K f32 and q8, od
   await checkBitIdentical(model, "q8");
 });
 
-test("prefill = the prompt step by step, bit for bit (Qwen2-like: biases, GQA, half rope; f32 and q8)", async () => {
+test("prefill = the prompt step by step, bit for bit (Qwen2-like: biases, GQA, half rope, hidden 230 (tails); f32 and q8)", async () => {
   const model = qwenLike();
   await checkBitIdentical(model, "f32");
   await checkBitIdentical(model, "q8");
