@@ -14,3 +14,4 @@ export { startDemoServer } from "./node/serve.js";
 export type { DemoServer, ServeOptions } from "./node/serve.js";
 export { readAdaptersFile, writeAdaptersFile } from "./node/adapters-file.js";
 export { openStreamFile, writeStreamFile, loadStreamFileFully } from "./node/stream-file.js";
+export { IDLE_LOAD, recordLoad } from "./node/load-average.js";
