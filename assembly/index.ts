@@ -5,7 +5,7 @@ import * as S from "./model/state";
 export { arenaAlloc, arenaUsedBytes } from "./arena";
 export { engineConfigure, setRopeFrequencies, setLayerWeight, setGlobalWeights, setResidentRows, setUpRowMajor, resetByteCounters } from "./model/state";
 export { forward, setCapture } from "./model/forward";
-export { forwardPrompt } from "./model/prompt";
+export { forwardPrompt, forwardDenseStep } from "./model/prompt";
 export { setWeightDtype, rowBytesIn, matrixBytesIn, inputMajorBytesIn, allColumnsBytesIn } from "./model/linear";
 export { setMethod, setLayerThresholds, setCacheAware, setCachedFlags, sparsityAllocate } from "./sparsity/policy";
 export { seedRng, argmax, sample, nllOf } from "./model/sampler";

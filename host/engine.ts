@@ -223,11 +223,16 @@ export class Engine {
       }
     }
     if (this.pos + tokens.length > c.seqLen) throw new RangeError(`sequence is longer than the model's context of ${c.seqLen} tokens`);
-    const ids = (this.promptIds ??= allocOrThrow(this.exports, 4 * c.seqLen));
-    new Uint32Array(this.exports.memory.buffer, ids, tokens.length).set(tokens);
-    let rc: number;
+    let rc = 0;
     try {
-      rc = this.exports.forwardPrompt(ids, tokens.length, this.pos);
+      if (this.streamed) {
+        // one dense step per token, taking no memory: the DRAM budget covers the stream's caches exactly
+        tokens.forEach((token, i) => this.exports.forwardDenseStep(token, this.pos + i));
+      } else {
+        const ids = (this.promptIds ??= allocOrThrow(this.exports, 4 * c.seqLen));
+        new Uint32Array(this.exports.memory.buffer, ids, tokens.length).set(tokens);
+        rc = this.exports.forwardPrompt(ids, tokens.length, this.pos);
+      }
     } catch (e) {
       if (this.streamed) this.exports.streamBeginSequence(); // as in step()
       throw e;

@@ -29,9 +29,9 @@ export interface GenerateResult {
   tok_s: number;
   /** prompt tokens per second (Engine.prefill: dense, in blocks) */
   prompt_tok_s: number;
-  /** weight bytes the prompt read (the engine's counters; each weight once per block) */
+  /** weight bytes the prompt read (the engine's counters, which keep counting through the whole run; each weight once per block) */
   prompt_bytes: WeightBytes;
-  /** forward steps after the prompt (the engine's byte counters cover these only when generate returns) */
+  /** forward steps after the prompt */
   decode_steps: number;
   seconds: number;
 }
@@ -66,11 +66,12 @@ export function generate(engine: Engine, tokenizer: Tokenizer, opts: GenerateOpt
   const t0 = performance.now();
   // the prompt in one call: dense, in blocks that read each weight once per block (Engine.prefill);
   // onStep still comes once per prompt position, with the masks that position used (dense)
+  const bytesBefore = engine.bytesRead();
   engine.prefill(promptTokens);
   for (let pos = 0; pos < promptTokens.length; pos++) opts.onStep?.({ position: pos, masks: () => engine.lastMasks() });
   const tPromptDone = performance.now();
-  const promptBytes = engine.bytesRead();
-  engine.resetBytes(); // from here the counters hold the decode steps' bytes only
+  const bytesAfter = engine.bytesRead();
+  const promptBytes = { embedding: bytesAfter.embedding - bytesBefore.embedding, attention: bytesAfter.attention - bytesBefore.attention, mlp: bytesAfter.mlp - bytesBefore.mlp, lm_head: bytesAfter.lm_head - bytesBefore.lm_head };
   let decodeSteps = 0;
   // llama2.c's loop from the prompt's last position on: sample, then one forward per new token
   for (let pos = promptTokens.length - 1; ; ) {

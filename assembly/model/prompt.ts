@@ -69,11 +69,19 @@ export function forwardPrompt(tokens: usize, n: i32, pos0: i32): i32 {
   return 0;
 }
 
-/** The fallback: forward() per token under the dense method (CATS's row-major W_up keeps CATS). */
+/** The fallback: forward() per token under the dense method. */
 function denseOneByOne(tokens: usize, n: i32, pos0: i32): void {
+  for (let t = 0; t < n; t++) forwardDenseStep(<i32>load<u32>(tokens + (<usize>t << 2)), pos0 + t);
+}
+
+/**
+ * One prompt token through forward() under the dense method (CATS's row-major W_up keeps CATS).
+ * A streamed model's host calls this per token: it takes no memory, so the DRAM budget holds.
+ */
+export function forwardDenseStep(token: i32, pos: i32): void {
   const saved = method;
   if (!S.upRowMajor) setMethod(METHOD_DENSE, inputK, hiddenK);
-  for (let t = 0; t < n; t++) forward(<i32>load<u32>(tokens + (<usize>t << 2)), pos0 + t);
+  forward(token, pos);
   setMethod(saved, inputK, hiddenK);
 }
 
