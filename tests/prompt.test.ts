@@ -115,3 +115,29 @@ test("prefill refuses bad tokens and a prompt past the context, naming the limit
     engine.close();
   }
 });
+
+test("prefill with LoRA adapters on gate, up and down = the prompt step by step, bit for bit", async () => {
+  const model = await storiesModel();
+  const c = model.config;
+  const rank = 4;
+  let s = 7;
+  const random = (n: number) => Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.1);
+  const linear = (inF: number, outF: number) => ({ a: random(rank * inF), b: random(outF * rank), inFeatures: inF, outFeatures: outF });
+  const engine = await Engine.create(model);
+  try {
+    engine.setAdapters({
+      rank,
+      alpha: 8,
+      targets: ["gate", "up", "down"],
+      layers: Array.from({ length: c.nLayers }, () => ({ gate: linear(c.dim, c.hiddenDim), up: linear(c.dim, c.hiddenDim), down: linear(c.hiddenDim, c.dim) })),
+    });
+    const prompt = promptOf(BLOCK + 5, c.vocabSize);
+    const withAdapters = run(engine, prompt, { method: "dip", keep: 0.5 }, true);
+    run(engine, prompt, { method: "dip", keep: 0.5 }, false).forEach((l, i) => bitsEqual(withAdapters[i], l, `LoRA ${i === 0 ? "last prompt logits" : `decode step ${i}`}`));
+    engine.setAdapters(null);
+    const without = run(engine, prompt, { method: "dense" }, true);
+    assert.notDeepEqual(Array.from(without[0].slice(0, 8)), Array.from(withAdapters[0].slice(0, 8)), "the adapters change the logits");
+  } finally {
+    engine.close();
+  }
+});
