@@ -28,13 +28,17 @@ const shared = process.env.DIP_SHARED_DIR ? resolve(process.env.DIP_SHARED_DIR) 
 const modelPath = resolve(shared, "models", "stories260K", "stories260K-f32.gguf");
 const log = (m) => process.stderr.write(`test-package: ${m}\n`);
 const run = (cmd, args, cwd, extra = {}) => execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], ...extra });
-const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+// The npm that runs this script (npm_execpath), not whatever `npm` is first on PATH: under `npm run`
+// node_modules/.bin comes first, and a devDependency (@as-pect/cli) pulls in npm 6, which lacks
+// `pack --pack-destination`.
+const npmCli = process.env.npm_execpath;
+const runNpm = (args, cwd) => (npmCli ? run(process.execPath, [npmCli, ...args], cwd) : run(process.platform === "win32" ? "npm.cmd" : "npm", args, cwd));
 const started = Date.now();
 
 // ---- what the package ships ----
 /** Paths a package may contain: the built library, its types, the wasm builds, the CLI (and the demo `dip serve` serves), the manifests. */
 const ALLOWED = [/^package\.json$/, /^README\.md$/, /^LICENSE/, /^bin\/dip\.js$/, /^build\/[a-z-]+\.wasm$/, /^build\/host\/[a-z-]+\.js$/, /^build\/browser\/[A-Za-z0-9-]+\.js$/, /^build\/types\/.+\.d\.ts$/, /^models\/[^/]+\.json$/, /^build\/web\/(app|worker)\.js$/, /^web\/index\.html$/, /^web\/style\.css$/];
-const [dry] = JSON.parse(run(npm, ["pack", "--dry-run", "--json", "--ignore-scripts"], root));
+const [dry] = JSON.parse(runNpm(["pack", "--dry-run", "--json", "--ignore-scripts"], root));
 const paths = dry.files.map((f) => f.path);
 const stray = paths.filter((p) => !ALLOWED.some((re) => re.test(p)));
 assert.deepEqual(stray, [], "the package holds only the built library, types, wasm, CLI and manifests");
@@ -77,9 +81,9 @@ let server;
 let browser;
 try {
   // ---- a fresh app with the tarball installed, offline ----
-  const tarball = join(app, run(npm, ["pack", "--ignore-scripts", "--pack-destination", app], root).trim().split("\n").pop());
+  const tarball = join(app, runNpm(["pack", "--ignore-scripts", "--pack-destination", app], root).trim().split("\n").pop());
   writeAppWithLockfile(app, basename(tarball));
-  run(npm, ["ci", "--offline", "--no-audit", "--no-fund", "--ignore-scripts"], app);
+  runNpm(["ci", "--offline", "--no-audit", "--no-fund", "--ignore-scripts"], app);
   cpSync(resolve(root, "examples"), app, { recursive: true });
   // what an app brings itself: a bundler and TypeScript (the project's own copies, linked), Node's types
   mkdirSync(join(app, "node_modules", "@types"), { recursive: true });
