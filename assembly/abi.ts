@@ -5,7 +5,7 @@
 // AssemblyScript (an i32 compile-time constant) and TypeScript (a literal type), which is simpler
 // and harder to get wrong than a module generated from a table at build time.
 
-// ---- layer weight table fields (assembly/model/state.ts setLayerWeight): one pointer each ----
+// ---- layer weight table fields (assembly/model/state.ts setLayerWeight): a pointer and a dtype each ----
 export const ATTN_NORM = 0; // (dim)
 export const WQ = 1; // (qDim, dim) row-major
 export const WK = 2; // (kvDim, dim) row-major
@@ -20,9 +20,22 @@ export const W_UP = 10; // input-major (dim, hiddenDim), or row-major (hiddenDim
 export const W_DOWN_T = 11; // (hiddenDim, dim): input-major, row j = column j of W_down
 export const LAYER_FIELDS = 12;
 
-// ---- weight dtypes (assembly/model/linear.ts setWeightDtype) ----
+// ---- weight dtypes, one per matrix (assembly/model/linear.ts dispatches on them) ----
 export const DTYPE_F32 = 0;
 export const DTYPE_Q8 = 1; // int8 blocks of Q8_BLOCK with a scale each (assembly/kernels/q8.ts)
+// ggml's blocks exactly as a GGUF file stores them, row-major, each row its cols / block values'
+// blocks back to back (assembly/kernels/q4.ts, kquants.ts); Q4_0 and Q4_K also have input-major
+// layouts (the file's values transposed exactly, q4.ts / kquants.ts) for the MLP matrices
+export const DTYPE_Q4_0 = 2; // 32 values in 18 bytes: f16 d, 16 bytes of 4-bit q; w = d * (q - 8)
+export const DTYPE_Q4_K = 3; // 256 values in 144 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 128 of 4-bit q
+export const DTYPE_Q6_K = 4; // 256 values in 210 bytes: 128 bytes low 4 bits, 64 high 2 bits, i8 scales[16], f16 d
+export const DTYPE_Q5_0 = 5; // 32 values in 22 bytes: f16 d, u32 qh (bit i: value i's 5th bit), 16 bytes of low 4 bits; w = d * (q - 16)
+export const QK4_0 = 32; // values per Q4_0 block (and Q5_0's)
+export const Q5_0_BLOCK_BYTES = 22;
+export const Q4_0_BLOCK_BYTES = 18;
+export const QK_K = 256; // values per k-quant super-block
+export const Q4_K_BLOCK_BYTES = 144;
+export const Q6_K_BLOCK_BYTES = 210;
 
 // ---- q8 layouts (assembly/kernels/q8.ts): the host quantizes into them at load ----
 export const Q8_BLOCK = 32; // values per scale, along the input dimension

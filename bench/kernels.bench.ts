@@ -24,6 +24,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { fillUniform } from "../host/synthetic.js";
+import { DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q6_K } from "../assembly/abi.js";
 
 interface KernelExports {
   memory: WebAssembly.Memory;
@@ -39,6 +40,20 @@ interface KernelExports {
   q8InBytes(nIn: number, nOut: number): number;
   gatherColumnsF32(out: number, wT: number, x: number, idx: number, nKept: number, nOut: number): void;
   gatherColumnsF32Scalar(out: number, wT: number, x: number, idx: number, nKept: number, nOut: number): void;
+  matvecQ4_0(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ4_0Scalar(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ5_0(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ5_0Scalar(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ4_K(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ4_KScalar(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ6_K(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ6_KScalar(out: number, w: number, x: number, rows: number, cols: number): void;
+  gatherColumnsQ4_0(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
+  gatherColumnsQ4_0Scalar(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
+  gatherColumnsQ4_K(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
+  gatherColumnsQ4_KScalar(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
+  rowBytesIn(dtype: number, n: number): number;
+  inputMajorBytesIn(dtype: number, nIn: number, nOut: number): number;
   readSumF32(ptr: number, n: number): number;
   readSum4StreamsF32(ptr: number, n: number): number;
   copyBytes(dst: number, src: number, bytes: number): void;
@@ -235,6 +250,98 @@ if (!noShapes) {
         { name: `f32 gather ${keepLabel} ${label}`, bytes: fBytes, paired: true, run: () => (setIdx(), e.gatherColumnsF32(outSimd, nf(), x, idxShape, kept, nOut)) },
         { name: `q8 gather ${keepLabel} ${label}`, bytes: qBytes, paired: true, run: () => (setIdx(), e.gatherColumnsQ8(outSimd, nq(), x, idxShape, kept, nIn, nOut)) },
       );
+    }
+  }
+}
+
+// ---- ggml block types on the same shapes (the GGUF file's blocks as stored; --dtype native):
+// row-major Q4_0 on the three row-major shapes, Q5_0 (Q4_K_M's fallback for 896-wide rows) on
+// W_up's, Q4_K and Q6_K where the row is whole 256-blocks
+// (W_down's 4864 inputs; 896 is not a multiple of 256, which is why llama.cpp's Q4_K_M files of
+// this shape store those matrices as Q5_0/Q8_0 fallbacks), the input-major Q4_0 gathers, and the
+// input-major Q4_K gather on W_down (4864 inputs: whole 256-blocks). The bytes are the random f32
+// bits read as blocks; every f16 block scale in each slice is first set to a finite value (0x2400,
+// 2^-6; the Q4_K gather's f32 d/dmin likewise to 2^-6), so results stay finite and SIMD == scalar
+// can be checked. ----
+/** Rotating slices of a matrix of `bytes` whose blocks (`blockBytes`, f16 scales at `scaleOffsets`) have finite scales. */
+function ggmlRotating(bytes: number, blockBytes: number, scaleOffsets: number[], scaleStart = 0, scaleStride = 0): () => number {
+  const stride = Math.ceil(bytes / 64) * 64;
+  const slices = Math.floor(bwBytes / stride);
+  const view = new Uint16Array(e.memory.buffer);
+  for (let s = 0; s < slices; s++) {
+    const base = w + s * stride;
+    if (scaleStride) {
+      // input-major: a run of f16 scales after the quants
+      for (let at = base + scaleStart; at < base + bytes; at += scaleStride) view[at >> 1] = 0x2400;
+    } else for (let at = base; at < base + bytes; at += blockBytes) for (const o of scaleOffsets) view[(at + o) >> 1] = 0x2400;
+  }
+  let next = 0;
+  return () => w + (next++ % slices) * stride;
+}
+if (!noShapes) {
+  const rowMajor: [string, number, number, number, string][] = [
+    ["Q4_0", DTYPE_Q4_0, 4864, 896, "4864x896 (up, row-major)"],
+    ["Q4_0", DTYPE_Q4_0, 896, 4864, "896x4864 (down, row-major)"],
+    ["Q4_0", DTYPE_Q4_0, 151936, 896, "151936x896 (LM head)"],
+    ["Q5_0", DTYPE_Q5_0, 4864, 896, "4864x896 (up, row-major)"],
+    ["Q4_K", DTYPE_Q4_K, 896, 4864, "896x4864 (down, row-major)"],
+    ["Q6_K", DTYPE_Q6_K, 896, 4864, "896x4864 (down, row-major)"],
+  ];
+  const blocks: Record<string, { bytes: number; scales: number[]; simd: keyof KernelExports; scalar: keyof KernelExports }> = {
+    Q4_0: { bytes: 18, scales: [0], simd: "matvecQ4_0", scalar: "matvecQ4_0Scalar" },
+    Q5_0: { bytes: 22, scales: [0], simd: "matvecQ5_0", scalar: "matvecQ5_0Scalar" },
+    Q4_K: { bytes: 144, scales: [0, 2], simd: "matvecQ4_K", scalar: "matvecQ4_KScalar" },
+    Q6_K: { bytes: 210, scales: [208], simd: "matvecQ6_K", scalar: "matvecQ6_KScalar" },
+  };
+  for (const [type, dtype, rows, cols, label] of rowMajor) {
+    const b = blocks[type];
+    const bytes = rows * e.rowBytesIn(dtype, cols);
+    const next = ggmlRotating(bytes, b.bytes, b.scales);
+    const simd = e[b.simd] as KernelExports["matvecQ4_0"];
+    const scalar = e[b.scalar] as KernelExports["matvecQ4_0"];
+    simd(outSimd, w, x, rows, cols);
+    scalar(outScalar, w, x, rows, cols);
+    sameBits(`${String(b.simd)} ${label}`, outSimd, outScalar, rows);
+    shapeCases.push({ name: `${type} matvec ${label}`, bytes, paired: true, run: () => simd(outSimd, next(), x, rows, cols) });
+  }
+  for (const [nIn, nOut, label] of [[896, 4864, "896x4864 (gate/up)"], [4864, 896, "4864x896 (down)"]] as const) {
+    const bytes = e.inputMajorBytesIn(DTYPE_Q4_0, nIn, nOut);
+    const colBytes = Math.ceil(nOut / 32) * 16;
+    const next = ggmlRotating(bytes, 0, [], Math.ceil((nIn * colBytes) / 4) * 4, 2);
+    for (const half of [false, true]) {
+      const kept = shapeIdx(nIn, half);
+      const list = u32(idxShape, kept).slice();
+      const keepLabel = half ? "50%" : "all";
+      e.gatherColumnsQ4_0(outSimd, w, x, idxShape, kept, nIn, nOut);
+      e.gatherColumnsQ4_0Scalar(outScalar, w, x, idxShape, kept, nIn, nOut);
+      sameBits(`gatherColumnsQ4_0 ${label} ${keepLabel}`, outSimd, outScalar, nOut);
+      // the kept columns' nibbles + nOut f16 scales per block of 32 inputs with a kept column
+      const readBytes = kept * colBytes + 2 * nOut * new Set(Array.from(list, (j) => j >> 5)).size;
+      const setIdx = () => u32(idxShape, kept).set(list);
+      shapeCases.push({ name: `Q4_0 gather ${keepLabel} ${label}`, bytes: readBytes, paired: true, run: () => (setIdx(), e.gatherColumnsQ4_0(outSimd, next(), x, idxShape, kept, nIn, nOut)) });
+    }
+  }
+  {
+    // input-major Q4_K, W_down: nibbles, then u8 sc and m per (32 inputs, output), then f32 d and dmin per (256 inputs, output)
+    const nIn = 4864, nOut = 896, label = "4864x896 (down)";
+    const bytes = e.inputMajorBytesIn(DTYPE_Q4_K, nIn, nOut);
+    const superBytes = 8 * (nIn / 256) * nOut;
+    const stride = Math.ceil(bytes / 64) * 64;
+    const slices = Math.floor(bwBytes / stride);
+    const words = new Uint32Array(e.memory.buffer);
+    for (let s = 0; s < slices; s++) words.fill(0x3c800000, (w + s * stride + bytes - superBytes) >> 2, (w + s * stride + bytes) >> 2); // 2^-6
+    let at = 0;
+    const next = () => w + (at++ % slices) * stride;
+    for (const half of [false, true]) {
+      const kept = shapeIdx(nIn, half);
+      const list = u32(idxShape, kept).slice();
+      const keepLabel = half ? "50%" : "all";
+      e.gatherColumnsQ4_K(outSimd, w, x, idxShape, kept, nIn, nOut);
+      e.gatherColumnsQ4_KScalar(outScalar, w, x, idxShape, kept, nIn, nOut);
+      sameBits(`gatherColumnsQ4_K ${label} ${keepLabel}`, outSimd, outScalar, nOut);
+      const readBytes = kept * (nOut / 2) + 2 * nOut * new Set(Array.from(list, (j) => j >> 5)).size + 8 * nOut * new Set(Array.from(list, (j) => j >> 8)).size;
+      const setIdx = () => u32(idxShape, kept).set(list);
+      shapeCases.push({ name: `Q4_K gather ${keepLabel} ${label}`, bytes: readBytes, paired: true, run: () => (setIdx(), e.gatherColumnsQ4_K(outSimd, next(), x, idxShape, kept, nIn, nOut)) });
     }
   }
 }

@@ -6,14 +6,15 @@
 //
 // Pointers come back as signed i32: `>>> 0` them.
 
-import { DTYPE_F32, DTYPE_Q8 } from "../assembly/abi.js";
-
 export * from "../assembly/abi.js";
 
-/** Weight precision in wasm memory: f32, or q8 (int8 blocks of 32 with a scale each). */
-export type WeightDtype = "f32" | "q8";
-export const WEIGHT_DTYPES: WeightDtype[] = ["f32", "q8"];
-export const DTYPE_ID: Record<WeightDtype, number> = { f32: DTYPE_F32, q8: DTYPE_Q8 };
+/**
+ * Weight precision in wasm memory (--dtype): f32; q8 (int8 blocks of 32 with a scale each); or
+ * native: a quantized GGUF's matrices as the file stores them where the engine has kernels for
+ * their type, each matrix in its own dtype (host/matrix-dtype.ts says which).
+ */
+export type WeightDtype = "f32" | "q8" | "native";
+export const WEIGHT_DTYPES: WeightDtype[] = ["f32", "q8", "native"];
 
 /** The functions of assembly/index.ts the host calls, by name (signatures as the host sees them). */
 export interface EngineFunctions {
@@ -22,8 +23,8 @@ export interface EngineFunctions {
   arenaUsedBytes(): number;
   engineConfigure(dim: number, hidden: number, layers: number, heads: number, kvHeads: number, headDim: number, vocab: number, seqLen: number, eps: number, ropeLayout: number): number;
   setRopeFrequencies(invFreq: number): void;
-  setLayerWeight(layer: number, field: number, ptr: number): void;
-  setGlobalWeights(emb: number, finalNorm: number, lmHead: number, upRowMajor: number): void;
+  setLayerWeight(layer: number, field: number, ptr: number, dtype: number): void;
+  setGlobalWeights(emb: number, embDtype: number, finalNorm: number, lmHead: number, lmHeadDtype: number, upRowMajor: number): void;
   setResidentRows(embeddingRows: number, lmHeadRows: number, tied: number): void;
   setUpRowMajor(rowMajor: number): void;
   resetByteCounters(): void;
@@ -39,8 +40,7 @@ export interface EngineFunctions {
   bytesAttention(): number;
   bytesMlp(): number;
   bytesLmHead(): number;
-  // dtype and its byte formulas (assembly/model/linear.ts)
-  setWeightDtype(dtype: number): void;
+  // byte formulas by dtype id (assembly/model/linear.ts)
   rowBytesIn(dtype: number, n: number): number;
   matrixBytesIn(dtype: number, rows: number, cols: number): number;
   inputMajorBytesIn(dtype: number, nIn: number, nOut: number): number;
@@ -161,7 +161,7 @@ const ENGINE_FUNCTIONS: Record<keyof EngineFunctions, true> = {
   setGlobalWeights: true, setResidentRows: true, setUpRowMajor: true, resetByteCounters: true,
   forward: true, setCapture: true, logitsPtr: true, inputKeptPtr: true, inputKeptCount: true, hiddenKeptPtr: true,
   hiddenKeptCount: true, bytesEmbedding: true, bytesAttention: true, bytesMlp: true, bytesLmHead: true,
-  setWeightDtype: true, rowBytesIn: true, matrixBytesIn: true, inputMajorBytesIn: true, allColumnsBytesIn: true,
+  rowBytesIn: true, matrixBytesIn: true, inputMajorBytesIn: true, allColumnsBytesIn: true,
   setMethod: true, sparsityAllocate: true, setLayerThresholds: true, setCacheAware: true, setCachedFlags: true,
   predictorConfigure: true, setPredictorLayer: true,
   seedRng: true, argmax: true, sample: true, nllOf: true,
@@ -190,7 +190,7 @@ export function engineExports(exports: WebAssembly.Exports): EngineExports {
   return exports as EngineExports;
 }
 
-/** The wasm's layout byte formulas for one dtype (assembly/model/linear.ts); f64 results. */
+/** The wasm's layout byte formulas for one dtype id (DTYPE_*; assembly/model/linear.ts); f64 results. */
 export interface LayoutBytes {
   /** one row of n weights of a row-major matrix, as linear() and the embedding read it */
   row(n: number): number;
@@ -202,8 +202,7 @@ export interface LayoutBytes {
   allColumns(nIn: number, nOut: number): number;
 }
 
-export function layoutBytes(wasm: EngineExports, dtype: WeightDtype): LayoutBytes {
-  const id = DTYPE_ID[dtype];
+export function layoutBytes(wasm: EngineExports, id: number): LayoutBytes {
   return {
     row: (n) => wasm.rowBytesIn(id, n),
     matrix: (rows, cols) => wasm.matrixBytesIn(id, rows, cols),

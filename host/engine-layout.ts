@@ -1,13 +1,16 @@
 // Lays a LoadedModel out in the engine's wasm memory (../shared/spec/ARCHITECTURE.md, "Memory
-// and layout decisions"): the run state, the rotary table, then every weight in the engine's dtype,
-// written with typed-array views into arena blocks and handed to the wasm by pointer. The MLP
-// matrices are stored input-major, so a pruned input is a skipped contiguous column.
+// and layout decisions"): the run state, the rotary table, then every weight, each matrix in the
+// dtype host/matrix-dtype.ts gives it for the engine's --dtype, written with typed-array views into
+// arena blocks and handed to the wasm by pointer with that dtype. The MLP matrices are stored
+// input-major, so a pruned input is a skipped contiguous column.
 
-import type { LoadedModel } from "./model.js";
+import type { LoadedModel, QuantizedMatrix } from "./model.js";
 import { headDim, ModelFormatError } from "./model.js";
 import { ropeInverseFrequencies } from "./rope.js";
-import { quantizeQ8InputMajorInto, quantizeQ8Into } from "./quant.js";
-import { ATTN_NORM, BK, BQ, BV, DTYPE_ID, FFN_NORM, layoutBytes, ROPE_HALF, ROPE_INTERLEAVED, W_DOWN_T, W_GATE_T, W_UP, WK, WO, WQ, WV, type EngineExports, type LayoutBytes, type WeightDtype } from "./abi.js";
+import { dequantizeMatrix, q4_0IntoInputMajor, q4_KIntoInputMajor, quantizedIntoQ8, quantizedIntoQ8InputMajor, quantizeQ8InputMajorInto, quantizeQ8Into } from "./quant.js";
+import { inputMajorDtype, rowMajorDtype } from "./matrix-dtype.js";
+import { ggmlRowBytes } from "./formats/ggml-blocks.js";
+import { ATTN_NORM, BK, BQ, BV, DTYPE_F32, DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q6_K, DTYPE_Q8, FFN_NORM, Q8_BLOCK, Q8_TILE_BYTES, Q8_TILE_ROWS, QK_K, layoutBytes, ROPE_HALF, ROPE_INTERLEAVED, W_DOWN_T, W_GATE_T, W_UP, WK, WO, WQ, WV, type EngineExports, type WeightDtype } from "./abi.js";
 import { WASM32_USABLE_BYTES } from "./engine-bytes.js";
 
 /**
@@ -29,17 +32,32 @@ export function allocOrThrow(wasm: EngineExports, bytes: number): number {
   return ptr;
 }
 
+/** A weight placed in wasm memory: where, and in which dtype id (assembly/abi.ts DTYPE_*). */
+interface Placed {
+  ptr: number;
+  dtype: number;
+}
+
+/** Byte offsets, within one block, of the f16 scales of the ggml types laid out as stored (checked finite at load). */
+const STORED_SCALES: Record<number, { blockBytes: number; offsets: number[] }> = {
+  [DTYPE_Q4_0]: { blockBytes: 18, offsets: [0] },
+  [DTYPE_Q5_0]: { blockBytes: 22, offsets: [0] },
+  [DTYPE_Q4_K]: { blockBytes: 144, offsets: [0, 2] },
+  [DTYPE_Q6_K]: { blockBytes: 210, offsets: [208] },
+};
+
 export class WeightLayout {
   /** the resident weights' span of wasm memory [start, end): what the read-bandwidth probe sums */
   readonly span = { start: 0, end: 0 };
-  private readonly bytes: LayoutBytes;
   /** the final norm's weights (placed with the layers; the embedding and LM head may come later) */
   private finalNorm = 0;
-  /** W_gate / W_up: which layout the layer table points at, and both layouts' pointers (row-major made on first use) */
+  /** W_gate / W_up: which layout the layer table points at, and both layouts (row-major made on first use) */
   private readonly mlpLayouts = {
-    gate: { field: W_GATE_T, rowMajor: false, inputMajorPtrs: [] as number[], rowMajorPtrs: [] as number[] },
-    up: { field: W_UP, rowMajor: false, inputMajorPtrs: [] as number[], rowMajorPtrs: [] as number[] },
+    gate: { field: W_GATE_T, rowMajor: false, inputMajor: [] as Placed[], rowMajorPlaced: [] as Placed[] },
+    up: { field: W_UP, rowMajor: false, inputMajor: [] as Placed[], rowMajorPlaced: [] as Placed[] },
   };
+  /** MLP matrices whose file values could not be kept exactly in the input-major q8 layout (re-encoded) */
+  reencodedMlpMatrices = 0;
 
   constructor(
     private readonly wasm: EngineExports,
@@ -47,15 +65,12 @@ export class WeightLayout {
     private readonly dtype: WeightDtype,
     /** the MLP columns live in a weight stream's cache slots, not here */
     private readonly streamed: boolean,
-  ) {
-    this.bytes = layoutBytes(wasm, dtype);
-  }
+  ) {}
 
   /** The run state, then the weights; a streamed model's embedding and LM head wait for placeTableRows. */
   layOut(): void {
     const c = this.model.config;
     const hd = headDim(c);
-    this.wasm.setWeightDtype(DTYPE_ID[this.dtype]);
     const rc = this.wasm.engineConfigure(c.dim, c.hiddenDim, c.nLayers, c.nHeads, c.nKvHeads, hd, c.vocabSize, c.seqLen, c.rmsEps, c.ropeLayout === "interleaved" ? ROPE_INTERLEAVED : ROPE_HALF);
     if (rc !== 0 || this.wasm.sparsityAllocate() !== 0) throw new Error(`out of wasm memory allocating the run state (KV cache for ${c.seqLen} positions)`);
     const invFreq = ropeInverseFrequencies(c);
@@ -65,25 +80,27 @@ export class WeightLayout {
     const w = this.model.weights;
     this.span.start = this.wasm.arenaUsedBytes() >>> 0;
     w.layers.forEach((l, i) => {
-      const set = (field: number, ptr: number) => this.wasm.setLayerWeight(i, field, ptr);
+      const set = (field: number, placed: Placed) => this.wasm.setLayerWeight(i, field, placed.ptr, placed.dtype);
+      const f32 = (ptr: number): Placed => ({ ptr, dtype: DTYPE_F32 });
       const p = `layer ${i} `;
-      set(ATTN_NORM, this.put(p + "attn_norm", l.attnNorm));
-      set(WQ, this.putMatrix(p + "wq", l.wq, c.nHeads * hd, c.dim));
-      set(WK, this.putMatrix(p + "wk", l.wk, c.nKvHeads * hd, c.dim));
-      set(WV, this.putMatrix(p + "wv", l.wv, c.nKvHeads * hd, c.dim));
-      set(WO, this.putMatrix(p + "wo", l.wo, c.dim, c.nHeads * hd));
-      if (l.bq) set(BQ, this.put(p + "bq", l.bq));
-      if (l.bk) set(BK, this.put(p + "bk", l.bk));
-      if (l.bv) set(BV, this.put(p + "bv", l.bv));
-      set(FFN_NORM, this.put(p + "ffn_norm", l.ffnNorm));
+      const q = l.quantized ?? {};
+      set(ATTN_NORM, f32(this.put(p + "attn_norm", l.attnNorm)));
+      set(WQ, this.putMatrix(p + "wq", () => l.wq, q.wq, c.nHeads * hd, c.dim));
+      set(WK, this.putMatrix(p + "wk", () => l.wk, q.wk, c.nKvHeads * hd, c.dim));
+      set(WV, this.putMatrix(p + "wv", () => l.wv, q.wv, c.nKvHeads * hd, c.dim));
+      set(WO, this.putMatrix(p + "wo", () => l.wo, q.wo, c.dim, c.nHeads * hd));
+      if (l.bq) set(BQ, f32(this.put(p + "bq", l.bq)));
+      if (l.bk) set(BK, f32(this.put(p + "bk", l.bk)));
+      if (l.bv) set(BV, f32(this.put(p + "bv", l.bv)));
+      set(FFN_NORM, f32(this.put(p + "ffn_norm", l.ffnNorm)));
       if (this.streamed) return; // MLP columns live in the stream's cache slots
-      const gate = this.putTransposed(p + "w_gate", l.wGate, c.hiddenDim, c.dim);
-      this.mlpLayouts.gate.inputMajorPtrs.push(gate);
+      const gate = this.putTransposed(p + "w_gate", () => l.wGate, q.wGate, c.hiddenDim, c.dim);
+      this.mlpLayouts.gate.inputMajor.push(gate);
       set(W_GATE_T, gate);
-      const up = this.putTransposed(p + "w_up", l.wUp, c.hiddenDim, c.dim);
-      this.mlpLayouts.up.inputMajorPtrs.push(up);
+      const up = this.putTransposed(p + "w_up", () => l.wUp, q.wUp, c.hiddenDim, c.dim);
+      this.mlpLayouts.up.inputMajor.push(up);
       set(W_UP, up);
-      set(W_DOWN_T, this.putTransposed(p + "w_down", l.wDown, c.dim, c.hiddenDim));
+      set(W_DOWN_T, this.putTransposed(p + "w_down", () => l.wDown, q.wDown, c.dim, c.hiddenDim));
     });
     this.finalNorm = this.put("final norm", w.finalNorm);
     // a streamed model places the embedding and the LM head last, as many rows as its budget holds (attachStream)
@@ -95,10 +112,11 @@ export class WeightLayout {
   placeTableRows(embeddingRows: number, lmHeadRows: number): void {
     const c = this.model.config;
     const w = this.model.weights;
-    const rows = (name: string, m: Float32Array, n: number) => (n > 0 ? this.putMatrix(name, m.subarray(0, n * c.dim), n, c.dim) : 0);
-    const emb = rows("token embedding", w.tokenEmbedding, embeddingRows);
-    const lmHead = c.tiedEmbeddings ? emb : rows("lm_head", w.lmHead!, lmHeadRows);
-    this.wasm.setGlobalWeights(emb, this.finalNorm, lmHead, 0);
+    const rows = (name: string, m: () => Float32Array, q: QuantizedMatrix | undefined, n: number): Placed =>
+      n > 0 ? this.putMatrix(name, () => m().subarray(0, n * c.dim), q && firstRows(q, n), n, c.dim) : { ptr: 0, dtype: DTYPE_F32 };
+    const emb = rows("token embedding", () => w.tokenEmbedding, w.quantized?.tokenEmbedding, embeddingRows);
+    const lmHead = c.tiedEmbeddings ? emb : rows("lm_head", () => w.lmHead!, w.quantized?.lmHead, lmHeadRows);
+    this.wasm.setGlobalWeights(emb.ptr, emb.dtype, this.finalNorm, lmHead.ptr, lmHead.dtype, 0);
     this.wasm.setResidentRows(embeddingRows, lmHeadRows, c.tiedEmbeddings ? 1 : 0);
   }
 
@@ -110,11 +128,15 @@ export class WeightLayout {
   useRowMajor(which: "gate" | "up", rowMajor: boolean): void {
     const m = this.mlpLayouts[which];
     if (rowMajor === m.rowMajor) return;
-    if (rowMajor && m.rowMajorPtrs.length === 0) {
+    if (rowMajor && m.rowMajorPlaced.length === 0) {
       const c = this.model.config;
-      this.model.weights.layers.forEach((l, i) => m.rowMajorPtrs.push(this.putMatrix(`layer ${i} w_${which}`, which === "up" ? l.wUp : l.wGate, c.hiddenDim, c.dim)));
+      this.model.weights.layers.forEach((l, i) => {
+        const values = which === "up" ? () => l.wUp : () => l.wGate;
+        const q = which === "up" ? l.quantized?.wUp : l.quantized?.wGate;
+        m.rowMajorPlaced.push(this.putMatrix(`layer ${i} w_${which}`, values, q, c.hiddenDim, c.dim));
+      });
     }
-    (rowMajor ? m.rowMajorPtrs : m.inputMajorPtrs).forEach((p, i) => this.wasm.setLayerWeight(i, m.field, p));
+    (rowMajor ? m.rowMajorPlaced : m.inputMajor).forEach((p, i) => this.wasm.setLayerWeight(i, m.field, p.ptr, p.dtype));
     if (which === "up") this.wasm.setUpRowMajor(rowMajor ? 1 : 0);
     m.rowMajor = rowMajor;
   }
@@ -149,30 +171,105 @@ export class WeightLayout {
     throw new ModelFormatError(this.model.source, `tensor ${name} holds ${a[at]} at element ${at}; expected finite weights of magnitude at most ${MAX_WEIGHT_MAGNITUDE}`);
   }
 
-  /** Writes a row-major [rows x cols] matrix in the engine's dtype. */
-  private putMatrix(name: string, a: Float32Array, rows: number, cols: number): number {
-    if (this.dtype === "f32") return this.put(name, a);
-    this.checkSource(name, a);
-    const bytes = this.bytes.matrix(rows, cols);
+  /**
+   * Writes a row-major [rows x cols] matrix in its dtype (host/matrix-dtype.ts): `values` gives
+   * its f32 values (read only when the dtype needs them), `q` the file's blocks if it has them.
+   */
+  private putMatrix(name: string, values: () => Float32Array, q: QuantizedMatrix | undefined, rows: number, cols: number): Placed {
+    const dtype = rowMajorDtype(this.dtype, q);
+    if (dtype === DTYPE_F32) return { ptr: this.put(name, values()), dtype };
+    const bytes = layoutBytes(this.wasm, dtype).matrix(rows, cols);
     const ptr = allocOrThrow(this.wasm, bytes);
-    quantizeQ8Into(new Uint8Array(this.wasm.memory.buffer, ptr, bytes), a, rows, cols);
-    return ptr;
+    const out = new Uint8Array(this.wasm.memory.buffer, ptr, bytes);
+    if (dtype !== DTYPE_Q8) {
+      // the file's blocks as stored
+      out.set(q!.bytes);
+      if (!storedScalesFinite(out, dtype)) this.refuseWeight(name, dequantizeMatrix(q!));
+    } else if (q) {
+      quantizedIntoQ8(out, q);
+      if (!q8ScalesFinite(out, rows, cols)) this.refuseWeight(name, dequantizeMatrix(q));
+    } else {
+      const a = values();
+      this.checkSource(name, a);
+      quantizeQ8Into(out, a, rows, cols);
+    }
+    return { ptr, dtype };
   }
 
   /** Writes W^T of a [rows x cols] matrix: input-major, so one input's column is contiguous. */
-  private putTransposed(name: string, a: Float32Array, rows: number, cols: number): number {
-    if (this.dtype === "q8") {
-      this.checkSource(name, a);
-      const bytes = this.bytes.inputMajor(cols, rows);
+  private putTransposed(name: string, values: () => Float32Array, q: QuantizedMatrix | undefined, rows: number, cols: number): Placed {
+    const dtype = inputMajorDtype(this.dtype, q);
+    if (dtype === DTYPE_Q4_0 || dtype === DTYPE_Q4_K) {
+      // the file's values transposed exactly: Q4_0 at 4.5 bits per weight (inputMajorDtype checked
+      // its scales fit), Q4_K at 4.75 (its d and dmin widened to f32, checked finite here)
+      const bytes = layoutBytes(this.wasm, dtype).inputMajor(cols, rows);
       const ptr = allocOrThrow(this.wasm, bytes);
-      quantizeQ8InputMajorInto(new Uint8Array(this.wasm.memory.buffer, ptr, bytes), a, rows, cols);
-      return ptr;
+      const out = new Uint8Array(this.wasm.memory.buffer, ptr, bytes);
+      if (dtype === DTYPE_Q4_0) q4_0IntoInputMajor(out, q!);
+      else {
+        q4_KIntoInputMajor(out, q!);
+        const superScales = new Float32Array(this.wasm.memory.buffer, ptr + bytes - 8 * (cols / QK_K) * rows, 2 * (cols / QK_K) * rows);
+        if (!superScales.every(Number.isFinite)) this.refuseWeight(name, dequantizeMatrix(q!));
+      }
+      return { ptr, dtype };
     }
+    if (dtype === DTYPE_Q8) {
+      const bytes = layoutBytes(this.wasm, dtype).inputMajor(cols, rows);
+      const ptr = allocOrThrow(this.wasm, bytes);
+      const out = new Uint8Array(this.wasm.memory.buffer, ptr, bytes);
+      if (q) {
+        // a non-finite block scale in the file fails the re-encoding or the scale check
+        let exact = false;
+        try {
+          exact = quantizedIntoQ8InputMajor(out, q);
+        } catch {
+          this.refuseWeight(name, dequantizeMatrix(q));
+        }
+        if (!q8InputMajorScalesFinite(out, rows, cols)) this.refuseWeight(name, dequantizeMatrix(q));
+        if (!exact) this.reencodedMlpMatrices++;
+      } else {
+        const a = values();
+        this.checkSource(name, a);
+        quantizeQ8InputMajorInto(out, a, rows, cols);
+      }
+      return { ptr, dtype };
+    }
+    const a = values();
     const t = new Float32Array(a.length);
     for (let r = 0; r < rows; r++) {
       const base = r * cols;
       for (let c = 0; c < cols; c++) t[c * rows + r] = a[base + c];
     }
-    return this.put(name, t, a);
+    return { ptr: this.put(name, t, a), dtype };
   }
+}
+
+/** Whether every f16 scale of ggml blocks laid out as stored is finite (an infinite or NaN one makes its whole block so). */
+function storedScalesFinite(bytes: Uint8Array, dtype: number): boolean {
+  const { blockBytes, offsets } = STORED_SCALES[dtype];
+  for (let at = 0; at < bytes.length; at += blockBytes) {
+    for (const o of offsets) if ((bytes[at + o + 1] & 0x7c) === 0x7c) return false;
+  }
+  return true;
+}
+
+/** Whether every f32 scale of a row-major q8 matrix is finite. */
+function q8ScalesFinite(bytes: Uint8Array, rows: number, cols: number): boolean {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tiles = Math.ceil(rows / Q8_TILE_ROWS) * Math.ceil(cols / Q8_BLOCK);
+  for (let t = 0; t < tiles; t++) {
+    for (let i = 0; i < Q8_TILE_ROWS; i++) if (!Number.isFinite(view.getFloat32(t * Q8_TILE_BYTES + Q8_TILE_ROWS * Q8_BLOCK + 4 * i, true))) return false;
+  }
+  return true;
+}
+
+/** Whether every f16 scale of an input-major q8 matrix of W [rows x cols] (after its quants) is finite. */
+function q8InputMajorScalesFinite(bytes: Uint8Array, rows: number, cols: number): boolean {
+  for (let at = Math.ceil((rows * cols) / 4) * 4; at < bytes.length; at += 2) if ((bytes[at + 1] & 0x7c) === 0x7c) return false;
+  return true;
+}
+
+/** The first n rows of a quantized matrix (a view). */
+function firstRows(q: QuantizedMatrix, n: number): QuantizedMatrix {
+  return n === q.rows ? q : { ...q, rows: n, bytes: q.bytes.subarray(0, n * ggmlRowBytes(q.ggmlType, q.cols)) };
 }

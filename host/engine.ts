@@ -285,7 +285,7 @@ export class Engine {
 
   /** Weight bytes one dense token reads, by group, counted as the engine's byte counter counts. */
   denseBytesPerToken(): WeightBytes {
-    return denseBytesPerToken(this.exports, this.config, this.dtype);
+    return denseBytesPerToken(this.exports, this.model, this.dtype);
   }
 
   /** Weight bytes of the model by group as stored in wasm memory (norms and biases are f32). */

@@ -46,6 +46,25 @@ export interface ModelConfig {
   tiedEmbeddings: boolean;
 }
 
+/**
+ * A weight matrix kept as a GGUF file stores it: ggml blocks of `ggmlType` (host/formats/
+ * ggml-blocks.ts), `rows` rows of `cols` values, row-major, each row whole blocks. A quantized
+ * model keeps these so the engine can run them natively (--dtype native) without ever holding
+ * the matrix as f32.
+ */
+export interface QuantizedMatrix {
+  ggmlType: number;
+  rows: number;
+  cols: number;
+  bytes: Uint8Array;
+}
+
+/** The weight matrices of a layer, by their LayerWeights name. */
+export type LayerMatrixName = "wq" | "wk" | "wv" | "wo" | "wGate" | "wUp" | "wDown";
+export const LAYER_MATRIX_NAMES: readonly LayerMatrixName[] = ["wq", "wk", "wv", "wo", "wGate", "wUp", "wDown"];
+/** How errors name them ("layer 3 w_gate"). */
+export const LAYER_MATRIX_SHOWN: Record<LayerMatrixName, string> = { wq: "wq", wk: "wk", wv: "wv", wo: "wo", wGate: "w_gate", wUp: "w_up", wDown: "w_down" };
+
 export interface LayerWeights {
   attnNorm: Float32Array; // (dim)
   wq: Float32Array; // (nHeads*headDim, dim)
@@ -59,6 +78,8 @@ export interface LayerWeights {
   wGate: Float32Array; // (hiddenDim, dim)
   wUp: Float32Array; // (hiddenDim, dim)
   wDown: Float32Array; // (dim, hiddenDim)
+  /** the matrices a quantized file stores in ggml blocks, as stored (their f32 fields dequantize on first read: lazyMatrix) */
+  quantized?: Partial<Record<LayerMatrixName, QuantizedMatrix>>;
 }
 
 export interface ModelWeights {
@@ -67,6 +88,26 @@ export interface ModelWeights {
   finalNorm: Float32Array; // (dim)
   /** (vocab, dim); absent when tiedEmbeddings */
   lmHead?: Float32Array;
+  /** the embedding and LM head as a quantized file stores them (as LayerWeights.quantized) */
+  quantized?: { tokenEmbedding?: QuantizedMatrix; lmHead?: QuantizedMatrix };
+}
+
+/**
+ * Makes `target[key]` the f32 values of `q`, dequantized exactly (host/formats/ggml-blocks.ts
+ * dequantizeRow) on first read and kept: code that works in f32 (LoRA training, calibration, the
+ * stream writer, convert) reads the field as before, while an engine that runs the blocks natively
+ * never reads it, so a large quantized file is never expanded in full unless something asks.
+ */
+export function lazyMatrix(target: object, key: string, q: QuantizedMatrix, dequantize: (q: QuantizedMatrix) => Float32Array): void {
+  let values: Float32Array | undefined;
+  Object.defineProperty(target, key, {
+    enumerable: true,
+    configurable: true,
+    get: () => (values ??= dequantize(q)),
+    set: (v: Float32Array) => {
+      values = v;
+    },
+  });
 }
 
 /** A SentencePiece-style vocabulary (llama2.c tokenizer.bin, or tokenizer.ggml.* inside a GGUF). */
@@ -84,8 +125,8 @@ export interface LoadedModel {
   /** the path or URL it came from */
   source: string;
   format: "gguf" | "llama2c" | "synthetic" | "safetensors" | "dipstream";
-  /** the precision the file stores its weight matrices in, when it is quantized (default for --dtype) */
-  storedDtype?: "q8";
+  /** the default --dtype for this file: "native" for a GGUF with quantized matrices (host/matrix-dtype.ts) */
+  storedDtype?: "native";
   config: ModelConfig;
   weights: ModelWeights;
   vocab?: Vocabulary;
@@ -166,28 +207,32 @@ export function validateConfig(c: ModelConfig, file: string): void {
 export function validateWeights(m: LoadedModel, opts: { mlpStreamed?: boolean } = {}): void {
   const c = m.config;
   const hd = headDim(c);
-  const expect = (name: string, a: Float32Array | undefined, n: number) => {
-    if (!a) throw new ModelFormatError(m.source, `missing tensor ${name}`);
-    if (a.length !== n) throw new ModelFormatError(m.source, `tensor ${name} has ${a.length} elements, expected ${n} from the config`);
+  // a matrix kept quantized is checked by its shape (reading its f32 field would expand it)
+  const expect = (name: string, a: Float32Array | undefined, n: number, q?: QuantizedMatrix) => {
+    const count = q ? q.rows * q.cols : a?.length;
+    if (count === undefined) throw new ModelFormatError(m.source, `missing tensor ${name}`);
+    if (count !== n) throw new ModelFormatError(m.source, `tensor ${name} has ${count} elements, expected ${n} from the config`);
   };
   const w = m.weights;
-  expect("token embedding", w.tokenEmbedding, c.vocabSize * c.dim);
+  const wq = w.quantized;
+  expect("token embedding", wq?.tokenEmbedding ? undefined : w.tokenEmbedding, c.vocabSize * c.dim, wq?.tokenEmbedding);
   expect("final norm", w.finalNorm, c.dim);
-  if (!c.tiedEmbeddings) expect("lm_head", w.lmHead, c.vocabSize * c.dim);
+  if (!c.tiedEmbeddings) expect("lm_head", wq?.lmHead ? undefined : w.lmHead, c.vocabSize * c.dim, wq?.lmHead);
   if (w.layers.length !== c.nLayers) throw new ModelFormatError(m.source, `found ${w.layers.length} layers, config says ${c.nLayers}`);
   w.layers.forEach((l, i) => {
+    const matrix = (name: LayerMatrixName, n: number) => expect(`layer ${i} ${LAYER_MATRIX_SHOWN[name]}`, l.quantized?.[name] ? undefined : l[name], n, l.quantized?.[name]);
     expect(`layer ${i} attn_norm`, l.attnNorm, c.dim);
-    expect(`layer ${i} wq`, l.wq, c.nHeads * hd * c.dim);
-    expect(`layer ${i} wk`, l.wk, c.nKvHeads * hd * c.dim);
-    expect(`layer ${i} wv`, l.wv, c.nKvHeads * hd * c.dim);
-    expect(`layer ${i} wo`, l.wo, c.dim * c.nHeads * hd);
+    matrix("wq", c.nHeads * hd * c.dim);
+    matrix("wk", c.nKvHeads * hd * c.dim);
+    matrix("wv", c.nKvHeads * hd * c.dim);
+    matrix("wo", c.dim * c.nHeads * hd);
     if (l.bq) expect(`layer ${i} bq`, l.bq, c.nHeads * hd);
     if (l.bk) expect(`layer ${i} bk`, l.bk, c.nKvHeads * hd);
     if (l.bv) expect(`layer ${i} bv`, l.bv, c.nKvHeads * hd);
     expect(`layer ${i} ffn_norm`, l.ffnNorm, c.dim);
     if (opts.mlpStreamed) return; // MLP columns come from the weight stream (host/stream/weights.ts)
-    expect(`layer ${i} w_gate`, l.wGate, c.hiddenDim * c.dim);
-    expect(`layer ${i} w_up`, l.wUp, c.hiddenDim * c.dim);
-    expect(`layer ${i} w_down`, l.wDown, c.dim * c.hiddenDim);
+    matrix("wGate", c.hiddenDim * c.dim);
+    matrix("wUp", c.hiddenDim * c.dim);
+    matrix("wDown", c.dim * c.hiddenDim);
   });
 }

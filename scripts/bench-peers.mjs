@@ -5,9 +5,12 @@
 // count (dip above 1: build/engine-threads.wasm with Web Workers). ratio_to_wllama is a dip row's
 // tok/s over wllama's at the same thread count, and a wllama row's over wllama's at 1 thread.
 //
-//   npm run bench:peers -- [--json] [--models stories260k,stories110m,qwen2.5-0.5b] [--dtypes f32,q8]
+//   npm run bench:peers -- [--json] [--models stories260k,stories110m,qwen2.5-0.5b] [--dtypes f32,q8,q4_0,q4_k_m]
 //                          [--tokens 32] [--rounds 3] [--threads 1,2] [--dir /tmp/dip-peers] [--keep 0.5]
 //
+// --dtypes names the file's type (`dip convert --dtype`): f32 and q8 files run in that dtype in dip,
+// a quantized file of any other type (q4_0, q4_k_m, q8_0) runs natively (--dtype native: its
+// blocks as stored where dip has kernels for them, host/matrix-dtype.ts).
 // The GGUF files are written on first use into --dir (default $TMPDIR/dip-peers, outside the repo):
 // stories260k from the bundled checkpoint (`dip convert --model`), the others from seeded random
 // weights of the real shape with a byte-level stand-in vocabulary (`dip convert --synthetic`).
@@ -79,7 +82,8 @@ window.readBandwidth = async () => {
   return best;
 };
 
-window.runDip = async ({ url, dtype, methods, keep, prompt, tokens, rounds, threads }) => {
+window.runDip = async ({ url, dtype: fileDtype, methods, keep, prompt, tokens, rounds, threads }) => {
+  const dtype = fileDtype === "f32" || fileDtype === "q8" ? fileDtype : "native";
   const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
   const model = loadModelFromBytes(bytes, url.split("/").pop());
   // threads > 1: the threads build and its worker module (results bit-identical to 1 thread)

@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LoadedModel, ModelFormatError } from "../host/model.js";
 import { modelsDir } from "../host/node/paths.js";
-import { GGML_TYPE_F16, GGML_TYPE_F32, GGML_TYPE_Q8_0, halfToFloat, parseGguf, readGgufHeader } from "../host/formats/gguf.js";
+import { parseGguf, readGgufHeader } from "../host/formats/gguf.js";
+import { GGML_TYPE } from "../host/formats/ggml-blocks.js";
+import { halfToFloat } from "../host/float16.js";
 import { parseLlama2cCheckpoint, parseLlama2cTokenizer } from "../host/formats/llama2c.js";
 import { loadModelFile, sha256File } from "../host/node/load.js";
 import { seededRandom } from "../host/prng.js";
@@ -199,7 +201,7 @@ function tinyGguf(opts: { version?: number; tied?: boolean; tensors?: (t: GgufTe
   const tensors = tinyTensorDims(opts.tied ?? false).map(([name, dims], i): GgufTensorSpec => {
     const v = values(dims.reduce((a, b) => a * b, 1), i + 1);
     expected.set(name, v);
-    const spec = { name, dims, type: GGML_TYPE_F32, data: f32Bytes(v) };
+    const spec = { name, dims, type: GGML_TYPE.F32, data: f32Bytes(v) };
     return opts.tensors ? opts.tensors(spec) : spec;
   });
   return { bytes: buildGguf({ version: opts.version ?? 3, kvs: opts.kvs ?? tinyKvs(), tensors }), expected };
@@ -260,7 +262,7 @@ test("gguf: missing output.weight means tied embeddings; defaults apply to absen
   const tensors = tinyTensorDims(true).map(([name, dims]) => {
     // with head_count_kv defaulting to head_count, k and v are [dim, dim]
     const d = /attn_[kv]\./.test(name) ? [TINY.dim, TINY.dim] : dims;
-    return { name, dims: d, type: GGML_TYPE_F32, data: f32Bytes(values(d[0] * (d[1] ?? 1), 7)) };
+    return { name, dims: d, type: GGML_TYPE.F32, data: f32Bytes(values(d[0] * (d[1] ?? 1), 7)) };
   });
   const bytes = buildGguf({ version: 2, kvs, tensors, alignment: 64 });
   const m = parseGguf(bytes, "tied.gguf");
@@ -313,12 +315,12 @@ test("gguf: F16 and Q8_0 tensors are dequantized to f32 at load", () => {
         const data = new Uint8Array(512 * 2);
         const view = new DataView(data.buffer);
         for (let i = 0; i < 512; i++) view.setUint16(2 * i, halves[i % halves.length], true);
-        return { ...t, type: GGML_TYPE_F16, data };
+        return { ...t, type: GGML_TYPE.F16, data };
       }
       if (t.name === "blk.1.ffn_gate.weight") {
         const data = new Uint8Array(64 * 34);
         for (let b = 0; b < 64; b++) data.set(q8Block(b), b * 34);
-        return { ...t, type: GGML_TYPE_Q8_0, data };
+        return { ...t, type: GGML_TYPE.Q8_0, data };
       }
       return t;
     },
@@ -339,14 +341,14 @@ test("gguf: F16 and Q8_0 tensors are dequantized to f32 at load", () => {
 
 test("gguf: Q8_0 tensor whose input dimension is not a multiple of 32 is rejected", () => {
   const { bytes } = tinyGguf({
-    tensors: (t) => (t.name === "blk.0.attn_norm.weight" ? { ...t, dims: [32], type: GGML_TYPE_Q8_0, data: new Uint8Array(34) } : t),
+    tensors: (t) => (t.name === "blk.0.attn_norm.weight" ? { ...t, dims: [32], type: GGML_TYPE.Q8_0, data: new Uint8Array(34) } : t),
   });
   // 32 is fine; a 1-D tensor of 16 is not
   assert.ok(parseGguf(bytes, "ok.gguf"));
   const bad = tinyGguf({
-    tensors: (t) => (t.name === "output_norm.weight" ? { ...t, dims: [16], type: GGML_TYPE_Q8_0, data: new Uint8Array(34) } : t),
+    tensors: (t) => (t.name === "output_norm.weight" ? { ...t, dims: [16], type: GGML_TYPE.Q8_0, data: new Uint8Array(34) } : t),
   }).bytes;
-  assertModelFormatError(() => parseGguf(bad, "bad.gguf"), /output_norm\.weight is Q8_0 with a first dimension of 16, expected a multiple of its block size 32/);
+  assertModelFormatError(() => parseGguf(bad, "bad.gguf"), /output_norm\.weight: 16 values per row is not a multiple of Q8_0's 32 \(its block size\)/);
 });
 
 test("gguf errors: truncated file at any point", () => {
@@ -395,16 +397,31 @@ test("gguf errors: tensor dims not matching the config, missing tensor", () => {
 });
 
 test("gguf errors: unsupported tensor type names the tensor and the type", () => {
-  const q4k = tinyGguf({ tensors: (t) => (t.name === "blk.0.attn_v.weight" ? { ...t, type: 12, data: new Uint8Array(144) } : t) }).bytes;
-  assertModelFormatError(() => parseGguf(q4k, "q.gguf"), /tensor blk\.0\.attn_v\.weight has type 12 \(Q4_K\); supported: F32 \(0\), F16 \(1\), Q8_0 \(8\)/);
+  for (const [type, name] of [[16, "IQ2_XXS"], [23, "IQ4_XS"], [34, "TQ1_0"], [39, "MXFP4"]] as const) {
+    const bytes = tinyGguf({ tensors: (t) => (t.name === "blk.0.attn_v.weight" ? { ...t, type, data: new Uint8Array(144) } : t) }).bytes;
+    assertModelFormatError(() => parseGguf(bytes, "q.gguf"), new RegExp(`tensor blk\\.0\\.attn_v\\.weight has type ${type} \\(${name}\\), which this engine cannot read; supported: F32 \\(0\\), F16 \\(1\\), Q4_0 \\(2\\), .*Q6_K \\(14\\), BF16 \\(30\\)`));
+  }
   const unknown = tinyGguf({ tensors: (t) => (t.name === "output.weight" ? { ...t, type: 99 } : t) }).bytes;
   assertModelFormatError(() => parseGguf(unknown, "u.gguf"), /tensor output\.weight has type 99 \(unknown\)/);
+});
+
+test("gguf errors: a k-quant row that is not a whole number of 256-value blocks, and a truncated block", () => {
+  // TINY's rows have 32 values: fine for Q4_0, not for Q4_K
+  const q4k = tinyGguf({ tensors: (t) => (t.name === "blk.0.attn_v.weight" ? { ...t, type: GGML_TYPE.Q4_K, data: new Uint8Array(144) } : t) }).bytes;
+  assertModelFormatError(() => parseGguf(q4k, "q.gguf"), /q\.gguf: tensor blk\.0\.attn_v\.weight: 32 values per row is not a multiple of Q4_K's 256 \(its block size\)/);
+  // output.weight last, as Q4_0: 16 rows of one 18-byte block; the file ends 5 bytes into its last block
+  const q40 = tinyGguf({ tensors: (t) => (t.name === "output.weight" ? { ...t, type: GGML_TYPE.Q4_0, data: new Uint8Array(16 * 18) } : t) }).bytes;
+  const header = readGgufHeader(q40, "ok.gguf");
+  const out = header.tensors.find((t) => t.name === "output.weight")!;
+  const end = header.dataStart + out.offset + 16 * 18;
+  assert.ok(parseGguf(q40.subarray(0, end), "whole.gguf"));
+  assertModelFormatError(() => parseGguf(q40.subarray(0, end - 13), "cut.gguf"), new RegExp(`tensor output\\.weight \\(Q4_0 \\[32, 16\\]\\) at byte offset ${header.dataStart + out.offset}: expected data up to byte ${end}, file has only ${end - 13} bytes`));
 });
 
 test("gguf errors: a tensor count one short (the data start shifts) is refused, not read shifted", () => {
   // output.weight last in the directory: one short, the model would silently turn tied
   const tensors = tinyTensorDims(false)
-    .map(([name, dims], i): GgufTensorSpec => ({ name, dims, type: GGML_TYPE_F32, data: f32Bytes(values(dims.reduce((a, b) => a * b, 1), i + 1)) }))
+    .map(([name, dims], i): GgufTensorSpec => ({ name, dims, type: GGML_TYPE.F32, data: f32Bytes(values(dims.reduce((a, b) => a * b, 1), i + 1)) }))
     .sort((a, b) => Number(a.name === "output.weight") - Number(b.name === "output.weight"));
   parseGguf(buildGguf({ version: 3, kvs: tinyKvs(), tensors }), "ok.gguf");
   const short = buildGguf({ version: 3, kvs: tinyKvs(), tensors, tensorCount: tensors.length - 1 });

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Engine } from "../host/engine.js";
 import { dequantizeQ8InputMajor, dequantizeQ8Matrix, quantizeQ8InputMajorInto, quantizeQ8Into } from "../host/quant.js";
-import { layoutBytes } from "../host/abi.js";
+import { DTYPE_Q8, layoutBytes } from "../host/abi.js";
 import { loadDefaultEngineWasm } from "../host/wasm.js";
 import { halfToFloat } from "../host/float16.js";
 import { perplexity, splitStories, tokenStream } from "../host/eval.js";
@@ -15,7 +15,7 @@ import type { LoadedModel } from "../host/model.js";
 import { maxAbsDiff, readF32, readJson, storiesFixture, storiesModel } from "./helpers.js";
 
 // buffer sizes of the q8 layouts, from the wasm that owns them
-const q8Bytes = layoutBytes(await loadDefaultEngineWasm(), "q8");
+const q8Bytes = layoutBytes(await loadDefaultEngineWasm(), DTYPE_Q8);
 
 test("q8 quantization: hand-made block, and every value within half a step of the original", () => {
   // one row of 3: max |x| = 1.27 -> scale 0.01; 0.5 -> 50, -1.27 -> -127, 0.004 -> 0
@@ -135,14 +135,14 @@ test("a model too large for wasm32 is refused up front with its size and what wo
     name: "big",
     config: { ...base.config, dim: 4096, hiddenDim: 11008, nLayers: 32, nHeads: 32, nKvHeads: 32, vocabSize: 32000, seqLen: 2048 },
   };
-  await assert.rejects(Engine.create(big), /big needs \d+\.\d+ GB of wasm memory in f32 .* over the 4\.23 GB that wasm32 can address; no supported dtype fits/);
+  await assert.rejects(Engine.create(big), /big needs \d+\.\d+ GB of wasm memory in f32 .* over the 4\.23 GB that wasm32 can address; no dtype fits: convert it to a \.dipstream .* and stream its MLP/);
   // 1.6B-like: over 4 GiB in f32, fits in q8
   const mid: LoadedModel = { ...big, name: "mid", config: { ...big.config, nLayers: 10, seqLen: 512 } };
   await assert.rejects(Engine.create(mid), /mid needs .* in f32 .* it fits with --dtype q8/);
   await assert.rejects(Engine.create(base, { dtype: "q4" as never }), /--dtype must be one of f32, q8/);
 });
 
-test("a Q8_0 GGUF runs in q8 by default; --dtype f32 overrides", async () => {
+test("a Q8_0 GGUF runs natively by default (its values exactly in the q8 layouts); --dtype f32 and q8 override", async () => {
   const { spawnSync } = await import("node:child_process");
   const { mkdtempSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
@@ -153,6 +153,7 @@ test("a Q8_0 GGUF runs in q8 by default; --dtype f32 overrides", async () => {
   const dip = (...args: string[]) => spawnSync(process.execPath, [join(projectRoot(), "bin", "dip.js"), ...args], { encoding: "utf8" });
   const out = join(dir, "q8.gguf");
   assert.equal(dip("convert", "--model", STORIES_GGUF(), "--out", out, "--dtype", "q8").status, 0);
-  assert.equal(JSON.parse(dip("info", "--model", out, "--json").stdout).dtype, "q8");
+  assert.equal(JSON.parse(dip("info", "--model", out, "--json").stdout).dtype, "native");
   assert.equal(JSON.parse(dip("info", "--model", out, "--json", "--dtype", "f32").stdout).dtype, "f32");
+  assert.equal(JSON.parse(dip("info", "--model", out, "--json", "--dtype", "q8").stdout).dtype, "q8");
 });

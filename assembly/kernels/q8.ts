@@ -135,7 +135,7 @@ function quantizeX(x: usize, n: i32): usize {
 
 /** [sum of d0's lanes, d1's, d2's, d3's] (i32). */
 // @ts-ignore: decorator
-@inline function reduce4(d0: v128, d1: v128, d2: v128, d3: v128): v128 {
+@inline export function reduce4(d0: v128, d1: v128, d2: v128, d3: v128): v128 {
   const a = i32x4.add(i8x16.shuffle(d0, d1, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), i8x16.shuffle(d0, d1, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31));
   const b = i32x4.add(i8x16.shuffle(d2, d3, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), i8x16.shuffle(d2, d3, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31));
   return i32x4.add(i8x16.shuffle(a, b, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27), i8x16.shuffle(a, b, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31));

@@ -3,7 +3,7 @@
 // (biases, rope layout, tied embeddings, GQA) are data in state.ts, not copies of this code.
 
 import { attentionF32 } from "../kernels/attention";
-import { gatherBytes, gatherColumns, linear, linearRows, matrixBytes, rowBytes, tableRow } from "./linear";
+import { gatherBytes, gatherColumns, linear, linearF32, linearRows, matrixBytesIn, rowBytesIn, tableRow } from "./linear";
 import { rmsnorm, swiglu, addInPlace, silu } from "../kernels/elementwise";
 import { applyRope } from "../kernels/rope";
 import * as S from "./state";
@@ -29,9 +29,9 @@ export function forward(token: i32, pos: i32): void {
   const f4 = <usize>4;
 
   // x = token_embedding[token] (a row a streamed model does not hold is read from storage)
-  if (token < S.embeddingRows) tableRow(S.x, S.tokenEmbedding, token, S.vocabSize, D);
+  if (token < S.embeddingRows) tableRow(S.embeddingDtype, S.x, S.tokenEmbedding, token, S.vocabSize, D);
   else streamTableRow(S.x, token, S.embeddingTied ? ROWS_LM_HEAD : ROWS_EMBEDDING);
-  S.countBytes(S.COUNTER_EMBEDDING, rowBytes(D));
+  S.countBytes(S.COUNTER_EMBEDDING, rowBytesIn(S.embeddingDtype, D));
 
   for (let l = 0; l < S.nLayers; l++) {
     // ---- attention: x += wo(attn(rope(wq xb), rope(wk xb), wv xb)), xb = rmsnorm(x) ----
@@ -39,13 +39,16 @@ export function forward(token: i32, pos: i32): void {
     const kRow = S.keyCache + ((<usize>l * <usize>S.seqLen + <usize>pos) * <usize>kvDim) * f4;
     const vRow = S.valueCache + ((<usize>l * <usize>S.seqLen + <usize>pos) * <usize>kvDim) * f4;
     queryKeyValue(l, pos, S.xb, S.q, kRow, vRow);
-    S.countBytes(S.COUNTER_ATTENTION, matrixBytes(S.qDim, D) + 2.0 * matrixBytes(kvDim, D) + matrixBytes(D, S.qDim));
+    S.countBytes(
+      S.COUNTER_ATTENTION,
+      matrixBytesIn(S.layerDtype(l, S.WQ), S.qDim, D) + matrixBytesIn(S.layerDtype(l, S.WK), kvDim, D) + matrixBytesIn(S.layerDtype(l, S.WV), kvDim, D) + matrixBytesIn(S.layerDtype(l, S.WO), D, S.qDim),
+    );
 
     // xb2 = attention of q over the cached positions 0..pos (grouped-query, kernels/attention.ts)
     const layerK = S.keyCache + (<usize>l * <usize>S.seqLen * <usize>kvDim) * f4;
     const layerV = S.valueCache + (<usize>l * <usize>S.seqLen * <usize>kvDim) * f4;
     attentionF32(S.xb2, S.q, layerK, layerV, pos + 1, S.nHeads, S.nKvHeads, S.headDim, kvDim, S.att, S.seqLen);
-    linear(S.xb, S.layerWeight(l, S.WO), S.xb2, D, S.qDim);
+    linear(S.layerDtype(l, S.WO), S.xb, S.layerWeight(l, S.WO), S.xb2, D, S.qDim);
     addInPlace(S.x, S.xb, D);
 
     // ---- MLP: x += w_down(silu(w_gate xb') * w_up xb'), xb = rmsnorm(x), masks per method ----
@@ -56,9 +59,9 @@ export function forward(token: i32, pos: i32): void {
 
   // logits = lm_head(rmsnorm(x))
   rmsnorm(S.x, S.x, S.finalNorm, D, S.rmsEps);
-  if (S.lmHeadRows == S.vocabSize) linear(S.logits, S.lmHead, S.x, S.vocabSize, D);
-  else streamLinearRows(S.logits, S.lmHead, S.x, S.lmHeadRows, S.vocabSize, D, linear);
-  S.countBytes(S.COUNTER_LM_HEAD, matrixBytes(S.vocabSize, D));
+  if (S.lmHeadRows == S.vocabSize) linear(S.lmHeadDtype, S.logits, S.lmHead, S.x, S.vocabSize, D);
+  else streamLinearRows(S.logits, S.lmHead, S.x, S.lmHeadRows, S.vocabSize, D, linearF32); // streams are f32
+  S.countBytes(S.COUNTER_LM_HEAD, matrixBytesIn(S.lmHeadDtype, S.vocabSize, D));
 }
 
 /**
@@ -68,9 +71,9 @@ export function forward(token: i32, pos: i32): void {
 export function queryKeyValue(l: i32, pos: i32, xb: usize, q: usize, k: usize, v: usize): void {
   const D = S.dim;
   const kvDim = S.kvDim;
-  linear(q, S.layerWeight(l, S.WQ), xb, S.qDim, D);
-  linear(k, S.layerWeight(l, S.WK), xb, kvDim, D);
-  linear(v, S.layerWeight(l, S.WV), xb, kvDim, D);
+  linear(S.layerDtype(l, S.WQ), q, S.layerWeight(l, S.WQ), xb, S.qDim, D);
+  linear(S.layerDtype(l, S.WK), k, S.layerWeight(l, S.WK), xb, kvDim, D);
+  linear(S.layerDtype(l, S.WV), v, S.layerWeight(l, S.WV), xb, kvDim, D);
   const bq = S.layerWeight(l, S.BQ);
   if (bq) addInPlace(q, bq, S.qDim);
   const bk = S.layerWeight(l, S.BK);
@@ -91,11 +94,14 @@ function mlp(l: i32, pos: i32): void {
   const wGateT = S.layerWeight(l, S.W_GATE_T);
   const wUp = S.layerWeight(l, S.W_UP);
   const wDownT = S.layerWeight(l, S.W_DOWN_T);
+  const gateDtype = S.layerDtype(l, S.W_GATE_T);
+  const upDtype = S.layerDtype(l, S.W_UP);
+  const downDtype = S.layerDtype(l, S.W_DOWN_T);
 
   if (captureInput) memory.copy(captureInput + <usize>l * <usize>D * f4, S.xb, <usize>D * f4);
 
   if (method == METHOD_PREDICTOR) {
-    predictedMlp(l, hidIdx, wGateT, wUp, wDownT);
+    predictedMlp(l, hidIdx, gateDtype, wGateT, upDtype, wUp, downDtype, wDownT);
     return;
   }
 
@@ -104,23 +110,23 @@ function mlp(l: i32, pos: i32): void {
   store<i32>(S.inputKeptCount + <usize>l * 4, nIn);
   // streamed (assembly/stream/): W_gate and W_up columns come from cache slots, one fetch for both
   if (streamOn) streamGather(l, 0, inIdx, nIn, S.xb, S.gate, S.up, I);
-  else gatherColumns(S.gate, wGateT, S.xb, inIdx, nIn, D, I);
+  else gatherColumns(gateDtype, S.gate, wGateT, S.xb, inIdx, nIn, D, I);
   if (loraOn) loraApply(l, LORA_GATE, S.gate, S.xb, inIdx, nIn); // += ((x*m) A) B * alpha/r
 
   let nHidden: i32;
   if (method == METHOD_CATS) {
     // gate read dense; only rows of W_up with |silu(gate)| above the threshold are computed
     nHidden = catsMask(l, S.gate, hidIdx);
-    linearRows(S.up, wUp, S.xb, hidIdx, nHidden, I, D);
+    linearRows(upDtype, S.up, wUp, S.xb, hidIdx, nHidden, I, D);
     if (loraOn) loraApplyRows(l, LORA_UP, S.up, S.xb, hidIdx, nHidden);
     memory.fill(S.h, 0, <usize>I * f4);
     for (let k = 0; k < nHidden; k++) {
       const i = <usize>load<u32>(hidIdx + (<usize>k << 2));
       store<f32>(S.h + i * f4, silu(load<f32>(S.gate + i * f4)) * load<f32>(S.up + (<usize>k << 2)));
     }
-    S.countBytes(S.COUNTER_MLP, gatherBytes(inIdx, nIn, I) + <f64>nHidden * rowBytes(D));
+    S.countBytes(S.COUNTER_MLP, gatherBytes(gateDtype, inIdx, nIn, I) + <f64>nHidden * rowBytesIn(upDtype, D));
   } else {
-    if (!streamOn) gatherColumns(S.up, wUp, S.xb, inIdx, nIn, D, I);
+    if (!streamOn) gatherColumns(upDtype, S.up, wUp, S.xb, inIdx, nIn, D, I);
     if (loraOn) loraApply(l, LORA_UP, S.up, S.xb, inIdx, nIn);
     swiglu(S.h, S.gate, S.up, I);
     if (captureHidden) memory.copy(captureHidden + <usize>l * <usize>I * f4, S.h, <usize>I * f4);
@@ -129,15 +135,15 @@ function mlp(l: i32, pos: i32): void {
       for (let i = 0; i < I; i++) store<f32>(dst + <usize>i * f4, silu(load<f32>(S.gate + <usize>i * f4)));
     }
     nHidden = hiddenMask(l, S.h, pos, hidIdx);
-    S.countBytes(S.COUNTER_MLP, 2.0 * gatherBytes(inIdx, nIn, I));
+    S.countBytes(S.COUNTER_MLP, gatherBytes(gateDtype, inIdx, nIn, I) + gatherBytes(upDtype, inIdx, nIn, I));
   }
   store<i32>(S.hiddenKeptCount + <usize>l * 4, nHidden);
 
   // y = W_down (h * m_h): gather only kept columns of W_down
   if (streamOn) streamGather(l, 1, hidIdx, nHidden, S.h, S.xb2, 0, D);
-  else gatherColumns(S.xb2, wDownT, S.h, hidIdx, nHidden, I, D);
+  else gatherColumns(downDtype, S.xb2, wDownT, S.h, hidIdx, nHidden, I, D);
   if (loraOn) loraApply(l, LORA_DOWN, S.xb2, S.h, hidIdx, nHidden);
-  S.countBytes(S.COUNTER_MLP, gatherBytes(hidIdx, nHidden, D));
+  S.countBytes(S.COUNTER_MLP, gatherBytes(downDtype, hidIdx, nHidden, D));
 }
 
 /**
@@ -145,23 +151,23 @@ function mlp(l: i32, pos: i32): void {
  * anything else is read; only their rows of W_gate and W_up (both row-major for this method; the
  * host swaps the layout) and their columns of W_down are read. No input column is gathered.
  */
-function predictedMlp(l: i32, hidIdx: usize, wGate: usize, wUp: usize, wDownT: usize): void {
+function predictedMlp(l: i32, hidIdx: usize, gateDtype: i32, wGate: usize, upDtype: i32, wUp: usize, downDtype: i32, wDownT: usize): void {
   const D = S.dim;
   const I = S.hiddenDim;
   const f4 = <usize>4;
   store<i32>(S.inputKeptCount + <usize>l * 4, 0);
   const nHidden = predictorMask(l, S.xb, hidIdx);
-  linearRows(S.gate, wGate, S.xb, hidIdx, nHidden, I, D);
-  linearRows(S.up, wUp, S.xb, hidIdx, nHidden, I, D);
+  linearRows(gateDtype, S.gate, wGate, S.xb, hidIdx, nHidden, I, D);
+  linearRows(upDtype, S.up, wUp, S.xb, hidIdx, nHidden, I, D);
   memory.fill(S.h, 0, <usize>I * f4);
   for (let k = 0; k < nHidden; k++) {
     const off = <usize>k << 2;
     store<f32>(S.h + <usize>load<u32>(hidIdx + off) * f4, silu(load<f32>(S.gate + off)) * load<f32>(S.up + off));
   }
   store<i32>(S.hiddenKeptCount + <usize>l * 4, nHidden);
-  gatherColumns(S.xb2, wDownT, S.h, hidIdx, nHidden, I, D);
+  gatherColumns(downDtype, S.xb2, wDownT, S.h, hidIdx, nHidden, I, D);
   // the predictor's own weights are f32 and read whole every token
-  S.countBytes(S.COUNTER_MLP, 2.0 * <f64>nHidden * rowBytes(D) + gatherBytes(hidIdx, nHidden, D) + 4.0 * <f64>predictorWeights());
+  S.countBytes(S.COUNTER_MLP, <f64>nHidden * (rowBytesIn(gateDtype, D) + rowBytesIn(upDtype, D)) + gatherBytes(downDtype, hidIdx, nHidden, D) + 4.0 * <f64>predictorWeights());
 }
 
 export { prunesInput };

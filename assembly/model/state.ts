@@ -24,14 +24,18 @@ export let seqLen: i32 = 0;
 export let rmsEps: f32 = 1e-5;
 export let ropeLayout: i32 = 0;
 
-// ---- weights (f32) ----
-// Per layer, a row of LAYER_FIELDS pointers in layerTable; the field ids and shapes are in ../abi.ts.
+// ---- weights ----
+// Per layer, a row of LAYER_FIELDS pointers in layerTable and of their dtypes (../abi.ts DTYPE_*,
+// one byte each) in layerDtypes; the field ids and shapes are in ../abi.ts. Norms and biases are f32.
 export { ATTN_NORM, WQ, WK, WV, WO, BQ, BK, BV, FFN_NORM, W_GATE_T, W_UP, W_DOWN_T, LAYER_FIELDS } from "../abi";
 
 export let layerTable: usize = 0;
+export let layerDtypes: usize = 0;
 export let tokenEmbedding: usize = 0; // (vocab, dim)
+export let embeddingDtype: i32 = 0;
 export let finalNorm: usize = 0; // (dim)
 export let lmHead: usize = 0; // (vocab, dim); may equal tokenEmbedding (tied)
+export let lmHeadDtype: i32 = 0;
 // Rows of tokenEmbedding / lmHead held in wasm memory (the first ones). A streamed model whose
 // static weights exceed its DRAM budget holds fewer than vocabSize and reads the rest from storage
 // (assembly/stream/store.ts); otherwise both are vocabSize.
@@ -112,6 +116,7 @@ export function engineConfigure(
 
   const f = <usize>4;
   layerTable = arenaAlloc(<usize>nLayers * LAYER_FIELDS * 4);
+  layerDtypes = arenaAlloc(<usize>nLayers * LAYER_FIELDS);
   x = arenaAlloc(<usize>dim * f);
   xb = arenaAlloc(<usize>dim * f);
   xb2 = arenaAlloc(<usize>max(dim, qDim) * f);
@@ -131,7 +136,7 @@ export function engineConfigure(
   inputKeptCount = arenaAlloc(<usize>nLayers * 4);
   hiddenKept = arenaAlloc(<usize>nLayers * <usize>hiddenDim * 4);
   hiddenKeptCount = arenaAlloc(<usize>nLayers * 4);
-  if (hiddenKeptCount == 0 || candidates == 0 || keyCache == 0 || valueCache == 0) return ERR_OUT_OF_MEMORY;
+  if (hiddenKeptCount == 0 || layerDtypes == 0 || candidates == 0 || keyCache == 0 || valueCache == 0) return ERR_OUT_OF_MEMORY;
   return 0;
 }
 
@@ -140,13 +145,20 @@ export function setRopeFrequencies(invFreq: usize): void {
   buildRopeTable(ropeTable, seqLen, headDim, invFreq);
 }
 
-export function setLayerWeight(layer: i32, field: i32, ptr: usize): void {
+/** Layer `layer`'s weight `field` is at ptr, in `dtype` (f32 for norms and biases). */
+export function setLayerWeight(layer: i32, field: i32, ptr: usize, dtype: i32): void {
   store<u32>(layerTable + ((<usize>layer * LAYER_FIELDS + <usize>field) << 2), <u32>ptr);
+  store<u8>(layerDtypes + <usize>layer * LAYER_FIELDS + <usize>field, <u8>dtype);
 }
 
 // @ts-ignore: decorator
 @inline export function layerWeight(layer: i32, field: i32): usize {
   return <usize>load<u32>(layerTable + ((<usize>layer * LAYER_FIELDS + <usize>field) << 2));
+}
+
+// @ts-ignore: decorator
+@inline export function layerDtype(layer: i32, field: i32): i32 {
+  return <i32>load<u8>(layerDtypes + <usize>layer * LAYER_FIELDS + <usize>field);
 }
 
 /** Rows of the embedding and the LM head held in wasm memory (streamed models; default all). */
@@ -156,10 +168,12 @@ export function setResidentRows(embeddingRows_: i32, lmHeadRows_: i32, tied: boo
   embeddingTied = tied;
 }
 
-export function setGlobalWeights(tokenEmbedding_: usize, finalNorm_: usize, lmHead_: usize, upRowMajor_: bool): void {
+export function setGlobalWeights(tokenEmbedding_: usize, embeddingDtype_: i32, finalNorm_: usize, lmHead_: usize, lmHeadDtype_: i32, upRowMajor_: bool): void {
   tokenEmbedding = tokenEmbedding_;
+  embeddingDtype = embeddingDtype_;
   finalNorm = finalNorm_;
   lmHead = lmHead_;
+  lmHeadDtype = lmHeadDtype_;
   upRowMajor = upRowMajor_;
 }
 

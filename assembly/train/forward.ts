@@ -32,7 +32,7 @@ export function rmsScale(x: usize, n: i32): f32 {
 export function windowForward(T: i32, teacher: bool, outLogits: usize): void {
   const D = S.dim;
   for (let t = 0; t < T; t++) {
-    tableRow(W.tokenRow(W.resid, t, D), S.tokenEmbedding, load<i32>(W.tokens + (<usize>t << 2)), S.vocabSize, D);
+    tableRow(S.embeddingDtype, W.tokenRow(W.resid, t, D), S.tokenEmbedding, load<i32>(W.tokens + (<usize>t << 2)), S.vocabSize, D);
   }
   for (let l = 0; l < S.nLayers; l++) {
     attentionForward(l, T);
@@ -44,7 +44,7 @@ export function windowForward(T: i32, teacher: bool, outLogits: usize): void {
     memory.copy(W.tokenRow(W.resFinal, t, D), r, <usize>D << 2);
     store<f32>(W.rmsFinal + (<usize>t << 2), rmsScale(r, D));
     rmsnorm(W.vecD, r, S.finalNorm, D, S.rmsEps);
-    linear(W.tokenRow(outLogits, t, S.vocabSize), S.lmHead, W.vecD, S.vocabSize, D);
+    linear(S.lmHeadDtype, W.tokenRow(outLogits, t, S.vocabSize), S.lmHead, W.vecD, S.vocabSize, D);
   }
 }
 
@@ -65,7 +65,7 @@ function attentionForward(l: i32, T: i32): void {
   const vBase = W.row(W.vAll, l, 0, kvDim);
   for (let t = 0; t < T; t++) {
     attentionF32(W.vecD2, W.row(W.qAll, l, t, qDim), kBase, vBase, t + 1, S.nHeads, S.nKvHeads, S.headDim, kvDim, probRow(l, 0, t), W.maxT * W.maxT);
-    linear(W.vecD, S.layerWeight(l, S.WO), W.vecD2, D, qDim);
+    linear(S.layerDtype(l, S.WO), W.vecD, S.layerWeight(l, S.WO), W.vecD2, D, qDim);
     addInPlace(W.tokenRow(W.resid, t, D), W.vecD, D);
   }
 }
@@ -97,16 +97,16 @@ function mlpForward(l: i32, T: i32, teacher: bool): void {
     const g = W.row(W.gateAll, l, t, I);
     const u = W.row(W.upAll, l, t, I);
     const h = W.row(W.hAll, l, t, I);
-    gatherColumns(g, wGateT, x, idx, nIn, D, I);
+    gatherColumns(S.layerDtype(l, S.W_GATE_T), g, wGateT, x, idx, nIn, D, I);
     if (adapted) applyAdapter(l, LORA_GATE, t, g, x, idx, nIn);
-    gatherColumns(u, wUp, x, idx, nIn, D, I);
+    gatherColumns(S.layerDtype(l, S.W_UP), u, wUp, x, idx, nIn, D, I);
     if (adapted) applyAdapter(l, LORA_UP, t, u, x, idx, nIn);
     swiglu(h, g, u, I);
 
     // m_h, then y = W_down (h * m_h)
     const hidx = teacher ? S.allIndices : W.row(W.hidIdx, l, t, I);
     const nHidden = teacher ? I : studentMask(true, l, t, h, hidx, W.row(W.hidCnt, l, t, 1));
-    gatherColumns(W.vecD, wDownT, h, hidx, nHidden, I, D);
+    gatherColumns(S.layerDtype(l, S.W_DOWN_T), W.vecD, wDownT, h, hidx, nHidden, I, D);
     if (adapted) applyAdapter(l, LORA_DOWN, t, W.vecD, h, hidx, nHidden);
     addInPlace(r, W.vecD, D);
   }

@@ -1,7 +1,8 @@
-// LoadedModel -> GGUF v3 ("llama" architecture), f32 or Q8_0, as llama.cpp's converters write it:
-// the llama.* keys, tokenizer.ggml.* for a SentencePiece vocabulary, tensor data aligned to
-// general.alignment (32). Q8_0 covers 2-D weight matrices whose rows split into 32-value blocks;
-// norms, biases and matrices with other row lengths stay f32.
+// LoadedModel -> GGUF v3 ("llama" architecture) as llama.cpp's converters and llama-quantize write
+// it: the llama.* keys, tokenizer.ggml.* for a SentencePiece vocabulary, tensor data aligned to
+// general.alignment (32). Weight matrices are f32, or quantized with ggml's reference quantizers
+// (ggml-blocks.ts) in Q8_0, Q4_0 or the Q4_K_M mixture, each matrix's type chosen by
+// llama-quant.cpp's rules (ggufTensorType); norms and biases stay f32.
 //
 // GGUF "llama" files rotate adjacent pairs (2i, 2i+1) of q and k; a Hugging Face model rotates
 // i with i + headDim/2. Its q/k rows (and biases) are permuted as llama.cpp's convert_hf_to_gguf
@@ -9,15 +10,19 @@
 // same model, and our reader reports ropeLayout "interleaved" again.
 import { type LoadedModel, ModelFormatError, headDim } from "../model.js";
 import { floatToHalfBits } from "../float16.js";
-import { GGML_TYPE_F32, GGML_TYPE_Q8_0, halfToFloat } from "./gguf.js";
+import { GGML_TYPE, ggmlBlock, ggmlRowBytes, ggmlTypeName, quantizeRow } from "./ggml-blocks.js";
 
-export type GgufOutputType = "f32" | "q8";
+/** Output tensor types of `dip convert --dtype`: "q8" is the older name of "q8_0". */
+export const GGUF_OUTPUT_TYPES = ["f32", "q8_0", "q4_0", "q4_k_m", "q8"] as const;
+export type GgufOutputType = (typeof GGUF_OUTPUT_TYPES)[number];
 
 export const GGUF_ALIGNMENT = 32;
-const QK8_0 = 32;
-const Q8_0_BLOCK_BYTES = 2 + QK8_0;
-/** llama.cpp's llama_ftype: LLAMA_FTYPE_ALL_F32, LLAMA_FTYPE_MOSTLY_Q8_0 */
-const FILE_TYPE = { f32: 0, q8: 7 } as const;
+/** llama.cpp's llama_ftype: ALL_F32, MOSTLY_Q8_0, MOSTLY_Q4_0, MOSTLY_Q4_K_M */
+const FILE_TYPE: Record<GgufOutputType, number> = { f32: 0, q8_0: 7, q8: 7, q4_0: 2, q4_k_m: 15 };
+/** Each output type's default for weight matrices (llama-quantize's default_type). */
+const DEFAULT_MATRIX_TYPE: Record<GgufOutputType, number> = {
+  f32: GGML_TYPE.F32, q8_0: GGML_TYPE.Q8_0, q8: GGML_TYPE.Q8_0, q4_0: GGML_TYPE.Q4_0, q4_k_m: GGML_TYPE.Q4_K,
+};
 /** llama.cpp's llama_token_type */
 const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, byte: 6 } as const;
 
@@ -48,8 +53,42 @@ export interface GgufPlan {
   tensors: GgufTensorPlan[];
   /** total file size */
   bytes: number;
-  /** 2-D matrices left f32 in a q8 file because their rows do not split into 32-value blocks */
-  keptF32: string[];
+  /** matrices whose rows do not split into their type's blocks, and the type they got instead */
+  fallbacks: string[];
+}
+
+/** What a weight matrix is to llama-quantize's type rules (llama-quant.cpp's tensor_category). */
+export type MatrixRole = "token_embd" | "output" | "attn_v" | "ffn_down" | "other";
+
+/**
+ * The ggml type llama-quantize (no imatrix, no overrides) gives a weight matrix of `cols` values
+ * per row, for the output types written here; layer/nLayers place attn_v and ffn_down for
+ * use_more_bits. Returns the type and, when the row does not fit it, the fallback taken.
+ * - output.weight (and token_embd when the embeddings are tied): Q6_K unless the type is Q8_0
+ *   (Q8_0 when the row is not a multiple of the default type's block);
+ * - Q4_K_M: attn_v and ffn_down Q6_K in the layers use_more_bits picks (the first and last
+ *   eighth, and every third in between), everything else Q4_K;
+ * - rows that are not a multiple of 256: Q4_K -> Q5_0, Q6_K -> Q8_0 (tensor_type_fallback); rows
+ *   not a multiple of 32 either: F16, llama.cpp's last resort (llama-quantize has no fallback
+ *   for Q4_0 and Q8_0 and stops; we write F16 there too, as the ../shared fixtures do).
+ */
+export function ggufTensorType(output: GgufOutputType, role: MatrixRole, cols: number, layer: number, nLayers: number, tied: boolean): { type: number; fallback?: string } {
+  const base = DEFAULT_MATRIX_TYPE[output];
+  if (base === GGML_TYPE.F32) return { type: base };
+  const useMoreBits = layer < Math.trunc(nLayers / 8) || layer >= Math.trunc((7 * nLayers) / 8) || (layer - Math.trunc(nLayers / 8)) % 3 === 2;
+  let type = base;
+  if (role === "output" || (tied && role === "token_embd")) {
+    if (cols % ggmlBlock(base)!.blockElems !== 0) type = GGML_TYPE.Q8_0;
+    else if (base !== GGML_TYPE.Q8_0) type = GGML_TYPE.Q6_K;
+  } else if (output === "q4_k_m" && (role === "attn_v" || role === "ffn_down") && useMoreBits) {
+    type = GGML_TYPE.Q6_K;
+  }
+  if (cols % ggmlBlock(type)!.blockElems === 0) return { type };
+  const wanted = type;
+  if (type === GGML_TYPE.Q4_K) type = GGML_TYPE.Q5_0;
+  else if (type === GGML_TYPE.Q6_K) type = GGML_TYPE.Q8_0;
+  if (cols % ggmlBlock(type)!.blockElems !== 0) type = GGML_TYPE.F16;
+  return { type, fallback: `${ggmlTypeName(wanted)} -> ${ggmlTypeName(type)} (${cols} values per row)` };
 }
 
 /**
@@ -71,37 +110,38 @@ export function planGguf(model: LoadedModel, type: GgufOutputType): GgufPlan {
   const toInterleaved = (w: Float32Array, heads: number, cols: number) => (half ? permuteHalfToInterleaved(w, heads, hd, cols) : w);
 
   const tensors: GgufTensorPlan[] = [];
-  const keptF32: string[] = [];
+  const fallbacks: string[] = [];
   let offset = 0;
-  const add = (name: string, values: Float32Array, rows: number, cols: number | undefined) => {
-    const dims = cols === undefined ? [rows] : [cols, rows];
-    let ggmlType = GGML_TYPE_F32;
-    if (type === "q8" && cols !== undefined) {
-      if (cols % QK8_0 === 0) ggmlType = GGML_TYPE_Q8_0;
-      else keptF32.push(name);
-    }
-    const byteLength = ggmlType === GGML_TYPE_Q8_0 ? (values.length / QK8_0) * Q8_0_BLOCK_BYTES : values.length * 4;
+  const push = (name: string, dims: number[], ggmlType: number, values: Float32Array) => {
+    const byteLength = ggmlRowBytes(ggmlType, values.length);
     tensors.push({ name, dims, type: ggmlType, offset, byteLength, values });
     offset += alignUp(byteLength);
   };
+  /** a norm or bias: f32 in every output type */
+  const vector = (name: string, values: Float32Array) => push(name, [values.length], GGML_TYPE.F32, values);
+  const matrix = (name: string, values: Float32Array, rows: number, cols: number, role: MatrixRole, layer = 0) => {
+    const chosen = ggufTensorType(type, role, cols, layer, c.nLayers, c.tiedEmbeddings);
+    if (chosen.fallback) fallbacks.push(`${name}: ${chosen.fallback}`);
+    push(name, [cols, rows], chosen.type, values);
+  };
   const w = model.weights;
-  add("token_embd.weight", w.tokenEmbedding, c.vocabSize, c.dim);
-  add("output_norm.weight", w.finalNorm, c.dim, undefined);
-  if (!c.tiedEmbeddings) add("output.weight", w.lmHead!, c.vocabSize, c.dim);
+  matrix("token_embd.weight", w.tokenEmbedding, c.vocabSize, c.dim, "token_embd");
+  vector("output_norm.weight", w.finalNorm);
+  if (!c.tiedEmbeddings) matrix("output.weight", w.lmHead!, c.vocabSize, c.dim, "output");
   w.layers.forEach((l, i) => {
     const p = `blk.${i}.`;
-    add(`${p}attn_norm.weight`, l.attnNorm, c.dim, undefined);
-    add(`${p}attn_q.weight`, toInterleaved(l.wq, c.nHeads, c.dim), qDim, c.dim);
-    add(`${p}attn_k.weight`, toInterleaved(l.wk, c.nKvHeads, c.dim), kvDim, c.dim);
-    add(`${p}attn_v.weight`, l.wv, kvDim, c.dim);
-    if (l.bq) add(`${p}attn_q.bias`, toInterleaved(l.bq, c.nHeads, 1), qDim, undefined);
-    if (l.bk) add(`${p}attn_k.bias`, toInterleaved(l.bk, c.nKvHeads, 1), kvDim, undefined);
-    if (l.bv) add(`${p}attn_v.bias`, l.bv, kvDim, undefined);
-    add(`${p}attn_output.weight`, l.wo, c.dim, qDim);
-    add(`${p}ffn_norm.weight`, l.ffnNorm, c.dim, undefined);
-    add(`${p}ffn_gate.weight`, l.wGate, c.hiddenDim, c.dim);
-    add(`${p}ffn_up.weight`, l.wUp, c.hiddenDim, c.dim);
-    add(`${p}ffn_down.weight`, l.wDown, c.dim, c.hiddenDim);
+    vector(`${p}attn_norm.weight`, l.attnNorm);
+    matrix(`${p}attn_q.weight`, toInterleaved(l.wq, c.nHeads, c.dim), qDim, c.dim, "other", i);
+    matrix(`${p}attn_k.weight`, toInterleaved(l.wk, c.nKvHeads, c.dim), kvDim, c.dim, "other", i);
+    matrix(`${p}attn_v.weight`, l.wv, kvDim, c.dim, "attn_v", i);
+    if (l.bq) vector(`${p}attn_q.bias`, toInterleaved(l.bq, c.nHeads, 1));
+    if (l.bk) vector(`${p}attn_k.bias`, toInterleaved(l.bk, c.nKvHeads, 1));
+    if (l.bv) vector(`${p}attn_v.bias`, l.bv);
+    matrix(`${p}attn_output.weight`, l.wo, c.dim, qDim, "other", i);
+    vector(`${p}ffn_norm.weight`, l.ffnNorm);
+    matrix(`${p}ffn_gate.weight`, l.wGate, c.hiddenDim, c.dim, "other", i);
+    matrix(`${p}ffn_up.weight`, l.wUp, c.hiddenDim, c.dim, "other", i);
+    matrix(`${p}ffn_down.weight`, l.wDown, c.dim, c.hiddenDim, "ffn_down", i);
   });
 
   const meta = new Map<string, Meta>();
@@ -147,14 +187,17 @@ export function planGguf(model: LoadedModel, type: GgufOutputType): GgufPlan {
   }
 
   const header = encodeHeader(meta, tensors);
-  return { header, tensors, bytes: header.length + offset, keptF32 };
+  return { header, tensors, bytes: header.length + offset, fallbacks };
 }
 
 /** The data of one planned tensor, padded to the alignment. */
 export function tensorBytes(t: GgufTensorPlan): Uint8Array {
   const out = new Uint8Array(alignUp(t.byteLength));
-  if (t.type === GGML_TYPE_Q8_0) out.set(quantizeQ8_0(t.values));
-  else new Float32Array(out.buffer, 0, t.values.length).set(t.values);
+  if (t.type === GGML_TYPE.F32) new Float32Array(out.buffer, 0, t.values.length).set(t.values);
+  else if (t.type === GGML_TYPE.F16) {
+    const halves = new Uint16Array(out.buffer, 0, t.values.length);
+    for (let i = 0; i < t.values.length; i++) halves[i] = floatToHalfBits(t.values[i]);
+  } else quantizeRow(t.type, t.values, t.values.length, out);
   return out;
 }
 
@@ -165,36 +208,6 @@ export function encodeGguf(model: LoadedModel, type: GgufOutputType): Uint8Array
   out.set(plan.header);
   for (const t of plan.tensors) out.set(tensorBytes(t), plan.header.length + t.offset);
   return out;
-}
-
-/**
- * Q8_0 blocks of 32 values: the f16 scale d = max|x| / 127, then q = round(x / d) (to nearest,
- * ties to even) as int8. q is computed against d as stored (rounded to f16), so d*q is within
- * half a step d/2 of x; ggml's reference divides by the unrounded d, which differs in rare last steps.
- */
-export function quantizeQ8_0(x: Float32Array): Uint8Array {
-  if (x.length % QK8_0 !== 0) throw new RangeError(`Q8_0 needs a multiple of ${QK8_0} values, got ${x.length}`);
-  const blocks = x.length / QK8_0;
-  const out = new Uint8Array(blocks * Q8_0_BLOCK_BYTES);
-  const view = new DataView(out.buffer);
-  const q = new Int8Array(out.buffer);
-  for (let b = 0; b < blocks; b++) {
-    const base = b * QK8_0;
-    let amax = 0;
-    for (let j = 0; j < QK8_0; j++) amax = Math.max(amax, Math.abs(x[base + j]));
-    const dBits = floatToHalfBits(Math.fround(amax / 127));
-    const d = halfToFloat(dBits);
-    const inv = d > 0 ? 1 / d : 0;
-    view.setUint16(b * Q8_0_BLOCK_BYTES, dBits, true);
-    const q0 = b * Q8_0_BLOCK_BYTES + 2;
-    for (let j = 0; j < QK8_0; j++) q[q0 + j] = Math.max(-127, Math.min(127, roundHalfEven(x[base + j] * inv)));
-  }
-  return out;
-}
-
-function roundHalfEven(v: number): number {
-  const r = Math.round(v); // ties toward +infinity
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /**

@@ -2,8 +2,9 @@
 // Like ggml's own loader, every count, size and offset is checked against the file before anything
 // is allocated: a corrupt header must fail with a message, never with a 2^40-element allocation.
 // Spec: https://github.com/ggerganov/ggml/blob/master/docs/gguf.md
-import { halfToFloat } from "../float16.js";
-import { type LayerWeights, type LoadedModel, type ModelConfig, type RopeScaling, type Vocabulary, ModelFormatError, headDim, quote, validateConfig, validateWeights } from "../model.js";
+import { dequantizeMatrix } from "../quant.js";
+import { GGML_TYPE, dequantizeRow, ggmlBlock, ggmlRowBytes, ggmlTypeName } from "./ggml-blocks.js";
+import { LAYER_MATRIX_NAMES, lazyMatrix, type LayerMatrixName, type ModelWeights, type QuantizedMatrix, type LayerWeights, type LoadedModel, type ModelConfig, type RopeScaling, type Vocabulary, ModelFormatError, headDim, quote, validateConfig, validateWeights } from "../model.js";
 import { BinaryReader, f32Array } from "./binary.js";
 
 export const GGUF_MAGIC = "GGUF";
@@ -16,30 +17,10 @@ const MAX_ARRAY_NESTING = 8;
 /** weight tensors every llama layer has (norms, q/k/v/o, gate/up/down) */
 const TENSORS_PER_LAYER = 9;
 
-/** ggml_type numbers (ggml.h), so an unsupported tensor type can be named in the error. */
-const GGML_TYPE_NAMES: Record<number, string> = {
-  0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 9: "Q8_1",
-  10: "Q2_K", 11: "Q3_K", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 15: "Q8_K",
-  16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S",
-  23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M", 30: "BF16",
-  34: "TQ1_0", 35: "TQ2_0", 39: "MXFP4",
-};
+export { GGML_TYPE, ggmlTypeName };
 
-export const GGML_TYPE_F32 = 0;
-export const GGML_TYPE_F16 = 1;
-export const GGML_TYPE_Q8_0 = 8;
-
-/** The tensor types this loader turns into f32: elements per block and bytes per block. */
-const LOADABLE_TYPES: Record<number, { blockElems: number; blockBytes: number }> = {
-  [GGML_TYPE_F32]: { blockElems: 1, blockBytes: 4 },
-  [GGML_TYPE_F16]: { blockElems: 1, blockBytes: 2 },
-  // Q8_0 block: f16 scale d, then 32 int8 quants; value = d * q
-  [GGML_TYPE_Q8_0]: { blockElems: 32, blockBytes: 34 },
-};
-
-export function ggmlTypeName(type: number): string {
-  return GGML_TYPE_NAMES[type] ?? "unknown";
-}
+/** Every tensor type this loader reads (and dequantizes to f32): ggml's block layouts. */
+const isLoadable = (type: number): boolean => ggmlBlock(type) !== undefined;
 
 /** GGUF metadata value types (gguf_type). */
 const enum ValueType {
@@ -191,8 +172,7 @@ export function readGgufHeader(bytes: Uint8Array, file: string): GgufHeader {
   }
   for (const t of tensors) {
     if (t.offset % alignment !== 0) throw new ModelFormatError(file, `tensor ${t.name} has data offset ${t.offset}, expected a multiple of the alignment ${alignment}`);
-    const layout = LOADABLE_TYPES[t.type];
-    if (!layout) continue; // sized (and rejected) only if the model needs it
+    if (!isLoadable(t.type)) continue; // sized (and rejected) only if the model needs it
     const end = dataStart + t.offset + tensorBytes(t, file);
     if (end > r.length) {
       throw new ModelFormatError(
@@ -215,7 +195,7 @@ function shownName(name: string): string {
 
 /** Two tensors sharing bytes would be two names for (part of) one weight: ggml never writes that. */
 function refuseOverlaps(tensors: GgufTensorInfo[], file: string): void {
-  const sized = tensors.filter((t) => LOADABLE_TYPES[t.type] && t.elements > 0).sort((a, b) => a.offset - b.offset);
+  const sized = tensors.filter((t) => isLoadable(t.type) && t.elements > 0).sort((a, b) => a.offset - b.offset);
   for (let i = 1; i < sized.length; i++) {
     const a = sized[i - 1];
     const b = sized[i];
@@ -245,60 +225,22 @@ function checkDataSectionEnd(header: GgufHeader, fileBytes: number, file: string
   }
 }
 
-/** Byte size of a tensor of a loadable type (the caller has checked the type). */
+/** Byte size of a tensor of a loadable type (the caller has checked the type): whole blocks per row. */
 function tensorBytes(t: GgufTensorInfo, file: string): number {
-  const { blockElems, blockBytes } = LOADABLE_TYPES[t.type];
+  const { name, blockElems, blockBytes } = ggmlBlock(t.type)!;
   if (t.dims[0] % blockElems !== 0) {
-    throw new ModelFormatError(file, `tensor ${t.name} is ${ggmlTypeName(t.type)} with a first dimension of ${t.dims[0]}, expected a multiple of its block size ${blockElems}`);
+    throw new ModelFormatError(file, `tensor ${t.name}: ${t.dims[0]} values per row is not a multiple of ${name}'s ${blockElems} (its block size)`);
   }
   return (t.elements / blockElems) * blockBytes;
 }
 
-let halfTable: Float32Array | undefined;
-
-export { halfToFloat };
-
-function halfToFloatTable(): Float32Array {
-  if (!halfTable) {
-    halfTable = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) halfTable[h] = halfToFloat(h);
-  }
-  return halfTable;
-}
-
-/** n f16 values at byte offset `at` -> f32. */
-export function dequantizeF16(bytes: Uint8Array, at: number, n: number): Float32Array {
-  const table = halfToFloatTable();
-  const view = new DataView(bytes.buffer, bytes.byteOffset + at, n * 2);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = table[view.getUint16(i * 2, true)];
-  return out;
-}
-
-/** n Q8_0 values (n/32 blocks of: f16 scale d, 32 int8 q) at byte offset `at` -> f32 d*q, as ggml's dequantize_row_q8_0. */
-export function dequantizeQ8_0(bytes: Uint8Array, at: number, n: number): Float32Array {
-  const table = halfToFloatTable();
-  const blocks = n / 32;
-  const view = new DataView(bytes.buffer, bytes.byteOffset + at, blocks * 34);
-  const quants = new Int8Array(bytes.buffer, bytes.byteOffset + at, blocks * 34);
-  const out = new Float32Array(n);
-  for (let b = 0; b < blocks; b++) {
-    const d = table[view.getUint16(b * 34, true)];
-    const q0 = b * 34 + 2;
-    for (let j = 0; j < 32; j++) out[b * 32 + j] = d * quants[q0 + j];
-  }
-  return out;
-}
-
-/** One tensor's values as f32 (a view into `bytes` for aligned F32 data). */
+/** One tensor's values as f32 (a view into `bytes` for aligned F32 data), dequantized exactly as ggml does. */
 function tensorData(bytes: Uint8Array, header: GgufHeader, t: GgufTensorInfo): Float32Array {
   const at = header.dataStart + t.offset;
-  switch (t.type) {
-    case GGML_TYPE_F32: return f32Array(bytes, at, t.elements);
-    case GGML_TYPE_F16: return dequantizeF16(bytes, at, t.elements);
-    case GGML_TYPE_Q8_0: return dequantizeQ8_0(bytes, at, t.elements);
-    default: throw new Error(`unreachable: tensor type ${t.type} passed validation`);
-  }
+  if (t.type === GGML_TYPE.F32) return f32Array(bytes, at, t.elements);
+  const out = new Float32Array(t.elements);
+  dequantizeRow(t.type, bytes, at, t.elements, out);
+  return out;
 }
 
 // Typed metadata access: a present key of the wrong type is an error, never silently the default.
@@ -332,7 +274,19 @@ function basename(path: string): string {
   return path.split(/[\\/]/).pop() ?? path;
 }
 
-/** Parses a GGUF file of a supported architecture into f32 weights (F16 and Q8_0 dequantized). */
+/** Types whose values the engine holds in f32 (read exactly); every other type is quantized blocks. */
+const UNQUANTIZED_TYPES = new Set<number>([GGML_TYPE.F32, GGML_TYPE.F16, GGML_TYPE.BF16]);
+
+/** Tensor t as stored, when it is a matrix of a quantized type (a view of the file's bytes). */
+function keptQuantized(bytes: Uint8Array, header: GgufHeader, t: GgufTensorInfo): QuantizedMatrix | undefined {
+  if (t.dims.length !== 2 || UNQUANTIZED_TYPES.has(t.type)) return undefined;
+  const at = header.dataStart + t.offset;
+  return { ggmlType: t.type, rows: t.dims[1], cols: t.dims[0], bytes: bytes.subarray(at, at + ggmlRowBytes(t.type, t.dims[0]) * t.dims[1]) };
+}
+
+const SUPPORTED_TYPE_LIST = Object.entries(GGML_TYPE).map(([name, id]) => `${name} (${id})`).join(", ");
+
+/** Parses a GGUF file of a supported architecture: f32 norms; weight matrices in f32, or kept as the file's quantized blocks (QuantizedMatrix) with lazily dequantized f32 fields. */
 export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
   const header = readGgufHeader(bytes, file);
   const meta = header.metadata;
@@ -414,8 +368,8 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
   const check = (name: string, dims: number[]): void => {
     const t = byName.get(name);
     if (!t) throw new ModelFormatError(file, `missing tensor ${name}`);
-    if (!LOADABLE_TYPES[t.type]) {
-      throw new ModelFormatError(file, `tensor ${name} has type ${t.type} (${ggmlTypeName(t.type)}); supported: F32 (0), F16 (1), Q8_0 (8)`);
+    if (!isLoadable(t.type)) {
+      throw new ModelFormatError(file, `tensor ${name} has type ${t.type} (${ggmlTypeName(t.type)}), which this engine cannot read; supported: ${SUPPORTED_TYPE_LIST}`);
     }
     if (t.dims.length !== dims.length || t.dims.some((d, i) => d !== dims[i])) {
       throw new ModelFormatError(file, `tensor ${name} has dims [${t.dims.join(", ")}], expected [${dims.join(", ")}] from the config (GGUF lists the input dimension first)`);
@@ -435,20 +389,24 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
 
   const load = (name: string): Float32Array => tensorData(bytes, header, byName.get(name)!);
   const loadOptional = (name: string): Float32Array | undefined => (byName.has(name) ? load(name) : undefined);
+  // A matrix the file stores in quantized blocks is kept as stored, for the engine's native
+  // kernels (--dtype native); its f32 field dequantizes on first read (model.ts lazyMatrix).
+  const quantized = (name: string): QuantizedMatrix | undefined => keptQuantized(bytes, header, byName.get(name)!);
+  const setMatrix = (target: { quantized?: Record<string, QuantizedMatrix> }, key: string, name: string): void => {
+    const q = quantized(name);
+    if (q) {
+      (target.quantized ??= {})[key] = q;
+      lazyMatrix(target, key, q, dequantizeMatrix);
+    } else Object.assign(target, { [key]: load(name) });
+  };
   const layers: LayerWeights[] = [];
   for (let l = 0; l < config.nLayers; l++) {
     const p = `blk.${l}.`;
-    const layer: LayerWeights = {
-      attnNorm: load(`${p}attn_norm.weight`),
-      wq: load(`${p}attn_q.weight`),
-      wk: load(`${p}attn_k.weight`),
-      wv: load(`${p}attn_v.weight`),
-      wo: load(`${p}attn_output.weight`),
-      ffnNorm: load(`${p}ffn_norm.weight`),
-      wGate: load(`${p}ffn_gate.weight`),
-      wUp: load(`${p}ffn_up.weight`),
-      wDown: load(`${p}ffn_down.weight`),
+    const layer = { attnNorm: load(`${p}attn_norm.weight`), ffnNorm: load(`${p}ffn_norm.weight`) } as LayerWeights;
+    const tensorOf: Record<LayerMatrixName, string> = {
+      wq: "attn_q", wk: "attn_k", wv: "attn_v", wo: "attn_output", wGate: "ffn_gate", wUp: "ffn_up", wDown: "ffn_down",
     };
+    for (const key of LAYER_MATRIX_NAMES) setMatrix(layer, key, `${p}${tensorOf[key]}.weight`);
     const bq = loadOptional(`${p}attn_q.bias`);
     const bk = loadOptional(`${p}attn_k.bias`);
     const bv = loadOptional(`${p}attn_v.bias`);
@@ -462,16 +420,13 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
     source: file,
     format: "gguf",
     config,
-    weights: {
-      tokenEmbedding: load("token_embd.weight"),
-      layers,
-      finalNorm: load("output_norm.weight"),
-      ...(config.tiedEmbeddings ? {} : { lmHead: load("output.weight") }),
-    },
+    weights: { layers, finalNorm: load("output_norm.weight") } as ModelWeights,
     ...(vocab ? { vocab } : {}),
-    // a GGUF whose weight matrices are Q8_0 runs in q8 unless the user asks otherwise
-    ...(header.tensors.some((t) => t.dims.length === 2 && t.type === GGML_TYPE_Q8_0) ? { storedDtype: "q8" as const } : {}),
+    // a GGUF with quantized weight matrices runs them as stored unless the user asks otherwise
+    ...(header.tensors.some((t) => t.dims.length === 2 && !UNQUANTIZED_TYPES.has(t.type)) ? { storedDtype: "native" as const } : {}),
   };
+  setMatrix(model.weights, "tokenEmbedding", "token_embd.weight");
+  if (!config.tiedEmbeddings) setMatrix(model.weights, "lmHead", "output.weight");
   validateWeights(model);
   return model;
 }

@@ -5,7 +5,7 @@
 // read or allocated: a header claiming terabytes fails with a message, not an allocation.
 // Spec: https://github.com/huggingface/safetensors (README, "Format")
 import { ModelFormatError } from "../model.js";
-import { dequantizeF16 } from "./gguf.js";
+import { GGML_TYPE, dequantizeRow } from "./ggml-blocks.js";
 import { f32Array } from "./binary.js";
 
 /** The reference implementation refuses headers over 100 MB; so do we. */
@@ -138,18 +138,16 @@ export function tensorToF32(raw: Uint8Array, t: SafetensorsTensor): Float32Array
   if (raw.length !== t.byteLength) throw new Error(`tensor ${t.name}: got ${raw.length} bytes, expected ${t.byteLength}`);
   switch (t.dtype) {
     case "F32": return f32Array(raw, 0, t.elements);
-    case "F16": return dequantizeF16(raw, 0, t.elements);
-    case "BF16": return bf16ToF32(raw, t.elements);
+    case "F16": return widen(GGML_TYPE.F16, raw, t.elements);
+    case "BF16": return widen(GGML_TYPE.BF16, raw, t.elements);
     default:
       throw new ModelFormatError(t.file, `tensor ${t.name} has dtype ${t.dtype}; supported: ${LOADABLE_DTYPES.join(", ")}`);
   }
 }
 
-/** bfloat16 is the top half of an f32: shift the bits up. */
-function bf16ToF32(raw: Uint8Array, n: number): Float32Array {
+/** F16 or BF16 bytes -> f32, as GGUF's tensors of the same types. */
+function widen(type: number, raw: Uint8Array, n: number): Float32Array {
   const out = new Float32Array(n);
-  const bits = new Uint32Array(out.buffer);
-  const view = new DataView(raw.buffer, raw.byteOffset, n * 2);
-  for (let i = 0; i < n; i++) bits[i] = view.getUint16(i * 2, true) << 16;
+  dequantizeRow(type, raw, 0, n, out);
   return out;
 }

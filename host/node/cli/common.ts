@@ -62,7 +62,7 @@ export function buildNote(engine: Engine): string {
 export function withModel<T>(y: Argv<T>) {
   return y
     .option("model", { type: "string", describe: "model: .gguf, llama2.c .bin, or a Hugging Face folder / .safetensors; an https:// URL or hf:OWNER/REPO[@REV]/FILE (downloaded once into the model cache); default: stories260K from the models directory" })
-    .option("dtype", { type: "string", describe: "weight precision in memory: f32 | q8 (int8 blocks of 32 with a scale); default: q8 for a Q8_0 GGUF, else f32" })
+    .option("dtype", { type: "string", describe: "weight precision in memory: f32 | q8 (int8 blocks of 32 with a scale) | native (a quantized GGUF's blocks as stored where the engine has kernels for them); default: native for a quantized GGUF, else f32" })
     .option("tokenizer", { type: "string", describe: "llama2.c tokenizer .bin (default: tokenizer.bin or tok<vocab>.bin beside the model), or a Hugging Face tokenizer.json" });
 }
 

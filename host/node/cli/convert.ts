@@ -1,4 +1,5 @@
-// `dip convert`: any model we read (GGUF, llama2.c, Hugging Face) -> GGUF v3, f32 or Q8_0, or a
+// `dip convert`: any model we read (GGUF, llama2.c, Hugging Face) -> GGUF v3 (f32, Q8_0, Q4_0 or
+// the Q4_K_M mixture, with llama-quantize's per-tensor type rules), or a
 // .dipstream; with --adapters, LoRA adapters merged into the weights first (host/lora-merge.ts).
 // Written to a temporary file beside the output and renamed into place, so a failed or
 // interrupted conversion never leaves a half-written GGUF under the requested name.
@@ -6,8 +7,8 @@ import type { Argv, ArgumentsCamelCase } from "yargs";
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { loadModelFile } from "../load.js";
-import { type GgufOutputType, planGguf, tensorBytes } from "../../formats/gguf-writer.js";
-import { GGML_TYPE_Q8_0 } from "../../formats/gguf.js";
+import { GGUF_OUTPUT_TYPES, type GgufOutputType, planGguf, tensorBytes } from "../../formats/gguf-writer.js";
+import { ggmlTypeName } from "../../formats/ggml-blocks.js";
 import type { LoadedModel } from "../../model.js";
 import { SYNTHETIC_SHAPES, isSyntheticShape, syntheticModel, syntheticVocab } from "../../synthetic.js";
 import { UsageError } from "./common.js";
@@ -30,16 +31,15 @@ interface Args {
   "stream-layout"?: boolean;
 }
 
-export const OUTPUT_TYPES: GgufOutputType[] = ["f32", "q8"];
 
 export interface ConvertSummary {
   out: string;
   bytes: number;
   tensors: number;
-  q8_0_tensors: number;
-  f32_tensors: number;
-  /** 2-D matrices kept f32 in a q8 file (rows not a multiple of 32) */
-  kept_f32: string[];
+  /** tensors per ggml type name, as `dip info` and the fixtures' manifest count them */
+  tensor_types: Record<string, number>;
+  /** matrices whose rows do not fit their type's blocks: "name: WANTED -> WRITTEN (n values per row)" */
+  fallbacks: string[];
   tokenizer_embedded: boolean;
   /** the LoRA adapters merged into the weights (--adapters), or null */
   adapters_merged: MergedAdapters | null;
@@ -60,13 +60,13 @@ export const convertCommand = {
       .option("model", { type: "string", describe: "input model: .gguf, llama2.c .bin, Hugging Face folder or .safetensors" })
       .option("synthetic", { type: "string", describe: `instead of --model: seeded random weights of a real shape (${SYNTHETIC_SHAPES.join("|")}) with a byte-level stand-in vocabulary (peer benchmarks)` })
       .option("out", { type: "string", demandOption: true, describe: "output .gguf file (written atomically; never the input)" })
-      .option("dtype", { type: "string", default: "f32", describe: `tensor type: ${OUTPUT_TYPES.join("|")} (q8 = Q8_0 weight matrices, f32 norms)` })
+      .option("dtype", { type: "string", default: "f32", describe: `tensor types: ${GGUF_OUTPUT_TYPES.join("|")} (weight matrices as llama-quantize types them: q4_k_m = Q4_K with Q6_K attn_v/ffn_down in some layers and output; q8 = q8_0; norms f32)` })
       .option("tokenizer", { type: "string", describe: "llama2.c tokenizer .bin for a .bin checkpoint (embedded in the GGUF)" })
       .option("adapters", { type: "string", describe: "LoRA adapters (.safetensors from `dip finetune`, or a PEFT folder) merged into gate/up/down: W + (alpha/r) B A, no bytes added (docs/lora.md)" })
       .option("json", { type: "boolean", default: false, describe: "print the summary as JSON" })
       .option("stream-layout", { type: "boolean", default: false, describe: "write a .dipstream file instead: one contiguous block per MLP column, for --stream (docs/stream-format.md)" }),
   handler: async (a: ArgumentsCamelCase<Args>) => {
-    if (!OUTPUT_TYPES.includes(a.dtype as GgufOutputType)) throw new UsageError(`--dtype must be one of ${OUTPUT_TYPES.join(", ")}, got ${a.dtype}`);
+    if (!GGUF_OUTPUT_TYPES.includes(a.dtype as GgufOutputType)) throw new UsageError(`--dtype must be one of ${GGUF_OUTPUT_TYPES.join(", ")}, got ${a.dtype}`);
     if ((a.model === undefined) === (a.synthetic === undefined)) throw new UsageError("give exactly one of --model FILE and --synthetic SHAPE");
     let model: LoadedModel;
     if (a.synthetic !== undefined) {
@@ -94,10 +94,10 @@ export const convertCommand = {
       return;
     }
     const lines = [
-      `wrote ${summary.out}: ${summary.tensors} tensors (${summary.q8_0_tensors} Q8_0, ${summary.f32_tensors} F32), ${(summary.bytes / 1e6).toFixed(3)} MB, from ${model.source} (${model.format})`,
+      `wrote ${summary.out}: ${summary.tensors} tensors (${Object.entries(summary.tensor_types).map(([t, n]) => `${n} ${t}`).join(", ")}), ${(summary.bytes / 1e6).toFixed(3)} MB, from ${model.source} (${model.format})`,
     ];
     if (merged) lines.push(mergedLine(merged));
-    if (summary.kept_f32.length > 0) lines.push(`kept F32 (rows not a multiple of 32 values): ${summary.kept_f32.join(", ")}`);
+    if (summary.fallbacks.length > 0) lines.push(`fallback types (rows not a whole number of blocks, as llama-quantize): ${summary.fallbacks.join("; ")}`);
     if (!summary.tokenizer_embedded) {
       lines.push(
         model.tokenizerJson
@@ -117,14 +117,14 @@ export async function convertModel(model: LoadedModel, out: string, type: GgufOu
     await fh.write(plan.header);
     for (const t of plan.tensors) await fh.write(tensorBytes(t));
   });
-  const q8 = plan.tensors.filter((t) => t.type === GGML_TYPE_Q8_0).length;
+  const tensorTypes: Record<string, number> = {};
+  for (const t of plan.tensors) tensorTypes[ggmlTypeName(t.type)] = (tensorTypes[ggmlTypeName(t.type)] ?? 0) + 1;
   return {
     out,
     bytes: plan.bytes,
     tensors: plan.tensors.length,
-    q8_0_tensors: q8,
-    f32_tensors: plan.tensors.length - q8,
-    kept_f32: plan.keptF32,
+    tensor_types: tensorTypes,
+    fallbacks: plan.fallbacks,
     tokenizer_embedded: model.vocab !== undefined,
     adapters_merged: merged,
   };

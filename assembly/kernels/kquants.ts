@@ -1,0 +1,462 @@
+// k-quant kernels on ggml's super-blocks of 256 values exactly as a GGUF file stores them
+// (row-major, each row cols / 256 super-blocks back to back; ggml-quants.c is the reference for
+// the layouts, read in dequantRowQ4_K / dequantRowQ6_K below).
+//
+// Q4_K (DTYPE_Q4_K), 144 bytes: f16 d, f16 dmin, 12 bytes packing eight 6-bit scales sc[j] and
+//   mins m[j], 128 bytes qs. Sub-block j (values 32j..32j+31) is the low nibbles (j even) or high
+//   nibbles (j odd) of qs[32 (j >> 1) ...+32]; value = d * sc[j] * q - dmin * m[j].
+// Q6_K (DTYPE_Q6_K), 210 bytes: ql[128] (low 4 bits), qh[64] (high 2 bits), i8 scales[16], f16 d.
+//   Value = d * scales[v / 16] * (q - 32), q 6 bits (see sixBitQ).
+//
+// Integer dot products as the q8 kernels (q8.ts): x is quantized to int8 per block of 32 with an
+// f32 scale xs (quantizeXQ8); a super-block spans 8 such blocks. Per row, over the 32-blocks b in
+// order (j = b mod 8 within its super-block, T = sum of q * xq over the 32 values, i32):
+//   Q4_K: acc = acc + (f32(sc[j] * T) * d - f32(m[j] * S[b]) * dmin) * xs[b],  S[b] = sum of xq
+//         |sc * T| <= 63 * 32 * 15 * 127 < 2^22 and |m * S| <= 63 * 32 * 127: exact in f32
+//   Q6_K: acc = acc + f32(scales[2j] * T0 + scales[2j+1] * T1) * (d * xs[b]),  T0, T1 the halves
+//         |.| <= 2 * 128 * 16 * 32 * 127 = 16,646,144 < 2^24: exact in f32
+// so each SIMD kernel (integer sums by dot_i16x8_s) and its scalar reference agree bit for bit.
+
+import { QK_K, Q4_K_BLOCK_BYTES, Q6_K_BLOCK_BYTES } from "../abi";
+import { halfBitsToF32 } from "./half";
+import { quantizeXQ8 } from "./q8";
+
+const Q4K = <usize>Q4_K_BLOCK_BYTES;
+const Q6K = <usize>Q6_K_BLOCK_BYTES;
+
+// @ts-ignore: decorator
+@inline export function q4_KRowBytes(n: i32): usize {
+  return <usize>(n / QK_K) * Q4K;
+}
+
+// @ts-ignore: decorator
+@inline export function q6_KRowBytes(n: i32): usize {
+  return <usize>(n / QK_K) * Q6K;
+}
+
+// ---- the per-32-block sums of the quantized x (Q4_K's min term) ----
+
+let sums: usize = 0;
+let sumsBlocks: i32 = 0;
+
+/** S[b] = sum of block b's 32 quantized activations (i32 each), for nb blocks; kept and grown. */
+function blockSums(xq: usize, nb: i32): usize {
+  if (nb > sumsBlocks) {
+    if (sums) heap.free(sums);
+    sumsBlocks = nb;
+    sums = heap.alloc(<usize>nb << 2);
+  }
+  for (let b = 0; b < nb; b++) {
+    let s: i32 = 0;
+    for (let i = 0; i < 32; i++) s += <i32>load<i16>(xq + (<usize>(b * 32 + i) << 1));
+    store<i32>(sums + (<usize>b << 2), s);
+  }
+  return sums;
+}
+
+// ---- Q4_K ----
+
+/** Sub-block j's 6-bit scale (ggml's get_scale_min_k4) from the 12 packed bytes at s. */
+// @ts-ignore: decorator
+@inline function q4KScale(s: usize, j: i32): i32 {
+  const u = <usize>j;
+  return j < 4 ? <i32>load<u8>(s + u) & 63 : (<i32>load<u8>(s + u + 4) & 15) | ((<i32>load<u8>(s + u - 4) >> 6) << 4);
+}
+
+/** Sub-block j's 6-bit min. */
+// @ts-ignore: decorator
+@inline function q4KMin(s: usize, j: i32): i32 {
+  const u = <usize>j;
+  return j < 4 ? <i32>load<u8>(s + u + 4) & 63 : (<i32>load<u8>(s + u + 4) >> 4) | ((<i32>load<u8>(s + u) >> 6) << 4);
+}
+
+/** T of Q4_K sub-block j of the super-block at p against one 32-block of i16 activations at xb (SIMD). */
+// @ts-ignore: decorator
+@inline function subDotQ4_K(p: usize, j: i32, xb: usize): i32 {
+  const qp = p + 16 + (<usize>(j >> 1) << 5);
+  const shift = <u32>((j & 1) << 2);
+  const mask = i8x16.splat(15);
+  const a = v128.and(i8x16.shr_u(v128.load(qp), shift), mask);
+  const b = v128.and(i8x16.shr_u(v128.load(qp, 16), shift), mask);
+  const s = i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(a), v128.load(xb)), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(a), v128.load(xb, 16))),
+    i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(b), v128.load(xb, 32)), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(b), v128.load(xb, 48))),
+  );
+  return (i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1)) + (i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3));
+}
+
+/** Scalar T of Q4_K sub-block j (the reference's). */
+// @ts-ignore: decorator
+@inline function subDotQ4_KScalar(p: usize, j: i32, xb: usize): i32 {
+  const qp = p + 16 + (<usize>(j >> 1) << 5);
+  const shift = (j & 1) << 2;
+  let t: i32 = 0;
+  for (let i = 0; i < 32; i++) t += ((<i32>load<u8>(qp + <usize>i) >> shift) & 15) * <i32>load<i16>(xb + (<usize>i << 1));
+  return t;
+}
+
+/** One Q4_K row (nsb super-blocks at w) against the quantized x; `simd` picks the T kernel (a compile-time constant). */
+// @ts-ignore: decorator
+@inline function dotRowQ4_K(w: usize, nsb: i32, xq: usize, xs: usize, s: usize, simd: bool): f32 {
+  let acc: f32 = 0;
+  for (let sb = 0; sb < nsb; sb++) {
+    const p = w + <usize>sb * Q4K;
+    const d = halfBitsToF32(load<u16>(p));
+    const dmin = halfBitsToF32(load<u16>(p, 2));
+    for (let j = 0; j < 8; j++) {
+      const b = (sb << 3) + j;
+      const xb = xq + (<usize>b << 6);
+      const t = simd ? subDotQ4_K(p, j, xb) : subDotQ4_KScalar(p, j, xb);
+      const term = <f32>(q4KScale(p + 4, j) * t) * d - <f32>(q4KMin(p + 4, j) * load<i32>(s + (<usize>b << 2))) * dmin;
+      acc += term * load<f32>(xs + (<usize>b << 2));
+    }
+  }
+  return acc;
+}
+
+/** out[r] = dot(W[r, :], x) for a Q4_K matrix [rows x cols] (cols a multiple of 256). */
+export function matvecQ4_K(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const nb = cols >> 5;
+  const xq = quantizeXQ8(x, cols);
+  const s = blockSums(xq, nb);
+  const rowBytes = q4_KRowBytes(cols);
+  for (let r = 0; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ4_K(w + <usize>r * rowBytes, cols / QK_K, xq, xq + (<usize>nb << 6), s, true));
+}
+
+/** Scalar reference for matvecQ4_K (same quantized x, same order). */
+export function matvecQ4_KScalar(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const nb = cols >> 5;
+  const xq = quantizeXQ8(x, cols);
+  const s = blockSums(xq, nb);
+  const rowBytes = q4_KRowBytes(cols);
+  for (let r = 0; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ4_K(w + <usize>r * rowBytes, cols / QK_K, xq, xq + (<usize>nb << 6), s, false));
+}
+
+/** Listed rows only (CATS's W_up), as matvecQ4_K per row. */
+export function matvecRowsQ4_K(out: usize, w: usize, x: usize, rowIdx: usize, nRows: i32, cols: i32): void {
+  const nb = cols >> 5;
+  const xq = quantizeXQ8(x, cols);
+  const s = blockSums(xq, nb);
+  const rowBytes = q4_KRowBytes(cols);
+  for (let k = 0; k < nRows; k++) {
+    const row = w + <usize>load<u32>(rowIdx + (<usize>k << 2)) * rowBytes;
+    store<f32>(out + (<usize>k << 2), dotRowQ4_K(row, cols / QK_K, xq, xq + (<usize>nb << 6), s, true));
+  }
+}
+
+/** Row r dequantized into out, as ggml's dequantize_row_q4_K: (d * sc) * q - (dmin * m). */
+export function dequantRowQ4_K(out: usize, w: usize, r: i32, cols: i32): void {
+  const nsb = cols / QK_K;
+  const row = w + <usize>r * q4_KRowBytes(cols);
+  for (let sb = 0; sb < nsb; sb++) {
+    const p = row + <usize>sb * Q4K;
+    const d = halfBitsToF32(load<u16>(p));
+    const dmin = halfBitsToF32(load<u16>(p, 2));
+    for (let j = 0; j < 8; j++) {
+      const qp = p + 16 + (<usize>(j >> 1) << 5);
+      const shift = (j & 1) << 2;
+      const scale = d * <f32>q4KScale(p + 4, j);
+      const offset = dmin * <f32>q4KMin(p + 4, j);
+      const o = out + (<usize>(sb * QK_K + j * 32) << 2);
+      for (let i = 0; i < 32; i++) store<f32>(o + (<usize>i << 2), scale * <f32>((<i32>load<u8>(qp + <usize>i) >> shift) & 15) - offset);
+    }
+  }
+}
+
+// ---- Q6_K ----
+// Value v (0..255) of a super-block: half n = v / 128, and within it k = (v / 32) % 4, l = v % 32:
+//   q = ((ql[64n + 32 (k & 1) + l] >> 4 (k >> 1)) & 15) | (((qh[32n + l] >> 2k) & 3) << 4)
+// with scale scales[8n + 2k + l / 16] (ggml's dequantize_row_q6_K: q1..q4 are k = 0..3).
+
+/** q - 32 of value l of 32-block k (0..7) of the super-block at p. */
+// @ts-ignore: decorator
+@inline function sixBitQ(p: usize, k: i32, l: i32): i32 {
+  const n = k >> 2, kk = k & 3;
+  const lo = (<i32>load<u8>(p + <usize>(64 * n + 32 * (kk & 1) + l)) >> ((kk >> 1) << 2)) & 15;
+  const hi = (<i32>load<u8>(p + 128 + <usize>(32 * n + l)) >> (kk << 1)) & 3;
+  return (lo | (hi << 4)) - 32;
+}
+
+/** 16 values q - 32 (i8) of 32-block k, values l0..l0+15 (l0 = 0 or 16), SIMD. */
+// @ts-ignore: decorator
+@inline function sixBit16(p: usize, k: i32, l0: i32): v128 {
+  const n = k >> 2, kk = k & 3;
+  const lo = v128.and(i8x16.shr_u(v128.load(p + <usize>(64 * n + 32 * (kk & 1) + l0)), <u32>((kk >> 1) << 2)), i8x16.splat(15));
+  const hi = i8x16.shl(v128.and(i8x16.shr_u(v128.load(p + 128 + <usize>(32 * n + l0)), <u32>(kk << 1)), i8x16.splat(3)), 4);
+  return i8x16.sub(v128.or(lo, hi), i8x16.splat(32));
+}
+
+/** sum of the 4 i32 lanes */
+// @ts-ignore: decorator
+@inline function lanes(s: v128): i32 {
+  return (i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1)) + (i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3));
+}
+
+/** scales[2k] * T0 + scales[2k+1] * T1 of Q6_K 32-block k against i16 activations at xb; `simd` picks the kernel. */
+// @ts-ignore: decorator
+@inline function blockDotQ6_K(p: usize, k: i32, xb: usize, simd: bool): i32 {
+  const sc = p + 192 + <usize>(8 * (k >> 2) + 2 * (k & 3));
+  let t0: i32 = 0, t1: i32 = 0;
+  if (simd) {
+    const a = sixBit16(p, k, 0);
+    const b = sixBit16(p, k, 16);
+    t0 = lanes(i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), v128.load(xb)), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), v128.load(xb, 16))));
+    t1 = lanes(i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(b), v128.load(xb, 32)), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(b), v128.load(xb, 48))));
+  } else {
+    for (let l = 0; l < 16; l++) t0 += sixBitQ(p, k, l) * <i32>load<i16>(xb + (<usize>l << 1));
+    for (let l = 16; l < 32; l++) t1 += sixBitQ(p, k, l) * <i32>load<i16>(xb + (<usize>l << 1));
+  }
+  return <i32>load<i8>(sc) * t0 + <i32>load<i8>(sc, 1) * t1;
+}
+
+// @ts-ignore: decorator
+@inline function dotRowQ6_K(w: usize, nsb: i32, xq: usize, xs: usize, simd: bool): f32 {
+  let acc: f32 = 0;
+  for (let sb = 0; sb < nsb; sb++) {
+    const p = w + <usize>sb * Q6K;
+    const d = halfBitsToF32(load<u16>(p, 208));
+    for (let k = 0; k < 8; k++) {
+      const b = (sb << 3) + k;
+      acc += <f32>blockDotQ6_K(p, k, xq + (<usize>b << 6), simd) * (d * load<f32>(xs + (<usize>b << 2)));
+    }
+  }
+  return acc;
+}
+
+/** out[r] = dot(W[r, :], x) for a Q6_K matrix [rows x cols] (cols a multiple of 256). */
+export function matvecQ6_K(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const xq = quantizeXQ8(x, cols);
+  const xs = xq + (<usize>(cols >> 5) << 6);
+  const rowBytes = q6_KRowBytes(cols);
+  for (let r = 0; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ6_K(w + <usize>r * rowBytes, cols / QK_K, xq, xs, true));
+}
+
+/** Scalar reference for matvecQ6_K (same quantized x, same order). */
+export function matvecQ6_KScalar(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const xq = quantizeXQ8(x, cols);
+  const xs = xq + (<usize>(cols >> 5) << 6);
+  const rowBytes = q6_KRowBytes(cols);
+  for (let r = 0; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ6_K(w + <usize>r * rowBytes, cols / QK_K, xq, xs, false));
+}
+
+/** Listed rows only (CATS's W_up), as matvecQ6_K per row. */
+export function matvecRowsQ6_K(out: usize, w: usize, x: usize, rowIdx: usize, nRows: i32, cols: i32): void {
+  const xq = quantizeXQ8(x, cols);
+  const xs = xq + (<usize>(cols >> 5) << 6);
+  const rowBytes = q6_KRowBytes(cols);
+  for (let k = 0; k < nRows; k++) {
+    store<f32>(out + (<usize>k << 2), dotRowQ6_K(w + <usize>load<u32>(rowIdx + (<usize>k << 2)) * rowBytes, cols / QK_K, xq, xs, true));
+  }
+}
+
+/** Row r dequantized into out, as ggml's dequantize_row_q6_K: (d * scale) * (q - 32). */
+export function dequantRowQ6_K(out: usize, w: usize, r: i32, cols: i32): void {
+  const nsb = cols / QK_K;
+  const row = w + <usize>r * q6_KRowBytes(cols);
+  for (let sb = 0; sb < nsb; sb++) {
+    const p = row + <usize>sb * Q6K;
+    const d = halfBitsToF32(load<u16>(p, 208));
+    for (let k = 0; k < 8; k++) {
+      const sc = p + 192 + <usize>(8 * (k >> 2) + 2 * (k & 3));
+      const o = out + (<usize>(sb * QK_K + k * 32) << 2);
+      for (let l = 0; l < 32; l++) store<f32>(o + (<usize>l << 2), d * <f32>load<i8>(sc + <usize>(l >> 4)) * <f32>sixBitQ(p, k, l));
+    }
+  }
+}
+
+// ---- input-major Q4_K: out = sum over kept j of x[j] * W[:, j], W a Q4_K matrix [nOut x nIn] ----
+//
+// The file's Q4_K values transposed so that input j's nOut values are contiguous and a pruned
+// input is never read, every value kept exactly (w = d * sc * q - dmin * m as in the file):
+//   quants  u8[nIn * colBytes]       column j at wT + j * colBytes, colBytes = ceil(nOut / 32) * 16:
+//           per tile of 32 outputs 16 bytes, output 32t + i in byte i's low nibble, 32t + 16 + i in
+//           its high nibble (padding outputs 0); the nibble is the file's q
+//   sc, m   u8[nbIn * nOut] each      the 6-bit scale and min of (32-input sub-block, output), block
+//           jb's nOut together, at q4_KInScales / + nbIn * nOut
+//   d, dmin f32[nsbIn * nOut] each    of (256-input super-block, output), at q4_KInSuper / +
+//           nsbIn * nOut * 4: the file's f16 values widened (exact; any f16, no decode in the kernel)
+// 4 bits + 16 bits per 32 + 64 bits per 256 = 4.75 bits per weight when every column is kept.
+// Bytes read for a kept list: colBytes per kept column, 2 * nOut per run (its sub-block's sc and m),
+// 8 * nOut per touched super-block (its d and dmin).
+//
+// Runs (kept entries in one 32-input sub-block) as gatherColumnsQ4_0, x quantized per run (xq,
+// scale xd), S = sum of the run's xq, and per output
+//   out[o] = out[o] + (f32(sc * T) * d - f32(m * S) * dmin) * xd,  T = sum over the run of q * xq
+// over the runs in list order (the row-major kernel's step; the bounds above make both exact).
+
+/** Bytes of one column of an input-major Q4_K matrix with nOut outputs (whole tiles of 32). */
+// @ts-ignore: decorator
+@inline export function q4_KInColumnBytes(nOut: i32): usize {
+  return <usize>((nOut + 31) >> 5) << 4;
+}
+
+/** Where the sc bytes of an input-major Q4_K matrix start (after the quants); the m bytes follow them. */
+// @ts-ignore: decorator
+@inline export function q4_KInScales(wT: usize, nIn: i32, nOut: i32): usize {
+  return wT + <usize>nIn * q4_KInColumnBytes(nOut);
+}
+
+/** Where the f32 d of an input-major Q4_K matrix start (4-byte aligned after sc and m); dmin follow them. */
+// @ts-ignore: decorator
+@inline export function q4_KInSuper(wT: usize, nIn: i32, nOut: i32): usize {
+  return (q4_KInScales(wT, nIn, nOut) + 2 * <usize>(nIn >> 5) * <usize>nOut + 3) & ~(<usize>3);
+}
+
+/** Bytes of an input-major Q4_K matrix (nIn a multiple of 256). */
+export function q4_KInBytes(nIn: i32, nOut: i32): usize {
+  return q4_KInSuper(0, nIn, nOut) + 8 * <usize>(nIn / QK_K) * <usize>nOut;
+}
+
+/** End of the run (entries in one block of 32 inputs) that starts at entry k. */
+// @ts-ignore: decorator
+@inline function runEndK(idx: usize, k: i32, nKept: i32): i32 {
+  const block = load<u32>(idx + (<usize>k << 2)) >> 5;
+  let e = k + 1;
+  while (e < nKept && load<u32>(idx + (<usize>e << 2)) >> 5 == block) e++;
+  return e;
+}
+
+/** Weight bytes gatherColumnsQ4_K reads for this kept list. */
+export function gatherBytesQ4_K(idx: usize, nKept: i32, nOut: i32): f64 {
+  let runs = 0, supers = 0;
+  let lastSuper: i32 = -1;
+  for (let k = 0; k < nKept; k = runEndK(idx, k, nKept)) {
+    runs++;
+    const sb = <i32>(load<u32>(idx + (<usize>k << 2)) >> 8);
+    if (sb != lastSuper) supers++;
+    lastSuper = sb;
+  }
+  return <f64>nKept * <f64>q4_KInColumnBytes(nOut) + 2.0 * <f64>runs * <f64>nOut + 8.0 * <f64>supers * <f64>nOut;
+}
+
+let runXq: usize = 0;
+
+/** The run's quantized x (i32 per entry, at most 32) in a kept scratch; returns xd, with S stored after the 32 entries. */
+function quantizeRunK(x: usize, idx: usize, k: i32, e: i32): f32 {
+  if (runXq == 0) runXq = heap.alloc(33 * 4);
+  let amax: f32 = 0;
+  for (let i = k; i < e; i++) amax = max(amax, Mathf.abs(load<f32>(x + (<usize>load<u32>(idx + (<usize>i << 2)) << 2))));
+  const d = amax / 127.0;
+  const inv: f32 = d > 0 ? <f32>1.0 / d : 0;
+  let s: i32 = 0;
+  for (let i = k; i < e; i++) {
+    const q = <i32>nearest<f32>(load<f32>(x + (<usize>load<u32>(idx + (<usize>i << 2)) << 2)) * inv);
+    store<i32>(runXq + (<usize>(i - k) << 2), q);
+    s += q;
+  }
+  store<i32>(runXq + 128, s);
+  return d;
+}
+
+/** out[o..o+4) += (f32(sc * t) * d - f32(m * S) * dmin) * xd for four outputs. */
+// @ts-ignore: decorator
+@inline function flushK4(out: usize, o: usize, t: v128, sc: usize, m: usize, d: usize, dmin: usize, sv: v128, xdv: v128): void {
+  const scv = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(sc + o)));
+  const mv = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(m + o)));
+  const a = f32x4.mul(f32x4.convert_i32x4_s(i32x4.mul(scv, t)), v128.load(d + (o << 2)));
+  const b = f32x4.mul(f32x4.convert_i32x4_s(i32x4.mul(mv, sv)), v128.load(dmin + (o << 2)));
+  const p = out + (o << 2);
+  v128.store(p, f32x4.add(v128.load(p), f32x4.mul(f32x4.sub(a, b), xdv)));
+}
+
+/** The scalar step of output o: T over the run's entries [k, e), then the f32 update (the SIMD tail's and the reference's). */
+// @ts-ignore: decorator
+@inline function stepK(out: usize, wT: usize, colBytes: usize, idx: usize, k: i32, e: i32, o: i32, sc: usize, m: usize, d: usize, dmin: usize, xd: f32): void {
+  const byte = <usize>((o >> 5) << 4) + <usize>(o & 15);
+  const shift = (o & 16) >> 2;
+  let t: i32 = 0;
+  for (let i = k; i < e; i++) {
+    const col = wT + <usize>load<u32>(idx + (<usize>i << 2)) * colBytes;
+    t += ((<i32>load<u8>(col + byte) >> shift) & 15) * load<i32>(runXq + (<usize>(i - k) << 2));
+  }
+  const ou = <usize>o;
+  const s = load<i32>(runXq + 128);
+  const term = <f32>(<i32>load<u8>(sc + ou) * t) * load<f32>(d + (ou << 2)) - <f32>(<i32>load<u8>(m + ou) * s) * load<f32>(dmin + (ou << 2));
+  const p = out + (ou << 2);
+  store<f32>(p, load<f32>(p) + term * xd);
+}
+
+/** Where the sc row of input j's sub-block starts (its m row is nbIn * nOut bytes on). */
+// @ts-ignore: decorator
+@inline function scRow(wT: usize, j: usize, nIn: i32, nOut: i32): usize {
+  return q4_KInScales(wT, nIn, nOut) + (j >> 5) * <usize>nOut;
+}
+
+/** Where the f32 d row of input j's super-block starts (its dmin row is nsbIn * nOut floats on). */
+// @ts-ignore: decorator
+@inline function dRow(wT: usize, j: usize, nIn: i32, nOut: i32): usize {
+  return q4_KInSuper(wT, nIn, nOut) + (((j >> 8) * <usize>nOut) << 2);
+}
+
+/** Column gather on an input-major Q4_K matrix [nIn x nOut] (layout above), x quantized per run. */
+export function gatherColumnsQ4_K(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
+  const colBytes = q4_KInColumnBytes(nOut);
+  const full = nOut & ~31;
+  memory.fill(out, 0, <usize>nOut << 2);
+  let k = 0;
+  while (k < nKept) {
+    const e = runEndK(idx, k, nKept);
+    const xd = quantizeRunK(x, idx, k, e);
+    const j = <usize>load<u32>(idx + (<usize>k << 2));
+    const sc = scRow(wT, j, nIn, nOut), m = sc + <usize>(nIn >> 5) * <usize>nOut;
+    const d = dRow(wT, j, nIn, nOut), dmin = d + ((<usize>(nIn >> 8) * <usize>nOut) << 2);
+    const sv = i32x4.splat(load<i32>(runXq + 128));
+    const xdv = f32x4.splat(xd);
+    for (let o = 0; o < full; o += 32) {
+      const tile = <usize>(o >> 5) << 4;
+      let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+      let a4 = i32x4.splat(0), a5 = i32x4.splat(0), a6 = i32x4.splat(0), a7 = i32x4.splat(0);
+      for (let i = k; i < e; i += 2) {
+        const two = i + 1 < e;
+        const ca = wT + <usize>load<u32>(idx + (<usize>i << 2)) * colBytes + tile;
+        const cb = two ? wT + <usize>load<u32>(idx + (<usize>(i + 1) << 2)) * colBytes + tile : ca;
+        const xa = load<i32>(runXq + (<usize>(i - k) << 2));
+        const xb = two ? load<i32>(runXq + (<usize>(i + 1 - k) << 2)) : 0;
+        const xp = i32x4.splat((xb << 16) | (xa & 0xffff));
+        const va = v128.load(ca), vb = v128.load(cb);
+        const mask = i8x16.splat(15);
+        const la = v128.and(va, mask), lb = v128.and(vb, mask); // outputs o .. o+15
+        const ha = i8x16.shr_u(va, 4), hb = i8x16.shr_u(vb, 4); // outputs o+16 .. o+31
+        const l0 = i8x16.shuffle(la, lb, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const l1 = i8x16.shuffle(la, lb, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        const h0 = i8x16.shuffle(ha, hb, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const h1 = i8x16.shuffle(ha, hb, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(l0), xp));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(l0), xp));
+        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(l1), xp));
+        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(l1), xp));
+        a4 = i32x4.add(a4, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(h0), xp));
+        a5 = i32x4.add(a5, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(h0), xp));
+        a6 = i32x4.add(a6, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(h1), xp));
+        a7 = i32x4.add(a7, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(h1), xp));
+      }
+      const ou = <usize>o;
+      flushK4(out, ou, a0, sc, m, d, dmin, sv, xdv);
+      flushK4(out, ou + 4, a1, sc, m, d, dmin, sv, xdv);
+      flushK4(out, ou + 8, a2, sc, m, d, dmin, sv, xdv);
+      flushK4(out, ou + 12, a3, sc, m, d, dmin, sv, xdv);
+      flushK4(out, ou + 16, a4, sc, m, d, dmin, sv, xdv);
+      flushK4(out, ou + 20, a5, sc, m, d, dmin, sv, xdv);
+      flushK4(out, ou + 24, a6, sc, m, d, dmin, sv, xdv);
+      flushK4(out, ou + 28, a7, sc, m, d, dmin, sv, xdv);
+    }
+    for (let o = full; o < nOut; o++) stepK(out, wT, colBytes, idx, k, e, o, sc, m, d, dmin, xd);
+    k = e;
+  }
+}
+
+/** Scalar reference for gatherColumnsQ4_K (same runs, same quantized x, same f32 order). */
+export function gatherColumnsQ4_KScalar(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
+  const colBytes = q4_KInColumnBytes(nOut);
+  memory.fill(out, 0, <usize>nOut << 2);
+  let k = 0;
+  while (k < nKept) {
+    const e = runEndK(idx, k, nKept);
+    const xd = quantizeRunK(x, idx, k, e);
+    const j = <usize>load<u32>(idx + (<usize>k << 2));
+    const sc = scRow(wT, j, nIn, nOut), m = sc + <usize>(nIn >> 5) * <usize>nOut;
+    const d = dRow(wT, j, nIn, nOut), dmin = d + ((<usize>(nIn >> 8) * <usize>nOut) << 2);
+    for (let o = 0; o < nOut; o++) stepK(out, wT, colBytes, idx, k, e, o, sc, m, d, dmin, xd);
+    k = e;
+  }
+}

@@ -1,0 +1,426 @@
+// Q4_0 kernels. Row-major (DTYPE_Q4_0 on attention, LM head, embedding): ggml's blocks exactly as a
+// GGUF file stores them; input-major (DTYPE_Q4_0 on the MLP matrices, which DIP gathers by
+// column): the same values transposed, layout and kernel in the second half of this file.
+//
+// Row-major: each
+// row is cols / 32 blocks of 18 bytes, f16 d then 16 bytes qs, where value i of the block is
+// d * ((qs[i] & 15) - 8) and value i + 16 is d * ((qs[i] >> 4) - 8) (ggml's dequantize_row_q4_0).
+//
+// Integer dot products as the q8 kernels (q8.ts): x is quantized to int8 per block of 32 with one
+// f32 scale (quantizeXQ8, the same blocks as the weights'), and per row
+//   acc = acc + f32(T[r, b]) * (d[r, b] * xScale[b]),  T = sum over the block of (q - 8) * xq (i32)
+// over the blocks in order. |T| <= 32 * 8 * 127 = 32,512: exact, so the SIMD kernel and its scalar
+// reference agree bit for bit. The SIMD kernel takes four rows per pass (four sequential streams,
+// their four T side by side with reduce4, one convert and one multiply-add for all four).
+
+import { QK4_0, Q4_0_BLOCK_BYTES, Q5_0_BLOCK_BYTES } from "../abi";
+import { halfBitsToF32 } from "./half";
+import { quantizeXQ8, reduce4 } from "./q8";
+
+const BLOCK = <usize>Q4_0_BLOCK_BYTES;
+
+/** Bytes of one row of n values (n a multiple of 32). */
+// @ts-ignore: decorator
+@inline export function q4_0RowBytes(n: i32): usize {
+  return <usize>(n / QK4_0) * BLOCK;
+}
+
+/** T of one block at p: its 32 values q - 8 (low nibbles first) times the 32 i16 activations x0..x3. */
+// @ts-ignore: decorator
+@inline function blockDotQ4_0(p: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const qs = v128.load(p, 2);
+  const eight = i8x16.splat(8);
+  const lo = i8x16.sub(v128.and(qs, i8x16.splat(15)), eight);
+  const hi = i8x16.sub(i8x16.shr_u(qs, 4), eight);
+  const s0 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(lo), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(lo), x1));
+  const s1 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(hi), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(hi), x3));
+  return i32x4.add(s0, s1);
+}
+
+/** One row at w (nb blocks) against the quantized x: SIMD per block, the f32 steps one by one. */
+function dotRowQ4_0(w: usize, nb: i32, xq: usize, xs: usize): f32 {
+  let acc: f32 = 0;
+  for (let b = 0; b < nb; b++) {
+    const xb = xq + (<usize>b << 6);
+    const p = w + <usize>b * BLOCK;
+    const s = blockDotQ4_0(p, v128.load(xb), v128.load(xb, 16), v128.load(xb, 32), v128.load(xb, 48));
+    const t = (i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1)) + (i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3));
+    acc += <f32>t * (halfBitsToF32(load<u16>(p)) * load<f32>(xs + (<usize>b << 2)));
+  }
+  return acc;
+}
+
+/** out[r] = dot(W[r, :], x) for a Q4_0 matrix [rows x cols] (cols a multiple of 32). */
+export function matvecQ4_0(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const xq = quantizeXQ8(x, cols);
+  const xs = xq + (<usize>nb << 6);
+  const rowBytes = q4_0RowBytes(cols);
+  const rows4 = rows & ~3;
+  for (let r = 0; r < rows4; r += 4) {
+    let p0 = w + <usize>r * rowBytes;
+    let p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
+    let acc = f32x4.splat(0);
+    for (let b = 0; b < nb; b++) {
+      const xb = xq + (<usize>b << 6);
+      const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+      const t = reduce4(blockDotQ4_0(p0, x0, x1, x2, x3), blockDotQ4_0(p1, x0, x1, x2, x3), blockDotQ4_0(p2, x0, x1, x2, x3), blockDotQ4_0(p3, x0, x1, x2, x3));
+      let d = f32x4.splat(halfBitsToF32(load<u16>(p0)));
+      d = f32x4.replace_lane(d, 1, halfBitsToF32(load<u16>(p1)));
+      d = f32x4.replace_lane(d, 2, halfBitsToF32(load<u16>(p2)));
+      d = f32x4.replace_lane(d, 3, halfBitsToF32(load<u16>(p3)));
+      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(t), f32x4.mul(d, v128.load32_splat(xs + (<usize>b << 2)))));
+      p0 += BLOCK;
+      p1 += BLOCK;
+      p2 += BLOCK;
+      p3 += BLOCK;
+    }
+    v128.store(out + (<usize>r << 2), acc);
+  }
+  for (let r = rows4; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ4_0(w + <usize>r * rowBytes, nb, xq, xs));
+}
+
+/** Scalar reference for matvecQ4_0 (same quantized x, same order). */
+export function matvecQ4_0Scalar(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const xq = quantizeXQ8(x, cols);
+  const xs = xq + (<usize>nb << 6);
+  for (let r = 0; r < rows; r++) {
+    let acc: f32 = 0;
+    for (let b = 0; b < nb; b++) {
+      const p = w + (<usize>r * <usize>nb + <usize>b) * BLOCK;
+      const xb = xq + (<usize>b << 6);
+      let t: i32 = 0;
+      for (let i = 0; i < 16; i++) {
+        const q = <i32>load<u8>(p + 2 + <usize>i);
+        t += ((q & 15) - 8) * <i32>load<i16>(xb + (<usize>i << 1)) + ((q >> 4) - 8) * <i32>load<i16>(xb + (<usize>(i + 16) << 1));
+      }
+      acc += <f32>t * (halfBitsToF32(load<u16>(p)) * load<f32>(xs + (<usize>b << 2)));
+    }
+    store<f32>(out + (<usize>r << 2), acc);
+  }
+}
+
+/** Listed rows only: out[k] = dot(W[rowIdx[k], :], x) (CATS reads kept rows of W_up); as matvecQ4_0 per row. */
+export function matvecRowsQ4_0(out: usize, w: usize, x: usize, rowIdx: usize, nRows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const xq = quantizeXQ8(x, cols);
+  const xs = xq + (<usize>nb << 6);
+  const rowBytes = q4_0RowBytes(cols);
+  for (let k = 0; k < nRows; k++) {
+    store<f32>(out + (<usize>k << 2), dotRowQ4_0(w + <usize>load<u32>(rowIdx + (<usize>k << 2)) * rowBytes, nb, xq, xs));
+  }
+}
+
+/** Row r dequantized into out, exactly as ggml's dequantize_row_q4_0 (the embedding lookup). */
+export function dequantRowQ4_0(out: usize, w: usize, r: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const row = w + <usize>r * q4_0RowBytes(cols);
+  for (let b = 0; b < nb; b++) {
+    const p = row + <usize>b * BLOCK;
+    const d = halfBitsToF32(load<u16>(p));
+    const o = out + (<usize>(b * QK4_0) << 2);
+    for (let i = 0; i < 16; i++) {
+      const q = <i32>load<u8>(p + 2 + <usize>i);
+      store<f32>(o + (<usize>i << 2), <f32>((q & 15) - 8) * d);
+      store<f32>(o + (<usize>(i + 16) << 2), <f32>((q >> 4) - 8) * d);
+    }
+  }
+}
+
+// ---- input-major: out = sum over kept j of x[j] * W[:, j], W a Q4_0 matrix [nOut x nIn] ----
+//
+// The file's Q4_0 blocks (32 inputs of one output row, one f16 d) transposed so that input j's
+// nOut values are contiguous and a pruned input is never read, values kept exactly:
+//   quants  u8[nIn * colBytes]   column j at wT + j * colBytes, colBytes = ceil(nOut / 32) * 16:
+//           per tile of 32 outputs 16 bytes, output 32t + i in byte i's low nibble and output
+//           32t + 16 + i in its high nibble (padding outputs 8, i.e. value 0); the nibble is q as
+//           stored, the value d * (q - 8)
+//   scales  f16[nbIn * nOut]     at q4_0InScales: block jb's nOut scales d together, as the q8
+//           input-major layout's; normal f16 of either sign (ggml's Q4_0 d is max / -8, so about
+//           half are negative), decoded with three integer ops. The host writes a zero d as the
+//           smallest normal with every value's nibble 8 (value 0), and keeps the q8 layout for a
+//           matrix with a subnormal or non-finite d.
+// Bytes read for a kept list: colBytes per kept column, 2 * nOut per run (one touched block):
+// 4.5 bits per weight when a block's 32 columns are all kept, as the file's Q4_0.
+//
+// The gather runs as gatherColumnsQ8: runs of kept entries in one 32-input block, x quantized
+// per run (int8, scale xd = max|x| / 127 over the run), and per output
+//   out[o] = out[o] + f32(T[o]) * (d[o, block] * xd),  T[o] = sum over the run of (q - 8) * xq (i32)
+// over the runs in list order; |T| <= 32 * 8 * 127, exact. The SIMD kernel takes the columns in
+// pairs (an odd last one with xb = 0), unpacks 32 outputs' nibbles, subtracts 8 and byte-
+// interleaves the pair for dot_i16x8_s, holding 8 i32x4 sums (32 outputs) in registers.
+
+/** Bytes of one column of an input-major Q4_0 matrix with nOut outputs (whole tiles of 32). */
+// @ts-ignore: decorator
+@inline export function q4_0InColumnBytes(nOut: i32): usize {
+  return <usize>((nOut + 31) >> 5) << 4;
+}
+
+/** Where the f16 scales of an input-major Q4_0 matrix start (after the quants, 4-byte aligned). */
+// @ts-ignore: decorator
+@inline export function q4_0InScales(wT: usize, nIn: i32, nOut: i32): usize {
+  return (wT + <usize>nIn * q4_0InColumnBytes(nOut) + 3) & ~(<usize>3);
+}
+
+/** Bytes of an input-major Q4_0 matrix (quants, alignment, f16 scales). */
+export function q4_0InBytes(nIn: i32, nOut: i32): usize {
+  return ((<usize>nIn * q4_0InColumnBytes(nOut) + 3) & ~(<usize>3)) + <usize>((nIn + 31) >> 5) * <usize>nOut * 2;
+}
+
+/** End of the run (entries in one block of 32 inputs) that starts at entry k. */
+// @ts-ignore: decorator
+@inline function runEndQ4(idx: usize, k: i32, nKept: i32): i32 {
+  const block = load<u32>(idx + (<usize>k << 2)) >> 5;
+  let e = k + 1;
+  while (e < nKept && load<u32>(idx + (<usize>e << 2)) >> 5 == block) e++;
+  return e;
+}
+
+/** Weight bytes gatherColumnsQ4_0 reads for this kept list: the kept columns plus each run's f16 scales. */
+export function gatherBytesQ4_0(idx: usize, nKept: i32, nOut: i32): f64 {
+  let runs = 0;
+  for (let k = 0; k < nKept; k = runEndQ4(idx, k, nKept)) runs++;
+  return <f64>nKept * <f64>q4_0InColumnBytes(nOut) + 2.0 * <f64>runs * <f64>nOut;
+}
+
+let runScratch: usize = 0;
+let runScratchEntries: i32 = 0;
+
+/** The run's quantized x (i32 per entry, at most 32) in a kept scratch; returns the run's scale xd. */
+function quantizeRunQ4(x: usize, idx: usize, k: i32, e: i32): f32 {
+  if (runScratchEntries == 0) {
+    runScratchEntries = 32;
+    runScratch = heap.alloc(32 * 4);
+  }
+  let amax: f32 = 0;
+  for (let i = k; i < e; i++) amax = max(amax, Mathf.abs(load<f32>(x + (<usize>load<u32>(idx + (<usize>i << 2)) << 2))));
+  const d = amax / 127.0;
+  const inv: f32 = d > 0 ? <f32>1.0 / d : 0;
+  for (let i = k; i < e; i++) store<i32>(runScratch + (<usize>(i - k) << 2), <i32>nearest<f32>(load<f32>(x + (<usize>load<u32>(idx + (<usize>i << 2)) << 2)) * inv));
+  return d;
+}
+
+/** 16 nibbles of a tile (low or high half of its 16 bytes) minus 8, as i8. */
+// @ts-ignore: decorator
+@inline function nibblesLo(v: v128): v128 {
+  return i8x16.sub(v128.and(v, i8x16.splat(15)), i8x16.splat(8));
+}
+// @ts-ignore: decorator
+@inline function nibblesHi(v: v128): v128 {
+  return i8x16.sub(i8x16.shr_u(v, 4), i8x16.splat(8));
+}
+
+/** acc + the pair's (xa, xb) times 8 outputs of the byte-interleaved pair ab (low or high 8 bytes of each). */
+// @ts-ignore: decorator
+@inline function pairDot(acc: v128, ab: v128, low: bool, xp: v128): v128 {
+  return i32x4.add(acc, i32x4.dot_i16x8_s(low ? i16x8.extend_low_i8x16_s(ab) : i16x8.extend_high_i8x16_s(ab), xp));
+}
+
+const HALF_REBIAS: u32 = (127 - 15) << 23;
+
+/** f32 of the f16 bits of a normal scale of either sign: magnitude rebiased, sign moved to bit 31. */
+// @ts-ignore: decorator
+@inline function halfNormal(h: u32): f32 {
+  return reinterpret<f32>((((h & 0x7fff) << 13) + HALF_REBIAS) | ((h & 0x8000) << 16));
+}
+
+/** out[o..o+4) += f32(t) * (scale * xd), the four scales' f16 bits widened from u16 lanes (halfNormal in SIMD). */
+// @ts-ignore: decorator
+@inline function flush4(out: usize, o: usize, t: v128, h: v128, dv: v128): void {
+  const magnitude = i32x4.add(i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13), i32x4.splat(HALF_REBIAS));
+  const scale = f32x4.mul(v128.or(magnitude, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16)), dv);
+  const p = out + (o << 2);
+  v128.store(p, f32x4.add(v128.load(p), f32x4.mul(f32x4.convert_i32x4_s(t), scale)));
+}
+
+/** Scalar T of output o over the run's entries [k, e) (the tail of the SIMD kernel and the reference's). */
+// @ts-ignore: decorator
+@inline function runDotQ4(wT: usize, colBytes: usize, idx: usize, k: i32, e: i32, o: i32): i32 {
+  const byte = <usize>((o >> 5) << 4) + <usize>(o & 15);
+  const shift = (o & 16) >> 2; // 0 for the low nibble, 4 for the high
+  let t: i32 = 0;
+  for (let i = k; i < e; i++) {
+    const col = wT + <usize>load<u32>(idx + (<usize>i << 2)) * colBytes;
+    t += (((<i32>load<u8>(col + byte) >> shift) & 15) - 8) * load<i32>(runScratch + (<usize>(i - k) << 2));
+  }
+  return t;
+}
+
+/**
+ * Column gather on an input-major Q4_0 matrix [nIn x nOut] (layout above): out[o] = sum over the
+ * kept inputs j (idx[0, nKept), ascending) of x[j] * W[o, j], x quantized per run.
+ */
+export function gatherColumnsQ4_0(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
+  const colBytes = q4_0InColumnBytes(nOut);
+  const scales = q4_0InScales(wT, nIn, nOut);
+  const full = nOut & ~31;
+  memory.fill(out, 0, <usize>nOut << 2);
+  let k = 0;
+  while (k < nKept) {
+    const e = runEndQ4(idx, k, nKept);
+    const xd = quantizeRunQ4(x, idx, k, e);
+    const dv = f32x4.splat(xd);
+    const sc = scales + ((<usize>(load<u32>(idx + (<usize>k << 2)) >> 5) * <usize>nOut) << 1);
+    for (let o = 0; o < full; o += 32) {
+      const tile = <usize>(o >> 5) << 4;
+      let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+      let a4 = i32x4.splat(0), a5 = i32x4.splat(0), a6 = i32x4.splat(0), a7 = i32x4.splat(0);
+      for (let i = k; i < e; i += 2) {
+        const two = i + 1 < e;
+        const ca = wT + <usize>load<u32>(idx + (<usize>i << 2)) * colBytes + tile;
+        const cb = two ? wT + <usize>load<u32>(idx + (<usize>(i + 1) << 2)) * colBytes + tile : ca;
+        const xa = load<i32>(runScratch + (<usize>(i - k) << 2));
+        const xb = two ? load<i32>(runScratch + (<usize>(i + 1 - k) << 2)) : 0;
+        const xp = i32x4.splat((xb << 16) | (xa & 0xffff));
+        const va = v128.load(ca), vb = v128.load(cb);
+        const la = nibblesLo(va), lb = nibblesLo(vb); // outputs o .. o+15
+        const ha = nibblesHi(va), hb = nibblesHi(vb); // outputs o+16 .. o+31
+        const l0 = i8x16.shuffle(la, lb, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const l1 = i8x16.shuffle(la, lb, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        const h0 = i8x16.shuffle(ha, hb, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const h1 = i8x16.shuffle(ha, hb, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        a0 = pairDot(a0, l0, true, xp);
+        a1 = pairDot(a1, l0, false, xp);
+        a2 = pairDot(a2, l1, true, xp);
+        a3 = pairDot(a3, l1, false, xp);
+        a4 = pairDot(a4, h0, true, xp);
+        a5 = pairDot(a5, h0, false, xp);
+        a6 = pairDot(a6, h1, true, xp);
+        a7 = pairDot(a7, h1, false, xp);
+      }
+      const ou = <usize>o;
+      const hs0 = v128.load(sc + (ou << 1)), hs1 = v128.load(sc + (ou << 1), 16);
+      const hs2 = v128.load(sc + (ou << 1), 32), hs3 = v128.load(sc + (ou << 1), 48);
+      flush4(out, ou, a0, i32x4.extend_low_i16x8_u(hs0), dv);
+      flush4(out, ou + 4, a1, i32x4.extend_high_i16x8_u(hs0), dv);
+      flush4(out, ou + 8, a2, i32x4.extend_low_i16x8_u(hs1), dv);
+      flush4(out, ou + 12, a3, i32x4.extend_high_i16x8_u(hs1), dv);
+      flush4(out, ou + 16, a4, i32x4.extend_low_i16x8_u(hs2), dv);
+      flush4(out, ou + 20, a5, i32x4.extend_high_i16x8_u(hs2), dv);
+      flush4(out, ou + 24, a6, i32x4.extend_low_i16x8_u(hs3), dv);
+      flush4(out, ou + 28, a7, i32x4.extend_high_i16x8_u(hs3), dv);
+    }
+    for (let o = full; o < nOut; o++) {
+      const p = out + (<usize>o << 2);
+      store<f32>(p, load<f32>(p) + <f32>runDotQ4(wT, colBytes, idx, k, e, o) * (halfNormal(<u32>load<u16>(sc + (<usize>o << 1))) * xd));
+    }
+    k = e;
+  }
+}
+
+/** Scalar reference for gatherColumnsQ4_0 (same runs, same quantized x, same f32 order). */
+export function gatherColumnsQ4_0Scalar(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
+  const colBytes = q4_0InColumnBytes(nOut);
+  const scales = q4_0InScales(wT, nIn, nOut);
+  memory.fill(out, 0, <usize>nOut << 2);
+  let k = 0;
+  while (k < nKept) {
+    const e = runEndQ4(idx, k, nKept);
+    const xd = quantizeRunQ4(x, idx, k, e);
+    const sc = scales + ((<usize>(load<u32>(idx + (<usize>k << 2)) >> 5) * <usize>nOut) << 1);
+    for (let o = 0; o < nOut; o++) {
+      const p = out + (<usize>o << 2);
+      store<f32>(p, load<f32>(p) + <f32>runDotQ4(wT, colBytes, idx, k, e, o) * (halfNormal(<u32>load<u16>(sc + (<usize>o << 1))) * xd));
+    }
+    k = e;
+  }
+}
+
+// ---- Q5_0, row-major (DTYPE_Q5_0): ggml's blocks as stored, the Q4_0 kernels' scheme ----
+// Block (22 bytes): f16 d, u32 qh, 16 bytes qs; value i of the block is d * (q_i - 16) with
+// q_i = (qs[i] & 15 | bit i of qh << 4) for i < 16 and (qs[i - 16] >> 4 | bit i of qh << 4) after
+// (ggml's dequantize_row_q5_0). |T| <= 32 * 16 * 127: exact.
+
+const BLOCK5 = <usize>Q5_0_BLOCK_BYTES;
+
+// @ts-ignore: decorator
+@inline export function q5_0RowBytes(n: i32): usize {
+  return <usize>(n / QK4_0) * BLOCK5;
+}
+
+/** The 5th bits of 16 values as 0 or 16 per byte: bytes b0, b1 of qh (splatted in v) give values 16k .. 16k + 15. */
+// @ts-ignore: decorator
+@inline function fifthBits(qh: v128, high: bool): v128 {
+  const bytes = high
+    ? i8x16.swizzle(qh, i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3))
+    : i8x16.swizzle(qh, i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  const bit = v128.and(bytes, i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128));
+  return v128.and(i8x16.ne(bit, i8x16.splat(0)), i8x16.splat(16));
+}
+
+/** T of one Q5_0 block at p against the 32 i16 activations x0..x3. */
+// @ts-ignore: decorator
+@inline function blockDotQ5_0(p: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const qh = v128.load32_splat(p, 2);
+  const qs = v128.load(p, 6);
+  const sixteen = i8x16.splat(16);
+  const lo = i8x16.sub(v128.or(v128.and(qs, i8x16.splat(15)), fifthBits(qh, false)), sixteen);
+  const hi = i8x16.sub(v128.or(i8x16.shr_u(qs, 4), fifthBits(qh, true)), sixteen);
+  const s0 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(lo), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(lo), x1));
+  const s1 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(hi), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(hi), x3));
+  return i32x4.add(s0, s1);
+}
+
+/** q_i - 16 of value i of the Q5_0 block at p (scalar). */
+// @ts-ignore: decorator
+@inline function q5Value(p: usize, i: i32): i32 {
+  const low = i < 16 ? <i32>load<u8>(p + 6 + <usize>i) & 15 : <i32>load<u8>(p + 6 + <usize>(i - 16)) >> 4;
+  return (low | (((<i32>load<u32>(p + 2) >>> i) & 1) << 4)) - 16;
+}
+
+/** One Q5_0 row (nb blocks at w) against the quantized x; `simd` picks the T kernel (a compile-time constant). */
+// @ts-ignore: decorator
+@inline function dotRowQ5_0(w: usize, nb: i32, xq: usize, xs: usize, simd: bool): f32 {
+  let acc: f32 = 0;
+  for (let b = 0; b < nb; b++) {
+    const xb = xq + (<usize>b << 6);
+    const p = w + <usize>b * BLOCK5;
+    let t: i32 = 0;
+    if (simd) {
+      const s = blockDotQ5_0(p, v128.load(xb), v128.load(xb, 16), v128.load(xb, 32), v128.load(xb, 48));
+      t = (i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1)) + (i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3));
+    } else {
+      for (let i = 0; i < 32; i++) t += q5Value(p, i) * <i32>load<i16>(xb + (<usize>i << 1));
+    }
+    acc += <f32>t * (halfBitsToF32(load<u16>(p)) * load<f32>(xs + (<usize>b << 2)));
+  }
+  return acc;
+}
+
+/** out[r] = dot(W[r, :], x) for a Q5_0 matrix [rows x cols] (cols a multiple of 32). */
+export function matvecQ5_0(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const xq = quantizeXQ8(x, cols);
+  const rowBytes = q5_0RowBytes(cols);
+  for (let r = 0; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ5_0(w + <usize>r * rowBytes, nb, xq, xq + (<usize>nb << 6), true));
+}
+
+/** Scalar reference for matvecQ5_0 (same quantized x, same order). */
+export function matvecQ5_0Scalar(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const xq = quantizeXQ8(x, cols);
+  const rowBytes = q5_0RowBytes(cols);
+  for (let r = 0; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ5_0(w + <usize>r * rowBytes, nb, xq, xq + (<usize>nb << 6), false));
+}
+
+/** Listed rows only (CATS's W_up), as matvecQ5_0 per row. */
+export function matvecRowsQ5_0(out: usize, w: usize, x: usize, rowIdx: usize, nRows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const xq = quantizeXQ8(x, cols);
+  const rowBytes = q5_0RowBytes(cols);
+  for (let k = 0; k < nRows; k++) {
+    store<f32>(out + (<usize>k << 2), dotRowQ5_0(w + <usize>load<u32>(rowIdx + (<usize>k << 2)) * rowBytes, nb, xq, xq + (<usize>nb << 6), true));
+  }
+}
+
+/** Row r dequantized into out, exactly as ggml's dequantize_row_q5_0: (q - 16) * d. */
+export function dequantRowQ5_0(out: usize, w: usize, r: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const row = w + <usize>r * q5_0RowBytes(cols);
+  for (let b = 0; b < nb; b++) {
+    const p = row + <usize>b * BLOCK5;
+    const d = halfBitsToF32(load<u16>(p));
+    for (let i = 0; i < 32; i++) store<f32>(out + (<usize>(b * 32 + i) << 2), <f32>q5Value(p, i) * d);
+  }
+}
