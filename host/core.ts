@@ -12,6 +12,8 @@ export { setThreadSpawner } from "./threads.js";
 export type { ThreadHandle, ThreadInit, ThreadSpawner } from "./threads.js";
 export { generate, generateAsync } from "./generate.js";
 export type { GenerateOptions, GenerateResult } from "./generate.js";
+export { ChatSession, ChatTemplate, ChatTemplateError, encodeChatText, parseMessages } from "./chat.js";
+export type { ChatMessage, ChatOptions, ChatReply } from "./chat.js";
 export { perplexity, splitStories, tokenStream } from "./eval.js";
 export { calibrate, checkCalibration } from "./calibration.js";
 export type { Calibration, LayerThresholds } from "./thresholds.js";

@@ -6,6 +6,8 @@ import type { Tokenizer } from "./tokenizer/types.js";
 
 export interface GenerateOptions {
   prompt?: string;
+  /** the prompt as token ids, instead of `prompt` (e.g. a rendered chat template, host/chat.ts) */
+  promptTokens?: number[];
   /** forward passes to run (prompt included), like llama2.c's -n: BOS + `steps` tokens at most */
   steps?: number;
   temperature?: number;
@@ -43,7 +45,7 @@ function startGeneration(engine: Engine, tokenizer: Tokenizer, opts: GenerateOpt
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`--steps must be a positive integer, got ${opts.steps}`);
   if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`--temperature must be >= 0, got ${opts.temperature}`);
   if (!(topP > 0 && topP <= 1)) throw new RangeError(`--top-p must be in (0, 1], got ${opts.topP}`);
-  const promptTokens = tokenizer.encode(opts.prompt ?? "", { bos: true });
+  const promptTokens = opts.promptTokens ?? tokenizer.encode(opts.prompt ?? "", { bos: true });
   if (promptTokens.length === 0) throw new RangeError("the prompt is empty and the tokenizer adds no BOS token: give a prompt to start from");
   if (promptTokens.length > engine.config.seqLen) {
     throw new RangeError(`the prompt is ${promptTokens.length} tokens, longer than the model's context of ${engine.config.seqLen}`);
@@ -82,7 +84,7 @@ function* generationSteps(engine: Engine, tokenizer: Tokenizer, opts: GenerateOp
     if (pos === promptTokens.length - 1) tPromptDone = performance.now();
     if (pos >= promptTokens.length - 1) {
       next = engine.sample(temperature, topP);
-      if (next === tokenizer.bosId || next === tokenizer.eosId) break; // end of the story
+      if (next === tokenizer.bosId || tokenizer.stopIds.includes(next)) break; // end of the story (or of the turn)
       tokens.push(next);
       emit(next);
     }

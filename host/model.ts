@@ -33,6 +33,11 @@ export interface ModelConfig {
   ropeTheta: number;
   /** optional frequency scaling (host/rope.ts) */
   ropeScaling?: RopeScaling;
+  /**
+   * Per-frequency divisors, headDim/2 of them, applied after ropeScaling: inv_freq[i] / factors[i]
+   * (llama.cpp's rope_freqs.weight, which GGUF Llama 3.1/3.2 files carry for their scaling).
+   */
+  ropeFreqFactors?: number[];
   ropeLayout: RopeLayout;
   /**
    * Round the rotary inverse frequencies to this dtype (after computing them in f32). A PyTorch
@@ -117,6 +122,14 @@ export interface Vocabulary {
   scores: Float32Array;
   bosId: number;
   eosId: number;
+  /** encode() prepends BOS (GGUF tokenizer.ggml.add_bos_token; default true, as llama.cpp for SentencePiece) */
+  addBos?: boolean;
+  /** encode() appends EOS (tokenizer.ggml.add_eos_token) */
+  addEos?: boolean;
+  /** ids besides eosId that end generation: end-of-turn tokens (eot/eom ids, <|end|>, <|im_end|>, ...) */
+  endIds?: number[];
+  /** control tokens: skipped when decoding; with encode's `special`, their text becomes the token itself */
+  controlIds?: number[];
 }
 
 export interface LoadedModel {
@@ -132,8 +145,10 @@ export interface LoadedModel {
   vocab?: Vocabulary;
   /** a Hugging Face tokenizer.json for this model (HF folders), used instead of `vocab` */
   tokenizerJson?: string;
-  /** a Hugging Face tokenizer carried inside the model file (a .dipstream), as parsed JSON */
+  /** a Hugging Face tokenizer carried inside the model file (a .dipstream, a GGUF "gpt2" vocabulary), as parsed JSON */
   hfTokenizer?: HfTokenizerFiles;
+  /** the model's chat template (Jinja), e.g. a GGUF's tokenizer.chat_template */
+  chatTemplate?: string;
 }
 
 /** The JSON files a Hugging Face tokenizer is built from (host/tokenizer/hf.ts HfTokenizer.fromFiles). */
@@ -201,6 +216,10 @@ export function validateConfig(c: ModelConfig, file: string): void {
   if (!Number.isInteger(hd) || hd <= 0 || hd % 2 !== 0) throw new ModelFormatError(file, `head dimension ${hd} must be a positive even integer for rotary embeddings`);
   if (!(c.ropeTheta > 0)) throw new ModelFormatError(file, `rope theta must be > 0, got ${c.ropeTheta}`);
   if (!(c.rmsEps > 0)) throw new ModelFormatError(file, `rms norm epsilon must be > 0, got ${c.rmsEps}`);
+  const f = c.ropeFreqFactors as unknown;
+  if (f !== undefined && !(Array.isArray(f) && f.length === hd / 2 && f.every((x) => typeof x === "number" && x > 0 && Number.isFinite(x)))) {
+    throw new ModelFormatError(file, `rope frequency factors are ${quote(f)}, expected ${hd / 2} finite numbers > 0 (one per rotary frequency)`);
+  }
 }
 
 /** Checks every weight array has the element count the config implies. */

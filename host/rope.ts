@@ -5,9 +5,13 @@ import type { ModelConfig } from "./model.js";
 import { headDim } from "./model.js";
 import { roundToBf16, roundToHalf } from "./float16.js";
 
-/** inv_freq[i] = theta^(-2i/d), then scaled, then rounded when c.ropeFreqDtype asks for it. */
+/**
+ * inv_freq[i] = theta^(-2i/d), then scaled, then divided by c.ropeFreqFactors[i] (llama.cpp's
+ * rope_freqs), then rounded when c.ropeFreqDtype asks for it.
+ */
 export function ropeInverseFrequencies(c: ModelConfig): Float64Array {
-  const inv = exactInverseFrequencies(c);
+  const factors = c.ropeFreqFactors;
+  const inv = factors ? exactInverseFrequencies(c).map((f, i) => f / factors[i]) : exactInverseFrequencies(c);
   if (c.ropeFreqDtype === undefined) return inv;
   const round = c.ropeFreqDtype === "bf16" ? roundToBf16 : roundToHalf;
   return inv.map((f) => round(Math.fround(f)));

@@ -456,6 +456,21 @@ test("gguf errors: absurd counts fail fast, without allocating", () => {
   assert.ok(performance.now() - start < 1000, "absurd counts must be rejected without work proportional to them");
 });
 
+test("gguf rope scaling keys as llama.cpp reads them: linear by factor or the older scale_linear, yarn and longrope refused by name", () => {
+  const scaling = (extra: Kv[]) => parseGguf(tinyGguf({ kvs: [...tinyKvs(), ...extra] }).bytes, "s.gguf").config.ropeScaling;
+  const str = (key: string, value: string): Kv => ({ key, type: T.STRING, value });
+  const f32 = (key: string, value: number): Kv => ({ key, type: T.F32, value });
+  assert.deepEqual(scaling([str("llama.rope.scaling.type", "linear"), f32("llama.rope.scaling.factor", 4)]), { type: "linear", factor: 4 });
+  // no type: llama.cpp's default is linear; the factor may come under the older key
+  assert.deepEqual(scaling([f32("llama.rope.scale_linear", 2)]), { type: "linear", factor: 2 });
+  assert.equal(scaling([str("llama.rope.scaling.type", "none"), f32("llama.rope.scaling.factor", 4)]), undefined);
+  assert.equal(scaling([f32("llama.rope.scaling.factor", 1)]), undefined);
+  for (const type of ["yarn", "longrope"]) {
+    assertModelFormatError(() => scaling([str("llama.rope.scaling.type", type), f32("llama.rope.scaling.factor", 4)]), new RegExp(`llama\\.rope\\.scaling\\.type "${type}" is not supported; supported: none, linear`));
+  }
+  assertModelFormatError(() => scaling([f32("llama.rope.scaling.factor", -2)]), /llama\.rope\.scaling\.factor is -2, expected > 0/);
+});
+
 test("gguf errors: unknown architecture lists the supported ones; bad metadata types are named", () => {
   const kvs = tinyKvs({ "general.architecture": { key: "general.architecture", type: T.STRING, value: "gpt2" } });
   assertModelFormatError(() => parseGguf(tinyGguf({ kvs }).bytes, "g.gguf"), /unsupported architecture "gpt2"; supported: llama/);

@@ -44,6 +44,9 @@ const ui = {
   streamSummary: $("stream-summary"),
   hitChart: $("hit-chart") as unknown as SVGSVGElement,
   flashChart: $("flash-chart") as unknown as SVGSVGElement,
+  chatRow: $("chat-row"),
+  chatMode: $<HTMLInputElement>("chat-mode"),
+  chatReset: $<HTMLButtonElement>("chat-reset"),
 };
 
 let nLayers = 0;
@@ -56,6 +59,8 @@ let frame = 0;
 let loadingVerb = "downloading";
 /** a .dipstream is loaded: generation streams its MLP columns */
 let streaming = false;
+/** chat mode is on: Generate sends the prompt box as the next message of one conversation */
+const chatting = () => !ui.chatRow.hidden && ui.chatMode.checked;
 
 function setState(state: "loading" | "ready" | "running" | "done" | "error"): void {
   document.body.dataset.state = state;
@@ -85,7 +90,7 @@ function syncLabels(): void {
 }
 
 function clearRun(): void {
-  ui.text.replaceChildren();
+  if (!chatting()) ui.text.replaceChildren(); // a conversation stays on screen until "New chat"
   pendingText = "";
   flashSeries = [];
   lastSim = null;
@@ -232,6 +237,10 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       ui.progress.value = ui.progress.max;
       ui.modelInfo.textContent = `${c.nLayers} layers, dim ${c.dim}, MLP ${c.hiddenDim}, vocab ${c.vocabSize}, context ${c.seqLen}; ${(m.params / 1e6).toFixed(2)} M parameters`;
       setMode(m.stream !== undefined);
+      // chat mode for a model with a chat template, loaded whole
+      ui.chatRow.hidden = !(m.chatTemplate && !m.stream);
+      ui.chatMode.checked = false;
+      syncChatMode();
       if (m.stream) {
         const s = m.stream;
         ui.modelInfo.textContent +=
@@ -266,6 +275,14 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       break;
     case "done":
       (window as unknown as { dipLastRun: unknown }).dipLastRun = m;
+      if (m.chat) {
+        const why = m.chat.stop === "end" ? "end of turn" : m.chat.stop === "length" ? "the new-token limit" : "the context is full: start a new chat";
+        ui.speed.textContent = `${m.generated} tokens at ${m.tokS.toFixed(0)} tokens/s, stopped at ${why}; MLP density ${(100 * m.chat.mlpDensity).toFixed(1)}%, ${m.chat.contextLeft} tokens of context left`;
+        pendingText += "\n\n";
+        scheduleDraw();
+        requestAnimationFrame(() => setState("done"));
+        break;
+      }
       ui.speed.textContent = `${m.generated} tokens at ${m.tokS.toFixed(0)} tokens/s (wasm SIMD, in a worker${m.stream ? ", weights streamed" : ""})`;
       if (m.sim) lastSim = m.sim;
       if (m.stream) showStreamReport(m.stream, m.summary ?? "");
@@ -332,6 +349,19 @@ function streamSettings(): StreamSettings {
   return { dramBytes: parseSize(ui.streamDram.value, "DRAM budget"), policy: ui.policy.value as StreamSettings["policy"], flashGBps: gbps };
 }
 
+/** The Generate button and the text panel follow the chat checkbox; switching starts over. */
+function syncChatMode(): void {
+  ui.generate.textContent = chatting() ? "Send" : "Generate";
+  send({ type: "chat-reset" });
+  ui.text.replaceChildren();
+}
+ui.chatMode.addEventListener("change", syncChatMode);
+ui.chatReset.addEventListener("click", () => {
+  if (busy) return;
+  syncChatMode();
+  clearRun();
+});
+
 ui.generate.addEventListener("click", () => {
   if (busy) return;
   showError(null);
@@ -355,6 +385,15 @@ ui.generate.addEventListener("click", () => {
     return;
   }
   setState("running");
+  if (chatting()) {
+    const you = document.createElement("span");
+    you.className = "prompt";
+    you.textContent = `You: ${settings.prompt}\n`;
+    ui.text.append(you, "Assistant: ");
+    ui.prompt.value = "";
+    send({ type: "chat", settings });
+    return;
+  }
   send({ type: "generate", settings, stream });
 });
 

@@ -32,6 +32,9 @@ export type ToWorker =
   | { type: "load"; file: File }
   | { type: "load-stream"; source: StreamSource }
   | { type: "generate"; settings: RunSettings; stream?: StreamSettings }
+  /** chat mode: settings.prompt is the user's message, settings.tokens the most reply tokens; the conversation (and KV cache) goes on until "chat-reset" or another run */
+  | { type: "chat"; settings: RunSettings }
+  | { type: "chat-reset" }
   | { type: "list-stored" }
   /** the most wasm memory the engine may take (a webview's limit, emulated with the page's ?maxMemory=SIZE) */
   | { type: "memory-cap"; maxMemoryBytes: number };
@@ -44,6 +47,14 @@ export interface StreamSnapshot {
   /** bytes read from storage by this step */
   bytesThisToken: number;
   bytesPerToken: number;
+}
+
+/** A chat turn's end: why the reply stopped and the context left after it. */
+export interface ChatTurnInfo {
+  stop: "end" | "length" | "context";
+  contextLeft: number;
+  /** MLP weight bytes read over dense, this turn */
+  mlpDensity: number;
 }
 
 /** Simulator numbers after a step (SimResult's fields, so the page shows what `dip simulate` reports). */
@@ -63,11 +74,11 @@ export interface SimSnapshot {
 
 export type FromWorker =
   | { type: "progress"; loaded: number; total: number | undefined }
-  | { type: "loaded"; name: string; config: ModelConfig; params: number; bytes: number; stream?: { via: "opfs" | "blob"; fileBytes: number; minimumDramBytes: number; tableBytes: number; mlpBytes: number; note?: string } }
+  | { type: "loaded"; name: string; config: ModelConfig; params: number; bytes: number; chatTemplate?: boolean; stream?: { via: "opfs" | "blob"; fileBytes: number; minimumDramBytes: number; tableBytes: number; mlpBytes: number; note?: string } }
   | { type: "text"; text: string }
   | { type: "step"; position: number; sim: SimSnapshot }
   | { type: "stored"; files: { name: string; bytes: number }[] }
   | { type: "stream-step"; position: number; stream: StreamSnapshot }
-  | { type: "done"; text: string; tokens: number[]; generated: number; tokS: number; sim: SimSnapshot | null; stream?: StreamReport; summary?: string }
+  | { type: "done"; text: string; tokens: number[]; generated: number; tokS: number; sim: SimSnapshot | null; stream?: StreamReport; summary?: string; chat?: ChatTurnInfo }
   /** loaded: the model still loaded after the error (a wrong file keeps the previous one) */
   | { type: "error"; message: string; loaded?: string };

@@ -4,8 +4,9 @@
 // streamed run (a .dipstream) uses the engine's real column caches instead and reports measured
 // numbers beside the simulator's (host/stream/report.ts).
 import { generate, MaskRecorder, modelDims, footprintFromConfig, resolveDevice, Engine, resetStreamCounters, streamHitRates, streamReport } from "../host/web/index.js";
-import type { GenerateResult, Tokenizer, SparsitySpec, SimResult, SimSettings, StreamPolicy, WeightStream, OpenStream, ModelConfig, StreamReport } from "../host/web/index.js";
-import type { RunSettings, SimSnapshot, StreamSnapshot } from "./protocol.js";
+import { ChatSession, ChatTemplate } from "../host/web/index.js";
+import type { GenerateResult, Tokenizer, SparsitySpec, SimResult, SimSettings, StreamPolicy, WeightStream, OpenStream, ModelConfig, StreamReport, ChatReply } from "../host/web/index.js";
+import type { ChatTurnInfo, RunSettings, SimSnapshot, StreamSnapshot } from "./protocol.js";
 
 export function sparsityOf(s: RunSettings): SparsitySpec {
   if (s.method === "dense") return { method: "dense" };
@@ -68,6 +69,25 @@ export function runSession(engine: Engine, tokenizer: Tokenizer, s: RunSettings,
   } finally {
     recorder.detach();
   }
+}
+
+// ---- chat mode (a model with a chat template): one conversation, its KV cache kept across turns ----
+
+/** A conversation on `engine` with the model's chat template (host/chat.ts); it owns the engine's sequence. */
+export function startChat(engine: Engine, tokenizer: Tokenizer, chatTemplate: string, name: string, seed: number): ChatSession {
+  return new ChatSession(engine, tokenizer, ChatTemplate.forTokenizer(chatTemplate, tokenizer, `${name}: tokenizer.chat_template`), { seed });
+}
+
+/** One turn: the user's message in s.prompt, at most s.tokens reply tokens, with the page's sparsity settings. */
+export function runChatTurn(chat: ChatSession, engine: Engine, s: RunSettings, onText?: (text: string) => void): { reply: ChatReply; info: ChatTurnInfo; tokS: number } {
+  engine.setSparsity(sparsityOf(s));
+  engine.resetBytes();
+  const t0 = performance.now();
+  const reply = chat.reply(s.prompt, onText, { temperature: s.temperature, maxReplyTokens: s.tokens });
+  const seconds = (performance.now() - t0) / 1000;
+  const steps = Math.max(1, reply.promptTokens + reply.tokens.length);
+  const info: ChatTurnInfo = { stop: reply.stop, contextLeft: chat.contextLeft, mlpDensity: engine.bytesRead().mlp / steps / engine.denseBytesPerToken().mlp };
+  return { reply, info, tokS: seconds > 0 ? reply.tokens.length / seconds : 0 };
 }
 
 // ---- streamed runs (a .dipstream read on demand: host/stream/weights.ts) ----

@@ -5,9 +5,9 @@
 // run reports what `dip generate --stream` reports.
 // Loading a model (file or URL) is the package's engine worker's own (openEngine, host/web/engine-worker.ts).
 import { Engine, fetchBytes, nameOf, streamStaticBytes, StreamBudgetError, formatStreamSummary, tokenizerOf, copyToOpfs, listOpfsStreams, openStreamBlob, openStreamOpfs, opfsSyncAvailable, openEngine, throttledProgress } from "../host/web/index.js";
-import type { ProgressCallback, LoadedModel, OpenStream, Tokenizer, OpenedEngine } from "../host/web/index.js";
+import type { ProgressCallback, LoadedModel, OpenStream, Tokenizer, OpenedEngine, ChatSession } from "../host/web/index.js";
 import type { FromWorker, RunSettings, StreamSettings, StreamSource, ToWorker } from "./protocol.js";
-import { runSession, runStreamSession, setDefaultEngineWasm, streamEngine, streamMinimumBytes, streamTableBytes } from "./session.js";
+import { runChatTurn, runSession, runStreamSession, setDefaultEngineWasm, startChat, streamEngine, streamMinimumBytes, streamTableBytes } from "./session.js";
 
 const post = (m: FromWorker) => (self as unknown as { postMessage(m: FromWorker): void }).postMessage(m);
 
@@ -23,7 +23,8 @@ interface Streamed {
   /** the settings `engine` was made with (undefined: no engine yet) */
   settings?: Pick<StreamSettings, "dramBytes" | "policy">;
 }
-let current: { model: LoadedModel; engine?: Engine; tokenizer: Tokenizer; stream?: Streamed } | undefined;
+/** chat: the conversation going on in chat mode (it owns the engine's KV cache until another run) */
+let current: { model: LoadedModel; engine?: Engine; tokenizer: Tokenizer; stream?: Streamed; chat?: ChatSession } | undefined;
 
 /** the page's cap on the engine's wasm memory (host/memory-cap.ts), if any */
 let maxMemoryBytes: number | undefined;
@@ -41,7 +42,7 @@ async function open(source: File | string, progress: ProgressCallback): Promise<
   current = { model, engine, tokenizer };
   const c = model.config;
   const w = engine.weightBytes();
-  post({ type: "loaded", name: model.name, config: c, params: (w.embedding + w.attention + w.mlp + w.lm_head) / 4, bytes: engine.memoryBytes() });
+  post({ type: "loaded", name: model.name, config: c, params: (w.embedding + w.attention + w.mlp + w.lm_head) / 4, bytes: engine.memoryBytes(), chatTemplate: model.chatTemplate !== undefined });
 }
 
 async function openStreamed(source: StreamSource, progress: ProgressCallback): Promise<void> {
@@ -104,6 +105,7 @@ async function streamedEngine(s: Streamed, settings: StreamSettings): Promise<En
 
 async function run(s: RunSettings, streamSettings: StreamSettings | undefined): Promise<void> {
   if (!current) throw new Error("load a model first");
+  current.chat = undefined; // a plain run starts a new sequence: the conversation is over
   const onText = (text: string) => post({ type: "text", text });
   if (current.stream) {
     if (!streamSettings) throw new Error("a streamed model needs a DRAM budget");
@@ -129,6 +131,16 @@ async function run(s: RunSettings, streamSettings: StreamSettings | undefined): 
   post({ type: "done", text: result.text, tokens: result.tokens, generated: result.generated_tokens, tokS: result.tok_s, sim });
 }
 
+/** One chat turn on the resident engine; the conversation starts with the first turn after a load or reset. */
+function chatTurn(s: RunSettings): void {
+  if (!current) throw new Error("load a model first");
+  if (current.stream || !current.engine) throw new Error("chat mode runs a model loaded whole (not a streamed .dipstream)");
+  if (current.model.chatTemplate === undefined) throw new Error(`${current.model.name} has no chat template (tokenizer.chat_template): use Generate`);
+  current.chat ??= startChat(current.engine, current.tokenizer, current.model.chatTemplate, current.model.name, s.seed);
+  const { reply, info, tokS } = runChatTurn(current.chat, current.engine, s, (text) => post({ type: "text", text }));
+  post({ type: "done", text: reply.text, tokens: reply.tokens, generated: reply.tokens.length, tokS, sim: null, chat: info });
+}
+
 self.onmessage = async (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
   try {
@@ -141,6 +153,10 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
       else await open("file" in m ? m.file : m.url, progress);
     } else if (m.type === "generate") {
       await run(m.settings, m.stream);
+    } else if (m.type === "chat") {
+      chatTurn(m.settings);
+    } else if (m.type === "chat-reset") {
+      if (current) current.chat = undefined;
     } else if (m.type === "list-stored") {
       await postStored();
     } else if (m.type === "memory-cap") {

@@ -128,6 +128,7 @@ export function planGguf(model: LoadedModel, type: GgufOutputType): GgufPlan {
   matrix("token_embd.weight", w.tokenEmbedding, c.vocabSize, c.dim, "token_embd");
   vector("output_norm.weight", w.finalNorm);
   if (!c.tiedEmbeddings) matrix("output.weight", w.lmHead!, c.vocabSize, c.dim, "output");
+  if (c.ropeFreqFactors) vector("rope_freqs.weight", Float32Array.from(c.ropeFreqFactors));
   w.layers.forEach((l, i) => {
     const p = `blk.${i}.`;
     vector(`${p}attn_norm.weight`, l.attnNorm);

@@ -1,15 +1,39 @@
-// GGUF (versions 1-3) -> LoadedModel, for the "llama" architecture.
+// GGUF (versions 1-3) -> LoadedModel, for the llama, qwen2 and phi3 architectures as llama.cpp names them.
 // Like ggml's own loader, every count, size and offset is checked against the file before anything
 // is allocated: a corrupt header must fail with a message, never with a 2^40-element allocation.
 // Spec: https://github.com/ggerganov/ggml/blob/master/docs/gguf.md
 import { dequantizeMatrix } from "../quant.js";
 import { GGML_TYPE, dequantizeRow, ggmlBlock, ggmlRowBytes, ggmlTypeName } from "./ggml-blocks.js";
-import { LAYER_MATRIX_NAMES, lazyMatrix, type LayerMatrixName, type ModelWeights, type QuantizedMatrix, type LayerWeights, type LoadedModel, type ModelConfig, type RopeScaling, type Vocabulary, ModelFormatError, headDim, quote, validateConfig, validateWeights } from "../model.js";
+import { LAYER_MATRIX_NAMES, lazyMatrix, type LayerMatrixName, type ModelWeights, type QuantizedMatrix, type LayerWeights, type LoadedModel, type ModelConfig, type RopeLayout, type RopeScaling, ModelFormatError, headDim, quote, validateConfig, validateWeights } from "../model.js";
 import { BinaryReader, f32Array } from "./binary.js";
+import { type GgufValue, metaInt, metaNumber, metaString } from "./gguf-meta.js";
+import { type GgufTokenizer, ggufTokenizer } from "./gguf-tokenizer.js";
 
 export const GGUF_MAGIC = "GGUF";
 const SUPPORTED_VERSIONS = [1, 2, 3];
-export const SUPPORTED_ARCHITECTURES = ["llama"];
+
+/** What an architecture changes in the shared decoder block (llama.cpp's llama-model.cpp tensor lists). */
+interface GgufArchitecture {
+  /**
+   * llama.cpp's converter permutes llama q/k rows into Meta's original layout, so "llama" files
+   * rotate adjacent pairs (2i, 2i+1) (rope NORM); qwen2 and phi3 keep Hugging Face's rows and
+   * rotate i with i + headDim/2 (rope NEOX).
+   */
+  ropeLayout: RopeLayout;
+  /** q, k and v may come as one attn_qkv tensor, rows [q; k; v] (phi3) */
+  fusedQkv: boolean;
+  /** ffn_up holds gate then up, rows [gate; up], and there is no ffn_gate (phi3) */
+  fusedGateUp: boolean;
+}
+
+const ARCHITECTURES: Record<string, GgufArchitecture> = {
+  llama: { ropeLayout: "interleaved", fusedQkv: false, fusedGateUp: false },
+  qwen2: { ropeLayout: "half", fusedQkv: false, fusedGateUp: false },
+  phi3: { ropeLayout: "half", fusedQkv: true, fusedGateUp: true },
+};
+export const SUPPORTED_ARCHITECTURES = Object.keys(ARCHITECTURES);
+/** llama.cpp's per-frequency rope divisors (Llama 3.1 / 3.2 scaling): theta_i / rope_freqs[i] */
+const ROPE_FREQS_TENSOR = "rope_freqs.weight";
 /** ggml's GGML_MAX_DIMS */
 const MAX_DIMS = 4;
 const DEFAULT_ALIGNMENT = 32;
@@ -22,13 +46,14 @@ export { GGML_TYPE, ggmlTypeName };
 /** Every tensor type this loader reads (and dequantizes to f32): ggml's block layouts. */
 const isLoadable = (type: number): boolean => ggmlBlock(type) !== undefined;
 
+export type { GgufValue } from "./gguf-meta.js";
+
 /** GGUF metadata value types (gguf_type). */
 const enum ValueType {
   U8 = 0, I8, U16, I16, U32, I32, F32, Bool, String, Array, U64, I64, F64,
 }
 const VALUE_TYPE_COUNT = 13;
 
-export type GgufValue = number | boolean | string | GgufValue[];
 
 export interface GgufTensorInfo {
   name: string;
@@ -243,35 +268,22 @@ function tensorData(bytes: Uint8Array, header: GgufHeader, t: GgufTensorInfo): F
   return out;
 }
 
-// Typed metadata access: a present key of the wrong type is an error, never silently the default.
-function metaNumber(meta: Map<string, GgufValue>, key: string, file: string, fallback?: number): number {
-  const v = meta.get(key);
-  if (v === undefined) {
-    if (fallback === undefined) throw new ModelFormatError(file, `missing metadata ${key}`);
-    return fallback;
-  }
-  if (typeof v !== "number") throw new ModelFormatError(file, `metadata ${key} is ${describe(v)}, expected a number`);
-  return v;
-}
-
-function metaInt(meta: Map<string, GgufValue>, key: string, file: string, fallback?: number): number {
-  const v = metaNumber(meta, key, file, fallback);
-  if (!Number.isInteger(v)) throw new ModelFormatError(file, `metadata ${key} is ${v}, expected an integer`);
-  return v;
-}
-
-function metaString(meta: Map<string, GgufValue>, key: string, file: string): string | undefined {
-  const v = meta.get(key);
-  if (v !== undefined && typeof v !== "string") throw new ModelFormatError(file, `metadata ${key} is ${describe(v)}, expected a string`);
-  return v;
-}
-
-function describe(v: GgufValue): string {
-  return Array.isArray(v) ? `an array of ${v.length}` : `${typeof v} ${JSON.stringify(v)}`;
-}
-
 function basename(path: string): string {
   return path.split(/[\\/]/).pop() ?? path;
+}
+
+
+/** Rope scaling from `{arch}.rope.scaling.*` as llama.cpp reads it (the type defaults to linear; `rope.scale_linear` is the older factor key). */
+function ropeScalingOf(meta: Map<string, GgufValue>, arch: string, file: string): RopeScaling | undefined {
+  const type = metaString(meta, `${arch}.rope.scaling.type`, file) ?? "linear";
+  if (type === "none") return undefined;
+  if (type !== "linear") throw new ModelFormatError(file, `${arch}.rope.scaling.type "${type}" is not supported; supported: none, linear`);
+  const key = meta.has(`${arch}.rope.scaling.factor`) ? `${arch}.rope.scaling.factor` : `${arch}.rope.scale_linear`;
+  const factor = metaNumber(meta, key, file, 0);
+  // llama.cpp: a factor of 0 (or none) means no scaling
+  if (factor === 0 || factor === 1) return undefined;
+  if (!(factor > 0) || !Number.isFinite(factor)) throw new ModelFormatError(file, `${key} is ${factor}, expected > 0`);
+  return { type: "linear", factor };
 }
 
 /** Types whose values the engine holds in f32 (read exactly); every other type is quantized blocks. */
@@ -292,16 +304,15 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
   const meta = header.metadata;
   const arch = metaString(meta, "general.architecture", file);
   if (arch === undefined) throw new ModelFormatError(file, `missing metadata general.architecture; supported: ${SUPPORTED_ARCHITECTURES.join(", ")}`);
-  if (!SUPPORTED_ARCHITECTURES.includes(arch)) {
-    throw new ModelFormatError(file, `unsupported architecture "${arch}"; supported: ${SUPPORTED_ARCHITECTURES.join(", ")}`);
-  }
-  const scaling = metaString(meta, `${arch}.rope.scaling.type`, file);
-  if (scaling !== undefined && scaling !== "none" && scaling !== "linear") throw new ModelFormatError(file, `rope scaling "${scaling}" is not supported; supported: none, linear`);
-  const ropeScaling: RopeScaling | undefined = scaling === "linear" ? { type: "linear", factor: metaNumber(meta, `${arch}.rope.scaling.factor`, file) } : undefined;
-  if (ropeScaling && !(ropeScaling.factor > 0)) throw new ModelFormatError(file, `${arch}.rope.scaling.factor is ${ropeScaling.factor}, expected > 0`);
+  const archSpec = Object.hasOwn(ARCHITECTURES, arch) ? ARCHITECTURES[arch] : undefined;
+  if (!archSpec) throw new ModelFormatError(file, `unsupported architecture ${quote(arch)}; supported: ${SUPPORTED_ARCHITECTURES.join(", ")}`);
+  const ropeScaling = ropeScalingOf(meta, arch, file);
 
   const byName = new Map(header.tensors.map((t) => [t.name, t]));
-  if (byName.has("rope_freqs.weight")) throw new ModelFormatError(file, "tensor rope_freqs.weight (per-frequency RoPE scaling) is not supported");
+  // Phi-3.5's LongRoPE: per-frequency factors chosen by context length plus an attention scale
+  for (const name of ["rope_factors_long.weight", "rope_factors_short.weight"]) {
+    if (byName.has(name)) throw new ModelFormatError(file, `tensor ${name} (LongRoPE scaling) is not supported; supported rope scaling: none, linear, ${ROPE_FREQS_TENSOR} (Llama 3)`);
+  }
   const embedding = byName.get("token_embd.weight");
   if (!embedding) throw new ModelFormatError(file, "missing tensor token_embd.weight");
   if (embedding.dims.length !== 2) throw new ModelFormatError(file, `tensor token_embd.weight has dims [${embedding.dims.join(", ")}], expected [dim, vocab]`);
@@ -312,6 +323,12 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
   const keyLength = meta.has(`${arch}.attention.key_length`) ? metaInt(meta, `${arch}.attention.key_length`, file) : undefined;
   const valueLength = meta.has(`${arch}.attention.value_length`) ? metaInt(meta, `${arch}.attention.value_length`, file) : keyLength;
   if (keyLength !== valueLength) throw new ModelFormatError(file, `${arch}.attention.key_length ${keyLength} differs from value_length ${valueLength}; supported: equal key and value head sizes`);
+  let seqLen = metaInt(meta, `${arch}.context_length`, file);
+  // A sliding window shorter than the context: attention is exact up to the window, so the
+  // context is cut to it (Phi-3-mini-4k's 2047) rather than computing something else past it.
+  const window = metaInt(meta, `${arch}.attention.sliding_window`, file, 0);
+  if (window < 0) throw new ModelFormatError(file, `${arch}.attention.sliding_window is ${window}, expected >= 0`);
+  if (window > 0 && window < seqLen) seqLen = window;
   const config: ModelConfig = {
     architecture: arch,
     dim: dimValue,
@@ -321,20 +338,19 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
     nKvHeads: metaInt(meta, `${arch}.attention.head_count_kv`, file, nHeads),
     ...(keyLength !== undefined && keyLength * nHeads !== dimValue ? { headDim: keyLength } : {}),
     vocabSize: embedding.dims[1],
-    seqLen: metaInt(meta, `${arch}.context_length`, file),
+    seqLen,
     ropeTheta: metaNumber(meta, `${arch}.rope.freq_base`, file, 10000),
     ...(ropeScaling ? { ropeScaling } : {}),
-    // llama.cpp's converter permutes Hugging Face q/k rows back into Meta's original layout, so
-    // GGUF llama files always rotate adjacent pairs (2i, 2i+1).
-    ropeLayout: "interleaved",
+    ropeLayout: archSpec.ropeLayout,
     rmsEps: metaNumber(meta, `${arch}.attention.layer_norm_rms_epsilon`, file, 1e-5),
     tiedEmbeddings: !byName.has("output.weight"),
   };
   validateConfig(config, file);
   // Bound the layer count by what the file holds before anything per layer is built (a near
   // miss falls through to "missing tensor", which names the first one absent).
+  const tensorsPerLayer = TENSORS_PER_LAYER - (archSpec.fusedQkv ? 2 : 0) - (archSpec.fusedGateUp ? 1 : 0);
   if (config.nLayers > header.tensors.length) {
-    throw new ModelFormatError(file, `${arch}.block_count is ${config.nLayers}, but the file has only ${header.tensors.length} tensors; expected ${TENSORS_PER_LAYER} per layer`);
+    throw new ModelFormatError(file, `${arch}.block_count is ${config.nLayers}, but the file has only ${header.tensors.length} tensors; expected ${tensorsPerLayer} per layer`);
   }
   const hd = headDim(config);
   const ropeDims = metaInt(meta, `${arch}.rope.dimension_count`, file, hd);
@@ -349,21 +365,32 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
     ["output_norm.weight", [dim]],
   ]);
   if (!config.tiedEmbeddings) expected.set("output.weight", [dim, vocabSize]);
+  if (byName.has(ROPE_FREQS_TENSOR)) expected.set(ROPE_FREQS_TENSOR, [hd / 2]);
   const optional = new Map<string, number[]>();
+  // phi3 files may also carry q, k and v apart (llama.cpp accepts either)
+  const fusedQkv = (l: number) => archSpec.fusedQkv && byName.has(`blk.${l}.attn_qkv.weight`);
   for (let l = 0; l < config.nLayers; l++) {
     const p = `blk.${l}.`;
     expected.set(`${p}attn_norm.weight`, [dim]);
-    expected.set(`${p}attn_q.weight`, [dim, qDim]);
-    expected.set(`${p}attn_k.weight`, [dim, kvDim]);
-    expected.set(`${p}attn_v.weight`, [dim, kvDim]);
+    if (fusedQkv(l)) {
+      expected.set(`${p}attn_qkv.weight`, [dim, qDim + 2 * kvDim]);
+    } else {
+      expected.set(`${p}attn_q.weight`, [dim, qDim]);
+      expected.set(`${p}attn_k.weight`, [dim, kvDim]);
+      expected.set(`${p}attn_v.weight`, [dim, kvDim]);
+      optional.set(`${p}attn_q.bias`, [qDim]);
+      optional.set(`${p}attn_k.bias`, [kvDim]);
+      optional.set(`${p}attn_v.bias`, [kvDim]);
+    }
     expected.set(`${p}attn_output.weight`, [qDim, dim]);
     expected.set(`${p}ffn_norm.weight`, [dim]);
-    expected.set(`${p}ffn_gate.weight`, [dim, hiddenDim]);
-    expected.set(`${p}ffn_up.weight`, [dim, hiddenDim]);
+    if (archSpec.fusedGateUp) {
+      expected.set(`${p}ffn_up.weight`, [dim, 2 * hiddenDim]);
+    } else {
+      expected.set(`${p}ffn_gate.weight`, [dim, hiddenDim]);
+      expected.set(`${p}ffn_up.weight`, [dim, hiddenDim]);
+    }
     expected.set(`${p}ffn_down.weight`, [hiddenDim, dim]);
-    optional.set(`${p}attn_q.bias`, [qDim]);
-    optional.set(`${p}attn_k.bias`, [kvDim]);
-    optional.set(`${p}attn_v.bias`, [kvDim]);
   }
   const check = (name: string, dims: number[]): void => {
     const t = byName.get(name);
@@ -385,20 +412,34 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
     throw new ModelFormatError(file, `tensors that no layer of the ${config.nLayers} in ${arch}.block_count uses: ${shown}`);
   }
   checkDataSectionEnd(header, bytes.length, file);
-  const vocab = ggufVocabulary(meta, vocabSize, file);
+  const tokenizer = ggufTokenizer(meta, vocabSize, file);
 
   const load = (name: string): Float32Array => tensorData(bytes, header, byName.get(name)!);
   const loadOptional = (name: string): Float32Array | undefined => (byName.has(name) ? load(name) : undefined);
   // A matrix the file stores in quantized blocks is kept as stored, for the engine's native
   // kernels (--dtype native); its f32 field dequantizes on first read (model.ts lazyMatrix).
-  const quantized = (name: string): QuantizedMatrix | undefined => keptQuantized(bytes, header, byName.get(name)!);
-  const setMatrix = (target: { quantized?: Record<string, QuantizedMatrix> }, key: string, name: string): void => {
-    const q = quantized(name);
+  // rows [from, to) of a tensor: phi3's fused tensors hold several matrices one after another
+  const setMatrix = (target: object, key: string, name: string, from = 0, to?: number): void => {
+    const t = byName.get(name)!;
+    const q = keptQuantized(bytes, header, t);
     if (q) {
-      (target.quantized ??= {})[key] = q;
-      lazyMatrix(target, key, q, dequantizeMatrix);
-    } else Object.assign(target, { [key]: load(name) });
+      const rowBytes = ggmlRowBytes(q.ggmlType, q.cols);
+      const end = to ?? q.rows;
+      const part: QuantizedMatrix = { ...q, rows: end - from, bytes: q.bytes.subarray(from * rowBytes, end * rowBytes) };
+      const owner = target as { quantized?: Record<string, QuantizedMatrix> };
+      (owner.quantized ??= {})[key] = part;
+      lazyMatrix(target, key, part, dequantizeMatrix);
+    } else {
+      const values = load(name);
+      const cols = t.dims[0];
+      Object.assign(target, { [key]: values.subarray(from * cols, to === undefined ? values.length : to * cols) });
+    }
   };
+  if (byName.has(ROPE_FREQS_TENSOR)) {
+    const factors = Array.from(load(ROPE_FREQS_TENSOR));
+    if (!factors.every((f) => f > 0 && Number.isFinite(f))) throw new ModelFormatError(file, `tensor ${ROPE_FREQS_TENSOR} holds ${quote(factors.find((f) => !(f > 0 && Number.isFinite(f))))}, expected finite divisors > 0`);
+    config.ropeFreqFactors = factors;
+  }
   const layers: LayerWeights[] = [];
   for (let l = 0; l < config.nLayers; l++) {
     const p = `blk.${l}.`;
@@ -406,7 +447,19 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
     const tensorOf: Record<LayerMatrixName, string> = {
       wq: "attn_q", wk: "attn_k", wv: "attn_v", wo: "attn_output", wGate: "ffn_gate", wUp: "ffn_up", wDown: "ffn_down",
     };
-    for (const key of LAYER_MATRIX_NAMES) setMatrix(layer, key, `${p}${tensorOf[key]}.weight`);
+    const separate = LAYER_MATRIX_NAMES.filter((key) => !(fusedQkv(l) && (key === "wq" || key === "wk" || key === "wv")) && !(archSpec.fusedGateUp && (key === "wGate" || key === "wUp")));
+    for (const key of separate) setMatrix(layer, key, `${p}${tensorOf[key]}.weight`);
+    if (fusedQkv(l)) {
+      // rows of the [out x in] matrix: q, then k, then v (llama.cpp's phi3 views of wqkv)
+      setMatrix(layer, "wq", `${p}attn_qkv.weight`, 0, qDim);
+      setMatrix(layer, "wk", `${p}attn_qkv.weight`, qDim, qDim + kvDim);
+      setMatrix(layer, "wv", `${p}attn_qkv.weight`, qDim + kvDim, qDim + 2 * kvDim);
+    }
+    if (archSpec.fusedGateUp) {
+      // llama.cpp's phi3 FFN: gate = first hiddenDim rows of ffn_up, up = the rest (LLM_FFN_SWIGLU on the split)
+      setMatrix(layer, "wGate", `${p}ffn_up.weight`, 0, hiddenDim);
+      setMatrix(layer, "wUp", `${p}ffn_up.weight`, hiddenDim, 2 * hiddenDim);
+    }
     const bq = loadOptional(`${p}attn_q.bias`);
     const bk = loadOptional(`${p}attn_k.bias`);
     const bv = loadOptional(`${p}attn_v.bias`);
@@ -421,7 +474,7 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
     format: "gguf",
     config,
     weights: { layers, finalNorm: load("output_norm.weight") } as ModelWeights,
-    ...(vocab ? { vocab } : {}),
+    ...tokenizer,
     // a GGUF with quantized weight matrices runs them as stored unless the user asks otherwise
     ...(header.tensors.some((t) => t.dims.length === 2 && !UNQUANTIZED_TYPES.has(t.type)) ? { storedDtype: "native" as const } : {}),
   };
@@ -432,39 +485,13 @@ export function parseGguf(bytes: Uint8Array, file: string): LoadedModel {
 }
 
 /**
- * The SentencePiece vocabulary in tokenizer.ggml.*, or undefined when the file has none or uses
- * another tokenizer model (e.g. "gpt2" byte-level BPE, which these scores cannot drive).
+ * Only the tokenizer and chat template of a GGUF, from its header (no weight is read or
+ * decoded): what `dip encode` and `dip template` need, whatever the tensor types.
  */
-function ggufVocabulary(meta: Map<string, GgufValue>, vocabSize: number, file: string): Vocabulary | undefined {
-  const model = metaString(meta, "tokenizer.ggml.model", file);
-  const tokens = meta.get("tokenizer.ggml.tokens");
-  if (tokens === undefined || (model !== undefined && model !== "llama")) return undefined;
-  if (!Array.isArray(tokens) || tokens.some((t) => typeof t !== "string")) {
-    throw new ModelFormatError(file, "metadata tokenizer.ggml.tokens must be an array of strings");
-  }
-  if (tokens.length !== vocabSize) {
-    throw new ModelFormatError(file, `tokenizer.ggml.tokens has ${tokens.length} pieces, but token_embd.weight has ${vocabSize} rows`);
-  }
-  const numbers = (key: string): number[] | undefined => {
-    const v = meta.get(key);
-    if (v === undefined) return undefined;
-    if (!Array.isArray(v) || v.length !== vocabSize || v.some((x) => typeof x !== "number")) {
-      throw new ModelFormatError(file, `metadata ${key} must be an array of ${vocabSize} numbers, like tokenizer.ggml.tokens`);
-    }
-    return v as number[];
-  };
-  const scores = numbers("tokenizer.ggml.scores");
-  numbers("tokenizer.ggml.token_type"); // only its shape is checked: pieces are found by their text
-  const bosId = metaInt(meta, "tokenizer.ggml.bos_token_id", file, 1);
-  const eosId = metaInt(meta, "tokenizer.ggml.eos_token_id", file, 2);
-  for (const [key, id] of [["bos", bosId], ["eos", eosId]] as const) {
-    if (id < 0 || id >= vocabSize) throw new ModelFormatError(file, `tokenizer.ggml.${key}_token_id ${id} is outside the vocabulary of ${vocabSize}`);
-  }
-  return {
-    // SentencePiece marks spaces with U+2581 "▁"; llama2.c's tokenizer.bin already uses ' '.
-    pieces: (tokens as string[]).map((t) => t.replaceAll("\u2581", " ")),
-    scores: scores ? Float32Array.from(scores) : new Float32Array(vocabSize),
-    bosId,
-    eosId,
-  };
+export function parseGgufTokenizer(bytes: Uint8Array, file: string): GgufTokenizer {
+  const header = readGgufHeader(bytes, file);
+  const embedding = header.tensors.find((t) => t.name === "token_embd.weight");
+  if (!embedding) throw new ModelFormatError(file, "missing tensor token_embd.weight");
+  if (embedding.dims.length !== 2) throw new ModelFormatError(file, `tensor token_embd.weight has dims [${embedding.dims.join(", ")}], expected [dim, vocab]`);
+  return ggufTokenizer(header.metadata, embedding.dims[1], file);
 }

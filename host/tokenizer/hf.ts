@@ -5,7 +5,7 @@
 // EOS comes from tokenizer_config.json, else generation_config.json / config.json beside it.
 import { Tokenizer as HfTokenizerImpl } from "@huggingface/tokenizers";
 import { ModelFormatError, quote, type HfTokenizerFiles } from "../model.js";
-import type { StreamDecoder, Tokenizer } from "./types.js";
+import type { EncodeOptions, StreamDecoder, Tokenizer } from "./types.js";
 
 type Json = Record<string, unknown>;
 
@@ -14,12 +14,15 @@ export interface HfTokenizerOptions {
   tokenizerConfig?: Json;
   /** end-of-sequence id when tokenizer_config.json does not name one (config.json's eos_token_id) */
   eosId?: number;
+  /** more ids that end generation (generation_config.json may list several eos_token_id) */
+  stopIds?: number[];
 }
 
 /** A Hugging Face tokenizer.json (byte-level or SentencePiece-style BPE), through @huggingface/tokenizers; ids as transformers' `tokenizer(text)`. */
 export class HfTokenizer implements Tokenizer {
   readonly bosId: number;
   readonly eosId: number;
+  readonly stopIds: readonly number[];
   readonly vocabSize: number;
   private readonly tok: HfTokenizerImpl;
 
@@ -55,6 +58,9 @@ export class HfTokenizer implements Tokenizer {
     const eosFromConfig = eosName !== undefined ? this.tok.token_to_id(eosName) : undefined;
     this.eosId = eosFromConfig ?? opts.eosId ?? -1;
     if (this.eosId >= this.vocabSize) throw new ModelFormatError(file, `end-of-sequence id ${this.eosId} is outside the vocabulary of ${this.vocabSize}`);
+    const stops = new Set([this.eosId, ...(opts.stopIds ?? [])].filter((id) => id >= 0));
+    for (const id of stops) if (id >= this.vocabSize) throw new ModelFormatError(file, `end-of-generation id ${id} is outside the vocabulary of ${this.vocabSize}`);
+    this.stopIds = [...stops];
   }
 
   /**
@@ -66,20 +72,27 @@ export class HfTokenizer implements Tokenizer {
     if (typeof json !== "object" || json === null || Array.isArray(json)) throw new ModelFormatError(name, "expected a JSON object");
     const tokenizerConfig = isJson(files.tokenizerConfig) ? files.tokenizerConfig : undefined;
     let eosId: number | undefined;
+    let stopIds: number[] = [];
     for (const c of [files.generationConfig, files.config]) {
       const v = isJson(c) ? c.eos_token_id : undefined;
-      // a list (Llama 3 stops on several): the first one here
-      const id = Array.isArray(v) ? v[0] : v;
-      if (Number.isSafeInteger(id) && (id as number) >= 0) {
-        eosId = id as number;
+      // a list (Llama 3 stops on several): the first is EOS, every one ends generation
+      const ids = (Array.isArray(v) ? v : [v]).filter((id): id is number => Number.isSafeInteger(id) && (id as number) >= 0);
+      if (ids.length > 0) {
+        eosId = ids[0];
+        stopIds = ids;
         break;
       }
     }
-    return new HfTokenizer(json as Json, { ...(tokenizerConfig ? { tokenizerConfig } : {}), ...(eosId !== undefined ? { eosId } : {}) }, name);
+    return new HfTokenizer(json as Json, { ...(tokenizerConfig ? { tokenizerConfig } : {}), ...(eosId !== undefined ? { eosId, stopIds } : {}) }, name);
   }
 
-  encode(text: string, { bos = true }: { bos?: boolean } = {}): number[] {
+  /** `special` is moot here: the library always splits out added tokens, as transformers does. */
+  encode(text: string, { bos = true }: EncodeOptions = {}): number[] {
     return this.tok.encode(text, { add_special_tokens: bos }).ids;
+  }
+
+  tokenText(id: number): string {
+    return this.tok.id_to_token(id) ?? "";
   }
 
   decode(ids: readonly number[]): string {

@@ -8,14 +8,12 @@
 // Positions are original indices and a merged token keeps its left index, so list order and index
 // order agree and "leftmost" means the same in both.
 import type { Vocabulary } from "../model.js";
-import type { StreamDecoder, Tokenizer } from "./types.js";
+import type { EncodeOptions as CommonEncodeOptions, StreamDecoder, Tokenizer } from "./types.js";
 
 export type { StreamDecoder } from "./types.js";
 
-export interface EncodeOptions {
-  /** prepend BOS (default true) */
-  bos?: boolean;
-  /** append EOS (default false) */
+export interface EncodeOptions extends CommonEncodeOptions {
+  /** append EOS (default: as the vocabulary's addEos) */
   eos?: boolean;
 }
 
@@ -31,6 +29,13 @@ export class SentencePieceTokenizer implements Tokenizer {
   readonly scores: Float32Array;
   readonly bosId: number;
   readonly eosId: number;
+  readonly stopIds: readonly number[];
+  private readonly addBos: boolean;
+  private readonly addEos: boolean;
+  /** ids decoded as nothing: BOS, EOS and control tokens */
+  private readonly silentIds: Set<number>;
+  /** finds control tokens' text (longest first), for encode's `special`; undefined when there are none */
+  private readonly controlPattern: RegExp | undefined;
   private readonly pieceIds = new Map<string, number>();
   /** id -> the byte of a "<0xXX>" piece, or -1 */
   private readonly byteOfPiece: Int16Array;
@@ -44,6 +49,13 @@ export class SentencePieceTokenizer implements Tokenizer {
     this.scores = vocab.scores;
     this.bosId = vocab.bosId;
     this.eosId = vocab.eosId;
+    this.stopIds = [vocab.eosId, ...(vocab.endIds ?? []).filter((id) => id !== vocab.eosId)];
+    this.addBos = vocab.addBos ?? true;
+    this.addEos = vocab.addEos ?? false;
+    const controls = vocab.controlIds ?? [];
+    this.silentIds = new Set([vocab.bosId, vocab.eosId, ...controls]);
+    const texts = [...new Set(controls.map((id) => vocab.pieces[id]).filter((p) => p !== undefined && p.length > 0))].sort((a, b) => b.length - a.length);
+    this.controlPattern = texts.length > 0 ? new RegExp(texts.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"), "g") : undefined;
     // The first id wins for a duplicated piece, so lookups are stable whatever the file order.
     vocab.pieces.forEach((p, id) => {
       if (!this.pieceIds.has(p)) this.pieceIds.set(p, id);
@@ -66,21 +78,46 @@ export class SentencePieceTokenizer implements Tokenizer {
     return this.pieces.length;
   }
 
+  tokenText(id: number): string {
+    return this.pieces[id] ?? "";
+  }
+
   /** The id of a piece (spaces as ' '), or undefined. */
   pieceId(piece: string): number | undefined {
     return this.pieceIds.get(piece);
   }
 
-  encode(text: string, { bos = true, eos = false }: EncodeOptions = {}): number[] {
+  encode(text: string, { bos = true, eos = bos && this.addEos, special = false }: EncodeOptions = {}): number[] {
+    const out = special && this.controlPattern ? this.encodeWithControls(text, bos && this.addBos) : this.encodeText(text, bos && this.addBos);
+    if (eos) out.push(this.eosId);
+    return out;
+  }
+
+  /** One plain text, merged as run.c merges it (BOS, when asked for, is part of the merge as there). */
+  private encodeText(text: string, bos: boolean): number[] {
     const tokens: number[] = [];
     if (bos) tokens.push(this.bosId);
     // SentencePiece's add_dummy_prefix: a leading space, so the first word looks like every other.
     if (text.length > 0) this.pushPiece(tokens, " ");
     // One code point at a time: its piece, or one byte token per UTF-8 byte (byte fallback).
     for (const ch of text) this.pushPiece(tokens, ch);
-    const merged = this.merge(tokens);
-    if (eos) merged.push(this.eosId);
-    return merged;
+    return this.merge(tokens);
+  }
+
+  /**
+   * Control tokens' text becomes the token; the text between them is encoded on its own, each
+   * piece with the dummy-prefix space (llama.cpp's SPM tokenize after its special-token partition).
+   */
+  private encodeWithControls(text: string, bos: boolean): number[] {
+    const out: number[] = bos ? [this.bosId] : [];
+    let from = 0;
+    for (const m of text.matchAll(this.controlPattern!)) {
+      if (m.index > from) out.push(...this.encodeText(text.slice(from, m.index), false));
+      out.push(this.pieceIds.get(m[0])!);
+      from = m.index + m[0].length;
+    }
+    if (from < text.length) out.push(...this.encodeText(text.slice(from), false));
+    return out;
   }
 
   private pushPiece(tokens: number[], ch: string): void {
@@ -140,7 +177,7 @@ export class SentencePieceTokenizer implements Tokenizer {
     return out;
   }
 
-  /** Text of the ids, skipping BOS/EOS (the same as streaming them and flushing). */
+  /** Text of the ids, skipping BOS, EOS and control tokens (the same as streaming them and flushing). */
   decode(ids: readonly number[]): string {
     const d = this.createStreamDecoder();
     let text = "";
@@ -162,7 +199,7 @@ export class SentencePieceTokenizer implements Tokenizer {
         if (!(Number.isInteger(id) && id >= 0 && id < this.pieces.length)) throw new RangeError(`token id ${id} is outside the vocabulary of ${this.pieces.length}`);
         const afterBos = prevId === this.bosId;
         prevId = id;
-        if (id === this.bosId || id === this.eosId) return "";
+        if (this.silentIds.has(id)) return "";
         const byte = this.byteOfPiece[id];
         if (byte >= 0) {
           bytesPending = true;

@@ -12,7 +12,9 @@ import type { Tokenizer } from "../../tokenizer/types.js";
 import { calibrate, dataKey, modelKey } from "../../calibration.js";
 import type { Calibration } from "../../thresholds.js";
 import { readCalibration, writeCalibration } from "../calibration-file.js";
-import { loadHfTokenizerFile } from "../hf-tokenizer.js";
+import { loadHfTokenizerFile, readHfTokenizerFiles } from "../hf-tokenizer.js";
+import { ChatTemplate } from "../../chat.js";
+import { parseGgufTokenizer } from "../../formats/gguf.js";
 import { readAdaptersFile } from "../adapters-file.js";
 import { readPredictorFile } from "../predictor-file.js";
 import { cacheDir, dataDir } from "../paths.js";
@@ -138,8 +140,34 @@ export async function loadWithTokenizer(path: string, tokenizer?: string): Promi
   return { model, tokenizer: await tokenizerFor(model, path) };
 }
 
+/** The parts of a model a tokenizer and a chat template come from. */
+export type TokenizerSources = Pick<LoadedModel, "vocab" | "tokenizerJson" | "hfTokenizer" | "chatTemplate"> & { config: { vocabSize: number } };
+
+/**
+ * A model's tokenizer without its weights when it can be had so (a GGUF's header), else from
+ * the loaded model: for `dip encode` and `dip template`, whatever the file's tensor types.
+ */
+export async function loadTokenizerOnly(path: string, tokenizer?: string): Promise<{ model: TokenizerSources; tokenizer: Tokenizer }> {
+  if (tokenizer !== undefined || !path.toLowerCase().endsWith(".gguf")) return loadWithTokenizer(path, tokenizer);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new UsageError(`cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const parts = parseGgufTokenizer(bytes, path);
+  const rows = parts.vocab?.pieces.length ?? 0;
+  const model: TokenizerSources = { ...parts, config: { vocabSize: rows } };
+  if (parts.hfTokenizer) {
+    const t = HfTokenizer.fromFiles(parts.hfTokenizer, `${path} (tokenizer.ggml.*)`);
+    model.config.vocabSize = t.vocabSize;
+    return { model, tokenizer: t };
+  }
+  return { model, tokenizer: await tokenizerFor(model, path) };
+}
+
 /** The model's tokenizer: its tokenizer.json when it has one, else its SentencePiece vocabulary. */
-export async function tokenizerFor(model: LoadedModel, path: string): Promise<Tokenizer> {
+export async function tokenizerFor(model: TokenizerSources, path: string): Promise<Tokenizer> {
   let tokenizer: Tokenizer;
   if (model.tokenizerJson) tokenizer = await loadHfTokenizerFile(model.tokenizerJson);
   else if (model.hfTokenizer) tokenizer = HfTokenizer.fromFiles(model.hfTokenizer, `${path} (its tokenizer.json)`);
@@ -252,4 +280,48 @@ export async function readStories(file: string | undefined, first: number, count
   const stories = all.slice(first, first + count);
   if (stories.length === 0) throw new UsageError(`${path}: no stories in range ${first}..${first + count - 1} (the file has ${all.length})`);
   return { file: path, stories };
+}
+
+/** --prompt / --prompt-file: the prompt text (a file for prompts too long for an argument). */
+export function withPrompt<T>(y: Argv<T>, describe = "prompt text") {
+  return y
+    .option("prompt", { type: "string", describe })
+    .option("prompt-file", { type: "string", describe: "read the prompt from this file (UTF-8) instead of --prompt" });
+}
+
+export async function promptFromArgs(a: { prompt?: string; "prompt-file"?: string }): Promise<string | undefined> {
+  if (a.prompt !== undefined && a["prompt-file"] !== undefined) throw new UsageError("give --prompt or --prompt-file, not both");
+  const file = a["prompt-file"];
+  if (file === undefined) return a.prompt;
+  try {
+    return await readFile(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`--prompt-file: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** --chat-template F: a Jinja chat template file instead of the model's own. */
+export function withChatTemplate<T>(y: Argv<T>) {
+  return y.option("chat-template", { type: "string", describe: "a Jinja chat template file (default: the model's own, e.g. a GGUF's tokenizer.chat_template)" });
+}
+
+/**
+ * The chat template for a model: --chat-template F, else the model's own (a GGUF's
+ * tokenizer.chat_template, or chat_template in the tokenizer_config.json beside a tokenizer.json).
+ */
+export async function chatTemplateFor(model: TokenizerSources, tokenizer: Tokenizer, path: string, templateFile?: string): Promise<ChatTemplate> {
+  if (templateFile !== undefined) {
+    let source: string;
+    try {
+      source = await readFile(templateFile, "utf8");
+    } catch (e) {
+      throw new UsageError(`--chat-template: cannot read ${templateFile} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    return ChatTemplate.forTokenizer(source, tokenizer, templateFile);
+  }
+  if (model.chatTemplate !== undefined) return ChatTemplate.forTokenizer(model.chatTemplate, tokenizer, `${path}: tokenizer.chat_template`);
+  const config = (model.hfTokenizer?.tokenizerConfig ?? (model.tokenizerJson ? (await readHfTokenizerFiles(model.tokenizerJson)).tokenizerConfig : undefined)) as { chat_template?: unknown } | undefined;
+  const source = config?.chat_template;
+  if (typeof source === "string") return ChatTemplate.forTokenizer(source, tokenizer, `${path}: tokenizer_config.json chat_template`);
+  throw new UsageError(`${path}: the model has no chat template (no tokenizer.chat_template in a GGUF, no chat_template in tokenizer_config.json); pass --chat-template F`);
 }

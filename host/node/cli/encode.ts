@@ -1,6 +1,6 @@
 import type { Argv, ArgumentsCamelCase } from "yargs";
 import { resolveModelPath } from "../resolve.js";
-import { loadWithTokenizer, withModel, type ModelArgs } from "./common.js";
+import { loadTokenizerOnly, withModel, type ModelArgs } from "./common.js";
 
 interface Args extends ModelArgs {
   text: string;
@@ -12,7 +12,7 @@ export const encodeCommand = {
   builder: (y: Argv) => withModel(y).option("text", { type: "string", demandOption: true, describe: "text to encode" }),
   handler: async (a: ArgumentsCamelCase<Args>) => {
     const path = resolveModelPath(a.model);
-    const { tokenizer } = await loadWithTokenizer(path, a.tokenizer);
+    const { tokenizer } = await loadTokenizerOnly(path, a.tokenizer);
     const ids = tokenizer.encode(a.text, { bos: true });
     process.stdout.write(JSON.stringify(ids) + "\n");
   },

@@ -1,5 +1,6 @@
 import type { Argv, ArgumentsCamelCase } from "yargs";
-import { applySparsity, buildFields, buildNote, openModel, withEngineBuild, withModel, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
+import { applySparsity, buildFields, buildNote, chatTemplateFor, openModel, promptFromArgs, withChatTemplate, withEngineBuild, withModel, withPrompt, withSparsity, type ModelArgs, type SparsityArgs } from "./common.js";
+import { encodeChatText } from "../../chat.js";
 import { generate } from "../../generate.js";
 import { specLabel } from "../../sparsity.js";
 import { MaskRecorder } from "../../sim/run.js";
@@ -7,7 +8,10 @@ import { writeTraceFile } from "../trace-file.js";
 import { formatStreamSummary, openStreamed, resetStreamCounters, streamReport, withStream, type StreamArgs } from "./stream-options.js";
 
 interface Args extends ModelArgs, SparsityArgs, StreamArgs {
-  prompt: string;
+  prompt?: string;
+  "prompt-file"?: string;
+  chat: boolean;
+  "chat-template"?: string;
   steps: number;
   temperature: number;
   "top-p": number;
@@ -21,8 +25,8 @@ export const generateCommand = {
   command: "generate",
   describe: "generate text from a prompt (streams to stdout)",
   builder: (y: Argv) =>
-    withEngineBuild(withStream(withSparsity(withModel(y))))
-      .option("prompt", { type: "string", default: "", describe: "prompt text" })
+    withChatTemplate(withPrompt(withEngineBuild(withStream(withSparsity(withModel(y))))))
+      .option("chat", { type: "boolean", default: false, describe: "apply the model's chat template to the prompt (one user message; the reply ends at an end-of-turn token)" })
       .option("steps", { type: "number", default: 256, describe: "forward passes, prompt included (BOS + at most this many tokens)" })
       .option("temperature", { type: "number", default: 1.0, describe: "0 = greedy" })
       .option("top-p", { type: "number", default: 0.9, describe: "nucleus sampling mass, in (0, 1]" })
@@ -31,15 +35,18 @@ export const generateCommand = {
       .option("summary", { type: "boolean", default: false, describe: "print a summary line after the text" })
       .option("trace-out", { type: "string", describe: "write the masks of every step as a trace (replay with `dip simulate --trace`)" }),
   handler: async (a: ArgumentsCamelCase<Args>) => {
+    const prompt = (await promptFromArgs(a)) ?? "";
     const streamed = await openStreamed(a);
     const o = streamed ?? (await openModel(a));
+    const promptTokens = a.chat ? encodeChatText(o.tokenizer, (await chatTemplateFor(o.model, o.tokenizer, o.path, a["chat-template"])).render([{ role: "user", content: prompt }], true), true) : undefined;
     const spec = await applySparsity(o, a);
     o.engine.resetBytes();
     const recorder = a["trace-out"] || streamed ? new MaskRecorder(o.engine) : undefined;
     recorder?.beginSequence(0);
     if (streamed) resetStreamCounters(streamed);
     const result = generate(o.engine, o.tokenizer, {
-      prompt: a.prompt,
+      prompt,
+      ...(promptTokens ? { promptTokens } : {}),
       steps: a.steps,
       temperature: a.temperature,
       topP: a["top-p"],

@@ -6,6 +6,8 @@ import { hideBin } from "yargs/helpers";
 import { generateCommand } from "./generate.js";
 import { logitsCommand } from "./logits.js";
 import { encodeCommand } from "./encode.js";
+import { templateCommand } from "./template.js";
+import { chatCommand } from "./chat.js";
 import { evalCommand } from "./eval.js";
 import { infoCommand } from "./info.js";
 import { convertCommand } from "./convert.js";
@@ -41,6 +43,8 @@ const COMMANDS = [
   finetuneCommand,
   frontierCommand,
   trainPredictorCommand,
+  chatCommand,
+  templateCommand,
 ];
 const COMMAND_NAMES = COMMANDS.map((c) => c.command.split(" ")[0]);
 
