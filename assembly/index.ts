@@ -5,6 +5,7 @@ import * as S from "./model/state";
 export { arenaAlloc, arenaUsedBytes } from "./arena";
 export { engineConfigure, setRopeFrequencies, setLayerWeight, setGlobalWeights, setResidentRows, setUpRowMajor, resetByteCounters } from "./model/state";
 export { forward, setCapture } from "./model/forward";
+export { forwardPrompt, forwardDenseStep } from "./model/prompt";
 export { rowBytesIn, matrixBytesIn, inputMajorBytesIn, allColumnsBytesIn } from "./model/linear";
 export { setMethod, setLayerThresholds, setCacheAware, setCachedFlags, sparsityAllocate, predictorConfigure, setPredictorLayer } from "./sparsity/policy";
 export { seedRng, argmax, sample, nllOf } from "./model/sampler";
@@ -30,6 +31,7 @@ export function bytesLmHead(): f64 { return S.bytesLmHead; }
 // bench/builds.bench.ts and tests/threads.test.ts (the engine never calls these from the host) ----
 export { matvecF32, matvecF32Rows4, matvecF32Scalar } from "./kernels/matvec";
 export { gatherColumnsF32, gatherColumnsF32Scalar } from "./kernels/gather";
+export { matmatF32, gatherColumnsBatchF32 } from "./kernels/matmat";
 export { matvecQ8, matvecQ8Scalar, gatherColumnsQ8, gatherColumnsQ8Scalar, q8Bytes, q8InBytes } from "./kernels/q8";
 export { matvecQ4_0, matvecQ4_0Scalar, gatherColumnsQ4_0, gatherColumnsQ4_0Scalar, matvecQ5_0, matvecQ5_0Scalar } from "./kernels/q4";
 export { matvecQ4_K, matvecQ4_KScalar, matvecQ6_K, matvecQ6_KScalar, gatherColumnsQ4_K, gatherColumnsQ4_KScalar } from "./kernels/kquants";

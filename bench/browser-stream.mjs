@@ -12,12 +12,12 @@
 // for a user's normal profile); --private uses an incognito context instead (OPFS in memory).
 import { execFileSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { greedyLogitsHashes } from "../build/browser-tests/probe.js";
-import { openStreamFile, parseSize, startDemoServer } from "../build/host/index.js";
+import { openStreamFile, parseSize, recordLoad, startDemoServer } from "../build/host/index.js";
 import { CHROMIUM_ARGS, PROBE_FILES } from "../scripts/browser-e2e.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -51,7 +51,7 @@ const row = (runtime, r, extra = "") => {
   }
 };
 
-log(`load ${loadavg().map((x) => x.toFixed(2)).join(" ")}, ${cpus().length} cpus; ${file}, --dram ${dramBytes}, ${steps} steps, flash ${flashGBps ?? "not paced"}`);
+log(`load ${recordLoad("bench/browser-stream", "start").join(" ")}, ${cpus().length} cpus; ${file}, --dram ${dramBytes}, ${steps} steps, flash ${flashGBps ?? "not paced"}`);
 const o = openStreamFile(file);
 let node;
 try {
@@ -130,5 +130,5 @@ process.stdout.write(`| runtime | spec | tok/s | reads/token | MB read/token | f
 for (const r of rows) process.stdout.write(`| ${r.runtime} | ${r.spec} | ${f(r.tok_s, 2)} | ${f(r.reads_per_token, 0)} | ${f(r.mb_per_token, 1)} | ${f(r.fetch_ms_per_token, 1)} | ${f(r.rest_ms_per_token, 1)} | ${r.extra} |\n`);
 log(`cache entries per layer ${node.cacheEntries}; minimum DRAM ${(node.minimumBytes / 1e6).toFixed(1)} MB; logits identical to Node: ${same.every(Boolean) ? "yes" : "NO"} (${JSON.stringify(node.hashes)})`);
 log(`read probe, ${(READ_PROBE_BYTES / 2 ** 20).toFixed(0)} MiB in 4 MiB reads: fs.readSync ${readProbe.node.toFixed(2)} GB/s, OPFS sync handle ${readProbe.opfs?.toFixed(2)} GB/s`);
-log(`load ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+log(`load ${recordLoad("bench/browser-stream", "end").join(" ")} at the end`);
 if (!same.every(Boolean)) process.exit(1);

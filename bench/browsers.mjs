@@ -8,12 +8,12 @@
 //   npm run build && node bench/browsers.mjs [--tokens 64] [--warmup 4] [--shape stories110m]
 //                                            [--runtimes node,chromium,firefox,webkit]
 import { readFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { cpus } from "node:os";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { decodeSpeed } from "../build/browser-tests/probe.js";
-import { startDemoServer } from "../build/host/index.js";
+import { recordLoad, startDemoServer } from "../build/host/index.js";
 import { PROBE_FILES } from "../scripts/browser-e2e.mjs";
 import { acceptReports, browserVersion, runTask } from "../scripts/browser-pages.mjs";
 
@@ -26,8 +26,7 @@ const args = { shape: o.shape, tokens: Number(o.tokens), warmup: Number(o.warmup
 const runtimes = o.runtimes.split(",");
 if (!(args.tokens >= 1 && args.warmup >= 0)) throw new RangeError("--tokens must be >= 1 and --warmup >= 0");
 
-const load = () => loadavg().map((x) => Number(x.toFixed(2)));
-const out = { shape: args.shape, tokens: args.tokens, warmup: args.warmup, cpus: cpus().length, cpu: cpus()[0]?.model, load_start: load(), runtimes: {} };
+const out = { shape: args.shape, tokens: args.tokens, warmup: args.warmup, cpus: cpus().length, cpu: cpus()[0]?.model, load_start: recordLoad("bench/browsers", "start"), runtimes: {} };
 // the pages build their model; the server's default model is only served, never loaded
 const shared = process.env.DIP_SHARED_DIR ? resolve(process.env.DIP_SHARED_DIR) : resolve(root, "..", "shared");
 const server = await startDemoServer({ port: 0, modelPath: resolve(shared, "models", "stories260K", "stories260K-f32.gguf"), extra: PROBE_FILES });
@@ -43,5 +42,5 @@ try {
 } finally {
   await server.close();
 }
-out.load_end = load();
+out.load_end = recordLoad("bench/browsers", "end");
 process.stdout.write(JSON.stringify(out, null, 2) + "\n");

@@ -25,6 +25,9 @@ import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { fillUniform } from "../host/synthetic.js";
 import { DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q6_K } from "../assembly/abi.js";
+import { recordLoad } from "../host/node/load-average.js";
+
+const loadStart = recordLoad("bench/kernels", "start");
 
 interface KernelExports {
   memory: WebAssembly.Memory;
@@ -414,7 +417,7 @@ const rows = cases.map((c) => {
 });
 
 const cpuModel = /model name\s*:\s*(.*)/.exec(safeRead("/proc/cpuinfo"))?.[1] ?? cpus()[0]?.model ?? "unknown";
-const machine = { cpu: cpuModel, cores: cpus().length, node: process.version, loadavg_1m: loadAvg() };
+const machine = { cpu: cpuModel, cores: cpus().length, node: process.version, load_start: loadStart, load_end: recordLoad("bench/kernels", "end") };
 
 function safeRead(p: string): string {
   try {
@@ -422,10 +425,6 @@ function safeRead(p: string): string {
   } catch {
     return "";
   }
-}
-function loadAvg(): number | undefined {
-  const s = safeRead("/proc/loadavg");
-  return s ? Number(s.split(" ")[0]) : undefined;
 }
 
 if (json) {
@@ -437,7 +436,7 @@ if (json) {
     .map((r) => [r.kernel, r.ms_per_op.toFixed(2), r.gb_s.toFixed(2), r.ratio_to_read_bw.toFixed(2), r.ratio_to_adjacent_read_bw?.toFixed(2) ?? "", r.simd_speedup ? `${r.simd_speedup.toFixed(2)}x` : ""]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => "| " + cells.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join(" | ") + " |";
-  process.stdout.write(`${machine.cpu}, ${machine.cores} cores, node ${machine.node}, load ${machine.loadavg_1m ?? "?"}\n`);
+  process.stdout.write(`${machine.cpu}, ${machine.cores} cores, node ${machine.node}, load ${machine.load_start.join(" ")} at the start, ${machine.load_end.join(" ")} at the end\n`);
   process.stdout.write(
     relaxed
       ? `matrix ${n} x ${n} f32 (${matBytes / MiB} MiB); build/engine-relaxed.wasm: relaxed SIMD, results may differ between machines (SIMD within 1e-4 of scalar: checked)\n`

@@ -30,6 +30,8 @@ export interface EngineFunctions {
   resetByteCounters(): void;
   // the forward step and its outputs
   forward(token: number, pos: number): void;
+  forwardPrompt(tokens: number, n: number, pos: number): number;
+  forwardDenseStep(token: number, pos: number): void;
   setCapture(input: number, hidden: number, gate: number): void;
   logitsPtr(): number;
   inputKeptPtr(layer: number): number;
@@ -159,7 +161,7 @@ export type EngineExports = WebAssembly.Exports & EngineFunctions & { memory: We
 const ENGINE_FUNCTIONS: Record<keyof EngineFunctions, true> = {
   arenaAlloc: true, arenaUsedBytes: true, engineConfigure: true, setRopeFrequencies: true, setLayerWeight: true,
   setGlobalWeights: true, setResidentRows: true, setUpRowMajor: true, resetByteCounters: true,
-  forward: true, setCapture: true, logitsPtr: true, inputKeptPtr: true, inputKeptCount: true, hiddenKeptPtr: true,
+  forward: true, forwardPrompt: true, forwardDenseStep: true, setCapture: true, logitsPtr: true, inputKeptPtr: true, inputKeptCount: true, hiddenKeptPtr: true,
   hiddenKeptCount: true, bytesEmbedding: true, bytesAttention: true, bytesMlp: true, bytesLmHead: true,
   rowBytesIn: true, matrixBytesIn: true, inputMajorBytesIn: true, allColumnsBytesIn: true,
   setMethod: true, sparsityAllocate: true, setLayerThresholds: true, setCacheAware: true, setCachedFlags: true,

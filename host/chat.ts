@@ -98,6 +98,11 @@ export interface ChatReply {
   promptTokens: number;
   /** whether the KV cache from earlier turns was kept (false when the template rewrote earlier text) */
   cacheKept: boolean;
+  /**
+   * MLP bytes read per reply step over the dense model's: the sparsity the method gave the reply
+   * (the turn's prompt runs dense, so it is left out); NaN when no reply token was fed
+   */
+  mlpDensity: number;
 }
 
 /** A conversation on one engine; the engine's sequence belongs to it until it is dropped. */
@@ -139,10 +144,11 @@ export class ChatSession {
     const cacheKept = engine.pos > 0 && rendered.startsWith(this.fedText);
     const prompt = cacheKept ? encodeChatText(this.tokenizer, rendered.slice(this.fedText.length), false) : encodeChatText(this.tokenizer, rendered, true);
     if ((cacheKept ? engine.pos : 0) + prompt.length >= engine.config.seqLen) {
-      return { text: "", tokens: [], stop: "context", promptTokens: prompt.length, cacheKept };
+      return { text: "", tokens: [], stop: "context", promptTokens: prompt.length, cacheKept, mlpDensity: NaN };
     }
     if (!cacheKept) engine.reset();
-    for (const t of prompt) engine.step(t);
+    // the turn's prompt runs dense in blocks (Engine.prefill), as generate's; the method applies to the reply
+    if (prompt.length > 0) engine.prefill(prompt);
     this.messages.push(messages[messages.length - 1]);
 
     const temperature = opts.temperature ?? 0.7;
@@ -157,6 +163,8 @@ export class ChatSession {
       onText?.(piece);
     };
     let stop: ChatReply["stop"] = "length";
+    const mlpBytesBefore = engine.bytesRead().mlp;
+    let steps = 0;
     while (tokens.length < limit) {
       const next = engine.sample(temperature, topP);
       if (this.tokenizer.stopIds.includes(next)) {
@@ -171,11 +179,13 @@ export class ChatSession {
         break;
       }
       engine.step(next);
+      steps++;
     }
+    const mlpDensity = (engine.bytesRead().mlp - mlpBytesBefore) / steps / engine.denseBytesPerToken().mlp;
     emit(decoder.flush());
     // (after a full context the last token is not in the cache, but no later turn fits anyway)
     this.fedText = rendered + text;
     this.messages.push({ role: "assistant", content: text });
-    return { text, tokens, stop, promptTokens: prompt.length, cacheKept };
+    return { text, tokens, stop, promptTokens: prompt.length, cacheKept, mlpDensity };
   }
 }

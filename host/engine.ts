@@ -86,6 +86,8 @@ export class Engine {
   /** threads sharing each big product */
   threads = 1;
   private threadHandles: ThreadHandle[] = [];
+  /** u32 (seqLen): the token ids prefill() hands to the wasm, allocated on first use */
+  private promptIds: number | undefined;
   private readonly layout: WeightLayout;
   private readonly adapters: EngineAdapters;
   private predictorState: { predictor: Predictor; source: string } | null = null;
@@ -228,6 +230,42 @@ export class Engine {
       throw e;
     }
     this.pos++;
+    return this.logits();
+  }
+
+  /**
+   * Runs a prompt at the next positions and returns a view of the last one's logits (valid until
+   * the next call). The prompt runs dense whatever the sparsity method (the paper sparsifies
+   * decode), in blocks of tokens that read each weight once per block; the KV cache and the
+   * logits are bit-identical to step() on each token under the dense method. The byte counters
+   * count what a block reads (each weight once, the LM head once, for the last token); lastMasks()
+   * then gives the dense masks.
+   */
+  prefill(tokens: readonly number[]): Float32Array {
+    const c = this.config;
+    if (tokens.length === 0) throw new RangeError("prefill needs at least one token");
+    for (const token of tokens) {
+      if (!Number.isInteger(token) || token < 0 || token >= c.vocabSize) {
+        throw new RangeError(`token id ${token} is out of the vocabulary (0..${c.vocabSize - 1})`);
+      }
+    }
+    if (this.pos + tokens.length > c.seqLen) throw new RangeError(`sequence is longer than the model's context of ${c.seqLen} tokens`);
+    let rc = 0;
+    try {
+      if (this.streamed) {
+        // one dense step per token, taking no memory: the DRAM budget covers the stream's caches exactly
+        tokens.forEach((token, i) => this.exports.forwardDenseStep(token, this.pos + i));
+      } else {
+        const ids = (this.promptIds ??= allocOrThrow(this.exports, 4 * c.seqLen));
+        new Uint32Array(this.exports.memory.buffer, ids, tokens.length).set(tokens);
+        rc = this.exports.forwardPrompt(ids, tokens.length, this.pos);
+      }
+    } catch (e) {
+      if (this.streamed) this.exports.streamBeginSequence(); // as in step()
+      throw e;
+    }
+    if (rc !== 0) throw new Error(`out of wasm memory for the prompt's block buffers (in use: ${this.memoryBytes()} bytes)`);
+    this.pos += tokens.length;
     return this.logits();
   }
 

@@ -2,6 +2,7 @@
 // filled, BOS/EOS comes up, or the context is full.
 
 import type { Engine, TokenMasks } from "./engine.js";
+import type { WeightBytes } from "./engine-bytes.js";
 import type { Tokenizer } from "./tokenizer/types.js";
 
 export interface GenerateOptions {
@@ -30,8 +31,12 @@ export interface GenerateResult {
   text: string;
   /** generated tokens per second (decode steps only) */
   tok_s: number;
-  /** prompt tokens per second (one step per token) */
+  /** prompt tokens per second (Engine.prefill: dense, in blocks) */
   prompt_tok_s: number;
+  /** weight bytes the prompt read (the engine's counters, which keep counting through the whole run; each weight once per block) */
+  prompt_bytes: WeightBytes;
+  /** forward steps after the prompt */
+  decode_steps: number;
   seconds: number;
   /** true when `signal` stopped the generation before its end */
   aborted?: boolean;
@@ -56,8 +61,8 @@ function startGeneration(engine: Engine, tokenizer: Tokenizer, opts: GenerateOpt
 }
 
 /**
- * The generation loop, one engine step per iteration (llama2.c's: one forward per position; every
- * position from the prompt's last on yields a token). A generator, so the synchronous generate()
+ * The generation loop: the prompt in one prefill, then one engine step per iteration (llama2.c's:
+ * one forward per new token). A generator, so the synchronous generate()
  * and the interruptible generateAsync() run the very same loop.
  */
 function* generationSteps(engine: Engine, tokenizer: Tokenizer, opts: GenerateOptions): Generator<void, GenerateResult, void> {
@@ -75,24 +80,28 @@ function* generationSteps(engine: Engine, tokenizer: Tokenizer, opts: GenerateOp
   promptTokens.forEach(emit);
 
   const t0 = performance.now();
-  let tPromptDone = t0;
-  let next = -1;
+  // the prompt in one call: dense, in blocks that read each weight once per block (Engine.prefill);
+  // onStep still comes once per prompt position, with the masks that position used (dense)
+  const bytesBefore = engine.bytesRead();
+  engine.prefill(promptTokens);
+  for (let pos = 0; pos < promptTokens.length; pos++) opts.onStep?.({ position: pos, masks: () => engine.lastMasks() });
+  const tPromptDone = performance.now();
+  const bytesAfter = engine.bytesRead();
+  const promptBytes = { embedding: bytesAfter.embedding - bytesBefore.embedding, attention: bytesAfter.attention - bytesBefore.attention, mlp: bytesAfter.mlp - bytesBefore.mlp, lm_head: bytesAfter.lm_head - bytesBefore.lm_head };
+  let decodeSteps = 0;
   let stopped = false;
-  for (let pos = 0; pos < Math.max(limit, promptTokens.length); pos++) {
-    engine.step(tokens[pos]);
+  yield;
+  // llama2.c's loop from the prompt's last position on: sample, then one forward per new token
+  for (let pos = promptTokens.length - 1; !(stopped = opts.signal?.aborted ?? false); ) {
+    const next = engine.sample(temperature, topP);
+    if (next === tokenizer.bosId || tokenizer.stopIds.includes(next)) break; // end of the story (or of the turn)
+    tokens.push(next);
+    emit(next);
+    if (++pos >= limit) break;
+    engine.step(next);
+    decodeSteps++;
     opts.onStep?.({ position: pos, masks: () => engine.lastMasks() });
-    if (pos === promptTokens.length - 1) tPromptDone = performance.now();
-    if (pos >= promptTokens.length - 1) {
-      next = engine.sample(temperature, topP);
-      if (next === tokenizer.bosId || tokenizer.stopIds.includes(next)) break; // end of the story (or of the turn)
-      tokens.push(next);
-      emit(next);
-    }
     yield;
-    if (opts.signal?.aborted) {
-      stopped = true;
-      break;
-    }
   }
   const tEnd = performance.now();
   const tail = decoder.flush();
@@ -109,6 +118,8 @@ function* generationSteps(engine: Engine, tokenizer: Tokenizer, opts: GenerateOp
     text,
     tok_s: generated > 0 && decodeSeconds > 0 ? generated / decodeSeconds : 0,
     prompt_tok_s: (promptTokens.length / Math.max(1e-9, tPromptDone - t0)) * 1000,
+    prompt_bytes: promptBytes,
+    decode_steps: decodeSteps,
     seconds: (tEnd - t0) / 1000,
     ...(stopped ? { aborted: true } : {}),
   };

@@ -15,3 +15,4 @@ export type { DemoServer, ServeOptions } from "./node/serve.js";
 export { readAdaptersFile, writeAdaptersFile } from "./node/adapters-file.js";
 export { openStreamFile, writeStreamFile, loadStreamFileFully } from "./node/stream-file.js";
 export { fetchModel, folderModelStore, modelCacheDir } from "./node/model-cache.js";
+export { IDLE_LOAD, recordLoad } from "./node/load-average.js";

@@ -5,9 +5,9 @@
 //
 //   node scripts/ab-bench.mjs --a ../old --b . [--shapes stories110m,qwen2.5-0.5b] [--pairs 3] [--keep 0.5]
 import { execFileSync } from "node:child_process";
-import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { recordLoad } from "../build/host/index.js";
 
 const { values } = parseArgs({
   options: {
@@ -29,7 +29,6 @@ if (!Number.isInteger(pairs) || pairs < 1) {
   process.exit(1);
 }
 const dirs = { A: resolve(values.a), B: resolve(values.b) };
-const load = () => loadavg()[0].toFixed(2);
 const median = (xs) => {
   const s = [...xs].sort((x, y) => x - y);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -45,7 +44,7 @@ function benchOnce(dir, shape) {
   return { dense: row.dense_tok_s, method: row.tok_s };
 }
 
-const startLoad = load();
+const loadStart = recordLoad("ab-bench", "start");
 const results = [];
 for (const shape of values.shapes.split(",")) {
   const runs = { A: [], B: [] };
@@ -54,7 +53,7 @@ for (const shape of values.shapes.split(",")) {
     for (const side of i % 2 === 0 ? ["A", "B"] : ["B", "A"]) {
       const r = benchOnce(dirs[side], shape);
       runs[side].push(r);
-      console.error(`${shape} ${side} dense ${r.dense.toFixed(2)} ${values.method} ${r.method.toFixed(2)} tok/s (load ${load()})`);
+      console.error(`${shape} ${side} dense ${r.dense.toFixed(2)} ${values.method} ${r.method.toFixed(2)} tok/s`);
     }
   }
   const med = (side, key) => median(runs[side].map((r) => r[key]));
@@ -68,5 +67,5 @@ for (const shape of values.shapes.split(",")) {
     method_b_over_a: med("B", "method") / med("A", "method"),
   });
 }
-console.log(JSON.stringify({ a: dirs.A, b: dirs.B, method: values.method, keep: Number(values.keep), pairs, load_start: Number(startLoad), load_end: Number(load()), results }, null, 1));
-if (Number(startLoad) > 0.5 || Number(load()) > 0.5) console.error("ab-bench: warning: load average above 0.5: ratios may be distorted; re-run on an idle machine");
+const loadEnd = recordLoad("ab-bench", "end");
+console.log(JSON.stringify({ a: dirs.A, b: dirs.B, method: values.method, keep: Number(values.keep), pairs, load_start: loadStart, load_end: loadEnd, results }, null, 1));

@@ -1,12 +1,17 @@
 // Peer benchmark: dip against wllama (llama.cpp compiled to WebAssembly, @wllama/wllama from npm)
 // on the same GGUF files, in the same runtime (headless Chromium, pages on 127.0.0.1 with
 // COOP/COEP so SharedArrayBuffer and wasm threads are allowed), same prompt, same number of greedy
-// tokens. bench/README.md has the numbers and the method. Both engines run at every --threads
+// tokens. bench/README.md has the numbers and the method. With --prompt-tokens N the prompt is N tokens
+// (the prompt text repeated, cut at N tokens of dip's tokenizer, BOS included; wllama gets the same
+// ids) and each engine's prompt processing speed is reported as prompt_tok_s: dip's Engine.prefill
+// (dense, in blocks), wllama's own prompt timing (n_batch 64). The load average is recorded at the
+// start and end (a warning on stderr above 0.5). Both engines run at every --threads
 // count (dip above 1: build/engine-threads.wasm with Web Workers). ratio_to_wllama is a dip row's
 // tok/s over wllama's at the same thread count, and a wllama row's over wllama's at 1 thread.
 //
 //   npm run bench:peers -- [--json] [--models stories260k,stories110m,qwen2.5-0.5b] [--dtypes f32,q8,q4_0,q4_k_m]
 //                          [--tokens 32] [--rounds 3] [--threads 1,2] [--dir /tmp/dip-peers] [--keep 0.5]
+//                          [--prompt-tokens N]
 //
 // --dtypes names the file's type (`dip convert --dtype`): f32 and q8 files run in that dtype in dip,
 // a quantized file of any other type (q4_0, q4_k_m, q8_0) runs natively (--dtype native: its
@@ -23,6 +28,7 @@ import { cpus, tmpdir } from "node:os";
 import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { recordLoad } from "../build/host/index.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const argv = process.argv.slice(2);
@@ -40,7 +46,13 @@ const threadList = opt("threads", "1,2").split(",").map(Number);
 const keep = Number(opt("keep", "0.5"));
 const dir = resolve(opt("dir", join(tmpdir(), "dip-peers")));
 const prompt = opt("prompt", "Once upon a time");
+const promptTokens = Number(opt("prompt-tokens", "0"));
 const log = (m) => process.stderr.write(`bench-peers: ${m}\n`);
+if (!Number.isInteger(promptTokens) || promptTokens < 0) {
+  log(`--prompt-tokens must be a non-negative integer, got ${opt("prompt-tokens")}`);
+  process.exit(1);
+}
+const loadStart = recordLoad("bench-peers", "start");
 
 // ---- the GGUF files ----
 const STORIES260K = ["/work/shared/models/stories260K/stories260K-f32.gguf", join(process.env.DIP_SHARED_DIR ?? "", "models/stories260K/stories260K-f32.gguf"), join(root, "models/stories260K/stories260K-f32.gguf")];
@@ -82,7 +94,15 @@ window.readBandwidth = async () => {
   return best;
 };
 
-window.runDip = async ({ url, dtype: fileDtype, methods, keep, prompt, tokens, rounds, threads }) => {
+// n > 0: the prompt text repeated until it is at least n tokens, cut at n (BOS included)
+const promptIdsOf = (tok, text, n) => {
+  if (n <= 0) return tok.encode(text, { bos: true });
+  let long = text;
+  while (tok.encode(long, { bos: true }).length < n) long += " " + text;
+  return tok.encode(long, { bos: true }).slice(0, n);
+};
+
+window.runDip = async ({ url, dtype: fileDtype, methods, keep, prompt, promptTokens, tokens, rounds, threads }) => {
   const dtype = fileDtype === "f32" || fileDtype === "q8" ? fileDtype : "native";
   const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
   const model = loadModelFromBytes(bytes, url.split("/").pop());
@@ -92,54 +112,60 @@ window.runDip = async ({ url, dtype: fileDtype, methods, keep, prompt, tokens, r
     ? await Engine.create(model, { wasmBytes: await fetchWasm("/engine-threads.wasm"), workerWasmBytes: await fetchWasm("/thread-worker.wasm"), dtype, threads })
     : await Engine.create(model, { wasmBytes, dtype });
   const tok = new SentencePieceTokenizer(model.vocab);
-  const ids = tok.encode(prompt, { bos: true });
+  const ids = promptIdsOf(tok, prompt, promptTokens);
   const out = {};
   const once = (method) => {
     engine.setSparsity(method === "dense" ? { method: "dense" } : { method: "dip", keep });
     engine.reset();
-    let next = 0;
-    for (const id of ids) { engine.step(id); next = engine.sample(0, 1); }
+    const tp = performance.now();
+    engine.prefill(ids); // dense whatever the method, in blocks (the method applies from the first new token)
+    const promptSeconds = (performance.now() - tp) / 1000;
+    let next = engine.sample(0, 1);
     engine.resetBytes();
     const t0 = performance.now();
     for (let i = 0; i < tokens; i++) { engine.step(next); next = engine.sample(0, 1); }
     const s = (performance.now() - t0) / 1000;
     const b = engine.bytesRead();
-    return { tok_s: tokens / s, bytes_per_token: (b.embedding + b.attention + b.mlp + b.lm_head) / tokens };
+    return { tok_s: tokens / s, prompt_tok_s: ids.length / promptSeconds, bytes_per_token: (b.embedding + b.attention + b.mlp + b.lm_head) / tokens };
   };
   for (const m of methods) once(m); // warm-up (compiles, touches every page)
   for (let r = 0; r < rounds; r++) for (const m of methods) (out[m] ??= []).push(once(m)); // interleaved
   engine.close();
   const res = {};
-  for (const m of methods) res[m] = { tok_s: median(out[m].map((x) => x.tok_s)), all: out[m].map((x) => x.tok_s), bytes_per_token: out[m][0].bytes_per_token, prompt_tokens: ids.length };
-  return res;
+  for (const m of methods) res[m] = { tok_s: median(out[m].map((x) => x.tok_s)), all: out[m].map((x) => x.tok_s), prompt_tok_s: median(out[m].map((x) => x.prompt_tok_s)), bytes_per_token: out[m][0].bytes_per_token, prompt_tokens: ids.length };
+  return { ...res, ids, promptText: tok.decode(ids.slice(1)) };
 };
 
-window.runWllama = async ({ url, threads, prompt, tokens, rounds }) => {
+// promptIds: the same token ids dip ran (llama.cpp's completion takes a token array as the prompt)
+window.runWllama = async ({ url, threads, prompt, promptIds, promptText, tokens, rounds }) => {
   const logs = [];
   const keepLog = (...a) => logs.push(a.map(String).join(" "));
   const w = new Wllama({ default: "/wllama/wasm/wllama.wasm" }, { suppressNativeLog: false, logger: { debug: keepLog, log: keepLog, warn: keepLog, error: keepLog } });
   const blob = await (await fetch(url)).blob();
+  const nCtx = Math.max(256, (promptIds?.length ?? 0) + tokens + 16);
   try {
-    await w.loadModel([blob], { n_ctx: 256, n_batch: 64, n_parallel: 1, n_threads: threads, n_gpu_layers: 0, seed: 1 });
+    await w.loadModel([blob], { n_ctx: nCtx, n_batch: 64, n_parallel: 1, n_threads: threads, n_gpu_layers: 0, seed: 1 });
   } catch (e) {
     throw new Error(String(e) + " | " + logs.slice(-12).join(" | "));
   }
-  const all = [];
+  const all = [], promptAll = [];
   let text = "", prompt_n = 0, predicted_n = 0;
+  let input = promptIds ?? prompt;
   for (let r = 0; r <= rounds; r++) {
     let res;
     try {
-      res = await w.createCompletion({ prompt, max_tokens: tokens, temperature: 0, ignore_eos: true, cache_prompt: false });
+      res = await w.createCompletion({ prompt: input, max_tokens: tokens, temperature: 0, ignore_eos: true, cache_prompt: false });
     } catch (e) {
+      if (r === 0 && input === promptIds && promptText !== undefined) { input = promptText; r--; continue; } // no token prompts: the text
       throw new Error("createCompletion round " + r + ": " + String(e) + " | loaded " + w.isModelLoaded() + " | " + logs.slice(-12).join(" | "));
     }
     const t = res.timings;
-    if (r > 0) all.push(t.predicted_per_second); // round 0 is the warm-up
+    if (r > 0) { all.push(t.predicted_per_second); promptAll.push(t.prompt_per_second); } // round 0 is the warm-up
     text = res.choices?.[0]?.text ?? ""; prompt_n = t.prompt_n; predicted_n = t.predicted_n;
   }
   const multithread = w.isMultithread();
   await w.exit();
-  return { tok_s: median(all), all, prompt_n, predicted_n, text, multithread, crossOriginIsolated };
+  return { tok_s: median(all), all, prompt_tok_s: median(promptAll), prompt_n, predicted_n, text, multithread, crossOriginIsolated };
 };
 window.pageReady = true;
 </script>`;
@@ -203,32 +229,37 @@ try {
       const file = ggufFor(model, dtype);
       const url = `${base}models/${file.split("/").pop()}`;
       const size = statSync(file).size;
-      log(`${model} ${dtype} (${(size / 1e6).toFixed(1)} MB): wllama`);
-      const w = {};
-      for (const threads of threadList) {
-        page = await freshPage();
-        page.setDefaultTimeout(T);
-        try {
-          w[threads] = await call(page, "runWllama", { url, threads, prompt, tokens, rounds });
-          log(`  wllama ${threads}t: ${w[threads].tok_s.toFixed(2)} tok/s (${w[threads].all.map((x) => x.toFixed(2)).join(", ")}), prompt ${w[threads].prompt_n} + ${w[threads].predicted_n} tokens, multithread ${w[threads].multithread}`);
-        } catch (e) {
-          w[threads] = { error: String(e.message ?? e).split("\n")[0] };
-          log(`  wllama ${threads}t failed: ${w[threads].error}`);
-        }
-        await page.close();
-      }
+      log(`${model} ${dtype} (${(size / 1e6).toFixed(1)} MB)`);
       const dip = {};
       for (const threads of threadList) {
         log(`${model} ${dtype}: dip ${threads}t`);
         page = await freshPage();
         page.setDefaultTimeout(T);
         try {
-          dip[threads] = await call(page, "runDip", { url, dtype, methods: ["dense", "dip"], keep, prompt, tokens, rounds, threads });
+          dip[threads] = await call(page, "runDip", { url, dtype, methods: ["dense", "dip"], keep, prompt, promptTokens, tokens, rounds, threads });
           const d = dip[threads];
-          log(`  dip ${threads}t dense ${d.dense.tok_s.toFixed(2)} tok/s, dip@${keep} ${d.dip.tok_s.toFixed(2)} tok/s (prompt ${d.dense.prompt_tokens} tokens)`);
+          log(`  dip ${threads}t dense ${d.dense.tok_s.toFixed(2)} tok/s, dip@${keep} ${d.dip.tok_s.toFixed(2)} tok/s, prompt ${d.dense.prompt_tokens} tokens at ${d.dense.prompt_tok_s.toFixed(2)} tok/s`);
         } catch (e) {
           dip[threads] = { error: String(e.message ?? e).split("\n")[0] };
           log(`  dip ${threads}t failed: ${dip[threads].error}`);
+        }
+        await page.close();
+      }
+      log(`${model} ${dtype}: wllama`);
+      // wllama runs dip's prompt ids (the same tokens) but BOS, which llama.cpp adds itself (its prompt_n
+      // counts it); if dip failed, the prompt text
+      const ran = promptTokens > 0 ? Object.values(dip).find((d) => d.ids) : undefined;
+      const [promptIds, promptText] = [ran?.ids.slice(1), ran?.promptText];
+      const w = {};
+      for (const threads of threadList) {
+        page = await freshPage();
+        page.setDefaultTimeout(T);
+        try {
+          w[threads] = await call(page, "runWllama", { url, threads, prompt, promptIds, promptText, tokens, rounds });
+          log(`  wllama ${threads}t: ${w[threads].tok_s.toFixed(2)} tok/s (${w[threads].all.map((x) => x.toFixed(2)).join(", ")}), prompt ${w[threads].prompt_n} tokens at ${w[threads].prompt_tok_s?.toFixed(2)} tok/s + ${w[threads].predicted_n} tokens, multithread ${w[threads].multithread}`);
+        } catch (e) {
+          w[threads] = { error: String(e.message ?? e).split("\n")[0] };
+          log(`  wllama ${threads}t failed: ${w[threads].error}`);
         }
         await page.close();
       }
@@ -241,12 +272,18 @@ try {
           rows.push({ engine: "wllama", model, dtype, threads: t, method: "dense", tok_s: null, ratio_to_wllama: null, ratio_to_bandwidth_limit: null, error: w[t]?.error });
           continue;
         }
-        rows.push({ engine: "wllama", model, dtype, threads: t, method: "dense", tok_s: w[t].tok_s, ratio_to_wllama: ref ? w[t].tok_s / ref : null, ratio_to_bandwidth_limit: null, mb_per_token: ggufBytes / 1e6 });
+        rows.push({ engine: "wllama", model, dtype, threads: t, method: "dense", tok_s: w[t].tok_s, ratio_to_wllama: ref ? w[t].tok_s / ref : null, ratio_to_bandwidth_limit: null, mb_per_token: ggufBytes / 1e6, prompt_tokens: w[t].prompt_n, prompt_tok_s: w[t].prompt_tok_s ?? null, prompt_ratio_to_wllama: null });
       }
       for (const t of threadList) for (const m of ["dense", "dip"]) {
         const d = dip[t];
         const r = d[m];
-        rows.push({ engine: "dip", model, dtype, threads: t, method: m === "dense" ? "dense" : `dip@${keep}`, tok_s: r?.tok_s ?? null, ratio_to_wllama: r && w[t]?.tok_s ? r.tok_s / w[t].tok_s : null, ratio_to_bandwidth_limit: null, mb_per_token: r ? r.bytes_per_token / 1e6 : null, ...(d.error ? { error: d.error } : {}) });
+        rows.push({
+          engine: "dip", model, dtype, threads: t, method: m === "dense" ? "dense" : `dip@${keep}`, tok_s: r?.tok_s ?? null, ratio_to_wllama: r && w[t]?.tok_s ? r.tok_s / w[t].tok_s : null,
+          ratio_to_bandwidth_limit: null, mb_per_token: r ? r.bytes_per_token / 1e6 : null,
+          // the prompt runs dense for both methods (Engine.prefill), so both rows carry the same prompt timing
+          prompt_tokens: r?.prompt_tokens ?? null, prompt_tok_s: r?.prompt_tok_s ?? null, prompt_ratio_to_wllama: r?.prompt_tok_s && w[t]?.prompt_tok_s ? r.prompt_tok_s / w[t].prompt_tok_s : null,
+          ...(d.error ? { error: d.error } : {}),
+        });
       }
     }
   }
@@ -262,7 +299,10 @@ if (offHost.length) throw new Error(`requests left 127.0.0.1: ${[...new Set(offH
 // the bandwidth limit: tokens per second if every byte a token reads came at the page's read
 // bandwidth (the better of the probes before and after the runs); single-thread rows only
 const readGBps = Math.max(...bw);
+const loadEnd = recordLoad("bench-peers", "end");
 for (const r of rows) {
+  r.load_start = loadStart;
+  r.load_end = loadEnd;
   if (r.tok_s && r.mb_per_token) r.ratio_to_bandwidth_limit = r.threads === 1 ? (r.tok_s * r.mb_per_token * 1e6) / (readGBps * 1e9) : null;
   r.read_gb_s = readGBps;
 }
@@ -321,9 +361,9 @@ if (json) {
   process.stdout.write(JSON.stringify(rows) + "\n");
 } else {
   const cpu = /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? cpus()[0]?.model;
-  process.stdout.write(`${cpu}, ${cpus().length} cores; headless Chromium; read bandwidth in the page ${readGBps.toFixed(2)} GB/s; ${tokens} greedy tokens after "${prompt}", median of ${rounds}\n\n`);
-  const head = ["engine", "model", "dtype", "threads", "method", "tok/s", "x wllama", "MB/token", "x BW limit"];
-  const body = rows.map((r) => [r.engine, r.model, r.dtype, String(r.threads), r.method, r.tok_s?.toFixed(2) ?? `failed: ${r.error}`, r.ratio_to_wllama?.toFixed(2) ?? "", r.mb_per_token?.toFixed(1) ?? "", r.ratio_to_bandwidth_limit?.toFixed(2) ?? ""]);
+  process.stdout.write(`${cpu}, ${cpus().length} cores; headless Chromium; read bandwidth in the page ${readGBps.toFixed(2)} GB/s; ${tokens} greedy tokens after ${promptTokens > 0 ? `a ${promptTokens}-token prompt` : `"${prompt}"`}, median of ${rounds}; load ${loadStart.join(" ")} at the start, ${loadEnd.join(" ")} at the end\n\n`);
+  const head = ["engine", "model", "dtype", "threads", "method", "tok/s", "x wllama", "MB/token", "x BW limit", "prompt tok/s", "prompt x wllama"];
+  const body = rows.map((r) => [r.engine, r.model, r.dtype, String(r.threads), r.method, r.tok_s?.toFixed(2) ?? `failed: ${r.error}`, r.ratio_to_wllama?.toFixed(2) ?? "", r.mb_per_token?.toFixed(1) ?? "", r.ratio_to_bandwidth_limit?.toFixed(2) ?? "", r.prompt_tok_s?.toFixed(2) ?? "", r.prompt_ratio_to_wllama?.toFixed(2) ?? ""]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (c) => "| " + c.map((s, i) => (i < 5 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join(" | ") + " |";
   process.stdout.write([line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n") + "\n");

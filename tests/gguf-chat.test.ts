@@ -238,7 +238,10 @@ test("dip chat from piped input: turns keep the KV cache (only the new turn is f
   assert.equal(turns[1].prompt_tokens, delta.length);
   const engine = await Engine.create(model, { dtype: "q8", sparsity: { method: "dip", keep: 0.5 } });
   engine.reset();
-  for (const t of [...encodeChatText(tokenizer, first, true), ...turns[0].tokens, ...delta]) engine.step(t);
+  // each turn's prompt runs dense (prefill), the reply's tokens under the method
+  engine.prefill(encodeChatText(tokenizer, first, true));
+  for (const t of turns[0].tokens) engine.step(t);
+  engine.prefill(delta);
   const reply: number[] = [];
   for (let i = 0; i < 6; i++) {
     const next = engine.sample(0, 1);

@@ -85,8 +85,7 @@ export function runChatTurn(chat: ChatSession, engine: Engine, s: RunSettings, o
   const t0 = performance.now();
   const reply = chat.reply(s.prompt, onText, { temperature: s.temperature, maxReplyTokens: s.tokens });
   const seconds = (performance.now() - t0) / 1000;
-  const steps = Math.max(1, reply.promptTokens + reply.tokens.length);
-  const info: ChatTurnInfo = { stop: reply.stop, contextLeft: chat.contextLeft, mlpDensity: engine.bytesRead().mlp / steps / engine.denseBytesPerToken().mlp };
+  const info: ChatTurnInfo = { stop: reply.stop, contextLeft: chat.contextLeft, mlpDensity: reply.mlpDensity };
   return { reply, info, tokS: seconds > 0 ? reply.tokens.length / seconds : 0 };
 }
 

@@ -5,13 +5,15 @@
 //
 // Order: each score is one dot in the matvec.ts order (the SIMD dot is dotF32); out_h starts from 0
 // and adds the positions one after another, t = 0, 1, ... (each add rounded on its own). The SIMD
-// kernel vectorizes the dot over headDim and the weighted sum across headDim, so every element gets
-// the same operations in the same order as in the scalar reference: the two are bit-identical.
+// kernel vectorizes the dot over headDim (four positions per pass) and the weighted sum across
+// headDim (eight positions per pass), so every element gets the same operations in the same order
+// as in the scalar reference: the two are bit-identical.
 // Inference (model/forward.ts) and training (train/forward.ts) both call attentionF32, so a trained
 // adapter sees exactly the attention inference computes; its gradient (train/backward.ts) is
 // attentionBackwardF32 below, built from the same kernels.
 
-import { axpyF32, axpyF32Scalar } from "./axpy";
+import { axpy4F32, axpy8F32, axpyF32, axpyF32Scalar } from "./axpy";
+import { madd } from "./madd";
 import { softmax } from "./elementwise";
 import { dotF32, dotF32Scalar } from "./matvec";
 
@@ -128,10 +130,47 @@ export function rowsAddScaledF32Scalar(rows: usize, x: usize, c: usize, n: i32, 
   for (let t = 0; t < n; t++) axpyF32Scalar(rows + <usize>t * rowBytes, x, load<f32>(c + (<usize>t << 2)), headDim);
 }
 
-/** SIMD: p_t = (q . k_t) * scale, t < n, each dot vectorized over headDim (the dotF32 order). */
+/**
+ * SIMD: p_t = (q . k_t) * scale, t < n, each dot vectorized over headDim in the dotF32 order. Four
+ * keys per pass share each load of q (four independent accumulators, no call per position).
+ */
 export function attentionScoresF32(p: usize, q: usize, keys: usize, n: i32, headDim: i32, rowFloats: i32, scale: f32): void {
   const rowBytes = <usize>rowFloats << 2;
-  for (let t = 0; t < n; t++) store<f32>(p + (<usize>t << 2), dotF32(q, keys + <usize>t * rowBytes, headDim) * scale);
+  const d4 = headDim & ~3;
+  let t = 0;
+  for (; t + 4 <= n; t += 4) {
+    const k0 = keys + <usize>t * rowBytes;
+    const k1 = k0 + rowBytes;
+    const k2 = k1 + rowBytes;
+    const k3 = k2 + rowBytes;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (let i = 0; i < d4; i += 4) {
+      const off = <usize>i << 2;
+      const qv = v128.load(q + off);
+      a0 = madd(a0, qv, v128.load(k0 + off));
+      a1 = madd(a1, qv, v128.load(k1 + off));
+      a2 = madd(a2, qv, v128.load(k2 + off));
+      a3 = madd(a3, qv, v128.load(k3 + off));
+    }
+    const pt = p + (<usize>t << 2);
+    store<f32>(pt, dotTail(hsum(a0), q, k0, d4, headDim) * scale);
+    store<f32>(pt, dotTail(hsum(a1), q, k1, d4, headDim) * scale, 4);
+    store<f32>(pt, dotTail(hsum(a2), q, k2, d4, headDim) * scale, 8);
+    store<f32>(pt, dotTail(hsum(a3), q, k3, d4, headDim) * scale, 12);
+  }
+  for (; t < n; t++) store<f32>(p + (<usize>t << 2), dotF32(q, keys + <usize>t * rowBytes, headDim) * scale);
+}
+
+/** matvec.ts's lane sum and tail: (a0 + a1) + (a2 + a3), then the tail in order. */
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+// @ts-ignore: decorator
+@inline function dotTail(acc: f32, a: usize, b: usize, from: i32, n: i32): f32 {
+  for (let i = from; i < n; i++) acc += load<f32>(a + (<usize>i << 2)) * load<f32>(b + (<usize>i << 2));
+  return acc;
 }
 
 /** Scalar reference for attentionScoresF32. */
@@ -140,11 +179,30 @@ export function attentionScoresF32Scalar(p: usize, q: usize, keys: usize, n: i32
   for (let t = 0; t < n; t++) store<f32>(p + (<usize>t << 2), dotF32Scalar(q, keys + <usize>t * rowBytes, headDim) * scale);
 }
 
-/** SIMD: out = sum_t p_t v_t (headDim floats), positions added in order, vectorized across headDim. */
+/**
+ * SIMD: out = sum_t p_t v_t (headDim floats), positions added in order, vectorized across headDim;
+ * eight (then four, then one) positions per pass, so out is loaded and stored once per eight
+ * value rows (axpy.ts: the grouping does not change any bit).
+ */
 export function weightedSumF32(out: usize, values: usize, p: usize, n: i32, headDim: i32, rowFloats: i32): void {
   const rowBytes = <usize>rowFloats << 2;
   memory.fill(out, 0, <usize>headDim << 2);
-  for (let t = 0; t < n; t++) axpyF32(out, values + <usize>t * rowBytes, load<f32>(p + (<usize>t << 2)), headDim);
+  let t = 0;
+  for (; t + 8 <= n; t += 8) {
+    const v0 = values + <usize>t * rowBytes;
+    const pt = p + (<usize>t << 2);
+    axpy8F32(
+      out, v0, v0 + rowBytes, v0 + 2 * rowBytes, v0 + 3 * rowBytes, v0 + 4 * rowBytes, v0 + 5 * rowBytes, v0 + 6 * rowBytes, v0 + 7 * rowBytes,
+      load<f32>(pt), load<f32>(pt, 4), load<f32>(pt, 8), load<f32>(pt, 12), load<f32>(pt, 16), load<f32>(pt, 20), load<f32>(pt, 24), load<f32>(pt, 28),
+      headDim,
+    );
+  }
+  for (; t + 4 <= n; t += 4) {
+    const v0 = values + <usize>t * rowBytes;
+    const pt = p + (<usize>t << 2);
+    axpy4F32(out, v0, v0 + rowBytes, v0 + 2 * rowBytes, v0 + 3 * rowBytes, load<f32>(pt), load<f32>(pt, 4), load<f32>(pt, 8), load<f32>(pt, 12), headDim);
+  }
+  for (; t < n; t++) axpyF32(out, values + <usize>t * rowBytes, load<f32>(p + (<usize>t << 2)), headDim);
 }
 
 /** Scalar reference for weightedSumF32. */

@@ -379,6 +379,11 @@ const PLAN_RUNS: usize = 16;
   return plan + PLAN_RUNS + (<usize>nKept << 4);
 }
 
+/** Bytes of a gather's plan for nKept entries (runs, column pairs, paired x; not its temporary). */
+export function gatherPlanBytesQ8(nKept: i32): usize {
+  return PLAN_RUNS + <usize>nKept * 28;
+}
+
 /**
  * Quantizes x per run and pairs the kept columns of gatherColumnsQ8 (returns the plan). The
  * threads build makes the plan once on the main instance and sweeps output ranges of it on every

@@ -22,6 +22,11 @@ export function setCapture(inputBuf: usize, hiddenBuf: usize, gateBuf: usize): v
   captureGate = gateBuf;
 }
 
+/** Whether activations are being captured (calibration works one token at a time). */
+export function capturing(): bool {
+  return captureInput != 0;
+}
+
 /** Runs token `token` at position `pos`; logits land in S.logits. The host checks both ranges. */
 export function forward(token: i32, pos: i32): void {
   const D = S.dim;

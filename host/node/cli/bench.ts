@@ -4,7 +4,7 @@
 
 import type { Argv, ArgumentsCamelCase } from "yargs";
 import { Engine, type WeightDtype } from "../../engine.js";
-import { isSyntheticShape, syntheticModel, SYNTHETIC_SHAPES } from "../../synthetic.js";
+import { isSyntheticShape, syntheticConfig, syntheticModel, SYNTHETIC_SHAPES } from "../../synthetic.js";
 import { maskKeeps, METHODS, needsCalibration, normalizeSpec, specLabel, type Method, type SparsitySpec } from "../../sparsity.js";
 import { buildFields, buildNote, buildOptions, openModel, UsageError, withEngineBuild, type ModelArgs } from "./common.js";
 import type { WeightBytes } from "../../engine.js";
@@ -18,6 +18,7 @@ interface Args extends ModelArgs {
   tokens: number;
   warmup: number;
   rounds: number;
+  position: number;
   clock: string;
   json: boolean;
 }
@@ -37,6 +38,7 @@ export const benchCommand = {
       .option("keeps", { type: "string", describe: "comma-separated keeps for a table, e.g. 0.2,0.3,0.5,0.9" })
       .option("tokens", { type: "number", default: 32, describe: "generated tokens per timed run (greedy, after BOS)" })
       .option("warmup", { type: "number", default: 4, describe: "untimed decode steps before each timed run" })
+      .option("position", { type: "number", default: 0, describe: "timed steps start after this many cached positions (a dense prefill fills them): attention's cost at long context" })
       .option("rounds", { type: "number", default: 5, describe: "dense and method runs alternate this many times; medians are reported" })
       .option("clock", {
         type: "string",
@@ -51,6 +53,7 @@ export const benchCommand = {
       if (!Number.isInteger(v) || v < 1) throw new UsageError(`${name} must be a positive integer, got ${v}`);
     }
     if (!Number.isInteger(a.warmup) || a.warmup < 0) throw new UsageError(`--warmup must be a non-negative integer, got ${a.warmup}`);
+    if (!Number.isInteger(a.position) || a.position < 0) throw new UsageError(`--position must be a non-negative integer, got ${a.position}`);
     const method = a.method as Method;
     if (!METHODS.includes(method) || method === "dense" || needsCalibration(method)) {
       throw new UsageError(`--method ${a.method}: bench runs glu, dip or dip-ca (dense is always the baseline; cats and dip-threshold need a calibration)`);
@@ -62,7 +65,7 @@ export const benchCommand = {
     const { engine, bos, name } = await openForBench(a);
     const loadSeconds = (performance.now() - t0) / 1000;
     const c = engine.config;
-    if (a.tokens + 1 > c.seqLen || a.warmup + 1 > c.seqLen) throw new UsageError(`--tokens ${a.tokens} does not fit the context of ${c.seqLen}`);
+    if (a.position + a.tokens + 1 > c.seqLen || a.warmup + 1 > c.seqLen) throw new UsageError(`--position ${a.position} + --tokens ${a.tokens} does not fit the context of ${c.seqLen}`);
     if (!a.json) process.stderr.write(`${name}: laid out in ${loadSeconds.toFixed(1)} s, ${(engine.memoryBytes() / 1e9).toFixed(2)} GB of wasm memory\n`);
 
     const denseBytes = total(engine.denseBytesPerToken());
@@ -72,7 +75,7 @@ export const benchCommand = {
       // dense and every keep in each round, so slow spells from other processes hit all of them
       for (const spec of [{ method: "dense" } as SparsitySpec, ...specs]) {
         if (!a.json) process.stderr.write(`\rround ${round + 1}/${a.rounds}: ${specLabel(spec).padEnd(12)}`);
-        record(specLabel(spec), decodeRun(engine, spec, bos, a.tokens, a.warmup, a.clock === "cpu"));
+        record(specLabel(spec), decodeRun(engine, spec, bos, a.tokens, a.warmup, a.clock === "cpu", a.position));
       }
     }
     if (!a.json) process.stderr.write("\n");
@@ -109,6 +112,7 @@ export const benchCommand = {
       tokens: a.tokens,
       warmup: a.warmup,
       rounds: a.rounds,
+      position: a.position,
       clock: a.clock,
       dense_cpu_share: median(dense.map((r) => r.cpuShare)),
       measured_dense_bytes_per_token: dense[0].bytesPerToken,
@@ -116,7 +120,7 @@ export const benchCommand = {
     };
 
     const timing =
-      `${a.tokens} greedy tokens from BOS, median of ${a.rounds} rounds, ${a.clock} clock` +
+      `${a.tokens} greedy tokens from BOS${a.position ? ` after ${a.position} cached positions` : ""}, median of ${a.rounds} rounds, ${a.clock} clock` +
       `${engine.threads > 1 ? `, ${engine.threads} threads` : ""}${buildNote(engine) ? `; ${buildNote(engine)}` : ""}`;
     if (!a.json && engine.threads === 1 && meta.dense_cpu_share < 0.95) {
       process.stderr.write(`note: the timed steps got ${(meta.dense_cpu_share * 100).toFixed(0)}% of a core (other processes are running); --clock cpu leaves that out\n`);
@@ -157,10 +161,11 @@ export interface Run {
 
 /**
  * One timed greedy decode from BOS: `warmup` untimed steps, then a fresh sequence whose BOS step
- * is untimed and whose next `tokens` steps are timed. Every run covers the same positions, so the
- * attention work is the same for dense and the method.
+ * (after `position` prompt positions filled by a dense prefill, untimed) is untimed and whose
+ * next `tokens` steps are timed. Every run covers the same positions, so the attention work is
+ * the same for dense and the method.
  */
-export function decodeRun(engine: Engine, spec: SparsitySpec, bos: number, tokens: number, warmup: number, cpuClock: boolean): Run {
+export function decodeRun(engine: Engine, spec: SparsitySpec, bos: number, tokens: number, warmup: number, cpuClock: boolean, position = 0): Run {
   engine.setSparsity(spec);
   engine.reset();
   let t = bos;
@@ -169,6 +174,7 @@ export function decodeRun(engine: Engine, spec: SparsitySpec, bos: number, token
     t = engine.sample(0, 1);
   }
   engine.reset();
+  if (position > 0) engine.prefill(Array.from({ length: position }, (_, i) => (i === 0 ? bos : (i * 7919) % engine.config.vocabSize)));
   engine.step(bos);
   engine.resetBytes();
   const start = performance.now();
@@ -189,7 +195,9 @@ async function openForBench(a: Args): Promise<{ engine: Engine; bos: number; nam
   if (a.synthetic !== undefined && a.model !== undefined) throw new UsageError(`give --synthetic or --model, not both`);
   if (a.synthetic !== undefined) {
     if (!isSyntheticShape(a.synthetic)) throw new UsageError(`--synthetic ${a.synthetic}: supported shapes are ${SYNTHETIC_SHAPES.join(", ")}`);
-    const model = syntheticModel(a.synthetic, a.seed);
+    // the context grows to hold --position (the shapes' default contexts are short to keep the KV cache small)
+    const seqLen = Math.max(syntheticConfig(a.synthetic).seqLen, a.position + a.tokens + 1);
+    const model = syntheticModel(a.synthetic, a.seed, { seqLen });
     // the model generates its tensors on access; the engine keeps the only copy
     return { engine: await Engine.create(model, { dtype: (a.dtype ?? "f32") as WeightDtype, ...buildOptions(a) }), bos: 1, name: model.name };
   }

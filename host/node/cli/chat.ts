@@ -47,8 +47,6 @@ export const chatCommand = {
       o.engine.resetBytes();
       const reply: ChatReply = session.reply(text, a.json ? undefined : (t) => process.stdout.write(t));
       if (a.json) {
-        const bytes = o.engine.bytesRead();
-        const steps = Math.max(1, reply.promptTokens + reply.tokens.length);
         process.stdout.write(
           JSON.stringify({
             reply: reply.text,
@@ -57,7 +55,7 @@ export const chatCommand = {
             prompt_tokens: reply.promptTokens,
             cache_kept: reply.cacheKept,
             context_left: session.contextLeft,
-            mlp_density: bytes.mlp / steps / o.engine.denseBytesPerToken().mlp,
+            mlp_density: reply.mlpDensity,
           }) + "\n",
         );
       } else {

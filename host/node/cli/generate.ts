@@ -55,8 +55,11 @@ export const generateCommand = {
       onStep: recorder ? () => recorder.afterStep() : undefined,
     });
     if (a["trace-out"]) await writeTraceFile(a["trace-out"], recorder!.trace());
-    const bytes = o.engine.bytesRead();
-    const stepsRun = Math.max(1, result.tokens.length - 1);
+    // per token of the decode steps: the counters' total minus the prompt's (which read each weight once per block)
+    const promptBytes = result.prompt_bytes;
+    const all = o.engine.bytesRead();
+    const bytes = { embedding: all.embedding - promptBytes.embedding, attention: all.attention - promptBytes.attention, mlp: all.mlp - promptBytes.mlp, lm_head: all.lm_head - promptBytes.lm_head };
+    const stepsRun = Math.max(1, result.decode_steps);
     const weightBytesPerToken = (bytes.embedding + bytes.attention + bytes.mlp + bytes.lm_head) / stepsRun;
     const mlpDensity = bytes.mlp / stepsRun / o.engine.denseBytesPerToken().mlp;
     const stream = streamed ? await streamReport(streamed, result.seconds, recorder!.trace(), a) : undefined;
@@ -74,6 +77,7 @@ export const generateCommand = {
           prompt_tok_s: result.prompt_tok_s,
           mlp_density: mlpDensity,
           weight_bytes_per_token: weightBytesPerToken,
+          prompt_weight_bytes_per_token: (promptBytes.embedding + promptBytes.attention + promptBytes.mlp + promptBytes.lm_head) / result.prompt_tokens,
           seed: a.seed,
           temperature: a.temperature,
           top_p: a["top-p"],
