@@ -12,7 +12,8 @@ import { loadModelFile } from "../host/node/load.js";
 import { Engine } from "../host/engine.js";
 import { headDim, type LoadedModel, type QuantizedMatrix } from "../host/model.js";
 import { dequantizeRows, q4_0ScalesFitInputMajor } from "../host/quant.js";
-import { GGML_TYPE, ggmlRowBytes, ggmlTypeName } from "../host/formats/ggml-blocks.js";
+import { GGML_TYPE, dequantizeRow, ggmlRowBytes, ggmlTypeName, quantizeRow } from "../host/formats/ggml-blocks.js";
+import { parseGguf, readGgufHeader } from "../host/formats/gguf.js";
 import { allocOrThrow } from "../host/engine-layout.js";
 import { readF32, runLogits } from "./helpers.js";
 
@@ -232,4 +233,41 @@ test("the wasm kernels on the files' own blocks: scalar reference == SIMD, and w
     }
   }
   assert.deepEqual([...seen].sort(), [GGML_TYPE.Q4_0, GGML_TYPE.Q5_0, GGML_TYPE.Q4_K, GGML_TYPE.Q6_K].sort(), "every native type met in the fixtures");
+});
+
+test("phi3's fused attn_qkv and ffn_up stored as quantized blocks split by rows: the native and f32 runs track the F16 file's reference", async () => {
+  // tiny-phi3-F16 with its fused tensors rewritten in place as Q8_0 (34 bytes per 32 values fit in
+  // the F16 data's 64), the directory's type fields patched: a quantized phi3 file
+  const f = manifest.files.find((x) => x.file === "tiny-phi3-F16.gguf")!;
+  const bytes = new Uint8Array(readFileSync(resolve(dir, f.file)));
+  const header = readGgufHeader(bytes, f.file);
+  let converted = 0;
+  for (const t of header.tensors) {
+    if (!/\.(attn_qkv|ffn_up)\.weight$/.test(t.name)) continue;
+    assert.equal(t.type, GGML_TYPE.F16);
+    const at = header.dataStart + t.offset;
+    const values = new Float32Array(t.elements);
+    dequantizeRow(GGML_TYPE.F16, bytes, at, t.elements, values);
+    quantizeRow(GGML_TYPE.Q8_0, values, t.elements, bytes, at);
+    // the directory entry: u64 name length, the name, u32 n_dims, n_dims u64 dims, u32 type
+    const name = new TextEncoder().encode(t.name);
+    const needle = new Uint8Array(8 + name.length);
+    new DataView(needle.buffer).setUint32(0, name.length, true);
+    needle.set(name, 8);
+    const entry = Buffer.from(bytes.buffer, 0, header.dataStart).indexOf(needle);
+    assert.ok(entry > 0, t.name);
+    new DataView(bytes.buffer).setUint32(entry + needle.length + 4 + 8 * t.dims.length, GGML_TYPE.Q8_0, true);
+    converted++;
+  }
+  const model = parseGguf(bytes, "tiny-phi3-Q8_0-fused.gguf");
+  assert.equal(converted, 2 * model.config.nLayers);
+  const q = model.weights.layers[0].quantized!;
+  const hd = headDim(model.config);
+  assert.deepEqual([q.wq!.rows, q.wk!.rows, q.wv!.rows, q.wGate!.rows, q.wUp!.rows], [model.config.nHeads * hd, model.config.nKvHeads * hd, model.config.nKvHeads * hd, model.config.hiddenDim, model.config.hiddenDim]);
+  const reference = readF32(resolve(dir, f.file.replace(/\.gguf$/, ".logits.f32")));
+  for (const dtype of ["native", "f32"] as const) {
+    const logits = runLogits(await Engine.create(model, { dtype }), f.tokens);
+    const r = correlation(logits, reference);
+    assert.ok(r >= 0.99, `${dtype}: correlation ${r}`);
+  }
 });
