@@ -9,7 +9,13 @@
 // Prints each as a fraction of the best read probe (median over --rounds), and the load average
 // at the start and end. Relative numbers only; run it on an idle machine.
 //
-//   node scripts/profile-streams.mjs [--shape stories110m|qwen2.5-0.5b] [--rounds 5]
+// Second round: loop shapes of both kernels at the engine's summation order (rows or columns per
+// pass, vectors per pass via immediate offsets, pointer vs chained row addresses; variants.ts),
+// each checked bit for bit against the engine's kernel before timing. Each round's GB/s is divided
+// by that round's best probe (so a load that changes between rounds moves both), and the median
+// and the range over rounds are printed.
+//
+//   node scripts/profile-streams.mjs [--shape stories110m|qwen2.5-0.5b] [--rounds 5] [--filter REGEX]
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,7 +25,7 @@ import { parseArgs } from "node:util";
 import { recordLoad } from "../build/host/index.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const { values } = parseArgs({ options: { shape: { type: "string", default: "stories110m" }, rounds: { type: "string", default: "5" } } });
+const { values } = parseArgs({ options: { shape: { type: "string", default: "stories110m" }, rounds: { type: "string", default: "5" }, filter: { type: "string", default: "" } } });
 const SHAPES = { stories110m: [768, 2048], "qwen2.5-0.5b": [896, 4864] };
 if (!SHAPES[values.shape]) throw new Error(`--shape must be one of ${Object.keys(SHAPES).join(", ")}`);
 const rounds = Number(values.rounds);
@@ -40,6 +46,15 @@ new Float32Array(e.memory.buffer, x, 1 << 14).fill(0.5);
 const out = e.alloc(1 << 16);
 const idx = e.alloc(1 << 16);
 new Uint32Array(e.memory.buffer, idx, 1 << 14).forEach((_, i, a) => (a[i] = i)); // the dense mask
+// DIP at keep 0.5: every other column on average, scattered (seeded, ascending), for each nIn
+const halfIdx = {};
+for (const nIn of SHAPES[values.shape]) {
+  let seed = 16;
+  const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const kept = []; for (let j = 0; j < nIn; j++) if (random() < 0.5) kept.push(j);
+  halfIdx[nIn] = { ptr: e.alloc(kept.length * 4), n: kept.length };
+  new Uint32Array(e.memory.buffer, halfIdx[nIn].ptr, kept.length).set(kept);
+}
 
 // run(f, bytes of one matrix): cold = every matrix of the buffer once, hot = the first one as often
 const sweep = (one, bytes, hot) => () => {
@@ -57,8 +72,8 @@ const variants = {
 for (const hot of [false, true]) {
   const t = hot ? "hot" : "cold";
   for (const [rows, cols] of [[I, D], [D, I]]) {
-    variants[`${t} matvecF32 8 rows [${rows}x${cols}]`] = matvec(e.matvecF32, rows, cols, hot);
-    variants[`${t} matvecF32 4 rows [${rows}x${cols}]`] = matvec(e.matvecF32Rows4, rows, cols, hot);
+    variants[`${t} matvecF32 4 far rows [${rows}x${cols}]`] = matvec(e.matvecF32, rows, cols, hot);
+    variants[`${t} matvecF32Rows4 4 adj. rows [${rows}x${cols}]`] = matvec(e.matvecF32Rows4, rows, cols, hot);
     variants[`${t} 2 rows [${rows}x${cols}]`] = matvec(e.matvecRows2, rows, cols, hot);
     variants[`${t} 8-row tiles, 1 stream [${rows}x${cols}]`] = matvec(e.matvecTiled8, rows, cols, hot);
   }
@@ -68,16 +83,66 @@ for (const hot of [false, true]) {
     variants[`${t} gather 1 col [${nIn}x${nOut}]`] = gather(e.gather1, nIn, nOut, hot);
   }
 }
-const gbps = {};
+// Second round: the loop shapes at the engine's summation order (bit-checked below).
+const MATVEC_SHAPES = ["mvR4U1ptr", "mvR4U2ptr", "mvR4U4ptr", "mvR4U4chain", "mvR6U2ptr", "mvR6U4chain", "mvR8U1ptr", "mvR8U2ptr", "mvR8U4ptr", "mvR8U1chain", "mvR8U2chain", "mvR8U4chain", "mvR4U1ptrFar", "mvR4U2ptrFar", "mvR4U4ptrFar", "mvR4U4chainFar", "mvR6U2ptrFar", "mvR8U1ptrFar", "mvR8U2ptrFar", "mvR8U2chainFar", "mvR8U4chainFar"];
+const GATHER_SHAPES = ["gatherColumnsF32", "gRuns", "gC16", "gC1U2", "gC1U4", "gC2U2", "gC2U4", "gC4U1", "gC4U2", "gC4U4", "gC8U1", "gC8U2", "gC8U4"];
+for (const hot of [false, true]) {
+  const t = hot ? "hot" : "cold";
+  for (const [rows, cols] of [[I, D], [D, I]]) {
+    for (const name of MATVEC_SHAPES) variants[`${t} ${name} [${rows}x${cols}]`] = matvec(e[name], rows, cols, hot);
+  }
+  for (const [nIn, nOut] of [[D, I], [I, D]]) {
+    for (const name of GATHER_SHAPES) variants[`${t} ${name} [${nIn}x${nOut}]`] = sweep((p) => e[name](out, p, x, idx, nIn, nOut), nIn * nOut * 4, hot);
+    // keep 0.5: bytes read are the kept columns; matrices are laid out whole, as in the engine
+    const half = halfIdx[nIn];
+    for (const name of GATHER_SHAPES) {
+      variants[`${t} ${name} half [${nIn}x${nOut}]`] = () => {
+        const bytes = nIn * nOut * 4, n = Math.floor(TOTAL / bytes);
+        for (let m = 0; m < n; m++) e[name](out, hot ? w : w + m * bytes, x, half.ptr, half.n, nOut);
+        return n * half.n * nOut * 4;
+      };
+    }
+  }
+}
+const filter = new RegExp(values.filter);
+for (const name of Object.keys(variants)) if (!name.startsWith("probe") && !filter.test(name)) delete variants[name];
+
+// Same bits as the engine's kernels on random data and odd sizes (the tails), before any timing.
+{
+  const ref = e.alloc(1 << 16), keptIdx = e.alloc(1 << 12);
+  const fill = (p, n) => { const a = new Float32Array(e.memory.buffer, p, n); for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1; };
+  const same = (name, n) => {
+    const a = new Uint32Array(e.memory.buffer, out, n), b = new Uint32Array(e.memory.buffer, ref, n);
+    for (let i = 0; i < n; i++) if (a[i] !== b[i]) throw new Error(`${name}: output ${i} differs from the engine kernel's bits`);
+  };
+  for (const [rows, cols] of [[37, 101], [64, 896], [9, 12], [8, 16], [3, 5]]) {
+    fill(w, rows * cols); fill(x, cols);
+    e.matvecF32(ref, w, x, rows, cols);
+    for (const name of MATVEC_SHAPES) { e[name](out, w, x, rows, cols); same(`${name} ${rows}x${cols}`, rows); }
+  }
+  const kept = new Uint32Array(e.memory.buffer, keptIdx, 64);
+  for (const [nIn, nOut, nKept] of [[50, 101, 37], [64, 896, 64], [20, 13, 11], [9, 8, 3]]) {
+    fill(w, nIn * nOut); fill(x, nIn);
+    let k = 0; for (let j = 0; j < nIn && k < nKept; j++) if (nIn - j <= nKept - k || Math.random() < nKept / nIn) kept[k++] = j;
+    e.gatherColumnsF32(ref, w, x, keptIdx, nKept, nOut);
+    for (const name of GATHER_SHAPES) { e[name](out, w, x, keptIdx, nKept, nOut); same(`${name} ${nIn}x${nOut} keep ${nKept}`, nOut); }
+  }
+  new Float32Array(e.memory.buffer, w, TOTAL / 4).fill(0.001); new Float32Array(e.memory.buffer, x, 1 << 14).fill(0.5);
+}
+
+const ratios = {}; // per round: GB/s / that round's best probe
 for (let r = 0; r < rounds; r++) {
+  const gbps = {};
   for (const [name, run] of Object.entries(variants)) {
     const t0 = performance.now();
     const bytes = run();
-    (gbps[name] ??= []).push(bytes / ((performance.now() - t0) / 1000) / 1e9);
+    gbps[name] = bytes / ((performance.now() - t0) / 1000) / 1e9;
   }
+  const probe = Math.max(gbps["probe, 1 stream"], gbps["probe, 4 streams"]);
+  for (const [name, v] of Object.entries(gbps)) (ratios[name] ??= []).push(v / probe);
+  (ratios["(best probe GB/s)"] ??= []).push(probe);
 }
 const loadEnd = recordLoad("profile-streams", "end");
 const median = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
-const probe = Math.max(median(gbps["probe, 1 stream"]), median(gbps["probe, 4 streams"]));
-process.stdout.write(`${values.shape} matrix shapes, median of ${rounds}, as a fraction of the best read probe; load ${loadStart.join(" ")} at the start, ${loadEnd.join(" ")} at the end\n`);
-for (const [name, v] of Object.entries(gbps)) process.stdout.write(`  ${name.padEnd(46)} ${(median(v) / probe).toFixed(2)}\n`);
+process.stdout.write(`${values.shape} matrix shapes, ${rounds} rounds, each round as a fraction of its best read probe: median [min-max]; load ${loadStart.join(" ")} at the start, ${loadEnd.join(" ")} at the end\n`);
+for (const [name, v] of Object.entries(ratios)) process.stdout.write(`  ${name.padEnd(46)} ${median(v).toFixed(2)} [${Math.min(...v).toFixed(2)}-${Math.max(...v).toFixed(2)}]\n`);

@@ -21,91 +21,78 @@ import { madd } from "./madd";
   return acc;
 }
 
-/** Rows r.. of out = W x: four rows per pass, then one at a time (the tail of both kernels below). */
+/**
+ * Four rows per pass, rows r, r + stride, r + 2*stride, r + 3*stride, each summed in the shared
+ * order (one accumulator per row). Two vectors of each row per loop pass: v128.load's immediate
+ * offset 16 lets one pointer add serve both loads, so the loop is 5 adds per 8 weight loads.
+ */
 // @ts-ignore: decorator
-@inline function fourRowsThenOne(out: usize, w: usize, x: usize, r: i32, rows: i32, cols: i32): void {
+@inline function fourRows(out: usize, w: usize, x: usize, r: i32, stride: i32, cols: i32): void {
   const cols4 = cols & ~3;
+  const cols8 = cols & ~7;
   const rowBytes = <usize>cols << 2;
-  for (; r + 4 <= rows; r += 4) {
-    const w0 = w + <usize>r * rowBytes;
-    const w1 = w0 + rowBytes;
-    const w2 = w1 + rowBytes;
-    const w3 = w2 + rowBytes;
-    let a0 = f32x4.splat(0);
-    let a1 = f32x4.splat(0);
-    let a2 = f32x4.splat(0);
-    let a3 = f32x4.splat(0);
-    for (let i = 0; i < cols4; i += 4) {
-      const off = <usize>i << 2;
-      const xv = v128.load(x + off);
-      a0 = madd(a0, v128.load(w0 + off), xv);
-      a1 = madd(a1, v128.load(w1 + off), xv);
-      a2 = madd(a2, v128.load(w2 + off), xv);
-      a3 = madd(a3, v128.load(w3 + off), xv);
-    }
-    store<f32>(out + (<usize>r << 2), dotTail(hsum(a0), w0, x, cols4, cols));
-    store<f32>(out + (<usize>(r + 1) << 2), dotTail(hsum(a1), w1, x, cols4, cols));
-    store<f32>(out + (<usize>(r + 2) << 2), dotTail(hsum(a2), w2, x, cols4, cols));
-    store<f32>(out + (<usize>(r + 3) << 2), dotTail(hsum(a3), w3, x, cols4, cols));
+  const streamBytes = <usize>stride * rowBytes;
+  const w0 = w + <usize>r * rowBytes;
+  const w1 = w0 + streamBytes;
+  const w2 = w1 + streamBytes;
+  const w3 = w2 + streamBytes;
+  let p0 = w0, p1 = w1, p2 = w2, p3 = w3, px = x;
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  const end8 = x + (<usize>cols8 << 2);
+  for (; px < end8; px += 32) {
+    const x0 = v128.load(px);
+    const x1 = v128.load(px, 16);
+    a0 = madd(madd(a0, v128.load(p0), x0), v128.load(p0, 16), x1);
+    a1 = madd(madd(a1, v128.load(p1), x0), v128.load(p1, 16), x1);
+    a2 = madd(madd(a2, v128.load(p2), x0), v128.load(p2, 16), x1);
+    a3 = madd(madd(a3, v128.load(p3), x0), v128.load(p3, 16), x1);
+    p0 += 32;
+    p1 += 32;
+    p2 += 32;
+    p3 += 32;
   }
-  for (; r < rows; r++) {
+  if (cols8 < cols4) { // one more vector per row
+    const x0 = v128.load(px);
+    a0 = madd(a0, v128.load(p0), x0);
+    a1 = madd(a1, v128.load(p1), x0);
+    a2 = madd(a2, v128.load(p2), x0);
+    a3 = madd(a3, v128.load(p3), x0);
+  }
+  const o = out + (<usize>r << 2);
+  const outStride = <usize>stride << 2;
+  store<f32>(o, dotTail(hsum(a0), w0, x, cols4, cols));
+  store<f32>(o + outStride, dotTail(hsum(a1), w1, x, cols4, cols));
+  store<f32>(o + 2 * outStride, dotTail(hsum(a2), w2, x, cols4, cols));
+  store<f32>(o + 3 * outStride, dotTail(hsum(a3), w3, x, cols4, cols));
+}
+
+/**
+ * SIMD: four rows per pass, a quarter of the matrix apart (rows r, r + q, r + 2q, r + 3q with
+ * q = rows / 4, for r = 0 .. q - 1), then the last rows % 4 one at a time. Each of the four
+ * weight streams reads q consecutive rows, i.e. one long sequential run, like the four-stream
+ * read probe (readSum4StreamsF32); passes over adjacent rows (the previous 8 and 4 rows per pass)
+ * restart their streams every few KiB and read cold weights at ~0.55-0.6 of the probe against
+ * ~0.95 for this order (bench/README.md, issue #16). Each row still sums in the shared order, so
+ * the row grouping does not change any bit.
+ */
+export function matvecF32(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const quarter = rows >> 2;
+  for (let r = 0; r < quarter; r++) fourRows(out, w, x, r, quarter, cols);
+  const rowBytes = <usize>cols << 2;
+  for (let r = quarter << 2; r < rows; r++) {
     store<f32>(out + (<usize>r << 2), dotF32(w + <usize>r * rowBytes, x, cols));
   }
 }
 
-/**
- * SIMD: eight rows per pass so each x load feeds eight weight streams, then four, then one.
- * Each row still sums in the shared order, so the row grouping does not change any bit.
- */
-export function matvecF32(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
-  const cols4 = cols & ~3;
-  const rowBytes = <usize>cols << 2;
-  let r = 0;
-  for (; r + 8 <= rows; r += 8) {
-    const w0 = w + <usize>r * rowBytes;
-    const w1 = w0 + rowBytes;
-    const w2 = w1 + rowBytes;
-    const w3 = w2 + rowBytes;
-    const w4 = w3 + rowBytes;
-    const w5 = w4 + rowBytes;
-    const w6 = w5 + rowBytes;
-    const w7 = w6 + rowBytes;
-    let a0 = f32x4.splat(0);
-    let a1 = f32x4.splat(0);
-    let a2 = f32x4.splat(0);
-    let a3 = f32x4.splat(0);
-    let a4 = f32x4.splat(0);
-    let a5 = f32x4.splat(0);
-    let a6 = f32x4.splat(0);
-    let a7 = f32x4.splat(0);
-    for (let i = 0; i < cols4; i += 4) {
-      const off = <usize>i << 2;
-      const xv = v128.load(x + off);
-      a0 = madd(a0, v128.load(w0 + off), xv);
-      a1 = madd(a1, v128.load(w1 + off), xv);
-      a2 = madd(a2, v128.load(w2 + off), xv);
-      a3 = madd(a3, v128.load(w3 + off), xv);
-      a4 = madd(a4, v128.load(w4 + off), xv);
-      a5 = madd(a5, v128.load(w5 + off), xv);
-      a6 = madd(a6, v128.load(w6 + off), xv);
-      a7 = madd(a7, v128.load(w7 + off), xv);
-    }
-    const o = out + (<usize>r << 2);
-    store<f32>(o, dotTail(hsum(a0), w0, x, cols4, cols));
-    store<f32>(o, dotTail(hsum(a1), w1, x, cols4, cols), 4);
-    store<f32>(o, dotTail(hsum(a2), w2, x, cols4, cols), 8);
-    store<f32>(o, dotTail(hsum(a3), w3, x, cols4, cols), 12);
-    store<f32>(o, dotTail(hsum(a4), w4, x, cols4, cols), 16);
-    store<f32>(o, dotTail(hsum(a5), w5, x, cols4, cols), 20);
-    store<f32>(o, dotTail(hsum(a6), w6, x, cols4, cols), 24);
-    store<f32>(o, dotTail(hsum(a7), w7, x, cols4, cols), 28);
-  }
-  fourRowsThenOne(out, w, x, r, rows, cols);
-}
-
-/** Previous kernel (four rows per pass), kept for the A/B row in bench/kernels.bench.ts. */
+/** Four adjacent rows per pass (the layout of the kernel before issue #16), kept for the A/B row in bench/kernels.bench.ts. */
 export function matvecF32Rows4(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
-  fourRowsThenOne(out, w, x, 0, rows, cols);
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) fourRows(out, w, x, r, 1, cols);
+  const rowBytes = <usize>cols << 2;
+  for (; r < rows; r++) store<f32>(out + (<usize>r << 2), dotF32(w + <usize>r * rowBytes, x, cols));
 }
 
 /** SIMD dot product of one row with x, in the shared summation order. */

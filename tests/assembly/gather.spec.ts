@@ -23,6 +23,33 @@ describe("gatherColumnsF32", () => {
     }
   });
 
+  it("reads runs of consecutive columns one per pass without changing a bit (dense and gapped masks, out below and above RUN_OUT_BYTES_MAX)", () => {
+    // keptIndices(idx, nIn, period, period) drops nothing: the dense mask, all groups consecutive.
+    // Period 11 dropping 10 leaves runs of ten: groups of eight that are and are not consecutive.
+    // 4096 floats = 16 KiB is the largest out read as one stream; 4099 and 4101 take eight per pass.
+    const nIn = 43;
+    const outs: i32[] = [5, 19, 768, 4096, 4099, 4101];
+    for (let m = 0; m < 3; m++) {
+      for (let q = 0; q < outs.length; q++) {
+        const nOut = outs[q];
+        const wT = randomBuf(nIn * nOut);
+        const x = randomBuf(nIn);
+        const idx = buf(nIn);
+        const k = m == 0 ? keptIndices(idx, nIn, nIn + 1, nIn + 1) : m == 1 ? keptIndices(idx, nIn, 11, 10) : keptIndices(idx, nIn, 3, 1);
+        const a = buf(nOut), b = buf(nOut), parts = buf(nOut);
+        gatherColumnsF32(a, wT, x, idx, k, nOut);
+        gatherColumnsF32Scalar(b, wT, x, idx, k, nOut);
+        const at = "mask " + m.toString() + " nOut " + nOut.toString();
+        expect(bitsEqual(a, b, nOut)).toBe(true, at);
+        const half = nOut >> 1; // two thread shares: each below the threshold on its own when nOut is above
+        gatherColumnsRangeF32(parts, wT, x, idx, k, nOut, 0, half);
+        gatherColumnsRangeF32(parts, wT, x, idx, k, nOut, half, nOut);
+        expect(bitsEqual(parts, b, nOut)).toBe(true, at + " in two shares");
+        heap.free(wT);
+      }
+    }
+  });
+
   it("with all columns kept equals W x (W = transpose of the stored matrix)", () => {
     const nIn = 9, nOut = 6;
     const wT = randomBuf(nIn * nOut);
