@@ -1,7 +1,9 @@
 // Profiling experiment for issue #16 (not part of npm test): why does f32 decode read its weights
-// below the engine's read probe? Times, interleaved in one process, the engine's matvecF32 (8 and
-// 4 rows per pass) and dense gatherColumnsF32 (8 columns per pass) against variants that read fewer
-// or one memory stream (scripts/profile-streams/variants.ts) and the read probes
+// below the engine's read probe? Times, interleaved in one process, the engine's matvecF32 (four
+// rows a quarter of the matrix apart per pass), matvecF32Rows4 (four adjacent rows), the kernel
+// before (matvecF32Before: eight adjacent rows) and dense gatherColumnsF32 (runs of eight
+// consecutive columns one per pass; the kernel before read eight per pass, as gC8U1 does) against
+// variants that read fewer or one memory stream (scripts/profile-streams/variants.ts) and the read probes
 // (assembly/kernels/bandwidth.ts), on the matrix shapes of stories110M or Qwen2.5-0.5B:
 //   cold: a 384 MiB buffer cut into matrices of the shape, each read once per pass (as decode
 //         reads every weight once per token, far more than the caches hold)
@@ -73,19 +75,20 @@ for (const hot of [false, true]) {
   const t = hot ? "hot" : "cold";
   for (const [rows, cols] of [[I, D], [D, I]]) {
     variants[`${t} matvecF32 4 far rows [${rows}x${cols}]`] = matvec(e.matvecF32, rows, cols, hot);
+    variants[`${t} matvecF32Before 8 adj. rows [${rows}x${cols}]`] = matvec(e.matvecF32Before, rows, cols, hot);
     variants[`${t} matvecF32Rows4 4 adj. rows [${rows}x${cols}]`] = matvec(e.matvecF32Rows4, rows, cols, hot);
     variants[`${t} 2 rows [${rows}x${cols}]`] = matvec(e.matvecRows2, rows, cols, hot);
     variants[`${t} 8-row tiles, 1 stream [${rows}x${cols}]`] = matvec(e.matvecTiled8, rows, cols, hot);
   }
   for (const [nIn, nOut] of [[D, I], [I, D]]) {
-    variants[`${t} gatherColumnsF32 8 cols [${nIn}x${nOut}]`] = gather8(nIn, nOut, hot);
+    variants[`${t} gatherColumnsF32 [${nIn}x${nOut}]`] = gather8(nIn, nOut, hot);
     variants[`${t} gather 2 cols [${nIn}x${nOut}]`] = gather(e.gather2, nIn, nOut, hot);
     variants[`${t} gather 1 col [${nIn}x${nOut}]`] = gather(e.gather1, nIn, nOut, hot);
   }
 }
 // Second round: the loop shapes at the engine's summation order (bit-checked below).
 const MATVEC_SHAPES = ["mvR4U1ptr", "mvR4U2ptr", "mvR4U4ptr", "mvR4U4chain", "mvR6U2ptr", "mvR6U4chain", "mvR8U1ptr", "mvR8U2ptr", "mvR8U4ptr", "mvR8U1chain", "mvR8U2chain", "mvR8U4chain", "mvR4U1ptrFar", "mvR4U2ptrFar", "mvR4U4ptrFar", "mvR4U4chainFar", "mvR6U2ptrFar", "mvR8U1ptrFar", "mvR8U2ptrFar", "mvR8U2chainFar", "mvR8U4chainFar"];
-const GATHER_SHAPES = ["gatherColumnsF32", "gRuns", "gC16", "gC1U2", "gC1U4", "gC2U2", "gC2U4", "gC4U1", "gC4U2", "gC4U4", "gC8U1", "gC8U2", "gC8U4"];
+const GATHER_SHAPES = ["gRuns", "gC16", "gC1U2", "gC1U4", "gC2U2", "gC2U4", "gC4U1", "gC4U2", "gC4U4", "gC8U1", "gC8U2", "gC8U4"];
 for (const hot of [false, true]) {
   const t = hot ? "hot" : "cold";
   for (const [rows, cols] of [[I, D], [D, I]]) {
@@ -95,7 +98,7 @@ for (const hot of [false, true]) {
     for (const name of GATHER_SHAPES) variants[`${t} ${name} [${nIn}x${nOut}]`] = sweep((p) => e[name](out, p, x, idx, nIn, nOut), nIn * nOut * 4, hot);
     // keep 0.5: bytes read are the kept columns; matrices are laid out whole, as in the engine
     const half = halfIdx[nIn];
-    for (const name of GATHER_SHAPES) {
+    for (const name of ["gatherColumnsF32", ...GATHER_SHAPES]) {
       variants[`${t} ${name} half [${nIn}x${nOut}]`] = () => {
         const bytes = nIn * nOut * 4, n = Math.floor(TOTAL / bytes);
         for (let m = 0; m < n; m++) e[name](out, hot ? w : w + m * bytes, x, half.ptr, half.n, nOut);
@@ -118,14 +121,14 @@ for (const name of Object.keys(variants)) if (!name.startsWith("probe") && !filt
   for (const [rows, cols] of [[37, 101], [64, 896], [9, 12], [8, 16], [3, 5]]) {
     fill(w, rows * cols); fill(x, cols);
     e.matvecF32(ref, w, x, rows, cols);
-    for (const name of MATVEC_SHAPES) { e[name](out, w, x, rows, cols); same(`${name} ${rows}x${cols}`, rows); }
+    for (const name of [...MATVEC_SHAPES, "matvecF32Before", "matvecF32Rows4"]) { e[name](out, w, x, rows, cols); same(`${name} ${rows}x${cols}`, rows); }
   }
   const kept = new Uint32Array(e.memory.buffer, keptIdx, 64);
   for (const [nIn, nOut, nKept] of [[50, 101, 37], [64, 896, 64], [20, 13, 11], [9, 8, 3]]) {
     fill(w, nIn * nOut); fill(x, nIn);
     let k = 0; for (let j = 0; j < nIn && k < nKept; j++) if (nIn - j <= nKept - k || Math.random() < nKept / nIn) kept[k++] = j;
     e.gatherColumnsF32(ref, w, x, keptIdx, nKept, nOut);
-    for (const name of GATHER_SHAPES) { e[name](out, w, x, keptIdx, nKept, nOut); same(`${name} ${nIn}x${nOut} keep ${nKept}`, nOut); }
+    for (const name of ["gatherColumnsF32", ...GATHER_SHAPES]) { e[name](out, w, x, keptIdx, nKept, nOut); same(`${name} ${nIn}x${nOut} keep ${nKept}`, nOut); }
   }
   new Float32Array(e.memory.buffer, w, TOTAL / 4).fill(0.001); new Float32Array(e.memory.buffer, x, 1 << 14).fill(0.5);
 }

@@ -357,7 +357,7 @@ const colScratch = memory.data(64);
 const xScratch = memory.data(64);
 // @ts-ignore: decorator
 @inline function colStep(acc: v128, t: i32, off: usize): v128 {
-  return madd4(acc, v128.load(load<u32>(colScratch + (<usize>t << 2)) + off), v128.load32_splat(xScratch + (<usize>t << 2)));
+  return madd4(acc, v128.load(<usize>load<u32>(colScratch + (<usize>t << 2)) + off), v128.load32_splat(xScratch + (<usize>t << 2)));
 }
 /** Sixteen kept columns per pass (their addresses and x values from a scratch table in L1; more streams in flight than registers). */
 export function gC16(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32): void {
@@ -383,7 +383,7 @@ export function gC16(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nO
     for (let o = n4; o < nOut; o++) {
       const off = <usize>o << 2;
       let a = load<f32>(out + off);
-      for (let t = 0; t < 16; t++) a += load<f32>(load<u32>(colScratch + (<usize>t << 2)) + off) * load<f32>(xScratch + (<usize>t << 2));
+      for (let t = 0; t < 16; t++) a += load<f32>(<usize>load<u32>(colScratch + (<usize>t << 2)) + off) * load<f32>(xScratch + (<usize>t << 2));
       store<f32>(out + off, a);
     }
   }
@@ -391,4 +391,95 @@ export function gC16(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nO
     const j = load<u32>(idx + (<usize>k << 2));
     axpyF32(out, wT + <usize>j * cb, load<f32>(x + (<usize>j << 2)), nOut);
   }
+}
+
+// ---- The kernels before this round, copied for the A/B (same code, local names) ---------------
+/** One row (matvec.ts's dotF32 before). */
+// @ts-ignore: decorator
+@inline function dotBefore(w: usize, x: usize, cols: i32): f32 {
+  const cols4 = cols & ~3;
+  let a = f32x4.splat(0);
+  for (let i = 0; i < cols4; i += 4) a = madd4(a, v128.load(w + (<usize>i << 2)), v128.load(x + (<usize>i << 2)));
+  return finishRow(a, w, x, cols4, cols);
+}
+/** Rows r.. of out = W x: four rows per pass, then one at a time (the tail of both kernels below). */
+// @ts-ignore: decorator
+@inline function fourRowsThenOneBefore(out: usize, w: usize, x: usize, r: i32, rows: i32, cols: i32): void {
+  const cols4 = cols & ~3;
+  const rowBytes = <usize>cols << 2;
+  for (; r + 4 <= rows; r += 4) {
+    const w0 = w + <usize>r * rowBytes;
+    const w1 = w0 + rowBytes;
+    const w2 = w1 + rowBytes;
+    const w3 = w2 + rowBytes;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    for (let i = 0; i < cols4; i += 4) {
+      const off = <usize>i << 2;
+      const xv = v128.load(x + off);
+      a0 = madd4(a0, v128.load(w0 + off), xv);
+      a1 = madd4(a1, v128.load(w1 + off), xv);
+      a2 = madd4(a2, v128.load(w2 + off), xv);
+      a3 = madd4(a3, v128.load(w3 + off), xv);
+    }
+    store<f32>(out + (<usize>r << 2), finishRow(a0, w0, x, cols4, cols));
+    store<f32>(out + (<usize>(r + 1) << 2), finishRow(a1, w1, x, cols4, cols));
+    store<f32>(out + (<usize>(r + 2) << 2), finishRow(a2, w2, x, cols4, cols));
+    store<f32>(out + (<usize>(r + 3) << 2), finishRow(a3, w3, x, cols4, cols));
+  }
+  for (; r < rows; r++) {
+    store<f32>(out + (<usize>r << 2), dotBefore(w + <usize>r * rowBytes, x, cols));
+  }
+}
+
+/**
+ * SIMD: eight rows per pass so each x load feeds eight weight streams, then four, then one.
+ * Each row still sums in the shared order, so the row grouping does not change any bit.
+ */
+export function matvecF32Before(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const cols4 = cols & ~3;
+  const rowBytes = <usize>cols << 2;
+  let r = 0;
+  for (; r + 8 <= rows; r += 8) {
+    const w0 = w + <usize>r * rowBytes;
+    const w1 = w0 + rowBytes;
+    const w2 = w1 + rowBytes;
+    const w3 = w2 + rowBytes;
+    const w4 = w3 + rowBytes;
+    const w5 = w4 + rowBytes;
+    const w6 = w5 + rowBytes;
+    const w7 = w6 + rowBytes;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let a4 = f32x4.splat(0);
+    let a5 = f32x4.splat(0);
+    let a6 = f32x4.splat(0);
+    let a7 = f32x4.splat(0);
+    for (let i = 0; i < cols4; i += 4) {
+      const off = <usize>i << 2;
+      const xv = v128.load(x + off);
+      a0 = madd4(a0, v128.load(w0 + off), xv);
+      a1 = madd4(a1, v128.load(w1 + off), xv);
+      a2 = madd4(a2, v128.load(w2 + off), xv);
+      a3 = madd4(a3, v128.load(w3 + off), xv);
+      a4 = madd4(a4, v128.load(w4 + off), xv);
+      a5 = madd4(a5, v128.load(w5 + off), xv);
+      a6 = madd4(a6, v128.load(w6 + off), xv);
+      a7 = madd4(a7, v128.load(w7 + off), xv);
+    }
+    const o = out + (<usize>r << 2);
+    store<f32>(o, finishRow(a0, w0, x, cols4, cols));
+    store<f32>(o, finishRow(a1, w1, x, cols4, cols), 4);
+    store<f32>(o, finishRow(a2, w2, x, cols4, cols), 8);
+    store<f32>(o, finishRow(a3, w3, x, cols4, cols), 12);
+    store<f32>(o, finishRow(a4, w4, x, cols4, cols), 16);
+    store<f32>(o, finishRow(a5, w5, x, cols4, cols), 20);
+    store<f32>(o, finishRow(a6, w6, x, cols4, cols), 24);
+    store<f32>(o, finishRow(a7, w7, x, cols4, cols), 28);
+  }
+  fourRowsThenOneBefore(out, w, x, r, rows, cols);
 }
