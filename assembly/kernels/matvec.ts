@@ -87,7 +87,10 @@ export function matvecF32(out: usize, w: usize, x: usize, rows: i32, cols: i32):
   }
 }
 
-/** Four adjacent rows per pass (the layout of the kernel before issue #16), kept for the A/B row in bench/kernels.bench.ts. */
+/**
+ * The same loop on four adjacent rows per pass (the stream layout of the kernels before: 8 and
+ * earlier 4 adjacent rows), kept for the A/B row in bench/kernels.bench.ts.
+ */
 export function matvecF32Rows4(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
   let r = 0;
   for (; r + 4 <= rows; r += 4) fourRows(out, w, x, r, 1, cols);

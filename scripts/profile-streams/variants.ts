@@ -25,10 +25,10 @@ export function matvecRows2(out: usize, w: usize, x: usize, rows: i32, cols: i32
   }
 }
 /**
- * matvecF32's eight rows per pass on a layout where each 8-row tile is stored interleaved (rows
- * 8g..8g+7, floats i..i+3 of each, then i+4..i+7, ...), as q8's tiles are: the same arithmetic
- * in the same order, but one sequential stream instead of eight streams a row apart. Timed on the
- * same bytes (the values do not matter for speed).
+ * The previous matvecF32's eight rows per pass (matvecF32Before) on a layout where each 8-row
+ * tile is stored interleaved (rows 8g..8g+7, floats i..i+3 of each, then i+4..i+7, ...), as q8's
+ * tiles are: the same arithmetic in the same order, but one sequential stream instead of eight
+ * streams a row apart. Timed on the same bytes (the values do not matter for speed).
  */
 export function matvecTiled8(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
   let p = w;
