@@ -124,7 +124,7 @@ for (const name of Object.keys(variants)) if (!name.startsWith("probe") && !filt
     for (const name of [...MATVEC_SHAPES, "matvecF32Before", "matvecF32Rows4"]) { e[name](out, w, x, rows, cols); same(`${name} ${rows}x${cols}`, rows); }
   }
   const kept = new Uint32Array(e.memory.buffer, keptIdx, 64);
-  for (const [nIn, nOut, nKept] of [[50, 101, 37], [64, 896, 64], [20, 13, 11], [9, 8, 3]]) {
+  for (const [nIn, nOut, nKept] of [[50, 101, 37], [64, 896, 64], [100, 160, 41], [20, 13, 11], [9, 8, 3]]) {
     fill(w, nIn * nOut); fill(x, nIn);
     let k = 0; for (let j = 0; j < nIn && k < nKept; j++) if (nIn - j <= nKept - k || Math.random() < nKept / nIn) kept[k++] = j;
     e.gatherColumnsF32(ref, w, x, keptIdx, nKept, nOut);
