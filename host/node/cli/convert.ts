@@ -97,7 +97,7 @@ export const convertCommand = {
       `wrote ${summary.out}: ${summary.tensors} tensors (${Object.entries(summary.tensor_types).map(([t, n]) => `${n} ${t}`).join(", ")}), ${(summary.bytes / 1e6).toFixed(3)} MB, from ${model.source} (${model.format})`,
     ];
     if (merged) lines.push(mergedLine(merged));
-    if (summary.fallbacks.length > 0) lines.push(`fallback types (rows not a whole number of blocks, as llama-quantize): ${summary.fallbacks.join("; ")}`);
+    if (summary.fallbacks.length > 0) lines.push(`fallback types (rows not a whole number of blocks, as llama-quantize): ${groupFallbacks(summary.fallbacks)}`);
     if (!summary.tokenizer_embedded) {
       lines.push(
         model.tokenizerJson
@@ -155,4 +155,22 @@ async function writeStreamLayout(model: LoadedModel, out: string, a: Args, input
       : `wrote ${out}: ${(bytes / 1e6).toFixed(3)} MB, ${summary.static_tensors} static tensors, ${summary.column_blocks} MLP column blocks, from ${model.source} (${model.format})\n` +
           (merged ? mergedLine(merged) + "\n" : ""),
   );
+}
+
+/**
+ * "blk.0.attn_q.weight: Q4_K -> Q5_0 (896 values per row)" entries grouped by fallback, each with its
+ * tensor count and kinds (the layer number left out), so a 24-layer model gets a few lines' worth
+ * instead of one entry per tensor (--json keeps the full list).
+ */
+function groupFallbacks(fallbacks: string[]): string {
+  const groups = new Map<string, { count: number; kinds: Set<string> }>();
+  for (const entry of fallbacks) {
+    const at = entry.indexOf(": ");
+    const name = entry.slice(0, at);
+    const group = groups.get(entry.slice(at + 2)) ?? { count: 0, kinds: new Set<string>() };
+    group.count++;
+    group.kinds.add(name.replace(/^blk\.\d+\./, "blk.*.").replace(/\.weight$/, ""));
+    groups.set(entry.slice(at + 2), group);
+  }
+  return [...groups].map(([fallback, g]) => `${fallback}: ${g.count} tensor${g.count === 1 ? "" : "s"} (${[...g.kinds].join(", ")})`).join("; ");
 }
