@@ -272,3 +272,46 @@ export function q4_KIntoInputMajor(out: Uint8Array, q: QuantizedMatrix): void {
     }
   }
 }
+
+// ---- q8 stream columns (a q8 .dipstream's MLP column blocks, docs/stream-format.md) ----
+// One column of n outputs is self-contained: int8 quants q[0, n), then one f16 scale per block of
+// 32 outputs (the last block may be shorter), the part padded to 4 bytes. w[o] = scale[o / 32] *
+// q[o]; the product is exact in f32 (an 11-bit scale times an 8-bit integer), so the stream's
+// gather (assembly/stream/gather-q8.ts) adds the same f32 values as an f32 gather of the
+// dequantized column would.
+
+/** Bytes of one q8 stream column of n outputs: quants, f16 scales per 32, padded to 4. */
+export function q8ColumnBytes(n: number): number {
+  return Math.ceil((n + 2 * q8Blocks(n)) / 4) * 4;
+}
+
+/** Bytes of a row-major q8 matrix in the engine's tiles (whole tiles of 8 rows x 32 values; q8Bytes in the wasm). */
+export function q8TileBytes(rows: number, n: number): number {
+  return Math.ceil(rows / Q8_TILE_ROWS) * q8Blocks(n) * Q8_TILE_BYTES;
+}
+
+/** Quantizes a[start + i * stride] for i in [0, n) into one q8 stream column at out[at, at + q8ColumnBytes(n)). */
+export function quantizeQ8ColumnInto(out: Uint8Array, at: number, a: Float32Array, start: number, stride: number, n: number): void {
+  const quants = new Int8Array(out.buffer, out.byteOffset + at, n);
+  const view = new DataView(out.buffer, out.byteOffset + at, q8ColumnBytes(n));
+  for (let b = 0; b * Q8_BLOCK < n; b++) {
+    const end = Math.min(n, (b + 1) * Q8_BLOCK);
+    let amax = 0;
+    for (let o = b * Q8_BLOCK; o < end; o++) amax = Math.max(amax, Math.abs(a[start + o * stride]));
+    // a normal f16, at least 2^-14, as the input-major layout's scales (the gather decodes them by integer ops)
+    const h = Math.max(HALF_MIN_NORMAL, floatToHalfBits(amax / 127));
+    if (h >= 0x7c00) throw new RangeError(`q8: weight magnitude ${amax} is beyond the f16 block scale (max |w| ${(65504 * 127).toExponential(3)})`);
+    const inv = 1 / halfToFloat(h);
+    view.setUint16(n + 2 * b, h, true);
+    for (let o = b * Q8_BLOCK; o < end; o++) quants[o] = roundQ8(a[start + o * stride] * inv);
+  }
+}
+
+/** The n f32 values of a q8 stream column at bytes[at, ...). */
+export function dequantizeQ8Column(bytes: Uint8Array, at: number, n: number): Float32Array {
+  const quants = new Int8Array(bytes.buffer, bytes.byteOffset + at, n);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + at, q8ColumnBytes(n));
+  const out = new Float32Array(n);
+  for (let o = 0; o < n; o++) out[o] = halfToFloat(view.getUint16(n + 2 * Math.floor(o / Q8_BLOCK), true)) * quants[o];
+  return out;
+}

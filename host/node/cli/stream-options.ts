@@ -43,7 +43,6 @@ export async function openStreamed(a: ModelArgs & StreamArgs): Promise<StreamOpe
     return null;
   }
   if (a.dram === undefined) throw new UsageError("--stream needs a DRAM budget: --dram BYTES (e.g. 700MB)");
-  if ((a.dtype ?? "f32") !== "f32") throw new UsageError("--stream runs f32 weights only in this version");
   const dramBytes = parseSize(a.dram, "--dram");
   const policy = a.policy ?? "lru";
   if (!(STREAM_POLICIES as string[]).includes(policy)) throw new UsageError(`--policy must be one of ${STREAM_POLICIES.join(", ")} with --stream`);
@@ -53,9 +52,10 @@ export async function openStreamed(a: ModelArgs & StreamArgs): Promise<StreamOpe
   if (!path.toLowerCase().endsWith(".dipstream")) throw new UsageError(`--stream reads a .dipstream file; convert first: dip convert --model ${path} --stream-layout --out model.dipstream`);
   const stream = openStreamFile(path);
   try {
+    if (a.dtype !== undefined && a.dtype !== stream.stream.header.dtype) throw new UsageError(`${path} stores its weights in ${stream.stream.header.dtype}: stream it with --dtype ${stream.stream.header.dtype} or without --dtype`);
     stream.stream.flashGBps = gbps;
     const engine = await Engine.create(stream.model, {
-      dtype: "f32" as WeightDtype,
+      ...(a.dtype !== undefined ? { dtype: a.dtype as WeightDtype } : {}),
       ...buildOptions(a),
       stream: { source: stream.stream, dramBytes, policy: policy as StreamPolicy, stageBytes: a["stage-bytes"] !== undefined ? parseSize(a["stage-bytes"], "--stage-bytes") : undefined, io: a["stream-io"] as StreamIO | undefined },
     });
