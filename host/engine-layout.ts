@@ -114,7 +114,7 @@ export class WeightLayout {
     const c = this.model.config;
     const w = this.model.weights;
     const rows = (name: string, m: () => Float32Array, q: QuantizedMatrix | undefined, tiles: Q8TileMatrix | undefined, n: number): Placed =>
-      n > 0 ? this.putMatrix(name, () => m().subarray(0, n * c.dim), q && firstRows(q, n), n, c.dim, tiles && firstTileRows(tiles, n)) : { ptr: 0, dtype: rowMajorDtype(this.dtype, q) }; // none held: its streamed rows still have the matrix's dtype
+      n > 0 ? this.putMatrix(name, () => m().subarray(0, n * c.dim), q && firstRows(q, n), n, c.dim, tiles && firstTileRows(tiles, n)) : { ptr: 0, dtype: rowMajorDtype(this.dtype, q, tiles) }; // none held: its streamed rows still have the matrix's dtype
     const emb = rows("token embedding", () => w.tokenEmbedding, w.quantized?.tokenEmbedding, w.q8Tiles?.tokenEmbedding, embeddingRows);
     const lmHead = c.tiedEmbeddings ? emb : rows("lm_head", () => w.lmHead!, w.quantized?.lmHead, w.q8Tiles?.lmHead, lmHeadRows);
     this.wasm.setGlobalWeights(emb.ptr, emb.dtype, this.finalNorm, lmHead.ptr, lmHead.dtype, 0);
@@ -178,7 +178,7 @@ export class WeightLayout {
    * `tiles` the matrix already in q8 tiles (a q8 .dipstream), copied as stored under q8.
    */
   private putMatrix(name: string, values: () => Float32Array, q: QuantizedMatrix | undefined, rows: number, cols: number, tiles?: Q8TileMatrix): Placed {
-    const dtype = rowMajorDtype(this.dtype, q);
+    const dtype = rowMajorDtype(this.dtype, q, tiles);
     if (dtype === DTYPE_F32) return { ptr: this.put(name, values()), dtype };
     const bytes = layoutBytes(this.wasm, dtype).matrix(rows, cols);
     const ptr = allocOrThrow(this.wasm, bytes);

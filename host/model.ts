@@ -153,8 +153,8 @@ export interface LoadedModel {
   /** the path or URL it came from */
   source: string;
   format: "gguf" | "llama2c" | "synthetic" | "safetensors" | "dipstream";
-  /** the default --dtype for this file: "native" for a GGUF with quantized matrices (host/matrix-dtype.ts), "q8" for a q8 .dipstream */
-  storedDtype?: "native" | "q8";
+  /** the default --dtype for this file: "native" for a GGUF with quantized matrices or a q8 .dipstream (host/matrix-dtype.ts) */
+  storedDtype?: "native";
   config: ModelConfig;
   weights: ModelWeights;
   vocab?: Vocabulary;

@@ -436,7 +436,9 @@ export function streamModel(h: StreamHeader, tensor: (name: string) => Uint8Arra
     source,
     format: "dipstream",
     config: c,
-    ...(q8 ? { storedDtype: "q8" as const } : {}),
+    // resident (loaded fully): the tiles as stored and the MLP's dequantized columns in f32, the
+    // values and products a q8 stream computes (host/node/stream-file.ts loadStreamFileFully)
+    ...(q8 ? { storedDtype: "native" as const } : {}),
     weights,
     ...(v ? { vocab: { pieces: v.pieces, scores: Float32Array.from(v.scores), bosId: v.bosId, eosId: v.eosId } } : {}),
     ...(h.hf_tokenizer ? { hfTokenizer: h.hf_tokenizer } : {}),
