@@ -93,7 +93,7 @@ export function checkFitsWasm32(wasm: EngineExports, model: LoadedModel, dtype: 
   throw new ModelTooLargeError(
     `${model.name} needs ${(need / 1e9).toFixed(2)} GB of wasm memory in ${dtype} (weights + KV cache for ${c.seqLen} positions), ` +
       `over the ${(WASM32_USABLE_BYTES / 1e9).toFixed(2)} GB that wasm32 can address; ` +
-      (fits.length ? `it fits with --dtype ${fits.join(" or ")}` : "no dtype fits: convert it to a .dipstream (dip convert --stream-layout --dtype q8: attention and tables in q8, the MLP read from storage) and stream it (--stream --dram BYTES)"),
+      (fits.length ? `it fits with --dtype ${fits.join(" or ")}` : "no dtype fits: convert it to a .dipstream (dip convert --stream-layout --dtype q8 or q4_0: attention and tables quantized too) and stream its MLP from storage (--stream --dram BYTES)"),
   );
 }
 

@@ -8,6 +8,7 @@ import type { LoadedModel, ModelConfig } from "./model.js";
 import { validateWeights } from "./model.js";
 import { checkRuntimeRuns, defaultEngineBytes, fetchEngineWasm, hostHooks, instantiateEngine, type EngineBuild } from "./wasm.js";
 import type { ThreadHandle } from "./threads.js";
+import { ENGINE_DTYPE_OF } from "./stream/format.js";
 import { attachStream, streamIOMode, type StreamOptions, type StreamSetup } from "./stream/weights.js";
 import { keepCount, maskKeeps, METHOD_ID, needsCalibration, normalizeSpec, SparsityError, type SparsitySpec } from "./sparsity.js";
 import type { Calibration } from "./thresholds.js";
@@ -114,10 +115,13 @@ export class Engine {
    */
   static async create(model: LoadedModel, opts: EngineOptions = {}): Promise<Engine> {
     // a stream runs in the dtype its file stores (its columns are read as stored)
-    const streamDtype = opts.stream?.source.header.dtype;
+    const streamHeader = opts.stream?.source.header;
+    const streamDtype = streamHeader ? ENGINE_DTYPE_OF[streamHeader.dtype] : undefined;
     const dtype = opts.dtype ?? streamDtype ?? "f32";
     if (!WEIGHT_DTYPES.includes(dtype)) throw new RangeError(`--dtype must be one of ${WEIGHT_DTYPES.join(", ")}, got ${dtype}`);
-    if (streamDtype !== undefined && dtype !== streamDtype) throw new RangeError(`${opts.stream!.source.source} stores its weights in ${streamDtype}: stream it with --dtype ${streamDtype} (got ${dtype}), or convert it again with --dtype ${dtype}`);
+    if (streamDtype !== undefined && dtype !== streamDtype) {
+      throw new RangeError(`${opts.stream!.source.source} stores its weights in ${streamHeader!.dtype}: stream it with --dtype ${streamDtype} or without --dtype (got ${dtype})`);
+    }
     const threads = opts.threads ?? 1;
     checkThreadCount(threads, opts.relaxed);
     // reads on an I/O thread need a shared memory: the threads build, with one compute thread if asked for one

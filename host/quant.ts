@@ -9,7 +9,7 @@
 
 import { floatToHalfBits, halfToFloat } from "./float16.js";
 import { Q4_0_BLOCK_BYTES, Q4_K_BLOCK_BYTES, Q8_BLOCK, Q8_TILE_BYTES, Q8_TILE_ROWS, QK_K } from "./abi.js";
-import { dequantizeRow, GGML_TYPE, ggmlRowBytes } from "./formats/ggml-blocks.js";
+import { dequantizeRow, GGML_TYPE, ggmlRowBytes, quantizeRow } from "./formats/ggml-blocks.js";
 import type { QuantizedMatrix } from "./model.js";
 
 const q8Blocks = (n: number): number => Math.ceil(n / Q8_BLOCK);
@@ -314,4 +314,35 @@ export function dequantizeQ8Column(bytes: Uint8Array, at: number, n: number): Fl
   const out = new Float32Array(n);
   for (let o = 0; o < n; o++) out[o] = halfToFloat(view.getUint16(n + 2 * Math.floor(o / Q8_BLOCK), true)) * quants[o];
   return out;
+}
+
+// ---- q4_0 stream columns (a q4_0 .dipstream's MLP column blocks) ----
+// One column of n outputs is ggml Q4_0 blocks along the column, ceil(n / 32) of 18 bytes: f16 d,
+// then 16 bytes holding outputs i (low nibble) and i + 16 (high nibble) of the block as q in
+// [0, 15], w = d * (q - 8) (exact in f32). Quantized by ggml's reference Q4_0 quantizer; a
+// partial last block is zero-padded; a block whose d would be a subnormal f16 (all |w| below
+// ~5e-4) is stored as zeros (d = 0), which the gather's f16 decode (sign, normal or zero) needs.
+
+/** Bytes of one q4_0 stream column of n outputs (4.5 bits per weight when n is a multiple of 32). */
+export function q4ColumnBytes(n: number): number {
+  return Q4_0_BLOCK_BYTES * Math.ceil(n / Q8_BLOCK);
+}
+
+/** Quantizes a[start + i * stride] for i in [0, n) into one q4_0 stream column at out[at, at + q4ColumnBytes(n)). */
+export function quantizeQ4ColumnInto(out: Uint8Array, at: number, a: Float32Array, start: number, stride: number, n: number): void {
+  const padded = new Float32Array(Math.ceil(n / Q8_BLOCK) * Q8_BLOCK);
+  for (let o = 0; o < n; o++) padded[o] = a[start + o * stride];
+  quantizeRow(GGML_TYPE.Q4_0, padded, padded.length, out, at);
+  for (let b = at; b < at + q4ColumnBytes(n); b += Q4_0_BLOCK_BYTES) {
+    const h = out[b] | (out[b + 1] << 8);
+    if ((h & 0x7c00) === 0 && (h & 0x3ff) !== 0) out.fill(0, b, b + 2).fill(0x88, b + 2, b + Q4_0_BLOCK_BYTES); // subnormal d: zeros
+    if ((h & 0x7c00) === 0x7c00) throw new RangeError(`q4_0: a weight block's scale is not finite (max |w| ${(65504 * 8).toExponential(3)})`);
+  }
+}
+
+/** The n f32 values of a q4_0 stream column at bytes[at, ...). */
+export function dequantizeQ4Column(bytes: Uint8Array, at: number, n: number): Float32Array {
+  const padded = new Float32Array(Math.ceil(n / Q8_BLOCK) * Q8_BLOCK);
+  dequantizeRow(GGML_TYPE.Q4_0, bytes, at, padded.length, padded);
+  return padded.subarray(0, n);
 }

@@ -16,8 +16,9 @@
 //      still runs in mask order, so the result is bit-identical to the resident gatherColumnsF32.
 // One entry of group 0 (input mask) is the W_gate column followed by the W_up column (2 x I
 // values); one entry of group 1 (hidden mask) is the W_down column (D values). A stream's dtype
-// (streamSetDtype) says how a column is stored: f32, or a q8 stream column (int8 quants and an f16
-// scale per 32 outputs, gathered by gather-q8.ts, bit-identical to an f32 gather of its values).
+// (streamSetDtype) says how a column is stored: f32, a q8 stream column (int8 quants and an f16
+// scale per 32 outputs, gather-q8.ts) or Q4_0 blocks along the column (gather-q4.ts); both
+// quantized gathers are bit-identical to an f32 gather of the columns' values.
 //
 // When the static weights do not fit the DRAM budget (SIMULATOR.md: static overflow is streamed
 // every token), the engine holds only the first rows of the LM head (and of an untied embedding):
@@ -28,8 +29,10 @@ import { stepCache } from "../sim/cache";
 import { cacheRecord, C_FLAGS, resetCaches } from "../sim/state";
 import { gatherSlotsF32 } from "../kernels/gather-slots";
 import { gatherSlotsQ8 } from "./gather-q8";
+import { gatherSlotsQ4 } from "./gather-q4";
 import { dequantRowQ8 } from "../kernels/q8";
-import { DTYPE_Q8 } from "../abi";
+import { dequantRowQ4_0 } from "../kernels/q4";
+import { DTYPE_Q4_0, DTYPE_Q8 } from "../abi";
 
 /** out = W x for a row-major [rows x cols] W: the model's dtype-dispatching product (model/linear.ts
  *  linear), passed in so the store stays below the model layer (../shared/spec/ARCHITECTURE.md). */
@@ -71,7 +74,7 @@ let chunkEntries = new StaticArray<i32>(GROUPS); // columns of group g one chunk
 let columnsFetched: f64 = 0; // columns asked of storage since the start (the slot bookkeeping's spec reads it)
 let rowBytes: usize = 0;
 let chunkRows: i32 = 0;
-let columnDtype: i32 = 0; // DTYPE_F32 or DTYPE_Q8: how the columns and streamed rows are stored
+let columnDtype: i32 = 0; // DTYPE_F32, DTYPE_Q8 or DTYPE_Q4_0: how the columns and streamed rows are stored
 
 export function streamSetGroup(g: i32, entries_: i32, entryBytes_: i32): void {
   entries[g] = entries_;
@@ -285,6 +288,11 @@ function gatherPending(x: usize, idx: usize, out0: usize, out1: usize, nOut: i32
     if (out1) gatherSlotsQ8(out1, p, <usize>entryBytes[0] >> 1, x, ix, count, nOut); // the W_up part: second half of the block
     return;
   }
+  if (columnDtype == DTYPE_Q4_0) {
+    gatherSlotsQ4(out0, p, 0, x, ix, count, nOut);
+    if (out1) gatherSlotsQ4(out1, p, <usize>entryBytes[0] >> 1, x, ix, count, nOut);
+    return;
+  }
   gatherSlotsF32(out0, p, 0, x, ix, count, nOut);
   if (out1) gatherSlotsF32(out1, p, <usize>nOut << 2, x, ix, count, nOut);
 }
@@ -303,6 +311,14 @@ export function streamTableRow(out: usize, token: i32, g: i32, cols: i32): void 
     }
     hostStreamAwait(hostStreamIssue(0, g, fetchList, 8));
     dequantRowQ8(out, staging, token & 7, 8, cols);
+    return;
+  }
+  if (columnDtype == DTYPE_Q4_0) {
+    // a Q4_0 row is contiguous: read it into staging and dequantize it
+    store<u32>(fetchList, <u32>token);
+    store<u32>(fetchList + 4, <u32>staging);
+    hostStreamAwait(hostStreamIssue(0, g, fetchList, 1));
+    dequantRowQ4_0(out, staging, 0, cols);
     return;
   }
   store<u32>(fetchList, <u32>token);

@@ -6,23 +6,62 @@
 //   column), then per layer: input group (D blocks of W_gate column ++ W_up column, 2*I values
 //   each), hidden group (I blocks of one W_down column, D values each).
 // Version 1 is f32 throughout. Version 2 has a dtype: "q8" stores the static matrices in the
-// engine's q8 tiles (norms and biases stay f32) and each column part as a self-contained q8
-// stream column (host/quant.ts q8ColumnBytes: int8 quants, f16 scale per 32 outputs).
+// engine's q8 tiles and each column part as a self-contained q8 stream column (host/quant.ts
+// q8ColumnBytes: int8 quants, f16 scale per 32 outputs); "q4_0" stores the static matrices as
+// ggml Q4_0 rows (the engine's row-major Q4_0 kernels run them as stored) and each column part as
+// Q4_0 blocks along the column (q4ColumnBytes). Norms and biases stay f32.
 // Little-endian throughout. This file only plans, encodes and parses: the Node adapter
 // (host/node/stream-file.ts) does the file I/O, so the format works in any runtime.
 
-import { headDim, type LayerWeights, type LoadedModel, type ModelConfig, type ModelWeights, ModelFormatError, type Q8TileMatrix, quote, validateConfig, type Vocabulary, type HfTokenizerFiles } from "../model.js";
+import { headDim, type LayerWeights, type LoadedModel, type ModelConfig, type ModelWeights, ModelFormatError, type Q8TileMatrix, type QuantizedMatrix, quote, validateConfig, type Vocabulary, type HfTokenizerFiles } from "../model.js";
 import { crc32 } from "../crc32.js";
-import { dequantizeQ8Column, dequantizeQ8Matrix, q8ColumnBytes, q8TileBytes, quantizeQ8ColumnInto, quantizeQ8Into } from "../quant.js";
+import { dequantizeMatrix, dequantizeQ4Column, dequantizeQ8Column, dequantizeQ8Matrix, q4ColumnBytes, q8ColumnBytes, q8TileBytes, quantizeQ4ColumnInto, quantizeQ8ColumnInto, quantizeQ8Into } from "../quant.js";
+import { GGML_TYPE, ggmlRowBytes, quantizeRow } from "../formats/ggml-blocks.js";
 
 export const STREAM_MAGIC = "DIPSTRM1";
 /** the version written for f32 (unchanged since the first) and for a quantized dtype */
 export const STREAM_VERSION = 1;
 export const STREAM_VERSION_QUANTIZED = 2;
-/** Dtypes of a .dipstream: f32 (version 1) or q8 (version 2). */
-export type StreamDtype = "f32" | "q8";
-export const STREAM_DTYPES: readonly StreamDtype[] = ["f32", "q8"];
-const VERSION_OF: Record<StreamDtype, number> = { f32: STREAM_VERSION, q8: STREAM_VERSION_QUANTIZED };
+/** Dtypes of a .dipstream: f32 (version 1), q8 or q4_0 (version 2). */
+export type StreamDtype = "f32" | "q8" | "q4_0";
+export const STREAM_DTYPES: readonly StreamDtype[] = ["f32", "q8", "q4_0"];
+const VERSION_OF: Record<StreamDtype, number> = { f32: STREAM_VERSION, q8: STREAM_VERSION_QUANTIZED, q4_0: STREAM_VERSION_QUANTIZED };
+/** The engine --dtype a stream runs in: its static matrices' layout (q4_0: ggml's Q4_0 rows as stored, the native layout). */
+export const ENGINE_DTYPE_OF: Record<StreamDtype, "f32" | "q8" | "native"> = { f32: "f32", q8: "q8", q4_0: "native" };
+
+/** How a quantized stream stores a static matrix [rows x cols] and each column part of n values. */
+interface Codec {
+  matrixBytes(rows: number, cols: number): number;
+  encodeMatrix(a: Float32Array, rows: number, cols: number): Uint8Array;
+  columnBytes(n: number): number;
+  encodeColumn(out: Uint8Array, at: number, a: Float32Array, start: number, stride: number, n: number): void;
+  decodeColumn(bytes: Uint8Array, at: number, n: number): Float32Array;
+}
+const CODECS: Record<"q8" | "q4_0", Codec> = {
+  q8: {
+    matrixBytes: q8TileBytes,
+    encodeMatrix: (a, rows, cols) => {
+      const out = new Uint8Array(q8TileBytes(rows, cols));
+      quantizeQ8Into(out, a, rows, cols);
+      return out;
+    },
+    columnBytes: q8ColumnBytes,
+    encodeColumn: quantizeQ8ColumnInto,
+    decodeColumn: dequantizeQ8Column,
+  },
+  q4_0: {
+    matrixBytes: (rows, cols) => rows * ggmlRowBytes(GGML_TYPE.Q4_0, cols),
+    encodeMatrix: (a, rows, cols) => {
+      const rowBytes = ggmlRowBytes(GGML_TYPE.Q4_0, cols);
+      const out = new Uint8Array(rows * rowBytes);
+      for (let r = 0; r < rows; r++) quantizeRow(GGML_TYPE.Q4_0, a.subarray(r * cols, (r + 1) * cols), cols, out, r * rowBytes);
+      return out;
+    },
+    columnBytes: q4ColumnBytes,
+    encodeColumn: quantizeQ4ColumnInto,
+    decodeColumn: dequantizeQ4Column,
+  },
+};
 const ALIGN = 64;
 /** magic + header length + header CRC */
 export const STREAM_PREFIX_BYTES = 16;
@@ -32,8 +71,8 @@ export interface StreamTensor {
   offset: number;
   bytes: number;
   crc32: number;
-  /** "q8": the engine's row-major q8 tiles (version 2); absent: f32 */
-  dtype?: "q8";
+  /** the stream's dtype for its matrices (version 2: "q8" tiles or "q4_0" rows); absent: f32 */
+  dtype?: "q8" | "q4_0";
 }
 
 export interface StreamGroupInfo {
@@ -82,19 +121,16 @@ function staticMatrixShape(name: string, c: ModelConfig): [number, number] | und
   return shapes[leaf];
 }
 
-/** Bytes of a static tensor in the file: f32 values, or q8 tiles for a quantized stream's matrices. */
+/** Bytes of a static tensor in the file: f32 values, or a quantized stream's encoding of its matrices. */
 function tensorBytes(t: { name: string; data: Float32Array }, c: ModelConfig, dtype: StreamDtype): number {
-  const shape = dtype === "q8" ? staticMatrixShape(t.name, c) : undefined;
-  return shape ? q8TileBytes(shape[0], shape[1]) : t.data.byteLength;
+  const shape = dtype !== "f32" ? staticMatrixShape(t.name, c) : undefined;
+  return shape && dtype !== "f32" ? CODECS[dtype].matrixBytes(shape[0], shape[1]) : t.data.byteLength;
 }
 
 /** A static tensor's bytes as the file stores them. */
 function encodeTensor(t: { name: string; data: Float32Array }, c: ModelConfig, dtype: StreamDtype): Uint8Array {
-  const shape = dtype === "q8" ? staticMatrixShape(t.name, c) : undefined;
-  if (!shape) return bytesOf(t.data);
-  const out = new Uint8Array(q8TileBytes(shape[0], shape[1]));
-  quantizeQ8Into(out, t.data, shape[0], shape[1]);
-  return out;
+  const shape = dtype !== "f32" ? staticMatrixShape(t.name, c) : undefined;
+  return shape && dtype !== "f32" ? CODECS[dtype].encodeMatrix(t.data, shape[0], shape[1]) : bytesOf(t.data);
 }
 
 function staticTensors(m: LoadedModel): { name: string; data: Float32Array }[] {
@@ -115,7 +151,7 @@ function staticTensors(m: LoadedModel): { name: string; data: Float32Array }[] {
 
 /** Bytes of one column part of n values in `dtype`. */
 export function columnPartBytes(n: number, dtype: StreamDtype): number {
-  return dtype === "q8" ? q8ColumnBytes(n) : 4 * n;
+  return dtype === "f32" ? 4 * n : CODECS[dtype].columnBytes(n);
 }
 
 export function streamGroups(c: ModelConfig, dtype: StreamDtype = "f32"): StreamGroupInfo[] {
@@ -125,9 +161,9 @@ export function streamGroups(c: ModelConfig, dtype: StreamDtype = "f32"): Stream
   ];
 }
 
-/** Bytes of one row of the embedding / LM head as the stream reads it: f32, or an eighth of a q8 tile row group (rows are read 8 at a time). */
+/** Bytes of one row of the embedding / LM head as the stream reads it: f32, a Q4_0 row, or an eighth of a q8 tile row group (rows are read 8 at a time). */
 export function streamRowBytes(c: ModelConfig, dtype: StreamDtype): number {
-  return dtype === "q8" ? q8TileBytes(8, c.dim) / 8 : 4 * c.dim;
+  return dtype === "f32" ? 4 * c.dim : CODECS[dtype].matrixBytes(8, c.dim) / 8;
 }
 
 /** Column blocks of one layer and group as the file stores them (layerColumnBlocks in `dtype`). */
@@ -137,19 +173,21 @@ export function layerColumnBytes(m: LoadedModel, layer: number, group: number, d
   const c = m.config;
   const n = group === 0 ? c.hiddenDim : c.dim; // values per part
   const parts = f32.length / n;
-  const pb = q8ColumnBytes(n);
+  const codec = CODECS[dtype];
+  const pb = codec.columnBytes(n);
   const out = new Uint8Array(parts * pb);
-  for (let p = 0; p < parts; p++) quantizeQ8ColumnInto(out, p * pb, f32, p * n, 1, n);
+  for (let p = 0; p < parts; p++) codec.encodeColumn(out, p * pb, f32, p * n, 1, n);
   return out;
 }
 
-/** The f32 values of column blocks as stored (f32 as is; q8 parts dequantized): layerColumnBlocks' layout. */
+/** The f32 values of column blocks as stored (f32 as is; quantized parts dequantized): layerColumnBlocks' layout. */
 export function decodeColumnBlocks(bytes: Uint8Array, n: number, dtype: StreamDtype): Float32Array {
   if (dtype === "f32") return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  const pb = q8ColumnBytes(n);
+  const codec = CODECS[dtype];
+  const pb = codec.columnBytes(n);
   const parts = bytes.length / pb;
   const out = new Float32Array(parts * n);
-  for (let p = 0; p < parts; p++) out.set(dequantizeQ8Column(bytes, p * pb, n), p * n);
+  for (let p = 0; p < parts; p++) out.set(codec.decodeColumn(bytes, p * pb, n), p * n);
   return out;
 }
 
@@ -209,7 +247,8 @@ export function planStream(m: LoadedModel, crc: (bytes: Uint8Array) => number = 
     let at = dataStart;
     const tensorInfo: StreamTensor[] = tensors.map((t, i) => {
       const bytes = tensorBytes(t, c, dtype);
-      const info: StreamTensor = { name: t.name, offset: at, bytes, crc32: tensorCrcs[i], ...(bytes !== t.data.byteLength ? { dtype: "q8" as const } : {}) };
+      const quantized = dtype !== "f32" && staticMatrixShape(t.name, c) !== undefined;
+      const info: StreamTensor = { name: t.name, offset: at, bytes, crc32: tensorCrcs[i], ...(quantized ? { dtype } : {}) };
       at = align(at + bytes);
       return info;
     });
@@ -308,9 +347,14 @@ export function parseStreamHeader(prefixAndJson: Uint8Array, fileBytes: number, 
   // every static tensor's size follows from the config (a matrix in q8 tiles when the dtype says so)
   h.tensors.forEach((t) => {
     const shape = staticMatrixShape(t.name, c);
-    const q8 = h.dtype === "q8" && shape !== undefined;
-    if ((t.dtype === "q8") !== q8) throw new ModelFormatError(file, `tensor ${t.name} is stored as ${t.dtype ?? "f32"}, expected ${q8 ? "q8" : "f32"} in a ${h.dtype} stream`);
-    if (q8 && t.bytes !== q8TileBytes(shape[0], shape[1])) throw new ModelFormatError(file, `tensor ${t.name} has ${t.bytes} bytes, expected ${q8TileBytes(shape[0], shape[1])} (q8 tiles of ${shape[0]} x ${shape[1]})`);
+    const want = h.dtype !== "f32" && shape !== undefined ? h.dtype : "f32";
+    if ((t.dtype ?? "f32") !== want) throw new ModelFormatError(file, `tensor ${t.name} is stored as ${t.dtype ?? "f32"}, expected ${want} in a ${h.dtype} stream`);
+    if (want === "f32" && t.bytes % 4 !== 0) throw new ModelFormatError(file, `tensor ${t.name} has ${t.bytes} bytes, expected a multiple of 4 (f32)`);
+    if (want !== "f32" && shape !== undefined) {
+      if (want === "q4_0" && shape[1] % 32 !== 0) throw new ModelFormatError(file, `tensor ${t.name} has rows of ${shape[1]} values: q4_0 needs a multiple of 32`);
+      const bytes = CODECS[want].matrixBytes(shape[0], shape[1]);
+      if (t.bytes !== bytes) throw new ModelFormatError(file, `tensor ${t.name} has ${t.bytes} bytes, expected ${bytes} (${want} of ${shape[0]} x ${shape[1]})`);
+    }
   });
   if (h.dtype === "q8" && c.vocabSize % 8 !== 0) throw new ModelFormatError(file, `vocabulary of ${c.vocabSize} tokens: a q8 stream needs a multiple of 8 (its embedding rows are read 8 at a time)`);
   const inside = (off: number, n: number, what: string) => {
@@ -351,8 +395,8 @@ function checkHeaderShape(parsed: unknown, file: string): StreamHeader {
   validateConfig(config, file);
   if (!Array.isArray(h.tensors)) return fail("tensors", "a list", h.tensors);
   h.tensors.forEach((t: unknown, i) => {
-    if (!isObject(t) || typeof t.name !== "string" || !isCount(t.offset) || !isCount(t.bytes) || t.bytes % 4 !== 0 || !isCount(t.crc32) || (t.dtype !== undefined && t.dtype !== "q8")) {
-      fail(`tensors[${i}]`, `{name, offset, bytes (a multiple of 4), crc32, dtype ("q8" or absent)}`, t);
+    if (!isObject(t) || typeof t.name !== "string" || !isCount(t.offset) || !isCount(t.bytes) || !isCount(t.crc32) || (t.dtype !== undefined && t.dtype !== "q8" && t.dtype !== "q4_0")) {
+      fail(`tensors[${i}]`, `{name, offset, bytes, crc32, dtype ("q8", "q4_0" or absent)}`, t);
     }
   });
   if (!Array.isArray(h.groups) || h.groups.length !== 2 || !h.groups.every((g) => isObject(g) && isCount(g.entries) && isCount(g.entry_bytes))) {
@@ -393,8 +437,9 @@ function checkVocab(v: unknown, vocabSize: number, fail: (field: string, expecte
 
 /**
  * Builds the static part of a LoadedModel from checked tensors (`tensor` gives a tensor's bytes as
- * stored); MLP weights are empty (streamed). A q8 stream's matrices are kept as q8 tiles (the
- * engine copies them as stored), their f32 fields dequantizing on first read.
+ * stored); MLP weights are empty (streamed). A q8 stream's matrices are kept as q8 tiles, a q4_0
+ * stream's as ggml Q4_0 rows (`quantized`, as a GGUF's): the engine lays both out as stored; their
+ * f32 fields dequantize on first read.
  */
 export function streamModel(h: StreamHeader, tensor: (name: string) => Uint8Array, source: string): LoadedModel {
   const c = h.config;
@@ -405,32 +450,41 @@ export function streamModel(h: StreamHeader, tensor: (name: string) => Uint8Arra
   };
   const opt = (n: string) => (has.has(n) ? f32(n) : undefined);
   const empty = new Float32Array(0);
-  const q8 = h.dtype === "q8";
-  const tiles = (n: string): Q8TileMatrix => {
+  const dtype = h.dtype;
+  /** a matrix's f32 field: the values, or for a quantized stream a lazy dequantization (only f32 consumers read it) */
+  const matrix = (target: object, key: string, n: string, tiles: Record<string, Q8TileMatrix>, quantized: Record<string, QuantizedMatrix>) => {
+    if (dtype === "f32") return Object.assign(target, { [key]: f32(n) });
     const [rows, cols] = staticMatrixShape(n, c)!;
-    return { rows, cols, bytes: tensor(n) };
-  };
-  /** a matrix's f32 field: the values, or for q8 tiles a lazy dequantization (only f32 consumers read it) */
-  const matrix = (target: object, key: string, n: string, kept: Record<string, Q8TileMatrix>) => {
-    if (!q8) return Object.assign(target, { [key]: f32(n) });
-    const m = (kept[key] = tiles(n));
+    const bytes = tensor(n);
+    let dequantize: () => Float32Array;
+    if (dtype === "q8") {
+      tiles[key] = { rows, cols, bytes };
+      dequantize = () => dequantizeQ8Matrix(bytes, rows, cols);
+    } else {
+      const q = (quantized[key] = { ggmlType: GGML_TYPE.Q4_0, rows, cols, bytes });
+      dequantize = () => dequantizeMatrix(q);
+    }
     let values: Float32Array | undefined;
-    Object.defineProperty(target, key, { enumerable: true, configurable: true, get: () => (values ??= dequantizeQ8Matrix(m.bytes, m.rows, m.cols)), set: (v: Float32Array) => (values = v) });
+    Object.defineProperty(target, key, { enumerable: true, configurable: true, get: () => (values ??= dequantize()), set: (v: Float32Array) => (values = v) });
   };
   const layers = Array.from({ length: c.nLayers }, (_, i) => {
     const p = `layers.${i}.`;
     const layer = { attnNorm: f32(p + "attn_norm"), bq: opt(p + "bq"), bk: opt(p + "bk"), bv: opt(p + "bv"), ffnNorm: f32(p + "ffn_norm"), wGate: empty, wUp: empty, wDown: empty } as LayerWeights;
-    const kept: Record<string, Q8TileMatrix> = {};
-    for (const k of ["wq", "wk", "wv", "wo"]) matrix(layer, k, p + k, kept);
-    if (q8) layer.q8Tiles = kept;
+    const tiles: Record<string, Q8TileMatrix> = {};
+    const quantized: Record<string, QuantizedMatrix> = {};
+    for (const k of ["wq", "wk", "wv", "wo"]) matrix(layer, k, p + k, tiles, quantized);
+    if (dtype === "q8") layer.q8Tiles = tiles;
+    if (dtype === "q4_0") layer.quantized = quantized;
     return layer;
   });
   const v = h.vocab;
   const weights = { layers, finalNorm: f32("final_norm") } as unknown as ModelWeights;
-  const keptTables: Record<string, Q8TileMatrix> = {};
-  matrix(weights, "tokenEmbedding", "token_embedding", keptTables);
-  if (!c.tiedEmbeddings) matrix(weights, "lmHead", "lm_head", keptTables);
-  if (q8) weights.q8Tiles = keptTables;
+  const tableTiles: Record<string, Q8TileMatrix> = {};
+  const tableQuantized: Record<string, QuantizedMatrix> = {};
+  matrix(weights, "tokenEmbedding", "token_embedding", tableTiles, tableQuantized);
+  if (!c.tiedEmbeddings) matrix(weights, "lmHead", "lm_head", tableTiles, tableQuantized);
+  if (dtype === "q8") weights.q8Tiles = tableTiles;
+  if (dtype === "q4_0") weights.quantized = tableQuantized;
   return {
     name: h.name,
     source,
@@ -438,7 +492,7 @@ export function streamModel(h: StreamHeader, tensor: (name: string) => Uint8Arra
     config: c,
     // resident (loaded fully): the tiles as stored and the MLP's dequantized columns in f32, the
     // values and products a q8 stream computes (host/node/stream-file.ts loadStreamFileFully)
-    ...(q8 ? { storedDtype: "native" as const } : {}),
+    ...(dtype !== "f32" ? { storedDtype: "native" as const } : {}),
     weights,
     ...(v ? { vocab: { pieces: v.pieces, scores: Float32Array.from(v.scores), bosId: v.bosId, eosId: v.eosId } } : {}),
     ...(h.hf_tokenizer ? { hfTokenizer: h.hf_tokenizer } : {}),

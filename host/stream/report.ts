@@ -6,7 +6,6 @@
 import type { Engine } from "../engine.js";
 import type { WeightStream } from "./weights.js";
 import { streamRowBytes, type StreamHeader } from "./format.js";
-import { q8TileBytes } from "../quant.js";
 import { DEFAULT_DEVICE, hostDevice, resolveDevice, type DeviceProfile } from "../sim/devices.js";
 import { footprint, kvCacheBytes } from "../sim/presets.js";
 import { simulateTrace, type SequenceResult, type SimResult } from "../sim/simulate.js";
@@ -39,15 +38,16 @@ export const F32_BITS = { embedding: 32, lm_head: 32, attention: 32, mlp: 32, kv
 
 /**
  * The simulator's bits per weight for a stream: what its file stores. q8: the static matrices in
- * q8 tiles (36 bytes per 32 weights = 9 bits), the MLP at its column blocks' bytes (8.5 bits when
- * the dimensions are multiples of 32; one figure for both groups, so a model whose two groups pad
- * differently is charged their mean); the KV cache is f32 either way.
+ * q8 tiles (36 bytes per 32 weights = 9 bits); q4_0: Q4_0 rows (18 bytes per 32 = 4.5 bits); the
+ * MLP at its column blocks' bytes (q8 8.5, q4_0 4.5 bits when the dimensions are multiples of 32;
+ * one figure for both groups, so a model whose two groups pad differently is charged their mean);
+ * the KV cache is f32 either way.
  */
 export function streamBits(h: StreamHeader): typeof F32_BITS {
   if (h.dtype === "f32") return F32_BITS;
   const c = h.config;
   const mlp = (8 * (c.dim * h.groups[0].entry_bytes + c.hiddenDim * h.groups[1].entry_bytes)) / (3 * c.dim * c.hiddenDim);
-  const table = (8 * q8TileBytes(8, c.dim)) / (8 * c.dim);
+  const table = (8 * streamRowBytes(c, h.dtype)) / c.dim;
   return { embedding: table, lm_head: table, attention: table, mlp, kv_cache: 32 };
 }
 

@@ -20,7 +20,7 @@ import { crc32 } from "../crc32.js";
 import { streamRowBytes, type StreamHeader } from "./format.js";
 import { ModelFormatError } from "../model.js";
 import type { EngineHostHooks } from "../wasm.js";
-import { DTYPE_F32, DTYPE_Q8, GROUP_HIDDEN, GROUP_INPUT, POLICY_LFU, POLICY_LRU, POLICY_NONE, ROWS_EMBEDDING, ROWS_LM_HEAD, type EngineExports } from "../abi.js";
+import { DTYPE_F32, DTYPE_Q4_0, DTYPE_Q8, GROUP_HIDDEN, GROUP_INPUT, POLICY_LFU, POLICY_LRU, POLICY_NONE, ROWS_EMBEDDING, ROWS_LM_HEAD, type EngineExports } from "../abi.js";
 import { StreamIOClient, streamIOBlock, type StreamCounters, type StreamIOSpawner } from "./io.js";
 
 /** Reads `into.length` bytes at `position` of the file; returns the bytes read. */
@@ -240,6 +240,9 @@ export class StreamBudgetError extends RangeError {
   }
 }
 
+/** The engine's dtype id (assembly/abi.ts) of a stream's columns and streamed rows. */
+const STREAM_DTYPE_IDS: Record<StreamHeader["dtype"], number> = { f32: DTYPE_F32, q8: DTYPE_Q8, q4_0: DTYPE_Q4_0 };
+
 export type StreamPolicy = "none" | "lru" | "lfu";
 /** Default staging area: two halves of 512 KiB, one read while the other is gathered; a chunk is
  *  still in the core's L2 cache when the gather reads it (0.5B shape, dense: ~15% less compute per
@@ -350,7 +353,7 @@ export function attachStream(
   wasm.simSetAdmissionSeed(0);
   wasm.streamSetGroup(GROUP_INPUT, D, entryBytes[0]);
   wasm.streamSetGroup(GROUP_HIDDEN, I, entryBytes[1]);
-  wasm.streamSetDtype(h.dtype === "q8" ? DTYPE_Q8 : DTYPE_F32, streamRowBytes(c, h.dtype));
+  wasm.streamSetDtype(STREAM_DTYPE_IDS[h.dtype], streamRowBytes(c, h.dtype));
   check(wasm.streamAllocate(c.nLayers, stageBytes), "streamAllocate");
   const minimumBytes = wasm.arenaUsedBytes() >>> 0;
   if (!(opts.dramBytes >= minimumBytes)) throw new StreamBudgetError(minimumBytes, opts.dramBytes);

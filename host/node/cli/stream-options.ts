@@ -3,6 +3,7 @@
 // numbers beside the simulator's prediction for the same masks and settings (SIMULATOR.md).
 import type { Argv } from "yargs";
 import { Engine, type WeightDtype } from "../../engine.js";
+import { ENGINE_DTYPE_OF } from "../../stream/format.js";
 import { openStreamFile, type OpenStream } from "../stream-file.js";
 import { resolveModelPath } from "../resolve.js";
 import { STREAM_POLICIES, StreamBudgetError, type StreamIO, type StreamPolicy } from "../../stream/weights.js";
@@ -52,7 +53,8 @@ export async function openStreamed(a: ModelArgs & StreamArgs): Promise<StreamOpe
   if (!path.toLowerCase().endsWith(".dipstream")) throw new UsageError(`--stream reads a .dipstream file; convert first: dip convert --model ${path} --stream-layout --out model.dipstream`);
   const stream = openStreamFile(path);
   try {
-    if (a.dtype !== undefined && a.dtype !== stream.stream.header.dtype) throw new UsageError(`${path} stores its weights in ${stream.stream.header.dtype}: stream it with --dtype ${stream.stream.header.dtype} or without --dtype`);
+    const engineDtype = ENGINE_DTYPE_OF[stream.stream.header.dtype];
+    if (a.dtype !== undefined && a.dtype !== engineDtype) throw new UsageError(`${path} stores its weights in ${stream.stream.header.dtype}: stream it with --dtype ${engineDtype} or without --dtype`);
     stream.stream.flashGBps = gbps;
     const engine = await Engine.create(stream.model, {
       ...(a.dtype !== undefined ? { dtype: a.dtype as WeightDtype } : {}),
