@@ -499,6 +499,11 @@ export function streamModel(h: StreamHeader, tensor: (name: string) => Uint8Arra
   };
 }
 
+/** Bytes of all MLP column blocks of the file (every layer, both groups), in its dtype. */
+export function streamMlpBytes(h: StreamHeader): number {
+  return h.config.nLayers * h.groups.reduce((s, g) => s + g.entries * g.entry_bytes, 0);
+}
+
 /** Bytes of every tensor the engine keeps resident when streaming (the file's static part). */
 export function streamStaticBytes(h: StreamHeader): number {
   return h.tensors.reduce((s, t) => s + t.bytes, 0);
