@@ -349,7 +349,6 @@ export function parseStreamHeader(prefixAndJson: Uint8Array, fileBytes: number, 
     const shape = staticMatrixShape(t.name, c);
     const want = h.dtype !== "f32" && shape !== undefined ? h.dtype : "f32";
     if ((t.dtype ?? "f32") !== want) throw new ModelFormatError(file, `tensor ${t.name} is stored as ${t.dtype ?? "f32"}, expected ${want} in a ${h.dtype} stream`);
-    if (want === "f32" && t.bytes % 4 !== 0) throw new ModelFormatError(file, `tensor ${t.name} has ${t.bytes} bytes, expected a multiple of 4 (f32)`);
     if (want !== "f32" && shape !== undefined) {
       if (want === "q4_0" && shape[1] % 32 !== 0) throw new ModelFormatError(file, `tensor ${t.name} has rows of ${shape[1]} values: q4_0 needs a multiple of 32`);
       const bytes = CODECS[want].matrixBytes(shape[0], shape[1]);
@@ -395,8 +394,9 @@ function checkHeaderShape(parsed: unknown, file: string): StreamHeader {
   validateConfig(config, file);
   if (!Array.isArray(h.tensors)) return fail("tensors", "a list", h.tensors);
   h.tensors.forEach((t: unknown, i) => {
-    if (!isObject(t) || typeof t.name !== "string" || !isCount(t.offset) || !isCount(t.bytes) || !isCount(t.crc32) || (t.dtype !== undefined && t.dtype !== "q8" && t.dtype !== "q4_0")) {
-      fail(`tensors[${i}]`, `{name, offset, bytes, crc32, dtype ("q8", "q4_0" or absent)}`, t);
+    const f32 = isObject(t) && t.dtype === undefined;
+    if (!isObject(t) || typeof t.name !== "string" || !isCount(t.offset) || !isCount(t.bytes) || (f32 && t.bytes % 4 !== 0) || !isCount(t.crc32) || (t.dtype !== undefined && t.dtype !== "q8" && t.dtype !== "q4_0")) {
+      fail(`tensors[${i}]`, `{name, offset, bytes (a multiple of 4 for f32), crc32, dtype ("q8", "q4_0" or absent: f32)}`, t);
     }
   });
   if (!Array.isArray(h.groups) || h.groups.length !== 2 || !h.groups.every((g) => isObject(g) && isCount(g.entries) && isCount(g.entry_bytes))) {
