@@ -12,7 +12,7 @@ export { seedRng, argmax, sample, nllOf } from "./model/sampler";
 export { threadsSetup, threadsStop, threadsChunks, threadsChunksOnMain } from "./threads/pool";
 export { readSumF32, readSum4StreamsF32 } from "./kernels/bandwidth";
 export { firstAbsAboveF32 } from "./kernels/finite";
-export { streamSetGroup, streamAllocate, streamSetCapacity, streamEnable, streamBeginSequence } from "./stream/store";
+export { streamSetGroup, streamSetDtype, streamAllocate, streamSetCapacity, streamEnable, streamBeginSequence } from "./stream/store";
 export * from "./sim/index";
 export * from "./train/index";
 

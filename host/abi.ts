@@ -72,6 +72,7 @@ export interface EngineFunctions {
   firstAbsAboveF32(ptr: number, n: number, limit: number): number;
   // weight stream (assembly/stream/store.ts) and the simulator's caches that govern it (assembly/sim/index.ts)
   streamSetGroup(group: number, entries: number, entryBytes: number): void;
+  streamSetDtype(dtype: number, rowBytes: number): void;
   streamAllocate(layers: number, stageBytes: number): number;
   streamSetCapacity(group: number, entries: number): number;
   streamEnable(on: number): void;
@@ -169,7 +170,7 @@ const ENGINE_FUNCTIONS: Record<keyof EngineFunctions, true> = {
   seedRng: true, argmax: true, sample: true, nllOf: true,
   threadsSetup: true, threadsStop: true, threadsChunks: true, threadsChunksOnMain: true,
   readSumF32: true, readSum4StreamsF32: true, firstAbsAboveF32: true,
-  streamSetGroup: true, streamAllocate: true, streamSetCapacity: true, streamEnable: true, streamBeginSequence: true,
+  streamSetGroup: true, streamSetDtype: true, streamAllocate: true, streamSetCapacity: true, streamEnable: true, streamBeginSequence: true,
   simConfigure: true, simSetGroup: true, simAllocate: true, simSetCapacity: true, simSetPolicy: true,
   simSetAdmissionSeed: true, simResetCounters: true, simCachedFlags: true, simTotalFlashBytes: true,
   simTotalDramBytes: true, simLayerHitRate: true,

@@ -31,7 +31,7 @@ export { tokenizerOf } from "./tokenizer/for-model.js";
 export type { Tokenizer, StreamDecoder } from "./tokenizer/types.js";
 export { splitKeep, METHODS } from "./sparsity.js";
 export type { SparsitySpec, Method } from "./sparsity.js";
-export { ModelFormatError } from "./model.js";
+export { ModelFormatError, headDim } from "./model.js";
 export type { LoadedModel, ModelConfig } from "./model.js";
 export { MaskRecorder, modelDims } from "./sim/run.js";
 export * from "./sim/index.js";
@@ -53,7 +53,8 @@ export type { FinetuneOptions, FinetuneResult, StepReport, EvalReport } from "./
 export { WeightStream, StreamBudgetError, STREAM_POLICIES, streamCacheEntries } from "./stream/weights.js";
 export type { StreamOptions, StreamSetup, StreamPolicy, ReadAt } from "./stream/weights.js";
 export type { StreamCounters } from "./stream/io.js";
-export { planStream, parseStreamHeader, isStreamFile, streamStaticBytes, STREAM_MAGIC, STREAM_VERSION } from "./stream/format.js";
+export { planStream, parseStreamHeader, isStreamFile, streamStaticBytes, streamMlpBytes, streamRowBytes, STREAM_MAGIC, STREAM_VERSION, STREAM_VERSION_QUANTIZED, STREAM_DTYPES } from "./stream/format.js";
+export type { StreamDtype } from "./stream/format.js";
 export type { StreamHeader } from "./stream/format.js";
 export { openStream } from "./stream/open.js";
 export type { OpenStream, OpenStreamOptions } from "./stream/open.js";

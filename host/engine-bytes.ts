@@ -2,7 +2,7 @@
 // over wasm32's reach), what it stores, and what one dense token reads. Every size is the wasm's own
 // formula for the dtype (host/abi.ts layoutBytes), the one its byte counters count with.
 
-import type { LayerMatrixName, LoadedModel, QuantizedMatrix } from "./model.js";
+import type { LayerMatrixName, LoadedModel, Q8TileMatrix, QuantizedMatrix } from "./model.js";
 import { headDim } from "./model.js";
 import { inputMajorDtype, rowMajorDtype } from "./matrix-dtype.js";
 import { layoutBytes, WEIGHT_DTYPES, type EngineExports, type LayoutBytes, type WeightDtype } from "./abi.js";
@@ -19,8 +19,8 @@ export interface WeightBytes {
 }
 
 /** The row-major and input-major byte formulas of one matrix of the model under `dtype`. */
-function matrixLayout(wasm: EngineExports, dtype: WeightDtype, q: QuantizedMatrix | undefined): { rowMajor: LayoutBytes; inputMajor: LayoutBytes } {
-  return { rowMajor: layoutBytes(wasm, rowMajorDtype(dtype, q)), inputMajor: layoutBytes(wasm, inputMajorDtype(dtype, q)) };
+function matrixLayout(wasm: EngineExports, dtype: WeightDtype, q: QuantizedMatrix | undefined, tiles?: Q8TileMatrix): { rowMajor: LayoutBytes; inputMajor: LayoutBytes } {
+  return { rowMajor: layoutBytes(wasm, rowMajorDtype(dtype, q, tiles)), inputMajor: layoutBytes(wasm, inputMajorDtype(dtype, q)) };
 }
 
 /** Bytes of layer l's attention matrices (row-major, read whole by a dense matvec). */
@@ -28,7 +28,8 @@ function attentionMatrixBytes(wasm: EngineExports, model: LoadedModel, dtype: We
   const c = model.config;
   const hd = headDim(c);
   const q = model.weights.layers[l]?.quantized;
-  const bytes = (name: LayerMatrixName, rows: number, cols: number) => matrixLayout(wasm, dtype, q?.[name]).rowMajor.matrix(rows, cols);
+  const tiles = model.weights.layers[l]?.q8Tiles;
+  const bytes = (name: LayerMatrixName, rows: number, cols: number) => matrixLayout(wasm, dtype, q?.[name], tiles?.[name]).rowMajor.matrix(rows, cols);
   return bytes("wq", c.nHeads * hd, c.dim) + bytes("wk", c.nKvHeads * hd, c.dim) + bytes("wv", c.nKvHeads * hd, c.dim) + bytes("wo", c.dim, c.nHeads * hd);
 }
 
@@ -53,8 +54,9 @@ function overLayers(model: LoadedModel, f: (l: number) => number): number {
 /** The embedding's and the LM head's row-major byte formulas (the LM head's is the embedding's when tied). */
 function tableLayouts(wasm: EngineExports, model: LoadedModel, dtype: WeightDtype): { embedding: LayoutBytes; lmHead: LayoutBytes } {
   const q = model.weights.quantized;
-  const embedding = matrixLayout(wasm, dtype, q?.tokenEmbedding).rowMajor;
-  return { embedding, lmHead: model.config.tiedEmbeddings ? embedding : matrixLayout(wasm, dtype, q?.lmHead).rowMajor };
+  const tiles = model.weights.q8Tiles;
+  const embedding = matrixLayout(wasm, dtype, q?.tokenEmbedding, tiles?.tokenEmbedding).rowMajor;
+  return { embedding, lmHead: model.config.tiedEmbeddings ? embedding : matrixLayout(wasm, dtype, q?.lmHead, tiles?.lmHead).rowMajor };
 }
 
 /** Bytes of weights (in `dtype`) plus the f32 KV cache the engine needs in wasm memory; without the MLP when it is streamed. */
@@ -91,7 +93,7 @@ export function checkFitsWasm32(wasm: EngineExports, model: LoadedModel, dtype: 
   throw new ModelTooLargeError(
     `${model.name} needs ${(need / 1e9).toFixed(2)} GB of wasm memory in ${dtype} (weights + KV cache for ${c.seqLen} positions), ` +
       `over the ${(WASM32_USABLE_BYTES / 1e9).toFixed(2)} GB that wasm32 can address; ` +
-      (fits.length ? `it fits with --dtype ${fits.join(" or ")}` : "no dtype fits: convert it to a .dipstream (dip convert --stream-layout) and stream its MLP from storage (--stream --dram BYTES)"),
+      (fits.length ? `it fits with --dtype ${fits.join(" or ")}` : "no dtype fits: convert it to a .dipstream (dip convert --stream-layout --dtype q8 or q4_0: attention and tables quantized too) and stream its MLP from storage (--stream --dram BYTES)"),
   );
 }
 

@@ -4,10 +4,10 @@
 // arena blocks and handed to the wasm by pointer with that dtype. The MLP matrices are stored
 // input-major, so a pruned input is a skipped contiguous column.
 
-import type { LoadedModel, QuantizedMatrix } from "./model.js";
+import type { LoadedModel, Q8TileMatrix, QuantizedMatrix } from "./model.js";
 import { headDim, ModelFormatError } from "./model.js";
 import { ropeInverseFrequencies } from "./rope.js";
-import { dequantizeMatrix, q4_0IntoInputMajor, q4_KIntoInputMajor, quantizedIntoQ8, quantizedIntoQ8InputMajor, quantizeQ8InputMajorInto, quantizeQ8Into } from "./quant.js";
+import { dequantizeMatrix, q4_0IntoInputMajor, q4_KIntoInputMajor, quantizedIntoQ8, quantizedIntoQ8InputMajor, quantizeQ8InputMajorInto, quantizeQ8Into, q8TileBytes } from "./quant.js";
 import { inputMajorDtype, rowMajorDtype } from "./matrix-dtype.js";
 import { ggmlRowBytes } from "./formats/ggml-blocks.js";
 import { ATTN_NORM, BK, BQ, BV, DTYPE_F32, DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q6_K, DTYPE_Q8, FFN_NORM, Q8_BLOCK, Q8_TILE_BYTES, Q8_TILE_ROWS, QK_K, layoutBytes, ROPE_HALF, ROPE_INTERLEAVED, W_DOWN_T, W_GATE_T, W_UP, WK, WO, WQ, WV, type EngineExports, type WeightDtype } from "./abi.js";
@@ -85,10 +85,11 @@ export class WeightLayout {
       const p = `layer ${i} `;
       const q = l.quantized ?? {};
       set(ATTN_NORM, f32(this.put(p + "attn_norm", l.attnNorm)));
-      set(WQ, this.putMatrix(p + "wq", () => l.wq, q.wq, c.nHeads * hd, c.dim));
-      set(WK, this.putMatrix(p + "wk", () => l.wk, q.wk, c.nKvHeads * hd, c.dim));
-      set(WV, this.putMatrix(p + "wv", () => l.wv, q.wv, c.nKvHeads * hd, c.dim));
-      set(WO, this.putMatrix(p + "wo", () => l.wo, q.wo, c.dim, c.nHeads * hd));
+      const tiles = l.q8Tiles ?? {};
+      set(WQ, this.putMatrix(p + "wq", () => l.wq, q.wq, c.nHeads * hd, c.dim, tiles.wq));
+      set(WK, this.putMatrix(p + "wk", () => l.wk, q.wk, c.nKvHeads * hd, c.dim, tiles.wk));
+      set(WV, this.putMatrix(p + "wv", () => l.wv, q.wv, c.nKvHeads * hd, c.dim, tiles.wv));
+      set(WO, this.putMatrix(p + "wo", () => l.wo, q.wo, c.dim, c.nHeads * hd, tiles.wo));
       if (l.bq) set(BQ, f32(this.put(p + "bq", l.bq)));
       if (l.bk) set(BK, f32(this.put(p + "bk", l.bk)));
       if (l.bv) set(BV, f32(this.put(p + "bv", l.bv)));
@@ -112,10 +113,10 @@ export class WeightLayout {
   placeTableRows(embeddingRows: number, lmHeadRows: number): void {
     const c = this.model.config;
     const w = this.model.weights;
-    const rows = (name: string, m: () => Float32Array, q: QuantizedMatrix | undefined, n: number): Placed =>
-      n > 0 ? this.putMatrix(name, () => m().subarray(0, n * c.dim), q && firstRows(q, n), n, c.dim) : { ptr: 0, dtype: DTYPE_F32 };
-    const emb = rows("token embedding", () => w.tokenEmbedding, w.quantized?.tokenEmbedding, embeddingRows);
-    const lmHead = c.tiedEmbeddings ? emb : rows("lm_head", () => w.lmHead!, w.quantized?.lmHead, lmHeadRows);
+    const rows = (name: string, m: () => Float32Array, q: QuantizedMatrix | undefined, tiles: Q8TileMatrix | undefined, n: number): Placed =>
+      n > 0 ? this.putMatrix(name, () => m().subarray(0, n * c.dim), q && firstRows(q, n), n, c.dim, tiles && firstTileRows(tiles, n)) : { ptr: 0, dtype: rowMajorDtype(this.dtype, q, tiles) }; // none held: its streamed rows still have the matrix's dtype
+    const emb = rows("token embedding", () => w.tokenEmbedding, w.quantized?.tokenEmbedding, w.q8Tiles?.tokenEmbedding, embeddingRows);
+    const lmHead = c.tiedEmbeddings ? emb : rows("lm_head", () => w.lmHead!, w.quantized?.lmHead, w.q8Tiles?.lmHead, lmHeadRows);
     this.wasm.setGlobalWeights(emb.ptr, emb.dtype, this.finalNorm, lmHead.ptr, lmHead.dtype, 0);
     this.wasm.setResidentRows(embeddingRows, lmHeadRows, c.tiedEmbeddings ? 1 : 0);
   }
@@ -173,15 +174,20 @@ export class WeightLayout {
 
   /**
    * Writes a row-major [rows x cols] matrix in its dtype (host/matrix-dtype.ts): `values` gives
-   * its f32 values (read only when the dtype needs them), `q` the file's blocks if it has them.
+   * its f32 values (read only when the dtype needs them), `q` the file's blocks if it has them,
+   * `tiles` the matrix already in q8 tiles (a q8 .dipstream), copied as stored under q8.
    */
-  private putMatrix(name: string, values: () => Float32Array, q: QuantizedMatrix | undefined, rows: number, cols: number): Placed {
-    const dtype = rowMajorDtype(this.dtype, q);
+  private putMatrix(name: string, values: () => Float32Array, q: QuantizedMatrix | undefined, rows: number, cols: number, tiles?: Q8TileMatrix): Placed {
+    const dtype = rowMajorDtype(this.dtype, q, tiles);
     if (dtype === DTYPE_F32) return { ptr: this.put(name, values()), dtype };
     const bytes = layoutBytes(this.wasm, dtype).matrix(rows, cols);
     const ptr = allocOrThrow(this.wasm, bytes);
     const out = new Uint8Array(this.wasm.memory.buffer, ptr, bytes);
-    if (dtype !== DTYPE_Q8) {
+    if (tiles && dtype === DTYPE_Q8) {
+      if (tiles.bytes.length !== bytes) throw new ModelFormatError(this.model.source, `tensor ${name} holds ${tiles.bytes.length} bytes of q8 tiles, expected ${bytes} for ${rows} x ${cols}`);
+      out.set(tiles.bytes);
+      if (!q8ScalesFinite(out, rows, cols)) this.refuseWeight(name, values());
+    } else if (dtype !== DTYPE_Q8) {
       // the file's blocks as stored
       out.set(q!.bytes);
       if (!storedScalesFinite(out, dtype)) this.refuseWeight(name, dequantizeMatrix(q!));
@@ -267,6 +273,11 @@ function q8ScalesFinite(bytes: Uint8Array, rows: number, cols: number): boolean 
 function q8InputMajorScalesFinite(bytes: Uint8Array, rows: number, cols: number): boolean {
   for (let at = Math.ceil((rows * cols) / 4) * 4; at < bytes.length; at += 2) if ((bytes[at + 1] & 0x7c) === 0x7c) return false;
   return true;
+}
+
+/** The first n rows (a multiple of the tile's 8, or all) of a q8 tile matrix (a view). */
+function firstTileRows(m: Q8TileMatrix, n: number): Q8TileMatrix {
+  return n === m.rows ? m : { ...m, rows: n, bytes: m.bytes.subarray(0, q8TileBytes(n, m.cols)) };
 }
 
 /** The first n rows of a quantized matrix (a view). */

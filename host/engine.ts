@@ -8,6 +8,7 @@ import type { LoadedModel, ModelConfig } from "./model.js";
 import { validateWeights } from "./model.js";
 import { checkRuntimeRuns, defaultEngineBytes, fetchEngineWasm, hostHooks, instantiateEngine, type EngineBuild } from "./wasm.js";
 import type { ThreadHandle } from "./threads.js";
+import { ENGINE_DTYPE_OF } from "./stream/format.js";
 import { attachStream, streamIOMode, type StreamOptions, type StreamSetup } from "./stream/weights.js";
 import { keepCount, maskKeeps, METHOD_ID, needsCalibration, normalizeSpec, SparsityError, type SparsitySpec } from "./sparsity.js";
 import type { Calibration } from "./thresholds.js";
@@ -36,7 +37,7 @@ export interface EngineOptions {
   predictor?: Predictor;
   /** weight precision in wasm memory (default f32); q8 quantizes matrices at load */
   dtype?: WeightDtype;
-  /** stream the MLP columns from storage into a DRAM-budgeted column cache (host/stream.ts); f32 only */
+  /** stream the MLP columns from storage into a DRAM-budgeted column cache (host/stream/); the engine runs in the file's dtype */
   stream?: StreamOptions;
   /**
    * run the relaxed-SIMD build (build/engine-relaxed.wasm): the f32 kernels use fused multiply-add
@@ -113,9 +114,14 @@ export class Engine {
    *   the model does not fit (wasm32, `maxMemoryBytes`)
    */
   static async create(model: LoadedModel, opts: EngineOptions = {}): Promise<Engine> {
-    const dtype = opts.dtype ?? "f32";
+    // a stream runs in the dtype its file stores (its columns are read as stored)
+    const streamHeader = opts.stream?.source.header;
+    const streamDtype = streamHeader ? ENGINE_DTYPE_OF[streamHeader.dtype] : undefined;
+    const dtype = opts.dtype ?? streamDtype ?? "f32";
     if (!WEIGHT_DTYPES.includes(dtype)) throw new RangeError(`--dtype must be one of ${WEIGHT_DTYPES.join(", ")}, got ${dtype}`);
-    if (opts.stream && dtype !== "f32") throw new RangeError("streamed weights are f32 only in this version (--dtype f32)");
+    if (streamDtype !== undefined && dtype !== streamDtype) {
+      throw new RangeError(`${opts.stream!.source.source} stores its weights in ${streamHeader!.dtype}: stream it with --dtype ${streamDtype} or without --dtype (got ${dtype})`);
+    }
     const threads = opts.threads ?? 1;
     checkThreadCount(threads, opts.relaxed);
     // reads on an I/O thread need a shared memory: the threads build, with one compute thread if asked for one

@@ -13,20 +13,22 @@
 //            unchanged) and re-encoded from the exact f32 values for the other types (Q6_K,
 //            Q5_K, ...: bench/README.md has the cost)
 //          - matrices the file stores as F32/F16/BF16: f32, exactly
+//          - a q8 .dipstream's static matrices (stored in the engine's q8 tiles): q8, as stored
+//            (under q8 too; only f32 expands them)
 // The layout (host/engine-layout.ts) and the byte accounting (host/engine-bytes.ts) both ask here.
 
 import { DTYPE_F32, DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q6_K, DTYPE_Q8, type WeightDtype } from "./abi.js";
 import { GGML_TYPE } from "./formats/ggml-blocks.js";
-import type { QuantizedMatrix } from "./model.js";
+import type { Q8TileMatrix, QuantizedMatrix } from "./model.js";
 import { q4_0ScalesFitInputMajor } from "./quant.js";
 
 /** ggml types whose blocks the engine's row-major kernels run as stored. */
 const STORED_ROW_MAJOR: Record<number, number> = { [GGML_TYPE.Q4_0]: DTYPE_Q4_0, [GGML_TYPE.Q5_0]: DTYPE_Q5_0, [GGML_TYPE.Q4_K]: DTYPE_Q4_K, [GGML_TYPE.Q6_K]: DTYPE_Q6_K };
 
-/** The dtype a row-major matrix (quantized by the file as `q`, or not) is laid out in. */
-export function rowMajorDtype(dtype: WeightDtype, q: QuantizedMatrix | undefined): number {
+/** The dtype a row-major matrix (quantized by the file as `q`, or stored in q8 tiles, or neither) is laid out in. */
+export function rowMajorDtype(dtype: WeightDtype, q: QuantizedMatrix | undefined, tiles?: Q8TileMatrix): number {
   if (dtype === "f32") return DTYPE_F32;
-  if (dtype === "q8") return DTYPE_Q8;
+  if (dtype === "q8" || tiles) return DTYPE_Q8;
   if (!q) return DTYPE_F32;
   return STORED_ROW_MAJOR[q.ggmlType] ?? DTYPE_Q8;
 }

@@ -64,6 +64,17 @@ export interface QuantizedMatrix {
   bytes: Uint8Array;
 }
 
+/**
+ * A row-major matrix already in the engine's q8 tiles (assembly/kernels/q8.ts: 8 rows x 32 values
+ * of int8, then their 8 f32 scales): the static matrices of a q8 .dipstream, copied into wasm
+ * memory as stored (host/stream/format.ts). Its f32 field dequantizes on first read.
+ */
+export interface Q8TileMatrix {
+  rows: number;
+  cols: number;
+  bytes: Uint8Array;
+}
+
 /** The weight matrices of a layer, by their LayerWeights name. */
 export type LayerMatrixName = "wq" | "wk" | "wv" | "wo" | "wGate" | "wUp" | "wDown";
 export const LAYER_MATRIX_NAMES: readonly LayerMatrixName[] = ["wq", "wk", "wv", "wo", "wGate", "wUp", "wDown"];
@@ -85,6 +96,8 @@ export interface LayerWeights {
   wDown: Float32Array; // (dim, hiddenDim)
   /** the matrices a quantized file stores in ggml blocks, as stored (their f32 fields dequantize on first read: lazyMatrix) */
   quantized?: Partial<Record<LayerMatrixName, QuantizedMatrix>>;
+  /** matrices stored in the engine's q8 tiles (a q8 .dipstream's attention matrices) */
+  q8Tiles?: Partial<Record<LayerMatrixName, Q8TileMatrix>>;
 }
 
 export interface ModelWeights {
@@ -95,6 +108,8 @@ export interface ModelWeights {
   lmHead?: Float32Array;
   /** the embedding and LM head as a quantized file stores them (as LayerWeights.quantized) */
   quantized?: { tokenEmbedding?: QuantizedMatrix; lmHead?: QuantizedMatrix };
+  /** the embedding and LM head in the engine's q8 tiles (a q8 .dipstream) */
+  q8Tiles?: { tokenEmbedding?: Q8TileMatrix; lmHead?: Q8TileMatrix };
 }
 
 /**
@@ -138,7 +153,7 @@ export interface LoadedModel {
   /** the path or URL it came from */
   source: string;
   format: "gguf" | "llama2c" | "synthetic" | "safetensors" | "dipstream";
-  /** the default --dtype for this file: "native" for a GGUF with quantized matrices (host/matrix-dtype.ts) */
+  /** the default --dtype for this file: "native" for a GGUF with quantized matrices or a q8 .dipstream (host/matrix-dtype.ts) */
   storedDtype?: "native";
   config: ModelConfig;
   weights: ModelWeights;
@@ -227,19 +242,23 @@ export function validateWeights(m: LoadedModel, opts: { mlpStreamed?: boolean } 
   const c = m.config;
   const hd = headDim(c);
   // a matrix kept quantized is checked by its shape (reading its f32 field would expand it)
-  const expect = (name: string, a: Float32Array | undefined, n: number, q?: QuantizedMatrix) => {
+  const expect = (name: string, a: Float32Array | undefined, n: number, q?: { rows: number; cols: number }) => {
     const count = q ? q.rows * q.cols : a?.length;
     if (count === undefined) throw new ModelFormatError(m.source, `missing tensor ${name}`);
     if (count !== n) throw new ModelFormatError(m.source, `tensor ${name} has ${count} elements, expected ${n} from the config`);
   };
   const w = m.weights;
-  const wq = w.quantized;
-  expect("token embedding", wq?.tokenEmbedding ? undefined : w.tokenEmbedding, c.vocabSize * c.dim, wq?.tokenEmbedding);
+  const embeddingKept = w.quantized?.tokenEmbedding ?? w.q8Tiles?.tokenEmbedding;
+  const lmHeadKept = w.quantized?.lmHead ?? w.q8Tiles?.lmHead;
+  expect("token embedding", embeddingKept ? undefined : w.tokenEmbedding, c.vocabSize * c.dim, embeddingKept);
   expect("final norm", w.finalNorm, c.dim);
-  if (!c.tiedEmbeddings) expect("lm_head", wq?.lmHead ? undefined : w.lmHead, c.vocabSize * c.dim, wq?.lmHead);
+  if (!c.tiedEmbeddings) expect("lm_head", lmHeadKept ? undefined : w.lmHead, c.vocabSize * c.dim, lmHeadKept);
   if (w.layers.length !== c.nLayers) throw new ModelFormatError(m.source, `found ${w.layers.length} layers, config says ${c.nLayers}`);
   w.layers.forEach((l, i) => {
-    const matrix = (name: LayerMatrixName, n: number) => expect(`layer ${i} ${LAYER_MATRIX_SHOWN[name]}`, l.quantized?.[name] ? undefined : l[name], n, l.quantized?.[name]);
+    const matrix = (name: LayerMatrixName, n: number) => {
+      const kept = l.quantized?.[name] ?? l.q8Tiles?.[name];
+      expect(`layer ${i} ${LAYER_MATRIX_SHOWN[name]}`, kept ? undefined : l[name], n, kept);
+    };
     expect(`layer ${i} attn_norm`, l.attnNorm, c.dim);
     matrix("wq", c.nHeads * hd * c.dim);
     matrix("wk", c.nKvHeads * hd * c.dim);

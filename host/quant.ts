@@ -9,7 +9,7 @@
 
 import { floatToHalfBits, halfToFloat } from "./float16.js";
 import { Q4_0_BLOCK_BYTES, Q4_K_BLOCK_BYTES, Q8_BLOCK, Q8_TILE_BYTES, Q8_TILE_ROWS, QK_K } from "./abi.js";
-import { dequantizeRow, GGML_TYPE, ggmlRowBytes } from "./formats/ggml-blocks.js";
+import { dequantizeRow, GGML_TYPE, ggmlRowBytes, quantizeRow } from "./formats/ggml-blocks.js";
 import type { QuantizedMatrix } from "./model.js";
 
 const q8Blocks = (n: number): number => Math.ceil(n / Q8_BLOCK);
@@ -271,4 +271,78 @@ export function q4_KIntoInputMajor(out: Uint8Array, q: QuantizedMatrix): void {
       }
     }
   }
+}
+
+// ---- q8 stream columns (a q8 .dipstream's MLP column blocks, docs/stream-format.md) ----
+// One column of n outputs is self-contained: int8 quants q[0, n), then one f16 scale per block of
+// 32 outputs (the last block may be shorter), the part padded to 4 bytes. w[o] = scale[o / 32] *
+// q[o]; the product is exact in f32 (an 11-bit scale times an 8-bit integer), so the stream's
+// gather (assembly/stream/gather-q8.ts) adds the same f32 values as an f32 gather of the
+// dequantized column would.
+
+/** Bytes of one q8 stream column of n outputs: quants, f16 scales per 32, padded to 4. */
+export function q8ColumnBytes(n: number): number {
+  return Math.ceil((n + 2 * q8Blocks(n)) / 4) * 4;
+}
+
+/** Bytes of a row-major q8 matrix in the engine's tiles (whole tiles of 8 rows x 32 values; q8Bytes in the wasm). */
+export function q8TileBytes(rows: number, n: number): number {
+  return Math.ceil(rows / Q8_TILE_ROWS) * q8Blocks(n) * Q8_TILE_BYTES;
+}
+
+/** Quantizes a[start + i * stride] for i in [0, n) into one q8 stream column at out[at, at + q8ColumnBytes(n)). */
+export function quantizeQ8ColumnInto(out: Uint8Array, at: number, a: Float32Array, start: number, stride: number, n: number): void {
+  const quants = new Int8Array(out.buffer, out.byteOffset + at, n);
+  const view = new DataView(out.buffer, out.byteOffset + at, q8ColumnBytes(n));
+  for (let b = 0; b * Q8_BLOCK < n; b++) {
+    const end = Math.min(n, (b + 1) * Q8_BLOCK);
+    let amax = 0;
+    for (let o = b * Q8_BLOCK; o < end; o++) amax = Math.max(amax, Math.abs(a[start + o * stride]));
+    // a normal f16, at least 2^-14, as the input-major layout's scales (the gather decodes them by integer ops)
+    const h = Math.max(HALF_MIN_NORMAL, floatToHalfBits(amax / 127));
+    if (h >= 0x7c00) throw new RangeError(`q8: weight magnitude ${amax} is beyond the f16 block scale (max |w| ${(65504 * 127).toExponential(3)})`);
+    const inv = 1 / halfToFloat(h);
+    view.setUint16(n + 2 * b, h, true);
+    for (let o = b * Q8_BLOCK; o < end; o++) quants[o] = roundQ8(a[start + o * stride] * inv);
+  }
+}
+
+/** The n f32 values of a q8 stream column at bytes[at, ...). */
+export function dequantizeQ8Column(bytes: Uint8Array, at: number, n: number): Float32Array {
+  const quants = new Int8Array(bytes.buffer, bytes.byteOffset + at, n);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + at, q8ColumnBytes(n));
+  const out = new Float32Array(n);
+  for (let o = 0; o < n; o++) out[o] = halfToFloat(view.getUint16(n + 2 * Math.floor(o / Q8_BLOCK), true)) * quants[o];
+  return out;
+}
+
+// ---- q4_0 stream columns (a q4_0 .dipstream's MLP column blocks) ----
+// One column of n outputs is ggml Q4_0 blocks along the column, ceil(n / 32) of 18 bytes: f16 d,
+// then 16 bytes holding outputs i (low nibble) and i + 16 (high nibble) of the block as q in
+// [0, 15], w = d * (q - 8) (exact in f32). Quantized by ggml's reference Q4_0 quantizer; a
+// partial last block is zero-padded; a block whose d would be a subnormal f16 (all |w| below
+// ~5e-4) is stored as zeros (d = 0), which the gather's f16 decode (sign, normal or zero) needs.
+
+/** Bytes of one q4_0 stream column of n outputs (4.5 bits per weight when n is a multiple of 32). */
+export function q4ColumnBytes(n: number): number {
+  return Q4_0_BLOCK_BYTES * Math.ceil(n / Q8_BLOCK);
+}
+
+/** Quantizes a[start + i * stride] for i in [0, n) into one q4_0 stream column at out[at, at + q4ColumnBytes(n)). */
+export function quantizeQ4ColumnInto(out: Uint8Array, at: number, a: Float32Array, start: number, stride: number, n: number): void {
+  const padded = new Float32Array(Math.ceil(n / Q8_BLOCK) * Q8_BLOCK);
+  for (let o = 0; o < n; o++) padded[o] = a[start + o * stride];
+  quantizeRow(GGML_TYPE.Q4_0, padded, padded.length, out, at);
+  for (let b = at; b < at + q4ColumnBytes(n); b += Q4_0_BLOCK_BYTES) {
+    const h = out[b] | (out[b + 1] << 8);
+    if ((h & 0x7c00) === 0 && (h & 0x3ff) !== 0) out.fill(0, b, b + 2).fill(0x88, b + 2, b + Q4_0_BLOCK_BYTES); // subnormal d: zeros
+    if ((h & 0x7c00) === 0x7c00) throw new RangeError(`q4_0: a weight block's scale is not finite (max |w| ${(65504 * 8).toExponential(3)})`);
+  }
+}
+
+/** The n f32 values of a q4_0 stream column at bytes[at, ...). */
+export function dequantizeQ4Column(bytes: Uint8Array, at: number, n: number): Float32Array {
+  const padded = new Float32Array(Math.ceil(n / Q8_BLOCK) * Q8_BLOCK);
+  dequantizeRow(GGML_TYPE.Q4_0, bytes, at, padded.length, padded);
+  return padded.subarray(0, n);
 }

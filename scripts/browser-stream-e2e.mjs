@@ -57,7 +57,7 @@ async function prepare(dir, modelPath) {
   const c = o.model.config;
   let dramBytes, nodeStreamed;
   try {
-    dramBytes = Math.round((await streamMinimumBytes(o)) + streamTableBytes(c) + 0.3 * c.nLayers * 3 * 4 * c.dim * c.hiddenDim);
+    dramBytes = Math.round((await streamMinimumBytes(o)) + streamTableBytes(o.stream.header) + 0.3 * c.nLayers * 3 * 4 * c.dim * c.hiddenDim);
     nodeStreamed = await greedyLogitsHashes(o.model, wasm, STEPS, { source: o.stream, dramBytes });
   } finally {
     o.close();

@@ -35,7 +35,7 @@ test("openStream over short positioned reads gives the resident engine's logits 
   const bytes = new Uint8Array(readFileSync(await streamFile()));
   const o = openStream(memoryReadAt(bytes, 777), bytes.length, "memory.dipstream");
   const c = o.model.config;
-  const dramBytes = (await streamMinimumBytes(o)) + streamTableBytes(c) + 0.3 * c.nLayers * 3 * 4 * c.dim * c.hiddenDim;
+  const dramBytes = (await streamMinimumBytes(o)) + streamTableBytes(o.stream.header) + 0.3 * c.nLayers * 3 * 4 * c.dim * c.hiddenDim;
   const spec = { method: "dip" as const, keep: 0.5 };
   const streamed = await Engine.create(o.model, { sparsity: spec, stream: { source: o.stream, dramBytes } });
   const resident = await Engine.create(await storiesModel(), { sparsity: spec });
@@ -61,7 +61,7 @@ test("the demo's streamed session: the resident text, and bytes and hit rate as 
   const o = openStreamFile(path);
   try {
     const c = o.model.config;
-    const dramBytes = (await streamMinimumBytes(o)) + streamTableBytes(c) + 0.3 * c.nLayers * 3 * 4 * c.dim * c.hiddenDim;
+    const dramBytes = (await streamMinimumBytes(o)) + streamTableBytes(o.stream.header) + 0.3 * c.nLayers * 3 * 4 * c.dim * c.hiddenDim;
     const settings: RunSettings = { prompt: "Once upon a time", tokens: 24, method: "dip", keep: 0.5, gamma: 0.5, policy: "lru", dramFraction: 1, temperature: 0, seed: 42 };
     const engine = await streamEngine(o, dramBytes, "lfu");
     const tokenizer = new SentencePieceTokenizer(o.model.vocab!);

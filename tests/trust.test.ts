@@ -215,7 +215,7 @@ test("dipstream: tokenizer_json never names a file the reader opens", async () =
   const { streamModel } = await import("../host/stream/format.js");
   const { header } = planStream(tiny());
   const h = parseStreamHeader(streamPrefix({ ...header, tokenizer_json: "/etc/passwd" }), header.file_bytes, "tok.dipstream");
-  const model = streamModel(h, (name) => new Float32Array(header.tensors.find((t) => t.name === name)!.bytes / 4), "tok.dipstream");
+  const model = streamModel(h, (name) => new Uint8Array(header.tensors.find((t) => t.name === name)!.bytes), "tok.dipstream");
   assert.equal(model.tokenizerJson, undefined);
 });
 

@@ -5,7 +5,8 @@
 // numbers beside the simulator's (host/stream/report.ts).
 import { generate, MaskRecorder, modelDims, footprintFromConfig, resolveDevice, Engine, resetStreamCounters, streamHitRates, streamReport } from "../host/web/index.js";
 import { ChatSession, ChatTemplate } from "../host/web/index.js";
-import type { GenerateResult, Tokenizer, SparsitySpec, SimResult, SimSettings, StreamPolicy, WeightStream, OpenStream, ModelConfig, StreamReport, ChatReply } from "../host/web/index.js";
+import { streamRowBytes } from "../host/web/index.js";
+import type { GenerateResult, Tokenizer, SparsitySpec, SimResult, SimSettings, StreamPolicy, WeightStream, OpenStream, ModelConfig, StreamReport, ChatReply, StreamHeader } from "../host/web/index.js";
 import type { ChatTurnInfo, RunSettings, SimSnapshot, StreamSnapshot } from "./protocol.js";
 
 export function sparsityOf(s: RunSettings): SparsitySpec {
@@ -101,10 +102,11 @@ export async function streamMinimumBytes(o: OpenStream): Promise<number> {
   return probe.streamSetup!.minimumBytes;
 }
 
-/** DRAM the embedding and the LM head take on top of the minimum (one matrix when tied, plus alignment):
+/** DRAM the embedding and the LM head take on top of the minimum (one matrix when tied, in the file's dtype, plus alignment):
  *  with less, their rows that do not fit are read every token and no column cache is left. */
-export function streamTableBytes(c: ModelConfig): number {
-  return (c.tiedEmbeddings ? 1 : 2) * c.vocabSize * c.dim * 4 + 128;
+export function streamTableBytes(h: StreamHeader): number {
+  const c = h.config;
+  return (c.tiedEmbeddings ? 1 : 2) * c.vocabSize * streamRowBytes(c, h.dtype) + 128;
 }
 
 /** An engine on the stream with a DRAM budget and cache policy (throws StreamBudgetError below the minimum). */

@@ -4,7 +4,7 @@
 // handle) or the picked File (Blob slices) into the engine's DRAM-budgeted column cache, and the
 // run reports what `dip generate --stream` reports.
 // Loading a model (file or URL) is the package's engine worker's own (openEngine, host/web/engine-worker.ts).
-import { Engine, fetchBytes, nameOf, streamStaticBytes, StreamBudgetError, formatStreamSummary, tokenizerOf, copyToOpfs, listOpfsStreams, openStreamBlob, openStreamOpfs, opfsSyncAvailable, openEngine, throttledProgress } from "../host/web/index.js";
+import { Engine, fetchBytes, nameOf, headDim, streamMlpBytes, streamStaticBytes, StreamBudgetError, formatStreamSummary, tokenizerOf, copyToOpfs, listOpfsStreams, openStreamBlob, openStreamOpfs, opfsSyncAvailable, openEngine, throttledProgress } from "../host/web/index.js";
 import type { ProgressCallback, LoadedModel, OpenStream, Tokenizer, OpenedEngine, ChatSession } from "../host/web/index.js";
 import type { FromWorker, RunSettings, StreamSettings, StreamSource, ToWorker } from "./protocol.js";
 import { runChatTurn, runSession, runStreamSession, setDefaultEngineWasm, startChat, streamEngine, streamMinimumBytes, streamTableBytes } from "./session.js";
@@ -67,15 +67,16 @@ async function openStreamed(source: StreamSource, progress: ProgressCallback): P
     release();
     current = { model: o.model, tokenizer, stream: { open: o, via } };
     const c = o.model.config;
-    const mlpBytes = c.nLayers * 3 * 4 * c.dim * c.hiddenDim;
-    const staticBytes = streamStaticBytes(o.stream.header);
+    const mlpBytes = streamMlpBytes(o.stream.header);
+    // parameters: the MLP's weights and the static tensors' (f32 bytes / 4, or the quantized matrices' values)
+    const staticParams = o.stream.header.dtype === "f32" ? streamStaticBytes(o.stream.header) / 4 : c.nLayers * (2 * c.dim + 2 * c.dim * headDim(c) * (c.nHeads + c.nKvHeads)) + (c.tiedEmbeddings ? 1 : 2) * c.vocabSize * c.dim + c.dim;
     post({
       type: "loaded",
       name: o.stream.source === o.model.name ? o.model.name : `${o.stream.source} (${o.model.name})`,
       config: c,
-      params: (staticBytes + mlpBytes) / 4,
+      params: staticParams + 3 * c.nLayers * c.dim * c.hiddenDim,
       bytes: minimumDramBytes,
-      stream: { via, fileBytes: o.stream.header.file_bytes, minimumDramBytes, tableBytes: streamTableBytes(c), mlpBytes, ...("store" in source && source.store && via === "blob" ? { note: "no OPFS sync access handles here, so the file is read in slices" } : {}) },
+      stream: { via, fileBytes: o.stream.header.file_bytes, minimumDramBytes, tableBytes: streamTableBytes(o.stream.header), mlpBytes, ...("store" in source && source.store && via === "blob" ? { note: "no OPFS sync access handles here, so the file is read in slices" } : {}) },
     });
   } catch (e) {
     o.close();

@@ -3,13 +3,13 @@
 // (biases, rope layout, tied embeddings, GQA) are data in state.ts, not copies of this code.
 
 import { attentionF32 } from "../kernels/attention";
-import { gatherBytes, gatherColumns, linear, linearF32, linearRows, matrixBytesIn, rowBytesIn, tableRow } from "./linear";
+import { gatherBytes, gatherColumns, linear, linearRows, matrixBytesIn, rowBytesIn, tableRow } from "./linear";
 import { rmsnorm, swiglu, addInPlace, silu } from "../kernels/elementwise";
 import { applyRope } from "../kernels/rope";
 import * as S from "./state";
 import { catsMask, hiddenMask, inputMask, method, METHOD_CATS, METHOD_PREDICTOR, predictorMask, predictorWeights, prunesInput } from "../sparsity/policy";
 import { LORA_DOWN, LORA_GATE, LORA_UP, loraApply, loraApplyRows, loraOn } from "./adapters";
-import { ROWS_EMBEDDING, ROWS_LM_HEAD, streamGather, streamLinearRows, streamOn, streamTableRow } from "../stream/store";
+import { ROWS_EMBEDDING, ROWS_LM_HEAD, streamEntryBytes, streamGather, streamLinearRows, streamOn, streamTableRow } from "../stream/store";
 
 // Optional capture of the dense activations for calibration (per layer, last token).
 let captureInput: usize = 0; // (layer, dim) MLP input x after ffn_norm
@@ -35,7 +35,7 @@ export function forward(token: i32, pos: i32): void {
 
   // x = token_embedding[token] (a row a streamed model does not hold is read from storage)
   if (token < S.embeddingRows) tableRow(S.embeddingDtype, S.x, S.tokenEmbedding, token, S.vocabSize, D);
-  else streamTableRow(S.x, token, S.embeddingTied ? ROWS_LM_HEAD : ROWS_EMBEDDING);
+  else streamTableRow(S.x, token, S.embeddingTied ? ROWS_LM_HEAD : ROWS_EMBEDDING, D);
   S.countBytes(S.COUNTER_EMBEDDING, rowBytesIn(S.embeddingDtype, D));
 
   for (let l = 0; l < S.nLayers; l++) {
@@ -65,7 +65,7 @@ export function forward(token: i32, pos: i32): void {
   // logits = lm_head(rmsnorm(x))
   rmsnorm(S.x, S.x, S.finalNorm, D, S.rmsEps);
   if (S.lmHeadRows == S.vocabSize) linear(S.lmHeadDtype, S.logits, S.lmHead, S.x, S.vocabSize, D);
-  else streamLinearRows(S.logits, S.lmHead, S.x, S.lmHeadRows, S.vocabSize, D, linearF32); // streams are f32
+  else streamLinearRows(S.logits, S.lmHead, S.x, S.lmHeadRows, S.vocabSize, D, lmHeadProduct); // streamed rows in the LM head's dtype
   S.countBytes(S.COUNTER_LM_HEAD, matrixBytesIn(S.lmHeadDtype, S.vocabSize, D));
 }
 
@@ -140,7 +140,8 @@ function mlp(l: i32, pos: i32): void {
       for (let i = 0; i < I; i++) store<f32>(dst + <usize>i * f4, silu(load<f32>(S.gate + <usize>i * f4)));
     }
     nHidden = hiddenMask(l, S.h, pos, hidIdx);
-    S.countBytes(S.COUNTER_MLP, gatherBytes(gateDtype, inIdx, nIn, I) + gatherBytes(upDtype, inIdx, nIn, I));
+    // a streamed gather reads whole column blocks as stored (f32 or q8 with its scales)
+    S.countBytes(S.COUNTER_MLP, streamOn ? streamEntryBytes(0, nIn) : gatherBytes(gateDtype, inIdx, nIn, I) + gatherBytes(upDtype, inIdx, nIn, I));
   }
   store<i32>(S.hiddenKeptCount + <usize>l * 4, nHidden);
 
@@ -148,7 +149,12 @@ function mlp(l: i32, pos: i32): void {
   if (streamOn) streamGather(l, 1, hidIdx, nHidden, S.h, S.xb2, 0, D);
   else gatherColumns(downDtype, S.xb2, wDownT, S.h, hidIdx, nHidden, I, D);
   if (loraOn) loraApply(l, LORA_DOWN, S.xb2, S.h, hidIdx, nHidden);
-  S.countBytes(S.COUNTER_MLP, gatherBytes(downDtype, hidIdx, nHidden, D));
+  S.countBytes(S.COUNTER_MLP, streamOn ? streamEntryBytes(1, nHidden) : gatherBytes(downDtype, hidIdx, nHidden, D));
+}
+
+/** The streamed LM head's product over a chunk of rows, in the LM head's dtype (a RowsProduct for streamLinearRows). */
+function lmHeadProduct(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  linear(S.lmHeadDtype, out, w, x, rows, cols);
 }
 
 /**

@@ -15,7 +15,10 @@
 //      chunk while the previous one is computed, as a device with its own DMA would. The gather
 //      still runs in mask order, so the result is bit-identical to the resident gatherColumnsF32.
 // One entry of group 0 (input mask) is the W_gate column followed by the W_up column (2 x I
-// floats); one entry of group 1 (hidden mask) is the W_down column (D floats).
+// values); one entry of group 1 (hidden mask) is the W_down column (D values). A stream's dtype
+// (streamSetDtype) says how a column is stored: f32, a q8 stream column (int8 quants and an f16
+// scale per 32 outputs, gather-q8.ts) or Q4_0 blocks along the column (gather-q4.ts); both
+// quantized gathers are bit-identical to an f32 gather of the columns' values.
 //
 // When the static weights do not fit the DRAM budget (SIMULATOR.md: static overflow is streamed
 // every token), the engine holds only the first rows of the LM head (and of an untied embedding):
@@ -25,6 +28,11 @@ import { arenaAlloc } from "../arena";
 import { stepCache } from "../sim/cache";
 import { cacheRecord, C_FLAGS, resetCaches } from "../sim/state";
 import { gatherSlotsF32 } from "../kernels/gather-slots";
+import { gatherSlotsQ8 } from "./gather-q8";
+import { gatherSlotsQ4 } from "./gather-q4";
+import { dequantRowQ8 } from "../kernels/q8";
+import { dequantRowQ4_0 } from "../kernels/q4";
+import { DTYPE_Q4_0, DTYPE_Q8 } from "../abi";
 
 /** out = W x for a row-major [rows x cols] W: the model's dtype-dispatching product (model/linear.ts
  *  linear), passed in so the store stays below the model layer (../shared/spec/ARCHITECTURE.md). */
@@ -66,10 +74,26 @@ let chunkEntries = new StaticArray<i32>(GROUPS); // columns of group g one chunk
 let columnsFetched: f64 = 0; // columns asked of storage since the start (the slot bookkeeping's spec reads it)
 let rowBytes: usize = 0;
 let chunkRows: i32 = 0;
+let columnDtype: i32 = 0; // DTYPE_F32, DTYPE_Q8 or DTYPE_Q4_0: how the columns and streamed rows are stored
 
 export function streamSetGroup(g: i32, entries_: i32, entryBytes_: i32): void {
   entries[g] = entries_;
   entryBytes[g] = entryBytes_;
+}
+
+/**
+ * The stream's dtype (DTYPE_F32 or DTYPE_Q8) and the bytes of one embedding / LM head row as read
+ * (f32: D floats; q8: an eighth of a group of 8 rows in the q8 tiles, which are read 8 rows at a
+ * time). Before streamAllocate.
+ */
+export function streamSetDtype(dtype: i32, rowBytes_: i32): void {
+  columnDtype = dtype;
+  rowBytes = <usize>rowBytes_;
+}
+
+/** Bytes of n column blocks of group g as stored: what a gather of n kept columns reads. */
+export function streamEntryBytes(g: i32, n: i32): f64 {
+  return <f64>n * <f64>entryBytes[g];
 }
 
 /** Allocates everything but the slot data (bounded by the column counts). Returns 0 or -2. */
@@ -100,7 +124,6 @@ export function streamAllocate(layers: i32, stageBytes: i32): i32 {
   }
   // a chunk is half the staging area (at least one column, at least 8 rows of the LM head, whose
   // matvec groups rows by 8): one half is read while the other is gathered
-  rowBytes = <usize>entryBytes[1]; // a W_down column and an LM head row are both D floats
   stageHalfBytes = <usize>max(max(stageBytes >> 1, widestBytes), 8 * <i32>rowBytes);
   for (let g = 0; g < GROUPS; g++) chunkEntries[g] = max(1, <i32>stageHalfBytes / entryBytes[g]);
   // rows per LM head chunk: a multiple of 8 (bit-identical to one matvec over all rows); the
@@ -260,12 +283,44 @@ function gatherPending(x: usize, idx: usize, out0: usize, out1: usize, nOut: i32
   const ix = idx + (<usize>pendingStart << 2);
   pendingStart = -1;
   if (count <= 0) return;
+  if (columnDtype == DTYPE_Q8) {
+    gatherSlotsQ8(out0, p, 0, x, ix, count, nOut);
+    if (out1) gatherSlotsQ8(out1, p, <usize>entryBytes[0] >> 1, x, ix, count, nOut); // the W_up part: second half of the block
+    return;
+  }
+  if (columnDtype == DTYPE_Q4_0) {
+    gatherSlotsQ4(out0, p, 0, x, ix, count, nOut);
+    if (out1) gatherSlotsQ4(out1, p, <usize>entryBytes[0] >> 1, x, ix, count, nOut);
+    return;
+  }
   gatherSlotsF32(out0, p, 0, x, ix, count, nOut);
   if (out1) gatherSlotsF32(out1, p, <usize>nOut << 2, x, ix, count, nOut);
 }
 
-/** out = row `token` of the embedding (host group g), read from storage: a row the engine does not hold. */
-export function streamTableRow(out: usize, token: i32, g: i32): void {
+/**
+ * out = row `token` of the embedding (host group g, `cols` values), read from storage: a row the
+ * engine does not hold. A q8 row lives in a tile group of 8 rows: the group is read into staging
+ * and the row dequantized from it, as the resident table does (tableRow).
+ */
+export function streamTableRow(out: usize, token: i32, g: i32, cols: i32): void {
+  if (columnDtype == DTYPE_Q8) {
+    const first = token & ~7;
+    for (let k = 0; k < 8; k++) {
+      store<u32>(fetchList + (<usize>k << 3), <u32>(first + k));
+      store<u32>(fetchList + (<usize>k << 3) + 4, <u32>(staging + <usize>k * rowBytes));
+    }
+    hostStreamAwait(hostStreamIssue(0, g, fetchList, 8));
+    dequantRowQ8(out, staging, token & 7, 8, cols);
+    return;
+  }
+  if (columnDtype == DTYPE_Q4_0) {
+    // a Q4_0 row is contiguous: read it into staging and dequantize it
+    store<u32>(fetchList, <u32>token);
+    store<u32>(fetchList + 4, <u32>staging);
+    hostStreamAwait(hostStreamIssue(0, g, fetchList, 1));
+    dequantRowQ4_0(out, staging, 0, cols);
+    return;
+  }
   store<u32>(fetchList, <u32>token);
   store<u32>(fetchList + 4, <u32>out);
   hostStreamAwait(hostStreamIssue(0, g, fetchList, 1));

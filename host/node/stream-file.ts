@@ -4,7 +4,7 @@ import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
 import { writeFileAtomically } from "./atomic-file.js";
 import { crc32 as zlibCrc32 } from "node:zlib";
 import { type LoadedModel, ModelFormatError } from "../model.js";
-import { planStream, type StreamHeader } from "../stream/format.js";
+import { decodeColumnBlocks, planStream, type StreamDtype, type StreamHeader } from "../stream/format.js";
 import { openStream, type OpenStream } from "../stream/open.js";
 import type { StreamIOSpawner } from "../stream/io.js";
 import { Worker } from "node:worker_threads";
@@ -13,9 +13,9 @@ import { projectRoot } from "./paths.js";
 
 export type { OpenStream };
 
-/** Writes `model` (f32) as a .dipstream file, atomically (temporary file, then rename). Returns its size. */
-export async function writeStreamFile(model: LoadedModel, out: string): Promise<{ bytes: number; header: StreamHeader }> {
-  const plan = planStream(model, crc);
+/** Writes `model` as a .dipstream file in `dtype` (f32: version 1, q8: version 2), atomically (temporary file, then rename). Returns its size. */
+export async function writeStreamFile(model: LoadedModel, out: string, dtype: StreamDtype = "f32"): Promise<{ bytes: number; header: StreamHeader }> {
+  const plan = planStream(model, crc, dtype);
   await writeFileAtomically(out, async (fh) => {
     await fh.write(plan.head, 0, plan.head.length, 0);
     for (const p of plan.pieces) {
@@ -59,7 +59,7 @@ function nodeIOThread(path: string): StreamIOSpawner {
   };
 }
 
-/** Loads a .dipstream file completely (MLP matrices rebuilt, every column checked): the resident path. */
+/** Loads a .dipstream file completely (MLP matrices rebuilt as f32, q8 columns dequantized; every column checked): the resident path. */
 export function loadStreamFileFully(path: string): LoadedModel {
   const o = openStreamFile(path);
   try {
@@ -67,7 +67,7 @@ export function loadStreamFileFully(path: string): LoadedModel {
     const D = c.dim;
     const I = c.hiddenDim;
     const h = o.stream.header;
-    const mem = new WebAssembly.Memory({ initial: Math.ceil((Math.max(2 * I * D, I * D) * 4 + 64 * D + 64 * I) / 65536) + 1 });
+    const mem = new WebAssembly.Memory({ initial: Math.ceil((Math.max(D * h.groups[0].entry_bytes, I * h.groups[1].entry_bytes) + 64 * D + 64 * I) / 65536) + 1 });
     const listPtr = 0;
     const dataPtr = 8 * Math.max(D, I);
     o.model.weights.layers.forEach((l, layer) => {
@@ -77,7 +77,7 @@ export function loadStreamFileFully(path: string): LoadedModel {
         const list = new Uint32Array(mem.buffer, listPtr, 2 * n);
         for (let j = 0; j < n; j++) (list[2 * j] = j), (list[2 * j + 1] = dataPtr + j * eb);
         o.stream.fetch(mem, layer, g, listPtr, n);
-        const cols = new Float32Array(mem.buffer.slice(dataPtr, dataPtr + n * eb));
+        const cols = decodeColumnBlocks(new Uint8Array(mem.buffer, dataPtr, n * eb), g === 0 ? I : D, h.dtype);
         if (g === 0) {
           l.wGate = new Float32Array(I * D);
           l.wUp = new Float32Array(I * D);

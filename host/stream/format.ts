@@ -3,16 +3,65 @@
 //
 //   "DIPSTRM1" | u32 header length | u32 CRC-32 of the header | header JSON | data (64-aligned)
 //   data: static tensors (attention, norms, embedding, LM head), the column CRC table (u32 per
-//   column), then per layer: input group (D blocks of W_gate column ++ W_up column, 2*I f32 each),
-//   hidden group (I blocks of one W_down column, D f32 each).
-// Everything is little-endian f32. This file only plans, encodes and parses: the Node adapter
+//   column), then per layer: input group (D blocks of W_gate column ++ W_up column, 2*I values
+//   each), hidden group (I blocks of one W_down column, D values each).
+// Version 1 is f32 throughout. Version 2 has a dtype: "q8" stores the static matrices in the
+// engine's q8 tiles and each column part as a self-contained q8 stream column (host/quant.ts
+// q8ColumnBytes: int8 quants, f16 scale per 32 outputs); "q4_0" stores the static matrices as
+// ggml Q4_0 rows (the engine's row-major Q4_0 kernels run them as stored) and each column part as
+// Q4_0 blocks along the column (q4ColumnBytes). Norms and biases stay f32.
+// Little-endian throughout. This file only plans, encodes and parses: the Node adapter
 // (host/node/stream-file.ts) does the file I/O, so the format works in any runtime.
 
-import { headDim, type LoadedModel, type ModelConfig, ModelFormatError, quote, validateConfig, type Vocabulary, type HfTokenizerFiles } from "../model.js";
+import { headDim, type LayerWeights, type LoadedModel, type ModelConfig, type ModelWeights, ModelFormatError, type Q8TileMatrix, type QuantizedMatrix, quote, validateConfig, type Vocabulary, type HfTokenizerFiles } from "../model.js";
 import { crc32 } from "../crc32.js";
+import { dequantizeMatrix, dequantizeQ4Column, dequantizeQ8Column, dequantizeQ8Matrix, q4ColumnBytes, q8ColumnBytes, q8TileBytes, quantizeQ4ColumnInto, quantizeQ8ColumnInto, quantizeQ8Into } from "../quant.js";
+import { GGML_TYPE, ggmlRowBytes, quantizeRow } from "../formats/ggml-blocks.js";
 
 export const STREAM_MAGIC = "DIPSTRM1";
+/** the version written for f32 (unchanged since the first) and for a quantized dtype */
 export const STREAM_VERSION = 1;
+export const STREAM_VERSION_QUANTIZED = 2;
+/** Dtypes of a .dipstream: f32 (version 1), q8 or q4_0 (version 2). */
+export type StreamDtype = "f32" | "q8" | "q4_0";
+export const STREAM_DTYPES: readonly StreamDtype[] = ["f32", "q8", "q4_0"];
+const VERSION_OF: Record<StreamDtype, number> = { f32: STREAM_VERSION, q8: STREAM_VERSION_QUANTIZED, q4_0: STREAM_VERSION_QUANTIZED };
+/** The engine --dtype a stream runs in: its static matrices' layout (q4_0: ggml's Q4_0 rows as stored, the native layout). */
+export const ENGINE_DTYPE_OF: Record<StreamDtype, "f32" | "q8" | "native"> = { f32: "f32", q8: "q8", q4_0: "native" };
+
+/** How a quantized stream stores a static matrix [rows x cols] and each column part of n values. */
+interface Codec {
+  matrixBytes(rows: number, cols: number): number;
+  encodeMatrix(a: Float32Array, rows: number, cols: number): Uint8Array;
+  columnBytes(n: number): number;
+  encodeColumn(out: Uint8Array, at: number, a: Float32Array, start: number, stride: number, n: number): void;
+  decodeColumn(bytes: Uint8Array, at: number, n: number): Float32Array;
+}
+const CODECS: Record<"q8" | "q4_0", Codec> = {
+  q8: {
+    matrixBytes: q8TileBytes,
+    encodeMatrix: (a, rows, cols) => {
+      const out = new Uint8Array(q8TileBytes(rows, cols));
+      quantizeQ8Into(out, a, rows, cols);
+      return out;
+    },
+    columnBytes: q8ColumnBytes,
+    encodeColumn: quantizeQ8ColumnInto,
+    decodeColumn: dequantizeQ8Column,
+  },
+  q4_0: {
+    matrixBytes: (rows, cols) => rows * ggmlRowBytes(GGML_TYPE.Q4_0, cols),
+    encodeMatrix: (a, rows, cols) => {
+      const rowBytes = ggmlRowBytes(GGML_TYPE.Q4_0, cols);
+      const out = new Uint8Array(rows * rowBytes);
+      for (let r = 0; r < rows; r++) quantizeRow(GGML_TYPE.Q4_0, a.subarray(r * cols, (r + 1) * cols), cols, out, r * rowBytes);
+      return out;
+    },
+    columnBytes: q4ColumnBytes,
+    encodeColumn: quantizeQ4ColumnInto,
+    decodeColumn: dequantizeQ4Column,
+  },
+};
 const ALIGN = 64;
 /** magic + header length + header CRC */
 export const STREAM_PREFIX_BYTES = 16;
@@ -22,6 +71,8 @@ export interface StreamTensor {
   offset: number;
   bytes: number;
   crc32: number;
+  /** the stream's dtype for its matrices (version 2: "q8" tiles or "q4_0" rows); absent: f32 */
+  dtype?: "q8" | "q4_0";
 }
 
 export interface StreamGroupInfo {
@@ -37,7 +88,7 @@ export interface StreamHeader {
   format: "dipstream";
   version: number;
   name: string;
-  dtype: "f32";
+  dtype: StreamDtype;
   config: ModelConfig;
   vocab?: { pieces: string[]; scores: number[]; bosId: number; eosId: number };
   /** written by older versions as a path to a tokenizer.json; read, never opened */
@@ -55,6 +106,33 @@ export interface StreamHeader {
 
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
+/** Static matrices a quantized stream stores in q8 tiles, with their shape [rows, cols]; other static tensors stay f32. */
+function staticMatrixShape(name: string, c: ModelConfig): [number, number] | undefined {
+  const hd = headDim(c);
+  const leaf = name.replace(/^layers\.\d+\./, "");
+  const shapes: Record<string, [number, number]> = {
+    wq: [c.nHeads * hd, c.dim],
+    wk: [c.nKvHeads * hd, c.dim],
+    wv: [c.nKvHeads * hd, c.dim],
+    wo: [c.dim, c.nHeads * hd],
+    token_embedding: [c.vocabSize, c.dim],
+    lm_head: [c.vocabSize, c.dim],
+  };
+  return shapes[leaf];
+}
+
+/** Bytes of a static tensor in the file: f32 values, or a quantized stream's encoding of its matrices. */
+function tensorBytes(t: { name: string; data: Float32Array }, c: ModelConfig, dtype: StreamDtype): number {
+  const shape = dtype !== "f32" ? staticMatrixShape(t.name, c) : undefined;
+  return shape && dtype !== "f32" ? CODECS[dtype].matrixBytes(shape[0], shape[1]) : t.data.byteLength;
+}
+
+/** A static tensor's bytes as the file stores them. */
+function encodeTensor(t: { name: string; data: Float32Array }, c: ModelConfig, dtype: StreamDtype): Uint8Array {
+  const shape = dtype !== "f32" ? staticMatrixShape(t.name, c) : undefined;
+  return shape && dtype !== "f32" ? CODECS[dtype].encodeMatrix(t.data, shape[0], shape[1]) : bytesOf(t.data);
+}
+
 function staticTensors(m: LoadedModel): { name: string; data: Float32Array }[] {
   const w = m.weights;
   const out: { name: string; data: Float32Array }[] = [];
@@ -71,11 +149,46 @@ function staticTensors(m: LoadedModel): { name: string; data: Float32Array }[] {
   return out;
 }
 
-export function streamGroups(c: ModelConfig): StreamGroupInfo[] {
+/** Bytes of one column part of n values in `dtype`. */
+export function columnPartBytes(n: number, dtype: StreamDtype): number {
+  return dtype === "f32" ? 4 * n : CODECS[dtype].columnBytes(n);
+}
+
+export function streamGroups(c: ModelConfig, dtype: StreamDtype = "f32"): StreamGroupInfo[] {
   return [
-    { name: "input", parts: ["w_gate", "w_up"], entries: c.dim, entry_bytes: 2 * c.hiddenDim * 4 },
-    { name: "hidden", parts: ["w_down"], entries: c.hiddenDim, entry_bytes: c.dim * 4 },
+    { name: "input", parts: ["w_gate", "w_up"], entries: c.dim, entry_bytes: 2 * columnPartBytes(c.hiddenDim, dtype) },
+    { name: "hidden", parts: ["w_down"], entries: c.hiddenDim, entry_bytes: columnPartBytes(c.dim, dtype) },
   ];
+}
+
+/** Bytes of one row of the embedding / LM head as the stream reads it: f32, a Q4_0 row, or an eighth of a q8 tile row group (rows are read 8 at a time). */
+export function streamRowBytes(c: ModelConfig, dtype: StreamDtype): number {
+  return dtype === "f32" ? 4 * c.dim : CODECS[dtype].matrixBytes(8, c.dim) / 8;
+}
+
+/** Column blocks of one layer and group as the file stores them (layerColumnBlocks in `dtype`). */
+export function layerColumnBytes(m: LoadedModel, layer: number, group: number, dtype: StreamDtype): Uint8Array {
+  const f32 = layerColumnBlocks(m, layer, group);
+  if (dtype === "f32") return bytesOf(f32);
+  const c = m.config;
+  const n = group === 0 ? c.hiddenDim : c.dim; // values per part
+  const parts = f32.length / n;
+  const codec = CODECS[dtype];
+  const pb = codec.columnBytes(n);
+  const out = new Uint8Array(parts * pb);
+  for (let p = 0; p < parts; p++) codec.encodeColumn(out, p * pb, f32, p * n, 1, n);
+  return out;
+}
+
+/** The f32 values of column blocks as stored (f32 as is; quantized parts dequantized): layerColumnBlocks' layout. */
+export function decodeColumnBlocks(bytes: Uint8Array, n: number, dtype: StreamDtype): Float32Array {
+  if (dtype === "f32") return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const codec = CODECS[dtype];
+  const pb = codec.columnBytes(n);
+  const parts = bytes.length / pb;
+  const out = new Float32Array(parts * n);
+  for (let p = 0; p < parts; p++) out.set(codec.decodeColumn(bytes, p * pb, n), p * n);
+  return out;
 }
 
 /** Column blocks of one layer and group: group 0 column j = W_gate[:, j] ++ W_up[:, j]; group 1 column j = W_down[:, j]. */
@@ -112,29 +225,31 @@ export interface StreamPlan {
   pieces: { offset: number; bytes: () => Uint8Array }[];
 }
 
-/** Plans a .dipstream file for an f32 model: every piece, its offset and every checksum. */
-export function planStream(m: LoadedModel, crc: (bytes: Uint8Array) => number = crc32): StreamPlan {
+/** Plans a .dipstream file of a model in `dtype` (f32: version 1; q8: version 2): every piece, its offset and every checksum. */
+export function planStream(m: LoadedModel, crc: (bytes: Uint8Array) => number = crc32, dtype: StreamDtype = "f32"): StreamPlan {
   const c = m.config;
   const tensors = staticTensors(m);
-  const groups = streamGroups(c);
+  const groups = streamGroups(c, dtype);
   // the header's size depends on the offsets it lists: reserve room, then fill in
-  const layerBlocks = (l: number, g: number) => layerColumnBlocks(m, l, g);
+  const layerBlocks = (l: number, g: number) => layerColumnBytes(m, l, g, dtype);
   const crcs = new Uint32Array(c.nLayers * (c.dim + c.hiddenDim));
   let k = 0;
   for (let l = 0; l < c.nLayers; l++) {
     for (let g = 0; g < 2; g++) {
-      const b = bytesOf(layerBlocks(l, g));
+      const b = layerBlocks(l, g);
       const eb = groups[g].entry_bytes;
       for (let j = 0; j < groups[g].entries; j++) crcs[k++] = crc(b.subarray(j * eb, (j + 1) * eb));
     }
   }
   const crcBytes = new Uint8Array(crcs.buffer);
-  const tensorCrcs = tensors.map((t) => crc(bytesOf(t.data)));
+  const tensorCrcs = tensors.map((t) => crc(encodeTensor(t, c, dtype)));
   const build = (dataStart: number) => {
     let at = dataStart;
     const tensorInfo: StreamTensor[] = tensors.map((t, i) => {
-      const info = { name: t.name, offset: at, bytes: t.data.byteLength, crc32: tensorCrcs[i] };
-      at = align(at + t.data.byteLength);
+      const bytes = tensorBytes(t, c, dtype);
+      const quantized = dtype !== "f32" && staticMatrixShape(t.name, c) !== undefined;
+      const info: StreamTensor = { name: t.name, offset: at, bytes, crc32: tensorCrcs[i], ...(quantized ? { dtype } : {}) };
+      at = align(at + bytes);
       return info;
     });
     const crcTable = { offset: at, bytes: crcBytes.byteLength, crc32: crc(crcBytes) };
@@ -149,9 +264,9 @@ export function planStream(m: LoadedModel, crc: (bytes: Uint8Array) => number = 
     const v: Vocabulary | undefined = m.vocab;
     const header: StreamHeader = {
       format: "dipstream",
-      version: STREAM_VERSION,
+      version: VERSION_OF[dtype],
       name: m.name,
-      dtype: "f32",
+      dtype,
       config: c,
       ...(v ? { vocab: { pieces: v.pieces, scores: Array.from(v.scores), bosId: v.bosId, eosId: v.eosId } } : {}),
       ...(m.hfTokenizer ? { hf_tokenizer: m.hfTokenizer } : {}),
@@ -179,10 +294,10 @@ export function planStream(m: LoadedModel, crc: (bytes: Uint8Array) => number = 
   dv.setUint32(8, json.length, true);
   dv.setUint32(12, crc32(json), true);
   head.set(json, STREAM_PREFIX_BYTES);
-  const pieces: StreamPlan["pieces"] = tensors.map((t, i) => ({ offset: header.tensors[i].offset, bytes: () => bytesOf(t.data) }));
+  const pieces: StreamPlan["pieces"] = tensors.map((t, i) => ({ offset: header.tensors[i].offset, bytes: () => encodeTensor(t, c, dtype) }));
   pieces.push({ offset: header.crc_table.offset, bytes: () => crcBytes });
   for (let l = 0; l < c.nLayers; l++) {
-    for (let g = 0; g < 2; g++) pieces.push({ offset: header.column_offsets[l * 2 + g], bytes: () => bytesOf(layerBlocks(l, g)) });
+    for (let g = 0; g < 2; g++) pieces.push({ offset: header.column_offsets[l * 2 + g], bytes: () => layerBlocks(l, g) });
   }
   return { header, head, pieces };
 }
@@ -213,16 +328,34 @@ export function parseStreamHeader(prefixAndJson: Uint8Array, fileBytes: number, 
     throw new ModelFormatError(file, `header is not valid UTF-8 JSON: ${(e as Error).message}`);
   }
   const h = checkHeaderShape(parsed, file);
-  if (h.format !== "dipstream" || h.version !== STREAM_VERSION) throw new ModelFormatError(file, `unsupported .dipstream version ${quote(h.version)} (this build reads ${STREAM_VERSION})`);
-  if (h.dtype !== "f32") throw new ModelFormatError(file, `unsupported dtype ${quote(h.dtype)}`);
+  if (h.format !== "dipstream" || (h.version !== STREAM_VERSION && h.version !== STREAM_VERSION_QUANTIZED)) {
+    throw new ModelFormatError(file, `unsupported .dipstream version ${quote(h.version)} (this build reads ${STREAM_VERSION} and ${STREAM_VERSION_QUANTIZED})`);
+  }
+  if (!STREAM_DTYPES.includes(h.dtype) || VERSION_OF[h.dtype] !== h.version) {
+    throw new ModelFormatError(file, `header field dtype is ${quote(h.dtype)}, expected ${STREAM_DTYPES.filter((d) => VERSION_OF[d] === h.version).map((d) => `"${d}"`).join(" or ")} for version ${h.version}`);
+  }
   if (fileBytes !== h.file_bytes) {
     throw new ModelFormatError(file, `file is ${fileBytes} bytes, the header says ${h.file_bytes}: ${fileBytes < h.file_bytes ? "truncated" : "trailing data"}`);
   }
   const c = h.config;
-  const expect = streamGroups(c);
+  const expect = streamGroups(c, h.dtype);
   h.groups.forEach((g, i) => {
-    if (g.entries !== expect[i].entries || g.entry_bytes !== expect[i].entry_bytes) throw new ModelFormatError(file, `group ${g.name} shape does not match the config`);
+    if (g.entries !== expect[i].entries || g.entry_bytes !== expect[i].entry_bytes) {
+      throw new ModelFormatError(file, `group ${g.name} has ${g.entries} columns of ${g.entry_bytes} bytes, expected ${expect[i].entries} of ${expect[i].entry_bytes} for the config in ${h.dtype}`);
+    }
   });
+  // every static tensor's size follows from the config (a matrix in q8 tiles when the dtype says so)
+  h.tensors.forEach((t) => {
+    const shape = staticMatrixShape(t.name, c);
+    const want = h.dtype !== "f32" && shape !== undefined ? h.dtype : "f32";
+    if ((t.dtype ?? "f32") !== want) throw new ModelFormatError(file, `tensor ${t.name} is stored as ${t.dtype ?? "f32"}, expected ${want} in a ${h.dtype} stream`);
+    if (want !== "f32" && shape !== undefined) {
+      if (want === "q4_0" && shape[1] % 32 !== 0) throw new ModelFormatError(file, `tensor ${t.name} has rows of ${shape[1]} values: q4_0 needs a multiple of 32`);
+      const bytes = CODECS[want].matrixBytes(shape[0], shape[1]);
+      if (t.bytes !== bytes) throw new ModelFormatError(file, `tensor ${t.name} has ${t.bytes} bytes, expected ${bytes} (${want} of ${shape[0]} x ${shape[1]})`);
+    }
+  });
+  if (h.dtype === "q8" && c.vocabSize % 8 !== 0) throw new ModelFormatError(file, `vocabulary of ${c.vocabSize} tokens: a q8 stream needs a multiple of 8 (its embedding rows are read 8 at a time)`);
   const inside = (off: number, n: number, what: string) => {
     if (!(off >= 0 && off + n <= fileBytes)) throw new ModelFormatError(file, `${what} (${off}+${n}) lies outside the file`);
   };
@@ -261,8 +394,9 @@ function checkHeaderShape(parsed: unknown, file: string): StreamHeader {
   validateConfig(config, file);
   if (!Array.isArray(h.tensors)) return fail("tensors", "a list", h.tensors);
   h.tensors.forEach((t: unknown, i) => {
-    if (!isObject(t) || typeof t.name !== "string" || !isCount(t.offset) || !isCount(t.bytes) || t.bytes % 4 !== 0 || !isCount(t.crc32)) {
-      fail(`tensors[${i}]`, "{name, offset, bytes (a multiple of 4), crc32}", t);
+    const f32 = isObject(t) && t.dtype === undefined;
+    if (!isObject(t) || typeof t.name !== "string" || !isCount(t.offset) || !isCount(t.bytes) || (f32 && t.bytes % 4 !== 0) || !isCount(t.crc32) || (t.dtype !== undefined && t.dtype !== "q8" && t.dtype !== "q4_0")) {
+      fail(`tensors[${i}]`, `{name, offset, bytes (a multiple of 4 for f32), crc32, dtype ("q8", "q4_0" or absent: f32)}`, t);
     }
   });
   if (!Array.isArray(h.groups) || h.groups.length !== 2 || !h.groups.every((g) => isObject(g) && isCount(g.entries) && isCount(g.entry_bytes))) {
@@ -301,39 +435,73 @@ function checkVocab(v: unknown, vocabSize: number, fail: (field: string, expecte
   }
 }
 
-/** Builds the static part of a LoadedModel from checked tensors; MLP weights are empty (streamed). */
-export function streamModel(h: StreamHeader, tensor: (name: string) => Float32Array, source: string): LoadedModel {
+/**
+ * Builds the static part of a LoadedModel from checked tensors (`tensor` gives a tensor's bytes as
+ * stored); MLP weights are empty (streamed). A q8 stream's matrices are kept as q8 tiles, a q4_0
+ * stream's as ggml Q4_0 rows (`quantized`, as a GGUF's): the engine lays both out as stored; their
+ * f32 fields dequantize on first read.
+ */
+export function streamModel(h: StreamHeader, tensor: (name: string) => Uint8Array, source: string): LoadedModel {
   const c = h.config;
   const has = new Set(h.tensors.map((t) => t.name));
-  const opt = (n: string) => (has.has(n) ? tensor(n) : undefined);
+  const f32 = (n: string) => {
+    const b = tensor(n);
+    return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+  };
+  const opt = (n: string) => (has.has(n) ? f32(n) : undefined);
   const empty = new Float32Array(0);
+  const dtype = h.dtype;
+  /** a matrix's f32 field: the values, or for a quantized stream a lazy dequantization (only f32 consumers read it) */
+  const matrix = (target: object, key: string, n: string, tiles: Record<string, Q8TileMatrix>, quantized: Record<string, QuantizedMatrix>) => {
+    if (dtype === "f32") return Object.assign(target, { [key]: f32(n) });
+    const [rows, cols] = staticMatrixShape(n, c)!;
+    const bytes = tensor(n);
+    let dequantize: () => Float32Array;
+    if (dtype === "q8") {
+      tiles[key] = { rows, cols, bytes };
+      dequantize = () => dequantizeQ8Matrix(bytes, rows, cols);
+    } else {
+      const q = (quantized[key] = { ggmlType: GGML_TYPE.Q4_0, rows, cols, bytes });
+      dequantize = () => dequantizeMatrix(q);
+    }
+    let values: Float32Array | undefined;
+    Object.defineProperty(target, key, { enumerable: true, configurable: true, get: () => (values ??= dequantize()), set: (v: Float32Array) => (values = v) });
+  };
   const layers = Array.from({ length: c.nLayers }, (_, i) => {
     const p = `layers.${i}.`;
-    return {
-      attnNorm: tensor(p + "attn_norm"),
-      wq: tensor(p + "wq"),
-      wk: tensor(p + "wk"),
-      wv: tensor(p + "wv"),
-      wo: tensor(p + "wo"),
-      bq: opt(p + "bq"),
-      bk: opt(p + "bk"),
-      bv: opt(p + "bv"),
-      ffnNorm: tensor(p + "ffn_norm"),
-      wGate: empty,
-      wUp: empty,
-      wDown: empty,
-    };
+    const layer = { attnNorm: f32(p + "attn_norm"), bq: opt(p + "bq"), bk: opt(p + "bk"), bv: opt(p + "bv"), ffnNorm: f32(p + "ffn_norm"), wGate: empty, wUp: empty, wDown: empty } as LayerWeights;
+    const tiles: Record<string, Q8TileMatrix> = {};
+    const quantized: Record<string, QuantizedMatrix> = {};
+    for (const k of ["wq", "wk", "wv", "wo"]) matrix(layer, k, p + k, tiles, quantized);
+    if (dtype === "q8") layer.q8Tiles = tiles;
+    if (dtype === "q4_0") layer.quantized = quantized;
+    return layer;
   });
   const v = h.vocab;
+  const weights = { layers, finalNorm: f32("final_norm") } as unknown as ModelWeights;
+  const tableTiles: Record<string, Q8TileMatrix> = {};
+  const tableQuantized: Record<string, QuantizedMatrix> = {};
+  matrix(weights, "tokenEmbedding", "token_embedding", tableTiles, tableQuantized);
+  if (!c.tiedEmbeddings) matrix(weights, "lmHead", "lm_head", tableTiles, tableQuantized);
+  if (dtype === "q8") weights.q8Tiles = tableTiles;
+  if (dtype === "q4_0") weights.quantized = tableQuantized;
   return {
     name: h.name,
     source,
     format: "dipstream",
     config: c,
-    weights: { tokenEmbedding: tensor("token_embedding"), layers, finalNorm: tensor("final_norm"), lmHead: c.tiedEmbeddings ? undefined : tensor("lm_head") },
+    // resident (loaded fully): the tiles as stored and the MLP's dequantized columns in f32, the
+    // values and products a q8 stream computes (host/node/stream-file.ts loadStreamFileFully)
+    ...(dtype !== "f32" ? { storedDtype: "native" as const } : {}),
+    weights,
     ...(v ? { vocab: { pieces: v.pieces, scores: Float32Array.from(v.scores), bosId: v.bosId, eosId: v.eosId } } : {}),
     ...(h.hf_tokenizer ? { hfTokenizer: h.hf_tokenizer } : {}),
   };
+}
+
+/** Bytes of all MLP column blocks of the file (every layer, both groups), in its dtype. */
+export function streamMlpBytes(h: StreamHeader): number {
+  return h.config.nLayers * h.groups.reduce((s, g) => s + g.entries * g.entry_bytes, 0);
 }
 
 /** Bytes of every tensor the engine keeps resident when streaming (the file's static part). */

@@ -5,6 +5,7 @@
 // own counters measured, serial I/O) and on the mobile profile.
 import type { Engine } from "../engine.js";
 import type { WeightStream } from "./weights.js";
+import { streamRowBytes, type StreamHeader } from "./format.js";
 import { DEFAULT_DEVICE, hostDevice, resolveDevice, type DeviceProfile } from "../sim/devices.js";
 import { footprint, kvCacheBytes } from "../sim/presets.js";
 import { simulateTrace, type SequenceResult, type SimResult } from "../sim/simulate.js";
@@ -36,6 +37,21 @@ export function streamHitRates(engine: Engine): { overall: number; perLayer: num
 export const F32_BITS = { embedding: 32, lm_head: 32, attention: 32, mlp: 32, kv_cache: 32 };
 
 /**
+ * The simulator's bits per weight for a stream: what its file stores. q8: the static matrices in
+ * q8 tiles (36 bytes per 32 weights = 9 bits); q4_0: Q4_0 rows (18 bytes per 32 = 4.5 bits); the
+ * MLP at its column blocks' bytes (q8 8.5, q4_0 4.5 bits when the dimensions are multiples of 32;
+ * one figure for both groups, so a model whose two groups pad differently is charged their mean);
+ * the KV cache is f32 either way.
+ */
+export function streamBits(h: StreamHeader): typeof F32_BITS {
+  if (h.dtype === "f32") return F32_BITS;
+  const c = h.config;
+  const mlp = (8 * (c.dim * h.groups[0].entry_bytes + c.hiddenDim * h.groups[1].entry_bytes)) / (3 * c.dim * c.hiddenDim);
+  const table = (8 * streamRowBytes(c, h.dtype)) / c.dim;
+  return { embedding: table, lm_head: table, attention: table, mlp, kv_cache: 32 };
+}
+
+/**
  * What one storage read cost the stream beyond moving its bytes at the paced bandwidth, in
  * microseconds: (fetch seconds - bytes / bandwidth) / reads (host call, positioned read, CRC, copy
  * and wake-up per request). The simulator charges it per read (docs/simulator.md "Flash reads").
@@ -65,15 +81,16 @@ export async function streamReport(engine: Engine, stream: WeightStream, seconds
   // own placement holds them in, so both read the same LM head rows from Flash every token
   const dims = trace.header.dims;
   const V = engine.config.vocabSize;
-  const rowBytes = engine.config.dim * 4;
+  const rowBytes = streamRowBytes(engine.config, stream.header.dtype);
+  const bits = streamBits(stream.header);
   const tied = engine.config.tiedEmbeddings;
   const rows = s.residentRows;
   const overflow = rows.lmHead < V || rows.embedding < V;
   const simDramBytes = overflow
-    ? kvCacheBytes(engine.exports, dims, F32_BITS, dims.seqLen) + footprint(engine.exports, dims, F32_BITS, 0).attention + rows.lmHead * rowBytes + (tied ? 0 : rows.embedding * rowBytes)
+    ? kvCacheBytes(engine.exports, dims, bits, dims.seqLen) + footprint(engine.exports, dims, bits, 0).attention + rows.lmHead * rowBytes + (tied ? 0 : rows.embedding * rowBytes)
     : s.dramBytes;
   const predict = (device: DeviceProfile) =>
-    simulateTrace(trace, { policy: s.policy, device, bits: F32_BITS, cacheEntries: [...s.cacheEntries], tiedEmbeddings: engine.config.tiedEmbeddings });
+    simulateTrace(trace, { policy: s.policy, device, bits, cacheEntries: [...s.cacheEntries], tiedEmbeddings: engine.config.tiedEmbeddings });
   const mobileDevice = resolveDevice(DEFAULT_DEVICE, { dramBytes: simDramBytes, flashGBps });
   const mobile = await predict(mobileDevice);
   const readLatencyUs = flashGBps !== undefined ? measuredReadLatencyUs(c, flashGBps) : 0;
@@ -86,13 +103,16 @@ export async function streamReport(engine: Engine, stream: WeightStream, seconds
   const perToken = (x: number) => x / tokens;
   const p = pooled(sim);
   // the simulator's non-MLP DRAM reads: static weights plus the KV cache at the live length
-  const kvBytes = p.sum((q) => kvCacheBytes(engine.exports, trace.header.dims, F32_BITS, q.prompt_tokens + (q.tokens + 1) / 2)) / p.tokens;
+  const kvBytes = p.sum((q) => kvCacheBytes(engine.exports, trace.header.dims, bits, q.prompt_tokens + (q.tokens + 1) / 2)) / p.tokens;
   const fixedDram = p.sum((q) => q.dram_bytes_per_token - q.mlp_dram_bytes_per_token) / p.tokens;
   const memory = engine.exports.memory;
   const tokS = tokens / seconds;
   return {
     stream: true,
     policy: s.policy,
+    /** the stream's dtype and the bits per weight the simulator was given for it */
+    dtype: stream.header.dtype,
+    weight_bits: bits,
     dram_budget_bytes: s.dramBytes,
     minimum_dram_bytes: s.minimumBytes,
     cache_entries: { input: s.cacheEntries[0], hidden: s.cacheEntries[1] },

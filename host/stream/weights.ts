@@ -17,10 +17,10 @@
 // Runtime-neutral: the file access is a `readAt` function (Node: fs.readSync on a descriptor).
 
 import { crc32 } from "../crc32.js";
-import type { StreamHeader } from "./format.js";
+import { streamRowBytes, type StreamHeader } from "./format.js";
 import { ModelFormatError } from "../model.js";
 import type { EngineHostHooks } from "../wasm.js";
-import { GROUP_HIDDEN, GROUP_INPUT, POLICY_LFU, POLICY_LRU, POLICY_NONE, ROWS_EMBEDDING, ROWS_LM_HEAD, type EngineExports } from "../abi.js";
+import { DTYPE_F32, DTYPE_Q4_0, DTYPE_Q8, GROUP_HIDDEN, GROUP_INPUT, POLICY_LFU, POLICY_LRU, POLICY_NONE, ROWS_EMBEDDING, ROWS_LM_HEAD, type EngineExports } from "../abi.js";
 import { StreamIOClient, streamIOBlock, type StreamCounters, type StreamIOSpawner } from "./io.js";
 
 /** Reads `into.length` bytes at `position` of the file; returns the bytes read. */
@@ -75,15 +75,15 @@ export class WeightStream {
     return this.remote;
   }
 
-  /** Static tensor bytes, checked against its CRC. */
-  readTensor(name: string): Float32Array {
+  /** Static tensor bytes as stored, checked against its CRC. */
+  readTensor(name: string): Uint8Array {
     const t = this.header.tensors.find((x) => x.name === name);
     if (!t) throw new ModelFormatError(this.source, `missing tensor ${name}`);
     const out = new Uint8Array(t.bytes);
     this.readFully(t.offset, out);
     const actual = this.crc(out);
     if (actual !== t.crc32) throw new ModelFormatError(this.source, `tensor ${name}: checksum mismatch (stored ${t.crc32.toString(16)}, computed ${actual.toString(16)}): the file is corrupt`);
-    return new Float32Array(out.buffer);
+    return out;
   }
 
   /** One positioned read (more only if the storage returns fewer bytes): a view is made only then. */
@@ -110,7 +110,7 @@ export class WeightStream {
     const base = group === ROWS_LM_HEAD ? this.rowOffsets.lmHead : group === ROWS_EMBEDDING ? this.rowOffsets.embedding : undefined;
     if (base === undefined) throw new Error(`weight stream: the engine asked for group ${group}, which ${this.source} does not have`);
     this.rowsChecked ??= new Uint8Array(this.header.config.vocabSize).fill(1);
-    return { eb: this.header.config.dim * 4, base, verified: this.rowsChecked };
+    return { eb: streamRowBytes(this.header.config, this.header.dtype), base, verified: this.rowsChecked };
   }
 
   private crcIndex(layer: number, group: number, column: number): number {
@@ -240,6 +240,9 @@ export class StreamBudgetError extends RangeError {
   }
 }
 
+/** The engine's dtype id (assembly/abi.ts) of a stream's columns and streamed rows. */
+const STREAM_DTYPE_IDS: Record<StreamHeader["dtype"], number> = { f32: DTYPE_F32, q8: DTYPE_Q8, q4_0: DTYPE_Q4_0 };
+
 export type StreamPolicy = "none" | "lru" | "lfu";
 /** Default staging area: two halves of 512 KiB, one read while the other is gathered; a chunk is
  *  still in the core's L2 cache when the gather reads it (0.5B shape, dense: ~15% less compute per
@@ -305,9 +308,8 @@ export function streamIOMode(opts: StreamOptions, engine: { relaxed?: boolean; c
  * and of W_up (2 linears), a hidden slot a column of W_down. Bytes a full cache cannot use go to
  * the other one.
  */
-export function streamCacheEntries(dim: number, hiddenDim: number, nLayers: number, bytes: number): [number, number] {
-  const eIn = 2 * hiddenDim * 4;
-  const eHid = dim * 4;
+export function streamCacheEntries(dim: number, hiddenDim: number, nLayers: number, bytes: number, entryBytes: [number, number] = [2 * hiddenDim * 4, dim * 4]): [number, number] {
+  const [eIn, eHid] = entryBytes;
   const perLayer = Math.max(0, bytes) / nLayers;
   let capIn = Math.min(dim, Math.floor((2 * perLayer) / 3 / eIn));
   let capHid = Math.min(hiddenDim, Math.floor(perLayer / 3 / eHid));
@@ -328,25 +330,30 @@ export function attachStream(
   /** puts the first rows of the embedding and of the LM head in wasm memory (Engine) */
   placeTableRows: (embeddingRows: number, lmHeadRows: number) => void,
 ): StreamSetup {
-  const c = opts.source.header.config;
+  const h = opts.source.header;
+  const c = h.config;
   const D = c.dim;
   const I = c.hiddenDim;
+  // bytes of one column block of each group as the file stores it (f32, or q8 with its scales)
+  const entryBytes: [number, number] = [h.groups[GROUP_INPUT].entry_bytes, h.groups[GROUP_HIDDEN].entry_bytes];
   const policy = opts.policy ?? "lru";
   if (!STREAM_POLICIES.includes(policy)) throw new RangeError(`stream cache policy must be one of ${STREAM_POLICIES.join(", ")} (belady needs the future), got ${policy}`);
   // at least one column of either group, at most a whole layer group (a mask never needs more)
-  const stageBytes = Math.min(Math.max(opts.stageBytes ?? DEFAULT_STAGE_BYTES, 2 * I * 4), D * 2 * I * 4);
+  const stageBytes = Math.min(Math.max(opts.stageBytes ?? DEFAULT_STAGE_BYTES, entryBytes[0]), D * entryBytes[0]);
   if (!Number.isSafeInteger(stageBytes) || stageBytes > 2 ** 31 - 1) throw new RangeError(`stage bytes must be an integer below 2 GiB, got ${stageBytes}`);
   const check = (rc: number, what: string) => {
     if (rc !== 0) throw new Error(`weight stream: ${what} failed (${rc}): out of wasm memory?`);
   };
   check(wasm.simConfigure(c.nLayers, 2), "simConfigure");
-  check(wasm.simSetGroup(GROUP_INPUT, D, I, 2, 4), "simSetGroup");
-  check(wasm.simSetGroup(GROUP_HIDDEN, I, D, 1, 4), "simSetGroup");
+  // the simulator charges a column's real bytes: bytes per weight = block bytes / weights in it
+  check(wasm.simSetGroup(GROUP_INPUT, D, I, 2, entryBytes[0] / (2 * I)), "simSetGroup");
+  check(wasm.simSetGroup(GROUP_HIDDEN, I, D, 1, entryBytes[1] / D), "simSetGroup");
   check(wasm.simAllocate(), "simAllocate");
   check(wasm.simSetPolicy(POLICY_IDS[policy]), "simSetPolicy");
   wasm.simSetAdmissionSeed(0);
-  wasm.streamSetGroup(GROUP_INPUT, D, 2 * I * 4);
-  wasm.streamSetGroup(GROUP_HIDDEN, I, D * 4);
+  wasm.streamSetGroup(GROUP_INPUT, D, entryBytes[0]);
+  wasm.streamSetGroup(GROUP_HIDDEN, I, entryBytes[1]);
+  wasm.streamSetDtype(STREAM_DTYPE_IDS[h.dtype], streamRowBytes(c, h.dtype));
   check(wasm.streamAllocate(c.nLayers, stageBytes), "streamAllocate");
   const minimumBytes = wasm.arenaUsedBytes() >>> 0;
   if (!(opts.dramBytes >= minimumBytes)) throw new StreamBudgetError(minimumBytes, opts.dramBytes);
@@ -355,7 +362,7 @@ export function attachStream(
   // token; only what is left after all of them goes to the MLP column caches. 64-byte alignment
   // of each block is kept as slack.
   const V = c.vocabSize;
-  const rowBytes = D * 4;
+  const rowBytes = streamRowBytes(c, h.dtype);
   const rowsIn = (bytes: number) => Math.min(V, Math.max(0, Math.floor(bytes / rowBytes / 8) * 8));
   const lmHeadRows = rowsIn(opts.dramBytes - minimumBytes - 2 * 64);
   const embeddingRows = c.tiedEmbeddings ? lmHeadRows : rowsIn(opts.dramBytes - minimumBytes - 2 * 64 - lmHeadRows * rowBytes);
@@ -363,7 +370,7 @@ export function attachStream(
   const staticOverflow = lmHeadRows < V || embeddingRows < V;
   // slots are 64-byte aligned blocks of the arena: keep a page per cache of slack for alignment
   const slack = 2 * c.nLayers * 64;
-  const caps = policy === "none" || staticOverflow ? ([0, 0] as [number, number]) : streamCacheEntries(D, I, c.nLayers, opts.dramBytes - (wasm.arenaUsedBytes() >>> 0) - slack);
+  const caps = policy === "none" || staticOverflow ? ([0, 0] as [number, number]) : streamCacheEntries(D, I, c.nLayers, opts.dramBytes - (wasm.arenaUsedBytes() >>> 0) - slack, entryBytes);
   caps.forEach((cap, g) => {
     check(wasm.streamSetCapacity(g, cap), "streamSetCapacity");
     check(wasm.simSetCapacity(-1, g, cap), "simSetCapacity");
@@ -386,7 +393,7 @@ export function attachStream(
     policy,
     minimumBytes,
     cacheEntries: caps,
-    cacheBytes: c.nLayers * (caps[0] * 2 * I * 4 + caps[1] * D * 4),
+    cacheBytes: c.nLayers * (caps[0] * entryBytes[0] + caps[1] * entryBytes[1]),
     stageBytes,
     residentRows: { embedding: embeddingRows, lmHead: lmHeadRows },
     io,

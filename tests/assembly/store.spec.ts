@@ -4,7 +4,8 @@
 // data, columns the cache does not admit are read every time, and a new sequence starts empty.
 // One layer; group 1 (W_down columns) of 6 columns of one float each; x = 2^c, so every gather
 // sum is exact and names the columns (and data) it used.
-import { streamAllocate, streamBeginSequence, streamColumnsFetched, streamGather, streamSetCapacity, streamSetGroup } from "../../assembly/stream/store";
+import { streamAllocate, streamBeginSequence, streamColumnsFetched, streamGather, streamSetCapacity, streamSetDtype, streamSetGroup } from "../../assembly/stream/store";
+import { DTYPE_F32 } from "../../assembly/abi";
 import { simAllocate, simConfigure, simSetAdmissionSeed, simSetCapacity, simSetGroup, simSetPolicy } from "../../assembly/sim/index";
 import { buf, f, setF } from "./buffers";
 
@@ -21,6 +22,7 @@ function setup(capacity: i32): void {
   simSetAdmissionSeed(0);
   streamSetGroup(0, 1, 2 * I * 4);
   streamSetGroup(HIDDEN, I, 4);
+  streamSetDtype(DTYPE_F32, 4); // f32 columns; an LM head row of D = 1 float
   expect(streamAllocate(1, 64)).toBe(0);
   expect(streamSetCapacity(0, 0)).toBe(0);
   expect(simSetCapacity(-1, 0, 0)).toBe(0);

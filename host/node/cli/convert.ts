@@ -13,6 +13,7 @@ import type { LoadedModel } from "../../model.js";
 import { SYNTHETIC_SHAPES, isSyntheticShape, syntheticModel, syntheticVocab } from "../../synthetic.js";
 import { UsageError } from "./common.js";
 import { writeStreamFile } from "../stream-file.js";
+import { STREAM_DTYPES, type StreamDtype } from "../../stream/format.js";
 import { readHfTokenizerFiles } from "../hf-tokenizer.js";
 import { writeFileAtomically } from "../atomic-file.js";
 import { modelInputFiles, refuseOverwritingInputs } from "./outputs.js";
@@ -140,19 +141,20 @@ async function refuseInputOverwrite(model: LoadedModel, out: string, extra: stri
   await refuseOverwritingInputs("out", out, inputs);
 }
 
-/** `--stream-layout`: the model as a .dipstream file (f32). */
+/** `--stream-layout`: the model as a .dipstream file (f32, or q8: docs/stream-format.md). */
 async function writeStreamLayout(model: LoadedModel, out: string, a: Args, inputs: string[], merged: MergedAdapters | null): Promise<void> {
-  if (a.dtype !== "f32") throw new UsageError("--stream-layout writes f32 only in this version");
+  const dtype = a.dtype as StreamDtype;
+  if (!STREAM_DTYPES.includes(dtype)) throw new UsageError(`--stream-layout writes --dtype ${STREAM_DTYPES.join(" or ")}, got --dtype ${a.dtype}`);
   await refuseInputOverwrite(model, out, inputs);
   // the file carries its tokenizer: a .dipstream never names another file to open
   if (model.tokenizerJson && !model.hfTokenizer) model = { ...model, hfTokenizer: await readHfTokenizerFiles(model.tokenizerJson) };
-  const { bytes, header } = await writeStreamFile(model, out);
+  const { bytes, header } = await writeStreamFile(model, out, dtype);
   const c = header.config;
-  const summary = { out, bytes, format: "dipstream", version: header.version, static_tensors: header.tensors.length, column_blocks: c.nLayers * (c.dim + c.hiddenDim), tokenizer_embedded: header.vocab !== undefined || header.hf_tokenizer !== undefined, adapters_merged: merged };
+  const summary = { out, bytes, format: "dipstream", version: header.version, dtype: header.dtype, static_tensors: header.tensors.length, column_blocks: c.nLayers * (c.dim + c.hiddenDim), tokenizer_embedded: header.vocab !== undefined || header.hf_tokenizer !== undefined, adapters_merged: merged };
   process.stdout.write(
     a.json
       ? JSON.stringify(summary, null, 2) + "\n"
-      : `wrote ${out}: ${(bytes / 1e6).toFixed(3)} MB, ${summary.static_tensors} static tensors, ${summary.column_blocks} MLP column blocks, from ${model.source} (${model.format})\n` +
+      : `wrote ${out}: ${(bytes / 1e6).toFixed(3)} MB (${header.dtype}), ${summary.static_tensors} static tensors, ${summary.column_blocks} MLP column blocks, from ${model.source} (${model.format})\n` +
           (merged ? mergedLine(merged) + "\n" : ""),
   );
 }

@@ -11,7 +11,7 @@ import { simulateTrace, simulateTraceWith, type SimResult, type SimSettings } fr
 import { checkTraceMatchesModel, type MaskTrace } from "../../sim/trace.js";
 import { readTraceFile, writeTraceFile } from "../trace-file.js";
 import { readAdaptersFile } from "../adapters-file.js";
-import { formatStreamSummary, F32_BITS, openStreamed, resetStreamCounters, streamReport, type StreamReport } from "./stream-options.js";
+import { formatStreamSummary, openStreamed, resetStreamCounters, streamReport, type StreamReport } from "./stream-options.js";
 import { parseBits } from "../../sim/devices.js";
 import { adaptersByteSize } from "../../lora.js";
 
@@ -85,9 +85,9 @@ export async function recordRun(a: ArgumentsCamelCase<Args>): Promise<RecordedRu
   }
 }
 
-/** --stream: the simulator sees the real caches (their capacities, f32 weights, one tied matrix). */
+/** --stream: the simulator sees the real caches (their capacities, the stream's bits per weight, one tied matrix). */
 function streamedSettings(a: ArgumentsCamelCase<Args>, r: StreamReport, tied: boolean): SimSettings {
-  const bits = a.bits !== undefined ? parseBits(a.bits, F32_BITS) : F32_BITS;
+  const bits = a.bits !== undefined ? parseBits(a.bits, r.weight_bits) : r.weight_bits;
   return { ...settingsFromArgs(a), bits, cacheEntries: [r.cache_entries.input, r.cache_entries.hidden], tiedEmbeddings: tied };
 }
 

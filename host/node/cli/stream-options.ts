@@ -3,6 +3,7 @@
 // numbers beside the simulator's prediction for the same masks and settings (SIMULATOR.md).
 import type { Argv } from "yargs";
 import { Engine, type WeightDtype } from "../../engine.js";
+import { ENGINE_DTYPE_OF } from "../../stream/format.js";
 import { openStreamFile, type OpenStream } from "../stream-file.js";
 import { resolveModelPath } from "../resolve.js";
 import { STREAM_POLICIES, StreamBudgetError, type StreamIO, type StreamPolicy } from "../../stream/weights.js";
@@ -43,7 +44,6 @@ export async function openStreamed(a: ModelArgs & StreamArgs): Promise<StreamOpe
     return null;
   }
   if (a.dram === undefined) throw new UsageError("--stream needs a DRAM budget: --dram BYTES (e.g. 700MB)");
-  if ((a.dtype ?? "f32") !== "f32") throw new UsageError("--stream runs f32 weights only in this version");
   const dramBytes = parseSize(a.dram, "--dram");
   const policy = a.policy ?? "lru";
   if (!(STREAM_POLICIES as string[]).includes(policy)) throw new UsageError(`--policy must be one of ${STREAM_POLICIES.join(", ")} with --stream`);
@@ -53,9 +53,11 @@ export async function openStreamed(a: ModelArgs & StreamArgs): Promise<StreamOpe
   if (!path.toLowerCase().endsWith(".dipstream")) throw new UsageError(`--stream reads a .dipstream file; convert first: dip convert --model ${path} --stream-layout --out model.dipstream`);
   const stream = openStreamFile(path);
   try {
+    const engineDtype = ENGINE_DTYPE_OF[stream.stream.header.dtype];
+    if (a.dtype !== undefined && a.dtype !== engineDtype) throw new UsageError(`${path} stores its weights in ${stream.stream.header.dtype}: stream it with --dtype ${engineDtype} or without --dtype`);
     stream.stream.flashGBps = gbps;
     const engine = await Engine.create(stream.model, {
-      dtype: "f32" as WeightDtype,
+      ...(a.dtype !== undefined ? { dtype: a.dtype as WeightDtype } : {}),
       ...buildOptions(a),
       stream: { source: stream.stream, dramBytes, policy: policy as StreamPolicy, stageBytes: a["stage-bytes"] !== undefined ? parseSize(a["stage-bytes"], "--stage-bytes") : undefined, io: a["stream-io"] as StreamIO | undefined },
     });
