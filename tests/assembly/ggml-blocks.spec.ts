@@ -5,7 +5,7 @@
 // against hand-decoded values of hand-packed blocks.
 import { matvecQ5_0, matvecQ5_0Scalar, matvecRowsQ5_0, dequantRowQ5_0, matvecQ4_0, matvecQ4_0Scalar, matvecRowsQ4_0, dequantRowQ4_0, gatherColumnsQ4_0, gatherColumnsQ4_0Scalar, gatherBytesQ4_0, q4_0InBytes, q4_0InColumnBytes, q4_0InScales } from "../../assembly/kernels/q4";
 import { matvecQ4_K, matvecQ4_KScalar, matvecRowsQ4_K, dequantRowQ4_K, matvecQ6_K, matvecQ6_KScalar, matvecRowsQ6_K, dequantRowQ6_K, gatherColumnsQ4_K, gatherColumnsQ4_KScalar, gatherBytesQ4_K, q4_KInBytes, q4_KInColumnBytes, q4_KInScales, q4_KInSuper } from "../../assembly/kernels/kquants";
-import { halfBitsToF32 } from "../../assembly/kernels/half";
+import { halfBitsToF32, halfBitsToF32x4 } from "../../assembly/kernels/half";
 import { DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q6_K } from "../../assembly/abi";
 import { allColumnsBytesIn, inputMajorBytesIn, matrixBytesIn, rowBytesIn } from "../../assembly/model/linear";
 import { seedRandom, rand, buf, randomBuf, f, u, bitsEqual } from "./buffers";
@@ -101,6 +101,18 @@ describe("ggml block kernels (Q4_0, Q4_K, Q6_K as stored)", () => {
     expect(halfBitsToF32(0x7c00)).toBe(Infinity);
   });
 
+  it("halfBitsToF32x4 equals halfBitsToF32 on every f16 bit pattern", () => {
+    let mismatches = 0;
+    for (let h: u32 = 0; h < 65536; h += 4) {
+      const v = halfBitsToF32x4(i32x4(h, h + 1, h + 2, h + 3));
+      for (let k: u32 = 0; k < 4; k++) {
+        const lane = k == 0 ? i32x4.extract_lane(v, 0) : k == 1 ? i32x4.extract_lane(v, 1) : k == 2 ? i32x4.extract_lane(v, 2) : i32x4.extract_lane(v, 3);
+        if (<u32>lane != reinterpret<u32>(halfBitsToF32(h + k))) mismatches++;
+      }
+    }
+    expect(mismatches).toBe(0);
+  });
+
   it("Q4_0 SIMD == scalar, and the dequantized product within the quantization bound", () => {
     const rowsList: i32[] = [1, 4, 7, 9];
     const colsList: i32[] = [32, 64, 96, 288];
@@ -111,8 +123,8 @@ describe("ggml block kernels (Q4_0, Q4_K, Q6_K as stored)", () => {
   });
 
   it("Q5_0 SIMD == scalar, and the dequantized product within the quantization bound", () => {
-    const rowsList: i32[] = [1, 5, 8];
-    const colsList: i32[] = [32, 96, 256];
+    const rowsList: i32[] = [1, 5, 8, 4, 11];
+    const colsList: i32[] = [32, 96, 256, 64, 160];
     for (let i = 0; i < rowsList.length; i++) {
       const rows = rowsList[i], cols = colsList[i];
       checkKernel(DTYPE_Q5_0, rows, cols, randomBlocks(rows, cols / 32, 22, 0, -1));
@@ -122,11 +134,15 @@ describe("ggml block kernels (Q4_0, Q4_K, Q6_K as stored)", () => {
   it("Q4_K SIMD == scalar, and the dequantized product within the quantization bound", () => {
     checkKernel(DTYPE_Q4_K, 5, 256, randomBlocks(5, 1, 144, 0, 2));
     checkKernel(DTYPE_Q4_K, 3, 768, randomBlocks(3, 3, 144, 0, 2));
+    checkKernel(DTYPE_Q4_K, 4, 256, randomBlocks(4, 1, 144, 0, 2)); // one four-row pass
+    checkKernel(DTYPE_Q4_K, 9, 512, randomBlocks(9, 2, 144, 0, 2)); // two passes and a row alone
   });
 
   it("Q6_K SIMD == scalar, and the dequantized product within the quantization bound", () => {
     checkKernel(DTYPE_Q6_K, 5, 256, randomBlocks(5, 1, 210, 208, -1));
     checkKernel(DTYPE_Q6_K, 2, 512, randomBlocks(2, 2, 210, 208, -1));
+    checkKernel(DTYPE_Q6_K, 4, 256, randomBlocks(4, 1, 210, 208, -1));
+    checkKernel(DTYPE_Q6_K, 11, 768, randomBlocks(11, 3, 210, 208, -1));
   });
 
   it("dequantizes hand-packed blocks to the hand-decoded values", () => {
