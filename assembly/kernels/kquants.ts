@@ -576,3 +576,131 @@ export function gatherColumnsQ4_KScalar(out: usize, wT: usize, x: usize, idx: us
     k = e;
   }
 }
+
+// ---- Q5_K, row-major (DTYPE_Q5_K), 176 bytes: f16 d, f16 dmin, 12 bytes of scales/mins (packed as
+// Q4_K's), qh[32], qs[128]. Sub-block j's value l (0..31) is q = nibble | (bit j of qh[l]) << 4, the
+// nibble the low (j even) or high (j odd) one of qs[32 (j >> 1) + l]; value = d * sc[j] * q - dmin * m[j]
+// (ggml's dequantize_row_q5_K). The Q4_K step, T over 5-bit q: |sc * T| <= 63 * 32 * 31 * 127 < 2^23, exact.
+
+const Q5K: usize = 176;
+
+// @ts-ignore: decorator
+@inline export function q5_KRowBytes(n: i32): usize {
+  return <usize>(n / QK_K) * Q5K;
+}
+
+/** q of value l of Q5_K sub-block j of the super-block at p (scalar). */
+// @ts-ignore: decorator
+@inline function fiveBitQ(p: usize, j: i32, l: i32): i32 {
+  const nibble = (<i32>load<u8>(p + 48 + <usize>(32 * (j >> 1) + l)) >> ((j & 1) << 2)) & 15;
+  return nibble | (((<i32>load<u8>(p + 16 + <usize>l) >> j) & 1) << 4);
+}
+
+/** Partial sums (4 lanes) of Q5_K sub-block j of the super-block at p times x0..x3 (SIMD). */
+// @ts-ignore: decorator
+@inline function subDotQ5_K(p: usize, j: i32, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const ql = p + 48 + (<usize>(j >> 1) << 5);
+  const shift = <u32>((j & 1) << 2);
+  const mask = i8x16.splat(15), one = i8x16.splat(1);
+  const a = v128.or(v128.and(i8x16.shr_u(v128.load(ql), shift), mask), i8x16.shl(v128.and(i8x16.shr_u(v128.load(p, 16), <u32>j), one), 4));
+  const b = v128.or(v128.and(i8x16.shr_u(v128.load(ql, 16), shift), mask), i8x16.shl(v128.and(i8x16.shr_u(v128.load(p, 32), <u32>j), one), 4));
+  return nibbleDot(a, b, x0, x1, x2, x3);
+}
+
+/** One Q5_K row (nsb super-blocks at w) against the quantized x; `simd` picks the T kernel (a compile-time constant). */
+// @ts-ignore: decorator
+@inline function dotRowQ5_K(w: usize, nsb: i32, xq: usize, xs: usize, s: usize, simd: bool): f32 {
+  let acc: f32 = 0;
+  for (let sb = 0; sb < nsb; sb++) {
+    const p = w + <usize>sb * Q5K;
+    const d = halfBitsToF32(load<u16>(p));
+    const dmin = halfBitsToF32(load<u16>(p, 2));
+    for (let j = 0; j < 8; j++) {
+      const b = (sb << 3) + j;
+      const xb = xq + (<usize>b << 6);
+      let t: i32 = 0;
+      if (simd) t = lanes(subDotQ5_K(p, j, v128.load(xb), v128.load(xb, 16), v128.load(xb, 32), v128.load(xb, 48)));
+      else for (let l = 0; l < 32; l++) t += fiveBitQ(p, j, l) * <i32>load<i16>(xb + (<usize>l << 1));
+      const term = <f32>(q4KScale(p + 4, j) * t) * d - <f32>(q4KMin(p + 4, j) * load<i32>(s + (<usize>b << 2))) * dmin;
+      acc += term * load<f32>(xs + (<usize>b << 2));
+    }
+  }
+  return acc;
+}
+
+/** Q5_K sub-block j of four rows: acc + their f32 steps (lanes = rows; sc, m of the pass's super-block at rowScales). */
+// @ts-ignore: decorator
+@inline function subStep4Q5_K(acc: v128, p0: usize, p1: usize, p2: usize, p3: usize, j: i32, b: i32, xq: usize, xs: usize, s: usize, d: v128, dmin: v128): v128 {
+  const xb = xq + (<usize>b << 6);
+  const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+  const t = reduce4(subDotQ5_K(p0, j, x0, x1, x2, x3), subDotQ5_K(p1, j, x0, x1, x2, x3), subDotQ5_K(p2, j, x0, x1, x2, x3), subDotQ5_K(p3, j, x0, x1, x2, x3));
+  const scaled = f32x4.mul(f32x4.convert_i32x4_s(i32x4.mul(v128.load(rowScales + (<usize>j << 4)), t)), d);
+  const offset = f32x4.mul(f32x4.convert_i32x4_s(i32x4.mul(v128.load(rowScales + (<usize>(j + 8) << 4)), i32x4.splat(load<i32>(s + (<usize>b << 2))))), dmin);
+  return f32x4.add(acc, f32x4.mul(f32x4.sub(scaled, offset), v128.load32_splat(xs + (<usize>b << 2))));
+}
+
+/** out[r] = dot(W[r, :], x) for a Q5_K matrix [rows x cols] (cols a multiple of 256). */
+export function matvecQ5_K(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const xq = quantizeXQ8(x, cols);
+  matvecQ5_KQuantized(out, w, xq, blockSums(xq, cols >> 5), rows, cols);
+}
+
+/** matvecQ5_K on an x quantized by quantizeXQ8 with its block sums: four rows per pass as Q4_K's, the rest one by one; rows independent. */
+export function matvecQ5_KQuantized(out: usize, w: usize, xq: usize, s: usize, rows: i32, cols: i32): void {
+  const nsb = cols / QK_K;
+  const xs = xq + (<usize>(cols >> 5) << 6);
+  const rowBytes = q5_KRowBytes(cols);
+  const rows4 = rows & ~3;
+  for (let r = 0; r < rows4; r += 4) {
+    let p0 = w + <usize>r * rowBytes;
+    let p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
+    let acc = f32x4.splat(0);
+    for (let sb = 0; sb < nsb; sb++) {
+      const d = loadHalves4(p0, p1, p2, p3);
+      const dmin = loadHalves4(p0 + 2, p1 + 2, p2 + 2, p3 + 2);
+      transposeBytes4(q4KScalesMins(p0 + 4), q4KScalesMins(p1 + 4), q4KScalesMins(p2 + 4), q4KScalesMins(p3 + 4), false);
+      for (let j = 0; j < 8; j++) acc = subStep4Q5_K(acc, p0, p1, p2, p3, j, (sb << 3) + j, xq, xs, s, d, dmin);
+      p0 += Q5K;
+      p1 += Q5K;
+      p2 += Q5K;
+      p3 += Q5K;
+    }
+    v128.store(out + (<usize>r << 2), acc);
+  }
+  for (let r = rows4; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ5_K(w + <usize>r * rowBytes, nsb, xq, xs, s, true));
+}
+
+/** Scalar reference for matvecQ5_K (same quantized x, same order). */
+export function matvecQ5_KScalar(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const xq = quantizeXQ8(x, cols);
+  const s = blockSums(xq, cols >> 5);
+  const rowBytes = q5_KRowBytes(cols);
+  for (let r = 0; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ5_K(w + <usize>r * rowBytes, cols / QK_K, xq, xq + (<usize>(cols >> 5) << 6), s, false));
+}
+
+/** Listed rows only (CATS's W_up), as matvecQ5_K per row. */
+export function matvecRowsQ5_K(out: usize, w: usize, x: usize, rowIdx: usize, nRows: i32, cols: i32): void {
+  const xq = quantizeXQ8(x, cols);
+  const s = blockSums(xq, cols >> 5);
+  const rowBytes = q5_KRowBytes(cols);
+  for (let k = 0; k < nRows; k++) {
+    store<f32>(out + (<usize>k << 2), dotRowQ5_K(w + <usize>load<u32>(rowIdx + (<usize>k << 2)) * rowBytes, cols / QK_K, xq, xq + (<usize>(cols >> 5) << 6), s, true));
+  }
+}
+
+/** Row r dequantized into out, as ggml's dequantize_row_q5_K: (d * sc) * q - (dmin * m). */
+export function dequantRowQ5_K(out: usize, w: usize, r: i32, cols: i32): void {
+  const nsb = cols / QK_K;
+  const row = w + <usize>r * q5_KRowBytes(cols);
+  for (let sb = 0; sb < nsb; sb++) {
+    const p = row + <usize>sb * Q5K;
+    const d = halfBitsToF32(load<u16>(p));
+    const dmin = halfBitsToF32(load<u16>(p, 2));
+    for (let j = 0; j < 8; j++) {
+      const scale = d * <f32>q4KScale(p + 4, j);
+      const offset = dmin * <f32>q4KMin(p + 4, j);
+      const o = out + (<usize>(sb * QK_K + j * 32) << 2);
+      for (let l = 0; l < 32; l++) store<f32>(o + (<usize>l << 2), scale * <f32>fiveBitQ(p, j, l) - offset);
+    }
+  }
+}

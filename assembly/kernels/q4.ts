@@ -545,3 +545,175 @@ export function dequantRowQ5_0(out: usize, w: usize, r: i32, cols: i32): void {
     for (let i = 0; i < 32; i++) store<f32>(out + (<usize>(b * 32 + i) << 2), <f32>q5Value(p, i) * d);
   }
 }
+
+// ---- Q4_1 and Q5_1, row-major (DTYPE_Q4_1, DTYPE_Q5_1): blocks with a min, as stored ----
+// Q4_1 (20 bytes): f16 d, f16 m, 16 bytes qs; value i = d * q_i + m, q_i the low nibble of qs[i]
+// for i < 16 and the high nibble of qs[i - 16] after (ggml's dequantize_row_q4_1).
+// Q5_1 (24 bytes): f16 d, f16 m, u32 qh, 16 bytes qs; q_i as Q5_0's (5th bit i of qh), value d * q_i + m.
+// With x quantized per 32-block (xq, scale xs, S = sum of xq, the Q8_1-style sum), per row and block
+//   acc = acc + (f32(T) * d + f32(S) * m) * xs[b],  T = sum of q * xq (i32)
+// over the blocks in order; |T| <= 32 * 31 * 127 and |S| <= 32 * 127: exact, SIMD == scalar bit for bit.
+
+const BLOCK4_1: usize = 20;
+const BLOCK5_1: usize = 24;
+
+// @ts-ignore: decorator
+@inline export function q4_1RowBytes(n: i32): usize {
+  return <usize>(n / QK4_0) * BLOCK4_1;
+}
+
+// @ts-ignore: decorator
+@inline export function q5_1RowBytes(n: i32): usize {
+  return <usize>(n / QK4_0) * BLOCK5_1;
+}
+
+/** T of the Q4_1 (five = false) or Q5_1 block at p against x0..x3 (partial sums in 4 lanes). */
+// @ts-ignore: decorator
+@inline function blockDotMin(p: usize, five: bool, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  let lo: v128, hi: v128;
+  if (five) {
+    const qh = v128.load32_splat(p, 4);
+    const qs = v128.load(p, 8);
+    lo = v128.or(v128.and(qs, i8x16.splat(15)), fifthBits(qh, false));
+    hi = v128.or(i8x16.shr_u(qs, 4), fifthBits(qh, true));
+  } else {
+    const qs = v128.load(p, 4);
+    lo = v128.and(qs, i8x16.splat(15));
+    hi = i8x16.shr_u(qs, 4);
+  }
+  const s0 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(lo), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(lo), x1));
+  const s1 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(hi), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(hi), x3));
+  return i32x4.add(s0, s1);
+}
+
+/** q_i (unsigned) of value i of the Q4_1 or Q5_1 block at p (scalar). */
+// @ts-ignore: decorator
+@inline function minQValue(p: usize, five: bool, i: i32): i32 {
+  const qs = p + (five ? 8 : 4);
+  const low = i < 16 ? <i32>load<u8>(qs + <usize>i) & 15 : <i32>load<u8>(qs + <usize>(i - 16)) >> 4;
+  return five ? low | (((<i32>load<u32>(p + 4) >>> i) & 1) << 4) : low;
+}
+
+/** One Q4_1/Q5_1 row (nb blocks at w) against the quantized x; `simd` picks the T kernel (a compile-time constant). */
+// @ts-ignore: decorator
+@inline function dotRowMin(w: usize, five: bool, nb: i32, xq: usize, xs: usize, s: usize, simd: bool): f32 {
+  const block = five ? BLOCK5_1 : BLOCK4_1;
+  let acc: f32 = 0;
+  for (let b = 0; b < nb; b++) {
+    const xb = xq + (<usize>b << 6);
+    const p = w + <usize>b * block;
+    let t: i32 = 0;
+    if (simd) {
+      const v = blockDotMin(p, five, v128.load(xb), v128.load(xb, 16), v128.load(xb, 32), v128.load(xb, 48));
+      t = (i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1)) + (i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3));
+    } else {
+      for (let i = 0; i < 32; i++) t += minQValue(p, five, i) * <i32>load<i16>(xb + (<usize>i << 1));
+    }
+    const term = <f32>t * halfBitsToF32(load<u16>(p)) + <f32>load<i32>(s + (<usize>b << 2)) * halfBitsToF32(load<u16>(p, 2));
+    acc += term * load<f32>(xs + (<usize>b << 2));
+  }
+  return acc;
+}
+
+/** Q4_1 (five = false) or Q5_1 rows on an x quantized by quantizeXQ8 with its block sums: four rows per pass, the rest one by one; rows independent. */
+// @ts-ignore: decorator
+@inline function matvecMinQuantized(out: usize, w: usize, five: bool, xq: usize, s: usize, rows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const xs = xq + (<usize>nb << 6);
+  const block = five ? BLOCK5_1 : BLOCK4_1;
+  const rowBytes = <usize>nb * block;
+  const rows4 = rows & ~3;
+  for (let r = 0; r < rows4; r += 4) {
+    let p0 = w + <usize>r * rowBytes;
+    let p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
+    let acc = f32x4.splat(0);
+    for (let b = 0; b < nb; b++) {
+      const xb = xq + (<usize>b << 6);
+      const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+      const t = reduce4(blockDotMin(p0, five, x0, x1, x2, x3), blockDotMin(p1, five, x0, x1, x2, x3), blockDotMin(p2, five, x0, x1, x2, x3), blockDotMin(p3, five, x0, x1, x2, x3));
+      const scaled = f32x4.mul(f32x4.convert_i32x4_s(t), loadHalves4(p0, p1, p2, p3));
+      const offset = f32x4.mul(f32x4.convert_i32x4_s(i32x4.splat(load<i32>(s + (<usize>b << 2)))), loadHalves4(p0 + 2, p1 + 2, p2 + 2, p3 + 2));
+      acc = f32x4.add(acc, f32x4.mul(f32x4.add(scaled, offset), v128.load32_splat(xs + (<usize>b << 2))));
+      p0 += block;
+      p1 += block;
+      p2 += block;
+      p3 += block;
+    }
+    v128.store(out + (<usize>r << 2), acc);
+  }
+  for (let r = rows4; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowMin(w + <usize>r * rowBytes, five, nb, xq, xs, s, true));
+}
+
+/** Scalar reference for the Q4_1/Q5_1 matvecs (same quantized x, same order). */
+// @ts-ignore: decorator
+@inline function matvecMinScalar(out: usize, w: usize, five: bool, x: usize, rows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const xq = quantizeXQ8(x, cols);
+  const s = blockSums(xq, nb);
+  const rowBytes = <usize>nb * (five ? BLOCK5_1 : BLOCK4_1);
+  for (let r = 0; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowMin(w + <usize>r * rowBytes, five, nb, xq, xq + (<usize>nb << 6), s, false));
+}
+
+/** Listed rows only (CATS's W_up) of a Q4_1/Q5_1 matrix, one by one. */
+// @ts-ignore: decorator
+@inline function matvecRowsMin(out: usize, w: usize, five: bool, x: usize, rowIdx: usize, nRows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const xq = quantizeXQ8(x, cols);
+  const s = blockSums(xq, nb);
+  const rowBytes = <usize>nb * (five ? BLOCK5_1 : BLOCK4_1);
+  for (let k = 0; k < nRows; k++) {
+    store<f32>(out + (<usize>k << 2), dotRowMin(w + <usize>load<u32>(rowIdx + (<usize>k << 2)) * rowBytes, five, nb, xq, xq + (<usize>nb << 6), s, true));
+  }
+}
+
+/** Row r dequantized into out, exactly as ggml's dequantize_row_q4_1 / q5_1: d * q + m. */
+// @ts-ignore: decorator
+@inline function dequantRowMin(out: usize, w: usize, five: bool, r: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const block = five ? BLOCK5_1 : BLOCK4_1;
+  const row = w + <usize>r * <usize>nb * block;
+  for (let b = 0; b < nb; b++) {
+    const p = row + <usize>b * block;
+    const d = halfBitsToF32(load<u16>(p));
+    const m = halfBitsToF32(load<u16>(p, 2));
+    for (let i = 0; i < 32; i++) store<f32>(out + (<usize>(b * 32 + i) << 2), <f32>minQValue(p, five, i) * d + m);
+  }
+}
+
+/** out[r] = dot(W[r, :], x) for a Q4_1 matrix [rows x cols] (cols a multiple of 32). */
+export function matvecQ4_1(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const xq = quantizeXQ8(x, cols);
+  matvecMinQuantized(out, w, false, xq, blockSums(xq, cols >> 5), rows, cols);
+}
+/** matvecQ4_1 on an x quantized by quantizeXQ8 with its block sums (the batched kernel's pieces). */
+export function matvecQ4_1Quantized(out: usize, w: usize, xq: usize, s: usize, rows: i32, cols: i32): void {
+  matvecMinQuantized(out, w, false, xq, s, rows, cols);
+}
+export function matvecQ4_1Scalar(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  matvecMinScalar(out, w, false, x, rows, cols);
+}
+export function matvecRowsQ4_1(out: usize, w: usize, x: usize, rowIdx: usize, nRows: i32, cols: i32): void {
+  matvecRowsMin(out, w, false, x, rowIdx, nRows, cols);
+}
+export function dequantRowQ4_1(out: usize, w: usize, r: i32, cols: i32): void {
+  dequantRowMin(out, w, false, r, cols);
+}
+
+/** out[r] = dot(W[r, :], x) for a Q5_1 matrix [rows x cols] (cols a multiple of 32). */
+export function matvecQ5_1(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const xq = quantizeXQ8(x, cols);
+  matvecMinQuantized(out, w, true, xq, blockSums(xq, cols >> 5), rows, cols);
+}
+/** matvecQ5_1 on an x quantized by quantizeXQ8 with its block sums (the batched kernel's pieces). */
+export function matvecQ5_1Quantized(out: usize, w: usize, xq: usize, s: usize, rows: i32, cols: i32): void {
+  matvecMinQuantized(out, w, true, xq, s, rows, cols);
+}
+export function matvecQ5_1Scalar(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  matvecMinScalar(out, w, true, x, rows, cols);
+}
+export function matvecRowsQ5_1(out: usize, w: usize, x: usize, rowIdx: usize, nRows: i32, cols: i32): void {
+  matvecRowsMin(out, w, true, x, rowIdx, nRows, cols);
+}
+export function dequantRowQ5_1(out: usize, w: usize, r: i32, cols: i32): void {
+  dequantRowMin(out, w, true, r, cols);
+}

@@ -3,10 +3,12 @@
 // within the bound of the activation quantization (x is rounded by at most half its block's step
 // max|x|/127 per value, so |error| <= sum |w| * step / 2, plus f32 rounding); and the dequantizers
 // against hand-decoded values of hand-packed blocks.
+import { matvecQ4_1, matvecQ4_1Scalar, matvecRowsQ4_1, dequantRowQ4_1, matvecQ5_1, matvecQ5_1Scalar, matvecRowsQ5_1, dequantRowQ5_1 } from "../../assembly/kernels/q4";
+import { matvecQ5_K, matvecQ5_KScalar, matvecRowsQ5_K, dequantRowQ5_K } from "../../assembly/kernels/kquants";
 import { matvecQ5_0, matvecQ5_0Scalar, matvecRowsQ5_0, dequantRowQ5_0, matvecQ4_0, matvecQ4_0Scalar, matvecRowsQ4_0, dequantRowQ4_0, gatherColumnsQ4_0, gatherColumnsQ4_0Scalar, gatherBytesQ4_0, q4_0InBytes, q4_0InColumnBytes, q4_0InScales } from "../../assembly/kernels/q4";
 import { matvecQ4_K, matvecQ4_KScalar, matvecRowsQ4_K, dequantRowQ4_K, matvecQ6_K, matvecQ6_KScalar, matvecRowsQ6_K, dequantRowQ6_K, gatherColumnsQ4_K, gatherColumnsQ4_KScalar, gatherBytesQ4_K, q4_KInBytes, q4_KInColumnBytes, q4_KInScales, q4_KInSuper } from "../../assembly/kernels/kquants";
 import { halfBitsToF32, halfBitsToF32x4 } from "../../assembly/kernels/half";
-import { DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q6_K } from "../../assembly/abi";
+import { DTYPE_Q4_0, DTYPE_Q4_1, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q5_1, DTYPE_Q5_K, DTYPE_Q6_K } from "../../assembly/abi";
 import { allColumnsBytesIn, inputMajorBytesIn, matrixBytesIn, rowBytesIn } from "../../assembly/model/linear";
 import { seedRandom, rand, buf, randomBuf, f, u, bitsEqual } from "./buffers";
 
@@ -56,6 +58,15 @@ function checkKernel(dtype: i32, rows: i32, cols: i32, w: usize): void {
   } else if (dtype == DTYPE_Q4_K) {
     matvecQ4_K(a, w, x, rows, cols);
     matvecQ4_KScalar(b, w, x, rows, cols);
+  } else if (dtype == DTYPE_Q4_1) {
+    matvecQ4_1(a, w, x, rows, cols);
+    matvecQ4_1Scalar(b, w, x, rows, cols);
+  } else if (dtype == DTYPE_Q5_1) {
+    matvecQ5_1(a, w, x, rows, cols);
+    matvecQ5_1Scalar(b, w, x, rows, cols);
+  } else if (dtype == DTYPE_Q5_K) {
+    matvecQ5_K(a, w, x, rows, cols);
+    matvecQ5_KScalar(b, w, x, rows, cols);
   } else {
     matvecQ6_K(a, w, x, rows, cols);
     matvecQ6_KScalar(b, w, x, rows, cols);
@@ -66,6 +77,9 @@ function checkKernel(dtype: i32, rows: i32, cols: i32, w: usize): void {
     if (dtype == DTYPE_Q4_0) dequantRowQ4_0(deq, w, r, cols);
     else if (dtype == DTYPE_Q5_0) dequantRowQ5_0(deq, w, r, cols);
     else if (dtype == DTYPE_Q4_K) dequantRowQ4_K(deq, w, r, cols);
+    else if (dtype == DTYPE_Q4_1) dequantRowQ4_1(deq, w, r, cols);
+    else if (dtype == DTYPE_Q5_1) dequantRowQ5_1(deq, w, r, cols);
+    else if (dtype == DTYPE_Q5_K) dequantRowQ5_K(deq, w, r, cols);
     else dequantRowQ6_K(deq, w, r, cols);
     let ref: f64 = 0;
     let bound: f64 = 0;
@@ -86,6 +100,9 @@ function checkKernel(dtype: i32, rows: i32, cols: i32, w: usize): void {
   if (dtype == DTYPE_Q4_0) matvecRowsQ4_0(c, w, x, rowIdx, 3, cols);
   else if (dtype == DTYPE_Q5_0) matvecRowsQ5_0(c, w, x, rowIdx, 3, cols);
   else if (dtype == DTYPE_Q4_K) matvecRowsQ4_K(c, w, x, rowIdx, 3, cols);
+  else if (dtype == DTYPE_Q4_1) matvecRowsQ4_1(c, w, x, rowIdx, 3, cols);
+  else if (dtype == DTYPE_Q5_1) matvecRowsQ5_1(c, w, x, rowIdx, 3, cols);
+  else if (dtype == DTYPE_Q5_K) matvecRowsQ5_K(c, w, x, rowIdx, 3, cols);
   else matvecRowsQ6_K(c, w, x, rowIdx, 3, cols);
   expect(u(c, 0) == u(a, rows - 1) && u(c, 1) == u(a, 0) && u(c, 2) == u(a, rows / 2)).toBe(true, "listed rows");
 }
@@ -143,6 +160,22 @@ describe("ggml block kernels (Q4_0, Q4_K, Q6_K as stored)", () => {
     checkKernel(DTYPE_Q6_K, 2, 512, randomBlocks(2, 2, 210, 208, -1));
     checkKernel(DTYPE_Q6_K, 4, 256, randomBlocks(4, 1, 210, 208, -1));
     checkKernel(DTYPE_Q6_K, 11, 768, randomBlocks(11, 3, 210, 208, -1));
+  });
+
+  it("Q4_1, Q5_1 SIMD == scalar, and the dequantized product within the quantization bound", () => {
+    const rowsList: i32[] = [1, 4, 7, 9];
+    const colsList: i32[] = [32, 64, 96, 288];
+    for (let i = 0; i < rowsList.length; i++) {
+      const rows = rowsList[i], cols = colsList[i];
+      checkKernel(DTYPE_Q4_1, rows, cols, randomBlocks(rows, cols / 32, 20, 0, 2));
+      checkKernel(DTYPE_Q5_1, rows, cols, randomBlocks(rows, cols / 32, 24, 0, 2));
+    }
+  });
+
+  it("Q5_K SIMD == scalar, and the dequantized product within the quantization bound", () => {
+    checkKernel(DTYPE_Q5_K, 5, 256, randomBlocks(5, 1, 176, 0, 2));
+    checkKernel(DTYPE_Q5_K, 4, 256, randomBlocks(4, 1, 176, 0, 2));
+    checkKernel(DTYPE_Q5_K, 9, 768, randomBlocks(9, 3, 176, 0, 2));
   });
 
   it("dequantizes hand-packed blocks to the hand-decoded values", () => {

@@ -7,9 +7,9 @@ import { matvecF32 } from "../../assembly/kernels/matvec";
 import { gatherColumnsF32 } from "../../assembly/kernels/gather";
 import { matvecQ8, gatherColumnsQ8, q8Bytes, q8BlockAt, q8ScaleAt, q8Blocks, q8InBytes, q8InScales } from "../../assembly/kernels/q8";
 import { matmatGgml, gatherColumnsBatchGgml } from "../../assembly/kernels/matmat";
-import { matvecQ4_0, matvecQ5_0, gatherColumnsQ4_0, q4_0InBytes, q4_0InScales } from "../../assembly/kernels/q4";
-import { matvecQ4_K, matvecQ6_K, gatherColumnsQ4_K, q4_KInBytes, q4_KInSuper } from "../../assembly/kernels/kquants";
-import { DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q6_K } from "../../assembly/abi";
+import { matvecQ4_0, matvecQ4_1, matvecQ5_0, matvecQ5_1, gatherColumnsQ4_0, q4_0InBytes, q4_0InScales } from "../../assembly/kernels/q4";
+import { matvecQ4_K, matvecQ5_K, matvecQ6_K, gatherColumnsQ4_K, q4_KInBytes, q4_KInSuper } from "../../assembly/kernels/kquants";
+import { DTYPE_Q4_0, DTYPE_Q4_1, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q5_1, DTYPE_Q5_K, DTYPE_Q6_K } from "../../assembly/abi";
 import { seedRandom, rand, buf, randomBuf, bitsEqual, keptIndices } from "./buffers";
 
 seedRandom(12351);
@@ -150,10 +150,13 @@ function matvecGgml(dtype: i32, out: usize, w: usize, x: usize, rows: i32, cols:
   if (dtype == DTYPE_Q4_0) matvecQ4_0(out, w, x, rows, cols);
   else if (dtype == DTYPE_Q5_0) matvecQ5_0(out, w, x, rows, cols);
   else if (dtype == DTYPE_Q4_K) matvecQ4_K(out, w, x, rows, cols);
+  else if (dtype == DTYPE_Q4_1) matvecQ4_1(out, w, x, rows, cols);
+  else if (dtype == DTYPE_Q5_1) matvecQ5_1(out, w, x, rows, cols);
+  else if (dtype == DTYPE_Q5_K) matvecQ5_K(out, w, x, rows, cols);
   else matvecQ6_K(out, w, x, rows, cols);
 }
 
-describe("ggml-block batches (Q4_0, Q5_0, Q4_K, Q6_K)", () => {
+describe("ggml-block batches (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)", () => {
   it("matmatGgml: every token equals the one-token kernel bit for bit, small and cut into several pieces", () => {
     // dtype, rows, cols, block bytes, f16 offsets; 2048 columns make rows of 1-2 KB, so a few hundred rows are several pieces
     const cases: i32[] = [
@@ -165,10 +168,16 @@ describe("ggml-block batches (Q4_0, Q5_0, Q4_K, Q6_K)", () => {
       DTYPE_Q4_K, 500, 2048, 144, 0, 2,
       DTYPE_Q6_K, 5, 512, 210, 208, -1,
       DTYPE_Q6_K, 330, 2048, 210, 208, -1,
+      DTYPE_Q4_1, 6, 64, 20, 0, 2,
+      DTYPE_Q4_1, 450, 2048, 20, 0, 2,
+      DTYPE_Q5_1, 5, 96, 24, 0, 2,
+      DTYPE_Q5_1, 400, 2048, 24, 0, 2,
+      DTYPE_Q5_K, 7, 256, 176, 0, 2,
+      DTYPE_Q5_K, 400, 2048, 176, 0, 2,
     ];
     for (let c = 0; c < cases.length; c += 6) {
       const dtype = cases[c], rows = cases[c + 1], cols = cases[c + 2];
-      const blocks = cols / (dtype == DTYPE_Q4_K || dtype == DTYPE_Q6_K ? 256 : 32);
+      const blocks = cols / (dtype == DTYPE_Q4_K || dtype == DTYPE_Q5_K || dtype == DTYPE_Q6_K ? 256 : 32);
       const w = randomGgml(rows, blocks, cases[c + 3], cases[c + 4], cases[c + 5]);
       const nTok = 3, xStride = cols + 5, outStride = rows + 3;
       const x = randomBuf(nTok * xStride);
