@@ -33,6 +33,8 @@ export const DTYPE_Q5_0 = 5; // 32 values in 22 bytes: f16 d, u32 qh (bit i: val
 export const DTYPE_Q4_1 = 6; // 32 values in 20 bytes: f16 d, f16 m, 16 bytes of 4-bit q; w = d * q + m
 export const DTYPE_Q5_1 = 7; // 32 values in 24 bytes: f16 d, f16 m, u32 qh, 16 bytes of low 4 bits; w = d * q + m
 export const DTYPE_Q5_K = 8; // 256 values in 176 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, qh[32], 128 of low 4 bits
+export const DTYPE_Q2_K = 9; // 256 values in 84 bytes: 16 scale/min nibble pairs, 64 bytes of 2-bit q, f16 d, f16 dmin
+export const DTYPE_Q3_K = 10; // 256 values in 110 bytes: hmask[32] (3rd bits), 64 bytes of 2-bit q, 12 bytes of 6-bit scales, f16 d
 export const QK4_0 = 32; // values per Q4_0 block (and Q5_0's, Q4_1's, Q5_1's)
 export const Q5_0_BLOCK_BYTES = 22;
 export const Q4_0_BLOCK_BYTES = 18;

@@ -34,7 +34,7 @@ export { gatherColumnsF32, gatherColumnsF32Scalar } from "./kernels/gather";
 export { matmatF32, gatherColumnsBatchF32 } from "./kernels/matmat";
 export { matvecQ8, matvecQ8Scalar, gatherColumnsQ8, gatherColumnsQ8Scalar, q8Bytes, q8InBytes } from "./kernels/q8";
 export { matvecQ4_0, matvecQ4_0Scalar, gatherColumnsQ4_0, gatherColumnsQ4_0Scalar, matvecQ5_0, matvecQ5_0Scalar, matvecQ4_1, matvecQ4_1Scalar, matvecQ5_1, matvecQ5_1Scalar } from "./kernels/q4";
-export { matvecQ4_K, matvecQ4_KScalar, matvecQ5_K, matvecQ5_KScalar, matvecQ6_K, matvecQ6_KScalar, gatherColumnsQ4_K, gatherColumnsQ4_KScalar } from "./kernels/kquants";
+export { matvecQ4_K, matvecQ4_KScalar, matvecQ5_K, matvecQ5_KScalar, matvecQ6_K, matvecQ6_KScalar, matvecQ2_K, matvecQ2_KScalar, matvecQ3_K, matvecQ3_KScalar, gatherColumnsQ4_K, gatherColumnsQ4_KScalar } from "./kernels/kquants";
 export { copyBytes } from "./kernels/bandwidth";
 export { firstAbsAboveF32Scalar } from "./kernels/finite";
 export { threadsMainWorks } from "./threads/pool";

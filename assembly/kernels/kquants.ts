@@ -704,3 +704,211 @@ export function dequantRowQ5_K(out: usize, w: usize, r: i32, cols: i32): void {
     }
   }
 }
+
+// ---- Q2_K and Q3_K, row-major (DTYPE_Q2_K, DTYPE_Q3_K), one row per pass ----
+// Q2_K, 84 bytes: u8 scales[16] (low 4 bits scale, high 4 bits min), qs[64], f16 d at 80, f16 dmin at 82.
+// Q3_K, 110 bytes: hmask[32], qs[64] at 32, 12 bytes of 16 signed 6-bit scales at 96, f16 d at 108.
+// In both, 32-block k (0..7) of a super-block is half h = k >> 2, shift j = k & 3: its 32 values'
+// low two bits are (qs[32h + i] >> 2j) & 3, i = 0..31, values i < 16 under scale 8h + 2j and the rest
+// under 8h + 2j + 1 (ggml's dequantize_row_q2_K / q3_K); Q3_K's third bit is bit 4h + j of hmask[i],
+// q = low | bit << 2, minus 4. With T0, T1 the halves' sums of q * xq and S0, S1 their sums of xq:
+//   Q2_K: acc = acc + (f32(sc0 T0 + sc1 T1) * d - f32(m0 S0 + m1 S1) * dmin) * xs[b]
+//   Q3_K: acc = acc + f32(sc0 T0 + sc1 T1) * d * xs[b]   (left to right: (f32(.) * d) * xs[b])
+// all integers far below 2^24: exact, SIMD == scalar bit for bit. The SIMD kernel takes Q3_K's q + 4
+// unsigned and subtracts 4 S (the same integer).
+
+const Q2K: usize = 84;
+const Q3K: usize = 110;
+
+// @ts-ignore: decorator
+@inline export function q2_KRowBytes(n: i32): usize {
+  return <usize>(n / QK_K) * Q2K;
+}
+
+// @ts-ignore: decorator
+@inline export function q3_KRowBytes(n: i32): usize {
+  return <usize>(n / QK_K) * Q3K;
+}
+
+/** Q3_K's signed scale i (0..15) from the 12 packed bytes at s: 4 low bits, then 2 high bits, minus 32. */
+// @ts-ignore: decorator
+@inline function q3KScale(s: usize, i: i32): i32 {
+  const low = i < 8 ? <i32>load<u8>(s + <usize>i) & 15 : <i32>load<u8>(s + <usize>(i - 8)) >> 4;
+  const high = (<i32>load<u8>(s + 8 + <usize>(i & 3)) >> ((i >> 2) << 1)) & 3;
+  return (low | (high << 4)) - 32;
+}
+
+/** Sum of the 16 i16 activations in a and b. */
+// @ts-ignore: decorator
+@inline function sum16(a: v128, b: v128): i32 {
+  return lanes(i32x4.add(i32x4.extadd_pairwise_i16x8_s(a), i32x4.extadd_pairwise_i16x8_s(b)));
+}
+
+/** Sum over 16 unsigned q (bytes of v, < 128) times the 16 i16 activations a, b. */
+// @ts-ignore: decorator
+@inline function dot16(v: v128, a: v128, b: v128): i32 {
+  return lanes(i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(v), a), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(v), b)));
+}
+
+/** One Q2_K row (nsb super-blocks at w) against the quantized x; `simd` picks the integer kernels (a compile-time constant). */
+// @ts-ignore: decorator
+@inline function dotRowQ2_K(w: usize, nsb: i32, xq: usize, xs: usize, simd: bool): f32 {
+  let acc: f32 = 0;
+  for (let sb = 0; sb < nsb; sb++) {
+    const p = w + <usize>sb * Q2K;
+    const d = halfBitsToF32(load<u16>(p, 80));
+    const dmin = halfBitsToF32(load<u16>(p, 82));
+    for (let k = 0; k < 8; k++) {
+      const b = (sb << 3) + k;
+      const xb = xq + (<usize>b << 6);
+      const h = k >> 2, j = k & 3;
+      const qs = p + 16 + (<usize>h << 5);
+      let t0: i32 = 0, t1: i32 = 0, s0: i32 = 0, s1: i32 = 0;
+      if (simd) {
+        const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+        const three = i8x16.splat(3);
+        t0 = dot16(v128.and(i8x16.shr_u(v128.load(qs), <u32>(j << 1)), three), x0, x1);
+        t1 = dot16(v128.and(i8x16.shr_u(v128.load(qs, 16), <u32>(j << 1)), three), x2, x3);
+        s0 = sum16(x0, x1);
+        s1 = sum16(x2, x3);
+      } else {
+        for (let i = 0; i < 32; i++) {
+          const xi = <i32>load<i16>(xb + (<usize>i << 1));
+          const q = (<i32>load<u8>(qs + <usize>i) >> (j << 1)) & 3;
+          if (i < 16) {
+            t0 += q * xi;
+            s0 += xi;
+          } else {
+            t1 += q * xi;
+            s1 += xi;
+          }
+        }
+      }
+      const sc0 = <i32>load<u8>(p + <usize>(8 * h + 2 * j)), sc1 = <i32>load<u8>(p + <usize>(8 * h + 2 * j + 1));
+      const term = <f32>((sc0 & 15) * t0 + (sc1 & 15) * t1) * d - <f32>((sc0 >> 4) * s0 + (sc1 >> 4) * s1) * dmin;
+      acc += term * load<f32>(xs + (<usize>b << 2));
+    }
+  }
+  return acc;
+}
+
+/** One Q3_K row (nsb super-blocks at w) against the quantized x; `simd` picks the integer kernels (a compile-time constant). */
+// @ts-ignore: decorator
+@inline function dotRowQ3_K(w: usize, nsb: i32, xq: usize, xs: usize, simd: bool): f32 {
+  let acc: f32 = 0;
+  for (let sb = 0; sb < nsb; sb++) {
+    const p = w + <usize>sb * Q3K;
+    const d = halfBitsToF32(load<u16>(p, 108));
+    for (let k = 0; k < 8; k++) {
+      const b = (sb << 3) + k;
+      const xb = xq + (<usize>b << 6);
+      const h = k >> 2, j = k & 3;
+      const qs = p + 32 + (<usize>h << 5);
+      const bit = 4 * h + j;
+      let t0: i32 = 0, t1: i32 = 0;
+      if (simd) {
+        const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+        const three = i8x16.splat(3), one = i8x16.splat(1);
+        const q0 = v128.or(v128.and(i8x16.shr_u(v128.load(qs), <u32>(j << 1)), three), i8x16.shl(v128.and(i8x16.shr_u(v128.load(p), <u32>bit), one), 2));
+        const q1 = v128.or(v128.and(i8x16.shr_u(v128.load(qs, 16), <u32>(j << 1)), three), i8x16.shl(v128.and(i8x16.shr_u(v128.load(p, 16), <u32>bit), one), 2));
+        t0 = dot16(q0, x0, x1) - (sum16(x0, x1) << 2);
+        t1 = dot16(q1, x2, x3) - (sum16(x2, x3) << 2);
+      } else {
+        for (let i = 0; i < 32; i++) {
+          const q = ((<i32>load<u8>(qs + <usize>i) >> (j << 1)) & 3) - ((<i32>load<u8>(p + <usize>i) >> bit) & 1 ? 0 : 4);
+          const v = q * <i32>load<i16>(xb + (<usize>i << 1));
+          if (i < 16) t0 += v;
+          else t1 += v;
+        }
+      }
+      const sc0 = q3KScale(p + 96, 8 * h + 2 * j), sc1 = q3KScale(p + 96, 8 * h + 2 * j + 1);
+      acc += <f32>(sc0 * t0 + sc1 * t1) * d * load<f32>(xs + (<usize>b << 2));
+    }
+  }
+  return acc;
+}
+
+/** Q2_K (three = false) or Q3_K rows on an x quantized by quantizeXQ8; rows independent (the batched kernel's pieces). */
+// @ts-ignore: decorator
+@inline function matvecLowBits(out: usize, w: usize, three: bool, xq: usize, rows: i32, cols: i32, simd: bool): void {
+  const nsb = cols / QK_K;
+  const xs = xq + (<usize>(cols >> 5) << 6);
+  const rowBytes = three ? q3_KRowBytes(cols) : q2_KRowBytes(cols);
+  for (let r = 0; r < rows; r++) {
+    const row = w + <usize>r * rowBytes;
+    store<f32>(out + (<usize>r << 2), three ? dotRowQ3_K(row, nsb, xq, xs, simd) : dotRowQ2_K(row, nsb, xq, xs, simd));
+  }
+}
+
+/** Listed rows only (CATS's W_up) of a Q2_K/Q3_K matrix. */
+// @ts-ignore: decorator
+@inline function matvecRowsLowBits(out: usize, w: usize, three: bool, x: usize, rowIdx: usize, nRows: i32, cols: i32): void {
+  const nsb = cols / QK_K;
+  const xq = quantizeXQ8(x, cols);
+  const xs = xq + (<usize>(cols >> 5) << 6);
+  const rowBytes = three ? q3_KRowBytes(cols) : q2_KRowBytes(cols);
+  for (let k = 0; k < nRows; k++) {
+    const row = w + <usize>load<u32>(rowIdx + (<usize>k << 2)) * rowBytes;
+    store<f32>(out + (<usize>k << 2), three ? dotRowQ3_K(row, nsb, xq, xs, true) : dotRowQ2_K(row, nsb, xq, xs, true));
+  }
+}
+
+/** out[r] = dot(W[r, :], x) for a Q2_K matrix [rows x cols] (cols a multiple of 256). */
+export function matvecQ2_K(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  matvecLowBits(out, w, false, quantizeXQ8(x, cols), rows, cols, true);
+}
+export function matvecQ2_KQuantized(out: usize, w: usize, xq: usize, rows: i32, cols: i32): void {
+  matvecLowBits(out, w, false, xq, rows, cols, true);
+}
+export function matvecQ2_KScalar(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  matvecLowBits(out, w, false, quantizeXQ8(x, cols), rows, cols, false);
+}
+export function matvecRowsQ2_K(out: usize, w: usize, x: usize, rowIdx: usize, nRows: i32, cols: i32): void {
+  matvecRowsLowBits(out, w, false, x, rowIdx, nRows, cols);
+}
+
+/** out[r] = dot(W[r, :], x) for a Q3_K matrix [rows x cols] (cols a multiple of 256). */
+export function matvecQ3_K(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  matvecLowBits(out, w, true, quantizeXQ8(x, cols), rows, cols, true);
+}
+export function matvecQ3_KQuantized(out: usize, w: usize, xq: usize, rows: i32, cols: i32): void {
+  matvecLowBits(out, w, true, xq, rows, cols, true);
+}
+export function matvecQ3_KScalar(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  matvecLowBits(out, w, true, quantizeXQ8(x, cols), rows, cols, false);
+}
+export function matvecRowsQ3_K(out: usize, w: usize, x: usize, rowIdx: usize, nRows: i32, cols: i32): void {
+  matvecRowsLowBits(out, w, true, x, rowIdx, nRows, cols);
+}
+
+/** Row r dequantized into out, as ggml's dequantize_row_q2_K: (d * sc) * q - (dmin * m). */
+export function dequantRowQ2_K(out: usize, w: usize, r: i32, cols: i32): void {
+  const nsb = cols / QK_K;
+  const row = w + <usize>r * q2_KRowBytes(cols);
+  for (let sb = 0; sb < nsb; sb++) {
+    const p = row + <usize>sb * Q2K;
+    const d = halfBitsToF32(load<u16>(p, 80));
+    const dmin = halfBitsToF32(load<u16>(p, 82));
+    for (let v = 0; v < QK_K; v++) {
+      const sc = <i32>load<u8>(p + <usize>(v >> 4));
+      const h = v >> 7, j = (v >> 5) & 3;
+      const q = (<i32>load<u8>(p + 16 + <usize>(32 * h + (v & 31))) >> (j << 1)) & 3;
+      store<f32>(out + (<usize>(sb * QK_K + v) << 2), (d * <f32>(sc & 15)) * <f32>q - dmin * <f32>(sc >> 4));
+    }
+  }
+}
+
+/** Row r dequantized into out, as ggml's dequantize_row_q3_K: (d * sc) * (q - 4 or q). */
+export function dequantRowQ3_K(out: usize, w: usize, r: i32, cols: i32): void {
+  const nsb = cols / QK_K;
+  const row = w + <usize>r * q3_KRowBytes(cols);
+  for (let sb = 0; sb < nsb; sb++) {
+    const p = row + <usize>sb * Q3K;
+    const d = halfBitsToF32(load<u16>(p, 108));
+    for (let v = 0; v < QK_K; v++) {
+      const h = v >> 7, j = (v >> 5) & 3, i = v & 31;
+      const q = ((<i32>load<u8>(p + 32 + <usize>(32 * h + i)) >> (j << 1)) & 3) - ((<i32>load<u8>(p + <usize>i) >> (4 * h + j)) & 1 ? 0 : 4);
+      store<f32>(out + (<usize>(sb * QK_K + v) << 2), (d * <f32>q3KScale(p + 96, v >> 4)) * <f32>q);
+    }
+  }
+}

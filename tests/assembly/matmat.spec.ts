@@ -8,8 +8,8 @@ import { gatherColumnsF32 } from "../../assembly/kernels/gather";
 import { matvecQ8, gatherColumnsQ8, q8Bytes, q8BlockAt, q8ScaleAt, q8Blocks, q8InBytes, q8InScales } from "../../assembly/kernels/q8";
 import { matmatGgml, gatherColumnsBatchGgml } from "../../assembly/kernels/matmat";
 import { matvecQ4_0, matvecQ4_1, matvecQ5_0, matvecQ5_1, gatherColumnsQ4_0, q4_0InBytes, q4_0InScales } from "../../assembly/kernels/q4";
-import { matvecQ4_K, matvecQ5_K, matvecQ6_K, gatherColumnsQ4_K, q4_KInBytes, q4_KInSuper } from "../../assembly/kernels/kquants";
-import { DTYPE_Q4_0, DTYPE_Q4_1, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q5_1, DTYPE_Q5_K, DTYPE_Q6_K } from "../../assembly/abi";
+import { matvecQ2_K, matvecQ3_K, matvecQ4_K, matvecQ5_K, matvecQ6_K, gatherColumnsQ4_K, q4_KInBytes, q4_KInSuper } from "../../assembly/kernels/kquants";
+import { DTYPE_Q2_K, DTYPE_Q3_K, DTYPE_Q4_0, DTYPE_Q4_1, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q5_1, DTYPE_Q5_K, DTYPE_Q6_K } from "../../assembly/abi";
 import { seedRandom, rand, buf, randomBuf, bitsEqual, keptIndices } from "./buffers";
 
 seedRandom(12351);
@@ -153,6 +153,8 @@ function matvecGgml(dtype: i32, out: usize, w: usize, x: usize, rows: i32, cols:
   else if (dtype == DTYPE_Q4_1) matvecQ4_1(out, w, x, rows, cols);
   else if (dtype == DTYPE_Q5_1) matvecQ5_1(out, w, x, rows, cols);
   else if (dtype == DTYPE_Q5_K) matvecQ5_K(out, w, x, rows, cols);
+  else if (dtype == DTYPE_Q2_K) matvecQ2_K(out, w, x, rows, cols);
+  else if (dtype == DTYPE_Q3_K) matvecQ3_K(out, w, x, rows, cols);
   else matvecQ6_K(out, w, x, rows, cols);
 }
 
@@ -174,10 +176,12 @@ describe("ggml-block batches (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)", () => 
       DTYPE_Q5_1, 400, 2048, 24, 0, 2,
       DTYPE_Q5_K, 7, 256, 176, 0, 2,
       DTYPE_Q5_K, 400, 2048, 176, 0, 2,
+      DTYPE_Q2_K, 3, 512, 84, 80, 82,
+      DTYPE_Q3_K, 3, 512, 110, 108, -1,
     ];
     for (let c = 0; c < cases.length; c += 6) {
       const dtype = cases[c], rows = cases[c + 1], cols = cases[c + 2];
-      const blocks = cols / (dtype == DTYPE_Q4_K || dtype == DTYPE_Q5_K || dtype == DTYPE_Q6_K ? 256 : 32);
+      const blocks = cols / (dtype == DTYPE_Q4_K || dtype == DTYPE_Q5_K || dtype == DTYPE_Q6_K || dtype == DTYPE_Q2_K || dtype == DTYPE_Q3_K ? 256 : 32);
       const w = randomGgml(rows, blocks, cases[c + 3], cases[c + 4], cases[c + 5]);
       const nTok = 3, xStride = cols + 5, outStride = rows + 3;
       const x = randomBuf(nTok * xStride);
