@@ -187,8 +187,9 @@ export function dequantRowQ4_0(out: usize, w: usize, r: i32, cols: i32): void {
 // per run (int8, scale xd = max|x| / 127 over the run), and per output
 //   out[o] = out[o] + f32(T[o]) * (d[o, block] * xd),  T[o] = sum over the run of (q - 8) * xq (i32)
 // over the runs in list order; |T| <= 32 * 8 * 127, exact. The SIMD kernel takes the columns in
-// pairs (an odd last one with xb = 0), unpacks 32 outputs' nibbles, subtracts 8 and byte-
-// interleaves the pair for dot_i16x8_s, holding 8 i32x4 sums (32 outputs) in registers.
+// pairs (an odd last one with xb = 0), unpacks 32 outputs' nibbles (unsigned: its sums start at
+// -8 S, S the run's sum of xq, the same integer T) and byte-interleaves the pair for
+// dot_i16x8_s, holding 8 i32x4 sums (32 outputs) in registers.
 
 /** Bytes of one column of an input-major Q4_0 matrix with nOut outputs (whole tiles of 32). */
 // @ts-ignore: decorator
@@ -270,14 +271,14 @@ export function gatherPlanQ4(plan: usize, x: usize, idx: usize, nKept: i32): voi
   return e;
 }
 
-/** 16 nibbles of a tile (low or high half of its 16 bytes) minus 8, as i8. */
+/** 16 nibbles of a tile (low or high half of its 16 bytes), unsigned (the 8 comes off through the run's S). */
 // @ts-ignore: decorator
 @inline function nibblesLo(v: v128): v128 {
-  return i8x16.sub(v128.and(v, i8x16.splat(15)), i8x16.splat(8));
+  return v128.and(v, i8x16.splat(15));
 }
 // @ts-ignore: decorator
 @inline function nibblesHi(v: v128): v128 {
-  return i8x16.sub(i8x16.shr_u(v, 4), i8x16.splat(8));
+  return i8x16.shr_u(v, 4);
 }
 
 /** acc + the pair's (xa, xb) times 8 outputs of the byte-interleaved pair ab (low or high 8 bytes of each). */
@@ -341,10 +342,12 @@ export function gatherSweepQ4_0(out: usize, wT: usize, plan: usize, idx: usize, 
     const xd = load<f32>(plan + (<usize>(nKept + k) << 2));
     const dv = f32x4.splat(xd);
     const sc = scales + ((<usize>(load<u32>(idx + (<usize>k << 2)) >> 5) * <usize>nOut) << 1);
+    // T = sum of q * xq - 8 S: the sums start at -8 S and take the nibbles unsigned (the same integer)
+    const start = i32x4.splat(-(load<i32>(plan + (<usize>(2 * nKept + k) << 2)) << 3));
     for (let o = from; o < full; o += 32) {
       const tile = <usize>(o >> 5) << 4;
-      let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
-      let a4 = i32x4.splat(0), a5 = i32x4.splat(0), a6 = i32x4.splat(0), a7 = i32x4.splat(0);
+      let a0 = start, a1 = start, a2 = start, a3 = start;
+      let a4 = start, a5 = start, a6 = start, a7 = start;
       for (let i = k; i < e; i += 2) {
         const two = i + 1 < e;
         const ca = wT + <usize>load<u32>(idx + (<usize>i << 2)) * colBytes + tile;
