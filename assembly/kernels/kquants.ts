@@ -20,7 +20,7 @@
 import { QK_K, Q4_K_BLOCK_BYTES, Q6_K_BLOCK_BYTES } from "../abi";
 import { halfBitsToF32, loadHalves4 } from "./half";
 import { quantizeXQ8, reduce4 } from "./q8";
-import { blockSums, gatherPlanQ4, gatherPlanScratchQ4, runEndQ4 } from "./q4";
+import { blockSums, gatherPlanQ4, gatherPlanScratchQ4, runEndQ4, storeQuarters } from "./q4";
 
 const Q4K = <usize>Q4_K_BLOCK_BYTES;
 const Q6K = <usize>Q6_K_BLOCK_BYTES;
@@ -195,10 +195,13 @@ export function matvecQ4_KQuantized(out: usize, w: usize, xq: usize, s: usize, r
   const nsb = cols / QK_K;
   const xs = xq + (<usize>nb << 6);
   const rowBytes = q4_KRowBytes(cols);
-  const rows4 = rows & ~3;
-  for (let r = 0; r < rows4; r += 4) {
+  // four streams a quarter of the matrix apart (each sequential for the prefetchers), then the rest
+  const quarter = rows >> 2;
+  const rows4 = quarter << 2;
+  const streamGap = <usize>quarter * rowBytes;
+  for (let r = 0; r < quarter; r++) {
     let p0 = w + <usize>r * rowBytes;
-    let p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
+    let p1 = p0 + streamGap, p2 = p1 + streamGap, p3 = p2 + streamGap;
     let acc = f32x4.splat(0);
     for (let sb = 0; sb < nsb; sb++) {
       const d = loadHalves4(p0, p1, p2, p3);
@@ -213,7 +216,7 @@ export function matvecQ4_KQuantized(out: usize, w: usize, xq: usize, s: usize, r
       p2 += Q4K;
       p3 += Q4K;
     }
-    v128.store(out + (<usize>r << 2), acc);
+    storeQuarters(out, r, quarter, acc);
   }
   for (let r = rows4; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ4_K(w + <usize>r * rowBytes, nsb, xq, xs, s, true));
 }
@@ -347,10 +350,13 @@ export function matvecQ6_KQuantized(out: usize, w: usize, xq: usize, rows: i32, 
   const nsb = cols / QK_K;
   const xs = xq + (<usize>(cols >> 5) << 6);
   const rowBytes = q6_KRowBytes(cols);
-  const rows4 = rows & ~3;
-  for (let r = 0; r < rows4; r += 4) {
+  // four streams a quarter of the matrix apart (each sequential for the prefetchers), then the rest
+  const quarter = rows >> 2;
+  const rows4 = quarter << 2;
+  const streamGap = <usize>quarter * rowBytes;
+  for (let r = 0; r < quarter; r++) {
     let p0 = w + <usize>r * rowBytes;
-    let p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
+    let p1 = p0 + streamGap, p2 = p1 + streamGap, p3 = p2 + streamGap;
     let acc = f32x4.splat(0);
     for (let sb = 0; sb < nsb; sb++) {
       const d = loadHalves4(p0 + 208, p1 + 208, p2 + 208, p3 + 208);
@@ -361,7 +367,7 @@ export function matvecQ6_KQuantized(out: usize, w: usize, xq: usize, rows: i32, 
       p2 += Q6K;
       p3 += Q6K;
     }
-    v128.store(out + (<usize>r << 2), acc);
+    storeQuarters(out, r, quarter, acc);
   }
   for (let r = rows4; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ6_K(w + <usize>r * rowBytes, nsb, xq, xs, true));
 }
@@ -650,10 +656,13 @@ export function matvecQ5_KQuantized(out: usize, w: usize, xq: usize, s: usize, r
   const nsb = cols / QK_K;
   const xs = xq + (<usize>(cols >> 5) << 6);
   const rowBytes = q5_KRowBytes(cols);
-  const rows4 = rows & ~3;
-  for (let r = 0; r < rows4; r += 4) {
+  // four streams a quarter of the matrix apart (each sequential for the prefetchers), then the rest
+  const quarter = rows >> 2;
+  const rows4 = quarter << 2;
+  const streamGap = <usize>quarter * rowBytes;
+  for (let r = 0; r < quarter; r++) {
     let p0 = w + <usize>r * rowBytes;
-    let p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
+    let p1 = p0 + streamGap, p2 = p1 + streamGap, p3 = p2 + streamGap;
     let acc = f32x4.splat(0);
     for (let sb = 0; sb < nsb; sb++) {
       const d = loadHalves4(p0, p1, p2, p3);
@@ -665,7 +674,7 @@ export function matvecQ5_KQuantized(out: usize, w: usize, xq: usize, s: usize, r
       p2 += Q5K;
       p3 += Q5K;
     }
-    v128.store(out + (<usize>r << 2), acc);
+    storeQuarters(out, r, quarter, acc);
   }
   for (let r = rows4; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ5_K(w + <usize>r * rowBytes, nsb, xq, xs, s, true));
 }
