@@ -1,6 +1,7 @@
 // k-quant kernels on ggml's super-blocks of 256 values exactly as a GGUF file stores them
 // (row-major, each row cols / 256 super-blocks back to back; ggml-quants.c is the reference for
-// the layouts, read in dequantRowQ4_K / dequantRowQ6_K below).
+// the layouts, read in the dequantRow* functions below). Q4_K and Q6_K here; Q5_K, Q2_K and Q3_K
+// in their own sections at the end, on the same scheme.
 //
 // Q4_K (DTYPE_Q4_K), 144 bytes: f16 d, f16 dmin, 12 bytes packing eight 6-bit scales sc[j] and
 //   mins m[j], 128 bytes qs. Sub-block j (values 32j..32j+31) is the low nibbles (j even) or high
