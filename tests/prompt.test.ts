@@ -80,9 +80,10 @@ test("prefill = the prompt step by step, bit for bit (Qwen2-like: biases, GQA, h
   await checkBitIdentical(model, "q8");
 });
 
-// native ggml blocks: Q4_0 (row-major Q4_0 and the input-major Q4_0 MLP) and Q4_K_M (row-major
-// Q4_K and Q6_K, the input-major Q4_K MLP and q8 for its Q6_K MLP matrices)
-for (const file of ["stories260K-Q4_0.gguf", "synth-k-Q4_K_M.gguf"]) {
+// native ggml blocks: Q4_0 (row-major Q4_0 and the input-major Q4_0 MLP), Q4_K_M (row-major
+// Q4_K and Q6_K, the input-major Q4_K MLP and q8 for its Q6_K MLP matrices), and row-major Q5_1,
+// Q5_K, Q3_K and Q2_K (their MLP in q8)
+for (const file of ["stories260K-Q4_0.gguf", "synth-k-Q4_K_M.gguf", "stories260K-Q5_1.gguf", "synth-k-Q5_K.gguf", "synth-k-Q3_K.gguf", "synth-k-Q2_K.gguf"]) {
   test(`prefill = the prompt step by step, bit for bit (${file}, --dtype native)`, async () => {
     await checkBitIdentical(await loadModelFile(resolve(fixturesDir(), "gguf", file)), "native");
   });
