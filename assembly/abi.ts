@@ -30,7 +30,12 @@ export const DTYPE_Q4_0 = 2; // 32 values in 18 bytes: f16 d, 16 bytes of 4-bit 
 export const DTYPE_Q4_K = 3; // 256 values in 144 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 128 of 4-bit q
 export const DTYPE_Q6_K = 4; // 256 values in 210 bytes: 128 bytes low 4 bits, 64 high 2 bits, i8 scales[16], f16 d
 export const DTYPE_Q5_0 = 5; // 32 values in 22 bytes: f16 d, u32 qh (bit i: value i's 5th bit), 16 bytes of low 4 bits; w = d * (q - 16)
-export const QK4_0 = 32; // values per Q4_0 block (and Q5_0's)
+export const DTYPE_Q4_1 = 6; // 32 values in 20 bytes: f16 d, f16 m, 16 bytes of 4-bit q; w = d * q + m
+export const DTYPE_Q5_1 = 7; // 32 values in 24 bytes: f16 d, f16 m, u32 qh, 16 bytes of low 4 bits; w = d * q + m
+export const DTYPE_Q5_K = 8; // 256 values in 176 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, qh[32], 128 of low 4 bits
+export const DTYPE_Q2_K = 9; // 256 values in 84 bytes: 16 scale/min nibble pairs, 64 bytes of 2-bit q, f16 d, f16 dmin
+export const DTYPE_Q3_K = 10; // 256 values in 110 bytes: hmask[32] (3rd bits), 64 bytes of 2-bit q, 12 bytes of 6-bit scales, f16 d
+export const QK4_0 = 32; // values per Q4_0 block (and Q5_0's, Q4_1's, Q5_1's)
 export const Q5_0_BLOCK_BYTES = 22;
 export const Q4_0_BLOCK_BYTES = 18;
 export const QK_K = 256; // values per k-quant super-block

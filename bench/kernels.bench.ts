@@ -24,7 +24,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { fillUniform } from "../host/synthetic.js";
-import { DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q6_K } from "../assembly/abi.js";
+import { DTYPE_Q2_K, DTYPE_Q3_K, DTYPE_Q4_0, DTYPE_Q4_1, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q5_1, DTYPE_Q5_K, DTYPE_Q6_K } from "../assembly/abi.js";
 import { recordLoad } from "../host/node/load-average.js";
 
 const loadStart = recordLoad("bench/kernels", "start");
@@ -51,6 +51,16 @@ interface KernelExports {
   matvecQ4_KScalar(out: number, w: number, x: number, rows: number, cols: number): void;
   matvecQ6_K(out: number, w: number, x: number, rows: number, cols: number): void;
   matvecQ6_KScalar(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ4_1(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ4_1Scalar(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ5_1(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ5_1Scalar(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ5_K(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ5_KScalar(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ3_K(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ3_KScalar(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ2_K(out: number, w: number, x: number, rows: number, cols: number): void;
+  matvecQ2_KScalar(out: number, w: number, x: number, rows: number, cols: number): void;
   gatherColumnsQ4_0(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
   gatherColumnsQ4_0Scalar(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
   gatherColumnsQ4_K(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
@@ -258,8 +268,8 @@ if (!noShapes) {
 }
 
 // ---- ggml block types on the same shapes (the GGUF file's blocks as stored; --dtype native):
-// row-major Q4_0 on the three row-major shapes, Q5_0 (Q4_K_M's fallback for 896-wide rows) on
-// W_up's, Q4_K and Q6_K where the row is whole 256-blocks
+// row-major Q4_0, Q5_0 (Q4_K_M's fallback for 896-wide rows), Q4_1 and Q5_1 on the three 0.5B
+// shapes and the LM head (Q4_0), Q4_K, Q5_K, Q6_K, Q3_K and Q2_K where the row is whole 256-blocks
 // (W_down's 4864 inputs; 896 is not a multiple of 256, which is why llama.cpp's Q4_K_M files of
 // this shape store those matrices as Q5_0/Q8_0 fallbacks), the input-major Q4_0 gathers, and the
 // input-major Q4_K gather on W_down (4864 inputs: whole 256-blocks). The bytes are the random f32
@@ -285,16 +295,26 @@ if (!noShapes) {
   const rowMajor: [string, number, number, number, string][] = [
     ["Q4_0", DTYPE_Q4_0, 4864, 896, "4864x896 (up, row-major)"],
     ["Q4_0", DTYPE_Q4_0, 896, 4864, "896x4864 (down, row-major)"],
+    ["Q4_0", DTYPE_Q4_0, 896, 896, "896x896 (attention q/o)"],
     ["Q4_0", DTYPE_Q4_0, 151936, 896, "151936x896 (LM head)"],
-    ["Q5_0", DTYPE_Q5_0, 4864, 896, "4864x896 (up, row-major)"],
-    ["Q4_K", DTYPE_Q4_K, 896, 4864, "896x4864 (down, row-major)"],
-    ["Q6_K", DTYPE_Q6_K, 896, 4864, "896x4864 (down, row-major)"],
   ];
+  // every 32-block type on the three 0.5B shapes; the k-quants on the one whose rows are whole 256-blocks
+  for (const [type, dtype] of [["Q5_0", DTYPE_Q5_0], ["Q4_1", DTYPE_Q4_1], ["Q5_1", DTYPE_Q5_1]] as const) {
+    rowMajor.push([type, dtype, 4864, 896, "4864x896 (up, row-major)"], [type, dtype, 896, 4864, "896x4864 (down, row-major)"], [type, dtype, 896, 896, "896x896 (attention q/o)"]);
+  }
+  for (const [type, dtype] of [["Q4_K", DTYPE_Q4_K], ["Q5_K", DTYPE_Q5_K], ["Q6_K", DTYPE_Q6_K], ["Q3_K", DTYPE_Q3_K], ["Q2_K", DTYPE_Q2_K]] as const) {
+    rowMajor.push([type, dtype, 896, 4864, "896x4864 (down, row-major)"]);
+  }
   const blocks: Record<string, { bytes: number; scales: number[]; simd: keyof KernelExports; scalar: keyof KernelExports }> = {
     Q4_0: { bytes: 18, scales: [0], simd: "matvecQ4_0", scalar: "matvecQ4_0Scalar" },
     Q5_0: { bytes: 22, scales: [0], simd: "matvecQ5_0", scalar: "matvecQ5_0Scalar" },
     Q4_K: { bytes: 144, scales: [0, 2], simd: "matvecQ4_K", scalar: "matvecQ4_KScalar" },
     Q6_K: { bytes: 210, scales: [208], simd: "matvecQ6_K", scalar: "matvecQ6_KScalar" },
+    Q4_1: { bytes: 20, scales: [0, 2], simd: "matvecQ4_1", scalar: "matvecQ4_1Scalar" },
+    Q5_1: { bytes: 24, scales: [0, 2], simd: "matvecQ5_1", scalar: "matvecQ5_1Scalar" },
+    Q5_K: { bytes: 176, scales: [0, 2], simd: "matvecQ5_K", scalar: "matvecQ5_KScalar" },
+    Q3_K: { bytes: 110, scales: [108], simd: "matvecQ3_K", scalar: "matvecQ3_KScalar" },
+    Q2_K: { bytes: 84, scales: [80, 82], simd: "matvecQ2_K", scalar: "matvecQ2_KScalar" },
   };
   for (const [type, dtype, rows, cols, label] of rowMajor) {
     const b = blocks[type];

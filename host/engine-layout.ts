@@ -10,7 +10,7 @@ import { ropeInverseFrequencies } from "./rope.js";
 import { dequantizeMatrix, q4_0IntoInputMajor, q4_KIntoInputMajor, quantizedIntoQ8, quantizedIntoQ8InputMajor, quantizeQ8InputMajorInto, quantizeQ8Into, q8TileBytes } from "./quant.js";
 import { inputMajorDtype, rowMajorDtype } from "./matrix-dtype.js";
 import { ggmlRowBytes } from "./formats/ggml-blocks.js";
-import { ATTN_NORM, BK, BQ, BV, DTYPE_F32, DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q6_K, DTYPE_Q8, FFN_NORM, Q8_BLOCK, Q8_TILE_BYTES, Q8_TILE_ROWS, QK_K, layoutBytes, ROPE_HALF, ROPE_INTERLEAVED, W_DOWN_T, W_GATE_T, W_UP, WK, WO, WQ, WV, type EngineExports, type WeightDtype } from "./abi.js";
+import { ATTN_NORM, BK, BQ, BV, DTYPE_F32, DTYPE_Q2_K, DTYPE_Q3_K, DTYPE_Q4_0, DTYPE_Q4_1, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q5_1, DTYPE_Q5_K, DTYPE_Q6_K, DTYPE_Q8, FFN_NORM, Q8_BLOCK, Q8_TILE_BYTES, Q8_TILE_ROWS, QK_K, layoutBytes, ROPE_HALF, ROPE_INTERLEAVED, W_DOWN_T, W_GATE_T, W_UP, WK, WO, WQ, WV, type EngineExports, type WeightDtype } from "./abi.js";
 import { WASM32_USABLE_BYTES } from "./engine-bytes.js";
 
 /**
@@ -44,6 +44,11 @@ const STORED_SCALES: Record<number, { blockBytes: number; offsets: number[] }> =
   [DTYPE_Q5_0]: { blockBytes: 22, offsets: [0] },
   [DTYPE_Q4_K]: { blockBytes: 144, offsets: [0, 2] },
   [DTYPE_Q6_K]: { blockBytes: 210, offsets: [208] },
+  [DTYPE_Q4_1]: { blockBytes: 20, offsets: [0, 2] },
+  [DTYPE_Q5_1]: { blockBytes: 24, offsets: [0, 2] },
+  [DTYPE_Q5_K]: { blockBytes: 176, offsets: [0, 2] },
+  [DTYPE_Q2_K]: { blockBytes: 84, offsets: [80, 82] },
+  [DTYPE_Q3_K]: { blockBytes: 110, offsets: [108] },
 };
 
 export class WeightLayout {

@@ -82,13 +82,18 @@ for (const f of quantizedFiles) {
   });
 }
 
-/** Bytes of a matrix as the native layout holds it, by hand: the file's blocks for Q4_0/Q5_0/Q4_K/Q6_K, q8 tiles (36 B per 32 values, rows in 8s) otherwise, f32 when not quantized. */
+/** Bytes of a matrix as the native layout holds it, by hand: the file's blocks for Q4_0/Q4_1/Q5_0/Q5_1/Q2_K/Q3_K/Q4_K/Q5_K/Q6_K, q8 tiles (36 B per 32 values, rows in 8s) otherwise, f32 when not quantized. */
 function nativeRowMajorBytes(q: QuantizedMatrix | undefined, rows: number, cols: number): number {
   if (!q) return 4 * rows * cols;
   if (q.ggmlType === GGML_TYPE.Q4_0) return rows * (cols / 32) * 18;
   if (q.ggmlType === GGML_TYPE.Q5_0) return rows * (cols / 32) * 22;
   if (q.ggmlType === GGML_TYPE.Q4_K) return rows * (cols / 256) * 144;
   if (q.ggmlType === GGML_TYPE.Q6_K) return rows * (cols / 256) * 210;
+  if (q.ggmlType === GGML_TYPE.Q4_1) return rows * (cols / 32) * 20;
+  if (q.ggmlType === GGML_TYPE.Q5_1) return rows * (cols / 32) * 24;
+  if (q.ggmlType === GGML_TYPE.Q5_K) return rows * (cols / 256) * 176;
+  if (q.ggmlType === GGML_TYPE.Q3_K) return rows * (cols / 256) * 110;
+  if (q.ggmlType === GGML_TYPE.Q2_K) return rows * (cols / 256) * 84;
   return Math.ceil(rows / 8) * 8 * Math.ceil(cols / 32) * 36;
 }
 
@@ -192,6 +197,11 @@ test("the wasm kernels on the files' own blocks: scalar reference == SIMD, and w
     [GGML_TYPE.Q5_0]: ["matvecQ5_0", "matvecQ5_0Scalar"],
     [GGML_TYPE.Q4_K]: ["matvecQ4_K", "matvecQ4_KScalar"],
     [GGML_TYPE.Q6_K]: ["matvecQ6_K", "matvecQ6_KScalar"],
+    [GGML_TYPE.Q4_1]: ["matvecQ4_1", "matvecQ4_1Scalar"],
+    [GGML_TYPE.Q5_1]: ["matvecQ5_1", "matvecQ5_1Scalar"],
+    [GGML_TYPE.Q5_K]: ["matvecQ5_K", "matvecQ5_KScalar"],
+    [GGML_TYPE.Q3_K]: ["matvecQ3_K", "matvecQ3_KScalar"],
+    [GGML_TYPE.Q2_K]: ["matvecQ2_K", "matvecQ2_KScalar"],
   };
   const seen = new Set<number>();
   for (const f of quantizedFiles) {
@@ -232,7 +242,7 @@ test("the wasm kernels on the files' own blocks: scalar reference == SIMD, and w
       }
     }
   }
-  assert.deepEqual([...seen].sort(), [GGML_TYPE.Q4_0, GGML_TYPE.Q5_0, GGML_TYPE.Q4_K, GGML_TYPE.Q6_K].sort(), "every native type met in the fixtures");
+  assert.deepEqual([...seen].sort(), [GGML_TYPE.Q4_0, GGML_TYPE.Q5_0, GGML_TYPE.Q4_K, GGML_TYPE.Q6_K, GGML_TYPE.Q4_1, GGML_TYPE.Q5_1, GGML_TYPE.Q5_K, GGML_TYPE.Q3_K, GGML_TYPE.Q2_K].sort(), "every native type met in the fixtures");
 });
 
 test("phi3's fused attn_qkv and ffn_up stored as quantized blocks split by rows: the native and f32 runs track the F16 file's reference", async () => {

@@ -12,6 +12,9 @@ import type { LoadedModel } from "../host/model.js";
 import type { SparsitySpec } from "../host/sparsity.js";
 import type { WeightDtype } from "../host/abi.js";
 import { storiesModel } from "./helpers.js";
+import { resolve } from "node:path";
+import { fixturesDir } from "../host/node/paths.js";
+import { loadModelFile } from "../host/node/load.js";
 
 const BLOCK = 16; // assembly/model/prompt.ts PROMPT_BLOCK
 const LENGTHS = [1, 3, BLOCK, BLOCK + 1, 2 * BLOCK + 7];
@@ -76,6 +79,15 @@ test("prefill = the prompt step by step, bit for bit (Qwen2-like: biases, GQA, h
   await checkBitIdentical(model, "f32");
   await checkBitIdentical(model, "q8");
 });
+
+// native ggml blocks: Q4_0 (row-major Q4_0 and the input-major Q4_0 MLP), Q4_K_M (row-major
+// Q4_K and Q6_K, the input-major Q4_K MLP and q8 for its Q6_K MLP matrices), and row-major Q5_1,
+// Q5_K, Q3_K and Q2_K (their MLP in q8)
+for (const file of ["stories260K-Q4_0.gguf", "synth-k-Q4_K_M.gguf", "stories260K-Q5_1.gguf", "synth-k-Q5_K.gguf", "synth-k-Q3_K.gguf", "synth-k-Q2_K.gguf"]) {
+  test(`prefill = the prompt step by step, bit for bit (${file}, --dtype native)`, async () => {
+    await checkBitIdentical(await loadModelFile(resolve(fixturesDir(), "gguf", file)), "native");
+  });
+}
 
 test("prefill runs dense whatever the method, and counts each weight once per block", async () => {
   const model = await storiesModel();

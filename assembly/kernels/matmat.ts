@@ -13,7 +13,9 @@ import { madd } from "./madd";
 import { axpy4F32, axpyF32 } from "./axpy";
 import { dotF32, dotF32Scalar } from "./matvec";
 import { gatherPlanBytesQ8, gatherPlanQ8, gatherSweepQ8, matvecQ8Quantized, q8BlockAt, q8Blocks, quantizeXQ8 } from "./q8";
-import { Q8_TILE_BYTES } from "../abi";
+import { DTYPE_Q2_K, DTYPE_Q3_K, DTYPE_Q4_0, DTYPE_Q4_1, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q5_1, DTYPE_Q5_K, DTYPE_Q6_K, Q8_TILE_BYTES } from "../abi";
+import { blockSums, gatherPlanBytesQ4, gatherPlanQ4, gatherSweepQ4_0, matvecQ4_0Quantized, matvecQ4_1Quantized, matvecQ5_0Quantized, matvecQ5_1Quantized, q4_0RowBytes, q4_1RowBytes, q5_0RowBytes, q5_1RowBytes } from "./q4";
+import { matvecQ2_KQuantized, matvecQ3_KQuantized, q2_KRowBytes, q3_KRowBytes, gatherSweepQ4_K, matvecQ4_KQuantized, matvecQ5_KQuantized, matvecQ6_KQuantized, q4_KRowBytes, q5_KRowBytes, q6_KRowBytes } from "./kquants";
 
 // @ts-ignore: decorator
 @inline function hsum(v: v128): f32 {
@@ -235,5 +237,64 @@ export function gatherColumnsBatchQ8(out: usize, wT: usize, x: usize, idx: usize
   for (let from = 0; from < nOut; from += piece) {
     const to = min(nOut, from + piece);
     for (let b = 0; b < nTok; b++) gatherSweepQ8(out + (<usize>b * <usize>outStride << 2), plans + <usize>b * planBytes, nOut, from, to);
+  }
+}
+
+// ---- ggml blocks as stored (Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K; kernels/q4.ts, kquants.ts) ----
+// As q8: each token's quantized x (and its block sums) copied per token, then the one-token
+// kernels' inner parts over pieces of the matrix (whole four-row passes; tiles of 32 outputs for
+// the input-major gathers) for every token. Same quantization, same order: bit-identical.
+
+/** Row-major [rows x cols] matrix of ggml blocks (dtype DTYPE_Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K or Q6_K) for a block of tokens. */
+export function matmatGgml(dtype: i32, out: usize, w: usize, x: usize, rows: i32, cols: i32, nTok: i32, outStride: i32, xStride: i32): void {
+  const nb = cols >> 5;
+  const xqBytes = (<usize>nb << 6) + (<usize>nb << 2); // quantizeXQ8's i16 quants then f32 scales
+  const perToken = xqBytes + (<usize>nb << 2); // then the block sums
+  const xq = batchScratchOf(<usize>nTok * perToken);
+  for (let b = 0; b < nTok; b++) {
+    const t = xq + <usize>b * perToken;
+    memory.copy(t, quantizeXQ8(x + (<usize>b * <usize>xStride << 2), cols), xqBytes);
+    if (dtype != DTYPE_Q6_K && dtype != DTYPE_Q3_K && dtype != DTYPE_Q2_K) memory.copy(t + xqBytes, blockSums(t, nb), <usize>nb << 2);
+  }
+  const rowBytes = dtype == DTYPE_Q4_0 ? q4_0RowBytes(cols) : dtype == DTYPE_Q5_0 ? q5_0RowBytes(cols) : dtype == DTYPE_Q4_K ? q4_KRowBytes(cols)
+    : dtype == DTYPE_Q6_K ? q6_KRowBytes(cols) : dtype == DTYPE_Q5_K ? q5_KRowBytes(cols) : dtype == DTYPE_Q4_1 ? q4_1RowBytes(cols)
+    : dtype == DTYPE_Q5_1 ? q5_1RowBytes(cols) : dtype == DTYPE_Q3_K ? q3_KRowBytes(cols) : q2_KRowBytes(cols);
+  const pieceRows = <i32>max<usize>(1, Q8_PIECE_BYTES / (rowBytes << 2)) << 2;
+  for (let from = 0; from < rows; from += pieceRows) {
+    const n = min(pieceRows, rows - from);
+    const wp = w + <usize>from * rowBytes;
+    for (let b = 0; b < nTok; b++) {
+      const o = out + ((<usize>b * <usize>outStride + <usize>from) << 2);
+      const t = xq + <usize>b * perToken;
+      if (dtype == DTYPE_Q4_0) matvecQ4_0Quantized(o, wp, t, t + xqBytes, n, cols);
+      else if (dtype == DTYPE_Q5_0) matvecQ5_0Quantized(o, wp, t, t + xqBytes, n, cols);
+      else if (dtype == DTYPE_Q4_K) matvecQ4_KQuantized(o, wp, t, t + xqBytes, n, cols);
+      else if (dtype == DTYPE_Q6_K) matvecQ6_KQuantized(o, wp, t, n, cols);
+      else if (dtype == DTYPE_Q5_K) matvecQ5_KQuantized(o, wp, t, t + xqBytes, n, cols);
+      else if (dtype == DTYPE_Q4_1) matvecQ4_1Quantized(o, wp, t, t + xqBytes, n, cols);
+      else if (dtype == DTYPE_Q5_1) matvecQ5_1Quantized(o, wp, t, t + xqBytes, n, cols);
+      else if (dtype == DTYPE_Q3_K) matvecQ3_KQuantized(o, wp, t, n, cols);
+      else matvecQ2_KQuantized(o, wp, t, n, cols);
+    }
+  }
+}
+
+/** Input-major Q4_0 or Q4_K gather (dtype DTYPE_Q4_0 or Q4_K) for a block of tokens with one kept list: pieces of whole 32-output tiles. */
+export function gatherColumnsBatchGgml(dtype: i32, out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32, nTok: i32, outStride: i32, xStride: i32): void {
+  const planBytes = (gatherPlanBytesQ4(nKept) + 15) & ~(<usize>15);
+  const plans = batchScratchOf(<usize>nTok * planBytes);
+  for (let b = 0; b < nTok; b++) {
+    gatherPlanQ4(plans + <usize>b * planBytes, x + (<usize>b * <usize>xStride << 2), idx, nKept);
+    memory.fill(out + (<usize>b * <usize>outStride << 2), 0, <usize>nOut << 2);
+  }
+  // kept columns' bytes per output: half a byte of quants (plus scales per run)
+  const piece = <i32>max<usize>(32, ((Q8_PIECE_BYTES << 1) / <usize>max(1, nKept)) & ~(<usize>31));
+  for (let from = 0; from < nOut; from += piece) {
+    const to = min(nOut, from + piece);
+    for (let b = 0; b < nTok; b++) {
+      const o = out + (<usize>b * <usize>outStride << 2);
+      if (dtype == DTYPE_Q4_0) gatherSweepQ4_0(o, wT, plans + <usize>b * planBytes, idx, nKept, nIn, nOut, from, to);
+      else gatherSweepQ4_K(o, wT, plans + <usize>b * planBytes, idx, nKept, nIn, nOut, from, to);
+    }
   }
 }

@@ -10,14 +10,47 @@
 // f32 scale (quantizeXQ8, the same blocks as the weights'), and per row
 //   acc = acc + f32(T[r, b]) * (d[r, b] * xScale[b]),  T = sum over the block of (q - 8) * xq (i32)
 // over the blocks in order. |T| <= 32 * 8 * 127 = 32,512: exact, so the SIMD kernel and its scalar
-// reference agree bit for bit. The SIMD kernel takes four rows per pass (four sequential streams,
-// their four T side by side with reduce4, one convert and one multiply-add for all four).
+// reference agree bit for bit. The SIMD kernel takes four rows per pass, a quarter of the matrix
+// apart (four sequential streams the hardware prefetchers follow; four adjacent rows measured
+// 25% slower cold for Q5_0 and Q6_K), their four T side by side with reduce4, one convert and
+// one multiply-add for all four.
 
 import { QK4_0, Q4_0_BLOCK_BYTES, Q5_0_BLOCK_BYTES } from "../abi";
-import { halfBitsToF32 } from "./half";
+import { halfBitsToF32, loadHalves4 } from "./half";
 import { quantizeXQ8, reduce4 } from "./q8";
 
 const BLOCK = <usize>Q4_0_BLOCK_BYTES;
+
+// ---- the per-32-block sums of the quantized x (the Q4_0 and Q5_0 offsets, Q4_K's min term) ----
+
+let sums: usize = 0;
+let sumsBlocks: i32 = 0;
+
+/** S[b] = sum of block b's 32 quantized activations (i32 each), for nb blocks, in a kept scratch (valid until the next call). */
+export function blockSums(xq: usize, nb: i32): usize {
+  if (nb > sumsBlocks) {
+    if (sums) heap.free(sums);
+    sumsBlocks = nb;
+    sums = heap.alloc(<usize>nb << 2);
+  }
+  for (let b = 0; b < nb; b++) {
+    let s: i32 = 0;
+    for (let i = 0; i < 32; i++) s += <i32>load<i16>(xq + (<usize>(b * 32 + i) << 1));
+    store<i32>(sums + (<usize>b << 2), s);
+  }
+  return sums;
+}
+
+/** The four lanes of a four-stream pass (rows r, r + quarter, r + 2 quarter, r + 3 quarter) into out. */
+// @ts-ignore: decorator
+@inline export function storeQuarters(out: usize, r: i32, quarter: i32, acc: v128): void {
+  const q = <usize>quarter << 2;
+  const o = out + (<usize>r << 2);
+  store<f32>(o, f32x4.extract_lane(acc, 0));
+  store<f32>(o + q, f32x4.extract_lane(acc, 1));
+  store<f32>(o + 2 * q, f32x4.extract_lane(acc, 2));
+  store<f32>(o + 3 * q, f32x4.extract_lane(acc, 3));
+}
 
 /** Bytes of one row of n values (n a multiple of 32). */
 // @ts-ignore: decorator
@@ -50,32 +83,54 @@ function dotRowQ4_0(w: usize, nb: i32, xq: usize, xs: usize): f32 {
   return acc;
 }
 
+/** T + 8 S of one block at p: its 32 nibbles q (unsigned, low nibbles first) times the 32 i16 activations x0..x3. */
+// @ts-ignore: decorator
+@inline function blockDotQ4_0Unsigned(p: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const qs = v128.load(p, 2);
+  const lo = v128.and(qs, i8x16.splat(15));
+  const hi = i8x16.shr_u(qs, 4);
+  const s0 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(lo), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(lo), x1));
+  const s1 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(hi), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(hi), x3));
+  return i32x4.add(s0, s1);
+}
+
 /** out[r] = dot(W[r, :], x) for a Q4_0 matrix [rows x cols] (cols a multiple of 32). */
 export function matvecQ4_0(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
-  const nb = cols / QK4_0;
   const xq = quantizeXQ8(x, cols);
+  matvecQ4_0Quantized(out, w, xq, blockSums(xq, cols >> 5), rows, cols);
+}
+
+/**
+ * matvecQ4_0 on an x already quantized by quantizeXQ8, with its block sums S (blockSums). Four rows
+ * per pass; T = sum of q * xq - 8 S[b] (the nibbles unsigned, one subtraction for four rows), the
+ * same integer as the scalar reference's sum of (q - 8) * xq. Each row's result depends only on
+ * its own blocks, so any range of rows can run alone (the batched kernel's pieces).
+ */
+export function matvecQ4_0Quantized(out: usize, w: usize, xq: usize, s: usize, rows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
   const xs = xq + (<usize>nb << 6);
   const rowBytes = q4_0RowBytes(cols);
-  const rows4 = rows & ~3;
-  for (let r = 0; r < rows4; r += 4) {
+  // four streams a quarter of the matrix apart (each sequential for the prefetchers), then the rest
+  const quarter = rows >> 2;
+  const rows4 = quarter << 2;
+  const streamGap = <usize>quarter * rowBytes;
+  for (let r = 0; r < quarter; r++) {
     let p0 = w + <usize>r * rowBytes;
-    let p1 = p0 + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
+    let p1 = p0 + streamGap, p2 = p1 + streamGap, p3 = p2 + streamGap;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
       const xb = xq + (<usize>b << 6);
       const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
-      const t = reduce4(blockDotQ4_0(p0, x0, x1, x2, x3), blockDotQ4_0(p1, x0, x1, x2, x3), blockDotQ4_0(p2, x0, x1, x2, x3), blockDotQ4_0(p3, x0, x1, x2, x3));
-      let d = f32x4.splat(halfBitsToF32(load<u16>(p0)));
-      d = f32x4.replace_lane(d, 1, halfBitsToF32(load<u16>(p1)));
-      d = f32x4.replace_lane(d, 2, halfBitsToF32(load<u16>(p2)));
-      d = f32x4.replace_lane(d, 3, halfBitsToF32(load<u16>(p3)));
+      const sums = reduce4(blockDotQ4_0Unsigned(p0, x0, x1, x2, x3), blockDotQ4_0Unsigned(p1, x0, x1, x2, x3), blockDotQ4_0Unsigned(p2, x0, x1, x2, x3), blockDotQ4_0Unsigned(p3, x0, x1, x2, x3));
+      const t = i32x4.sub(sums, i32x4.splat(load<i32>(s + (<usize>b << 2)) << 3));
+      const d = loadHalves4(p0, p1, p2, p3);
       acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(t), f32x4.mul(d, v128.load32_splat(xs + (<usize>b << 2)))));
       p0 += BLOCK;
       p1 += BLOCK;
       p2 += BLOCK;
       p3 += BLOCK;
     }
-    v128.store(out + (<usize>r << 2), acc);
+    storeQuarters(out, r, quarter, acc);
   }
   for (let r = rows4; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ4_0(w + <usize>r * rowBytes, nb, xq, xs));
 }
@@ -148,8 +203,9 @@ export function dequantRowQ4_0(out: usize, w: usize, r: i32, cols: i32): void {
 // per run (int8, scale xd = max|x| / 127 over the run), and per output
 //   out[o] = out[o] + f32(T[o]) * (d[o, block] * xd),  T[o] = sum over the run of (q - 8) * xq (i32)
 // over the runs in list order; |T| <= 32 * 8 * 127, exact. The SIMD kernel takes the columns in
-// pairs (an odd last one with xb = 0), unpacks 32 outputs' nibbles, subtracts 8 and byte-
-// interleaves the pair for dot_i16x8_s, holding 8 i32x4 sums (32 outputs) in registers.
+// pairs (an odd last one with xb = 0), unpacks 32 outputs' nibbles (unsigned: its sums start at
+// -8 S, S the run's sum of xq, the same integer T) and byte-interleaves the pair for
+// dot_i16x8_s, holding 8 i32x4 sums (32 outputs) in registers.
 
 /** Bytes of one column of an input-major Q4_0 matrix with nOut outputs (whole tiles of 32). */
 // @ts-ignore: decorator
@@ -168,15 +224,6 @@ export function q4_0InBytes(nIn: i32, nOut: i32): usize {
   return ((<usize>nIn * q4_0InColumnBytes(nOut) + 3) & ~(<usize>3)) + <usize>((nIn + 31) >> 5) * <usize>nOut * 2;
 }
 
-/** End of the run (entries in one block of 32 inputs) that starts at entry k. */
-// @ts-ignore: decorator
-@inline function runEndQ4(idx: usize, k: i32, nKept: i32): i32 {
-  const block = load<u32>(idx + (<usize>k << 2)) >> 5;
-  let e = k + 1;
-  while (e < nKept && load<u32>(idx + (<usize>e << 2)) >> 5 == block) e++;
-  return e;
-}
-
 /** Weight bytes gatherColumnsQ4_0 reads for this kept list: the kept columns plus each run's f16 scales. */
 export function gatherBytesQ4_0(idx: usize, nKept: i32, nOut: i32): f64 {
   let runs = 0;
@@ -184,31 +231,70 @@ export function gatherBytesQ4_0(idx: usize, nKept: i32, nOut: i32): f64 {
   return <f64>nKept * <f64>q4_0InColumnBytes(nOut) + 2.0 * <f64>runs * <f64>nOut;
 }
 
-let runScratch: usize = 0;
-let runScratchEntries: i32 = 0;
+// ---- the gather plan (input-major Q4_0 and Q4_K): x quantized per run, once per token ----
+// For entries [0, nKept): at plan + 4 i the quantized x of entry i (i32); for the run starting at
+// entry k, its scale xd (f32) at plan + 4 (nKept + k) and the sum S of its quantized x (i32) at
+// plan + 4 (2 nKept + k). A gather is its plan, then sweeps over ranges of outputs (the one-token
+// kernel sweeps every output; the batched kernel each cache-sized piece for every token).
 
-/** The run's quantized x (i32 per entry, at most 32) in a kept scratch; returns the run's scale xd. */
-function quantizeRunQ4(x: usize, idx: usize, k: i32, e: i32): f32 {
-  if (runScratchEntries == 0) {
-    runScratchEntries = 32;
-    runScratch = heap.alloc(32 * 4);
-  }
-  let amax: f32 = 0;
-  for (let i = k; i < e; i++) amax = max(amax, Mathf.abs(load<f32>(x + (<usize>load<u32>(idx + (<usize>i << 2)) << 2))));
-  const d = amax / 127.0;
-  const inv: f32 = d > 0 ? <f32>1.0 / d : 0;
-  for (let i = k; i < e; i++) store<i32>(runScratch + (<usize>(i - k) << 2), <i32>nearest<f32>(load<f32>(x + (<usize>load<u32>(idx + (<usize>i << 2)) << 2)) * inv));
-  return d;
+/** Bytes of a gather plan for nKept entries. */
+// @ts-ignore: decorator
+@inline export function gatherPlanBytesQ4(nKept: i32): usize {
+  return <usize>nKept * 12;
 }
 
-/** 16 nibbles of a tile (low or high half of its 16 bytes) minus 8, as i8. */
+let planScratch: usize = 0;
+let planScratchBytes: usize = 0;
+
+/** A scratch for one gather plan of nKept entries (kept and grown; valid until the next gather). */
+export function gatherPlanScratchQ4(nKept: i32): usize {
+  const bytes = gatherPlanBytesQ4(nKept);
+  if (bytes > planScratchBytes) {
+    if (planScratch) heap.free(planScratch);
+    planScratchBytes = (bytes + 255) & ~(<usize>255);
+    planScratch = heap.alloc(planScratchBytes);
+  }
+  return planScratch;
+}
+
+/** Writes the plan of x for the kept list at plan: per run (kept entries in one 32-input block) xd = max|x| / 127, xq = nearest(x / xd). */
+export function gatherPlanQ4(plan: usize, x: usize, idx: usize, nKept: i32): void {
+  let k = 0;
+  while (k < nKept) {
+    const e = runEndQ4(idx, k, nKept);
+    let amax: f32 = 0;
+    for (let i = k; i < e; i++) amax = max(amax, Mathf.abs(load<f32>(x + (<usize>load<u32>(idx + (<usize>i << 2)) << 2))));
+    const d = amax / 127.0;
+    const inv: f32 = d > 0 ? <f32>1.0 / d : 0;
+    let s: i32 = 0;
+    for (let i = k; i < e; i++) {
+      const q = <i32>nearest<f32>(load<f32>(x + (<usize>load<u32>(idx + (<usize>i << 2)) << 2)) * inv);
+      store<i32>(plan + (<usize>i << 2), q);
+      s += q;
+    }
+    store<f32>(plan + (<usize>(nKept + k) << 2), d);
+    store<i32>(plan + (<usize>(2 * nKept + k) << 2), s);
+    k = e;
+  }
+}
+
+/** End of the run (entries in one block of 32 inputs) that starts at entry k (q4.ts's and kquants.ts's gathers). */
+// @ts-ignore: decorator
+@inline export function runEndQ4(idx: usize, k: i32, nKept: i32): i32 {
+  const block = load<u32>(idx + (<usize>k << 2)) >> 5;
+  let e = k + 1;
+  while (e < nKept && load<u32>(idx + (<usize>e << 2)) >> 5 == block) e++;
+  return e;
+}
+
+/** 16 nibbles of a tile (low or high half of its 16 bytes), unsigned (the 8 comes off through the run's S). */
 // @ts-ignore: decorator
 @inline function nibblesLo(v: v128): v128 {
-  return i8x16.sub(v128.and(v, i8x16.splat(15)), i8x16.splat(8));
+  return v128.and(v, i8x16.splat(15));
 }
 // @ts-ignore: decorator
 @inline function nibblesHi(v: v128): v128 {
-  return i8x16.sub(i8x16.shr_u(v, 4), i8x16.splat(8));
+  return i8x16.shr_u(v, 4);
 }
 
 /** acc + the pair's (xa, xb) times 8 outputs of the byte-interleaved pair ab (low or high 8 bytes of each). */
@@ -236,13 +322,13 @@ const HALF_REBIAS: u32 = (127 - 15) << 23;
 
 /** Scalar T of output o over the run's entries [k, e) (the tail of the SIMD kernel and the reference's). */
 // @ts-ignore: decorator
-@inline function runDotQ4(wT: usize, colBytes: usize, idx: usize, k: i32, e: i32, o: i32): i32 {
+@inline function runDotQ4(wT: usize, colBytes: usize, idx: usize, plan: usize, k: i32, e: i32, o: i32): i32 {
   const byte = <usize>((o >> 5) << 4) + <usize>(o & 15);
   const shift = (o & 16) >> 2; // 0 for the low nibble, 4 for the high
   let t: i32 = 0;
   for (let i = k; i < e; i++) {
     const col = wT + <usize>load<u32>(idx + (<usize>i << 2)) * colBytes;
-    t += (((<i32>load<u8>(col + byte) >> shift) & 15) - 8) * load<i32>(runScratch + (<usize>(i - k) << 2));
+    t += (((<i32>load<u8>(col + byte) >> shift) & 15) - 8) * load<i32>(plan + (<usize>i << 2));
   }
   return t;
 }
@@ -252,26 +338,38 @@ const HALF_REBIAS: u32 = (127 - 15) << 23;
  * kept inputs j (idx[0, nKept), ascending) of x[j] * W[o, j], x quantized per run.
  */
 export function gatherColumnsQ4_0(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
+  const plan = gatherPlanScratchQ4(nKept);
+  gatherPlanQ4(plan, x, idx, nKept);
+  memory.fill(out, 0, <usize>nOut << 2);
+  gatherSweepQ4_0(out, wT, plan, idx, nKept, nIn, nOut, 0, nOut);
+}
+
+/**
+ * Adds outputs [from, to) (from a multiple of 32) of the gather planned at plan to out: per run in
+ * list order, per output f32(T) * (d * xd). The SIMD tiles of 32 outputs, the rest scalar.
+ */
+export function gatherSweepQ4_0(out: usize, wT: usize, plan: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32, from: i32, to: i32): void {
   const colBytes = q4_0InColumnBytes(nOut);
   const scales = q4_0InScales(wT, nIn, nOut);
-  const full = nOut & ~31;
-  memory.fill(out, 0, <usize>nOut << 2);
+  const full = min(to, nOut & ~31);
   let k = 0;
   while (k < nKept) {
     const e = runEndQ4(idx, k, nKept);
-    const xd = quantizeRunQ4(x, idx, k, e);
+    const xd = load<f32>(plan + (<usize>(nKept + k) << 2));
     const dv = f32x4.splat(xd);
     const sc = scales + ((<usize>(load<u32>(idx + (<usize>k << 2)) >> 5) * <usize>nOut) << 1);
-    for (let o = 0; o < full; o += 32) {
+    // T = sum of q * xq - 8 S: the sums start at -8 S and take the nibbles unsigned (the same integer)
+    const start = i32x4.splat(-(load<i32>(plan + (<usize>(2 * nKept + k) << 2)) << 3));
+    for (let o = from; o < full; o += 32) {
       const tile = <usize>(o >> 5) << 4;
-      let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
-      let a4 = i32x4.splat(0), a5 = i32x4.splat(0), a6 = i32x4.splat(0), a7 = i32x4.splat(0);
+      let a0 = start, a1 = start, a2 = start, a3 = start;
+      let a4 = start, a5 = start, a6 = start, a7 = start;
       for (let i = k; i < e; i += 2) {
         const two = i + 1 < e;
         const ca = wT + <usize>load<u32>(idx + (<usize>i << 2)) * colBytes + tile;
         const cb = two ? wT + <usize>load<u32>(idx + (<usize>(i + 1) << 2)) * colBytes + tile : ca;
-        const xa = load<i32>(runScratch + (<usize>(i - k) << 2));
-        const xb = two ? load<i32>(runScratch + (<usize>(i + 1 - k) << 2)) : 0;
+        const xa = load<i32>(plan + (<usize>i << 2));
+        const xb = two ? load<i32>(plan + (<usize>(i + 1) << 2)) : 0;
         const xp = i32x4.splat((xb << 16) | (xa & 0xffff));
         const va = v128.load(ca), vb = v128.load(cb);
         const la = nibblesLo(va), lb = nibblesLo(vb); // outputs o .. o+15
@@ -301,9 +399,9 @@ export function gatherColumnsQ4_0(out: usize, wT: usize, x: usize, idx: usize, n
       flush4(out, ou + 24, a6, i32x4.extend_low_i16x8_u(hs3), dv);
       flush4(out, ou + 28, a7, i32x4.extend_high_i16x8_u(hs3), dv);
     }
-    for (let o = full; o < nOut; o++) {
+    for (let o = max(from, full); o < to; o++) {
       const p = out + (<usize>o << 2);
-      store<f32>(p, load<f32>(p) + <f32>runDotQ4(wT, colBytes, idx, k, e, o) * (halfNormal(<u32>load<u16>(sc + (<usize>o << 1))) * xd));
+      store<f32>(p, load<f32>(p) + <f32>runDotQ4(wT, colBytes, idx, plan, k, e, o) * (halfNormal(<u32>load<u16>(sc + (<usize>o << 1))) * xd));
     }
     k = e;
   }
@@ -313,15 +411,17 @@ export function gatherColumnsQ4_0(out: usize, wT: usize, x: usize, idx: usize, n
 export function gatherColumnsQ4_0Scalar(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32): void {
   const colBytes = q4_0InColumnBytes(nOut);
   const scales = q4_0InScales(wT, nIn, nOut);
+  const plan = gatherPlanScratchQ4(nKept);
+  gatherPlanQ4(plan, x, idx, nKept);
   memory.fill(out, 0, <usize>nOut << 2);
   let k = 0;
   while (k < nKept) {
     const e = runEndQ4(idx, k, nKept);
-    const xd = quantizeRunQ4(x, idx, k, e);
+    const xd = load<f32>(plan + (<usize>(nKept + k) << 2));
     const sc = scales + ((<usize>(load<u32>(idx + (<usize>k << 2)) >> 5) * <usize>nOut) << 1);
     for (let o = 0; o < nOut; o++) {
       const p = out + (<usize>o << 2);
-      store<f32>(p, load<f32>(p) + <f32>runDotQ4(wT, colBytes, idx, k, e, o) * (halfNormal(<u32>load<u16>(sc + (<usize>o << 1))) * xd));
+      store<f32>(p, load<f32>(p) + <f32>runDotQ4(wT, colBytes, idx, plan, k, e, o) * (halfNormal(<u32>load<u16>(sc + (<usize>o << 1))) * xd));
     }
     k = e;
   }
@@ -388,12 +488,55 @@ const BLOCK5 = <usize>Q5_0_BLOCK_BYTES;
   return acc;
 }
 
+/** T + 16 S of one Q5_0 block at p: its 32 unsigned 5-bit q times the 32 i16 activations x0..x3. */
+// @ts-ignore: decorator
+@inline function blockDotQ5_0Unsigned(p: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const qh = v128.load32_splat(p, 2);
+  const qs = v128.load(p, 6);
+  const lo = v128.or(v128.and(qs, i8x16.splat(15)), fifthBits(qh, false));
+  const hi = v128.or(i8x16.shr_u(qs, 4), fifthBits(qh, true));
+  const s0 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(lo), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(lo), x1));
+  const s1 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(hi), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(hi), x3));
+  return i32x4.add(s0, s1);
+}
+
 /** out[r] = dot(W[r, :], x) for a Q5_0 matrix [rows x cols] (cols a multiple of 32). */
 export function matvecQ5_0(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
-  const nb = cols / QK4_0;
   const xq = quantizeXQ8(x, cols);
+  matvecQ5_0Quantized(out, w, xq, blockSums(xq, cols >> 5), rows, cols);
+}
+
+/**
+ * matvecQ5_0 on an x already quantized by quantizeXQ8, with its block sums S: four rows per pass as
+ * matvecQ4_0Quantized, T = sum of q * xq - 16 S[b] (the scalar reference's sum of (q - 16) * xq).
+ */
+export function matvecQ5_0Quantized(out: usize, w: usize, xq: usize, s: usize, rows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const xs = xq + (<usize>nb << 6);
   const rowBytes = q5_0RowBytes(cols);
-  for (let r = 0; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ5_0(w + <usize>r * rowBytes, nb, xq, xq + (<usize>nb << 6), true));
+  // four streams a quarter of the matrix apart (each sequential for the prefetchers), then the rest
+  const quarter = rows >> 2;
+  const rows4 = quarter << 2;
+  const streamGap = <usize>quarter * rowBytes;
+  for (let r = 0; r < quarter; r++) {
+    let p0 = w + <usize>r * rowBytes;
+    let p1 = p0 + streamGap, p2 = p1 + streamGap, p3 = p2 + streamGap;
+    let acc = f32x4.splat(0);
+    for (let b = 0; b < nb; b++) {
+      const xb = xq + (<usize>b << 6);
+      const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+      const sums = reduce4(blockDotQ5_0Unsigned(p0, x0, x1, x2, x3), blockDotQ5_0Unsigned(p1, x0, x1, x2, x3), blockDotQ5_0Unsigned(p2, x0, x1, x2, x3), blockDotQ5_0Unsigned(p3, x0, x1, x2, x3));
+      const t = i32x4.sub(sums, i32x4.splat(load<i32>(s + (<usize>b << 2)) << 4));
+      const d = loadHalves4(p0, p1, p2, p3);
+      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(t), f32x4.mul(d, v128.load32_splat(xs + (<usize>b << 2)))));
+      p0 += BLOCK5;
+      p1 += BLOCK5;
+      p2 += BLOCK5;
+      p3 += BLOCK5;
+    }
+    storeQuarters(out, r, quarter, acc);
+  }
+  for (let r = rows4; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ5_0(w + <usize>r * rowBytes, nb, xq, xs, true));
 }
 
 /** Scalar reference for matvecQ5_0 (same quantized x, same order). */
@@ -423,4 +566,179 @@ export function dequantRowQ5_0(out: usize, w: usize, r: i32, cols: i32): void {
     const d = halfBitsToF32(load<u16>(p));
     for (let i = 0; i < 32; i++) store<f32>(out + (<usize>(b * 32 + i) << 2), <f32>q5Value(p, i) * d);
   }
+}
+
+// ---- Q4_1 and Q5_1, row-major (DTYPE_Q4_1, DTYPE_Q5_1): blocks with a min, as stored ----
+// Q4_1 (20 bytes): f16 d, f16 m, 16 bytes qs; value i = d * q_i + m, q_i the low nibble of qs[i]
+// for i < 16 and the high nibble of qs[i - 16] after (ggml's dequantize_row_q4_1).
+// Q5_1 (24 bytes): f16 d, f16 m, u32 qh, 16 bytes qs; q_i as Q5_0's (5th bit i of qh), value d * q_i + m.
+// With x quantized per 32-block (xq, scale xs, S = sum of xq, the Q8_1-style sum), per row and block
+//   acc = acc + (f32(T) * d + f32(S) * m) * xs[b],  T = sum of q * xq (i32)
+// over the blocks in order; |T| <= 32 * 31 * 127 and |S| <= 32 * 127: exact, SIMD == scalar bit for bit.
+
+const BLOCK4_1: usize = 20;
+const BLOCK5_1: usize = 24;
+
+// @ts-ignore: decorator
+@inline export function q4_1RowBytes(n: i32): usize {
+  return <usize>(n / QK4_0) * BLOCK4_1;
+}
+
+// @ts-ignore: decorator
+@inline export function q5_1RowBytes(n: i32): usize {
+  return <usize>(n / QK4_0) * BLOCK5_1;
+}
+
+/** T of the Q4_1 (five = false) or Q5_1 block at p against x0..x3 (partial sums in 4 lanes). */
+// @ts-ignore: decorator
+@inline function blockDotMin(p: usize, five: bool, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  let lo: v128, hi: v128;
+  if (five) {
+    const qh = v128.load32_splat(p, 4);
+    const qs = v128.load(p, 8);
+    lo = v128.or(v128.and(qs, i8x16.splat(15)), fifthBits(qh, false));
+    hi = v128.or(i8x16.shr_u(qs, 4), fifthBits(qh, true));
+  } else {
+    const qs = v128.load(p, 4);
+    lo = v128.and(qs, i8x16.splat(15));
+    hi = i8x16.shr_u(qs, 4);
+  }
+  const s0 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(lo), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(lo), x1));
+  const s1 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(hi), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(hi), x3));
+  return i32x4.add(s0, s1);
+}
+
+/** q_i (unsigned) of value i of the Q4_1 or Q5_1 block at p (scalar). */
+// @ts-ignore: decorator
+@inline function minQValue(p: usize, five: bool, i: i32): i32 {
+  const qs = p + (five ? 8 : 4);
+  const low = i < 16 ? <i32>load<u8>(qs + <usize>i) & 15 : <i32>load<u8>(qs + <usize>(i - 16)) >> 4;
+  return five ? low | (((<i32>load<u32>(p + 4) >>> i) & 1) << 4) : low;
+}
+
+/** One Q4_1/Q5_1 row (nb blocks at w) against the quantized x; `simd` picks the T kernel (a compile-time constant). */
+// @ts-ignore: decorator
+@inline function dotRowMin(w: usize, five: bool, nb: i32, xq: usize, xs: usize, s: usize, simd: bool): f32 {
+  const block = five ? BLOCK5_1 : BLOCK4_1;
+  let acc: f32 = 0;
+  for (let b = 0; b < nb; b++) {
+    const xb = xq + (<usize>b << 6);
+    const p = w + <usize>b * block;
+    let t: i32 = 0;
+    if (simd) {
+      const v = blockDotMin(p, five, v128.load(xb), v128.load(xb, 16), v128.load(xb, 32), v128.load(xb, 48));
+      t = (i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1)) + (i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3));
+    } else {
+      for (let i = 0; i < 32; i++) t += minQValue(p, five, i) * <i32>load<i16>(xb + (<usize>i << 1));
+    }
+    const term = <f32>t * halfBitsToF32(load<u16>(p)) + <f32>load<i32>(s + (<usize>b << 2)) * halfBitsToF32(load<u16>(p, 2));
+    acc += term * load<f32>(xs + (<usize>b << 2));
+  }
+  return acc;
+}
+
+/** Q4_1 (five = false) or Q5_1 rows on an x quantized by quantizeXQ8 with its block sums: four rows per pass, the rest one by one; rows independent. */
+// @ts-ignore: decorator
+@inline function matvecMinQuantized(out: usize, w: usize, five: bool, xq: usize, s: usize, rows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const xs = xq + (<usize>nb << 6);
+  const block = five ? BLOCK5_1 : BLOCK4_1;
+  const rowBytes = <usize>nb * block;
+  // four streams a quarter of the matrix apart (each sequential for the prefetchers), then the rest
+  const quarter = rows >> 2;
+  const rows4 = quarter << 2;
+  const streamGap = <usize>quarter * rowBytes;
+  for (let r = 0; r < quarter; r++) {
+    let p0 = w + <usize>r * rowBytes;
+    let p1 = p0 + streamGap, p2 = p1 + streamGap, p3 = p2 + streamGap;
+    let acc = f32x4.splat(0);
+    for (let b = 0; b < nb; b++) {
+      const xb = xq + (<usize>b << 6);
+      const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+      const t = reduce4(blockDotMin(p0, five, x0, x1, x2, x3), blockDotMin(p1, five, x0, x1, x2, x3), blockDotMin(p2, five, x0, x1, x2, x3), blockDotMin(p3, five, x0, x1, x2, x3));
+      const scaled = f32x4.mul(f32x4.convert_i32x4_s(t), loadHalves4(p0, p1, p2, p3));
+      const offset = f32x4.mul(f32x4.convert_i32x4_s(i32x4.splat(load<i32>(s + (<usize>b << 2)))), loadHalves4(p0 + 2, p1 + 2, p2 + 2, p3 + 2));
+      acc = f32x4.add(acc, f32x4.mul(f32x4.add(scaled, offset), v128.load32_splat(xs + (<usize>b << 2))));
+      p0 += block;
+      p1 += block;
+      p2 += block;
+      p3 += block;
+    }
+    storeQuarters(out, r, quarter, acc);
+  }
+  for (let r = rows4; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowMin(w + <usize>r * rowBytes, five, nb, xq, xs, s, true));
+}
+
+/** Scalar reference for the Q4_1/Q5_1 matvecs (same quantized x, same order). */
+// @ts-ignore: decorator
+@inline function matvecMinScalar(out: usize, w: usize, five: bool, x: usize, rows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const xq = quantizeXQ8(x, cols);
+  const s = blockSums(xq, nb);
+  const rowBytes = <usize>nb * (five ? BLOCK5_1 : BLOCK4_1);
+  for (let r = 0; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowMin(w + <usize>r * rowBytes, five, nb, xq, xq + (<usize>nb << 6), s, false));
+}
+
+/** Listed rows only (CATS's W_up) of a Q4_1/Q5_1 matrix, one by one. */
+// @ts-ignore: decorator
+@inline function matvecRowsMin(out: usize, w: usize, five: bool, x: usize, rowIdx: usize, nRows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const xq = quantizeXQ8(x, cols);
+  const s = blockSums(xq, nb);
+  const rowBytes = <usize>nb * (five ? BLOCK5_1 : BLOCK4_1);
+  for (let k = 0; k < nRows; k++) {
+    store<f32>(out + (<usize>k << 2), dotRowMin(w + <usize>load<u32>(rowIdx + (<usize>k << 2)) * rowBytes, five, nb, xq, xq + (<usize>nb << 6), s, true));
+  }
+}
+
+/** Row r dequantized into out, exactly as ggml's dequantize_row_q4_1 / q5_1: d * q + m. */
+// @ts-ignore: decorator
+@inline function dequantRowMin(out: usize, w: usize, five: bool, r: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const block = five ? BLOCK5_1 : BLOCK4_1;
+  const row = w + <usize>r * <usize>nb * block;
+  for (let b = 0; b < nb; b++) {
+    const p = row + <usize>b * block;
+    const d = halfBitsToF32(load<u16>(p));
+    const m = halfBitsToF32(load<u16>(p, 2));
+    for (let i = 0; i < 32; i++) store<f32>(out + (<usize>(b * 32 + i) << 2), <f32>minQValue(p, five, i) * d + m);
+  }
+}
+
+/** out[r] = dot(W[r, :], x) for a Q4_1 matrix [rows x cols] (cols a multiple of 32). */
+export function matvecQ4_1(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const xq = quantizeXQ8(x, cols);
+  matvecMinQuantized(out, w, false, xq, blockSums(xq, cols >> 5), rows, cols);
+}
+/** matvecQ4_1 on an x quantized by quantizeXQ8 with its block sums (the batched kernel's pieces). */
+export function matvecQ4_1Quantized(out: usize, w: usize, xq: usize, s: usize, rows: i32, cols: i32): void {
+  matvecMinQuantized(out, w, false, xq, s, rows, cols);
+}
+export function matvecQ4_1Scalar(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  matvecMinScalar(out, w, false, x, rows, cols);
+}
+export function matvecRowsQ4_1(out: usize, w: usize, x: usize, rowIdx: usize, nRows: i32, cols: i32): void {
+  matvecRowsMin(out, w, false, x, rowIdx, nRows, cols);
+}
+export function dequantRowQ4_1(out: usize, w: usize, r: i32, cols: i32): void {
+  dequantRowMin(out, w, false, r, cols);
+}
+
+/** out[r] = dot(W[r, :], x) for a Q5_1 matrix [rows x cols] (cols a multiple of 32). */
+export function matvecQ5_1(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  const xq = quantizeXQ8(x, cols);
+  matvecMinQuantized(out, w, true, xq, blockSums(xq, cols >> 5), rows, cols);
+}
+/** matvecQ5_1 on an x quantized by quantizeXQ8 with its block sums (the batched kernel's pieces). */
+export function matvecQ5_1Quantized(out: usize, w: usize, xq: usize, s: usize, rows: i32, cols: i32): void {
+  matvecMinQuantized(out, w, true, xq, s, rows, cols);
+}
+export function matvecQ5_1Scalar(out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  matvecMinScalar(out, w, true, x, rows, cols);
+}
+export function matvecRowsQ5_1(out: usize, w: usize, x: usize, rowIdx: usize, nRows: i32, cols: i32): void {
+  matvecRowsMin(out, w, true, x, rowIdx, nRows, cols);
+}
+export function dequantRowQ5_1(out: usize, w: usize, r: i32, cols: i32): void {
+  dequantRowMin(out, w, true, r, cols);
 }

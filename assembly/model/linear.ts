@@ -1,6 +1,6 @@
 // Each weight matrix's dtype (ids in ../abi.ts, given with its pointer: state.ts setLayerWeight,
 // setGlobalWeights) and the kernels that go with it: f32; q8 (the engine's int8 layouts,
-// assembly/kernels/q8.ts); or ggml's Q4_0 / Q5_0 / Q4_K / Q6_K blocks as the file stores them
+// assembly/kernels/q8.ts); or ggml's Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q2_K / Q3_K / Q4_K / Q5_K / Q6_K blocks as the file stores them
 // (row-major only: kernels/q4.ts, kquants.ts). The forward pass passes each matrix's dtype here
 // and never branches on it itself. Norm weights and biases stay f32.
 //
@@ -12,12 +12,12 @@
 import { matvecF32, matvecRowsF32 } from "../kernels/matvec";
 import { gatherColumnsF32 } from "../kernels/gather";
 import { dequantRowQ8, gatherBytesQ8, gatherColumnsQ8, gatherPlanQ8, matvecQ8, matvecRowsQ8, q8Blocks, q8Bytes, q8InBytes, quantizeXQ8 } from "../kernels/q8";
-import { dequantRowQ4_0, dequantRowQ5_0, gatherBytesQ4_0, gatherColumnsQ4_0, matvecQ4_0, matvecQ5_0, matvecRowsQ4_0, matvecRowsQ5_0, q4_0InBytes, q4_0InColumnBytes, q4_0RowBytes, q5_0RowBytes } from "../kernels/q4";
-import { dequantRowQ4_K, dequantRowQ6_K, gatherBytesQ4_K, gatherColumnsQ4_K, matvecQ4_K, matvecQ6_K, matvecRowsQ4_K, matvecRowsQ6_K, q4_KInBytes, q4_KInColumnBytes, q4_KRowBytes, q6_KRowBytes } from "../kernels/kquants";
-import { gatherColumnsBatchF32, gatherColumnsBatchQ8, matmatF32, matmatQ8 } from "../kernels/matmat";
+import { dequantRowQ4_0, dequantRowQ4_1, dequantRowQ5_0, dequantRowQ5_1, gatherBytesQ4_0, gatherColumnsQ4_0, matvecQ4_0, matvecQ4_1, matvecQ5_0, matvecQ5_1, matvecRowsQ4_0, matvecRowsQ4_1, matvecRowsQ5_0, matvecRowsQ5_1, q4_0InBytes, q4_0InColumnBytes, q4_0RowBytes, q4_1RowBytes, q5_0RowBytes, q5_1RowBytes } from "../kernels/q4";
+import { dequantRowQ2_K, dequantRowQ3_K, matvecQ2_K, matvecQ3_K, matvecRowsQ2_K, matvecRowsQ3_K, q2_KRowBytes, q3_KRowBytes, dequantRowQ4_K, dequantRowQ5_K, dequantRowQ6_K, gatherBytesQ4_K, gatherColumnsQ4_K, matvecQ4_K, matvecQ5_K, matvecQ6_K, matvecRowsQ4_K, matvecRowsQ5_K, matvecRowsQ6_K, q4_KInBytes, q4_KInColumnBytes, q4_KRowBytes, q5_KRowBytes, q6_KRowBytes } from "../kernels/kquants";
+import { gatherColumnsBatchF32, gatherColumnsBatchGgml, gatherColumnsBatchQ8, matmatF32, matmatGgml, matmatQ8 } from "../kernels/matmat";
 import { KERNEL_GATHER_F32, KERNEL_GATHER_Q8, KERNEL_MATVEC_F32, KERNEL_MATVEC_Q8 } from "../threads/jobs";
 import { MIN_PARALLEL_WEIGHTS, parallelFor, poolThreads } from "../threads/pool";
-import { DTYPE_F32, DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q6_K, DTYPE_Q8 } from "../abi";
+import { DTYPE_F32, DTYPE_Q2_K, DTYPE_Q3_K, DTYPE_Q4_0, DTYPE_Q4_1, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q5_1, DTYPE_Q5_K, DTYPE_Q6_K, DTYPE_Q8 } from "../abi";
 
 /** Whether a product of n x m weights is shared by the threads (threads build only). */
 // @ts-ignore: decorator
@@ -35,6 +35,11 @@ export function linear(dtype: i32, out: usize, w: usize, x: usize, rows: i32, co
   else if (dtype == DTYPE_Q4_K) matvecQ4_K(out, w, x, rows, cols);
   else if (dtype == DTYPE_Q6_K) matvecQ6_K(out, w, x, rows, cols);
   else if (dtype == DTYPE_Q5_0) matvecQ5_0(out, w, x, rows, cols);
+  else if (dtype == DTYPE_Q5_K) matvecQ5_K(out, w, x, rows, cols);
+  else if (dtype == DTYPE_Q4_1) matvecQ4_1(out, w, x, rows, cols);
+  else if (dtype == DTYPE_Q5_1) matvecQ5_1(out, w, x, rows, cols);
+  else if (dtype == DTYPE_Q3_K) matvecQ3_K(out, w, x, rows, cols);
+  else if (dtype == DTYPE_Q2_K) matvecQ2_K(out, w, x, rows, cols);
   else linearF32(out, w, x, rows, cols);
 }
 
@@ -51,6 +56,11 @@ export function linearRows(dtype: i32, out: usize, w: usize, x: usize, rowIdx: u
   else if (dtype == DTYPE_Q4_K) matvecRowsQ4_K(out, w, x, rowIdx, nRows, cols);
   else if (dtype == DTYPE_Q6_K) matvecRowsQ6_K(out, w, x, rowIdx, nRows, cols);
   else if (dtype == DTYPE_Q5_0) matvecRowsQ5_0(out, w, x, rowIdx, nRows, cols);
+  else if (dtype == DTYPE_Q5_K) matvecRowsQ5_K(out, w, x, rowIdx, nRows, cols);
+  else if (dtype == DTYPE_Q4_1) matvecRowsQ4_1(out, w, x, rowIdx, nRows, cols);
+  else if (dtype == DTYPE_Q5_1) matvecRowsQ5_1(out, w, x, rowIdx, nRows, cols);
+  else if (dtype == DTYPE_Q3_K) matvecRowsQ3_K(out, w, x, rowIdx, nRows, cols);
+  else if (dtype == DTYPE_Q2_K) matvecRowsQ2_K(out, w, x, rowIdx, nRows, cols);
   else matvecRowsF32(out, w, x, rowIdx, nRows, cols);
 }
 
@@ -69,24 +79,23 @@ export function gatherColumns(dtype: i32, out: usize, wT: usize, x: usize, idx: 
 }
 
 // Batched forms for prompt processing (model/prompt.ts): nTok token vectors, token b's at
-// x + b * xStride floats and its result at out + b * outStride floats. For f32 and q8 each weight
-// is read from memory once per call (kernels/matmat.ts); the other dtypes run the one-token
-// kernel per token until they have matmat kernels of their own (a new dtype plugs in with a
-// branch here). Either way each token's result has the bits of the one-token function above.
+// x + b * xStride floats and its result at out + b * outStride floats. Each weight is read from
+// memory once per call (kernels/matmat.ts) for every dtype, and each token's result has the bits
+// of the one-token function above (a new dtype plugs in with a branch here and in matmat.ts).
 // One thread: the threads build runs prompts on the calling thread only.
 
 /** linear() for a block of tokens: out_b = W x_b. */
 export function linearBatch(dtype: i32, out: usize, w: usize, x: usize, rows: i32, cols: i32, nTok: i32, outStride: i32, xStride: i32): void {
   if (dtype == DTYPE_Q8) matmatQ8(out, w, x, rows, cols, nTok, outStride, xStride);
   else if (dtype == DTYPE_F32) matmatF32(out, w, x, rows, cols, nTok, outStride, xStride);
-  else for (let b = 0; b < nTok; b++) linear(dtype, out + (<usize>b * <usize>outStride << 2), w, x + (<usize>b * <usize>xStride << 2), rows, cols);
+  else matmatGgml(dtype, out, w, x, rows, cols, nTok, outStride, xStride);
 }
 
 /** gatherColumns() for a block of tokens with one kept list: out_b = sum over kept j of x_b[j] * WT[j, :]. */
 export function gatherColumnsBatch(dtype: i32, out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32, nTok: i32, outStride: i32, xStride: i32): void {
   if (dtype == DTYPE_Q8) gatherColumnsBatchQ8(out, wT, x, idx, nKept, nIn, nOut, nTok, outStride, xStride);
   else if (dtype == DTYPE_F32) gatherColumnsBatchF32(out, wT, x, idx, nKept, nOut, nTok, outStride, xStride);
-  else for (let b = 0; b < nTok; b++) gatherColumns(dtype, out + (<usize>b * <usize>outStride << 2), wT, x + (<usize>b * <usize>xStride << 2), idx, nKept, nIn, nOut);
+  else gatherColumnsBatchGgml(dtype, out, wT, x, idx, nKept, nIn, nOut, nTok, outStride, xStride);
 }
 
 /** out = row r of a row-major [rows x cols] table (the token embedding), dequantized exactly. */
@@ -96,6 +105,11 @@ export function tableRow(dtype: i32, out: usize, w: usize, r: i32, rows: i32, co
   else if (dtype == DTYPE_Q4_K) dequantRowQ4_K(out, w, r, cols);
   else if (dtype == DTYPE_Q6_K) dequantRowQ6_K(out, w, r, cols);
   else if (dtype == DTYPE_Q5_0) dequantRowQ5_0(out, w, r, cols);
+  else if (dtype == DTYPE_Q5_K) dequantRowQ5_K(out, w, r, cols);
+  else if (dtype == DTYPE_Q4_1) dequantRowQ4_1(out, w, r, cols);
+  else if (dtype == DTYPE_Q5_1) dequantRowQ5_1(out, w, r, cols);
+  else if (dtype == DTYPE_Q3_K) dequantRowQ3_K(out, w, r, cols);
+  else if (dtype == DTYPE_Q2_K) dequantRowQ2_K(out, w, r, cols);
   else memory.copy(out, w + <usize>r * <usize>cols * 4, <usize>cols * 4);
 }
 
@@ -109,6 +123,11 @@ export function rowBytesIn(dtype: i32, n: i32): f64 {
   if (dtype == DTYPE_Q4_K) return <f64>q4_KRowBytes(n);
   if (dtype == DTYPE_Q6_K) return <f64>q6_KRowBytes(n);
   if (dtype == DTYPE_Q5_0) return <f64>q5_0RowBytes(n);
+  if (dtype == DTYPE_Q5_K) return <f64>q5_KRowBytes(n);
+  if (dtype == DTYPE_Q4_1) return <f64>q4_1RowBytes(n);
+  if (dtype == DTYPE_Q5_1) return <f64>q5_1RowBytes(n);
+  if (dtype == DTYPE_Q3_K) return <f64>q3_KRowBytes(n);
+  if (dtype == DTYPE_Q2_K) return <f64>q2_KRowBytes(n);
   return 4.0 * n;
 }
 

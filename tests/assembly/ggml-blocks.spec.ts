@@ -3,10 +3,12 @@
 // within the bound of the activation quantization (x is rounded by at most half its block's step
 // max|x|/127 per value, so |error| <= sum |w| * step / 2, plus f32 rounding); and the dequantizers
 // against hand-decoded values of hand-packed blocks.
+import { matvecQ4_1, matvecQ4_1Scalar, matvecRowsQ4_1, dequantRowQ4_1, matvecQ5_1, matvecQ5_1Scalar, matvecRowsQ5_1, dequantRowQ5_1 } from "../../assembly/kernels/q4";
+import { matvecQ5_K, matvecQ5_KScalar, matvecRowsQ5_K, dequantRowQ5_K, matvecQ2_K, matvecQ2_KScalar, matvecRowsQ2_K, dequantRowQ2_K, matvecQ3_K, matvecQ3_KScalar, matvecRowsQ3_K, dequantRowQ3_K } from "../../assembly/kernels/kquants";
 import { matvecQ5_0, matvecQ5_0Scalar, matvecRowsQ5_0, dequantRowQ5_0, matvecQ4_0, matvecQ4_0Scalar, matvecRowsQ4_0, dequantRowQ4_0, gatherColumnsQ4_0, gatherColumnsQ4_0Scalar, gatherBytesQ4_0, q4_0InBytes, q4_0InColumnBytes, q4_0InScales } from "../../assembly/kernels/q4";
 import { matvecQ4_K, matvecQ4_KScalar, matvecRowsQ4_K, dequantRowQ4_K, matvecQ6_K, matvecQ6_KScalar, matvecRowsQ6_K, dequantRowQ6_K, gatherColumnsQ4_K, gatherColumnsQ4_KScalar, gatherBytesQ4_K, q4_KInBytes, q4_KInColumnBytes, q4_KInScales, q4_KInSuper } from "../../assembly/kernels/kquants";
-import { halfBitsToF32 } from "../../assembly/kernels/half";
-import { DTYPE_Q4_0, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q6_K } from "../../assembly/abi";
+import { halfBitsToF32, halfBitsToF32x4 } from "../../assembly/kernels/half";
+import { DTYPE_Q2_K, DTYPE_Q3_K, DTYPE_Q4_0, DTYPE_Q4_1, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q5_1, DTYPE_Q5_K, DTYPE_Q6_K } from "../../assembly/abi";
 import { allColumnsBytesIn, inputMajorBytesIn, matrixBytesIn, rowBytesIn } from "../../assembly/model/linear";
 import { seedRandom, rand, buf, randomBuf, f, u, bitsEqual } from "./buffers";
 
@@ -56,6 +58,21 @@ function checkKernel(dtype: i32, rows: i32, cols: i32, w: usize): void {
   } else if (dtype == DTYPE_Q4_K) {
     matvecQ4_K(a, w, x, rows, cols);
     matvecQ4_KScalar(b, w, x, rows, cols);
+  } else if (dtype == DTYPE_Q4_1) {
+    matvecQ4_1(a, w, x, rows, cols);
+    matvecQ4_1Scalar(b, w, x, rows, cols);
+  } else if (dtype == DTYPE_Q5_1) {
+    matvecQ5_1(a, w, x, rows, cols);
+    matvecQ5_1Scalar(b, w, x, rows, cols);
+  } else if (dtype == DTYPE_Q5_K) {
+    matvecQ5_K(a, w, x, rows, cols);
+    matvecQ5_KScalar(b, w, x, rows, cols);
+  } else if (dtype == DTYPE_Q2_K) {
+    matvecQ2_K(a, w, x, rows, cols);
+    matvecQ2_KScalar(b, w, x, rows, cols);
+  } else if (dtype == DTYPE_Q3_K) {
+    matvecQ3_K(a, w, x, rows, cols);
+    matvecQ3_KScalar(b, w, x, rows, cols);
   } else {
     matvecQ6_K(a, w, x, rows, cols);
     matvecQ6_KScalar(b, w, x, rows, cols);
@@ -66,6 +83,11 @@ function checkKernel(dtype: i32, rows: i32, cols: i32, w: usize): void {
     if (dtype == DTYPE_Q4_0) dequantRowQ4_0(deq, w, r, cols);
     else if (dtype == DTYPE_Q5_0) dequantRowQ5_0(deq, w, r, cols);
     else if (dtype == DTYPE_Q4_K) dequantRowQ4_K(deq, w, r, cols);
+    else if (dtype == DTYPE_Q4_1) dequantRowQ4_1(deq, w, r, cols);
+    else if (dtype == DTYPE_Q5_1) dequantRowQ5_1(deq, w, r, cols);
+    else if (dtype == DTYPE_Q5_K) dequantRowQ5_K(deq, w, r, cols);
+    else if (dtype == DTYPE_Q2_K) dequantRowQ2_K(deq, w, r, cols);
+    else if (dtype == DTYPE_Q3_K) dequantRowQ3_K(deq, w, r, cols);
     else dequantRowQ6_K(deq, w, r, cols);
     let ref: f64 = 0;
     let bound: f64 = 0;
@@ -86,6 +108,11 @@ function checkKernel(dtype: i32, rows: i32, cols: i32, w: usize): void {
   if (dtype == DTYPE_Q4_0) matvecRowsQ4_0(c, w, x, rowIdx, 3, cols);
   else if (dtype == DTYPE_Q5_0) matvecRowsQ5_0(c, w, x, rowIdx, 3, cols);
   else if (dtype == DTYPE_Q4_K) matvecRowsQ4_K(c, w, x, rowIdx, 3, cols);
+  else if (dtype == DTYPE_Q4_1) matvecRowsQ4_1(c, w, x, rowIdx, 3, cols);
+  else if (dtype == DTYPE_Q5_1) matvecRowsQ5_1(c, w, x, rowIdx, 3, cols);
+  else if (dtype == DTYPE_Q5_K) matvecRowsQ5_K(c, w, x, rowIdx, 3, cols);
+  else if (dtype == DTYPE_Q2_K) matvecRowsQ2_K(c, w, x, rowIdx, 3, cols);
+  else if (dtype == DTYPE_Q3_K) matvecRowsQ3_K(c, w, x, rowIdx, 3, cols);
   else matvecRowsQ6_K(c, w, x, rowIdx, 3, cols);
   expect(u(c, 0) == u(a, rows - 1) && u(c, 1) == u(a, 0) && u(c, 2) == u(a, rows / 2)).toBe(true, "listed rows");
 }
@@ -101,6 +128,18 @@ describe("ggml block kernels (Q4_0, Q4_K, Q6_K as stored)", () => {
     expect(halfBitsToF32(0x7c00)).toBe(Infinity);
   });
 
+  it("halfBitsToF32x4 equals halfBitsToF32 on every f16 bit pattern", () => {
+    let mismatches = 0;
+    for (let h: u32 = 0; h < 65536; h += 4) {
+      const v = halfBitsToF32x4(i32x4(h, h + 1, h + 2, h + 3));
+      for (let k: u32 = 0; k < 4; k++) {
+        const lane = k == 0 ? i32x4.extract_lane(v, 0) : k == 1 ? i32x4.extract_lane(v, 1) : k == 2 ? i32x4.extract_lane(v, 2) : i32x4.extract_lane(v, 3);
+        if (<u32>lane != reinterpret<u32>(halfBitsToF32(h + k))) mismatches++;
+      }
+    }
+    expect(mismatches).toBe(0);
+  });
+
   it("Q4_0 SIMD == scalar, and the dequantized product within the quantization bound", () => {
     const rowsList: i32[] = [1, 4, 7, 9];
     const colsList: i32[] = [32, 64, 96, 288];
@@ -111,8 +150,8 @@ describe("ggml block kernels (Q4_0, Q4_K, Q6_K as stored)", () => {
   });
 
   it("Q5_0 SIMD == scalar, and the dequantized product within the quantization bound", () => {
-    const rowsList: i32[] = [1, 5, 8];
-    const colsList: i32[] = [32, 96, 256];
+    const rowsList: i32[] = [1, 5, 8, 4, 11];
+    const colsList: i32[] = [32, 96, 256, 64, 160];
     for (let i = 0; i < rowsList.length; i++) {
       const rows = rowsList[i], cols = colsList[i];
       checkKernel(DTYPE_Q5_0, rows, cols, randomBlocks(rows, cols / 32, 22, 0, -1));
@@ -122,11 +161,38 @@ describe("ggml block kernels (Q4_0, Q4_K, Q6_K as stored)", () => {
   it("Q4_K SIMD == scalar, and the dequantized product within the quantization bound", () => {
     checkKernel(DTYPE_Q4_K, 5, 256, randomBlocks(5, 1, 144, 0, 2));
     checkKernel(DTYPE_Q4_K, 3, 768, randomBlocks(3, 3, 144, 0, 2));
+    checkKernel(DTYPE_Q4_K, 4, 256, randomBlocks(4, 1, 144, 0, 2)); // one four-row pass
+    checkKernel(DTYPE_Q4_K, 9, 512, randomBlocks(9, 2, 144, 0, 2)); // two passes and a row alone
   });
 
   it("Q6_K SIMD == scalar, and the dequantized product within the quantization bound", () => {
     checkKernel(DTYPE_Q6_K, 5, 256, randomBlocks(5, 1, 210, 208, -1));
     checkKernel(DTYPE_Q6_K, 2, 512, randomBlocks(2, 2, 210, 208, -1));
+    checkKernel(DTYPE_Q6_K, 4, 256, randomBlocks(4, 1, 210, 208, -1));
+    checkKernel(DTYPE_Q6_K, 11, 768, randomBlocks(11, 3, 210, 208, -1));
+  });
+
+  it("Q4_1, Q5_1 SIMD == scalar, and the dequantized product within the quantization bound", () => {
+    const rowsList: i32[] = [1, 4, 7, 9];
+    const colsList: i32[] = [32, 64, 96, 288];
+    for (let i = 0; i < rowsList.length; i++) {
+      const rows = rowsList[i], cols = colsList[i];
+      checkKernel(DTYPE_Q4_1, rows, cols, randomBlocks(rows, cols / 32, 20, 0, 2));
+      checkKernel(DTYPE_Q5_1, rows, cols, randomBlocks(rows, cols / 32, 24, 0, 2));
+    }
+  });
+
+  it("Q5_K SIMD == scalar, and the dequantized product within the quantization bound", () => {
+    checkKernel(DTYPE_Q5_K, 5, 256, randomBlocks(5, 1, 176, 0, 2));
+    checkKernel(DTYPE_Q5_K, 4, 256, randomBlocks(4, 1, 176, 0, 2));
+    checkKernel(DTYPE_Q5_K, 9, 768, randomBlocks(9, 3, 176, 0, 2));
+  });
+
+  it("Q2_K, Q3_K SIMD == scalar, and the dequantized product within the quantization bound", () => {
+    checkKernel(DTYPE_Q2_K, 5, 256, randomBlocks(5, 1, 84, 80, 82));
+    checkKernel(DTYPE_Q2_K, 3, 768, randomBlocks(3, 3, 84, 80, 82));
+    checkKernel(DTYPE_Q3_K, 5, 256, randomBlocks(5, 1, 110, 108, -1));
+    checkKernel(DTYPE_Q3_K, 3, 768, randomBlocks(3, 3, 110, 108, -1));
   });
 
   it("dequantizes hand-packed blocks to the hand-decoded values", () => {

@@ -6,6 +6,10 @@ import { matmatF32, matmatF32Scalar, gatherColumnsBatchF32, gatherColumnsBatchF3
 import { matvecF32 } from "../../assembly/kernels/matvec";
 import { gatherColumnsF32 } from "../../assembly/kernels/gather";
 import { matvecQ8, gatherColumnsQ8, q8Bytes, q8BlockAt, q8ScaleAt, q8Blocks, q8InBytes, q8InScales } from "../../assembly/kernels/q8";
+import { matmatGgml, gatherColumnsBatchGgml } from "../../assembly/kernels/matmat";
+import { matvecQ4_0, matvecQ4_1, matvecQ5_0, matvecQ5_1, gatherColumnsQ4_0, q4_0InBytes, q4_0InScales } from "../../assembly/kernels/q4";
+import { matvecQ2_K, matvecQ3_K, matvecQ4_K, matvecQ5_K, matvecQ6_K, gatherColumnsQ4_K, q4_KInBytes, q4_KInSuper } from "../../assembly/kernels/kquants";
+import { DTYPE_Q2_K, DTYPE_Q3_K, DTYPE_Q4_0, DTYPE_Q4_1, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q5_1, DTYPE_Q5_K, DTYPE_Q6_K } from "../../assembly/abi";
 import { seedRandom, rand, buf, randomBuf, bitsEqual, keptIndices } from "./buffers";
 
 seedRandom(12351);
@@ -123,6 +127,102 @@ describe("q8 batches", () => {
         for (let b = 0; b < nTok; b++) {
           gatherColumnsQ8(one, wT, row(x, b, nIn), idx, k, nIn, nOut);
           expect(bitsEqual(row(a, b, nOut), one, nOut)).toBe(true);
+        }
+      }
+    }
+  });
+});
+
+/** rows x blocks ggml blocks of random bytes, with a random normal f16 scale at each offset listed (-1: none). */
+function randomGgml(rows: i32, blocks: i32, blockBytes: i32, halfAt0: i32, halfAt1: i32): usize {
+  const n = rows * blocks;
+  const w = heap.alloc(<usize>(n * blockBytes));
+  for (let i = 0; i < n * blockBytes; i++) store<u8>(w + <usize>i, <u8>(<i32>((rand() + 1.0) * 127.9)));
+  for (let i = 0; i < n; i++) {
+    store<u16>(w + <usize>(i * blockBytes + halfAt0), randomHalf());
+    if (halfAt1 >= 0) store<u16>(w + <usize>(i * blockBytes + halfAt1), randomHalf());
+  }
+  return w;
+}
+
+/** The one-token kernel of a ggml-block dtype. */
+function matvecGgml(dtype: i32, out: usize, w: usize, x: usize, rows: i32, cols: i32): void {
+  if (dtype == DTYPE_Q4_0) matvecQ4_0(out, w, x, rows, cols);
+  else if (dtype == DTYPE_Q5_0) matvecQ5_0(out, w, x, rows, cols);
+  else if (dtype == DTYPE_Q4_K) matvecQ4_K(out, w, x, rows, cols);
+  else if (dtype == DTYPE_Q4_1) matvecQ4_1(out, w, x, rows, cols);
+  else if (dtype == DTYPE_Q5_1) matvecQ5_1(out, w, x, rows, cols);
+  else if (dtype == DTYPE_Q5_K) matvecQ5_K(out, w, x, rows, cols);
+  else if (dtype == DTYPE_Q2_K) matvecQ2_K(out, w, x, rows, cols);
+  else if (dtype == DTYPE_Q3_K) matvecQ3_K(out, w, x, rows, cols);
+  else matvecQ6_K(out, w, x, rows, cols);
+}
+
+describe("ggml-block batches (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)", () => {
+  it("matmatGgml: every token equals the one-token kernel bit for bit, small and cut into several pieces", () => {
+    // dtype, rows, cols, block bytes, f16 offsets; 2048 columns make rows of 1-2 KB, so a few hundred rows are several pieces
+    const cases: i32[] = [
+      DTYPE_Q4_0, 7, 64, 18, 0, -1,
+      DTYPE_Q4_0, 500, 2048, 18, 0, -1,
+      DTYPE_Q5_0, 9, 96, 22, 0, -1,
+      DTYPE_Q5_0, 400, 2048, 22, 0, -1,
+      DTYPE_Q4_K, 6, 256, 144, 0, 2,
+      DTYPE_Q4_K, 500, 2048, 144, 0, 2,
+      DTYPE_Q6_K, 5, 512, 210, 208, -1,
+      DTYPE_Q6_K, 330, 2048, 210, 208, -1,
+      DTYPE_Q4_1, 6, 64, 20, 0, 2,
+      DTYPE_Q4_1, 450, 2048, 20, 0, 2,
+      DTYPE_Q5_1, 5, 96, 24, 0, 2,
+      DTYPE_Q5_1, 400, 2048, 24, 0, 2,
+      DTYPE_Q5_K, 7, 256, 176, 0, 2,
+      DTYPE_Q5_K, 400, 2048, 176, 0, 2,
+      DTYPE_Q2_K, 3, 512, 84, 80, 82,
+      DTYPE_Q3_K, 3, 512, 110, 108, -1,
+    ];
+    for (let c = 0; c < cases.length; c += 6) {
+      const dtype = cases[c], rows = cases[c + 1], cols = cases[c + 2];
+      const blocks = cols / (dtype == DTYPE_Q4_K || dtype == DTYPE_Q5_K || dtype == DTYPE_Q6_K || dtype == DTYPE_Q2_K || dtype == DTYPE_Q3_K ? 256 : 32);
+      const w = randomGgml(rows, blocks, cases[c + 3], cases[c + 4], cases[c + 5]);
+      const nTok = 3, xStride = cols + 5, outStride = rows + 3;
+      const x = randomBuf(nTok * xStride);
+      const a = buf(nTok * outStride), one = buf(rows);
+      matmatGgml(dtype, a, w, x, rows, cols, nTok, outStride, xStride);
+      for (let b = 0; b < nTok; b++) {
+        matvecGgml(dtype, one, w, row(x, b, xStride), rows, cols);
+        expect(bitsEqual(row(a, b, outStride), one, rows)).toBe(true, "dtype " + dtype.toString() + " rows " + rows.toString() + " token " + b.toString());
+      }
+    }
+  });
+
+  it("gatherColumnsBatchGgml: every token equals the one-token gather bit for bit (input-major Q4_0 and Q4_K), dense and on subsets, several pieces", () => {
+    const shapes: i32[] = [DTYPE_Q4_0, 64, 45, DTYPE_Q4_0, 2016, 300, DTYPE_Q4_K, 256, 37, DTYPE_Q4_K, 2048, 300];
+    for (let s = 0; s < shapes.length; s += 3) {
+      const dtype = shapes[s], nIn = shapes[s + 1], nOut = shapes[s + 2];
+      let wT: usize;
+      if (dtype == DTYPE_Q4_0) {
+        const bytes = q4_0InBytes(nIn, nOut);
+        wT = heap.alloc(bytes);
+        for (let i: usize = 0; i < bytes; i++) store<u8>(wT + i, <u8>(<i32>((rand() + 1.0) * 127.9)));
+        const sc = q4_0InScales(wT, nIn, nOut);
+        for (let i = 0; i < ((nIn + 31) >> 5) * nOut; i++) store<u16>(sc + (<usize>i << 1), randomHalf());
+      } else {
+        const bytes = q4_KInBytes(nIn, nOut);
+        wT = heap.alloc(bytes);
+        for (let i: usize = 0; i < bytes; i++) store<u8>(wT + i, <u8>(<i32>((rand() + 1.0) * 127.9)) & 63);
+        const d = q4_KInSuper(wT, nIn, nOut);
+        for (let i = 0; i < 2 * (nIn >> 8) * nOut; i++) store<f32>(d + (<usize>i << 2), 0.01 * rand());
+      }
+      const nTok = 3, xStride = nIn + 1, outStride = nOut + 2;
+      const x = randomBuf(nTok * xStride);
+      const idx = buf(nIn);
+      for (let period = 1; period <= 3; period += 2) {
+        const k = period == 1 ? keptIndices(idx, nIn, nIn + 1, nIn) : keptIndices(idx, nIn, period, 1);
+        const a = buf(nTok * outStride), one = buf(nOut);
+        gatherColumnsBatchGgml(dtype, a, wT, x, idx, k, nIn, nOut, nTok, outStride, xStride);
+        for (let b = 0; b < nTok; b++) {
+          if (dtype == DTYPE_Q4_0) gatherColumnsQ4_0(one, wT, row(x, b, xStride), idx, k, nIn, nOut);
+          else gatherColumnsQ4_K(one, wT, row(x, b, xStride), idx, k, nIn, nOut);
+          expect(bitsEqual(row(a, b, outStride), one, nOut)).toBe(true, "dtype " + dtype.toString() + " nIn " + nIn.toString() + " token " + b.toString());
         }
       }
     }
