@@ -47,7 +47,8 @@ const RUN_OUT_BYTES_MAX: usize = 16384;
 // @ts-ignore: decorator
 @inline function gatherColumnsStridedF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, colBytes: usize): void {
   memory.fill(out, 0, <usize>nOut << 2);
-  const runsOneStream = (<usize>nOut << 2) <= RUN_OUT_BYTES_MAX;
+  // a thread's share reads a slice of each column: consecutive columns' slices are not one block
+  const runsOneStream = colBytes == (<usize>nOut << 2) && colBytes <= RUN_OUT_BYTES_MAX;
   let k = 0;
   for (; k + 8 <= nKept; k += 8) {
     const ik = idx + (<usize>k << 2);
