@@ -71,6 +71,17 @@ test("predictor: keep 1 gives the dense logits; the hidden mask has floor(keep *
   // the rows are dot products, the dense path column gathers: same sums in another order
   assert.ok(maxRel < 1e-4, `keep 1 vs dense: max relative difference ${maxRel}`);
 
+  // a prompt runs dense whatever the method: under the predictor (W_gate and W_up row-major) its
+  // block products are row-major, the dense engine's column gathers (same sums in another order)
+  engine.setSparsity({ method: "predictor", keep: 0.5 });
+  engine.reset();
+  const prefilled = Float32Array.from(engine.prefill(tokens));
+  const denseEngine = await Engine.create(model);
+  const densePrefilled = denseEngine.prefill(tokens);
+  let prefillRel = 0;
+  for (let i = 0; i < prefilled.length; i++) prefillRel = Math.max(prefillRel, Math.abs(prefilled[i] - densePrefilled[i]) / Math.max(1, Math.abs(densePrefilled[i])));
+  assert.ok(prefillRel < 1e-4, `prefill under the predictor vs dense prefill: max relative difference ${prefillRel}`);
+
   for (const keep of [0.3, 0.75]) {
     engine.setSparsity({ method: "predictor", keep });
     const k = keepCount(keep, c.hiddenDim);
