@@ -10,6 +10,7 @@ import { parseGguf } from "../host/formats/gguf.js";
 import { parseLlama2cTokenizer } from "../host/formats/llama2c.js";
 import { SentencePieceTokenizer } from "../host/tokenizer/sentencepiece.js";
 import { seededRandom } from "../host/prng.js";
+import { syntheticVocab as standInVocab } from "../host/synthetic.js";
 
 interface TokenizerFixture {
   cases: { text: string; ids: number[] }[];
@@ -223,4 +224,12 @@ test("a ~1.5 MB text encodes quickly and its stories agree with the rescan", asy
   assert.equal(tok.decode(ids), text);
   const stories = text.split("<|endoftext|>").slice(0, 4);
   for (const story of stories) assert.deepEqual(tok.encode(story), referenceEncode(vocab, story, true, false));
+});
+
+test("a vocabulary without a space piece spells spaces as the bytes of U+2581 (SentencePiece normalizes before byte fallback, as llama.cpp)", () => {
+  // syntheticVocab: <unk>, <s>, </s>, then <0x00>..<0xFF> (byte b is id 3 + b), no other piece matches text
+  const tok = new SentencePieceTokenizer(standInVocab(300));
+  const byte = (b: number) => 3 + b;
+  const space = [0xe2, 0x96, 0x81].map(byte);
+  assert.deepEqual(tok.encode("a b"), [1, ...space, byte(0x61), ...space, byte(0x62)]);
 });

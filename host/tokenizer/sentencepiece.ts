@@ -123,7 +123,9 @@ export class SentencePieceTokenizer implements Tokenizer {
   private pushPiece(tokens: number[], ch: string): void {
     const id = this.pieceIds.get(ch);
     if (id !== undefined) tokens.push(id);
-    else for (const b of utf8Encoder.encode(ch)) tokens.push(this.byteIds[b]);
+    // SentencePiece normalizes a space to U+2581 before byte fallback (pieces here hold ' ' for
+    // it), so a vocabulary without a space piece spells it as the bytes of U+2581, as llama.cpp does
+    else for (const b of utf8Encoder.encode(ch === " " ? "\u2581" : ch)) tokens.push(this.byteIds[b]);
   }
 
   /** The id of piece(a) + piece(b), or -1. */
