@@ -192,10 +192,21 @@ export function matvecQ4_K(out: usize, w: usize, x: usize, rows: i32, cols: i32)
  * range of rows can run alone (the batched kernel's pieces).
  */
 export function matvecQ4_KQuantized(out: usize, w: usize, xq: usize, s: usize, rows: i32, cols: i32): void {
+  matvecQx_KQuantized(out, w, xq, s, rows, cols, false);
+}
+
+/**
+ * Q4_K and Q5_K rows four per pass, four streams a quarter of the matrix apart (the same d, dmin
+ * and 6-bit scales and mins per super-block); `fiveBit` (a constant at each call, so the inlined
+ * copy keeps one branch) picks Q5_K's super-blocks with their fifth bits.
+ */
+// @ts-ignore: decorator
+@inline function matvecQx_KQuantized(out: usize, w: usize, xq: usize, s: usize, rows: i32, cols: i32, fiveBit: bool): void {
   const nb = cols >> 5;
   const nsb = cols / QK_K;
   const xs = xq + (<usize>nb << 6);
-  const rowBytes = q4_KRowBytes(cols);
+  const rowBytes = fiveBit ? q5_KRowBytes(cols) : q4_KRowBytes(cols);
+  const superBytes = fiveBit ? Q5K : Q4K;
   // four streams a quarter of the matrix apart (each sequential for the prefetchers), then the rest
   const quarter = rows >> 2;
   const rows4 = quarter << 2;
@@ -208,18 +219,22 @@ export function matvecQ4_KQuantized(out: usize, w: usize, xq: usize, s: usize, r
       const d = loadHalves4(p0, p1, p2, p3);
       const dmin = loadHalves4(p0 + 2, p1 + 2, p2 + 2, p3 + 2);
       transposeBytes4(q4KScalesMins(p0 + 4), q4KScalesMins(p1 + 4), q4KScalesMins(p2 + 4), q4KScalesMins(p3 + 4), false);
-      for (let j = 0; j < 8; j += 2) {
-        acc = subStep4Q4_K(acc, p0, p1, p2, p3, j, (sb << 3) + j, xq, xs, s, d, dmin);
-        acc = subStep4Q4_K(acc, p0, p1, p2, p3, j + 1, (sb << 3) + j + 1, xq, xs, s, d, dmin);
+      if (fiveBit) {
+        for (let j = 0; j < 8; j++) acc = subStep4Q5_K(acc, p0, p1, p2, p3, j, (sb << 3) + j, xq, xs, s, d, dmin);
+      } else {
+        for (let j = 0; j < 8; j += 2) {
+          acc = subStep4Q4_K(acc, p0, p1, p2, p3, j, (sb << 3) + j, xq, xs, s, d, dmin);
+          acc = subStep4Q4_K(acc, p0, p1, p2, p3, j + 1, (sb << 3) + j + 1, xq, xs, s, d, dmin);
+        }
       }
-      p0 += Q4K;
-      p1 += Q4K;
-      p2 += Q4K;
-      p3 += Q4K;
+      p0 += superBytes;
+      p1 += superBytes;
+      p2 += superBytes;
+      p3 += superBytes;
     }
     storeQuarters(out, r, quarter, acc);
   }
-  for (let r = rows4; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ4_K(w + <usize>r * rowBytes, nsb, xq, xs, s, true));
+  for (let r = rows4; r < rows; r++) store<f32>(out + (<usize>r << 2), fiveBit ? dotRowQ5_K(w + <usize>r * rowBytes, nsb, xq, xs, s, true) : dotRowQ4_K(w + <usize>r * rowBytes, nsb, xq, xs, s, true));
 }
 
 /** Scalar reference for matvecQ4_K (same quantized x, same order). */
@@ -654,30 +669,7 @@ export function matvecQ5_K(out: usize, w: usize, x: usize, rows: i32, cols: i32)
 
 /** matvecQ5_K on an x quantized by quantizeXQ8 with its block sums: four rows per pass as Q4_K's, the rest one by one; rows independent. */
 export function matvecQ5_KQuantized(out: usize, w: usize, xq: usize, s: usize, rows: i32, cols: i32): void {
-  const nsb = cols / QK_K;
-  const xs = xq + (<usize>(cols >> 5) << 6);
-  const rowBytes = q5_KRowBytes(cols);
-  // four streams a quarter of the matrix apart (each sequential for the prefetchers), then the rest
-  const quarter = rows >> 2;
-  const rows4 = quarter << 2;
-  const streamGap = <usize>quarter * rowBytes;
-  for (let r = 0; r < quarter; r++) {
-    let p0 = w + <usize>r * rowBytes;
-    let p1 = p0 + streamGap, p2 = p1 + streamGap, p3 = p2 + streamGap;
-    let acc = f32x4.splat(0);
-    for (let sb = 0; sb < nsb; sb++) {
-      const d = loadHalves4(p0, p1, p2, p3);
-      const dmin = loadHalves4(p0 + 2, p1 + 2, p2 + 2, p3 + 2);
-      transposeBytes4(q4KScalesMins(p0 + 4), q4KScalesMins(p1 + 4), q4KScalesMins(p2 + 4), q4KScalesMins(p3 + 4), false);
-      for (let j = 0; j < 8; j++) acc = subStep4Q5_K(acc, p0, p1, p2, p3, j, (sb << 3) + j, xq, xs, s, d, dmin);
-      p0 += Q5K;
-      p1 += Q5K;
-      p2 += Q5K;
-      p3 += Q5K;
-    }
-    storeQuarters(out, r, quarter, acc);
-  }
-  for (let r = rows4; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ5_K(w + <usize>r * rowBytes, nsb, xq, xs, s, true));
+  matvecQx_KQuantized(out, w, xq, s, rows, cols, true);
 }
 
 /** Scalar reference for matvecQ5_K (same quantized x, same order). */

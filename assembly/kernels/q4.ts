@@ -107,9 +107,19 @@ export function matvecQ4_0(out: usize, w: usize, x: usize, rows: i32, cols: i32)
  * its own blocks, so any range of rows can run alone (the batched kernel's pieces).
  */
 export function matvecQ4_0Quantized(out: usize, w: usize, xq: usize, s: usize, rows: i32, cols: i32): void {
+  matvecQx_0Quantized(out, w, xq, s, rows, cols, false);
+}
+
+/**
+ * Q4_0 and Q5_0 rows four per pass, four streams a quarter of the matrix apart; `fiveBit` (a
+ * constant at each call, so the inlined copy keeps one branch) picks Q5_0's blocks and offset.
+ */
+// @ts-ignore: decorator
+@inline function matvecQx_0Quantized(out: usize, w: usize, xq: usize, s: usize, rows: i32, cols: i32, fiveBit: bool): void {
   const nb = cols / QK4_0;
   const xs = xq + (<usize>nb << 6);
-  const rowBytes = q4_0RowBytes(cols);
+  const rowBytes = fiveBit ? q5_0RowBytes(cols) : q4_0RowBytes(cols);
+  const blockBytes = fiveBit ? BLOCK5 : BLOCK;
   // four streams a quarter of the matrix apart (each sequential for the prefetchers), then the rest
   const quarter = rows >> 2;
   const rows4 = quarter << 2;
@@ -121,18 +131,21 @@ export function matvecQ4_0Quantized(out: usize, w: usize, xq: usize, s: usize, r
     for (let b = 0; b < nb; b++) {
       const xb = xq + (<usize>b << 6);
       const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
-      const sums = reduce4(blockDotQ4_0Unsigned(p0, x0, x1, x2, x3), blockDotQ4_0Unsigned(p1, x0, x1, x2, x3), blockDotQ4_0Unsigned(p2, x0, x1, x2, x3), blockDotQ4_0Unsigned(p3, x0, x1, x2, x3));
-      const t = i32x4.sub(sums, i32x4.splat(load<i32>(s + (<usize>b << 2)) << 3));
+      const sums = fiveBit
+        ? reduce4(blockDotQ5_0Unsigned(p0, x0, x1, x2, x3), blockDotQ5_0Unsigned(p1, x0, x1, x2, x3), blockDotQ5_0Unsigned(p2, x0, x1, x2, x3), blockDotQ5_0Unsigned(p3, x0, x1, x2, x3))
+        : reduce4(blockDotQ4_0Unsigned(p0, x0, x1, x2, x3), blockDotQ4_0Unsigned(p1, x0, x1, x2, x3), blockDotQ4_0Unsigned(p2, x0, x1, x2, x3), blockDotQ4_0Unsigned(p3, x0, x1, x2, x3));
+      // the unsigned quants' offset (8, or 16 with the fifth bit) times the block's sum of xq
+      const t = i32x4.sub(sums, i32x4.splat(load<i32>(s + (<usize>b << 2)) << (fiveBit ? 4 : 3)));
       const d = loadHalves4(p0, p1, p2, p3);
       acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(t), f32x4.mul(d, v128.load32_splat(xs + (<usize>b << 2)))));
-      p0 += BLOCK;
-      p1 += BLOCK;
-      p2 += BLOCK;
-      p3 += BLOCK;
+      p0 += blockBytes;
+      p1 += blockBytes;
+      p2 += blockBytes;
+      p3 += blockBytes;
     }
     storeQuarters(out, r, quarter, acc);
   }
-  for (let r = rows4; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ4_0(w + <usize>r * rowBytes, nb, xq, xs));
+  for (let r = rows4; r < rows; r++) store<f32>(out + (<usize>r << 2), fiveBit ? dotRowQ5_0(w + <usize>r * rowBytes, nb, xq, xs, true) : dotRowQ4_0(w + <usize>r * rowBytes, nb, xq, xs));
 }
 
 /** Scalar reference for matvecQ4_0 (same quantized x, same order). */
@@ -511,32 +524,7 @@ export function matvecQ5_0(out: usize, w: usize, x: usize, rows: i32, cols: i32)
  * matvecQ4_0Quantized, T = sum of q * xq - 16 S[b] (the scalar reference's sum of (q - 16) * xq).
  */
 export function matvecQ5_0Quantized(out: usize, w: usize, xq: usize, s: usize, rows: i32, cols: i32): void {
-  const nb = cols / QK4_0;
-  const xs = xq + (<usize>nb << 6);
-  const rowBytes = q5_0RowBytes(cols);
-  // four streams a quarter of the matrix apart (each sequential for the prefetchers), then the rest
-  const quarter = rows >> 2;
-  const rows4 = quarter << 2;
-  const streamGap = <usize>quarter * rowBytes;
-  for (let r = 0; r < quarter; r++) {
-    let p0 = w + <usize>r * rowBytes;
-    let p1 = p0 + streamGap, p2 = p1 + streamGap, p3 = p2 + streamGap;
-    let acc = f32x4.splat(0);
-    for (let b = 0; b < nb; b++) {
-      const xb = xq + (<usize>b << 6);
-      const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
-      const sums = reduce4(blockDotQ5_0Unsigned(p0, x0, x1, x2, x3), blockDotQ5_0Unsigned(p1, x0, x1, x2, x3), blockDotQ5_0Unsigned(p2, x0, x1, x2, x3), blockDotQ5_0Unsigned(p3, x0, x1, x2, x3));
-      const t = i32x4.sub(sums, i32x4.splat(load<i32>(s + (<usize>b << 2)) << 4));
-      const d = loadHalves4(p0, p1, p2, p3);
-      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(t), f32x4.mul(d, v128.load32_splat(xs + (<usize>b << 2)))));
-      p0 += BLOCK5;
-      p1 += BLOCK5;
-      p2 += BLOCK5;
-      p3 += BLOCK5;
-    }
-    storeQuarters(out, r, quarter, acc);
-  }
-  for (let r = rows4; r < rows; r++) store<f32>(out + (<usize>r << 2), dotRowQ5_0(w + <usize>r * rowBytes, nb, xq, xs, true));
+  matvecQx_0Quantized(out, w, xq, s, rows, cols, true);
 }
 
 /** Scalar reference for matvecQ5_0 (same quantized x, same order). */
