@@ -2,9 +2,9 @@
 // stream/gather-q8.ts) against the scalar reference of the resident f32 gather over the same
 // columns dequantized (w = f16 scale * int8 quant, exact in f32): equal bit for bit in one pass,
 // split into chunks, for either part of a two-part block, and the scalar reference too.
-import { gatherColumnsF32Scalar } from "../../assembly/kernels/gather";
 import { gatherSlotsQ8, gatherSlotsQ8Scalar } from "../../assembly/stream/gather-q8";
 import { seedRandom, rand, buf } from "./buffers";
+import { expectSlotGatherExact, halfValue } from "./slot-gather";
 
 seedRandom(777);
 
@@ -13,11 +13,6 @@ function randomHalf(): u16 {
   const e = <u32>(5 + <i32>((rand() + 1) * 10)); // 5..25
   const m = <u32>((rand() + 1) * 511) & 0x3ff;
   return <u16>((e << 10) | m);
-}
-function halfValue(h: u16): f32 {
-  const e = <i32>(h >> 10);
-  const m = <f32>(h & 0x3ff);
-  return <f32>Math.pow(2, e - 15) * (1 + m / 1024);
 }
 
 describe("gatherSlotsQ8", () => {
@@ -42,36 +37,6 @@ describe("gatherSlotsQ8", () => {
         }
       }
     }
-    const x = buf(nIn);
-    for (let i = 0; i < nIn; i++) store<f32>(x + (<usize>i << 2), rand());
-    const idx = buf(nIn);
-    const ptrs = buf(nIn);
-    let n = 0;
-    for (let j = 0; j < nIn; j++) {
-      if (j % 4 == 2) continue;
-      store<u32>(idx + (<usize>n << 2), <u32>j);
-      store<u32>(ptrs + (<usize>n << 2), <u32>(slots + <usize>((nIn - 1 - j) * 2 * partBytes)));
-      n++;
-    }
-    for (let p = 0; p < 2; p++) {
-      const want = buf(nOut);
-      gatherColumnsF32Scalar(want, p == 0 ? wT0 : wT1, x, idx, n, nOut);
-      const off = <usize>(p * partBytes);
-      const whole = buf(nOut);
-      memory.fill(whole, 0, <usize>nOut * 4);
-      gatherSlotsQ8(whole, ptrs, off, x, idx, n, nOut);
-      const chunked = buf(nOut);
-      memory.fill(chunked, 0, <usize>nOut * 4);
-      for (let s = 0; s < n; s += 5) gatherSlotsQ8(chunked, ptrs + (<usize>s << 2), off, x, idx + (<usize>s << 2), min(5, n - s), nOut);
-      const scalar = buf(nOut);
-      memory.fill(scalar, 0, <usize>nOut * 4);
-      gatherSlotsQ8Scalar(scalar, ptrs, off, x, idx, n, nOut);
-      for (let o = 0; o < nOut; o++) {
-        const w = load<u32>(want + (<usize>o << 2));
-        expect(load<u32>(whole + (<usize>o << 2))).toBe(w);
-        expect(load<u32>(chunked + (<usize>o << 2))).toBe(w);
-        expect(load<u32>(scalar + (<usize>o << 2))).toBe(w);
-      }
-    }
+    expectSlotGatherExact(gatherSlotsQ8, gatherSlotsQ8Scalar, slots, partBytes, wT0, wT1, nIn, nOut, 4, 2, 5);
   });
 });
