@@ -41,8 +41,8 @@ interface KernelExports {
   gatherColumnsQ8Scalar(out: number, wT: number, x: number, idx: number, nKept: number, nIn: number, nOut: number): void;
   q8Bytes(rows: number, n: number): number;
   q8InBytes(nIn: number, nOut: number): number;
-  gatherColumnsF32(out: number, wT: number, x: number, idx: number, nKept: number, nOut: number): void;
-  gatherColumnsF32Scalar(out: number, wT: number, x: number, idx: number, nKept: number, nOut: number): void;
+  gatherColumnsF32(out: number, wT: number, x: number, idx: number, nKept: number, nOut: number, scratch: number): void;
+  gatherColumnsF32Scalar(out: number, wT: number, x: number, idx: number, nKept: number, nOut: number, scratch: number): void;
   matvecQ4_0(out: number, w: number, x: number, rows: number, cols: number): void;
   matvecQ4_0Scalar(out: number, w: number, x: number, rows: number, cols: number): void;
   matvecQ5_0(out: number, w: number, x: number, rows: number, cols: number): void;
@@ -128,6 +128,7 @@ const VEC = Math.max(n, 151936);
 const x = alloc(VEC * 4);
 const outSimd = alloc(VEC * 4);
 const outScalar = alloc(VEC * 4);
+const gatherScratch = alloc(VEC * 4); // the f32 gather's second part (assembly/kernels/gather.ts)
 const idxShape = alloc(VEC * 4);
 const idxAll = alloc(n * 4);
 const idxHalf = alloc((n / 2) * 4);
@@ -172,8 +173,8 @@ e.matvecQ8(outSimd, w, x, n, n);
 e.matvecQ8Scalar(outScalar, w, x, n, n);
 sameBits("matvecQ8", outSimd, outScalar, n);
 for (const [label, idx, k] of [["all", idxAll, n], ["50%", idxHalf, n / 2]] as const) {
-  e.gatherColumnsF32(outSimd, w, x, idx, k, n);
-  e.gatherColumnsF32Scalar(outScalar, w, x, idx, k, n);
+  e.gatherColumnsF32(outSimd, w, x, idx, k, n, gatherScratch);
+  e.gatherColumnsF32Scalar(outScalar, w, x, idx, k, n, gatherScratch);
   sameBits(`gatherColumnsF32 (${label})`, outSimd, outScalar, n);
   e.gatherColumnsQ8(outSimd, w, x, idx, k, n, n);
   e.gatherColumnsQ8Scalar(outScalar, w, x, idx, k, n, n);
@@ -250,8 +251,8 @@ if (!noShapes) {
       e.gatherColumnsQ8(outSimd, w, x, idxShape, kept, nIn, nOut);
       e.gatherColumnsQ8Scalar(outScalar, w, x, idxShape, kept, nIn, nOut);
       sameBits(`gatherColumnsQ8 ${label} ${keepLabel}`, outSimd, outScalar, nOut);
-      e.gatherColumnsF32(outSimd, w, x, idxShape, kept, nOut);
-      e.gatherColumnsF32Scalar(outScalar, w, x, idxShape, kept, nOut);
+      e.gatherColumnsF32(outSimd, w, x, idxShape, kept, nOut, gatherScratch);
+      e.gatherColumnsF32Scalar(outScalar, w, x, idxShape, kept, nOut, gatherScratch);
       sameBits(`gatherColumnsF32 ${label} ${keepLabel}`, outSimd, outScalar, nOut);
       const fBytes = kept * nOut * 4;
       // the kept columns' quants + nOut f16 scales per block of 32 inputs with a kept column
@@ -260,7 +261,7 @@ if (!noShapes) {
       const nq = rotating(e.q8InBytes(nIn, nOut));
       const setIdx = () => u32(idxShape, kept).set(list);
       shapeCases.push(
-        { name: `f32 gather ${keepLabel} ${label}`, bytes: fBytes, paired: true, run: () => (setIdx(), e.gatherColumnsF32(outSimd, nf(), x, idxShape, kept, nOut)) },
+        { name: `f32 gather ${keepLabel} ${label}`, bytes: fBytes, paired: true, run: () => (setIdx(), e.gatherColumnsF32(outSimd, nf(), x, idxShape, kept, nOut, gatherScratch)) },
         { name: `q8 gather ${keepLabel} ${label}`, bytes: qBytes, paired: true, run: () => (setIdx(), e.gatherColumnsQ8(outSimd, nq(), x, idxShape, kept, nIn, nOut)) },
       );
     }
@@ -375,10 +376,10 @@ const READ_PROBES = [`readSumF32 ${bwBytes / MiB} MiB, 1 stream`, `readSum4Strea
 const cases: Case[] = [
   ...both("matvecF32", matBytes, undefined, (m) => e.matvecF32(outSimd, m, x, n, n)),
   ...both("matvecF32Scalar", matBytes, "matvecF32", (m) => e.matvecF32Scalar(outScalar, m, x, n, n)),
-  ...both("gatherColumnsF32 all", matBytes, undefined, (m) => e.gatherColumnsF32(outSimd, m, x, idxAll, n, n)),
-  ...both("gatherColumnsF32Scalar all", matBytes, "gatherColumnsF32 all", (m) => e.gatherColumnsF32Scalar(outScalar, m, x, idxAll, n, n)),
-  ...both("gatherColumnsF32 50%", matBytes / 2, undefined, (m) => e.gatherColumnsF32(outSimd, m, x, idxHalf, n / 2, n)),
-  ...both("gatherColumnsF32Scalar 50%", matBytes / 2, "gatherColumnsF32 50%", (m) => e.gatherColumnsF32Scalar(outScalar, m, x, idxHalf, n / 2, n)),
+  ...both("gatherColumnsF32 all", matBytes, undefined, (m) => e.gatherColumnsF32(outSimd, m, x, idxAll, n, n, gatherScratch)),
+  ...both("gatherColumnsF32Scalar all", matBytes, "gatherColumnsF32 all", (m) => e.gatherColumnsF32Scalar(outScalar, m, x, idxAll, n, n, gatherScratch)),
+  ...both("gatherColumnsF32 50%", matBytes / 2, undefined, (m) => e.gatherColumnsF32(outSimd, m, x, idxHalf, n / 2, n, gatherScratch)),
+  ...both("gatherColumnsF32Scalar 50%", matBytes / 2, "gatherColumnsF32 50%", (m) => e.gatherColumnsF32Scalar(outScalar, m, x, idxHalf, n / 2, n, gatherScratch)),
   // q8 on the n x n square: hot (cache-resident) against cold shows whether a kernel is compute-
   // or memory-bound (the q8 matrix is the first ~n*n bytes of each f32 copy)
   ...both("matvecQ8", e.q8Bytes(n, n), undefined, (m) => e.matvecQ8(outSimd, m, x, n, n)),

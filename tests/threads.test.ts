@@ -8,7 +8,8 @@ import { readEngineWasmBytes } from "../host/node/wasm.js";
 import { maxAbsDiff, readF32, readJson, storiesFixture, storiesModel } from "./helpers.js";
 
 // Odd sizes so the thread shares are uneven and not multiples of 4: every product of the forward
-// pass (q 256x256, gate/up 700x256 at keep 0.5, LM head 1001x256) is big enough to be split.
+// pass (q 256x256, gate/up 700x256 at keep 0.5, LM head 1001x256) is big enough to be split. An
+// f32 gather's two parts go to two threads; with 4, each part is also split by outputs.
 const model = () => syntheticModel("stories260k-shape", 5, { config: { dim: 256, hiddenDim: 700, nLayers: 2, nHeads: 8, nKvHeads: 4, vocabSize: 1001, seqLen: 16 } });
 const TOKENS = [1, 17, 400, 3, 999, 256, 42, 7];
 
@@ -27,10 +28,10 @@ const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.leng
 // by the main instance)
 for (const dtype of ["f32", "q8"] as const)
 for (const spec of [{ method: "dense" }, { method: "dip", keep: 0.5 }, { method: "glu", keep: 0.3 }] as SparsitySpec[]) {
-  test(`threads 2 and 3 give logits bit-identical to 1 thread (${dtype}, ${spec.method})`, async () => {
+  test(`threads 2, 3 and 4 give logits bit-identical to 1 thread (${dtype}, ${spec.method})`, async () => {
     const one = await Engine.create(model(), { dtype });
     const ref = logitsOf(one, spec, TOKENS);
-    for (const threads of [2, 3]) {
+    for (const threads of [2, 3, 4]) {
       const many = await Engine.create(model(), { dtype, threads });
       try {
         assert.equal(many.threads, threads);

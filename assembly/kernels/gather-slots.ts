@@ -2,10 +2,11 @@
 //
 //   out[o] += sum over k of x[idx[k]] * col_k[o]      col_k = ptrs[k] + partOffset, k ascending
 //
-// Same arithmetic, same order as gatherColumnsF32 (kernels/gather.ts): each out[o] adds the kept
-// columns one after another in k order, eight (then four, then one) per pass, each add rounded on
-// its own. It does not zero `out`, so a gather split into consecutive chunks of k gives
-// bit-identical results to one gather over the resident matrix (the streamed and resident paths
+// Same arithmetic, same order as a run of the resident gather (gatherRunF32, kernels/gather.ts):
+// each out[o] adds the kept columns one after another in k order, eight (then four, then one) per
+// pass, each add rounded on its own. It does not zero `out`, so a run split into consecutive
+// chunks of k gives bit-identical results to one run over the resident matrix; the stream store
+// sums the gather's two parts apart, as the resident one does (the streamed and resident paths
 // produce the same logits).
 
 import { axpy4F32, axpy8F32, axpyF32 } from "./axpy";

@@ -6,29 +6,60 @@
 //
 //   out[o] = sum over k of x[idx[k]] * WT[idx[k], o]      (idx ascending, nKept entries)
 //
-// Order: each out[o] accumulates the kept columns one after another in idx order, starting from 0.
-// The SIMD kernel takes eight (then four, then one) columns per pass, or a run of eight consecutive
-// columns one per pass, but adds them in that same order, so it is bit-identical to the scalar
-// reference.
+// Order (fixed, the same in every build, thread count and path, ARCHITECTURE.md "Determinism"):
+// the kept list is cut at h = gatherHalf(nKept); each part is summed on its own, its columns added
+// one after another in idx order starting from 0 (a "run", gatherRunF32), and then
+// out[o] = first[o] + second[o]. The two parts are independent, so in the threads build two threads
+// each read whole columns of their own part (a split by outputs gives each thread half of every
+// column, short runs the prefetchers handle badly: bench/README.md, issue #16); one thread computes
+// both parts one after the other, with the same bits. The streamed gather (stream/store.ts) and the
+// batched prompt kernel (matmat.ts) cut at the same h. The SIMD run takes eight (then four, then
+// one) columns per pass, or a run of eight consecutive columns one per pass, but adds them in that
+// same order, so it is bit-identical to the scalar reference.
 
 import { axpy4F32, axpy8F32, axpyF32 } from "./axpy";
+import { addInPlace } from "./elementwise";
+
+/** Where the kept list is cut: entries [0, h) and [h, nKept) are summed apart (a multiple of 8, so runs keep their eight-column groups). */
+// @ts-ignore: decorator
+@inline export function gatherHalf(nKept: i32): i32 {
+  return (nKept >> 1) & ~7;
+}
+
+/** SIMD: out = run over kept entries [0, h) + run over [h, nKept); scratch holds nOut floats. */
+export function gatherColumnsF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, scratch: usize): void {
+  const h = gatherHalf(nKept);
+  gatherRunF32(out, wT, x, idx, h, nOut);
+  gatherRunF32(scratch, wT, x, idx + (<usize>h << 2), nKept - h, nOut);
+  addInPlace(out, scratch, nOut);
+}
+
+/** Scalar reference for gatherColumnsF32. */
+export function gatherColumnsF32Scalar(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, scratch: usize): void {
+  const h = gatherHalf(nKept);
+  gatherRunF32Scalar(out, wT, x, idx, h, nOut);
+  gatherRunF32Scalar(scratch, wT, x, idx + (<usize>h << 2), nKept - h, nOut);
+  addInPlace(out, scratch, nOut);
+}
 
 /**
- * SIMD: eight kept columns per pass (one load/store of out per eight weight columns; eight weight
- * streams in flight keep the prefetchers busy when kept columns are short and scattered), then
- * four, then one at a time. Eight consecutive kept columns (every group of the dense mask) are one
- * contiguous block of memory: when out is small enough to stay in L1 (RUN_OUT_BYTES_MAX) they are
- * read one column per pass, a single sequential stream, which read cold weights at ~0.8 of the
- * read probe against ~0.55 for eight streams a column apart (bench/README.md, issue #16).
+ * SIMD run: out = sum of the kept columns added one after another in idx order from 0. Eight kept
+ * columns per pass (one load/store of out per eight weight columns; eight weight streams in flight
+ * keep the prefetchers busy when kept columns are short and scattered), then four, then one at a
+ * time. Eight consecutive kept columns (every group of the dense mask) are one contiguous block of
+ * memory: when out is small enough to stay in L1 (RUN_OUT_BYTES_MAX) they are read one column per
+ * pass, a single sequential stream, which read cold weights at ~0.8 of the read probe against
+ * ~0.55 for eight streams a column apart (bench/README.md, issue #16). The LoRA update's
+ * t = (x*m) A (lowrank.ts) is one run.
  */
-export function gatherColumnsF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32): void {
+export function gatherRunF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32): void {
   gatherColumnsStridedF32(out, wT, x, idx, nKept, nOut, <usize>nOut << 2);
 }
 
 /**
- * Outputs [from, to) of gatherColumnsF32 (the share of one thread, assembly/threads/): every
- * out[o] gets the same adds in the same order as in the whole product, so a split product is
- * bit-identical to an unsplit one.
+ * Outputs [from, to) of gatherRunF32 (a thread's share when there are more threads than parts,
+ * assembly/threads/): every out[o] gets the same adds in the same order as in the whole run, so a
+ * split run is bit-identical to an unsplit one.
  */
 export function gatherColumnsRangeF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, from: i32, to: i32): void {
   const skip = <usize>from << 2;
@@ -100,8 +131,8 @@ const RUN_OUT_BYTES_MAX: usize = 16384;
   }
 }
 
-/** Scalar reference for gatherColumnsF32. */
-export function gatherColumnsF32Scalar(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32): void {
+/** Scalar reference for gatherRunF32. */
+export function gatherRunF32Scalar(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32): void {
   const colBytes = <usize>nOut << 2;
   memory.fill(out, 0, colBytes);
   for (let k = 0; k < nKept; k++) {

@@ -11,6 +11,8 @@
 
 import { madd } from "./madd";
 import { axpy4F32, axpyF32 } from "./axpy";
+import { addInPlace } from "./elementwise";
+import { gatherColumnsF32Scalar, gatherHalf } from "./gather";
 import { dotF32, dotF32Scalar } from "./matvec";
 import { gatherPlanBytesQ8, gatherPlanQ8, gatherSweepQ8, matvecQ8Quantized, q8BlockAt, q8Blocks, quantizeXQ8 } from "./q8";
 import { DTYPE_Q2_K, DTYPE_Q3_K, DTYPE_Q4_0, DTYPE_Q4_1, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q5_1, DTYPE_Q5_K, DTYPE_Q6_K, Q8_TILE_BYTES } from "../abi";
@@ -105,13 +107,26 @@ export function matmatF32Scalar(out: usize, w: usize, x: usize, rows: i32, cols:
 }
 
 /**
- * SIMD: out_b = sum over kept inputs j (idx order) of x_b[j] * WT[j, :] for an input-major
- * [nIn x nOut] f32 matrix (gather.ts's product, b < nTok). Four kept columns per pass, then one;
- * within a pass two tokens at a time share each weight load. Each out_b[o] gets the columns added
- * one after another in idx order from 0, as in gatherColumnsF32 (axpy.ts: the grouping does not
- * change any bit). The four columns (4 * nOut floats) stay in L1/L2 while the block passes.
+ * SIMD: out_b = sum over kept inputs j of x_b[j] * WT[j, :] for an input-major [nIn x nOut] f32
+ * matrix (gather.ts's product, b < nTok), in gather.ts's order: the two parts of the kept list cut
+ * at gatherHalf(nKept) each summed as a run, then added. The second part's sums use this file's
+ * scratch (nTok * nOut floats).
  */
 export function gatherColumnsBatchF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, nTok: i32, outStride: i32, xStride: i32): void {
+  const h = gatherHalf(nKept);
+  const second = batchScratchOf(<usize>nTok * <usize>nOut << 2);
+  gatherRunBatchF32(out, wT, x, idx, h, nOut, nTok, outStride, xStride);
+  gatherRunBatchF32(second, wT, x, idx + (<usize>h << 2), nKept - h, nOut, nTok, nOut, xStride);
+  for (let b = 0; b < nTok; b++) addInPlace(out + (<usize>b * <usize>outStride << 2), second + (<usize>b * <usize>nOut << 2), nOut);
+}
+
+/**
+ * One run (gather.ts's gatherRunF32) for a block of tokens: the kept columns added one after
+ * another in idx order from 0. Four kept columns per pass, then one; within a pass two tokens at a
+ * time share each weight load (axpy.ts: the grouping does not change any bit). The four columns
+ * (4 * nOut floats) stay in L1/L2 while the block passes.
+ */
+function gatherRunBatchF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, nTok: i32, outStride: i32, xStride: i32): void {
   const colBytes = <usize>nOut << 2;
   const xs = <usize>xStride << 2;
   const os = <usize>outStride << 2;
@@ -171,20 +186,9 @@ export function gatherColumnsBatchF32(out: usize, wT: usize, x: usize, idx: usiz
 
 /** Scalar reference for gatherColumnsBatchF32: per token, gather.ts's scalar reference. */
 export function gatherColumnsBatchF32Scalar(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, nTok: i32, outStride: i32, xStride: i32): void {
-  const colBytes = <usize>nOut << 2;
+  const second = batchScratchOf(<usize>nOut << 2);
   for (let b = 0; b < nTok; b++) {
-    const xb = x + (<usize>b * <usize>xStride << 2);
-    const ob = out + (<usize>b * <usize>outStride << 2);
-    memory.fill(ob, 0, colBytes);
-    for (let k = 0; k < nKept; k++) {
-      const j = <usize>load<u32>(idx + (<usize>k << 2));
-      const c = wT + j * colBytes;
-      const s = load<f32>(xb + (j << 2));
-      for (let o = 0; o < nOut; o++) {
-        const off = <usize>o << 2;
-        store<f32>(ob + off, load<f32>(ob + off) + load<f32>(c + off) * s);
-      }
-    }
+    gatherColumnsF32Scalar(out + (<usize>b * <usize>outStride << 2), wT, x + (<usize>b * <usize>xStride << 2), idx, nKept, nOut, second);
   }
 }
 

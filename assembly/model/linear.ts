@@ -11,6 +11,8 @@
 
 import { matvecF32, matvecRowsF32 } from "../kernels/matvec";
 import { gatherColumnsF32 } from "../kernels/gather";
+import { addInPlace } from "../kernels/elementwise";
+import * as S from "./state";
 import { dequantRowQ8, gatherBytesQ8, gatherColumnsQ8, gatherPlanQ8, matvecQ8, matvecRowsQ8, q8Blocks, q8Bytes, q8InBytes, quantizeXQ8 } from "../kernels/q8";
 import { dequantRowQ4_0, dequantRowQ4_1, dequantRowQ5_0, dequantRowQ5_1, gatherBytesQ4_0, gatherColumnsQ4_0, matvecQ4_0, matvecQ4_1, matvecQ5_0, matvecQ5_1, matvecRowsQ4_0, matvecRowsQ4_1, matvecRowsQ5_0, matvecRowsQ5_1, q4_0InBytes, q4_0InColumnBytes, q4_0RowBytes, q4_1RowBytes, q5_0RowBytes, q5_1RowBytes } from "../kernels/q4";
 import { dequantRowQ2_K, dequantRowQ3_K, matvecQ2_K, matvecQ3_K, matvecRowsQ2_K, matvecRowsQ3_K, q2_KRowBytes, q3_KRowBytes, dequantRowQ4_K, dequantRowQ5_K, dequantRowQ6_K, gatherBytesQ4_K, gatherColumnsQ4_K, matvecQ4_K, matvecQ5_K, matvecQ6_K, matvecRowsQ4_K, matvecRowsQ5_K, matvecRowsQ6_K, q4_KInBytes, q4_KInColumnBytes, q4_KRowBytes, q5_KRowBytes, q6_KRowBytes } from "../kernels/kquants";
@@ -74,8 +76,10 @@ export function gatherColumns(dtype: i32, out: usize, wT: usize, x: usize, idx: 
     else gatherColumnsQ8(out, wT, x, idx, nKept, nIn, nOut);
   } else if (dtype == DTYPE_Q4_0) gatherColumnsQ4_0(out, wT, x, idx, nKept, nIn, nOut);
   else if (dtype == DTYPE_Q4_K) gatherColumnsQ4_K(out, wT, x, idx, nKept, nIn, nOut);
-  else if (ASC_FEATURE_THREADS && split(nKept, nOut)) parallelFor(KERNEL_GATHER_F32, out, wT, x, idx, nKept, nOut, 0);
-  else gatherColumnsF32(out, wT, x, idx, nKept, nOut);
+  else if (ASC_FEATURE_THREADS && split(nKept, nOut)) {
+    parallelFor(KERNEL_GATHER_F32, out, wT, x, idx, nKept, nOut, 0, S.gatherScratch); // the halves on two threads
+    addInPlace(out, S.gatherScratch, nOut);
+  } else gatherColumnsF32(out, wT, x, idx, nKept, nOut, S.gatherScratch);
 }
 
 // Batched forms for prompt processing (model/prompt.ts): nTok token vectors, token b's at

@@ -13,7 +13,8 @@
 //   4. pipelines: it asks the host to start reading chunk c (env.streamIssue), then waits for
 //      chunk c-1 (env.streamAwait) and gathers it with gatherSlotsF32, so the storage delivers one
 //      chunk while the previous one is computed, as a device with its own DMA would. The gather
-//      still runs in mask order, so the result is bit-identical to the resident gatherColumnsF32.
+//      still runs in mask order, cut in the same two parts as the resident gatherColumnsF32
+//      (kernels/gather.ts), so the result is bit-identical to it.
 // One entry of group 0 (input mask) is the W_gate column followed by the W_up column (2 x I
 // values); one entry of group 1 (hidden mask) is the W_down column (D values). A stream's dtype
 // (streamSetDtype) says how a column is stored: f32, a q8 stream column (int8 quants and an f16
@@ -28,6 +29,8 @@ import { arenaAlloc } from "../arena";
 import { stepCache } from "../sim/cache";
 import { cacheRecord, C_FLAGS, resetCaches } from "../sim/state";
 import { gatherSlotsF32 } from "../kernels/gather-slots";
+import { gatherHalf } from "../kernels/gather";
+import { addInPlace } from "../kernels/elementwise";
 import { gatherSlotsQ8 } from "./gather-q8";
 import { gatherSlotsQ4 } from "./gather-q4";
 import { dequantRowQ8 } from "../kernels/q8";
@@ -111,6 +114,12 @@ export function streamAllocate(layers: i32, stageBytes: i32): i32 {
   for (let g = 0; g < GROUPS; g++) {
     widest = max(widest, entries[g]);
     widestBytes = max(widestBytes, entryBytes[g]);
+  }
+  // a group's outputs are the other group's entries (W_gate/W_up: hidden; W_down: dim)
+  secondPart0 = arenaAlloc(<usize>widest * 4);
+  secondPart1 = arenaAlloc(<usize>widest * 4);
+  if (secondPart1 == 0) return -2;
+  for (let g = 0; g < GROUPS; g++) {
     for (let l = 0; l < layers; l++) {
       const n = <usize>entries[g] * 4;
       const a = arenaAlloc(n);
@@ -209,6 +218,9 @@ export function streamGather(l: i32, g: i32, idx: usize, n: i32, x: usize, out0:
   const partBytes = <usize>nOut << 2;
   memory.fill(out0, 0, partBytes);
   if (out1) memory.fill(out1, 0, partBytes);
+  gatherCut = gatherHalf(n);
+  memory.fill(secondPart0, 0, partBytes);
+  if (out1) memory.fill(secondPart1, 0, partBytes);
   // the open chunk: kept positions [start, k), its fetches at fetchList[firstFetch, nFetch)
   let start = 0;
   let firstFetch = 0;
@@ -252,6 +264,8 @@ export function streamGather(l: i32, g: i32, idx: usize, n: i32, x: usize, out0:
   }
   closeChunk(l, g, start, n, firstFetch, nFetch, x, idx, out0, out1, nOut);
   gatherPending(x, idx, out0, out1, nOut);
+  addInPlace(out0, secondPart0, nOut);
+  if (out1) addInPlace(out1, secondPart1, nOut);
   store<i32>(freeCountTable + (i << 2), freeCount);
 }
 
@@ -260,6 +274,10 @@ export function streamGather(l: i32, g: i32, idx: usize, n: i32, x: usize, out0:
 let pendingStart: i32 = -1;
 let pendingEnd: i32 = 0;
 let pendingTicket: i32 = 0;
+// The gather's cut (kernels/gather.ts gatherHalf of the kept count) and its second-part sums.
+let gatherCut: i32 = 0;
+let secondPart0: usize = 0; // (widest output) W_gate's or W_down's second part
+let secondPart1: usize = 0; // (widest output) W_up's
 
 /** Starts the reads of chunk [start, end) (fetches [firstFetch, nFetch)), then gathers the previous chunk. */
 function closeChunk(l: i32, g: i32, start: i32, end: i32, firstFetch: i32, nFetch: i32, x: usize, idx: usize, out0: usize, out1: usize, nOut: i32): void {
@@ -274,15 +292,26 @@ function closeChunk(l: i32, g: i32, start: i32, end: i32, firstFetch: i32, nFetc
   pendingTicket = ticket;
 }
 
-/** Waits for the pending chunk's reads and gathers it (accumulating into out0, out1). */
+/**
+ * Waits for the pending chunk's reads and gathers it: kept entries before gatherCut accumulate
+ * into out0, out1, the rest into the second-part sums (kernels/gather.ts's two parts).
+ */
 function gatherPending(x: usize, idx: usize, out0: usize, out1: usize, nOut: i32): void {
   if (pendingStart < 0) return;
   if (pendingTicket != 0) hostStreamAwait(pendingTicket);
-  const count = pendingEnd - pendingStart;
-  const p = ptrs + (<usize>pendingStart << 2);
-  const ix = idx + (<usize>pendingStart << 2);
+  const start = pendingStart;
+  const end = pendingEnd;
   pendingStart = -1;
+  if (start < gatherCut) gatherSlots(x, idx, start, min(end, gatherCut), out0, out1, nOut);
+  if (end > gatherCut) gatherSlots(x, idx, max(start, gatherCut), end, secondPart0, out1 ? secondPart1 : 0, nOut);
+}
+
+/** Accumulates kept entries [from, to) (their columns at ptrs) into out0 and, for W_up, out1. */
+function gatherSlots(x: usize, idx: usize, from: i32, to: i32, out0: usize, out1: usize, nOut: i32): void {
+  const count = to - from;
   if (count <= 0) return;
+  const p = ptrs + (<usize>from << 2);
+  const ix = idx + (<usize>from << 2);
   if (columnDtype == DTYPE_Q8) {
     gatherSlotsQ8(out0, p, 0, x, ix, count, nOut);
     if (out1) gatherSlotsQ8(out1, p, <usize>entryBytes[0] >> 1, x, ix, count, nOut); // the W_up part: second half of the block

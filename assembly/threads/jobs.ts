@@ -1,7 +1,9 @@
 // Work sharing for the threads build (build/engine-threads.wasm + build/thread-worker.wasm).
 // One job at a time: the main instance writes a kernel id and its arguments into a job block in
 // shared memory and wakes the workers; then every thread, the main one included, claims chunks of
-// the job's OUTPUTS until none are left, and the main waits until every chunk is finished.
+// the job's OUTPUTS until none are left, and the main waits until every chunk is finished. An f32
+// gather is two parts (the halves of its kept list, kernels/gather.ts), each cut into output
+// ranges: a chunk is one range of one part.
 // Each output element is computed by exactly the instructions a single thread would use, whichever
 // thread runs its chunk: a split product is bit-identical to the unsplit one
 // (tests/threads.test.ts, npm run test:builds).
@@ -14,7 +16,8 @@
 // Both modules compile this file, so the kernels a worker runs are the same source as the main's.
 //
 // Making a kernel splittable: give it a range form that computes only outputs [from, to) of the
-// whole product with the same per-output instruction sequence (gatherColumnsRangeF32; an f32
+// whole product with the same per-output instruction sequence (gatherColumnsRangeF32 for a part of
+// an f32 gather; an f32
 // row-major matvec needs none, its rows are independent: offset out and W; the q8 one likewise,
 // W at tile row from / 8, with x quantized once by the main instance since workers have no
 // scratch: matvecQ8Quantized; the q8 gather's plan, x quantized and columns paired, is made by the
@@ -24,7 +27,7 @@
 // tests/threads.test.ts (bit-identical to one thread).
 
 import { matvecF32 } from "../kernels/matvec";
-import { gatherColumnsRangeF32 } from "../kernels/gather";
+import { gatherColumnsRangeF32, gatherHalf } from "../kernels/gather";
 import { gatherSweepQ8, matvecQ8Quantized, q8BlockAt, q8Blocks } from "../kernels/q8";
 
 // Job block: byte offsets; the three words threads write on their own cache lines.
@@ -41,11 +44,13 @@ export const JOB_N: usize = 216; // outputs (rows of a matvec, outputs of a gath
 export const JOB_COLS: usize = 220; // matvec: columns
 export const JOB_CHUNK: usize = 224; // outputs per chunk
 export const JOB_CHUNKS: usize = 228; // chunks of this job
+export const JOB_RANGES: usize = 232; // output ranges per part (chunks = parts * ranges)
+export const JOB_SCRATCH: usize = 236; // f32 gather: where the second part is summed
 export const JOB_BYTES: usize = 256;
 
 export const KERNEL_STOP: i32 = -1;
 export const KERNEL_MATVEC_F32: i32 = 1;
-export const KERNEL_GATHER_F32: i32 = 2;
+export const KERNEL_GATHER_F32: i32 = 2; // two parts: JOB_SCRATCH receives the second
 export const KERNEL_MATVEC_Q8: i32 = 3; // x: already quantized (quantizeXQ8) by the main instance
 export const KERNEL_GATHER_Q8: i32 = 4; // w: the plan (gatherPlanQ8) made by the main instance
 
@@ -67,15 +72,17 @@ export function runChunks(job: usize, seq: i32): i32 {
     if (atomic.cmpxchg<i64>(job + JOB_CLAIM, claim, claim + 1) != claim) continue; // another thread took it
     const n = load<i32>(job + JOB_N);
     const size = load<i32>(job + JOB_CHUNK);
-    runRange(job, c * size, min(n, (c + 1) * size));
+    const ranges = load<i32>(job + JOB_RANGES);
+    const r = c % ranges;
+    runRange(job, c / ranges, r * size, min(n, (r + 1) * size));
     atomic.add<i32>(job + JOB_FINISHED, 1);
     atomic.notify(job + JOB_FINISHED, 1);
     ran++;
   }
 }
 
-/** Outputs [from, to) of the job's kernel. */
-function runRange(job: usize, from: i32, to: i32): void {
+/** Outputs [from, to) of part `part` of the job's kernel. */
+function runRange(job: usize, part: i32, from: i32, to: i32): void {
   const out = <usize>load<u32>(job + JOB_OUT);
   const w = <usize>load<u32>(job + JOB_W);
   const x = <usize>load<u32>(job + JOB_X);
@@ -89,7 +96,12 @@ function runRange(job: usize, from: i32, to: i32): void {
   } else if (kernel == KERNEL_GATHER_Q8) {
     gatherSweepQ8(out, w, load<i32>(job + JOB_N), from, to);
   } else if (kernel == KERNEL_GATHER_F32) {
-    gatherColumnsRangeF32(out, w, x, <usize>load<u32>(job + JOB_IDX), load<i32>(job + JOB_COUNT), load<i32>(job + JOB_N), from, to);
+    // part 0: kept entries [0, h) into out; part 1: [h, count) into scratch (the main adds them)
+    const idx = <usize>load<u32>(job + JOB_IDX);
+    const count = load<i32>(job + JOB_COUNT);
+    const h = gatherHalf(count);
+    if (part == 0) gatherColumnsRangeF32(out, w, x, idx, h, load<i32>(job + JOB_N), from, to);
+    else gatherColumnsRangeF32(<usize>load<u32>(job + JOB_SCRATCH), w, x, idx + (<usize>h << 2), count - h, load<i32>(job + JOB_N), from, to);
   } else {
     unreachable();
   }

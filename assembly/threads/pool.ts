@@ -3,7 +3,7 @@
 // compile-time constant, so other builds leave it out).
 
 import { arenaAlloc } from "../arena";
-import { JOB_BYTES, JOB_CHUNK, JOB_CHUNKS, JOB_CLAIM, JOB_COLS, JOB_COUNT, JOB_FINISHED, JOB_IDX, JOB_KERNEL, JOB_N, JOB_OUT, JOB_SEQ, JOB_W, JOB_X, KERNEL_STOP, runChunks, SPINS } from "./jobs";
+import { JOB_BYTES, JOB_CHUNK, JOB_CHUNKS, JOB_CLAIM, JOB_COLS, JOB_COUNT, JOB_FINISHED, JOB_IDX, JOB_KERNEL, JOB_N, JOB_OUT, JOB_RANGES, JOB_SCRATCH, JOB_SEQ, JOB_W, JOB_X, KERNEL_GATHER_F32, KERNEL_MATVEC_F32, KERNEL_MATVEC_Q8, KERNEL_STOP, runChunks, SPINS } from "./jobs";
 
 let job: usize = 0;
 let seq: i32 = 0;
@@ -14,10 +14,14 @@ let mayWait = false;
 
 /** Work below this many weights per product runs on one thread (waking workers costs more). */
 export const MIN_PARALLEL_WEIGHTS: i32 = 1 << 16;
-/** About this many chunks per thread, so a thread that is held up leaves work the others can take... */
-const CHUNKS_PER_THREAD: i32 = 4;
-/** ...but at least 256 outputs each: a gather's chunk reads a run of each kept column that long. */
-const MIN_CHUNK: i32 = 256;
+/**
+ * Outputs per chunk: at least 256 for a gather, whose chunk reads a run of each kept column that
+ * long, and 64 rows for a matvec. One chunk per thread: more, smaller chunks cut a gather's column
+ * runs shorter and measured slower (bench/README.md, issue #16); a thread that is held up still
+ * leaves its chunk to the others if it has not claimed it.
+ */
+const MIN_GATHER_CHUNK: i32 = 256;
+const MIN_MATVEC_CHUNK: i32 = 64;
 /** Chunks start on multiples of 32 outputs: 128 bytes of f32 output, and whole q8 blocks. */
 const CHUNK_ALIGN: i32 = 32;
 
@@ -60,11 +64,17 @@ export function threadsStop(): void {
   poolThreads = 1;
 }
 
-/** Runs a kernel of jobs.ts over n outputs, in chunks claimed by this thread and the workers. */
-export function parallelFor(kernel: i32, out: usize, w: usize, x: usize, idx: usize, count: i32, n: i32, cols: i32): void {
-  const per = poolThreads * CHUNKS_PER_THREAD;
-  const size = max(MIN_CHUNK, ((n + per - 1) / per + CHUNK_ALIGN - 1) & ~(CHUNK_ALIGN - 1));
-  const chunks = (n + size - 1) / size;
+/**
+ * Runs a kernel of jobs.ts over n outputs, in chunks claimed by this thread and the workers. The
+ * f32 gather has two parts (its second goes to `scratch`), so each part gets half the threads.
+ */
+export function parallelFor(kernel: i32, out: usize, w: usize, x: usize, idx: usize, count: i32, n: i32, cols: i32, scratch: usize = 0): void {
+  const parts = kernel == KERNEL_GATHER_F32 ? 2 : 1;
+  const per = max(1, poolThreads / parts);
+  const minChunk = kernel == KERNEL_MATVEC_F32 || kernel == KERNEL_MATVEC_Q8 ? MIN_MATVEC_CHUNK : MIN_GATHER_CHUNK;
+  const size = max(minChunk, ((n + per - 1) / per + CHUNK_ALIGN - 1) & ~(CHUNK_ALIGN - 1));
+  const ranges = (n + size - 1) / size;
+  const chunks = parts * ranges;
   store<i32>(job + JOB_KERNEL, kernel);
   store<u32>(job + JOB_OUT, <u32>out);
   store<u32>(job + JOB_W, <u32>w);
@@ -75,6 +85,8 @@ export function parallelFor(kernel: i32, out: usize, w: usize, x: usize, idx: us
   store<i32>(job + JOB_COLS, cols);
   store<i32>(job + JOB_CHUNK, size);
   store<i32>(job + JOB_CHUNKS, chunks);
+  store<i32>(job + JOB_RANGES, ranges);
+  store<u32>(job + JOB_SCRATCH, <u32>scratch);
   seq++;
   atomic.store<i32>(job + JOB_FINISHED, 0);
   atomic.store<i64>(job + JOB_CLAIM, (<i64>seq << 32) | 0); // claims of older jobs now fail

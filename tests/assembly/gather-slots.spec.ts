@@ -1,6 +1,6 @@
 // gatherSlotsF32 (columns reached through per-column pointers, accumulating) against the scalar
 // reference of the resident gather: equal bit for bit in one pass and when split into chunks.
-import { gatherColumnsF32Scalar } from "../../assembly/kernels/gather";
+import { gatherRunF32Scalar } from "../../assembly/kernels/gather";
 import { gatherSlotsF32 } from "../../assembly/kernels/gather-slots";
 import { seedRandom, rand, buf } from "./buffers";
 
@@ -27,7 +27,7 @@ describe("gatherSlotsF32", () => {
       store<u32>(ptrs + (<usize>k << 2), <u32>dst);
     }
     const want = buf(nOut);
-    gatherColumnsF32Scalar(want, wT, x, idx, n, nOut);
+    gatherRunF32Scalar(want, wT, x, idx, n, nOut);
     const whole = buf(nOut);
     memory.fill(whole, 0, <usize>nOut * 4);
     gatherSlotsF32(whole, ptrs, 0, x, idx, n, nOut);

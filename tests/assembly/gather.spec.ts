@@ -1,7 +1,8 @@
-// The column gather against its scalar reference (bit-identical by design: columns added in idx
-// order, assembly/kernels/gather.ts), against W x with every column kept, and its thread-share
-// ranges against the whole product. Sizes are odd on purpose: the SIMD tails must be right.
-import { gatherColumnsF32, gatherColumnsF32Scalar, gatherColumnsRangeF32 } from "../../assembly/kernels/gather";
+// The column gather against its scalar reference (bit-identical by design: each of its two parts
+// adds columns in idx order, assembly/kernels/gather.ts), against W x with every column kept, as
+// the sum of its two parts, and its runs' thread-share ranges against the whole run. Sizes are odd
+// on purpose: the SIMD tails must be right.
+import { gatherColumnsF32, gatherColumnsF32Scalar, gatherColumnsRangeF32, gatherHalf, gatherRunF32, gatherRunF32Scalar } from "../../assembly/kernels/gather";
 import { matvecF32Scalar } from "../../assembly/kernels/matvec";
 import { seedRandom, buf, randomBuf, f, setF, bitsEqual, keptIndices } from "./buffers";
 
@@ -14,10 +15,13 @@ describe("gatherColumnsF32", () => {
         const wT = randomBuf(nIn * nOut);
         const x = randomBuf(nIn);
         const idx = buf(nIn);
-        const a = buf(nOut), b = buf(nOut);
+        const a = buf(nOut), b = buf(nOut), second = buf(nOut);
         const k = keptIndices(idx, nIn, 3, 1);
-        gatherColumnsF32(a, wT, x, idx, k, nOut);
-        gatherColumnsF32Scalar(b, wT, x, idx, k, nOut);
+        gatherColumnsF32(a, wT, x, idx, k, nOut, second);
+        gatherColumnsF32Scalar(b, wT, x, idx, k, nOut, second);
+        expect(bitsEqual(a, b, nOut)).toBe(true);
+        gatherRunF32(a, wT, x, idx, k, nOut);
+        gatherRunF32Scalar(b, wT, x, idx, k, nOut);
         expect(bitsEqual(a, b, nOut)).toBe(true);
       }
     }
@@ -37,8 +41,8 @@ describe("gatherColumnsF32", () => {
         const idx = buf(nIn);
         const k = m == 0 ? keptIndices(idx, nIn, nIn + 1, nIn + 1) : m == 1 ? keptIndices(idx, nIn, 11, 10) : keptIndices(idx, nIn, 3, 1);
         const a = buf(nOut), b = buf(nOut), parts = buf(nOut);
-        gatherColumnsF32(a, wT, x, idx, k, nOut);
-        gatherColumnsF32Scalar(b, wT, x, idx, k, nOut);
+        gatherRunF32(a, wT, x, idx, k, nOut);
+        gatherRunF32Scalar(b, wT, x, idx, k, nOut);
         const at = "mask " + m.toString() + " nOut " + nOut.toString();
         expect(bitsEqual(a, b, nOut)).toBe(true, at);
         const half = nOut >> 1; // two thread shares: each below the threshold on its own when nOut is above
@@ -51,7 +55,7 @@ describe("gatherColumnsF32", () => {
   });
 
   it("with all columns kept equals W x (W = transpose of the stored matrix)", () => {
-    const nIn = 9, nOut = 6;
+    const nIn = 37, nOut = 6; // 37 kept: parts of 16 and 21 columns
     const wT = randomBuf(nIn * nOut);
     const w = buf(nIn * nOut);
     const x = randomBuf(nIn);
@@ -61,19 +65,38 @@ describe("gatherColumnsF32", () => {
       store<u32>(idx + (<usize>j << 2), j);
       for (let o = 0; o < nOut; o++) setF(w, o * nIn + j, f(wT, j * nOut + o));
     }
-    gatherColumnsF32(a, wT, x, idx, nIn, nOut);
+    gatherColumnsF32(a, wT, x, idx, nIn, nOut, buf(nOut));
     matvecF32Scalar(b, w, x, nOut, nIn);
     for (let o = 0; o < nOut; o++) expect(Mathf.abs(f(a, o) - f(b, o)) < 1e-5).toBe(true);
   });
 
-  it("output ranges (thread shares) equal the whole product bit for bit and write nothing else", () => {
+  it("is its first part plus its second: runs over kept entries [0, h) and [h, k), h = gatherHalf(k) a multiple of 8", () => {
+    const nIn = 61, nOut = 13;
+    const wT = randomBuf(nIn * nOut);
+    const x = randomBuf(nIn);
+    const idx = buf(nIn);
+    const got = buf(nOut), first = buf(nOut), second = buf(nOut), scratch = buf(nOut);
+    for (let period = 1; period <= 4; period++) {
+      const k = period == 1 ? keptIndices(idx, nIn, nIn + 1, nIn + 1) : keptIndices(idx, nIn, period, 1);
+      const h = gatherHalf(k);
+      expect(h % 8).toBe(0);
+      expect(h <= k - h).toBe(true);
+      expect(k - h - h < 16).toBe(true);
+      gatherColumnsF32(got, wT, x, idx, k, nOut, scratch);
+      gatherRunF32Scalar(first, wT, x, idx, h, nOut);
+      gatherRunF32Scalar(second, wT, x, idx + (<usize>h << 2), k - h, nOut);
+      for (let o = 0; o < nOut; o++) expect(reinterpret<u32>(f(got, o))).toBe(reinterpret<u32>(f(first, o) + f(second, o)));
+    }
+  });
+
+  it("run output ranges (thread shares) equal the whole run bit for bit and write nothing else", () => {
     const nIn = 23, nOut = 37; // odd: ranges start and end off the 4-lane grid
     const wT = randomBuf(nIn * nOut);
     const x = randomBuf(nIn);
     const idx = buf(nIn);
     const whole = buf(nOut), parts = buf(nOut);
     const k = keptIndices(idx, nIn, 2, 1); // the even inputs
-    gatherColumnsF32(whole, wT, x, idx, k, nOut);
+    gatherRunF32(whole, wT, x, idx, k, nOut);
     for (let o = 0; o < nOut; o++) setF(parts, o, 99);
     const cuts: i32[] = [0, 3, 4, 17, 18, 33, 37];
     for (let c = 0; c + 1 < cuts.length; c++) {
@@ -86,7 +109,7 @@ describe("gatherColumnsF32", () => {
   it("reads nothing for an empty mask (output is zero)", () => {
     const out = buf(5);
     for (let o = 0; o < 5; o++) setF(out, o, 7);
-    gatherColumnsF32(out, 0, 0, 0, 0, 5);
+    gatherColumnsF32(out, 0, 0, 0, 0, 5, buf(5));
     for (let o = 0; o < 5; o++) expect(f(out, o)).toBe(0);
   });
 });

@@ -1,8 +1,8 @@
 // The check both stream-column gather specs (gather-q4-slots, gather-q8-slots) run: a quantized
-// gather over columns reached through per-column slot pointers, against the scalar f32 gather of
+// gather over columns reached through per-column slot pointers, against the scalar f32 run (gatherRunF32Scalar) of
 // the same columns dequantized. Equal bit for bit in one pass, in chunks, for either part of a
 // two-part block (as a W_gate ++ W_up slot), and the quantized scalar reference too.
-import { gatherColumnsF32Scalar } from "../../assembly/kernels/gather";
+import { gatherRunF32Scalar } from "../../assembly/kernels/gather";
 import { buf, rand } from "./buffers";
 
 /** A stream gather: out += the kept columns' parts at partOffset in their slots, times x. */
@@ -35,7 +35,7 @@ export function expectSlotGatherExact(gather: SlotGather, scalar: SlotGather, sl
   }
   for (let p = 0; p < 2; p++) {
     const want = buf(nOut);
-    gatherColumnsF32Scalar(want, p == 0 ? wT0 : wT1, x, idx, n, nOut);
+    gatherRunF32Scalar(want, p == 0 ? wT0 : wT1, x, idx, n, nOut);
     const off = <usize>(p * partBytes);
     const whole = buf(nOut);
     memory.fill(whole, 0, <usize>nOut * 4);
