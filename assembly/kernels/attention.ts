@@ -27,12 +27,37 @@ export function attentionF32(
   nHeads: i32, nKvHeads: i32, headDim: i32, kvDim: i32, probs: usize, probsStride: i32,
 ): void {
   const scale = scaleOf(headDim);
-  for (let h = 0; h < nHeads; h++) {
-    const headOff = <usize>(h * headDim) << 2;
-    const kvOff = kvHeadOffset(h, nHeads, nKvHeads, headDim);
-    attendHeadF32(out + headOff, q + headOff, keys + kvOff, values + kvOff, n, headDim, kvDim, scale, probs + (<usize>h * <usize>probsStride << 2));
+  const group = nHeads / nKvHeads; // query heads per kv head
+  const rowBytes = <usize>kvDim << 2;
+  for (let g = 0; g < nKvHeads; g++) {
+    const kvOff = <usize>(g * headDim) << 2;
+    const h0 = g * group;
+    // the group's heads take turns over each block of positions, so a block of keys (then of
+    // values) is read from memory once and from L1 by the other heads; every score and every
+    // output element gets the same operations in the same order as one head at a time
+    for (let t = 0; t < n; t += ATTENTION_BLOCK) {
+      const len = min(ATTENTION_BLOCK, n - t);
+      for (let h = h0; h < h0 + group; h++) {
+        const headOff = <usize>(h * headDim) << 2;
+        attentionScoresF32(probs + ((<usize>h * <usize>probsStride + <usize>t) << 2), q + headOff, keys + kvOff + <usize>t * rowBytes, len, headDim, kvDim, scale);
+      }
+    }
+    for (let h = h0; h < h0 + group; h++) {
+      softmax(probs + (<usize>h * <usize>probsStride << 2), n);
+      memory.fill(out + (<usize>(h * headDim) << 2), 0, <usize>headDim << 2);
+    }
+    for (let t = 0; t < n; t += ATTENTION_BLOCK) {
+      const len = min(ATTENTION_BLOCK, n - t);
+      for (let h = h0; h < h0 + group; h++) {
+        const p = probs + ((<usize>h * <usize>probsStride + <usize>t) << 2);
+        addWeightedRowsF32(out + (<usize>(h * headDim) << 2), values + kvOff + <usize>t * rowBytes, p, len, headDim, kvDim);
+      }
+    }
   }
 }
+
+/** Positions per block in attentionF32: 64 rows of a 64-float head are 16 KiB of keys or values (L1). A multiple of 8, so blocks keep weightedSumF32's groups of eight. */
+const ATTENTION_BLOCK: i32 = 64;
 
 /**
  * SIMD: the gradient of attentionF32 given dOut (nHeads, headDim) and the probabilities it left:
@@ -185,8 +210,14 @@ export function attentionScoresF32Scalar(p: usize, q: usize, keys: usize, n: i32
  * value rows (axpy.ts: the grouping does not change any bit).
  */
 export function weightedSumF32(out: usize, values: usize, p: usize, n: i32, headDim: i32, rowFloats: i32): void {
-  const rowBytes = <usize>rowFloats << 2;
   memory.fill(out, 0, <usize>headDim << 2);
+  addWeightedRowsF32(out, values, p, n, headDim, rowFloats);
+}
+
+/** SIMD: out += sum_t p_t v_t, positions added in order (weightedSumF32 without the zeroing: blocks of positions add up to the whole sum bit for bit when each block but the last has a multiple of 8). */
+// @ts-ignore: decorator
+@inline function addWeightedRowsF32(out: usize, values: usize, p: usize, n: i32, headDim: i32, rowFloats: i32): void {
+  const rowBytes = <usize>rowFloats << 2;
   let t = 0;
   for (; t + 8 <= n; t += 8) {
     const v0 = values + <usize>t * rowBytes;

@@ -65,25 +65,30 @@ describe("attendHeadF32", () => {
 });
 
 describe("attentionF32", () => {
-  it("maps query heads to kv heads (GQA) and scales by 1/sqrt(headDim)", () => {
-    const nHeads = 6, nKvHeads = 2, headDim = 5, n = 4;
-    const kvDim = nKvHeads * headDim;
-    const q = randomBuf(nHeads * headDim);
-    const keys = randomBuf(n * kvDim);
-    const values = randomBuf(n * kvDim);
-    const probsStride = 7; // each head's probabilities at its own offset (training keeps them)
-    const probs = buf(nHeads * probsStride);
-    const out = buf(nHeads * headDim);
-    attentionF32(out, q, keys, values, n, nHeads, nKvHeads, headDim, kvDim, probs, probsStride);
-    const want = buf(headDim);
-    const p = buf(n);
-    const scale: f32 = 1.0 / Mathf.sqrt(<f32>headDim);
-    for (let h = 0; h < nHeads; h++) {
-      const g = h / (nHeads / nKvHeads); // heads 0-2 read kv head 0, heads 3-5 kv head 1
-      const kvOff = <usize>(g * headDim) << 2;
-      attendHeadF32Scalar(want, q + (<usize>(h * headDim) << 2), keys + kvOff, values + kvOff, n, headDim, kvDim, scale, p);
-      expect(bitsEqual(out + (<usize>(h * headDim) << 2), want, headDim)).toBe(true, "head " + h.toString());
-      expect(bitsEqual(probs + (<usize>(h * probsStride) << 2), p, n)).toBe(true, "probs of head " + h.toString());
+  it("maps query heads to kv heads (GQA) and scales by 1/sqrt(headDim); one head at a time bit for bit, across its blocks of 64 positions", () => {
+    const lengths: i32[] = [4, 64, 67, 150]; // one block, exactly one, a partial second, three
+    for (let c = 0; c < lengths.length; c++) {
+      const n = lengths[c];
+      const nHeads = 6, nKvHeads = 2, headDim = 5;
+      const kvDim = nKvHeads * headDim;
+      const q = randomBuf(nHeads * headDim);
+      const keys = randomBuf(n * kvDim);
+      const values = randomBuf(n * kvDim);
+      const probsStride = n + 3; // each head's probabilities at its own offset (training keeps them)
+      const probs = buf(nHeads * probsStride);
+      const out = buf(nHeads * headDim);
+      attentionF32(out, q, keys, values, n, nHeads, nKvHeads, headDim, kvDim, probs, probsStride);
+      const want = buf(headDim);
+      const p = buf(n);
+      const scale: f32 = 1.0 / Mathf.sqrt(<f32>headDim);
+      for (let h = 0; h < nHeads; h++) {
+        const g = h / (nHeads / nKvHeads); // heads 0-2 read kv head 0, heads 3-5 kv head 1
+        const kvOff = <usize>(g * headDim) << 2;
+        attendHeadF32Scalar(want, q + (<usize>(h * headDim) << 2), keys + kvOff, values + kvOff, n, headDim, kvDim, scale, p);
+        const at = "n " + n.toString() + " head " + h.toString();
+        expect(bitsEqual(out + (<usize>(h * headDim) << 2), want, headDim)).toBe(true, at);
+        expect(bitsEqual(probs + (<usize>(h * probsStride) << 2), p, n)).toBe(true, "probs of " + at);
+      }
     }
   });
 });
