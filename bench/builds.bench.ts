@@ -130,7 +130,7 @@ interface K {
   memory: WebAssembly.Memory;
   arenaAlloc(bytes: number): number;
   matvecF32(out: number, w: number, x: number, rows: number, cols: number): void;
-  gatherColumnsF32(out: number, wT: number, x: number, idx: number, nKept: number, nOut: number): void;
+  gatherColumnsF32(out: number, wT: number, x: number, idx: number, nKept: number, nOut: number, scratch: number): void;
 }
 
 async function kernels(): Promise<void> {
@@ -159,7 +159,8 @@ async function kernels(): Promise<void> {
     fillUniform(new Float32Array(e.memory.buffer, x, 4864), 1, 1);
     const out = alloc(4864 * 4);
     const idx = alloc(4864 * 4);
-    return { e, w, x, out, idx, matBytes, next: 0 };
+    const scratch = alloc(2 * 4864 * 4); // the gather's second part, then its list (assembly/kernels/gather.ts)
+    return { e, w, x, out, idx, scratch, matBytes, next: 0 };
   }));
   const rows: { kernel: string; default_gb_s: number; relaxed_gb_s: number; ratio: number; max_rel_diff: number }[] = [];
   for (const [kind, nIn, nOut, label, frac] of SHAPES) {
@@ -170,7 +171,7 @@ async function kernels(): Promise<void> {
     const call = (s: (typeof sides)[number]) => {
       const wc = s.w + (s.next++ % COPIES) * s.matBytes;
       if (kind === "matvec") s.e.matvecF32(s.out, wc, s.x, nIn, nOut);
-      else s.e.gatherColumnsF32(s.out, wc, s.x, s.idx, kept, nOut);
+      else s.e.gatherColumnsF32(s.out, wc, s.x, s.idx, kept, nOut, s.scratch);
     };
     for (const s of sides) new Uint32Array(s.e.memory.buffer, s.idx, kept).set(list);
     // closeness once, on copy 0 of both

@@ -128,7 +128,7 @@ const VEC = Math.max(n, 151936);
 const x = alloc(VEC * 4);
 const outSimd = alloc(VEC * 4);
 const outScalar = alloc(VEC * 4);
-const gatherScratch = alloc(VEC * 4); // the f32 gather's second part (assembly/kernels/gather.ts)
+const gatherScratch = alloc(VEC * 4); // the f32 gather's second part, then its list (assembly/kernels/gather.ts; VEC >= nOut + nKept)
 const idxShape = alloc(VEC * 4);
 const idxAll = alloc(n * 4);
 const idxHalf = alloc((n / 2) * 4);

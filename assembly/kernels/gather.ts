@@ -16,6 +16,10 @@
 // batched prompt kernel (matmat.ts) cut at the same h. The SIMD run takes eight (then four, then
 // one) columns per pass, or a run of eight consecutive columns one per pass, but adds them in that
 // same order, so it is bit-identical to the scalar reference.
+//
+// The list is idx itself, except on outputs too wide for L1 (gatherOrder): there a block of 128
+// consecutive kept columns is added in an interleaved order, so that the eight columns of a pass
+// are eight sequential streams through memory instead of eight streams a column apart.
 
 import { axpy4F32, axpy8F32, axpyF32 } from "./axpy";
 import { addInPlace } from "./elementwise";
@@ -26,19 +30,59 @@ import { addInPlace } from "./elementwise";
   return (nKept >> 1) & ~7;
 }
 
-/** SIMD: out = run over kept entries [0, h) + run over [h, nKept); scratch holds nOut floats. */
+/** Kept entries in a block that gatherOrder may interleave, and the streams it reads them as. */
+export const GATHER_BLOCK: i32 = 128;
+export const GATHER_STREAMS: i32 = 8;
+
+/**
+ * The order a gather adds its kept columns in. With out small enough for L1 (nOut * 4 <=
+ * RUN_OUT_BYTES_MAX) it is idx itself, returned as is. Wider, each block of GATHER_BLOCK list
+ * positions [128b, 128b + 128) whose columns are consecutive (one contiguous run of memory) is
+ * interleaved: its position 8t + s holds its entry 16s + t (s < 8 streams, t < 16), so a pass of
+ * eight columns reads eight sequential streams, each running on through 16 columns (cold, on
+ * Qwen2.5-0.5B's 19 KiB columns: ~31 GB/s against ~21 for eight streams a column apart,
+ * bench/README.md, issue #16). Other blocks and the tail keep idx order; scattered columns gain
+ * nothing from the interleave. Writes the list to `ordered` (nKept u32s) and returns it. Every
+ * f32 gather (resident, threads, streamed, batched prompt) sums over this list, so they stay
+ * bit-identical.
+ */
+export function gatherOrder(ordered: usize, idx: usize, nKept: i32, nOut: i32): usize {
+  if ((<usize>nOut << 2) <= RUN_OUT_BYTES_MAX) return idx;
+  const perStream = GATHER_BLOCK / GATHER_STREAMS;
+  let b = 0;
+  for (; b + GATHER_BLOCK <= nKept; b += GATHER_BLOCK) {
+    const from = idx + (<usize>b << 2);
+    const to = ordered + (<usize>b << 2);
+    if (load<u32>(from, (GATHER_BLOCK - 1) << 2) - load<u32>(from) == <u32>(GATHER_BLOCK - 1)) {
+      for (let t = 0; t < perStream; t++) {
+        for (let s = 0; s < GATHER_STREAMS; s++) {
+          store<u32>(to + (<usize>(t * GATHER_STREAMS + s) << 2), load<u32>(from + (<usize>(s * perStream + t) << 2)));
+        }
+      }
+    } else memory.copy(to, from, <usize>GATHER_BLOCK << 2);
+  }
+  memory.copy(ordered + (<usize>b << 2), idx + (<usize>b << 2), <usize>(nKept - b) << 2);
+  return ordered;
+}
+
+/**
+ * SIMD: out = run over entries [0, h) of the gather's list (gatherOrder) + run over [h, nKept).
+ * scratch holds nOut floats (the second part) and then nKept u32s (the list).
+ */
 export function gatherColumnsF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, scratch: usize): void {
+  const list = gatherOrder(scratch + (<usize>nOut << 2), idx, nKept, nOut);
   const h = gatherHalf(nKept);
-  gatherRunF32(out, wT, x, idx, h, nOut);
-  gatherRunF32(scratch, wT, x, idx + (<usize>h << 2), nKept - h, nOut);
+  gatherRunF32(out, wT, x, list, h, nOut);
+  gatherRunF32(scratch, wT, x, list + (<usize>h << 2), nKept - h, nOut);
   addInPlace(out, scratch, nOut);
 }
 
-/** Scalar reference for gatherColumnsF32. */
+/** Scalar reference for gatherColumnsF32 (the same list: gatherOrder is a permutation, tested on its own). */
 export function gatherColumnsF32Scalar(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, scratch: usize): void {
+  const list = gatherOrder(scratch + (<usize>nOut << 2), idx, nKept, nOut);
   const h = gatherHalf(nKept);
-  gatherRunF32Scalar(out, wT, x, idx, h, nOut);
-  gatherRunF32Scalar(scratch, wT, x, idx + (<usize>h << 2), nKept - h, nOut);
+  gatherRunF32Scalar(out, wT, x, list, h, nOut);
+  gatherRunF32Scalar(scratch, wT, x, list + (<usize>h << 2), nKept - h, nOut);
   addInPlace(out, scratch, nOut);
 }
 

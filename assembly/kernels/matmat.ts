@@ -12,7 +12,7 @@
 import { madd } from "./madd";
 import { axpy4F32, axpyF32 } from "./axpy";
 import { addInPlace } from "./elementwise";
-import { gatherColumnsF32Scalar, gatherHalf } from "./gather";
+import { gatherColumnsF32Scalar, gatherHalf, gatherOrder } from "./gather";
 import { dotF32, dotF32Scalar } from "./matvec";
 import { gatherPlanBytesQ8, gatherPlanQ8, gatherSweepQ8, matvecQ8Quantized, q8BlockAt, q8Blocks, quantizeXQ8 } from "./q8";
 import { DTYPE_Q2_K, DTYPE_Q3_K, DTYPE_Q4_0, DTYPE_Q4_1, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q5_1, DTYPE_Q5_K, DTYPE_Q6_K, Q8_TILE_BYTES } from "../abi";
@@ -108,15 +108,17 @@ export function matmatF32Scalar(out: usize, w: usize, x: usize, rows: i32, cols:
 
 /**
  * SIMD: out_b = sum over kept inputs j of x_b[j] * WT[j, :] for an input-major [nIn x nOut] f32
- * matrix (gather.ts's product, b < nTok), in gather.ts's order: the two parts of the kept list cut
- * at gatherHalf(nKept) each summed as a run, then added. The second part's sums use this file's
- * scratch (nTok * nOut floats).
+ * matrix (gather.ts's product, b < nTok), in gather.ts's order: its list (gatherOrder) cut at
+ * gatherHalf(nKept), each part summed as a run, then added. The second part's sums and the list
+ * use this file's scratch (nTok * nOut floats, nKept u32s).
  */
 export function gatherColumnsBatchF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, nTok: i32, outStride: i32, xStride: i32): void {
   const h = gatherHalf(nKept);
-  const second = batchScratchOf(<usize>nTok * <usize>nOut << 2);
-  gatherRunBatchF32(out, wT, x, idx, h, nOut, nTok, outStride, xStride);
-  gatherRunBatchF32(second, wT, x, idx + (<usize>h << 2), nKept - h, nOut, nTok, nOut, xStride);
+  const secondBytes = <usize>nTok * <usize>nOut << 2;
+  const second = batchScratchOf(secondBytes + (<usize>nKept << 2));
+  const list = gatherOrder(second + secondBytes, idx, nKept, nOut);
+  gatherRunBatchF32(out, wT, x, list, h, nOut, nTok, outStride, xStride);
+  gatherRunBatchF32(second, wT, x, list + (<usize>h << 2), nKept - h, nOut, nTok, nOut, xStride);
   for (let b = 0; b < nTok; b++) addInPlace(out + (<usize>b * <usize>outStride << 2), second + (<usize>b * <usize>nOut << 2), nOut);
 }
 
@@ -186,7 +188,7 @@ function gatherRunBatchF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i
 
 /** Scalar reference for gatherColumnsBatchF32: per token, gather.ts's scalar reference. */
 export function gatherColumnsBatchF32Scalar(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, nTok: i32, outStride: i32, xStride: i32): void {
-  const second = batchScratchOf(<usize>nOut << 2);
+  const second = batchScratchOf(<usize>(nOut + nKept) << 2); // gather.ts's scratch: a part, then the list
   for (let b = 0; b < nTok; b++) {
     gatherColumnsF32Scalar(out + (<usize>b * <usize>outStride << 2), wT, x + (<usize>b * <usize>xStride << 2), idx, nKept, nOut, second);
   }

@@ -10,7 +10,7 @@
 // gather's plan) is done once here on the main instance. The ggml-block kernels run on one thread.
 
 import { matvecF32, matvecRowsF32 } from "../kernels/matvec";
-import { gatherColumnsF32 } from "../kernels/gather";
+import { gatherColumnsF32, gatherOrder } from "../kernels/gather";
 import { addInPlace } from "../kernels/elementwise";
 import * as S from "./state";
 import { dequantRowQ8, gatherBytesQ8, gatherColumnsQ8, gatherPlanQ8, matvecQ8, matvecRowsQ8, q8Blocks, q8Bytes, q8InBytes, quantizeXQ8 } from "../kernels/q8";
@@ -77,7 +77,8 @@ export function gatherColumns(dtype: i32, out: usize, wT: usize, x: usize, idx: 
   } else if (dtype == DTYPE_Q4_0) gatherColumnsQ4_0(out, wT, x, idx, nKept, nIn, nOut);
   else if (dtype == DTYPE_Q4_K) gatherColumnsQ4_K(out, wT, x, idx, nKept, nIn, nOut);
   else if (ASC_FEATURE_THREADS && split(nKept, nOut)) {
-    parallelFor(KERNEL_GATHER_F32, out, wT, x, idx, nKept, nOut, 0, S.gatherScratch); // the halves on two threads
+    const list = gatherOrder(S.gatherScratch + (<usize>nOut << 2), idx, nKept, nOut);
+    parallelFor(KERNEL_GATHER_F32, out, wT, x, list, nKept, nOut, 0, S.gatherScratch); // the halves on two threads
     addInPlace(out, S.gatherScratch, nOut);
   } else gatherColumnsF32(out, wT, x, idx, nKept, nOut, S.gatherScratch);
 }

@@ -55,7 +55,7 @@ export let att: usize = 0; // (nHeads, seqLen) attention scores
 export let gate: usize = 0; // (hiddenDim) W_gate x'
 export let up: usize = 0; // (hiddenDim) W_up x'
 export let h: usize = 0; // (hiddenDim) silu(gate) * up
-export let gatherScratch: usize = 0; // (max(dim, hiddenDim)) an f32 gather's second part (kernels/gather.ts)
+export let gatherScratch: usize = 0; // (2 max(dim, hiddenDim)) an f32 gather's second part, then its list (kernels/gather.ts)
 export let logits: usize = 0; // (vocab)
 export let candidates: usize = 0; // (vocab) u32 token indices: the sampler's top-p scratch
 export let keyCache: usize = 0; // (layer, seqLen, kvDim)
@@ -126,7 +126,7 @@ export function engineConfigure(
   gate = arenaAlloc(<usize>hiddenDim * f);
   up = arenaAlloc(<usize>hiddenDim * f);
   h = arenaAlloc(<usize>hiddenDim * f);
-  gatherScratch = arenaAlloc(<usize>max(dim, hiddenDim) * f);
+  gatherScratch = arenaAlloc(<usize>max(dim, hiddenDim) * 2 * f);
   logits = arenaAlloc(<usize>vocabSize * f);
   // the sampler's top-p scratch, laid out with the run state so a DRAM budget counts it
   candidates = arenaAlloc(<usize>vocabSize * 4);

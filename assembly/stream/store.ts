@@ -13,8 +13,9 @@
 //   4. pipelines: it asks the host to start reading chunk c (env.streamIssue), then waits for
 //      chunk c-1 (env.streamAwait) and gathers it with gatherSlotsF32, so the storage delivers one
 //      chunk while the previous one is computed, as a device with its own DMA would. The gather
-//      still runs in mask order, cut in the same two parts as the resident gatherColumnsF32
-//      (kernels/gather.ts), so the result is bit-identical to it.
+//      runs over the resident gatherColumnsF32's list (kernels/gather.ts gatherOrder: mask order,
+//      or interleaved blocks of consecutive columns on wide outputs), cut in the same two parts,
+//      so the result is bit-identical to it.
 // One entry of group 0 (input mask) is the W_gate column followed by the W_up column (2 x I
 // values); one entry of group 1 (hidden mask) is the W_down column (D values). A stream's dtype
 // (streamSetDtype) says how a column is stored: f32, a q8 stream column (int8 quants and an f16
@@ -29,7 +30,7 @@ import { arenaAlloc } from "../arena";
 import { stepCache } from "../sim/cache";
 import { cacheRecord, C_FLAGS, resetCaches } from "../sim/state";
 import { gatherSlotsF32 } from "../kernels/gather-slots";
-import { gatherHalf } from "../kernels/gather";
+import { GATHER_BLOCK, gatherHalf, gatherOrder } from "../kernels/gather";
 import { addInPlace } from "../kernels/elementwise";
 import { gatherSlotsQ8 } from "./gather-q8";
 import { gatherSlotsQ4 } from "./gather-q4";
@@ -118,7 +119,8 @@ export function streamAllocate(layers: i32, stageBytes: i32): i32 {
   // a group's outputs are the other group's entries (W_gate/W_up: hidden; W_down: dim)
   secondPart0 = arenaAlloc(<usize>widest * 4);
   secondPart1 = arenaAlloc(<usize>widest * 4);
-  if (secondPart1 == 0) return -2;
+  gatherList = arenaAlloc(<usize>widest * 4);
+  if (gatherList == 0) return -2;
   for (let g = 0; g < GROUPS; g++) {
     for (let l = 0; l < layers; l++) {
       const n = <usize>entries[g] * 4;
@@ -134,7 +136,12 @@ export function streamAllocate(layers: i32, stageBytes: i32): i32 {
   // a chunk is half the staging area (at least one column, at least 8 rows of the LM head, whose
   // matvec groups rows by 8): one half is read while the other is gathered
   stageHalfBytes = <usize>max(max(stageBytes >> 1, widestBytes), 8 * <i32>rowBytes);
-  for (let g = 0; g < GROUPS; g++) chunkEntries[g] = max(1, <i32>stageHalfBytes / entryBytes[g]);
+  // whole blocks of the gather's order when a half holds one (kernels/gather.ts gatherOrder): an
+  // interleaved block is then one chunk, read as one range of the file
+  for (let g = 0; g < GROUPS; g++) {
+    const fit = max(1, <i32>stageHalfBytes / entryBytes[g]);
+    chunkEntries[g] = fit >= GATHER_BLOCK ? fit - fit % GATHER_BLOCK : fit;
+  }
   // rows per LM head chunk: a multiple of 8 (bit-identical to one matvec over all rows); the
   // fetch list holds two chunks' lists (one in flight, one being written)
   chunkRows = max(8, <i32>(stageHalfBytes / rowBytes) & ~7);
@@ -203,6 +210,9 @@ export function streamGather(l: i32, g: i32, idx: usize, n: i32, x: usize, out0:
   const flags = load<usize>(cacheRecord(l, g), C_FLAGS);
 
   stepCache(l, g, idx, n, false);
+  // from here on the mask in the resident gather's order (kernels/gather.ts gatherOrder): the
+  // columns are read, cached and gathered in that order, so the sums match it bit for bit
+  idx = gatherOrder(gatherList, idx, n, nOut);
 
   // slots of evicted columns (resident here, no longer cached there) become free
   for (let s = 0; s < cap; s++) {
@@ -278,6 +288,7 @@ let pendingTicket: i32 = 0;
 let gatherCut: i32 = 0;
 let secondPart0: usize = 0; // (widest output) W_gate's or W_down's second part
 let secondPart1: usize = 0; // (widest output) W_up's
+let gatherList: usize = 0; // (widest mask) the kept list in the gather's order
 
 /** Starts the reads of chunk [start, end) (fetches [firstFetch, nFetch)), then gathers the previous chunk. */
 function closeChunk(l: i32, g: i32, start: i32, end: i32, firstFetch: i32, nFetch: i32, x: usize, idx: usize, out0: usize, out1: usize, nOut: i32): void {

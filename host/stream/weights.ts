@@ -130,7 +130,7 @@ export class WeightStream {
    */
   issue(memory: WebAssembly.Memory, layer: number, group: number, listPtr: number, count: number, issuedAt = performance.now()): number {
     const t0 = performance.now();
-    const list = new Uint32Array(memory.buffer, listPtr, count * 2);
+    const list = byColumn(new Uint32Array(memory.buffer, listPtr, count * 2));
     const { eb, base, verified } = this.region(layer, group);
     const heap = new Uint8Array(memory.buffer);
     let bytes = 0;
@@ -399,4 +399,24 @@ export function attachStream(
     io,
     close,
   };
+}
+
+/**
+ * A request's (column, destination) pairs in column order: the engine lists them in its gather's
+ * order, which interleaves blocks of consecutive columns on wide outputs (assembly/kernels/gather.ts
+ * gatherOrder); sorted, such a block is again one range of the file. Usually already sorted: then
+ * the list itself.
+ */
+function byColumn(list: Uint32Array): Uint32Array {
+  const count = list.length >> 1;
+  let sorted = true;
+  for (let i = 1; i < count && sorted; i++) sorted = list[2 * i] > list[2 * i - 2];
+  if (sorted) return list;
+  const order = Array.from({ length: count }, (_, i) => i).sort((a, b) => list[2 * a] - list[2 * b]);
+  const out = new Uint32Array(2 * count);
+  order.forEach((from, i) => {
+    out[2 * i] = list[2 * from];
+    out[2 * i + 1] = list[2 * from + 1];
+  });
+  return out;
 }

@@ -2,7 +2,7 @@
 // adds columns in idx order, assembly/kernels/gather.ts), against W x with every column kept, as
 // the sum of its two parts, and its runs' thread-share ranges against the whole run. Sizes are odd
 // on purpose: the SIMD tails must be right.
-import { gatherColumnsF32, gatherColumnsF32Scalar, gatherColumnsRangeF32, gatherHalf, gatherRunF32, gatherRunF32Scalar } from "../../assembly/kernels/gather";
+import { GATHER_BLOCK, GATHER_STREAMS, gatherColumnsF32, gatherColumnsF32Scalar, gatherColumnsRangeF32, gatherHalf, gatherOrder, gatherRunF32, gatherRunF32Scalar } from "../../assembly/kernels/gather";
 import { matvecF32Scalar } from "../../assembly/kernels/matvec";
 import { seedRandom, buf, randomBuf, f, setF, bitsEqual, keptIndices } from "./buffers";
 
@@ -15,7 +15,7 @@ describe("gatherColumnsF32", () => {
         const wT = randomBuf(nIn * nOut);
         const x = randomBuf(nIn);
         const idx = buf(nIn);
-        const a = buf(nOut), b = buf(nOut), second = buf(nOut);
+        const a = buf(nOut), b = buf(nOut), second = buf(nOut + nIn); // scratch: a part, then the list
         const k = keptIndices(idx, nIn, 3, 1);
         gatherColumnsF32(a, wT, x, idx, k, nOut, second);
         gatherColumnsF32Scalar(b, wT, x, idx, k, nOut, second);
@@ -65,7 +65,7 @@ describe("gatherColumnsF32", () => {
       store<u32>(idx + (<usize>j << 2), j);
       for (let o = 0; o < nOut; o++) setF(w, o * nIn + j, f(wT, j * nOut + o));
     }
-    gatherColumnsF32(a, wT, x, idx, nIn, nOut, buf(nOut));
+    gatherColumnsF32(a, wT, x, idx, nIn, nOut, buf(nOut + nIn));
     matvecF32Scalar(b, w, x, nOut, nIn);
     for (let o = 0; o < nOut; o++) expect(Mathf.abs(f(a, o) - f(b, o)) < 1e-5).toBe(true);
   });
@@ -75,7 +75,7 @@ describe("gatherColumnsF32", () => {
     const wT = randomBuf(nIn * nOut);
     const x = randomBuf(nIn);
     const idx = buf(nIn);
-    const got = buf(nOut), first = buf(nOut), second = buf(nOut), scratch = buf(nOut);
+    const got = buf(nOut), first = buf(nOut), second = buf(nOut), scratch = buf(nOut + nIn);
     for (let period = 1; period <= 4; period++) {
       const k = period == 1 ? keptIndices(idx, nIn, nIn + 1, nIn + 1) : keptIndices(idx, nIn, period, 1);
       const h = gatherHalf(k);
@@ -104,6 +104,72 @@ describe("gatherColumnsF32", () => {
       for (let o = cuts[c + 1]; o < nOut; o++) expect(f(parts, o)).toBe(99); // untouched past the range
     }
     expect(bitsEqual(whole, parts, nOut)).toBe(true);
+  });
+
+  it("gatherOrder: idx itself up to 16 KiB of outputs; wider, each block of 128 consecutive columns as 8 streams of 16 (position 8t + s holds entry 16s + t), other blocks and the tail as they are", () => {
+    const n = 2 * GATHER_BLOCK + 45; // two blocks and a tail
+    const idx = buf(n), ordered = buf(n);
+    expect(GATHER_BLOCK).toBe(128);
+    expect(GATHER_STREAMS).toBe(8);
+    // block 0: columns 3..130 (consecutive); block 1: consecutive but for one gap; tail after it
+    for (let i = 0; i < GATHER_BLOCK; i++) store<u32>(idx + (<usize>i << 2), 3 + i);
+    for (let i = GATHER_BLOCK; i < n; i++) store<u32>(idx + (<usize>i << 2), 3 + i + (i >= 200 ? 1 : 0));
+    expect(gatherOrder(ordered, idx, n, 4096)).toBe(idx); // 16 KiB: one stream per pass, no reorder
+    expect(gatherOrder(ordered, idx, n, 4097)).toBe(ordered);
+    for (let t = 0; t < 16; t++) {
+      for (let s = 0; s < 8; s++) expect(load<u32>(ordered + (<usize>(8 * t + s) << 2))).toBe(<u32>(3 + 16 * s + t), "block 0");
+    }
+    for (let i = GATHER_BLOCK; i < n; i++) expect(load<u32>(ordered + (<usize>i << 2))).toBe(load<u32>(idx + (<usize>i << 2)), "gapped block and tail");
+    // the gap closed: block 1 is consecutive too and is interleaved in the same way
+    for (let i = GATHER_BLOCK; i < n; i++) store<u32>(idx + (<usize>i << 2), 3 + i);
+    gatherOrder(ordered, idx, n, 5000);
+    for (let t = 0; t < 16; t++) {
+      for (let s = 0; s < 8; s++) expect(load<u32>(ordered + (<usize>(GATHER_BLOCK + 8 * t + s) << 2))).toBe(<u32>(3 + GATHER_BLOCK + 16 * s + t), "block 1");
+    }
+  });
+
+  it("on wide outputs (interleaved blocks) equals the scalar reference bit for bit, and the float64 sum closely; dense, sparse and with the cut inside a block", () => {
+    const nIn = 2 * 128 + 37;
+    const outs: i32[] = [4097, 4103];
+    for (let q = 0; q < outs.length; q++) {
+      const nOut = outs[q];
+      const wT = randomBuf(nIn * nOut);
+      const x = randomBuf(nIn);
+      const idx = buf(nIn);
+      const a = buf(nOut), b = buf(nOut), scratch = buf(nOut + nIn);
+      for (let m = 0; m < 3; m++) {
+        // dense (cut 144: inside block 1), all but the first input (blocks of 128 still consecutive, shifted), every third
+        let k = 0;
+        for (let j = 0; j < nIn; j++) {
+          if (m == 0 || (m == 1 && j > 0) || (m == 2 && j % 3 == 0)) {
+            store<u32>(idx + (<usize>k << 2), j);
+            k++;
+          }
+        }
+        gatherColumnsF32(a, wT, x, idx, k, nOut, scratch);
+        gatherColumnsF32Scalar(b, wT, x, idx, k, nOut, scratch);
+        const at = "mask " + m.toString() + " nOut " + nOut.toString();
+        expect(bitsEqual(a, b, nOut)).toBe(true, at);
+        // and it is the two runs over gatherOrder's list (the dense mask: blocks 0 and 1 interleaved, cut inside block 1)
+        const list = gatherOrder(buf(nIn), idx, k, nOut);
+        expect(load<u32>(list + 4) == load<u32>(idx + 64)).toBe(m < 2, at); // position 1 holds entry 16 when interleaved
+        const h = gatherHalf(k);
+        gatherRunF32Scalar(b, wT, x, list, h, nOut);
+        gatherRunF32Scalar(scratch, wT, x, list + (<usize>h << 2), k - h, nOut);
+        for (let o = 0; o < nOut; o++) expect(reinterpret<u32>(f(a, o))).toBe(reinterpret<u32>(f(b, o) + f(scratch, o)), at);
+        for (let o = 0; o < nOut; o += 97) {
+          let sum: f64 = 0, mag: f64 = 0;
+          for (let i = 0; i < k; i++) {
+            const j = <i32>load<u32>(idx + (<usize>i << 2));
+            const term = <f64>f(x, j) * <f64>f(wT, j * nOut + o);
+            sum += term;
+            mag += Math.abs(term);
+          }
+          expect(Math.abs(<f64>f(a, o) - sum) <= 1e-5 * mag + 1e-30).toBe(true, at);
+        }
+      }
+      heap.free(wT);
+    }
   });
 
   it("reads nothing for an empty mask (output is zero)", () => {

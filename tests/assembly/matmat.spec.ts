@@ -55,7 +55,7 @@ describe("gatherColumnsBatchF32", () => {
             const x = randomBuf(nTok * xStride);
             const idx = buf(nIn);
             const k = period == 1 ? keptIndices(idx, nIn, nIn + 1, nIn) : keptIndices(idx, nIn, period, 1);
-            const a = buf(nTok * outStride), s = buf(nTok * outStride), one = buf(nOut), second = buf(nOut);
+            const a = buf(nTok * outStride), s = buf(nTok * outStride), one = buf(nOut), second = buf(nOut + nIn);
             gatherColumnsBatchF32(a, wT, x, idx, k, nOut, nTok, outStride, xStride);
             gatherColumnsBatchF32Scalar(s, wT, x, idx, k, nOut, nTok, outStride, xStride);
             for (let b = 0; b < nTok; b++) {
