@@ -237,3 +237,13 @@ test("a q8 stream runs only as q8: another --dtype is refused in one line", asyn
     o.close();
   }
 });
+
+test("a q8 stream of a vocabulary that is not a multiple of 8 is refused before anything is written", async () => {
+  const { syntheticModel } = await import("../host/synthetic.js");
+  const model = syntheticModel("stories260k-shape", 2, { config: { vocabSize: 300 } });
+  const path = join(dir, "vocab300-q8.dipstream");
+  await assert.rejects(writeStreamFile(model, path, "q8"), (e: unknown) => e instanceof ModelFormatError && /vocabulary of 300 tokens: a q8 stream needs a multiple of 8/.test(e.message));
+  assert.equal(existsSync(path), false);
+  await writeStreamFile(model, path, "q4_0"); // q4_0 reads embedding rows one at a time
+  openStreamFile(path).close();
+});

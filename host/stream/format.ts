@@ -228,6 +228,8 @@ export interface StreamPlan {
 /** Plans a .dipstream file of a model in `dtype` (f32: version 1; q8: version 2): every piece, its offset and every checksum. */
 export function planStream(m: LoadedModel, crc: (bytes: Uint8Array) => number = crc32, dtype: StreamDtype = "f32"): StreamPlan {
   const c = m.config;
+  // refused here too, so that no file is written that parseStreamHeader would refuse
+  if (dtype === "q8" && c.vocabSize % 8 !== 0) throw new ModelFormatError(m.source, `vocabulary of ${c.vocabSize} tokens: a q8 stream needs a multiple of 8 (its embedding rows are read 8 at a time); convert with --dtype f32 or q4_0`);
   const tensors = staticTensors(m);
   const groups = streamGroups(c, dtype);
   // the header's size depends on the offsets it lists: reserve room, then fill in
