@@ -9,6 +9,7 @@
 // window gives the same gradients bit for bit.
 
 import { dotF32 } from "../kernels/matvec";
+import { expF32 } from "../kernels/exp";
 import { axpyF32, matvecTransposedAddF32 } from "../kernels/matvec-transposed";
 import { applyRopeTranspose } from "../kernels/rope";
 import { attentionBackwardF32 } from "../kernels/attention";
@@ -124,7 +125,7 @@ function mlpBackward(l: i32, T: i32): void {
     for (let i = 0; i < I; i++) {
       const off = <usize>i << 2;
       const gi = load<f32>(g + off);
-      const sig: f32 = 1.0 / (1.0 + Mathf.exp(-gi));
+      const sig: f32 = 1.0 / (1.0 + expF32(-gi)); // the forward's exponential (kernels/exp.ts)
       const dh = load<f32>(W.dH + off);
       store<f32>(W.dG + off, dh * load<f32>(u + off) * (sig * (1.0 + gi * (1.0 - sig))));
       store<f32>(W.dU + off, dh * (gi * sig));
