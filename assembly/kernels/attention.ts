@@ -29,34 +29,32 @@ export function attentionF32(
   const scale = scaleOf(headDim);
   const group = nHeads / nKvHeads; // query heads per kv head
   const rowBytes = <usize>kvDim << 2;
-  for (let g = 0; g < nKvHeads; g++) {
-    const kvOff = <usize>(g * headDim) << 2;
-    const h0 = g * group;
-    // the group's heads take turns over each block of positions, so a block of keys (then of
-    // values) is read from memory once and from L1 by the other heads; every score and every
-    // output element gets the same operations in the same order as one head at a time
-    for (let t = 0; t < n; t += ATTENTION_BLOCK) {
-      const len = min(ATTENTION_BLOCK, n - t);
-      for (let h = h0; h < h0 + group; h++) {
-        const headOff = <usize>(h * headDim) << 2;
-        attentionScoresF32(probs + ((<usize>h * <usize>probsStride + <usize>t) << 2), q + headOff, keys + kvOff + <usize>t * rowBytes, len, headDim, kvDim, scale);
-      }
+  // the heads take turns over each block of positions, so a block of keys (then of values) is
+  // read from memory once, in order, and from L1 by the other heads (the ones sharing its kv head
+  // read the same floats); every score and every output element gets the same operations in the
+  // same order as one head at a time
+  for (let t = 0; t < n; t += ATTENTION_BLOCK) {
+    const len = min(ATTENTION_BLOCK, n - t);
+    for (let h = 0; h < nHeads; h++) {
+      const kvOff = <usize>((h / group) * headDim) << 2;
+      attentionScoresF32(probs + ((<usize>h * <usize>probsStride + <usize>t) << 2), q + (<usize>(h * headDim) << 2), keys + kvOff + <usize>t * rowBytes, len, headDim, kvDim, scale);
     }
-    for (let h = h0; h < h0 + group; h++) {
-      softmax(probs + (<usize>h * <usize>probsStride << 2), n);
-      memory.fill(out + (<usize>(h * headDim) << 2), 0, <usize>headDim << 2);
-    }
-    for (let t = 0; t < n; t += ATTENTION_BLOCK) {
-      const len = min(ATTENTION_BLOCK, n - t);
-      for (let h = h0; h < h0 + group; h++) {
-        const p = probs + ((<usize>h * <usize>probsStride + <usize>t) << 2);
-        addWeightedRowsF32(out + (<usize>(h * headDim) << 2), values + kvOff + <usize>t * rowBytes, p, len, headDim, kvDim);
-      }
+  }
+  for (let h = 0; h < nHeads; h++) {
+    softmax(probs + (<usize>h * <usize>probsStride << 2), n);
+    memory.fill(out + (<usize>(h * headDim) << 2), 0, <usize>headDim << 2);
+  }
+  for (let t = 0; t < n; t += ATTENTION_BLOCK) {
+    const len = min(ATTENTION_BLOCK, n - t);
+    for (let h = 0; h < nHeads; h++) {
+      const kvOff = <usize>((h / group) * headDim) << 2;
+      const p = probs + ((<usize>h * <usize>probsStride + <usize>t) << 2);
+      addWeightedRowsF32(out + (<usize>(h * headDim) << 2), values + kvOff + <usize>t * rowBytes, p, len, headDim, kvDim);
     }
   }
 }
 
-/** Positions per block in attentionF32: 64 rows of a 64-float head are 16 KiB of keys or values (L1). A multiple of 8, so blocks keep weightedSumF32's groups of eight. */
+/** Positions per block in attentionF32: 64 rows of keys or values (32 KiB on Qwen2.5-0.5B's 2 x 64-float kv heads; 16 KiB a kv head) stay in L1 while the heads take turns. A multiple of 8, so blocks keep weightedSumF32's groups of eight. */
 const ATTENTION_BLOCK: i32 = 64;
 
 /**
@@ -156,13 +154,39 @@ export function rowsAddScaledF32Scalar(rows: usize, x: usize, c: usize, n: i32, 
 }
 
 /**
- * SIMD: p_t = (q . k_t) * scale, t < n, each dot vectorized over headDim in the dotF32 order. Four
- * keys per pass share each load of q (four independent accumulators, no call per position).
+ * SIMD: p_t = (q . k_t) * scale, t < n, each dot vectorized over headDim in the dotF32 order.
+ * Eight keys per pass share each load of q (eight independent accumulators hide the adds'
+ * latency); their lane sums come out four to a vector (hsum4), scaled and stored together. A
+ * headDim that is not a multiple of 4 takes four keys per pass with dotF32's scalar tail.
  */
 export function attentionScoresF32(p: usize, q: usize, keys: usize, n: i32, headDim: i32, rowFloats: i32, scale: f32): void {
   const rowBytes = <usize>rowFloats << 2;
   const d4 = headDim & ~3;
   let t = 0;
+  if (d4 == headDim) {
+    const scale4 = f32x4.splat(scale);
+    for (; t + 8 <= n; t += 8) {
+      const k0 = keys + <usize>t * rowBytes;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
+      for (let i = 0; i < d4; i += 4) {
+        const off = <usize>i << 2;
+        const qv = v128.load(q + off);
+        const k = k0 + off;
+        a0 = madd(a0, qv, v128.load(k));
+        a1 = madd(a1, qv, v128.load(k + rowBytes));
+        a2 = madd(a2, qv, v128.load(k + 2 * rowBytes));
+        a3 = madd(a3, qv, v128.load(k + 3 * rowBytes));
+        a4 = madd(a4, qv, v128.load(k + 4 * rowBytes));
+        a5 = madd(a5, qv, v128.load(k + 5 * rowBytes));
+        a6 = madd(a6, qv, v128.load(k + 6 * rowBytes));
+        a7 = madd(a7, qv, v128.load(k + 7 * rowBytes));
+      }
+      const pt = p + (<usize>t << 2);
+      v128.store(pt, f32x4.mul(hsum4(a0, a1, a2, a3), scale4));
+      v128.store(pt, f32x4.mul(hsum4(a4, a5, a6, a7), scale4), 16);
+    }
+  }
   for (; t + 4 <= n; t += 4) {
     const k0 = keys + <usize>t * rowBytes;
     const k1 = k0 + rowBytes;
@@ -184,6 +208,14 @@ export function attentionScoresF32(p: usize, q: usize, keys: usize, n: i32, head
     store<f32>(pt, dotTail(hsum(a3), q, k3, d4, headDim) * scale, 12);
   }
   for (; t < n; t++) store<f32>(p + (<usize>t << 2), dotF32(q, keys + <usize>t * rowBytes, headDim) * scale);
+}
+
+/** [hsum(a), hsum(b), hsum(c), hsum(d)]: each (x0 + x1) + (x2 + x3), the same adds as hsum, by transposing shuffles. */
+// @ts-ignore: decorator
+@inline function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 2, 4, 6), v128.shuffle<f32>(a, b, 1, 3, 5, 7)); // a0+a1, a2+a3, b0+b1, b2+b3
+  const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 2, 4, 6), v128.shuffle<f32>(c, d, 1, 3, 5, 7));
+  return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 2, 4, 6), v128.shuffle<f32>(ab, cd, 1, 3, 5, 7));
 }
 
 /** matvec.ts's lane sum and tail: (a0 + a1) + (a2 + a3), then the tail in order. */
