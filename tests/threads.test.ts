@@ -60,6 +60,44 @@ test(`chunks run by the workers alone are bit-identical too (${dtype})`, async (
   }
 });
 
+// Prompt blocks (model/prompt.ts) split their batched products the same way: 37 tokens are blocks
+// of 16, 16 and 5 (an odd token count per block, and uneven thread shares).
+const promptModel = () => syntheticModel("stories260k-shape", 6, { config: { dim: 256, hiddenDim: 700, nLayers: 2, nHeads: 8, nKvHeads: 4, vocabSize: 1001, seqLen: 48 } });
+const PROMPT = Array.from({ length: 37 }, (_, i) => (i * 7919 + 11) % 1001);
+
+function promptLogits(engine: Engine): Float32Array {
+  engine.setSparsity({ method: "dip", keep: 0.5 }); // the prompt runs dense whatever the method; the step after it does not
+  engine.reset();
+  const last = engine.prefill(PROMPT);
+  const next = engine.step(5);
+  const out = new Float32Array(last.length + next.length);
+  out.set(last);
+  out.set(next, last.length);
+  return out;
+}
+
+for (const dtype of ["f32", "q8"] as const)
+test(`a prompt run in blocks on 2, 3 and 4 threads gives the bits of 1 thread (${dtype})`, async () => {
+  const ref = promptLogits(await Engine.create(promptModel(), { dtype }));
+  for (const threads of [2, 3, 4]) {
+    const many = await Engine.create(promptModel(), { dtype, threads });
+    try {
+      const before = many.threadChunks().all;
+      many.reset();
+      many.prefill(PROMPT);
+      assert.ok(many.threadChunks().all > before, `${threads} threads: the prompt's products were split`);
+      assert.deepEqual(bits(promptLogits(many)), bits(ref), `${threads} threads`);
+      // the main thread only hands out work: the workers run every chunk
+      (many.exports as unknown as { threadsMainWorks(on: number): void }).threadsMainWorks(0);
+      const onMain = many.threadChunks().onMain;
+      assert.deepEqual(bits(promptLogits(many)), bits(ref), `${threads} threads, workers only`);
+      assert.equal(many.threadChunks().onMain, onMain);
+    } finally {
+      many.close();
+    }
+  }
+});
+
 test("after close() the engine runs on one thread with the same results", async () => {
   const ref = logitsOf(await Engine.create(model()), { method: "dense" }, TOKENS.slice(0, 3));
   const engine = await Engine.create(model(), { threads: 2 });

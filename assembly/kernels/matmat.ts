@@ -109,30 +109,51 @@ export function matmatF32Scalar(out: usize, w: usize, x: usize, rows: i32, cols:
 /**
  * SIMD: out_b = sum over kept inputs j of x_b[j] * WT[j, :] for an input-major [nIn x nOut] f32
  * matrix (gather.ts's product, b < nTok), in gather.ts's order: its list (gatherOrder) cut at
- * gatherHalf(nKept), each part summed as a run, then added. The second part's sums and the list
- * use this file's scratch (nTok * nOut floats, nKept u32s).
+ * gatherHalf(nKept), each part summed as a run, then added. The threads build runs the two parts'
+ * output ranges on its threads (model/linear.ts) with the same three steps.
  */
 export function gatherColumnsBatchF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, nTok: i32, outStride: i32, xStride: i32): void {
+  const second = gatherBatchScratchF32(nKept, nOut, nTok);
+  const list = gatherOrder(second + gatherBatchSecondBytes(nOut, nTok), idx, nKept, nOut);
   const h = gatherHalf(nKept);
-  const secondBytes = <usize>nTok * <usize>nOut << 2;
-  const second = batchScratchOf(secondBytes + (<usize>nKept << 2));
-  const list = gatherOrder(second + secondBytes, idx, nKept, nOut);
-  gatherRunBatchF32(out, wT, x, list, h, nOut, nTok, outStride, xStride);
-  gatherRunBatchF32(second, wT, x, list + (<usize>h << 2), nKept - h, nOut, nTok, nOut, xStride);
+  gatherRunBatchF32(out, wT, x, list, h, nOut, nTok, outStride, xStride, 0, nOut);
+  gatherRunBatchF32(second, wT, x, list + (<usize>h << 2), nKept - h, nOut, nTok, nOut, xStride, 0, nOut);
+  addBatchParts(out, second, nOut, nTok, outStride);
+}
+
+/** Bytes of the second part's sums: nTok * nOut floats, token b's at b * nOut. */
+// @ts-ignore: decorator
+@inline export function gatherBatchSecondBytes(nOut: i32, nTok: i32): usize {
+  return <usize>nTok * <usize>nOut << 2;
+}
+
+/** The batch gather's scratch: the second part's sums (gatherBatchSecondBytes), then room for the list (nKept u32s). */
+export function gatherBatchScratchF32(nKept: i32, nOut: i32, nTok: i32): usize {
+  return batchScratchOf(gatherBatchSecondBytes(nOut, nTok) + (<usize>nKept << 2));
+}
+
+/** out_b += second_b for every token: the two parts' sums added, as gather.ts does for one token. */
+export function addBatchParts(out: usize, second: usize, nOut: i32, nTok: i32, outStride: i32): void {
   for (let b = 0; b < nTok; b++) addInPlace(out + (<usize>b * <usize>outStride << 2), second + (<usize>b * <usize>nOut << 2), nOut);
 }
 
 /**
- * One run (gather.ts's gatherRunF32) for a block of tokens: the kept columns added one after
- * another in idx order from 0. Four kept columns per pass, then one; within a pass two tokens at a
- * time share each weight load (axpy.ts: the grouping does not change any bit). The four columns
- * (4 * nOut floats) stay in L1/L2 while the block passes.
+ * One run (gather.ts's gatherRunF32) for a block of tokens, outputs [from, to) of nOut: the kept
+ * columns added one after another in idx order from 0. Four kept columns per pass, then one;
+ * within a pass two tokens at a time share each weight load (axpy.ts: the grouping does not change
+ * any bit). The four columns' slices stay in L1/L2 while the block passes. Every output gets the
+ * same adds whatever the range (from a multiple of 4), so a run split by outputs across threads is
+ * bit-identical to the whole run.
  */
-function gatherRunBatchF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, nTok: i32, outStride: i32, xStride: i32): void {
+export function gatherRunBatchF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, nTok: i32, outStride: i32, xStride: i32, from: i32, to: i32): void {
   const colBytes = <usize>nOut << 2;
   const xs = <usize>xStride << 2;
   const os = <usize>outStride << 2;
-  for (let b = 0; b < nTok; b++) memory.fill(out + <usize>b * os, 0, colBytes);
+  out += <usize>from << 2;
+  wT += <usize>from << 2;
+  nOut = to - from;
+  const sliceBytes = <usize>nOut << 2;
+  for (let b = 0; b < nTok; b++) memory.fill(out + <usize>b * os, 0, sliceBytes);
   const n4 = nOut & ~3;
   let k = 0;
   for (; k + 4 <= nKept; k += 4) {
@@ -216,33 +237,71 @@ const Q8_PIECE_BYTES: usize = 128 << 10;
 
 /** q8 matvecQ8 for a block of tokens: rows in pieces of whole tile rows, every token per piece. */
 export function matmatQ8(out: usize, w: usize, x: usize, rows: i32, cols: i32, nTok: i32, outStride: i32, xStride: i32): void {
-  const nb = q8Blocks(cols);
-  const xqBytes = (<usize>nb << 6) + (<usize>nb << 2); // quantizeXQ8's i16 quants then f32 scales
+  matmatQ8Quantized(out, w, quantizeBatchQ8(x, cols, nTok, xStride), cols, nTok, outStride, 0, rows);
+}
+
+/** Bytes of one token's quantized x in quantizeBatchQ8's copy: quantizeXQ8's i16 quants, then f32 scales. */
+// @ts-ignore: decorator
+@inline function q8XBytes(cols: i32): usize {
+  const nb = <usize>q8Blocks(cols);
+  return (nb << 6) + (nb << 2);
+}
+
+/** Every token's x quantized as matvecQ8 does it (quantizeXQ8), token b's at b * q8XBytes(cols); returns the copy. */
+export function quantizeBatchQ8(x: usize, cols: i32, nTok: i32, xStride: i32): usize {
+  const xqBytes = q8XBytes(cols);
   const xq = batchScratchOf(<usize>nTok * xqBytes);
   for (let b = 0; b < nTok; b++) memory.copy(xq + <usize>b * xqBytes, quantizeXQ8(x + (<usize>b * <usize>xStride << 2), cols), xqBytes);
+  return xq;
+}
+
+/**
+ * Rows [from, to) of matmatQ8 on the quantized block (quantizeBatchQ8), from a multiple of 8 (whole
+ * tile rows): each row's result depends only on its own tiles, so a split is bit-identical.
+ */
+export function matmatQ8Quantized(out: usize, w: usize, xq: usize, cols: i32, nTok: i32, outStride: i32, from: i32, to: i32): void {
+  const nb = q8Blocks(cols);
+  const xqBytes = q8XBytes(cols);
   const tileRowBytes = <usize>nb * <usize>Q8_TILE_BYTES;
   // at least 4 tile rows per piece: matvecQ8Quantized reads a piece as 4 streams
   const pieceRows = <i32>max<usize>(4, Q8_PIECE_BYTES / tileRowBytes) << 3;
-  for (let from = 0; from < rows; from += pieceRows) {
-    const n = min(pieceRows, rows - from);
-    const wp = q8BlockAt(w, nb, from, 0);
+  for (let r = from; r < to; r += pieceRows) {
+    const n = min(pieceRows, to - r);
+    const wp = q8BlockAt(w, nb, r, 0);
     for (let b = 0; b < nTok; b++) {
-      matvecQ8Quantized(out + ((<usize>b * <usize>outStride + <usize>from) << 2), wp, xq + <usize>b * xqBytes, n, cols);
+      matvecQ8Quantized(out + ((<usize>b * <usize>outStride + <usize>r) << 2), wp, xq + <usize>b * xqBytes, n, cols);
     }
   }
 }
 
 /** q8 gatherColumnsQ8 for a block of tokens: outputs in pieces (multiples of 16), every token per piece. */
 export function gatherColumnsBatchQ8(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32, nTok: i32, outStride: i32, xStride: i32): void {
-  const planBytes = (gatherPlanBytesQ8(nKept) + 15) & ~(<usize>15);
+  gatherSweepBatchQ8(out, gatherPlansBatchQ8(wT, x, idx, nKept, nIn, nOut, nTok, xStride), nKept, nOut, nTok, outStride, 0, nOut);
+}
+
+/** Bytes of one token's plan in gatherPlansBatchQ8's copy (16-byte aligned). */
+// @ts-ignore: decorator
+@inline function q8PlanBytes(nKept: i32): usize {
+  return (gatherPlanBytesQ8(nKept) + 15) & ~(<usize>15);
+}
+
+/** Every token's gather plan (gatherPlanQ8: x quantized per run, columns paired), token b's at b * q8PlanBytes(nKept); returns the copy. */
+export function gatherPlansBatchQ8(wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32, nTok: i32, xStride: i32): usize {
+  const planBytes = q8PlanBytes(nKept);
   const plans = batchScratchOf(<usize>nTok * planBytes);
   for (let b = 0; b < nTok; b++) {
     memory.copy(plans + <usize>b * planBytes, gatherPlanQ8(wT, x + (<usize>b * <usize>xStride << 2), idx, nKept, nIn, nOut), gatherPlanBytesQ8(nKept));
   }
+  return plans;
+}
+
+/** Outputs [from, to) of gatherColumnsBatchQ8 on the plans (gatherPlansBatchQ8), from a multiple of 16 (gatherSweepQ8's ranges). */
+export function gatherSweepBatchQ8(out: usize, plans: usize, nKept: i32, nOut: i32, nTok: i32, outStride: i32, from: i32, to: i32): void {
+  const planBytes = q8PlanBytes(nKept);
   const piece = <i32>max<usize>(16, (Q8_PIECE_BYTES / <usize>max(1, nKept)) & ~(<usize>15));
-  for (let from = 0; from < nOut; from += piece) {
-    const to = min(nOut, from + piece);
-    for (let b = 0; b < nTok; b++) gatherSweepQ8(out + (<usize>b * <usize>outStride << 2), plans + <usize>b * planBytes, nOut, from, to);
+  for (let o = from; o < to; o += piece) {
+    const end = min(to, o + piece);
+    for (let b = 0; b < nTok; b++) gatherSweepQ8(out + (<usize>b * <usize>outStride << 2), plans + <usize>b * planBytes, nOut, o, end);
   }
 }
 

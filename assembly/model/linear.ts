@@ -5,8 +5,8 @@
 // and never branches on it itself. Norm weights and biases stay f32.
 //
 // In the threads build (ASC_FEATURE_THREADS, a compile-time constant; assembly/threads/) the f32
-// and q8 products are split by output ranges over the thread pool; results are bit-identical to
-// one thread. The workers have no allocator, so the q8 kernels' scratch work (quantizing x, the
+// and q8 products, one token's and a prompt block's, are split by output ranges over the thread
+// pool; results are bit-identical to one thread. The workers have no allocator, so the q8 kernels' scratch work (quantizing x, the
 // gather's plan) is done once here on the main instance. The ggml-block kernels run on one thread.
 
 import { matvecF32, matvecRowsF32 } from "../kernels/matvec";
@@ -16,8 +16,8 @@ import * as S from "./state";
 import { dequantRowQ8, gatherBytesQ8, gatherColumnsQ8, gatherPlanQ8, matvecQ8, matvecRowsQ8, q8Blocks, q8Bytes, q8InBytes, quantizeXQ8 } from "../kernels/q8";
 import { dequantRowQ4_0, dequantRowQ4_1, dequantRowQ5_0, dequantRowQ5_1, gatherBytesQ4_0, gatherColumnsQ4_0, matvecQ4_0, matvecQ4_1, matvecQ5_0, matvecQ5_1, matvecRowsQ4_0, matvecRowsQ4_1, matvecRowsQ5_0, matvecRowsQ5_1, q4_0InBytes, q4_0InColumnBytes, q4_0RowBytes, q4_1RowBytes, q5_0RowBytes, q5_1RowBytes } from "../kernels/q4";
 import { dequantRowQ2_K, dequantRowQ3_K, matvecQ2_K, matvecQ3_K, matvecRowsQ2_K, matvecRowsQ3_K, q2_KRowBytes, q3_KRowBytes, dequantRowQ4_K, dequantRowQ5_K, dequantRowQ6_K, gatherBytesQ4_K, gatherColumnsQ4_K, matvecQ4_K, matvecQ5_K, matvecQ6_K, matvecRowsQ4_K, matvecRowsQ5_K, matvecRowsQ6_K, q4_KInBytes, q4_KInColumnBytes, q4_KRowBytes, q5_KRowBytes, q6_KRowBytes } from "../kernels/kquants";
-import { gatherColumnsBatchF32, gatherColumnsBatchGgml, gatherColumnsBatchQ8, matmatF32, matmatGgml, matmatQ8 } from "../kernels/matmat";
-import { KERNEL_GATHER_F32, KERNEL_GATHER_Q8, KERNEL_MATVEC_F32, KERNEL_MATVEC_Q8 } from "../threads/jobs";
+import { addBatchParts, gatherBatchScratchF32, gatherBatchSecondBytes, gatherColumnsBatchF32, gatherColumnsBatchGgml, gatherColumnsBatchQ8, gatherPlansBatchQ8, matmatF32, matmatGgml, matmatQ8, quantizeBatchQ8 } from "../kernels/matmat";
+import { KERNEL_GATHER_BATCH_F32, KERNEL_GATHER_BATCH_Q8, KERNEL_GATHER_F32, KERNEL_GATHER_Q8, KERNEL_MATMAT_F32, KERNEL_MATMAT_Q8, KERNEL_MATVEC_F32, KERNEL_MATVEC_Q8 } from "../threads/jobs";
 import { MIN_PARALLEL_WEIGHTS, parallelFor, poolThreads } from "../threads/pool";
 import { DTYPE_F32, DTYPE_Q2_K, DTYPE_Q3_K, DTYPE_Q4_0, DTYPE_Q4_1, DTYPE_Q4_K, DTYPE_Q5_0, DTYPE_Q5_1, DTYPE_Q5_K, DTYPE_Q6_K, DTYPE_Q8 } from "../abi";
 
@@ -87,20 +87,34 @@ export function gatherColumns(dtype: i32, out: usize, wT: usize, x: usize, idx: 
 // x + b * xStride floats and its result at out + b * outStride floats. Each weight is read from
 // memory once per call (kernels/matmat.ts) for every dtype, and each token's result has the bits
 // of the one-token function above (a new dtype plugs in with a branch here and in matmat.ts).
-// One thread: the threads build runs prompts on the calling thread only.
+// The threads build splits f32 and q8 products by outputs, as for one token (the ggml types run
+// on the calling thread, as their one-token kernels do).
 
 /** linear() for a block of tokens: out_b = W x_b. */
 export function linearBatch(dtype: i32, out: usize, w: usize, x: usize, rows: i32, cols: i32, nTok: i32, outStride: i32, xStride: i32): void {
-  if (dtype == DTYPE_Q8) matmatQ8(out, w, x, rows, cols, nTok, outStride, xStride);
-  else if (dtype == DTYPE_F32) matmatF32(out, w, x, rows, cols, nTok, outStride, xStride);
-  else matmatGgml(dtype, out, w, x, rows, cols, nTok, outStride, xStride);
+  if (dtype == DTYPE_Q8) {
+    if (ASC_FEATURE_THREADS && split(rows, cols)) parallelFor(KERNEL_MATMAT_Q8, out, w, quantizeBatchQ8(x, cols, nTok, xStride), 0, 0, rows, cols, 0, nTok, outStride, xStride);
+    else matmatQ8(out, w, x, rows, cols, nTok, outStride, xStride);
+  } else if (dtype == DTYPE_F32) {
+    if (ASC_FEATURE_THREADS && split(rows, cols)) parallelFor(KERNEL_MATMAT_F32, out, w, x, 0, 0, rows, cols, 0, nTok, outStride, xStride);
+    else matmatF32(out, w, x, rows, cols, nTok, outStride, xStride);
+  } else matmatGgml(dtype, out, w, x, rows, cols, nTok, outStride, xStride);
 }
 
 /** gatherColumns() for a block of tokens with one kept list: out_b = sum over kept j of x_b[j] * WT[j, :]. */
 export function gatherColumnsBatch(dtype: i32, out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nIn: i32, nOut: i32, nTok: i32, outStride: i32, xStride: i32): void {
-  if (dtype == DTYPE_Q8) gatherColumnsBatchQ8(out, wT, x, idx, nKept, nIn, nOut, nTok, outStride, xStride);
-  else if (dtype == DTYPE_F32) gatherColumnsBatchF32(out, wT, x, idx, nKept, nOut, nTok, outStride, xStride);
-  else gatherColumnsBatchGgml(dtype, out, wT, x, idx, nKept, nIn, nOut, nTok, outStride, xStride);
+  if (dtype == DTYPE_Q8) {
+    if (ASC_FEATURE_THREADS && split(nKept, nOut)) {
+      parallelFor(KERNEL_GATHER_BATCH_Q8, out, gatherPlansBatchQ8(wT, x, idx, nKept, nIn, nOut, nTok, xStride), 0, 0, nKept, nOut, 0, 0, nTok, outStride, xStride);
+    } else gatherColumnsBatchQ8(out, wT, x, idx, nKept, nIn, nOut, nTok, outStride, xStride);
+  } else if (dtype == DTYPE_F32) {
+    if (ASC_FEATURE_THREADS && split(nKept, nOut)) { // gatherColumnsBatchF32's steps, the parts' output ranges on the threads
+      const second = gatherBatchScratchF32(nKept, nOut, nTok);
+      const list = gatherOrder(second + gatherBatchSecondBytes(nOut, nTok), idx, nKept, nOut);
+      parallelFor(KERNEL_GATHER_BATCH_F32, out, wT, x, list, nKept, nOut, 0, second, nTok, outStride, xStride);
+      addBatchParts(out, second, nOut, nTok, outStride);
+    } else gatherColumnsBatchF32(out, wT, x, idx, nKept, nOut, nTok, outStride, xStride);
+  } else gatherColumnsBatchGgml(dtype, out, wT, x, idx, nKept, nIn, nOut, nTok, outStride, xStride);
 }
 
 /** out = row r of a row-major [rows x cols] table (the token embedding), dequantized exactly. */

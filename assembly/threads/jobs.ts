@@ -29,6 +29,7 @@
 import { matvecF32 } from "../kernels/matvec";
 import { gatherColumnsRangeF32, gatherHalf } from "../kernels/gather";
 import { gatherSweepQ8, matvecQ8Quantized, q8BlockAt, q8Blocks } from "../kernels/q8";
+import { gatherRunBatchF32, gatherSweepBatchQ8, matmatF32, matmatQ8Quantized } from "../kernels/matmat";
 
 // Job block: byte offsets; the three words threads write on their own cache lines.
 export const JOB_SEQ: usize = 0; // i32 job number, bumped by the main instance per job (workers wait on it)
@@ -46,6 +47,9 @@ export const JOB_CHUNK: usize = 224; // outputs per chunk
 export const JOB_CHUNKS: usize = 228; // chunks of this job
 export const JOB_RANGES: usize = 232; // output ranges per part (chunks = parts * ranges)
 export const JOB_SCRATCH: usize = 236; // f32 gather: where the second part is summed
+export const JOB_TOKENS: usize = 240; // batched kernels (a prompt block): tokens in the block
+export const JOB_OUT_STRIDE: usize = 244; // batched kernels: floats from one token's outputs to the next's
+export const JOB_X_STRIDE: usize = 248; // batched kernels: floats from one token's x to the next's
 export const JOB_BYTES: usize = 256;
 
 export const KERNEL_STOP: i32 = -1;
@@ -53,6 +57,11 @@ export const KERNEL_MATVEC_F32: i32 = 1;
 export const KERNEL_GATHER_F32: i32 = 2; // two parts: JOB_SCRATCH receives the second
 export const KERNEL_MATVEC_Q8: i32 = 3; // x: already quantized (quantizeXQ8) by the main instance
 export const KERNEL_GATHER_Q8: i32 = 4; // w: the plan (gatherPlanQ8) made by the main instance
+// The prompt's batched forms (kernels/matmat.ts), split the same way by outputs:
+export const KERNEL_MATMAT_F32: i32 = 5;
+export const KERNEL_GATHER_BATCH_F32: i32 = 6; // two parts, as KERNEL_GATHER_F32; JOB_SCRATCH: the second's sums, nOut floats per token
+export const KERNEL_MATMAT_Q8: i32 = 7; // x: every token's x quantized (quantizeBatchQ8) by the main instance
+export const KERNEL_GATHER_BATCH_Q8: i32 = 8; // w: every token's plan (gatherPlansBatchQ8) made by the main instance
 
 /**
  * Spins (atomic loads, well under a millisecond) before sleeping in memory.atomic.wait. Jobs follow
@@ -102,6 +111,23 @@ function runRange(job: usize, part: i32, from: i32, to: i32): void {
     const h = gatherHalf(count);
     if (part == 0) gatherColumnsRangeF32(out, w, x, idx, h, load<i32>(job + JOB_N), from, to);
     else gatherColumnsRangeF32(<usize>load<u32>(job + JOB_SCRATCH), w, x, idx + (<usize>h << 2), count - h, load<i32>(job + JOB_N), from, to);
+  } else if (kernel == KERNEL_MATMAT_F32) {
+    const cols = load<i32>(job + JOB_COLS);
+    matmatF32(out + (<usize>from << 2), w + <usize>from * (<usize>cols << 2), x, to - from, cols, load<i32>(job + JOB_TOKENS), load<i32>(job + JOB_OUT_STRIDE), load<i32>(job + JOB_X_STRIDE));
+  } else if (kernel == KERNEL_MATMAT_Q8) {
+    matmatQ8Quantized(out, w, x, load<i32>(job + JOB_COLS), load<i32>(job + JOB_TOKENS), load<i32>(job + JOB_OUT_STRIDE), from, to);
+  } else if (kernel == KERNEL_GATHER_BATCH_Q8) {
+    gatherSweepBatchQ8(out, w, load<i32>(job + JOB_COUNT), load<i32>(job + JOB_N), load<i32>(job + JOB_TOKENS), load<i32>(job + JOB_OUT_STRIDE), from, to);
+  } else if (kernel == KERNEL_GATHER_BATCH_F32) {
+    // as KERNEL_GATHER_F32, for every token of the block; the second part's token b at b * n floats
+    const idx = <usize>load<u32>(job + JOB_IDX);
+    const count = load<i32>(job + JOB_COUNT);
+    const n = load<i32>(job + JOB_N);
+    const tokens = load<i32>(job + JOB_TOKENS);
+    const xStride = load<i32>(job + JOB_X_STRIDE);
+    const h = gatherHalf(count);
+    if (part == 0) gatherRunBatchF32(out, w, x, idx, h, n, tokens, load<i32>(job + JOB_OUT_STRIDE), xStride, from, to);
+    else gatherRunBatchF32(<usize>load<u32>(job + JOB_SCRATCH), w, x, idx + (<usize>h << 2), count - h, n, tokens, n, xStride, from, to);
   } else {
     unreachable();
   }

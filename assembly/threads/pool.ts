@@ -3,7 +3,7 @@
 // compile-time constant, so other builds leave it out).
 
 import { arenaAlloc } from "../arena";
-import { JOB_BYTES, JOB_CHUNK, JOB_CHUNKS, JOB_CLAIM, JOB_COLS, JOB_COUNT, JOB_FINISHED, JOB_IDX, JOB_KERNEL, JOB_N, JOB_OUT, JOB_RANGES, JOB_SCRATCH, JOB_SEQ, JOB_W, JOB_X, KERNEL_GATHER_F32, KERNEL_MATVEC_F32, KERNEL_MATVEC_Q8, KERNEL_STOP, runChunks, SPINS } from "./jobs";
+import { JOB_BYTES, JOB_CHUNK, JOB_CHUNKS, JOB_CLAIM, JOB_COLS, JOB_COUNT, JOB_FINISHED, JOB_IDX, JOB_KERNEL, JOB_N, JOB_OUT, JOB_OUT_STRIDE, JOB_RANGES, JOB_SCRATCH, JOB_SEQ, JOB_TOKENS, JOB_W, JOB_X, JOB_X_STRIDE, KERNEL_GATHER_BATCH_F32, KERNEL_GATHER_F32, KERNEL_MATMAT_F32, KERNEL_MATMAT_Q8, KERNEL_MATVEC_F32, KERNEL_MATVEC_Q8, KERNEL_STOP, runChunks, SPINS } from "./jobs";
 
 let job: usize = 0;
 let seq: i32 = 0;
@@ -66,12 +66,14 @@ export function threadsStop(): void {
 
 /**
  * Runs a kernel of jobs.ts over n outputs, in chunks claimed by this thread and the workers. The
- * f32 gather has two parts (its second goes to `scratch`), so each part gets half the threads.
+ * f32 gathers have two parts (the second goes to `scratch`), so each part gets half the threads.
+ * The batched kernels (a prompt block) also take the block's tokens and strides.
  */
-export function parallelFor(kernel: i32, out: usize, w: usize, x: usize, idx: usize, count: i32, n: i32, cols: i32, scratch: usize = 0): void {
-  const parts = kernel == KERNEL_GATHER_F32 ? 2 : 1;
+export function parallelFor(kernel: i32, out: usize, w: usize, x: usize, idx: usize, count: i32, n: i32, cols: i32, scratch: usize = 0, tokens: i32 = 1, outStride: i32 = 0, xStride: i32 = 0): void {
+  const parts = kernel == KERNEL_GATHER_F32 || kernel == KERNEL_GATHER_BATCH_F32 ? 2 : 1;
   const per = max(1, poolThreads / parts);
-  const minChunk = kernel == KERNEL_MATVEC_F32 || kernel == KERNEL_MATVEC_Q8 ? MIN_MATVEC_CHUNK : MIN_GATHER_CHUNK;
+  const rowsPerChunk = kernel == KERNEL_MATVEC_F32 || kernel == KERNEL_MATVEC_Q8 || kernel == KERNEL_MATMAT_F32 || kernel == KERNEL_MATMAT_Q8;
+  const minChunk = rowsPerChunk ? MIN_MATVEC_CHUNK : MIN_GATHER_CHUNK;
   const size = max(minChunk, ((n + per - 1) / per + CHUNK_ALIGN - 1) & ~(CHUNK_ALIGN - 1));
   const ranges = (n + size - 1) / size;
   const chunks = parts * ranges;
@@ -87,6 +89,9 @@ export function parallelFor(kernel: i32, out: usize, w: usize, x: usize, idx: us
   store<i32>(job + JOB_CHUNKS, chunks);
   store<i32>(job + JOB_RANGES, ranges);
   store<u32>(job + JOB_SCRATCH, <u32>scratch);
+  store<i32>(job + JOB_TOKENS, tokens);
+  store<i32>(job + JOB_OUT_STRIDE, outStride);
+  store<i32>(job + JOB_X_STRIDE, xStride);
   seq++;
   atomic.store<i32>(job + JOB_FINISHED, 0);
   atomic.store<i64>(job + JOB_CLAIM, (<i64>seq << 32) | 0); // claims of older jobs now fail
