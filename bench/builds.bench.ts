@@ -3,12 +3,13 @@
 //
 //   node scripts/build-tests.mjs && node build/bench/builds.bench.js --compare relaxed|threads
 //        [--shape qwen2.5-0.5b] [--dtype f32|q8] [--keep 0.5] [--threads 2] [--tokens 16] [--rounds 5]
-//        [--kernels] [--bandwidth] [--json]
+//        [--prompt-tokens 128] [--kernels] [--bandwidth] [--json]
 //
 // End to end (default): two engines on the same synthetic weights, the default build and the
 // other one (relaxed SIMD, or the threads build at --threads), timed by `dip bench`'s decodeRun on
-// dense and dip@keep; per round the other/default tok/s ratio, medians reported. Greedy tokens of
-// the two are compared too (threads: must be equal; relaxed: may differ).
+// dense and dip@keep, and a prompt of --prompt-tokens tokens through Engine.prefill (row
+// "prompt", tokens/s of prompt; 0 leaves it out); per round the other/default ratio, medians
+// reported. Greedy tokens of the two are compared too (threads: must be equal; relaxed: may differ).
 // --kernels (relaxed only): the f32 matvec/gather kernels on the 0.5B shapes in both builds,
 // rotating over weight copies larger than the last-level cache, ratio per interleaved round.
 // --bandwidth (threads): can more threads read more bytes per second? The engine's read-sum over
@@ -39,6 +40,7 @@ const keep = Number(opt("keep", "0.5"));
 const threads = Number(opt("threads", "2"));
 const tokens = Number(opt("tokens", "16"));
 const rounds = Number(opt("rounds", "5"));
+const promptTokens = Number(opt("prompt-tokens", "128"));
 const json = argv.includes("--json");
 const loadavg = () => Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 const median = (xs: number[]) => {
@@ -71,6 +73,14 @@ async function endToEnd(): Promise<void> {
     const name = spec.method === "dense" ? "dense" : `dip@${keep}`;
     sameTokens[name] = greedy(base, spec).join() === greedy(other, spec).join();
   }
+  if (promptTokens > 0) { // the prompt's row: are the last token's logits the same bits?
+    const logits = [base, other].map((e) => {
+      e.reset();
+      const l = e.prefill(promptIds(e, promptTokens));
+      return new Uint32Array(l.buffer.slice(l.byteOffset, l.byteOffset + l.byteLength));
+    });
+    sameTokens.prompt = logits[0].every((v, i) => v === logits[1][i]);
+  }
   for (let r = 0; r < rounds; r++) {
     for (const spec of specs) {
       const name = spec.method === "dense" ? "dense" : `dip@${keep}`;
@@ -86,6 +96,17 @@ async function endToEnd(): Promise<void> {
       runs.set(name, rec);
       log(`\rround ${r + 1}/${rounds} ${name}: default ${b.tokS.toFixed(2)} tok/s, ${label} ${o.tokS.toFixed(2)} tok/s   `);
     }
+    if (promptTokens > 0) {
+      const rec = runs.get("prompt") ?? { base: [], other: [], ratio: [], share: [] };
+      const pair = r % 2 === 0 ? [base, other] : [other, base];
+      const res = pair.map((e) => promptRun(e, promptTokens));
+      const [b, o] = r % 2 === 0 ? res : [res[1], res[0]];
+      rec.base.push(b);
+      rec.other.push(o);
+      rec.ratio.push(o / b);
+      runs.set("prompt", rec);
+      log(`\rround ${r + 1}/${rounds} prompt: default ${b.toFixed(1)} tok/s, ${label} ${o.toFixed(1)} tok/s   `);
+    }
   }
   log("\n");
   const chunks = other.threadChunks();
@@ -96,7 +117,7 @@ async function endToEnd(): Promise<void> {
     other_tok_s: median(x.other),
     ratio: median(x.ratio),
     ratios: x.ratio,
-    other_cpu_share: median(x.share),
+    other_cpu_share: x.share.length ? median(x.share) : null,
     same_greedy_tokens: sameTokens[method],
   }));
   const workerShare = chunks.all ? 1 - chunks.onMain / chunks.all : null; // of the split products' chunks
@@ -110,8 +131,23 @@ async function endToEnd(): Promise<void> {
   );
   process.stdout.write(`| method | default tok/s | ${label} tok/s | ratio (per round) | CPU share | same tokens |\n|---|---:|---:|---:|---:|:---:|\n`);
   for (const r of rows) {
-    process.stdout.write(`| ${r.method} | ${r.default_tok_s.toFixed(2)} | ${r.other_tok_s.toFixed(2)} | ${r.ratio.toFixed(3)} (${r.ratios.map((x) => x.toFixed(2)).join(", ")}) | ${(r.other_cpu_share * 100).toFixed(0)}% | ${r.same_greedy_tokens ? "yes" : "no"} |\n`);
+    process.stdout.write(`| ${r.method} | ${r.default_tok_s.toFixed(2)} | ${r.other_tok_s.toFixed(2)} | ${r.ratio.toFixed(3)} (${r.ratios.map((x) => x.toFixed(2)).join(", ")}) | ${r.other_cpu_share === null ? "-" : `${(r.other_cpu_share * 100).toFixed(0)}%`} | ${r.same_greedy_tokens ? "yes" : "no"} |\n`);
   }
+}
+
+/** `n` prompt token ids spread over the vocabulary. */
+function promptIds(engine: Engine, n: number): number[] {
+  if (n > engine.config.seqLen) throw new RangeError(`--prompt-tokens ${n} is longer than the model's context (${engine.config.seqLen})`);
+  return Array.from({ length: n }, (_, i) => (i * 7919 + 3) % engine.config.vocabSize);
+}
+
+/** Prompt tokens/s: `n` tokens through Engine.prefill from position 0, wall clock. */
+function promptRun(engine: Engine, n: number): number {
+  const ids = promptIds(engine, n);
+  engine.reset();
+  const t0 = performance.now();
+  engine.prefill(ids);
+  return (n * 1000) / (performance.now() - t0);
 }
 
 function greedy(engine: Engine, spec: SparsitySpec): number[] {
