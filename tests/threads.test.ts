@@ -98,6 +98,33 @@ test(`a prompt run in blocks on 2, 3 and 4 threads gives the bits of 1 thread ($
   }
 });
 
+// Attention shares its query heads once positions x qDim reach MIN_PARALLEL_WEIGHTS (256 positions
+// at dim 256): a 270-token prompt, then decode past it. Four kv heads: whole groups of heads per
+// thread; one kv head (fewer than the threads): plain ranges of heads.
+for (const nKvHeads of [4, 1])
+test(`attention at long context on 2, 3 and 4 threads gives the bits of 1 thread (${nKvHeads} kv heads)`, async () => {
+  const longModel = () => syntheticModel("stories260k-shape", 7, { config: { dim: 256, hiddenDim: 320, nLayers: 2, nHeads: 8, nKvHeads, vocabSize: 300, seqLen: 300 } });
+  const prompt = Array.from({ length: 270 }, (_, i) => (i * 31 + 7) % 300);
+  const run = (engine: Engine) => {
+    engine.setSparsity({ method: "dense" });
+    engine.reset();
+    const out = [...engine.prefill(prompt)];
+    for (const t of [3, 99, 250, 1]) out.push(...engine.step(t));
+    return bits(new Float32Array(out));
+  };
+  const ref = run(await Engine.create(longModel()));
+  for (const threads of [2, 3, 4]) {
+    const many = await Engine.create(longModel(), { threads });
+    try {
+      assert.deepEqual(run(many), ref, `${threads} threads`);
+      (many.exports as unknown as { threadsMainWorks(on: number): void }).threadsMainWorks(0);
+      assert.deepEqual(run(many), ref, `${threads} threads, workers only`);
+    } finally {
+      many.close();
+    }
+  }
+});
+
 test("after close() the engine runs on one thread with the same results", async () => {
   const ref = logitsOf(await Engine.create(model()), { method: "dense" }, TOKENS.slice(0, 3));
   const engine = await Engine.create(model(), { threads: 2 });

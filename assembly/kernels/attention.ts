@@ -26,6 +26,18 @@ export function attentionF32(
   out: usize, q: usize, keys: usize, values: usize, n: i32,
   nHeads: i32, nKvHeads: i32, headDim: i32, kvDim: i32, probs: usize, probsStride: i32,
 ): void {
+  attentionHeadsF32(out, q, keys, values, n, nHeads, nKvHeads, headDim, kvDim, probs, probsStride, 0, nHeads);
+}
+
+/**
+ * Query heads [from, to) of attentionF32. A head's numbers depend only on its own q, its kv head
+ * and its own probabilities and output, so heads split across threads (the threads build,
+ * assembly/threads/) give the same bits as all heads on one.
+ */
+export function attentionHeadsF32(
+  out: usize, q: usize, keys: usize, values: usize, n: i32,
+  nHeads: i32, nKvHeads: i32, headDim: i32, kvDim: i32, probs: usize, probsStride: i32, from: i32, to: i32,
+): void {
   const scale = scaleOf(headDim);
   const group = nHeads / nKvHeads; // query heads per kv head
   const rowBytes = <usize>kvDim << 2;
@@ -35,18 +47,18 @@ export function attentionF32(
   // same order as one head at a time
   for (let t = 0; t < n; t += ATTENTION_BLOCK) {
     const len = min(ATTENTION_BLOCK, n - t);
-    for (let h = 0; h < nHeads; h++) {
+    for (let h = from; h < to; h++) {
       const kvOff = <usize>((h / group) * headDim) << 2;
       attentionScoresF32(probs + ((<usize>h * <usize>probsStride + <usize>t) << 2), q + (<usize>(h * headDim) << 2), keys + kvOff + <usize>t * rowBytes, len, headDim, kvDim, scale);
     }
   }
-  for (let h = 0; h < nHeads; h++) {
+  for (let h = from; h < to; h++) {
     softmax(probs + (<usize>h * <usize>probsStride << 2), n);
     memory.fill(out + (<usize>(h * headDim) << 2), 0, <usize>headDim << 2);
   }
   for (let t = 0; t < n; t += ATTENTION_BLOCK) {
     const len = min(ATTENTION_BLOCK, n - t);
-    for (let h = 0; h < nHeads; h++) {
+    for (let h = from; h < to; h++) {
       const kvOff = <usize>((h / group) * headDim) << 2;
       const p = probs + ((<usize>h * <usize>probsStride + <usize>t) << 2);
       addWeightedRowsF32(out + (<usize>(h * headDim) << 2), values + kvOff + <usize>t * rowBytes, p, len, headDim, kvDim);

@@ -3,6 +3,7 @@
 // (biases, rope layout, tied embeddings, GQA) are data in state.ts, not copies of this code.
 
 import { attentionF32 } from "../kernels/attention";
+import { MIN_PARALLEL_WEIGHTS, parallelAttention, poolThreads } from "../threads/pool";
 import { gatherBytes, gatherColumns, linear, linearRows, matrixBytesIn, rowBytesIn, tableRow } from "./linear";
 import { rmsnorm, swiglu, addInPlace, silu } from "../kernels/elementwise";
 import { applyRope } from "../kernels/rope";
@@ -25,6 +26,17 @@ export function setCapture(inputBuf: usize, hiddenBuf: usize, gateBuf: usize): v
 /** Whether activations are being captured (calibration works one token at a time). */
 export function capturing(): bool {
   return captureInput != 0;
+}
+
+/**
+ * out = attention of the query heads q over positions 0..n-1 of a layer's keys and values
+ * (kernels/attention.ts; scores left in S.att). The threads build shares the heads among its
+ * threads once there are enough positions to pay for waking them (the same bits).
+ */
+export function attention(out: usize, q: usize, keys: usize, values: usize, n: i32): void {
+  if (ASC_FEATURE_THREADS && poolThreads > 1 && <i64>n * S.qDim >= MIN_PARALLEL_WEIGHTS) {
+    parallelAttention(out, q, keys, values, n, S.nHeads, S.nKvHeads, S.headDim, S.kvDim, S.att, S.seqLen);
+  } else attentionF32(out, q, keys, values, n, S.nHeads, S.nKvHeads, S.headDim, S.kvDim, S.att, S.seqLen);
 }
 
 /** Runs token `token` at position `pos`; logits land in S.logits. The host checks both ranges. */
@@ -52,7 +64,7 @@ export function forward(token: i32, pos: i32): void {
     // xb2 = attention of q over the cached positions 0..pos (grouped-query, kernels/attention.ts)
     const layerK = S.keyCache + (<usize>l * <usize>S.seqLen * <usize>kvDim) * f4;
     const layerV = S.valueCache + (<usize>l * <usize>S.seqLen * <usize>kvDim) * f4;
-    attentionF32(S.xb2, S.q, layerK, layerV, pos + 1, S.nHeads, S.nKvHeads, S.headDim, kvDim, S.att, S.seqLen);
+    attention(S.xb2, S.q, layerK, layerV, pos + 1);
     linear(S.layerDtype(l, S.WO), S.xb, S.layerWeight(l, S.WO), S.xb2, D, S.qDim);
     addInPlace(S.x, S.xb, D);
 

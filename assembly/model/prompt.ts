@@ -11,12 +11,11 @@
 // logits are computed). The kept lists of every layer are left as the dense masks.
 
 import { arenaAlloc } from "../arena";
-import { attentionF32 } from "../kernels/attention";
 import { addInPlace, rmsnorm, swiglu } from "../kernels/elementwise";
 import { applyRope } from "../kernels/rope";
 import { gatherBytes, gatherColumnsBatch, linear, linearBatch, matrixBytesIn, rowBytesIn, tableRow } from "./linear";
 import * as S from "./state";
-import { capturing, forward } from "./forward";
+import { attention, capturing, forward } from "./forward";
 import { LORA_DOWN, LORA_GATE, LORA_UP, loraApply, loraApplyRows, loraOn } from "./adapters";
 import { hiddenK, inputK, method, METHOD_DENSE, METHOD_PREDICTOR, setMethod } from "../sparsity/policy";
 import { streamOn } from "../stream/store";
@@ -119,7 +118,7 @@ function promptBlock(tokens: usize, nb: i32, pos: i32, last: bool): void {
       applyRope(k, S.nKvHeads, S.headDim, pos + b, S.ropeTable, S.ropeLayout);
     }
     for (let b = 0; b < nb; b++) {
-      attentionF32(blockXb2 + <usize>(b * xb2Row) * f4, blockQ + <usize>(b * S.qDim) * f4, layerK, layerV, pos + b + 1, S.nHeads, S.nKvHeads, S.headDim, kvDim, S.att, S.seqLen);
+      attention(blockXb2 + <usize>(b * xb2Row) * f4, blockQ + <usize>(b * S.qDim) * f4, layerK, layerV, pos + b + 1);
     }
     linearBatch(S.layerDtype(l, S.WO), blockXb, S.layerWeight(l, S.WO), blockXb2, D, S.qDim, nb, D, xb2Row);
     for (let b = 0; b < nb; b++) addInPlace(blockX + <usize>(b * D) * f4, blockXb + <usize>(b * D) * f4, D);

@@ -30,6 +30,7 @@ import { matvecF32 } from "../kernels/matvec";
 import { gatherColumnsRangeF32, gatherHalf } from "../kernels/gather";
 import { gatherSweepQ8, matvecQ8Quantized, q8BlockAt, q8Blocks } from "../kernels/q8";
 import { gatherRunBatchF32, gatherSweepBatchQ8, matmatF32, matmatQ8Quantized } from "../kernels/matmat";
+import { attentionHeadsF32 } from "../kernels/attention";
 
 // Job block: byte offsets; the three words threads write on their own cache lines.
 export const JOB_SEQ: usize = 0; // i32 job number, bumped by the main instance per job (workers wait on it)
@@ -50,7 +51,13 @@ export const JOB_SCRATCH: usize = 236; // f32 gather: where the second part is s
 export const JOB_TOKENS: usize = 240; // batched kernels (a prompt block): tokens in the block
 export const JOB_OUT_STRIDE: usize = 244; // batched kernels: floats from one token's outputs to the next's
 export const JOB_X_STRIDE: usize = 248; // batched kernels: floats from one token's x to the next's
-export const JOB_BYTES: usize = 256;
+// Attention (KERNEL_ATTENTION_F32) puts q at JOB_X, the keys at JOB_W, the values at JOB_IDX, the
+// positions at JOB_COUNT, the query heads at JOB_N (its outputs), headDim at JOB_COLS, the
+// probabilities at JOB_SCRATCH, and these:
+export const JOB_KV_HEADS: usize = 252;
+export const JOB_KV_DIM: usize = 256;
+export const JOB_PROBS_STRIDE: usize = 260;
+export const JOB_BYTES: usize = 320;
 
 export const KERNEL_STOP: i32 = -1;
 export const KERNEL_MATVEC_F32: i32 = 1;
@@ -62,6 +69,7 @@ export const KERNEL_MATMAT_F32: i32 = 5;
 export const KERNEL_GATHER_BATCH_F32: i32 = 6; // two parts, as KERNEL_GATHER_F32; JOB_SCRATCH: the second's sums, nOut floats per token
 export const KERNEL_MATMAT_Q8: i32 = 7; // x: every token's x quantized (quantizeBatchQ8) by the main instance
 export const KERNEL_GATHER_BATCH_Q8: i32 = 8; // w: every token's plan (gatherPlansBatchQ8) made by the main instance
+export const KERNEL_ATTENTION_F32: i32 = 9; // outputs: query heads (kernels/attention.ts attentionHeadsF32)
 
 /**
  * Spins (atomic loads, well under a millisecond) before sleeping in memory.atomic.wait. Jobs follow
@@ -128,6 +136,11 @@ function runRange(job: usize, part: i32, from: i32, to: i32): void {
     const h = gatherHalf(count);
     if (part == 0) gatherRunBatchF32(out, w, x, idx, h, n, tokens, load<i32>(job + JOB_OUT_STRIDE), xStride, from, to);
     else gatherRunBatchF32(<usize>load<u32>(job + JOB_SCRATCH), w, x, idx + (<usize>h << 2), count - h, n, tokens, n, xStride, from, to);
+  } else if (kernel == KERNEL_ATTENTION_F32) {
+    attentionHeadsF32(
+      out, x, w, <usize>load<u32>(job + JOB_IDX), load<i32>(job + JOB_COUNT), load<i32>(job + JOB_N), load<i32>(job + JOB_KV_HEADS),
+      load<i32>(job + JOB_COLS), load<i32>(job + JOB_KV_DIM), <usize>load<u32>(job + JOB_SCRATCH), load<i32>(job + JOB_PROBS_STRIDE), from, to,
+    );
   } else {
     unreachable();
   }

@@ -3,7 +3,7 @@
 // compile-time constant, so other builds leave it out).
 
 import { arenaAlloc } from "../arena";
-import { JOB_BYTES, JOB_CHUNK, JOB_CHUNKS, JOB_CLAIM, JOB_COLS, JOB_COUNT, JOB_FINISHED, JOB_IDX, JOB_KERNEL, JOB_N, JOB_OUT, JOB_OUT_STRIDE, JOB_RANGES, JOB_SCRATCH, JOB_SEQ, JOB_TOKENS, JOB_W, JOB_X, JOB_X_STRIDE, KERNEL_GATHER_BATCH_F32, KERNEL_GATHER_F32, KERNEL_MATMAT_F32, KERNEL_MATMAT_Q8, KERNEL_MATVEC_F32, KERNEL_MATVEC_Q8, KERNEL_STOP, runChunks, SPINS } from "./jobs";
+import { JOB_BYTES, JOB_CHUNK, JOB_CHUNKS, JOB_CLAIM, JOB_COLS, JOB_COUNT, JOB_FINISHED, JOB_IDX, JOB_KERNEL, JOB_KV_DIM, JOB_KV_HEADS, JOB_N, JOB_OUT, JOB_OUT_STRIDE, JOB_PROBS_STRIDE, JOB_RANGES, JOB_SCRATCH, JOB_SEQ, JOB_TOKENS, JOB_W, JOB_X, JOB_X_STRIDE, KERNEL_ATTENTION_F32, KERNEL_GATHER_BATCH_F32, KERNEL_GATHER_F32, KERNEL_MATMAT_F32, KERNEL_MATMAT_Q8, KERNEL_MATVEC_F32, KERNEL_MATVEC_Q8, KERNEL_STOP, runChunks, SPINS } from "./jobs";
 
 let job: usize = 0;
 let seq: i32 = 0;
@@ -75,23 +75,49 @@ export function parallelFor(kernel: i32, out: usize, w: usize, x: usize, idx: us
   const rowsPerChunk = kernel == KERNEL_MATVEC_F32 || kernel == KERNEL_MATVEC_Q8 || kernel == KERNEL_MATMAT_F32 || kernel == KERNEL_MATMAT_Q8;
   const minChunk = rowsPerChunk ? MIN_MATVEC_CHUNK : MIN_GATHER_CHUNK;
   const size = max(minChunk, ((n + per - 1) / per + CHUNK_ALIGN - 1) & ~(CHUNK_ALIGN - 1));
-  const ranges = (n + size - 1) / size;
-  const chunks = parts * ranges;
-  store<i32>(job + JOB_KERNEL, kernel);
   store<u32>(job + JOB_OUT, <u32>out);
   store<u32>(job + JOB_W, <u32>w);
   store<u32>(job + JOB_X, <u32>x);
   store<u32>(job + JOB_IDX, <u32>idx);
   store<i32>(job + JOB_COUNT, count);
-  store<i32>(job + JOB_N, n);
   store<i32>(job + JOB_COLS, cols);
-  store<i32>(job + JOB_CHUNK, size);
-  store<i32>(job + JOB_CHUNKS, chunks);
-  store<i32>(job + JOB_RANGES, ranges);
   store<u32>(job + JOB_SCRATCH, <u32>scratch);
   store<i32>(job + JOB_TOKENS, tokens);
   store<i32>(job + JOB_OUT_STRIDE, outStride);
   store<i32>(job + JOB_X_STRIDE, xStride);
+  run(kernel, n, size, parts);
+}
+
+/**
+ * attentionF32 (kernels/attention.ts) with its query heads shared by the threads. A chunk is whole
+ * groups of the heads that share a kv head when there are at least as many kv heads as threads,
+ * so each thread reads its own keys and values; else (few kv heads) plain ranges of heads.
+ */
+export function parallelAttention(out: usize, q: usize, keys: usize, values: usize, n: i32, nHeads: i32, nKvHeads: i32, headDim: i32, kvDim: i32, probs: usize, probsStride: i32): void {
+  const align = nKvHeads >= poolThreads ? nHeads / nKvHeads : 1;
+  const size = ((nHeads + poolThreads - 1) / poolThreads + align - 1) / align * align;
+  store<u32>(job + JOB_OUT, <u32>out);
+  store<u32>(job + JOB_X, <u32>q);
+  store<u32>(job + JOB_W, <u32>keys);
+  store<u32>(job + JOB_IDX, <u32>values);
+  store<i32>(job + JOB_COUNT, n);
+  store<i32>(job + JOB_COLS, headDim);
+  store<u32>(job + JOB_SCRATCH, <u32>probs);
+  store<i32>(job + JOB_KV_HEADS, nKvHeads);
+  store<i32>(job + JOB_KV_DIM, kvDim);
+  store<i32>(job + JOB_PROBS_STRIDE, probsStride);
+  run(KERNEL_ATTENTION_F32, nHeads, size, 1);
+}
+
+/** Posts the job whose arguments are in the block (n outputs in chunks of `size`, `parts` parts), helps with it, and waits for every chunk. */
+function run(kernel: i32, n: i32, size: i32, parts: i32): void {
+  const ranges = (n + size - 1) / size;
+  const chunks = parts * ranges;
+  store<i32>(job + JOB_KERNEL, kernel);
+  store<i32>(job + JOB_N, n);
+  store<i32>(job + JOB_CHUNK, size);
+  store<i32>(job + JOB_CHUNKS, chunks);
+  store<i32>(job + JOB_RANGES, ranges);
   seq++;
   atomic.store<i32>(job + JOB_FINISHED, 0);
   atomic.store<i64>(job + JOB_CLAIM, (<i64>seq << 32) | 0); // claims of older jobs now fail
