@@ -18,6 +18,7 @@ export async function checkBuilds(name, server, reports, { modelPath, tokens }) 
   if (features.shared_array_buffer) {
     assert.equal(r.threads2_identical_dense, true, `${name}: threads at 2 give the logits of 1 thread (dense): ${JSON.stringify(r)}`);
     assert.equal(r.threads2_identical_dip, true, `${name}: threads at 2 give the logits of 1 thread (dip)`);
+    assert.equal(r.threads2_identical_prompt, true, `${name}: threads at 2 give the logits of 1 thread (a long prompt and decode after it)`);
     log(`${name}: threads at 2 bit-identical to 1 thread`);
   } else {
     assert.match(r.threads_error ?? "", /^threads need SharedArrayBuffer, which this runtime does not offer.*; run with threads: 1$/, `${name}: the threads build refused with a clear message`);

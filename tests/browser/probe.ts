@@ -123,7 +123,8 @@ export interface BuildBytes {
 
 /**
  * The optional builds in this runtime (scripts/test-builds.mjs): the threads build at 2 threads
- * against 1 thread on a synthetic model big enough to split every product (hashes must be equal),
+ * against 1 thread on a synthetic model big enough to split every product, and on a long prompt
+ * and decode past it (hashes must be equal),
  * and the relaxed build against the default on the model (max |difference| of the logits).
  */
 export async function buildChecks(modelBytes: Uint8Array, modelName: string, wasm: BuildBytes, tokens: number[]): Promise<Record<string, unknown>> {
@@ -143,6 +144,20 @@ export async function buildChecks(modelBytes: Uint8Array, modelName: string, was
       two.close();
       out[`threads2_identical_${spec.method}`] = same;
     }
+    // a 270-token prompt in blocks (batched products split), then decode past 256 positions
+    // (attention's heads split): the last prompt logits and two steps, 1 thread against 2
+    const long = syntheticModel("stories260k-shape", 7, { config: { dim: 256, hiddenDim: 320, nLayers: 2, nHeads: 8, nKvHeads: 4, vocabSize: 300, seqLen: 300 } });
+    const prompt = Array.from({ length: 270 }, (_, i) => (i * 31 + 7) % 300);
+    const promptHash = (engine: Engine) => {
+      const h = new Sha256();
+      h.update(engine.prefill(prompt));
+      for (const t of [3, 250]) h.update(engine.step(t));
+      return h.hex();
+    };
+    const one = await Engine.create(long, { wasmBytes: wasm.default });
+    const two = await Engine.create(long, { wasmBytes: wasm.threads, workerWasmBytes: wasm.worker, threads: 2 });
+    out.threads2_identical_prompt = promptHash(one) === promptHash(two);
+    two.close();
   } catch (e) {
     out.threads_error = (e as Error).message; // a runtime without shared memory: the message says so
   }
