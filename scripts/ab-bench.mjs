@@ -3,7 +3,7 @@
 // runs alternately in A and B, so both see the same machine state, and the medians and B/A ratios of
 // dense and method tok/s are printed with the load average at the start and end.
 //
-//   node scripts/ab-bench.mjs --a ../old --b . [--shapes stories110m,qwen2.5-0.5b] [--pairs 3] [--keep 0.5]
+//   node scripts/ab-bench.mjs --a ../old --b . [--shapes stories110m,qwen2.5-0.5b] [--pairs 3] [--keep 0.5] [--dtype f32|q8]
 import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -17,6 +17,7 @@ const { values } = parseArgs({
     pairs: { type: "string", default: "3" },
     keep: { type: "string", default: "0.5" },
     method: { type: "string", default: "dip" },
+    dtype: { type: "string", default: "f32" },
   },
 });
 if (!values.a) {
@@ -37,7 +38,7 @@ const median = (xs) => {
 function benchOnce(dir, shape) {
   const out = execFileSync(
     process.execPath,
-    [resolve(dir, "bin/dip.js"), "bench", "--synthetic", shape, "--method", values.method, "--keep", values.keep, "--rounds", "3", "--json"],
+    [resolve(dir, "bin/dip.js"), "bench", "--synthetic", shape, "--method", values.method, "--keep", values.keep, "--dtype", values.dtype, "--rounds", "3", "--json"],
     { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], maxBuffer: 1 << 24 },
   );
   const row = JSON.parse(out).rows[0];
@@ -68,4 +69,4 @@ for (const shape of values.shapes.split(",")) {
   });
 }
 const loadEnd = recordLoad("ab-bench", "end");
-console.log(JSON.stringify({ a: dirs.A, b: dirs.B, method: values.method, keep: Number(values.keep), pairs, load_start: loadStart, load_end: loadEnd, results }, null, 1));
+console.log(JSON.stringify({ a: dirs.A, b: dirs.B, method: values.method, keep: Number(values.keep), dtype: values.dtype, pairs, load_start: loadStart, load_end: loadEnd, results }, null, 1));

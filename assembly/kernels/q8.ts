@@ -340,9 +340,12 @@ export function gatherBytesQ8(idx: usize, nKept: i32, nOut: i32): f64 {
   return i8x16.shuffle(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 }
 
-// A column shorter than this (bytes) gets touch-ahead loads; the bytes those loads read are kept
-// here so that they are not optimized away (they are of kept columns, read in the next run anyway).
+// Columns shorter than this (bytes) are touched ahead in bursts (gatherSweepQ8); the bytes those
+// loads read are kept here so that they are not optimized away (they are of kept columns, read
+// right after anyway).
 const SHORT_COLUMN: usize = 4096;
+/** Bytes of short columns one burst touches: the lines of the next runs up to this much. */
+const TOUCH_BURST_BYTES: usize = 8192;
 let touchSink: u32 = 0;
 
 /** f32 scales of 4 outputs: their f16 bits (u32 lanes) decoded as halfToF32, times d. */
@@ -360,8 +363,13 @@ let touchSink: u32 = 0;
  * i32x4 accumulators held in registers, then flushes them to out. So all of a run's columns (up
  * to 32) are read side by side, each a sequential stream, and the i32 sums never go through
  * memory. Columns shorter than a page (W_down's are 896 B, 14 lines) end before the hardware
- * prefetcher has ramped up on them, so for those each tile also touches a few lines of the next
- * run's columns, in address order: one sequential stream of loads that runs a run ahead.
+ * prefetcher has ramped up on them, so for those the sweep first touches every line of the next
+ * runs' columns (about TOUCH_BURST_BYTES of them) in one tight loop of loads, and then computes
+ * those runs from cache. Spread among the tiles' arithmetic (the earlier touch-ahead: a few lines
+ * per tile), only ~2 tiles' worth of loads fit the CPU's reorder window and the misses ran a few
+ * at a time; in a burst many are in flight at once. Cold, Qwen2.5-0.5B's W_down: 3.3 -> 7.0 GB/s at
+ * keep 0.35, 9 -> 12.8 dense (bench/README.md, issue #16). The same bursts on W_gate/W_up's
+ * 4.8 KiB columns (a segment of outputs ahead) gained dense and lost sparse, so they are not used.
  * (Before: four columns per pass over all outputs, i32 sums in a scratch array, touch-ahead of the
  * next four columns: measured 13-17% slower cold on W_gate/up, 0-9% on W_down; bench/README.md.)
  */
@@ -428,6 +436,31 @@ export function gatherPlanQ8(wT: usize, x: usize, idx: usize, nKept: i32, nIn: i
 }
 
 /**
+ * Touches bytes [from, to) of the columns of runs r, r + 1, ... (as listed in their pairs: an odd
+ * run's last column twice), a load per line, until about TOUCH_BURST_BYTES; returns the run after
+ * the last one touched.
+ */
+function touchRuns(plan: usize, cols: usize, r: i32, runs: i32, from: usize, to: usize): i32 {
+  const s0 = load<i32>(plan + PLAN_RUNS + (<usize>r << 4)) << 1;
+  let e = r;
+  let bytes: usize = 0;
+  while (e < runs && bytes < TOUCH_BURST_BYTES) {
+    const run = plan + PLAN_RUNS + (<usize>e << 4);
+    bytes += <usize>(load<i32>(run, 4) - load<i32>(run)) * 2 * (to - from);
+    e++;
+  }
+  const s1 = load<i32>(plan + PLAN_RUNS + (<usize>(e - 1) << 4), 4) << 1;
+  let touched: u32 = 0;
+  for (let slot = s0; slot < s1; slot++) {
+    const c = load<usize>(cols + (<usize>slot << 2));
+    for (let off = from; off < to; off += 64) touched |= load<u8>(c + off);
+    touched |= load<u8>(c + to - 1); // the last line when the column does not start on one
+  }
+  touchSink |= touched;
+  return e;
+}
+
+/**
  * Outputs [from, to) of gatherColumnsQ8 from its plan (from a multiple of 16; the whole product is
  * [0, nOut)). Every output gets the same operations in the same order whatever the range, so a
  * product split by ranges is bit-identical to the whole.
@@ -441,31 +474,16 @@ export function gatherSweepQ8(out: usize, plan: usize, nOut: i32, from: i32, to:
   const fromU = <usize>from, toU = <usize>to;
   memory.fill(out + (fromU << 2), 0, (toU - fromU) << 2);
   const v16 = from + ((to - from) & ~15);
-  const tiles = (v16 - from) >> 4;
-  const lines = (to - from + 63) >> 6;
+  let touchedTo = 0; // runs [0, touchedTo) have been touched (short columns)
   for (let r = 0; r < runs; r++) {
     const run = plan + PLAN_RUNS + (<usize>r << 4);
     const p0 = load<i32>(run), p1 = load<i32>(run, 4);
     const d = load<f32>(run, 8);
     const sc = load<usize>(run, 12);
     const dv = f32x4.splat(d);
-    // touch-ahead (short columns only): the next run's lines of [from, to), spread evenly over
-    // this run's tiles; its columns as listed in its pairs (an odd run's last one twice)
-    const t1 = short && r + 1 < runs ? load<i32>(run, 20) << 1 : 0;
-    let ti = p1 << 1; // touching column slot ti (cols as 4-byte slots) at byte toff
-    const linesPerTile = tiles > 0 ? ((t1 - ti) * lines + tiles - 1) / tiles : 0;
-    let toff = fromU;
-    let touched: u32 = 0;
+    if (short && r >= touchedTo) touchedTo = touchRuns(plan, cols, r, runs, fromU, toU);
     for (let o = from; o < v16; o += 16) {
       const ou = <usize>o;
-      for (let l = 0; l < linesPerTile && ti < t1; l++) {
-        touched |= load<u8>(load<usize>(cols + (<usize>ti << 2)) + toff);
-        toff += 64;
-        if (toff >= toU) {
-          toff = fromU;
-          ti++;
-        }
-      }
       let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
       for (let p = p0; p < p1; p++) {
         const pc = cols + (<usize>p << 3);
@@ -488,7 +506,6 @@ export function gatherSweepQ8(out: usize, plan: usize, nOut: i32, from: i32, to:
       v128.store(op, f32x4.add(v128.load(op, 32), f32x4.mul(f32x4.convert_i32x4_s(a2), scale4(i32x4.extend_low_i16x8_u(h1), dv))), 32);
       v128.store(op, f32x4.add(v128.load(op, 48), f32x4.mul(f32x4.convert_i32x4_s(a3), scale4(i32x4.extend_high_i16x8_u(h1), dv))), 48);
     }
-    touchSink |= touched;
     for (let o = v16; o < to; o++) {
       const ou = <usize>o;
       let t: i32 = 0;
