@@ -368,8 +368,10 @@ let touchSink: u32 = 0;
  * those runs from cache. Spread among the tiles' arithmetic (the earlier touch-ahead: a few lines
  * per tile), only ~2 tiles' worth of loads fit the CPU's reorder window and the misses ran a few
  * at a time; in a burst many are in flight at once. Cold, Qwen2.5-0.5B's W_down: 3.3 -> 7.0 GB/s at
- * keep 0.35, 9 -> 12.8 dense (bench/README.md, issue #16). The same bursts on W_gate/W_up's
- * 4.8 KiB columns (a segment of outputs ahead) gained dense and lost sparse, so they are not used.
+ * keep 0.35, 9 -> 12.8 dense (bench/README.md, issue #16). On long columns (W_gate/W_up's 4.8 KiB)
+ * the runs with most of their 32 columns kept are swept in segments of outputs, each touched a
+ * segment ahead in a burst (cold dense 896x4864: ~7 -> ~9 GB/s); sparser runs are not (bursts
+ * measured 15-20% slower on DIP's keep-0.57 runs, whose columns the prefetcher follows better).
  * (Before: four columns per pass over all outputs, i32 sums in a scratch array, touch-ahead of the
  * next four columns: measured 13-17% slower cold on W_gate/up, 0-9% on W_down; bench/README.md.)
  */
@@ -460,6 +462,54 @@ function touchRuns(plan: usize, cols: usize, r: i32, runs: i32, from: usize, to:
   return e;
 }
 
+/** Tiles of 16 outputs [a, b) of one run (pairs [p0, p1), its scales at sc, its d in dv): gatherSweepQ8's loop. */
+// @ts-ignore: decorator
+@inline function sweepTiles(out: usize, cols: usize, pairs: usize, sc: usize, dv: v128, p0: i32, p1: i32, a: i32, b: i32): void {
+  for (let o = a; o < b; o += 16) {
+    const ou = <usize>o;
+    let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+    for (let p = p0; p < p1; p++) {
+      const pc = cols + (<usize>p << 3);
+      const a = v128.load(load<usize>(pc) + ou);
+      const b = v128.load(load<usize>(pc, 4) + ou);
+      const xp = v128.load32_splat(pairs + (<usize>p << 2));
+      const ab0 = pairLo(a, b);
+      const ab1 = pairHi(a, b);
+      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab0), xp));
+      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab0), xp));
+      a2 = i32x4.add(a2, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab1), xp));
+      a3 = i32x4.add(a3, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab1), xp));
+    }
+    // flush: out += f32(acc) * (scale * d)
+    const h0 = v128.load(sc + (ou << 1));
+    const h1 = v128.load(sc + (ou << 1), 16);
+    const op = out + (ou << 2);
+    v128.store(op, f32x4.add(v128.load(op), f32x4.mul(f32x4.convert_i32x4_s(a0), scale4(i32x4.extend_low_i16x8_u(h0), dv))));
+    v128.store(op, f32x4.add(v128.load(op, 16), f32x4.mul(f32x4.convert_i32x4_s(a1), scale4(i32x4.extend_high_i16x8_u(h0), dv))), 16);
+    v128.store(op, f32x4.add(v128.load(op, 32), f32x4.mul(f32x4.convert_i32x4_s(a2), scale4(i32x4.extend_low_i16x8_u(h1), dv))), 32);
+    v128.store(op, f32x4.add(v128.load(op, 48), f32x4.mul(f32x4.convert_i32x4_s(a3), scale4(i32x4.extend_high_i16x8_u(h1), dv))), 48);
+  }
+}
+
+/**
+ * Long columns: a run with at least MIN_BURST_PAIRS pairs (24 of its 32 columns kept: the dense
+ * products, not DIP's sparse ones) is swept in segments of LONG_SEGMENT outputs, and before each
+ * segment its columns' lines of the next one are touched in one burst (touchSegment).
+ */
+const LONG_SEGMENT: usize = 256;
+const MIN_BURST_PAIRS: i32 = 12;
+
+/** Touches bytes [a, b) of the columns in slots [s0, s1), a load per line. */
+// @ts-ignore: decorator
+@inline function touchSegment(cols: usize, s0: i32, s1: i32, a: usize, b: usize): void {
+  let acc: u32 = 0;
+  for (let slot = s0; slot < s1; slot++) {
+    const c = load<usize>(cols + (<usize>slot << 2));
+    for (let off = a; off < b; off += 64) acc |= load<u8>(c + off);
+  }
+  touchSink |= acc;
+}
+
 /**
  * Outputs [from, to) of gatherColumnsQ8 from its plan (from a multiple of 16; the whole product is
  * [0, nOut)). Every output gets the same operations in the same order whatever the range, so a
@@ -482,30 +532,14 @@ export function gatherSweepQ8(out: usize, plan: usize, nOut: i32, from: i32, to:
     const sc = load<usize>(run, 12);
     const dv = f32x4.splat(d);
     if (short && r >= touchedTo) touchedTo = touchRuns(plan, cols, r, runs, fromU, toU);
-    for (let o = from; o < v16; o += 16) {
-      const ou = <usize>o;
-      let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
-      for (let p = p0; p < p1; p++) {
-        const pc = cols + (<usize>p << 3);
-        const a = v128.load(load<usize>(pc) + ou);
-        const b = v128.load(load<usize>(pc, 4) + ou);
-        const xp = v128.load32_splat(pairs + (<usize>p << 2));
-        const ab0 = pairLo(a, b);
-        const ab1 = pairHi(a, b);
-        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab0), xp));
-        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab0), xp));
-        a2 = i32x4.add(a2, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(ab1), xp));
-        a3 = i32x4.add(a3, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(ab1), xp));
+    if (!short && p1 - p0 >= MIN_BURST_PAIRS) {
+      touchSegment(cols, p0 << 1, p1 << 1, fromU, min(<usize>v16, fromU + LONG_SEGMENT));
+      for (let segment = from; segment < v16; segment += <i32>LONG_SEGMENT) {
+        const e = min(v16, segment + <i32>LONG_SEGMENT);
+        if (e < v16) touchSegment(cols, p0 << 1, p1 << 1, <usize>e, min(<usize>v16, <usize>e + LONG_SEGMENT));
+        sweepTiles(out, cols, pairs, sc, dv, p0, p1, segment, e);
       }
-      // flush: out += f32(acc) * (scale * d)
-      const h0 = v128.load(sc + (ou << 1));
-      const h1 = v128.load(sc + (ou << 1), 16);
-      const op = out + (ou << 2);
-      v128.store(op, f32x4.add(v128.load(op), f32x4.mul(f32x4.convert_i32x4_s(a0), scale4(i32x4.extend_low_i16x8_u(h0), dv))));
-      v128.store(op, f32x4.add(v128.load(op, 16), f32x4.mul(f32x4.convert_i32x4_s(a1), scale4(i32x4.extend_high_i16x8_u(h0), dv))), 16);
-      v128.store(op, f32x4.add(v128.load(op, 32), f32x4.mul(f32x4.convert_i32x4_s(a2), scale4(i32x4.extend_low_i16x8_u(h1), dv))), 32);
-      v128.store(op, f32x4.add(v128.load(op, 48), f32x4.mul(f32x4.convert_i32x4_s(a3), scale4(i32x4.extend_high_i16x8_u(h1), dv))), 48);
-    }
+    } else sweepTiles(out, cols, pairs, sc, dv, p0, p1, from, v16);
     for (let o = v16; o < to; o++) {
       const ou = <usize>o;
       let t: i32 = 0;

@@ -104,6 +104,32 @@ describe("q8 kernels (integer dot products)", () => {
     }
   });
 
+  it("gatherColumnsQ8 on long columns (segment bursts) equals its scalar reference, whole and in ranges", () => {
+    // nOut >= 4096: runs with 24+ of their 32 columns kept are swept in segments of 256 outputs;
+    // 4100 = 16 segments and a 4-output scalar tail
+    const nIn = 70, nOut = 4100;
+    const wT = randomQ8In(nIn, nOut);
+    const x = randomBuf(nIn);
+    const idx = buf(nIn);
+    for (let pattern = 0; pattern < 3; pattern++) {
+      // all (segments); every fourth dropped (24 of 32: segments); every other dropped (no segments)
+      let k = 0;
+      for (let j = 0; j < nIn; j++) {
+        if (pattern == 1 && j % 4 == 2) continue;
+        if (pattern == 2 && j % 2 == 1) continue;
+        store<u32>(idx + (<usize>(k++) << 2), j);
+      }
+      const a = buf(nOut), b = buf(nOut), parts = buf(nOut);
+      gatherColumnsQ8(a, wT, x, idx, k, nIn, nOut);
+      gatherColumnsQ8Scalar(b, wT, x, idx, k, nIn, nOut);
+      expect(bitsEqual(a, b, nOut)).toBe(true, "pattern " + pattern.toString());
+      const plan = gatherPlanQ8(wT, x, idx, k, nIn, nOut);
+      gatherSweepQ8(parts, plan, nOut, 2080, 4100);
+      gatherSweepQ8(parts, plan, nOut, 0, 2080);
+      expect(bitsEqual(a, parts, nOut)).toBe(true, "ranges, pattern " + pattern.toString());
+    }
+  });
+
   it("q8 range forms (the threads build's shares) are bit-identical to the whole product", () => {
     // gather: W_gate-like 70 inputs x 172 outputs (a partial last block, a scalar tail), every
     // third input pruned, swept in ranges [0, 32), [32, 160), [160, 172)
