@@ -75,13 +75,7 @@ export function parallelFor(kernel: i32, out: usize, w: usize, x: usize, idx: us
   const rowsPerChunk = kernel == KERNEL_MATVEC_F32 || kernel == KERNEL_MATVEC_Q8 || kernel == KERNEL_MATMAT_F32 || kernel == KERNEL_MATMAT_Q8;
   const minChunk = rowsPerChunk ? MIN_MATVEC_CHUNK : MIN_GATHER_CHUNK;
   const size = max(minChunk, ((n + per - 1) / per + CHUNK_ALIGN - 1) & ~(CHUNK_ALIGN - 1));
-  store<u32>(job + JOB_OUT, <u32>out);
-  store<u32>(job + JOB_W, <u32>w);
-  store<u32>(job + JOB_X, <u32>x);
-  store<u32>(job + JOB_IDX, <u32>idx);
-  store<i32>(job + JOB_COUNT, count);
-  store<i32>(job + JOB_COLS, cols);
-  store<u32>(job + JOB_SCRATCH, <u32>scratch);
+  storeArgs(out, w, x, idx, count, cols, scratch);
   store<i32>(job + JOB_TOKENS, tokens);
   store<i32>(job + JOB_OUT_STRIDE, outStride);
   store<i32>(job + JOB_X_STRIDE, xStride);
@@ -96,17 +90,22 @@ export function parallelFor(kernel: i32, out: usize, w: usize, x: usize, idx: us
 export function parallelAttention(out: usize, q: usize, keys: usize, values: usize, n: i32, nHeads: i32, nKvHeads: i32, headDim: i32, kvDim: i32, probs: usize, probsStride: i32): void {
   const align = nKvHeads >= poolThreads ? nHeads / nKvHeads : 1;
   const size = ((nHeads + poolThreads - 1) / poolThreads + align - 1) / align * align;
-  store<u32>(job + JOB_OUT, <u32>out);
-  store<u32>(job + JOB_X, <u32>q);
-  store<u32>(job + JOB_W, <u32>keys);
-  store<u32>(job + JOB_IDX, <u32>values);
-  store<i32>(job + JOB_COUNT, n);
-  store<i32>(job + JOB_COLS, headDim);
-  store<u32>(job + JOB_SCRATCH, <u32>probs);
+  storeArgs(out, keys, q, values, n, headDim, probs); // attention's mapping onto the fields: jobs.ts
   store<i32>(job + JOB_KV_HEADS, nKvHeads);
   store<i32>(job + JOB_KV_DIM, kvDim);
   store<i32>(job + JOB_PROBS_STRIDE, probsStride);
   run(KERNEL_ATTENTION_F32, nHeads, size, 1);
+}
+
+/** Writes the arguments every kernel of jobs.ts reads into the job block. */
+function storeArgs(out: usize, w: usize, x: usize, idx: usize, count: i32, cols: i32, scratch: usize): void {
+  store<u32>(job + JOB_OUT, <u32>out);
+  store<u32>(job + JOB_W, <u32>w);
+  store<u32>(job + JOB_X, <u32>x);
+  store<u32>(job + JOB_IDX, <u32>idx);
+  store<i32>(job + JOB_COUNT, count);
+  store<i32>(job + JOB_COLS, cols);
+  store<u32>(job + JOB_SCRATCH, <u32>scratch);
 }
 
 /** Posts the job whose arguments are in the block (n outputs in chunks of `size`, `parts` parts), helps with it, and waits for every chunk. */

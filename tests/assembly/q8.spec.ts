@@ -57,7 +57,9 @@ describe("q8 kernels (integer dot products)", () => {
   });
 
   it("gatherColumnsQ8 equals its scalar reference bit for bit on odd sizes and subsets", () => {
-    const outs: i32[] = [3, 16, 32, 40, 172];
+    // 4100 >= 4096 outputs: long columns, whose runs with 24+ of 32 columns kept (patterns 0 and 1)
+    // are swept in segments of 256 outputs (16 of them, then a 4-output scalar tail)
+    const outs: i32[] = [3, 16, 32, 40, 172, 4100];
     const ins: i32[] = [13, 70];
     for (let s = 0; s < outs.length; s++) {
       for (let t = 0; t < ins.length; t++) {
@@ -104,48 +106,28 @@ describe("q8 kernels (integer dot products)", () => {
     }
   });
 
-  it("gatherColumnsQ8 on long columns (segment bursts) equals its scalar reference, whole and in ranges", () => {
-    // nOut >= 4096: runs with 24+ of their 32 columns kept are swept in segments of 256 outputs;
-    // 4100 = 16 segments and a 4-output scalar tail
-    const nIn = 70, nOut = 4100;
-    const wT = randomQ8In(nIn, nOut);
-    const x = randomBuf(nIn);
-    const idx = buf(nIn);
-    for (let pattern = 0; pattern < 3; pattern++) {
-      // all (segments); every fourth dropped (24 of 32: segments); every other dropped (no segments)
-      let k = 0;
-      for (let j = 0; j < nIn; j++) {
-        if (pattern == 1 && j % 4 == 2) continue;
-        if (pattern == 2 && j % 2 == 1) continue;
-        store<u32>(idx + (<usize>(k++) << 2), j);
-      }
-      const a = buf(nOut), b = buf(nOut), parts = buf(nOut);
-      gatherColumnsQ8(a, wT, x, idx, k, nIn, nOut);
-      gatherColumnsQ8Scalar(b, wT, x, idx, k, nIn, nOut);
-      expect(bitsEqual(a, b, nOut)).toBe(true, "pattern " + pattern.toString());
-      const plan = gatherPlanQ8(wT, x, idx, k, nIn, nOut);
-      gatherSweepQ8(parts, plan, nOut, 2080, 4100);
-      gatherSweepQ8(parts, plan, nOut, 0, 2080);
-      expect(bitsEqual(a, parts, nOut)).toBe(true, "ranges, pattern " + pattern.toString());
-    }
-  });
-
   it("q8 range forms (the threads build's shares) are bit-identical to the whole product", () => {
-    // gather: W_gate-like 70 inputs x 172 outputs (a partial last block, a scalar tail), every
-    // third input pruned, swept in ranges [0, 32), [32, 160), [160, 172)
-    const nIn = 70, nOut = 172;
-    const wT = randomQ8In(nIn, nOut);
+    // gather: W_gate-like 70 inputs (a partial last block) swept in ranges [0, 32), [32, 160),
+    // [160, nOut): 172 outputs (a scalar tail) with every third input pruned; 4100 outputs (long
+    // columns) with every fourth pruned, 24 of 32 kept, so its runs are swept in segments
+    const nIn = 70;
     const x = randomBuf(nIn);
     const idx = buf(nIn);
-    let k = 0;
-    for (let j = 0; j < nIn; j++) if (j % 3 != 1) store<u32>(idx + (<usize>(k++) << 2), j);
-    const whole = buf(nOut), parts = buf(nOut);
-    gatherColumnsQ8(whole, wT, x, idx, k, nIn, nOut);
-    const plan = gatherPlanQ8(wT, x, idx, k, nIn, nOut);
-    gatherSweepQ8(parts, plan, nOut, 160, 172);
-    gatherSweepQ8(parts, plan, nOut, 0, 32);
-    gatherSweepQ8(parts, plan, nOut, 32, 160);
-    expect(bitsEqual(whole, parts, nOut)).toBe(true);
+    const outs: i32[] = [172, 4100];
+    for (let s = 0; s < outs.length; s++) {
+      const nOut = outs[s];
+      const dropEvery = s == 0 ? 3 : 4;
+      const wT = randomQ8In(nIn, nOut);
+      let k = 0;
+      for (let j = 0; j < nIn; j++) if (j % dropEvery != 1) store<u32>(idx + (<usize>(k++) << 2), j);
+      const whole = buf(nOut), parts = buf(nOut);
+      gatherColumnsQ8(whole, wT, x, idx, k, nIn, nOut);
+      const plan = gatherPlanQ8(wT, x, idx, k, nIn, nOut);
+      gatherSweepQ8(parts, plan, nOut, 160, nOut);
+      gatherSweepQ8(parts, plan, nOut, 0, 32);
+      gatherSweepQ8(parts, plan, nOut, 32, 160);
+      expect(bitsEqual(whole, parts, nOut)).toBe(true, "nOut " + nOut.toString());
+    }
     // matvec: 45 rows (a padded last tile) x 70, rows [0, 32) and [32, 45) from one quantized x
     const rows = 45, cols = 70;
     const w = heap.alloc(q8Bytes(rows, cols));
