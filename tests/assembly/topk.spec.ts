@@ -1,6 +1,6 @@
 // Top-k selection (ties to the lower index, ../shared/spec/DIP.md) against hand-picked cases and a
 // brute-force ranking; the order statistic and the threshold selection against hand-computed answers.
-import { selectTopK, selectAbove, kthLargest } from "../../assembly/kernels/topk";
+import { selectTopK, selectAbove, kthLargest, kthLargestQuickselect } from "../../assembly/kernels/topk";
 import { seedRandom, rand, buf, f, u, setF } from "./buffers";
 
 seedRandom(12347);
@@ -62,5 +62,29 @@ describe("selectTopK", () => {
     for (let i = 0; i < 4; i++) setF(s, i, vals[i]);
     expect(selectAbove(s, 4, 0.5, idx)).toBe(1);
     expect(u(idx, 0)).toBe(2);
+  });
+});
+
+describe("kthLargest (radix) against quickselect", () => {
+  it("agrees on signed, tied, zero-signed and wide-ranged scores", () => {
+    for (let trial = 0; trial < 60; trial++) {
+      const n = 1 + (trial * 131) % 5000;
+      const s = buf(n), scratch = buf(n);
+      for (let i = 0; i < n; i++) {
+        const r = <f64>rand(); // in [-1, 1]
+        let x: f64;
+        if (trial % 4 == 0) x = <f64>(<i32>(r * 3.0)); // few values, both signs, many ties
+        else if (trial % 4 == 1) x = r * Math.pow(10.0, <f64>rand() * 30.0); // wide exponents
+        else if (trial % 4 == 2) x = i % 3 == 0 ? -0.0 : (i % 3 == 1 ? 0.0 : r); // signed zeros
+        else x = Math.abs(r); // |v| as DIP scores it
+        setF(s, i, <f32>x);
+      }
+      for (let t = 0; t < 5; t++) {
+        const k = 1 + (trial * 37 + t * (n / 5 + 1)) % n;
+        const radix = kthLargest(s, n, k, scratch);
+        const reference = kthLargestQuickselect(s, n, k, scratch);
+        expect(radix == reference).toBe(true, "n " + n.toString() + " k " + k.toString());
+      }
+    }
   });
 });
