@@ -17,9 +17,9 @@
 // one) columns per pass, or a run of eight consecutive columns one per pass, but adds them in that
 // same order, so it is bit-identical to the scalar reference.
 //
-// The list is idx itself, except on outputs too wide for L1 (gatherOrder): there a block of 128
-// consecutive kept columns is added in an interleaved order, so that the eight columns of a pass
-// are eight sequential streams through memory instead of eight streams a column apart.
+// The list is idx with each block of 128 consecutive kept columns added in an interleaved order
+// (gatherOrder), so that the eight columns of a pass are eight sequential streams through memory
+// instead of eight streams a column apart, or one stream one column per pass.
 
 import { axpy4F32, axpy8F32, axpyF32 } from "./axpy";
 import { addInPlace } from "./elementwise";
@@ -35,19 +35,18 @@ export const GATHER_BLOCK: i32 = 128;
 export const GATHER_STREAMS: i32 = 8;
 
 /**
- * The order a gather adds its kept columns in. With out small enough for L1 (nOut * 4 <=
- * RUN_OUT_BYTES_MAX) it is idx itself, returned as is. Wider, each block of GATHER_BLOCK list
- * positions [128b, 128b + 128) whose columns are consecutive (one contiguous run of memory) is
- * interleaved: its position 8t + s holds its entry 16s + t (s < 8 streams, t < 16), so a pass of
- * eight columns reads eight sequential streams, each running on through 16 columns (cold, on
- * Qwen2.5-0.5B's 19 KiB columns: ~31 GB/s against ~21 for eight streams a column apart,
- * bench/README.md, issue #16). Other blocks and the tail keep idx order; scattered columns gain
- * nothing from the interleave. Writes the list to `ordered` (nKept u32s) and returns it. Every
- * f32 gather (resident, threads, streamed, batched prompt) sums over this list, so they stay
- * bit-identical.
+ * The order a gather adds its kept columns in: each block of GATHER_BLOCK list positions
+ * [128b, 128b + 128) whose columns are consecutive (one contiguous run of memory) is interleaved:
+ * its position 8t + s holds its entry 16s + t (s < 8 streams, t < 16), so a pass of eight columns
+ * reads eight sequential streams, each running on through 16 columns. Cold, on Qwen2.5-0.5B's
+ * 19 KiB columns that read ~31 GB/s against ~21 for eight streams a column apart; on 3-8 KiB
+ * columns (stories110M's MLP, Qwen2.5-0.5B's W_down) 1.03-1.10x the one-stream, one-column-per-
+ * pass read (bench/README.md, issue #16). Other blocks and the tail keep idx order; scattered
+ * columns gain nothing from the interleave. Writes the list to `ordered` (nKept u32s) and returns
+ * it. Every f32 gather (resident, threads, streamed, batched prompt) sums over this list, so they
+ * stay bit-identical.
  */
-export function gatherOrder(ordered: usize, idx: usize, nKept: i32, nOut: i32): usize {
-  if ((<usize>nOut << 2) <= RUN_OUT_BYTES_MAX) return idx;
+export function gatherOrder(ordered: usize, idx: usize, nKept: i32): usize {
   const perStream = GATHER_BLOCK / GATHER_STREAMS;
   let b = 0;
   for (; b + GATHER_BLOCK <= nKept; b += GATHER_BLOCK) {
@@ -70,7 +69,7 @@ export function gatherOrder(ordered: usize, idx: usize, nKept: i32, nOut: i32): 
  * scratch holds nOut floats (the second part) and then nKept u32s (the list).
  */
 export function gatherColumnsF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, scratch: usize): void {
-  const list = gatherOrder(scratch + (<usize>nOut << 2), idx, nKept, nOut);
+  const list = gatherOrder(scratch + (<usize>nOut << 2), idx, nKept);
   const h = gatherHalf(nKept);
   gatherRunF32(out, wT, x, list, h, nOut);
   gatherRunF32(scratch, wT, x, list + (<usize>h << 2), nKept - h, nOut);
@@ -79,7 +78,7 @@ export function gatherColumnsF32(out: usize, wT: usize, x: usize, idx: usize, nK
 
 /** Scalar reference for gatherColumnsF32 (the same list: gatherOrder is a permutation, tested on its own). */
 export function gatherColumnsF32Scalar(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, scratch: usize): void {
-  const list = gatherOrder(scratch + (<usize>nOut << 2), idx, nKept, nOut);
+  const list = gatherOrder(scratch + (<usize>nOut << 2), idx, nKept);
   const h = gatherHalf(nKept);
   gatherRunF32Scalar(out, wT, x, list, h, nOut);
   gatherRunF32Scalar(scratch, wT, x, list + (<usize>h << 2), nKept - h, nOut);

@@ -212,7 +212,7 @@ export function streamGather(l: i32, g: i32, idx: usize, n: i32, x: usize, out0:
   stepCache(l, g, idx, n, false);
   // from here on the mask in the resident gather's order (kernels/gather.ts gatherOrder): the
   // columns are read, cached and gathered in that order, so the sums match it bit for bit
-  idx = gatherOrder(gatherList, idx, n, nOut);
+  idx = gatherOrder(gatherList, idx, n);
 
   // slots of evicted columns (resident here, no longer cached there) become free
   for (let s = 0; s < cap; s++) {
