@@ -89,11 +89,11 @@ export function gatherColumnsF32Scalar(out: usize, wT: usize, x: usize, idx: usi
  * SIMD run: out = sum of the kept columns added one after another in idx order from 0. Eight kept
  * columns per pass (one load/store of out per eight weight columns; eight weight streams in flight
  * keep the prefetchers busy when kept columns are short and scattered), then four, then one at a
- * time. Eight consecutive kept columns (every group of the dense mask) are one contiguous block of
- * memory: when out is small enough to stay in L1 (RUN_OUT_BYTES_MAX) they are read one column per
- * pass, a single sequential stream, which read cold weights at ~0.8 of the read probe against
- * ~0.55 for eight streams a column apart (bench/README.md, issue #16). The LoRA update's
- * t = (x*m) A (lowrank.ts) is one run.
+ * time. Eight consecutive kept columns (outside gatherOrder's interleaved blocks: short runs, tails,
+ * and the LoRA update's list) are one contiguous block of memory: when out is small enough to stay
+ * in L1 (RUN_OUT_BYTES_MAX) they are read one column per pass, a single sequential stream, which
+ * read cold weights at ~0.8 of the read probe against ~0.55 for eight streams a column apart
+ * (bench/README.md, issue #16). The LoRA update's t = (x*m) A (lowrank.ts) is one run.
  */
 export function gatherRunF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32): void {
   gatherColumnsStridedF32(out, wT, x, idx, nKept, nOut, <usize>nOut << 2);
