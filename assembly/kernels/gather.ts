@@ -17,9 +17,10 @@
 // one) columns per pass, or a run of eight consecutive columns one per pass, but adds them in that
 // same order, so it is bit-identical to the scalar reference.
 //
-// The list is idx with each block of 128 consecutive kept columns added in an interleaved order
-// (gatherOrder), so that the eight columns of a pass are eight sequential streams through memory
-// instead of eight streams a column apart, or one stream one column per pass.
+// The list is idx with each block of consecutive kept columns (gatherBlock: 128 or 256 of them)
+// added in an interleaved order (gatherOrder), so that a pass of four columns reads four
+// sequential streams through memory, like matvecF32's four rows a quarter apart, instead of
+// columns a column apart or one stream one column per pass.
 
 import { axpy4F32, axpy8F32, axpyF32 } from "./axpy";
 import { addInPlace } from "./elementwise";
@@ -30,35 +31,50 @@ import { addInPlace } from "./elementwise";
   return (nKept >> 1) & ~7;
 }
 
-/** Kept entries in a block that gatherOrder may interleave, and the streams it reads them as. */
-export const GATHER_BLOCK: i32 = 128;
-export const GATHER_STREAMS: i32 = 8;
+/** The streams an interleaved block is read as (gatherOrder). */
+export const GATHER_STREAMS: i32 = 4;
+
+/** Longest run of memory one stream of an interleaved block reads: longer streams read slower (below). */
+const STREAM_BYTES_MAX: i32 = 640 << 10;
 
 /**
- * The order a gather adds its kept columns in: each block of GATHER_BLOCK list positions
- * [128b, 128b + 128) whose columns are consecutive (one contiguous run of memory) is interleaved:
- * its position 8t + s holds its entry 16s + t (s < 8 streams, t < 16), so a pass of eight columns
- * reads eight sequential streams, each running on through 16 columns. Cold, on Qwen2.5-0.5B's
- * 19 KiB columns that read ~31 GB/s against ~21 for eight streams a column apart; on 3-8 KiB
- * columns (stories110M's MLP, Qwen2.5-0.5B's W_down) 1.03-1.10x the one-stream, one-column-per-
- * pass read (bench/README.md, issue #16). Other blocks and the tail keep idx order; scattered
- * columns gain nothing from the interleave. Writes the list to `ordered` (nKept u32s) and returns
- * it. Every f32 gather (resident, threads, streamed, batched prompt) sums over this list, so they
- * stay bit-identical.
+ * Kept entries in a block gatherOrder may interleave, for outputs nOut wide: four streams of 64
+ * columns, or of 32 when 64 columns would be over STREAM_BYTES_MAX (Qwen2.5-0.5B's 19 KiB
+ * W_gate/W_up columns). Cold dense reads of four streams measured (bench/README.md, issue #16):
+ * 19 KiB columns 31.7 GB/s at 32 a stream, 29.4 at 64; 8 KiB columns 24.6 at 128 (1 MiB a
+ * stream), 33.7 at 64; 3-3.5 KiB columns 32.6-34.0 at 64, 30.1-31.2 at 32.
  */
-export function gatherOrder(ordered: usize, idx: usize, nKept: i32): usize {
-  const perStream = GATHER_BLOCK / GATHER_STREAMS;
+// @ts-ignore: decorator
+@inline export function gatherBlock(nOut: i32): i32 {
+  const perStream = 64 * nOut * 4 <= STREAM_BYTES_MAX ? 64 : 32;
+  return perStream * GATHER_STREAMS;
+}
+
+/**
+ * The order a gather of nOut-wide columns adds its kept columns in: each block of gatherBlock(nOut)
+ * list positions whose columns are consecutive (one contiguous run of memory) is interleaved: its
+ * position 4t + s holds its entry perStream * s + t (s < 4 streams), so a pass of four columns
+ * reads four sequential streams, each running on through perStream columns. Cold and dense, that
+ * read 1.13-1.19x the eight streams of 16 columns before it on 3-8 KiB columns and as fast on
+ * 19 KiB ones, within 0.9 of the read probe (bench/README.md, issue #16). Other blocks and the
+ * tail keep idx order: scattered columns gained nothing from interleaving. Writes the list to
+ * `ordered` (nKept u32s) and returns it. Every f32 gather (resident, threads, streamed, batched
+ * prompt) sums over this list, so they stay bit-identical.
+ */
+export function gatherOrder(ordered: usize, idx: usize, nKept: i32, nOut: i32): usize {
+  const block = gatherBlock(nOut);
+  const perStream = block / GATHER_STREAMS;
   let b = 0;
-  for (; b + GATHER_BLOCK <= nKept; b += GATHER_BLOCK) {
+  for (; b + block <= nKept; b += block) {
     const from = idx + (<usize>b << 2);
     const to = ordered + (<usize>b << 2);
-    if (load<u32>(from, (GATHER_BLOCK - 1) << 2) - load<u32>(from) == <u32>(GATHER_BLOCK - 1)) {
+    if (load<u32>(from + (<usize>(block - 1) << 2)) - load<u32>(from) == <u32>(block - 1)) {
       for (let t = 0; t < perStream; t++) {
         for (let s = 0; s < GATHER_STREAMS; s++) {
           store<u32>(to + (<usize>(t * GATHER_STREAMS + s) << 2), load<u32>(from + (<usize>(s * perStream + t) << 2)));
         }
       }
-    } else memory.copy(to, from, <usize>GATHER_BLOCK << 2);
+    } else memory.copy(to, from, <usize>block << 2);
   }
   memory.copy(ordered + (<usize>b << 2), idx + (<usize>b << 2), <usize>(nKept - b) << 2);
   return ordered;
@@ -69,7 +85,7 @@ export function gatherOrder(ordered: usize, idx: usize, nKept: i32): usize {
  * scratch holds nOut floats (the second part) and then nKept u32s (the list).
  */
 export function gatherColumnsF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, scratch: usize): void {
-  const list = gatherOrder(scratch + (<usize>nOut << 2), idx, nKept);
+  const list = gatherOrder(scratch + (<usize>nOut << 2), idx, nKept, nOut);
   const h = gatherHalf(nKept);
   gatherRunF32(out, wT, x, list, h, nOut);
   gatherRunF32(scratch, wT, x, list + (<usize>h << 2), nKept - h, nOut);
@@ -78,7 +94,7 @@ export function gatherColumnsF32(out: usize, wT: usize, x: usize, idx: usize, nK
 
 /** Scalar reference for gatherColumnsF32 (the same list: gatherOrder is a permutation, tested on its own). */
 export function gatherColumnsF32Scalar(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, scratch: usize): void {
-  const list = gatherOrder(scratch + (<usize>nOut << 2), idx, nKept);
+  const list = gatherOrder(scratch + (<usize>nOut << 2), idx, nKept, nOut);
   const h = gatherHalf(nKept);
   gatherRunF32Scalar(out, wT, x, list, h, nOut);
   gatherRunF32Scalar(scratch, wT, x, list + (<usize>h << 2), nKept - h, nOut);
@@ -89,7 +105,8 @@ export function gatherColumnsF32Scalar(out: usize, wT: usize, x: usize, idx: usi
  * SIMD run: out = sum of the kept columns added one after another in idx order from 0. Eight kept
  * columns per pass (one load/store of out per eight weight columns; eight weight streams in flight
  * keep the prefetchers busy when kept columns are short and scattered), then four, then one at a
- * time. Eight consecutive kept columns (outside gatherOrder's interleaved blocks: short runs, tails,
+ * time; inside gatherOrder's interleaved blocks four per pass (its four sequential streams).
+ * Eight consecutive kept columns (outside gatherOrder's interleaved blocks: short runs, tails,
  * and the LoRA update's list) are one contiguous block of memory: when out is small enough to stay
  * in L1 (RUN_OUT_BYTES_MAX) they are read one column per pass, a single sequential stream, which
  * read cold weights at ~0.8 of the read probe against ~0.55 for eight streams a column apart
@@ -127,51 +144,64 @@ const RUN_OUT_BYTES_MAX: usize = 16384;
   for (; k + 8 <= nKept; k += 8) {
     const ik = idx + (<usize>k << 2);
     const j0 = load<u32>(ik);
-    const j7 = load<u32>(ik, 28);
-    if (runsOneStream && j7 - j0 == 7) { // consecutive (idx ascending): one contiguous block
-      for (let t = 0; t < 8; t++) {
-        const j = load<u32>(ik + (<usize>t << 2));
-        axpyF32(out, wT + <usize>j * colBytes, load<f32>(x + (<usize>j << 2)), nOut);
-      }
-      continue;
+    if (runsOneStream && load<u32>(ik, 28) - j0 == 7) { // consecutive (idx ascending): one contiguous block
+      oneColumnPassesF32(out, wT, x, ik, nOut, colBytes);
+    } else if (load<u32>(ik, 16) == j0 + 1) { // inside an interleaved block (gatherOrder): four streams, two passes
+      fourColumnsF32(out, wT, x, ik, nOut, colBytes);
+      fourColumnsF32(out, wT, x, ik + 16, nOut, colBytes);
+    } else {
+      eightColumnsF32(out, wT, x, ik, nOut, colBytes);
     }
-    const j1 = load<u32>(ik, 4);
-    const j2 = load<u32>(ik, 8);
-    const j3 = load<u32>(ik, 12);
-    const j4 = load<u32>(ik, 16);
-    const j5 = load<u32>(ik, 20);
-    const j6 = load<u32>(ik, 24);
-    axpy8F32(
-      out,
-      wT + <usize>j0 * colBytes, wT + <usize>j1 * colBytes, wT + <usize>j2 * colBytes, wT + <usize>j3 * colBytes,
-      wT + <usize>j4 * colBytes, wT + <usize>j5 * colBytes, wT + <usize>j6 * colBytes, wT + <usize>j7 * colBytes,
-      load<f32>(x + (<usize>j0 << 2)), load<f32>(x + (<usize>j1 << 2)), load<f32>(x + (<usize>j2 << 2)), load<f32>(x + (<usize>j3 << 2)),
-      load<f32>(x + (<usize>j4 << 2)), load<f32>(x + (<usize>j5 << 2)), load<f32>(x + (<usize>j6 << 2)), load<f32>(x + (<usize>j7 << 2)),
-      nOut,
-    );
   }
-  for (; k + 4 <= nKept; k += 4) {
-    const j0 = load<u32>(idx + (<usize>k << 2));
-    const j1 = load<u32>(idx + (<usize>(k + 1) << 2));
-    const j2 = load<u32>(idx + (<usize>(k + 2) << 2));
-    const j3 = load<u32>(idx + (<usize>(k + 3) << 2));
-    axpy4F32(
-      out,
-      wT + <usize>j0 * colBytes,
-      wT + <usize>j1 * colBytes,
-      wT + <usize>j2 * colBytes,
-      wT + <usize>j3 * colBytes,
-      load<f32>(x + (<usize>j0 << 2)),
-      load<f32>(x + (<usize>j1 << 2)),
-      load<f32>(x + (<usize>j2 << 2)),
-      load<f32>(x + (<usize>j3 << 2)),
-      nOut,
-    );
+  if (k + 4 <= nKept) {
+    fourColumnsF32(out, wT, x, idx + (<usize>k << 2), nOut, colBytes);
+    k += 4;
   }
   for (; k < nKept; k++) {
     const j = load<u32>(idx + (<usize>k << 2));
     axpyF32(out, wT + <usize>j * colBytes, load<f32>(x + (<usize>j << 2)), nOut);
   }
+}
+
+// The passes are functions of their own, not inlined into the run's loop: inlined there, V8
+// compiled the four-column pass ~20% slower (bench/README.md, issue #16).
+
+/** Eight consecutive columns listed at ik, one per pass: a single sequential stream. */
+function oneColumnPassesF32(out: usize, wT: usize, x: usize, ik: usize, nOut: i32, colBytes: usize): void {
+  for (let t = 0; t < 8; t++) {
+    const j = load<u32>(ik + (<usize>t << 2));
+    axpyF32(out, wT + <usize>j * colBytes, load<f32>(x + (<usize>j << 2)), nOut);
+  }
+}
+
+/** One pass of the four columns listed at ik. */
+function fourColumnsF32(out: usize, wT: usize, x: usize, ik: usize, nOut: i32, colBytes: usize): void {
+  const j0 = load<u32>(ik);
+  const j1 = load<u32>(ik, 4);
+  const j2 = load<u32>(ik, 8);
+  const j3 = load<u32>(ik, 12);
+  axpy4F32(out, wT + <usize>j0 * colBytes, wT + <usize>j1 * colBytes, wT + <usize>j2 * colBytes, wT + <usize>j3 * colBytes,
+    load<f32>(x + (<usize>j0 << 2)), load<f32>(x + (<usize>j1 << 2)), load<f32>(x + (<usize>j2 << 2)), load<f32>(x + (<usize>j3 << 2)), nOut);
+}
+
+/** One pass of the eight columns listed at ik. */
+function eightColumnsF32(out: usize, wT: usize, x: usize, ik: usize, nOut: i32, colBytes: usize): void {
+  const j0 = load<u32>(ik);
+  const j1 = load<u32>(ik, 4);
+  const j2 = load<u32>(ik, 8);
+  const j3 = load<u32>(ik, 12);
+  const j4 = load<u32>(ik, 16);
+  const j5 = load<u32>(ik, 20);
+  const j6 = load<u32>(ik, 24);
+  const j7 = load<u32>(ik, 28);
+  axpy8F32(
+    out,
+    wT + <usize>j0 * colBytes, wT + <usize>j1 * colBytes, wT + <usize>j2 * colBytes, wT + <usize>j3 * colBytes,
+    wT + <usize>j4 * colBytes, wT + <usize>j5 * colBytes, wT + <usize>j6 * colBytes, wT + <usize>j7 * colBytes,
+    load<f32>(x + (<usize>j0 << 2)), load<f32>(x + (<usize>j1 << 2)), load<f32>(x + (<usize>j2 << 2)), load<f32>(x + (<usize>j3 << 2)),
+    load<f32>(x + (<usize>j4 << 2)), load<f32>(x + (<usize>j5 << 2)), load<f32>(x + (<usize>j6 << 2)), load<f32>(x + (<usize>j7 << 2)),
+    nOut,
+  );
 }
 
 /** Scalar reference for gatherRunF32. */

@@ -114,7 +114,7 @@ export function matmatF32Scalar(out: usize, w: usize, x: usize, rows: i32, cols:
  */
 export function gatherColumnsBatchF32(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32, nTok: i32, outStride: i32, xStride: i32): void {
   const second = gatherBatchScratchF32(nKept, nOut, nTok);
-  const list = gatherOrder(second + gatherBatchSecondBytes(nOut, nTok), idx, nKept);
+  const list = gatherOrder(second + gatherBatchSecondBytes(nOut, nTok), idx, nKept, nOut);
   const h = gatherHalf(nKept);
   gatherRunBatchF32(out, wT, x, list, h, nOut, nTok, outStride, xStride, 0, nOut);
   gatherRunBatchF32(second, wT, x, list + (<usize>h << 2), nKept - h, nOut, nTok, nOut, xStride, 0, nOut);

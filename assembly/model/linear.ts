@@ -77,7 +77,7 @@ export function gatherColumns(dtype: i32, out: usize, wT: usize, x: usize, idx: 
   } else if (dtype == DTYPE_Q4_0) gatherColumnsQ4_0(out, wT, x, idx, nKept, nIn, nOut);
   else if (dtype == DTYPE_Q4_K) gatherColumnsQ4_K(out, wT, x, idx, nKept, nIn, nOut);
   else if (ASC_FEATURE_THREADS && split(nKept, nOut)) {
-    const list = gatherOrder(S.gatherScratch + (<usize>nOut << 2), idx, nKept);
+    const list = gatherOrder(S.gatherScratch + (<usize>nOut << 2), idx, nKept, nOut);
     parallelFor(KERNEL_GATHER_F32, out, wT, x, list, nKept, nOut, 0, S.gatherScratch); // the halves on two threads
     addInPlace(out, S.gatherScratch, nOut);
   } else gatherColumnsF32(out, wT, x, idx, nKept, nOut, S.gatherScratch);
@@ -110,7 +110,7 @@ export function gatherColumnsBatch(dtype: i32, out: usize, wT: usize, x: usize, 
   } else if (dtype == DTYPE_F32) {
     if (ASC_FEATURE_THREADS && split(nKept, nOut)) { // gatherColumnsBatchF32's steps, the parts' output ranges on the threads
       const second = gatherBatchScratchF32(nKept, nOut, nTok);
-      const list = gatherOrder(second + gatherBatchSecondBytes(nOut, nTok), idx, nKept);
+      const list = gatherOrder(second + gatherBatchSecondBytes(nOut, nTok), idx, nKept, nOut);
       parallelFor(KERNEL_GATHER_BATCH_F32, out, wT, x, list, nKept, nOut, 0, second, nTok, outStride, xStride);
       addBatchParts(out, second, nOut, nTok, outStride);
     } else gatherColumnsBatchF32(out, wT, x, idx, nKept, nOut, nTok, outStride, xStride);

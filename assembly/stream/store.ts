@@ -30,7 +30,7 @@ import { arenaAlloc } from "../arena";
 import { stepCache } from "../sim/cache";
 import { cacheRecord, C_FLAGS, resetCaches } from "../sim/state";
 import { gatherSlotsF32 } from "../kernels/gather-slots";
-import { GATHER_BLOCK, gatherHalf, gatherOrder } from "../kernels/gather";
+import { gatherBlock, gatherHalf, gatherOrder } from "../kernels/gather";
 import { addInPlace } from "../kernels/elementwise";
 import { gatherSlotsQ8 } from "./gather-q8";
 import { gatherSlotsQ4 } from "./gather-q4";
@@ -140,7 +140,8 @@ export function streamAllocate(layers: i32, stageBytes: i32): i32 {
   // interleaved block is then one chunk, read as one range of the file
   for (let g = 0; g < GROUPS; g++) {
     const fit = max(1, <i32>stageHalfBytes / entryBytes[g]);
-    chunkEntries[g] = fit >= GATHER_BLOCK ? fit - fit % GATHER_BLOCK : fit;
+    const block = gatherBlock(entries[1 - g]); // a group's outputs are the other group's entries
+    chunkEntries[g] = fit >= block ? fit - fit % block : fit;
   }
   // rows per LM head chunk: a multiple of 8 (bit-identical to one matvec over all rows); the
   // fetch list holds two chunks' lists (one in flight, one being written)
@@ -212,7 +213,7 @@ export function streamGather(l: i32, g: i32, idx: usize, n: i32, x: usize, out0:
   stepCache(l, g, idx, n, false);
   // from here on the mask in the resident gather's order (kernels/gather.ts gatherOrder): the
   // columns are read, cached and gathered in that order, so the sums match it bit for bit
-  idx = gatherOrder(gatherList, idx, n);
+  idx = gatherOrder(gatherList, idx, n, nOut);
 
   // slots of evicted columns (resident here, no longer cached there) become free
   for (let s = 0; s < cap; s++) {

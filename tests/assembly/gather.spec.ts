@@ -2,7 +2,7 @@
 // adds columns in idx order, assembly/kernels/gather.ts), against W x with every column kept, as
 // the sum of its two parts, and its runs' thread-share ranges against the whole run. Sizes are odd
 // on purpose: the SIMD tails must be right.
-import { GATHER_BLOCK, GATHER_STREAMS, gatherColumnsF32, gatherColumnsF32Scalar, gatherColumnsRangeF32, gatherHalf, gatherOrder, gatherRunF32, gatherRunF32Scalar } from "../../assembly/kernels/gather";
+import { GATHER_STREAMS, gatherBlock, gatherColumnsF32, gatherColumnsF32Scalar, gatherColumnsRangeF32, gatherHalf, gatherOrder, gatherRunF32, gatherRunF32Scalar } from "../../assembly/kernels/gather";
 import { matvecF32Scalar } from "../../assembly/kernels/matvec";
 import { seedRandom, buf, randomBuf, f, setF, bitsEqual, keptIndices } from "./buffers";
 
@@ -106,30 +106,38 @@ describe("gatherColumnsF32", () => {
     expect(bitsEqual(whole, parts, nOut)).toBe(true);
   });
 
-  it("gatherOrder: each block of 128 consecutive columns as 8 streams of 16 (position 8t + s holds entry 16s + t), other blocks and the tail as they are", () => {
-    const n = 2 * GATHER_BLOCK + 45; // two blocks and a tail
-    const idx = buf(n), ordered = buf(n);
-    expect(GATHER_BLOCK).toBe(128);
-    expect(GATHER_STREAMS).toBe(8);
-    // block 0: columns 3..130 (consecutive); block 1: consecutive but for one gap; tail after it
-    for (let i = 0; i < GATHER_BLOCK; i++) store<u32>(idx + (<usize>i << 2), 3 + i);
-    for (let i = GATHER_BLOCK; i < n; i++) store<u32>(idx + (<usize>i << 2), 3 + i + (i >= 200 ? 1 : 0));
-    expect(gatherOrder(ordered, idx, n)).toBe(ordered);
-    for (let t = 0; t < 16; t++) {
-      for (let s = 0; s < 8; s++) expect(load<u32>(ordered + (<usize>(8 * t + s) << 2))).toBe(<u32>(3 + 16 * s + t), "block 0");
-    }
-    for (let i = GATHER_BLOCK; i < n; i++) expect(load<u32>(ordered + (<usize>i << 2))).toBe(load<u32>(idx + (<usize>i << 2)), "gapped block and tail");
-    // the gap closed: block 1 is consecutive too and is interleaved in the same way
-    for (let i = GATHER_BLOCK; i < n; i++) store<u32>(idx + (<usize>i << 2), 3 + i);
-    gatherOrder(ordered, idx, n);
-    for (let t = 0; t < 16; t++) {
-      for (let s = 0; s < 8; s++) expect(load<u32>(ordered + (<usize>(GATHER_BLOCK + 8 * t + s) << 2))).toBe(<u32>(3 + GATHER_BLOCK + 16 * s + t), "block 1");
+  it("gatherOrder: each block of consecutive columns (256 on narrow outputs, 128 where 64 columns pass 640 KiB) as 4 streams (position 4t + s holds entry perStream * s + t), other blocks and the tail as they are", () => {
+    expect(GATHER_STREAMS).toBe(4);
+    expect(gatherBlock(2560)).toBe(256); // 64 columns of 10 KiB: 640 KiB, the most a stream reads
+    expect(gatherBlock(2561)).toBe(128);
+    const widths: i32[] = [768, 4864];
+    for (let w = 0; w < widths.length; w++) {
+      const block = gatherBlock(widths[w]);
+      const perStream = block / 4;
+      const n = 2 * block + 45; // two blocks and a tail
+      const idx = buf(n), ordered = buf(n);
+      // block 0: columns 3..(3 + block) (consecutive); block 1: consecutive but for one gap; tail after it
+      const gapAt = block + 72;
+      for (let i = 0; i < block; i++) store<u32>(idx + (<usize>i << 2), 3 + i);
+      for (let i = block; i < n; i++) store<u32>(idx + (<usize>i << 2), 3 + i + (i >= gapAt ? 1 : 0));
+      expect(gatherOrder(ordered, idx, n, widths[w])).toBe(ordered);
+      for (let t = 0; t < perStream; t++) {
+        for (let s = 0; s < 4; s++) expect(load<u32>(ordered + (<usize>(4 * t + s) << 2))).toBe(<u32>(3 + perStream * s + t), "block 0");
+      }
+      for (let i = block; i < n; i++) expect(load<u32>(ordered + (<usize>i << 2))).toBe(load<u32>(idx + (<usize>i << 2)), "gapped block and tail");
+      // the gap closed: block 1 is consecutive too and is interleaved in the same way
+      for (let i = block; i < n; i++) store<u32>(idx + (<usize>i << 2), 3 + i);
+      gatherOrder(ordered, idx, n, widths[w]);
+      for (let t = 0; t < perStream; t++) {
+        for (let s = 0; s < 4; s++) expect(load<u32>(ordered + (<usize>(block + 4 * t + s) << 2))).toBe(<u32>(3 + block + perStream * s + t), "block 1");
+      }
+      for (let i = 2 * block; i < n; i++) expect(load<u32>(ordered + (<usize>i << 2))).toBe(<u32>(3 + i), "tail");
     }
   });
 
   it("with interleaved blocks equals the scalar reference bit for bit, and the float64 sum closely; dense, sparse and with the cut inside a block, on outputs below and above RUN_OUT_BYTES_MAX", () => {
-    const nIn = 2 * 128 + 37;
-    const outs: i32[] = [33, 768, 4097, 4103];
+    const nIn = 2 * 256 + 37;
+    const outs: i32[] = [33, 768, 4097, 4103]; // blocks of 256, 256, 128, 128
     for (let q = 0; q < outs.length; q++) {
       const nOut = outs[q];
       const wT = randomBuf(nIn * nOut);
@@ -137,7 +145,7 @@ describe("gatherColumnsF32", () => {
       const idx = buf(nIn);
       const a = buf(nOut), b = buf(nOut), scratch = buf(nOut + nIn);
       for (let m = 0; m < 3; m++) {
-        // dense (cut 144: inside block 1), all but the first input (blocks of 128 still consecutive, shifted), every third
+        // dense (cut 272: inside block 1 of 256, block 2 of 128), all but the first input (blocks still consecutive, shifted), every third
         let k = 0;
         for (let j = 0; j < nIn; j++) {
           if (m == 0 || (m == 1 && j > 0) || (m == 2 && j % 3 == 0)) {
@@ -149,9 +157,10 @@ describe("gatherColumnsF32", () => {
         gatherColumnsF32Scalar(b, wT, x, idx, k, nOut, scratch);
         const at = "mask " + m.toString() + " nOut " + nOut.toString();
         expect(bitsEqual(a, b, nOut)).toBe(true, at);
-        // and it is the two runs over gatherOrder's list (the dense mask: blocks 0 and 1 interleaved, cut inside block 1)
-        const list = gatherOrder(buf(nIn), idx, k);
-        expect(load<u32>(list + 4) == load<u32>(idx + 64)).toBe(m < 2, at); // position 1 holds entry 16 when interleaved
+        // and it is the two runs over gatherOrder's list (the dense mask: whole blocks interleaved, the cut inside one)
+        const list = gatherOrder(buf(nIn), idx, k, nOut);
+        const perStream = gatherBlock(nOut) / 4;
+        expect(load<u32>(list + 4) == load<u32>(idx + (<usize>perStream << 2))).toBe(m < 2, at); // position 1 holds entry perStream when interleaved
         const h = gatherHalf(k);
         gatherRunF32Scalar(b, wT, x, list, h, nOut);
         gatherRunF32Scalar(scratch, wT, x, list + (<usize>h << 2), k - h, nOut);
