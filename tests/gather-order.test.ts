@@ -1,9 +1,9 @@
-// The f32 gather's order on wide outputs (assembly/kernels/gather.ts gatherOrder): with more than
-// 4096 outputs, each block of 128 consecutive kept columns is added in an interleaved order. Every
+// The f32 gather's order (assembly/kernels/gather.ts gatherOrder): each block of consecutive kept
+// columns (256, or 128 on outputs wider than 2560) is added in an interleaved order. Every
 // path must follow it, or logits stop being the same bits: one thread and two (each a part of the
 // list), the streamed store (which reads and gathers in chunks, here smaller and larger than a
-// block), and batched prefill. The model is shaped for it: dim 256 gives W_gate/W_up dense masks
-// of two whole blocks, hidden 4104 (16416 bytes of outputs) is past the 16 KiB threshold. The
+// block), and batched prefill. The model is shaped for it: dim 256 gives W_gate/W_up (4104 outputs)
+// dense masks of two whole blocks of 128, and W_down (256 outputs) 16 blocks of 256. The
 // kernel's order itself, and its closeness to a float64 sum, are checked in
 // tests/assembly/gather.spec.ts.
 import { test } from "node:test";

@@ -13,8 +13,8 @@
 //   4. pipelines: it asks the host to start reading chunk c (env.streamIssue), then waits for
 //      chunk c-1 (env.streamAwait) and gathers it with gatherSlotsF32, so the storage delivers one
 //      chunk while the previous one is computed, as a device with its own DMA would. The gather
-//      runs over the resident gatherColumnsF32's list (kernels/gather.ts gatherOrder: mask order,
-//      or interleaved blocks of consecutive columns on wide outputs), cut in the same two parts,
+//      runs over the resident gatherColumnsF32's list (kernels/gather.ts gatherOrder: mask order
+//      with blocks of consecutive columns interleaved), cut in the same two parts,
 //      so the result is bit-identical to it.
 // One entry of group 0 (input mask) is the W_gate column followed by the W_up column (2 x I
 // values); one entry of group 1 (hidden mask) is the W_down column (D values). A stream's dtype

@@ -403,7 +403,7 @@ export function attachStream(
 
 /**
  * A request's (column, destination) pairs in column order: the engine lists them in its gather's
- * order, which interleaves blocks of consecutive columns on wide outputs (assembly/kernels/gather.ts
+ * order, which interleaves blocks of consecutive columns (assembly/kernels/gather.ts
  * gatherOrder); sorted, such a block is again one range of the file. Usually already sorted: then
  * the list itself.
  */
