@@ -66,7 +66,7 @@ const sweep = (one, bytes, hot) => () => {
 };
 const matvec = (f, rows, cols, hot) => sweep((p) => f(out, p, x, rows, cols), rows * cols * 4, hot);
 const gather = (f, nIn, nOut, hot) => sweep((p) => f(out, p, x, nIn, nOut), nIn * nOut * 4, hot);
-const gather8 = (nIn, nOut, hot) => sweep((p) => e.gatherColumnsF32(out, p, x, idx, nIn, nOut), nIn * nOut * 4, hot);
+const gather8 = (nIn, nOut, hot) => sweep((p) => e.engineGather(out, p, x, idx, nIn, nOut), nIn * nOut * 4, hot);
 const variants = {
   "probe, 1 stream": () => (e.readSumF32(w, TOTAL / 4), TOTAL),
   "probe, 4 streams": () => (e.readSum4StreamsF32(w, TOTAL / 4), TOTAL),
@@ -98,8 +98,8 @@ for (const hot of [false, true]) {
     for (const name of GATHER_SHAPES) variants[`${t} ${name} [${nIn}x${nOut}]`] = sweep((p) => e[name](out, p, x, idx, nIn, nOut), nIn * nOut * 4, hot);
     // keep 0.5: bytes read are the kept columns; matrices are laid out whole, as in the engine
     const half = halfIdx[nIn];
-    for (const name of ["gatherColumnsF32", ...GATHER_SHAPES]) {
-      variants[`${t} ${name} half [${nIn}x${nOut}]`] = () => {
+    for (const name of ["engineGather", ...GATHER_SHAPES]) {
+      variants[`${t} ${name === "engineGather" ? "gatherColumnsF32" : name} half [${nIn}x${nOut}]`] = () => {
         const bytes = nIn * nOut * 4, n = Math.floor(TOTAL / bytes);
         for (let m = 0; m < n; m++) e[name](out, hot ? w : w + m * bytes, x, half.ptr, half.n, nOut);
         return n * half.n * nOut * 4;
@@ -127,8 +127,10 @@ for (const name of Object.keys(variants)) if (!name.startsWith("probe") && !filt
   for (const [nIn, nOut, nKept] of [[50, 101, 37], [64, 896, 64], [100, 160, 41], [20, 13, 11], [9, 8, 3]]) {
     fill(w, nIn * nOut); fill(x, nIn);
     let k = 0; for (let j = 0; j < nIn && k < nKept; j++) if (nIn - j <= nKept - k || Math.random() < nKept / nIn) kept[k++] = j;
-    e.gatherColumnsF32(ref, w, x, keptIdx, nKept, nOut);
-    for (const name of ["gatherColumnsF32", ...GATHER_SHAPES]) { e[name](out, w, x, keptIdx, nKept, nOut); same(`${name} ${nIn}x${nOut} keep ${nKept}`, nOut); }
+    // the variants are single runs in the kept list's order: gatherRunF32's sums (gatherColumnsF32
+    // sums two parts of the list apart, so it differs from them in the last bits)
+    e.gatherRunF32(ref, w, x, keptIdx, nKept, nOut);
+    for (const name of GATHER_SHAPES) { e[name](out, w, x, keptIdx, nKept, nOut); same(`${name} ${nIn}x${nOut} keep ${nKept}`, nOut); }
   }
   new Float32Array(e.memory.buffer, w, TOTAL / 4).fill(0.001); new Float32Array(e.memory.buffer, x, 1 << 14).fill(0.5);
 }

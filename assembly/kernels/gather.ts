@@ -164,10 +164,11 @@ const RUN_OUT_BYTES_MAX: usize = 16384;
 }
 
 // The passes are functions of their own, not inlined into the run's loop: inlined there, V8
-// compiled the four-column pass ~20% slower (bench/README.md, issue #16).
+// compiled the four-column pass ~20% slower (bench/README.md, issue #16). Exported for the
+// stream-layout experiments (scripts/profile-streams/variants.ts), which reuse them.
 
 /** Eight consecutive columns listed at ik, one per pass: a single sequential stream. */
-function oneColumnPassesF32(out: usize, wT: usize, x: usize, ik: usize, nOut: i32, colBytes: usize): void {
+export function oneColumnPassesF32(out: usize, wT: usize, x: usize, ik: usize, nOut: i32, colBytes: usize): void {
   for (let t = 0; t < 8; t++) {
     const j = load<u32>(ik + (<usize>t << 2));
     axpyF32(out, wT + <usize>j * colBytes, load<f32>(x + (<usize>j << 2)), nOut);
@@ -175,7 +176,7 @@ function oneColumnPassesF32(out: usize, wT: usize, x: usize, ik: usize, nOut: i3
 }
 
 /** One pass of the four columns listed at ik. */
-function fourColumnsF32(out: usize, wT: usize, x: usize, ik: usize, nOut: i32, colBytes: usize): void {
+export function fourColumnsF32(out: usize, wT: usize, x: usize, ik: usize, nOut: i32, colBytes: usize): void {
   const j0 = load<u32>(ik);
   const j1 = load<u32>(ik, 4);
   const j2 = load<u32>(ik, 8);
@@ -185,7 +186,7 @@ function fourColumnsF32(out: usize, wT: usize, x: usize, ik: usize, nOut: i32, c
 }
 
 /** One pass of the eight columns listed at ik. */
-function eightColumnsF32(out: usize, wT: usize, x: usize, ik: usize, nOut: i32, colBytes: usize): void {
+export function eightColumnsF32(out: usize, wT: usize, x: usize, ik: usize, nOut: i32, colBytes: usize): void {
   const j0 = load<u32>(ik);
   const j1 = load<u32>(ik, 4);
   const j2 = load<u32>(ik, 8);

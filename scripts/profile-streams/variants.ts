@@ -4,10 +4,10 @@
 // mul + add is the default build's madd (assembly/kernels/madd.ts), so the arithmetic per byte
 // matches the engine's kernels.
 import { matvecF32, matvecF32Rows4 } from "../../assembly/kernels/matvec";
-import { gatherColumnsF32 } from "../../assembly/kernels/gather";
+import { eightColumnsF32, gatherColumnsF32, gatherRunF32, oneColumnPassesF32 } from "../../assembly/kernels/gather";
 import { readSumF32, readSum4StreamsF32 } from "../../assembly/kernels/bandwidth";
-import { axpy8F32, axpyF32 } from "../../assembly/kernels/axpy";
-export { matvecF32, matvecF32Rows4, gatherColumnsF32, readSumF32, readSum4StreamsF32 };
+import { axpyF32 } from "../../assembly/kernels/axpy";
+export { matvecF32, matvecF32Rows4, gatherRunF32, readSumF32, readSum4StreamsF32 };
 // @ts-ignore
 @inline function hsum(v: v128): f32 { return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3)); }
 /** Two rows per pass: two streams, two accumulator chains (add latency bound). */
@@ -76,6 +76,18 @@ export function gather2(out: usize, wT: usize, x: usize, nIn: i32, nOut: i32): v
 }
 /** A 64-byte aligned block (the stub runtime never frees). */
 export function alloc(bytes: usize): usize { const p = heap.alloc(bytes + 64); return (p + 63) & ~(<usize>63); }
+
+let gatherScratch: usize = 0;
+let gatherScratchBytes: usize = 0;
+/** The engine's gatherColumnsF32 (two parts over gatherOrder's list), with the scratch it needs (nOut floats, then nKept u32s) kept here. */
+export function engineGather(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, nOut: i32): void {
+  const bytes = <usize>(nOut + nKept) << 2;
+  if (bytes > gatherScratchBytes) {
+    gatherScratch = alloc(bytes);
+    gatherScratchBytes = bytes;
+  }
+  gatherColumnsF32(out, wT, x, idx, nKept, nOut, gatherScratch);
+}
 
 // ---- Second round (issue #16): loop shape at a fixed summation order --------------------------
 // Every variant below keeps matvecF32's order (each row one accumulator, its vectors added in
@@ -330,22 +342,8 @@ export function gRuns(out: usize, wT: usize, x: usize, idx: usize, nKept: i32, n
   let k = 0;
   for (; k + 8 <= nKept; k += 8) {
     const ik = idx + (<usize>k << 2);
-    const j0 = load<u32>(ik);
-    const j7 = load<u32>(ik, 28);
-    if (j7 == j0 + 7) {
-      for (let j = j0; j <= j7; j++) axpyF32(out, wT + <usize>j * cb, load<f32>(x + (<usize>j << 2)), nOut);
-      continue;
-    }
-    const j1 = load<u32>(ik, 4), j2 = load<u32>(ik, 8), j3 = load<u32>(ik, 12);
-    const j4 = load<u32>(ik, 16), j5 = load<u32>(ik, 20), j6 = load<u32>(ik, 24);
-    axpy8F32(
-      out,
-      wT + <usize>j0 * cb, wT + <usize>j1 * cb, wT + <usize>j2 * cb, wT + <usize>j3 * cb,
-      wT + <usize>j4 * cb, wT + <usize>j5 * cb, wT + <usize>j6 * cb, wT + <usize>j7 * cb,
-      load<f32>(x + (<usize>j0 << 2)), load<f32>(x + (<usize>j1 << 2)), load<f32>(x + (<usize>j2 << 2)), load<f32>(x + (<usize>j3 << 2)),
-      load<f32>(x + (<usize>j4 << 2)), load<f32>(x + (<usize>j5 << 2)), load<f32>(x + (<usize>j6 << 2)), load<f32>(x + (<usize>j7 << 2)),
-      nOut,
-    );
+    if (load<u32>(ik, 28) == load<u32>(ik) + 7) oneColumnPassesF32(out, wT, x, ik, nOut, cb);
+    else eightColumnsF32(out, wT, x, ik, nOut, cb);
   }
   for (; k < nKept; k++) {
     const j = load<u32>(idx + (<usize>k << 2));
