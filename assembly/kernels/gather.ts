@@ -146,15 +146,14 @@ const RUN_OUT_BYTES_MAX: usize = 16384;
     const j0 = load<u32>(ik);
     if (runsOneStream && load<u32>(ik, 28) - j0 == 7) { // consecutive (idx ascending): one contiguous block
       oneColumnPassesF32(out, wT, x, ik, nOut, colBytes);
-    } else if (load<u32>(ik, 16) == j0 + 1) { // inside an interleaved block (gatherOrder): four streams, two passes
-      fourColumnsF32(out, wT, x, ik, nOut, colBytes);
-      fourColumnsF32(out, wT, x, ik + 16, nOut, colBytes);
+    } else if (load<u32>(ik, 16) == j0 + 1) { // inside an interleaved block (gatherOrder): four streams, two passes of four
+      fourColumnPassesF32(out, wT, x, ik, 2, nOut, colBytes);
     } else {
       eightColumnsF32(out, wT, x, ik, nOut, colBytes);
     }
   }
   if (k + 4 <= nKept) {
-    fourColumnsF32(out, wT, x, idx + (<usize>k << 2), nOut, colBytes);
+    fourColumnPassesF32(out, wT, x, idx + (<usize>k << 2), 1, nOut, colBytes);
     k += 4;
   }
   for (; k < nKept; k++) {
@@ -163,9 +162,12 @@ const RUN_OUT_BYTES_MAX: usize = 16384;
   }
 }
 
-// The passes are functions of their own, not inlined into the run's loop: inlined there, V8
-// compiled the four-column pass ~20% slower (bench/README.md, issue #16). Exported for the
-// stream-layout experiments (scripts/profile-streams/variants.ts), which reuse them.
+// The passes are functions of their own, and an interleaved group's two four-column passes are
+// one loop in one function (fourColumnPassesF32), called from one place in the run's loop: with
+// two copies of the pass in that loop (two calls inlined, by asc or by V8's own wasm inlining,
+// which Chromium and Deno do and Node 20 does not) cold dense gathers on 3-3.5 KiB columns read
+// ~0.7x as fast, though the same code in cache ran at the same speed (bench/README.md, issue #16).
+// Exported for the stream-layout experiments (scripts/profile-streams/variants.ts).
 
 /** Eight consecutive columns listed at ik, one per pass: a single sequential stream. */
 export function oneColumnPassesF32(out: usize, wT: usize, x: usize, ik: usize, nOut: i32, colBytes: usize): void {
@@ -175,14 +177,17 @@ export function oneColumnPassesF32(out: usize, wT: usize, x: usize, ik: usize, n
   }
 }
 
-/** One pass of the four columns listed at ik. */
-export function fourColumnsF32(out: usize, wT: usize, x: usize, ik: usize, nOut: i32, colBytes: usize): void {
-  const j0 = load<u32>(ik);
-  const j1 = load<u32>(ik, 4);
-  const j2 = load<u32>(ik, 8);
-  const j3 = load<u32>(ik, 12);
-  axpy4F32(out, wT + <usize>j0 * colBytes, wT + <usize>j1 * colBytes, wT + <usize>j2 * colBytes, wT + <usize>j3 * colBytes,
-    load<f32>(x + (<usize>j0 << 2)), load<f32>(x + (<usize>j1 << 2)), load<f32>(x + (<usize>j2 << 2)), load<f32>(x + (<usize>j3 << 2)), nOut);
+/** nPasses passes of four columns each, listed from ik on. */
+export function fourColumnPassesF32(out: usize, wT: usize, x: usize, ik: usize, nPasses: i32, nOut: i32, colBytes: usize): void {
+  for (let p = 0; p < nPasses; p++) {
+    const at = ik + (<usize>p << 4);
+    const j0 = load<u32>(at);
+    const j1 = load<u32>(at, 4);
+    const j2 = load<u32>(at, 8);
+    const j3 = load<u32>(at, 12);
+    axpy4F32(out, wT + <usize>j0 * colBytes, wT + <usize>j1 * colBytes, wT + <usize>j2 * colBytes, wT + <usize>j3 * colBytes,
+      load<f32>(x + (<usize>j0 << 2)), load<f32>(x + (<usize>j1 << 2)), load<f32>(x + (<usize>j2 << 2)), load<f32>(x + (<usize>j3 << 2)), nOut);
+  }
 }
 
 /** One pass of the eight columns listed at ik. */
