@@ -91,7 +91,17 @@ window.readBandwidth = async () => {
       best = Math.max(best, bytes / ((performance.now() - t0) / 1000) / 1e9);
     }
   }
-  return best;
+  // the core's own speed: a 256 KiB matvec in cache, repeated. It falls when another guest busies
+  // the host, which this guest's load average does not show
+  const rows = 128, cols = 512, reps = 2000;
+  const x = p + rows * cols * 4, out = x + cols * 4;
+  let inCache = 0;
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) e.matvecF32(out, p, x, rows, cols);
+    inCache = Math.max(inCache, (reps * rows * cols * 4) / ((performance.now() - t0) / 1000) / 1e9);
+  }
+  return { readGBps: best, inCacheGBps: inCache };
 };
 
 // n > 0: the prompt text repeated until it is at least n tokens, cut at n (BOS included)
@@ -287,6 +297,7 @@ try {
       }
     }
   }
+  await new Promise((done) => setTimeout(done, 3000)); // the last engine's page winds down first
   page = await freshPage();
   bw.push(await call(page, "readBandwidth", {}));
   await page.close();
@@ -298,13 +309,18 @@ if (offHost.length) throw new Error(`requests left 127.0.0.1: ${[...new Set(offH
 
 // the bandwidth limit: tokens per second if every byte a token reads came at the page's read
 // bandwidth (the better of the probes before and after the runs); single-thread rows only
-const readGBps = Math.max(...bw);
+const readGBps = Math.max(...bw.map((b) => b.readGBps));
 const loadEnd = recordLoad("bench-peers", "end");
+// the in-cache check before and after the runs: a drop means something shared the core, maybe
+// another guest on the host, which the load average does not show
+const inCache = [bw[0].inCacheGBps, bw[bw.length - 1].inCacheGBps];
+if (Math.min(...inCache) < 0.85 * Math.max(...inCache)) log(`warning: the core's in-cache speed moved from ${inCache[0].toFixed(1)} to ${inCache[1].toFixed(1)} GB/s during the runs: something else (another process, or another guest on the host) shared the core part of the time, timings and ratios are not an idle machine's`);
 for (const r of rows) {
   r.load_start = loadStart;
   r.load_end = loadEnd;
   if (r.tok_s && r.mb_per_token) r.ratio_to_bandwidth_limit = r.threads === 1 ? (r.tok_s * r.mb_per_token * 1e6) / (readGBps * 1e9) : null;
   r.read_gb_s = readGBps;
+  r.in_cache_gb_s = inCache;
 }
 
 function denseGgufBytesPerToken(file) {
@@ -361,7 +377,7 @@ if (json) {
   process.stdout.write(JSON.stringify(rows) + "\n");
 } else {
   const cpu = /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? cpus()[0]?.model;
-  process.stdout.write(`${cpu}, ${cpus().length} cores; headless Chromium; read bandwidth in the page ${readGBps.toFixed(2)} GB/s; ${tokens} greedy tokens after ${promptTokens > 0 ? `a ${promptTokens}-token prompt` : `"${prompt}"`}, median of ${rounds}; load ${loadStart.join(" ")} at the start, ${loadEnd.join(" ")} at the end\n\n`);
+  process.stdout.write(`${cpu}, ${cpus().length} cores; headless Chromium; read bandwidth in the page ${readGBps.toFixed(2)} GB/s, in cache ${inCache.map((v) => v.toFixed(1)).join(" then ")} GB/s; ${tokens} greedy tokens after ${promptTokens > 0 ? `a ${promptTokens}-token prompt` : `"${prompt}"`}, median of ${rounds}; load ${loadStart.join(" ")} at the start, ${loadEnd.join(" ")} at the end\n\n`);
   const head = ["engine", "model", "dtype", "threads", "method", "tok/s", "x wllama", "MB/token", "x BW limit", "prompt tok/s", "prompt x wllama"];
   const body = rows.map((r) => [r.engine, r.model, r.dtype, String(r.threads), r.method, r.tok_s?.toFixed(2) ?? `failed: ${r.error}`, r.ratio_to_wllama?.toFixed(2) ?? "", r.mb_per_token?.toFixed(1) ?? "", r.ratio_to_bandwidth_limit?.toFixed(2) ?? "", r.prompt_tok_s?.toFixed(2) ?? "", r.prompt_ratio_to_wllama?.toFixed(2) ?? ""]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
