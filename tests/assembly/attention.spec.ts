@@ -3,7 +3,7 @@
 // sizes; a hand-worked head; the gradient against central finite differences of the forward; and
 // the grouped-query mapping (query head h reads kv head h / (nHeads / nKvHeads)).
 import {
-  attendHeadF32, attendHeadF32Scalar, attentionF32, attendHeadBackwardF32, attendHeadBackwardF32Scalar, attentionBackwardF32,
+  attendHeadF32, attendHeadF32Scalar, attentionF32, attentionHeadsF32, attendHeadBackwardF32, attendHeadBackwardF32Scalar, attentionBackwardF32,
 } from "../../assembly/kernels/attention";
 import { seedRandom, buf, randomBuf, copyOf, f, setF, bitsEqual } from "./buffers";
 
@@ -67,9 +67,11 @@ describe("attendHeadF32", () => {
 describe("attentionF32", () => {
   it("maps query heads to kv heads (GQA) and scales by 1/sqrt(headDim); one head at a time bit for bit, across its blocks of 64 positions", () => {
     const lengths: i32[] = [4, 64, 67, 150]; // one block, exactly one, a partial second, three
-    for (let c = 0; c < lengths.length; c++) {
-      const n = lengths[c];
-      const nHeads = 6, nKvHeads = 2, headDim = 5;
+    // headDim 8 takes the two-heads-at-once kernels (three heads a kv head: a pair, then one alone),
+    // headDim 5 one head at a time
+    for (let c = 0; c < 2 * lengths.length; c++) {
+      const n = lengths[c % lengths.length];
+      const nHeads = 6, nKvHeads = 2, headDim = c < lengths.length ? 5 : 8;
       const kvDim = nKvHeads * headDim;
       const q = randomBuf(nHeads * headDim);
       const keys = randomBuf(n * kvDim);
@@ -85,10 +87,27 @@ describe("attentionF32", () => {
         const g = h / (nHeads / nKvHeads); // heads 0-2 read kv head 0, heads 3-5 kv head 1
         const kvOff = <usize>(g * headDim) << 2;
         attendHeadF32Scalar(want, q + (<usize>(h * headDim) << 2), keys + kvOff, values + kvOff, n, headDim, kvDim, scale, p);
-        const at = "n " + n.toString() + " head " + h.toString();
+        const at = "n " + n.toString() + " headDim " + headDim.toString() + " head " + h.toString();
         expect(bitsEqual(out + (<usize>(h * headDim) << 2), want, headDim)).toBe(true, at);
         expect(bitsEqual(probs + (<usize>(h * probsStride) << 2), p, n)).toBe(true, "probs of " + at);
       }
+    }
+  });
+});
+
+describe("attentionHeadsF32", () => {
+  it("gives each head the bits of the whole when the heads are split at any point (threads), pairs cut or not", () => {
+    const n = 70, nHeads = 8, nKvHeads = 2, headDim = 8; // four query heads a kv head
+    const kvDim = nKvHeads * headDim;
+    const q = randomBuf(nHeads * headDim), keys = randomBuf(n * kvDim), values = randomBuf(n * kvDim);
+    const whole = buf(nHeads * headDim), wholeProbs = buf(nHeads * n);
+    attentionF32(whole, q, keys, values, n, nHeads, nKvHeads, headDim, kvDim, wholeProbs, n);
+    for (let cut = 1; cut < nHeads; cut++) {
+      const out = buf(nHeads * headDim), probs = buf(nHeads * n);
+      attentionHeadsF32(out, q, keys, values, n, nHeads, nKvHeads, headDim, kvDim, probs, n, 0, cut);
+      attentionHeadsF32(out, q, keys, values, n, nHeads, nKvHeads, headDim, kvDim, probs, n, cut, nHeads);
+      expect(bitsEqual(out, whole, nHeads * headDim)).toBe(true, "cut at head " + cut.toString());
+      expect(bitsEqual(probs, wholeProbs, nHeads * n)).toBe(true, "probs, cut at head " + cut.toString());
     }
   });
 });
