@@ -140,6 +140,8 @@ const RUN_OUT_BYTES_MAX: usize = 16384;
   memory.fill(out, 0, <usize>nOut << 2);
   // a thread's share reads a slice of each column: consecutive columns' slices are not one block
   const runsOneStream = colBytes == (<usize>nOut << 2) && colBytes <= RUN_OUT_BYTES_MAX;
+  // scattered whole columns over a page long: their pages are touched a pass ahead (touchPagesAhead)
+  const touchAhead = colBytes == (<usize>nOut << 2) && colBytes > PAGE_BYTES;
   let k = 0;
   for (; k + 8 <= nKept; k += 8) {
     const ik = idx + (<usize>k << 2);
@@ -149,6 +151,7 @@ const RUN_OUT_BYTES_MAX: usize = 16384;
     } else if (load<u32>(ik, 16) == j0 + 1) { // inside an interleaved block (gatherOrder): four streams, two passes of four
       fourColumnPassesF32(out, wT, x, ik, 2, nOut, colBytes);
     } else {
+      if (touchAhead && k + 16 <= nKept) touchPagesAhead(wT, ik + 32, colBytes);
       eightColumnsF32(out, wT, x, ik, nOut, colBytes);
     }
   }
@@ -168,6 +171,30 @@ const RUN_OUT_BYTES_MAX: usize = 16384;
 // which Chromium and Deno do and Node 20 does not) cold dense gathers on 3-3.5 KiB columns read
 // ~0.7x as fast, though the same code in cache ran at the same speed (bench/README.md, issue #16).
 // Exported for the stream-layout experiments (scripts/profile-streams/variants.ts).
+
+/** A wasm page of memory is 64 KiB, but the machine's pages, which the touches below are about, are 4 KiB. */
+const PAGE_BYTES: usize = 4096;
+
+/** Written by touchPagesAhead so that its loads are not optimized away; never read. */
+let touchSink: u32 = 0;
+
+/**
+ * One load at every 4 KiB of the eight columns listed at ik (and at each column's last float):
+ * the next pass's columns of a scattered gather, touched before this pass. A column longer than a
+ * page starts a new page every 4 KiB, each a page walk and a new prefetch stream the next pass
+ * would otherwise wait for; touched a pass ahead, DIP's cold W_gate/W_up gathers on 19 KiB columns
+ * read ~1.08x as fast (Qwen2.5-0.5B; no change on 3-8 KiB columns, so it is skipped there;
+ * bench/README.md, issue #16). The loaded values are not used: the sums are unchanged.
+ */
+function touchPagesAhead(wT: usize, ik: usize, colBytes: usize): void {
+  let t: u32 = 0;
+  for (let c = 0; c < 8; c++) {
+    const column = wT + <usize>load<u32>(ik + (<usize>c << 2)) * colBytes;
+    for (let at: usize = 0; at < colBytes; at += PAGE_BYTES) t ^= load<u32>(column + at);
+    t ^= load<u32>(column + colBytes - 4);
+  }
+  touchSink ^= t;
+}
 
 /** Eight consecutive columns listed at ik, one per pass: a single sequential stream. */
 export function oneColumnPassesF32(out: usize, wT: usize, x: usize, ik: usize, nOut: i32, colBytes: usize): void {
