@@ -67,11 +67,12 @@ describe("attendHeadF32", () => {
 describe("attentionF32", () => {
   it("maps query heads to kv heads (GQA) and scales by 1/sqrt(headDim); one head at a time bit for bit, across its blocks of 64 positions", () => {
     const lengths: i32[] = [4, 64, 67, 150]; // one block, exactly one, a partial second, three
-    // headDim 8 takes the two-heads-at-once kernels (three heads a kv head: a pair, then one alone),
-    // headDim 5 one head at a time
-    for (let c = 0; c < 2 * lengths.length; c++) {
+    // headDims 8 and 20 take the two-heads-at-once kernels (three heads a kv head: a pair, then one
+    // alone; 20 = a 16-output tile and a 4-output one), headDim 5 one head at a time
+    const headDims: i32[] = [5, 8, 20];
+    for (let c = 0; c < headDims.length * lengths.length; c++) {
       const n = lengths[c % lengths.length];
-      const nHeads = 6, nKvHeads = 2, headDim = c < lengths.length ? 5 : 8;
+      const nHeads = 6, nKvHeads = 2, headDim = headDims[c / lengths.length];
       const kvDim = nKvHeads * headDim;
       const q = randomBuf(nHeads * headDim);
       const keys = randomBuf(n * kvDim);
@@ -97,7 +98,7 @@ describe("attentionF32", () => {
 
 describe("attentionHeadsF32", () => {
   it("gives each head the bits of the whole when the heads are split at any point (threads), pairs cut or not", () => {
-    const n = 70, nHeads = 8, nKvHeads = 2, headDim = 8; // four query heads a kv head
+    const n = 70, nHeads = 8, nKvHeads = 2, headDim = 20; // four query heads a kv head
     const kvDim = nKvHeads * headDim;
     const q = randomBuf(nHeads * headDim), keys = randomBuf(n * kvDim), values = randomBuf(n * kvDim);
     const whole = buf(nHeads * headDim), wholeProbs = buf(nHeads * n);
