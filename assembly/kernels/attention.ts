@@ -16,6 +16,7 @@
 
 import { axpy4F32, axpy8F32, axpyF32, axpyF32Scalar } from "./axpy";
 import { madd } from "./madd";
+import { matmatRowsF32 } from "./matmat";
 import { softmax } from "./elementwise";
 import { dotF32, dotF32Scalar } from "./matvec";
 
@@ -64,7 +65,7 @@ export function attentionHeadsF32(
       const p = probs + (<usize>h * <usize>probsStride << 2) + tBytes;
       const qh = q + (<usize>(h * headDim) << 2);
       if (pairs && h + 1 < to && (h + 1) % group != 0) {
-        attentionScoresPairF32(p, p + (<usize>probsStride << 2), qh, qh + (<usize>headDim << 2), keys + kvOff + <usize>t * rowBytes, len, headDim, kvDim, scale);
+        attentionScoresPairF32(p, probsStride, qh, keys + kvOff + <usize>t * rowBytes, len, headDim, kvDim, scale);
         h += 2;
       } else {
         attentionScoresF32(p, qh, keys + kvOff + <usize>t * rowBytes, len, headDim, kvDim, scale);
@@ -284,46 +285,27 @@ export function attentionScoresF32(p: usize, q: usize, keys: usize, n: i32, head
 }
 
 /**
- * SIMD, two query heads of one kv head (headDim a multiple of 4): pA_t = (qA . k_t) * scale and
- * pB_t = (qB . k_t) * scale, four keys per pass, each key vector loaded once for both heads (two
- * q loads and four key loads feed eight multiply-adds, against nine loads for one head's eight
- * keys: 1.4x as fast over 2048 cached positions, bench/README.md, issue #16). Each dot is
- * attentionScoresF32's, so the bits are the same; positions past the last four take its path.
+ * SIMD, two query heads of one kv head: pA_t = (qA . k_t) * scale and pB_t = (qB . k_t) * scale.
+ * The dots are matmat.ts's four-rows-by-two-tokens product (the keys as rows, the two queries as
+ * the tokens): each key vector loaded once serves both heads, six loads for eight multiply-adds
+ * against nine for one head's eight keys (1.4x as fast over 2048 cached positions,
+ * bench/README.md, issue #16). Its dots sum in the dotF32 order and the scale multiplies each one
+ * after, as in attentionScoresF32: the same bits.
  */
-function attentionScoresPairF32(pA: usize, pB: usize, qA: usize, qB: usize, keys: usize, n: i32, headDim: i32, rowFloats: i32, scale: f32): void {
-  const rowBytes = <usize>rowFloats << 2;
+function attentionScoresPairF32(pA: usize, probsStride: i32, qA: usize, keys: usize, n: i32, headDim: i32, rowFloats: i32, scale: f32): void {
+  matmatRowsF32(pA, keys, qA, n, headDim, <usize>rowFloats << 2, 2, probsStride, headDim);
+  const pB = pA + (<usize>probsStride << 2);
+  const n4 = n & ~3;
   const scale4 = f32x4.splat(scale);
-  let t = 0;
-  for (; t + 4 <= n; t += 4) {
-    const k0 = keys + <usize>t * rowBytes;
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
-    for (let i = 0; i < headDim; i += 4) {
-      const off = <usize>i << 2;
-      const qa = v128.load(qA + off);
-      const qb = v128.load(qB + off);
-      const k = k0 + off;
-      const x0 = v128.load(k);
-      const x1 = v128.load(k + rowBytes);
-      const x2 = v128.load(k + 2 * rowBytes);
-      const x3 = v128.load(k + 3 * rowBytes);
-      a0 = madd(a0, qa, x0);
-      b0 = madd(b0, qb, x0);
-      a1 = madd(a1, qa, x1);
-      b1 = madd(b1, qb, x1);
-      a2 = madd(a2, qa, x2);
-      b2 = madd(b2, qb, x2);
-      a3 = madd(a3, qa, x3);
-      b3 = madd(b3, qb, x3);
-    }
+  for (let t = 0; t < n4; t += 4) {
     const off = <usize>t << 2;
-    v128.store(pA + off, f32x4.mul(hsum4(a0, a1, a2, a3), scale4));
-    v128.store(pB + off, f32x4.mul(hsum4(b0, b1, b2, b3), scale4));
+    v128.store(pA + off, f32x4.mul(v128.load(pA + off), scale4));
+    v128.store(pB + off, f32x4.mul(v128.load(pB + off), scale4));
   }
-  if (t < n) {
-    const rest = keys + <usize>t * rowBytes;
-    attentionScoresF32(pA + (<usize>t << 2), qA, rest, n - t, headDim, rowFloats, scale);
-    attentionScoresF32(pB + (<usize>t << 2), qB, rest, n - t, headDim, rowFloats, scale);
+  for (let t = n4; t < n; t++) {
+    const off = <usize>t << 2;
+    store<f32>(pA + off, load<f32>(pA + off) * scale);
+    store<f32>(pB + off, load<f32>(pB + off) * scale);
   }
 }
 

@@ -37,8 +37,16 @@ import { matvecQ2_KQuantized, matvecQ3_KQuantized, q2_KRowBytes, q3_KRowBytes, g
  * rows); the four rows stay in L1 while every token pair of the block passes over them.
  */
 export function matmatF32(out: usize, w: usize, x: usize, rows: i32, cols: i32, nTok: i32, outStride: i32, xStride: i32): void {
+  matmatRowsF32(out, w, x, rows, cols, <usize>cols << 2, nTok, outStride, xStride);
+}
+
+/**
+ * matmatF32 on rows rowBytes apart (a matrix with rows cols wide, or a slice of wider rows: the
+ * attention's scores take two query heads against a block of keys this way, kernels/attention.ts).
+ */
+// @ts-ignore: decorator
+@inline export function matmatRowsF32(out: usize, w: usize, x: usize, rows: i32, cols: i32, rowBytes: usize, nTok: i32, outStride: i32, xStride: i32): void {
   const cols4 = cols & ~3;
-  const rowBytes = <usize>cols << 2;
   const xs = <usize>xStride << 2;
   const os = <usize>outStride << 2;
   let r = 0;
